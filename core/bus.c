@@ -1,0 +1,421 @@
+/* The memory and I/O maps: non-overlapping regions, lock-free lookup for vCPU exits.
+ *
+ * Writers (adding, moving, enabling regions; rare) take the bus mutex and publish a new
+ * sorted snapshot of the enabled regions of that space. Readers (every exit) load the
+ * current snapshot and binary-search it. Old snapshots and removed regions are kept until
+ * the bus is freed, so a reader racing a writer only ever sees valid memory.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct snapshot {
+    size_t n;
+    struct vdev_region *r[];
+};
+
+struct vdev_bus {
+    pthread_mutex_t lock;
+    struct vdev_region **all; /* every region ever added, removed ones included */
+    size_t nall, capall;
+    struct snapshot *_Atomic snap[2]; /* per space: enabled regions sorted by base */
+    struct snapshot **retired;
+    size_t nretired, capretired;
+    void (*listener)(void *arg, const struct vdev_region *r, bool map);
+    void *listener_arg;
+};
+
+static const uint64_t space_limit[2] = {UINT64_MAX, 0xffff};
+
+const char *vdev_region_kind_name(enum vdev_region_kind kind)
+{
+    switch (kind) {
+    case VDEV_REGION_RAM:
+        return "ram";
+    case VDEV_REGION_ROM:
+        return "rom";
+    case VDEV_REGION_RESERVED:
+        return "reserved";
+    case VDEV_REGION_DEVICE:
+        return "device";
+    case VDEV_REGION_DEVMEM:
+        return "devmem";
+    }
+    return "?";
+}
+
+static bool host_backed(const struct vdev_region *r)
+{
+    return r->kind == VDEV_REGION_RAM || r->kind == VDEV_REGION_ROM ||
+           r->kind == VDEV_REGION_DEVMEM;
+}
+
+struct vdev_bus *vdev_bus_new(void)
+{
+    struct vdev_bus *bus = calloc(1, sizeof(*bus));
+    if (!bus)
+        return NULL;
+    pthread_mutex_init(&bus->lock, NULL);
+    for (int s = 0; s < 2; s++)
+        atomic_store(&bus->snap[s], calloc(1, sizeof(struct snapshot)));
+    return bus;
+}
+
+void vdev_bus_free(struct vdev_bus *bus)
+{
+    if (!bus)
+        return;
+    for (size_t i = 0; i < bus->nall; i++) {
+        free(bus->all[i]->owner);
+        free(bus->all[i]);
+    }
+    free(bus->all);
+    for (size_t i = 0; i < bus->nretired; i++)
+        free(bus->retired[i]);
+    free(bus->retired);
+    for (int s = 0; s < 2; s++)
+        free(atomic_load(&bus->snap[s]));
+    pthread_mutex_destroy(&bus->lock);
+    free(bus);
+}
+
+void vdev_bus_set_listener(struct vdev_bus *bus,
+                           void (*fn)(void *arg, const struct vdev_region *r, bool map), void *arg)
+{
+    bus->listener = fn;
+    bus->listener_arg = arg;
+}
+
+static uint64_t last_byte(uint64_t base, uint64_t size)
+{
+    return base + size - 1;
+}
+
+/* Finds an enabled region of `space` other than `self` that intersects [base, base+size). */
+static struct vdev_region *find_overlap(struct vdev_bus *bus, enum vdev_space space, uint64_t base,
+                                        uint64_t size, const struct vdev_region *self)
+{
+    uint64_t end = last_byte(base, size);
+    for (size_t i = 0; i < bus->nall; i++) {
+        struct vdev_region *o = bus->all[i];
+        if (o == self || o->removed || !o->enabled || o->space != space)
+            continue;
+        if (base <= last_byte(o->base, o->size) && o->base <= end)
+            return o;
+    }
+    return NULL;
+}
+
+static const char *space_name(enum vdev_space space)
+{
+    return space == VDEV_SPACE_IO ? "io" : "mem";
+}
+
+static int check_range(struct vdev_bus *bus, enum vdev_space space, const char *owner,
+                       uint64_t base, uint64_t size, const struct vdev_region *self,
+                       struct vdev_err *err)
+{
+    if (size == 0)
+        return vdev_err_set(err, "%s: empty window at %s:0x%llx", owner, space_name(space),
+                            (unsigned long long)base);
+    if (base > space_limit[space] || size - 1 > space_limit[space] - base)
+        return vdev_err_set(err, "%s: window %s:0x%llx size 0x%llx runs past the end of %s space",
+                            owner, space_name(space), (unsigned long long)base,
+                            (unsigned long long)size, space_name(space));
+    struct vdev_region *o = find_overlap(bus, space, base, size, self);
+    if (o)
+        return vdev_err_set(err, "%s %s:0x%llx-0x%llx overlaps %s %s:0x%llx-0x%llx", owner,
+                            space_name(space), (unsigned long long)base,
+                            (unsigned long long)last_byte(base, size), o->owner,
+                            space_name(space), (unsigned long long)o->base,
+                            (unsigned long long)last_byte(o->base, o->size));
+    return 0;
+}
+
+static int cmp_base(const void *a, const void *b)
+{
+    const struct vdev_region *x = *(struct vdev_region *const *)a;
+    const struct vdev_region *y = *(struct vdev_region *const *)b;
+    return x->base < y->base ? -1 : x->base > y->base;
+}
+
+/* Rebuilds and publishes the snapshot of `space`. Called with the lock held. */
+static int publish(struct vdev_bus *bus, enum vdev_space space)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < bus->nall; i++)
+        if (!bus->all[i]->removed && bus->all[i]->enabled && bus->all[i]->space == space)
+            n++;
+    struct snapshot *s = malloc(sizeof(*s) + n * sizeof(s->r[0]));
+    if (!s)
+        return -1;
+    s->n = 0;
+    for (size_t i = 0; i < bus->nall; i++)
+        if (!bus->all[i]->removed && bus->all[i]->enabled && bus->all[i]->space == space)
+            s->r[s->n++] = bus->all[i];
+    qsort(s->r, s->n, sizeof(s->r[0]), cmp_base);
+    if (bus->nretired == bus->capretired) {
+        size_t cap = bus->capretired ? bus->capretired * 2 : 16;
+        struct snapshot **p = realloc(bus->retired, cap * sizeof(*p));
+        if (!p) {
+            free(s);
+            return -1;
+        }
+        bus->retired = p;
+        bus->capretired = cap;
+    }
+    bus->retired[bus->nretired++] = atomic_exchange_explicit(&bus->snap[space], s,
+                                                             memory_order_acq_rel);
+    return 0;
+}
+
+static void notify(struct vdev_bus *bus, const struct vdev_region *r, bool map)
+{
+    if (bus->listener && host_backed(r) && r->host)
+        bus->listener(bus->listener_arg, r, map);
+}
+
+int vdev_bus_add(struct vdev_bus *bus, const struct vdev_region_desc *desc,
+                 struct vdev_region **out, struct vdev_err *err)
+{
+    const char *owner = desc->owner ? desc->owner : "?";
+    if (desc->space != VDEV_SPACE_MEM && desc->space != VDEV_SPACE_IO)
+        return vdev_err_set(err, "%s: bad address space", owner);
+    if (desc->kind == VDEV_REGION_DEVICE && (!desc->ops || !desc->ops->read || !desc->ops->write))
+        return vdev_err_set(err, "%s: a device window needs read and write handlers", owner);
+    pthread_mutex_lock(&bus->lock);
+    int rc = check_range(bus, desc->space, owner, desc->base, desc->size, NULL, err);
+    struct vdev_region *r = NULL;
+    if (rc == 0 && bus->nall == bus->capall) {
+        size_t cap = bus->capall ? bus->capall * 2 : 32;
+        struct vdev_region **p = realloc(bus->all, cap * sizeof(*p));
+        if (p) {
+            bus->all = p;
+            bus->capall = cap;
+        } else {
+            rc = vdev_err_set(err, "%s: out of memory", owner);
+        }
+    }
+    if (rc == 0 && !(r = calloc(1, sizeof(*r))))
+        rc = vdev_err_set(err, "%s: out of memory", owner);
+    if (rc == 0) {
+        r->bus = bus;
+        r->owner = vdev_strdup(owner);
+        r->space = desc->space;
+        r->kind = desc->kind;
+        r->base = desc->base;
+        r->size = desc->size;
+        r->ops = desc->ops;
+        r->opaque = desc->opaque;
+        r->host = desc->host;
+        r->enabled = true;
+        bus->all[bus->nall++] = r;
+        if (publish(bus, r->space))
+            rc = vdev_err_set(err, "%s: out of memory", owner);
+    }
+    pthread_mutex_unlock(&bus->lock);
+    if (rc)
+        return rc;
+    notify(bus, r, true);
+    if (out)
+        *out = r;
+    return 0;
+}
+
+int vdev_region_move(struct vdev_region *r, uint64_t new_base, struct vdev_err *err)
+{
+    struct vdev_bus *bus = r->bus;
+    if (new_base == r->base)
+        return 0;
+    pthread_mutex_lock(&bus->lock);
+    /* A disabled region may sit anywhere in range; overlaps are checked when it is enabled. */
+    int rc = 0;
+    if (r->enabled)
+        rc = check_range(bus, r->space, r->owner, new_base, r->size, r, err);
+    else if (new_base > space_limit[r->space] || r->size - 1 > space_limit[r->space] - new_base)
+        rc = vdev_err_set(err, "%s: window cannot move to %s:0x%llx", r->owner,
+                          space_name(r->space), (unsigned long long)new_base);
+    if (rc == 0 && r->enabled)
+        notify(bus, r, false);
+    if (rc == 0) {
+        r->base = new_base;
+        publish(bus, r->space);
+    }
+    pthread_mutex_unlock(&bus->lock);
+    if (rc == 0 && r->enabled)
+        notify(bus, r, true);
+    return rc;
+}
+
+int vdev_region_set_enabled(struct vdev_region *r, bool enabled, struct vdev_err *err)
+{
+    struct vdev_bus *bus = r->bus;
+    if (r->enabled == enabled)
+        return 0;
+    pthread_mutex_lock(&bus->lock);
+    int rc = enabled ? check_range(bus, r->space, r->owner, r->base, r->size, r, err) : 0;
+    if (rc == 0) {
+        r->enabled = enabled;
+        publish(bus, r->space);
+    }
+    pthread_mutex_unlock(&bus->lock);
+    if (rc == 0)
+        notify(bus, r, enabled);
+    return rc;
+}
+
+void vdev_region_remove(struct vdev_region *r)
+{
+    if (!r || r->removed)
+        return;
+    struct vdev_bus *bus = r->bus;
+    bool was_mapped = r->enabled;
+    pthread_mutex_lock(&bus->lock);
+    r->removed = true;
+    publish(bus, r->space);
+    pthread_mutex_unlock(&bus->lock);
+    if (was_mapped)
+        notify(bus, r, false);
+}
+
+void vdev_region_set_host(struct vdev_region *r, void *host)
+{
+    if (!r)
+        return;
+    if (r->host && r->enabled)
+        notify(r->bus, r, false);
+    r->host = host;
+    if (r->enabled)
+        notify(r->bus, r, true);
+}
+
+void vdev_region_get_info(const struct vdev_region *r, struct vdev_region_info *out)
+{
+    out->owner = r->owner;
+    out->space = r->space;
+    out->kind = r->kind;
+    out->base = r->base;
+    out->size = r->size;
+    out->host = r->host;
+    out->enabled = r->enabled;
+}
+
+void vdev_bus_foreach(struct vdev_bus *bus, enum vdev_space space,
+                      void (*fn)(const struct vdev_region_info *r, void *arg), void *arg)
+{
+    pthread_mutex_lock(&bus->lock);
+    size_t n = 0;
+    struct vdev_region **list = malloc((bus->nall + 1) * sizeof(*list));
+    for (size_t i = 0; list && i < bus->nall; i++)
+        if (!bus->all[i]->removed && bus->all[i]->space == space)
+            list[n++] = bus->all[i];
+    pthread_mutex_unlock(&bus->lock);
+    if (!list)
+        return;
+    qsort(list, n, sizeof(list[0]), cmp_base);
+    for (size_t i = 0; i < n; i++) {
+        struct vdev_region_info info;
+        vdev_region_get_info(list[i], &info);
+        fn(&info, arg);
+    }
+    free(list);
+}
+
+struct vdev_region *vdev_bus_find(struct vdev_bus *bus, enum vdev_space space, uint64_t addr)
+{
+    if (space != VDEV_SPACE_MEM && space != VDEV_SPACE_IO)
+        return NULL;
+    const struct snapshot *s = atomic_load_explicit(&bus->snap[space], memory_order_acquire);
+    size_t lo = 0, hi = s->n; /* find the last region with base <= addr */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->r[mid]->base <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return NULL;
+    struct vdev_region *r = s->r[lo - 1];
+    return addr - r->base < r->size ? r : NULL;
+}
+
+int vdev_bus_find_free(struct vdev_bus *bus, enum vdev_space space, uint64_t from, uint64_t limit,
+                       uint64_t size, uint64_t align, uint64_t *out)
+{
+    if (size == 0 || align == 0 || (align & (align - 1)))
+        return -1;
+    uint64_t base = (from + align - 1) & ~(align - 1);
+    if (base < from)
+        return -1;
+    pthread_mutex_lock(&bus->lock);
+    int rc = -1;
+    /* Each overlap pushes the candidate past the region it hit; regions are finite. */
+    for (size_t guard = 0; guard <= bus->nall + 1; guard++) {
+        if (base > limit || size - 1 > limit - base)
+            break;
+        struct vdev_region *o = find_overlap(bus, space, base, size, NULL);
+        if (!o) {
+            *out = base;
+            rc = 0;
+            break;
+        }
+        uint64_t next = last_byte(o->base, o->size) + 1;
+        uint64_t aligned = (next + align - 1) & ~(align - 1);
+        if (next == 0 || aligned < next)
+            break;
+        base = aligned;
+    }
+    pthread_mutex_unlock(&bus->lock);
+    return rc;
+}
+
+static uint64_t ones(unsigned size)
+{
+    return size >= 8 ? UINT64_MAX : (UINT64_C(1) << (size * 8)) - 1;
+}
+
+enum vdev_access_result vdev_bus_access(struct vdev_bus *bus, enum vdev_space space, uint64_t addr,
+                                        unsigned size, bool is_write, uint64_t *value)
+{
+    bool size_ok = size == 1 || size == 2 || size == 4 || size == 8;
+    if (!is_write)
+        *value = ones(size_ok ? size : 8);
+    if (!size_ok)
+        return VDEV_ACCESS_BAD_SIZE;
+    struct vdev_region *r = vdev_bus_find(bus, space, addr);
+    if (!r || r->kind == VDEV_REGION_RESERVED)
+        return VDEV_ACCESS_UNMAPPED;
+    uint64_t off = addr - r->base;
+    if (size - 1 > r->size - 1 - off)
+        return VDEV_ACCESS_BAD_SIZE; /* runs past the end of the window */
+    if (r->kind != VDEV_REGION_DEVICE) {
+        if (!r->host)
+            return VDEV_ACCESS_UNMAPPED;
+        if (is_write && r->kind == VDEV_REGION_ROM)
+            return VDEV_ACCESS_READ_ONLY;
+        uint8_t *p = (uint8_t *)r->host + off;
+        if (is_write) {
+            memcpy(p, value, size); /* little-endian host, as the guests are */
+        } else {
+            *value = 0;
+            memcpy(value, p, size);
+        }
+        return VDEV_ACCESS_OK;
+    }
+    unsigned sizes = r->ops->sizes ? r->ops->sizes : 0xf;
+    if (!(sizes & size))
+        return VDEV_ACCESS_BAD_SIZE;
+    if (is_write) {
+        uint64_t v = *value & ones(size);
+        if (atomic_load_explicit(&r->doorbells, memory_order_acquire) &&
+            vdev_doorbell_trap(r, addr, size, v))
+            return VDEV_ACCESS_OK;
+        r->ops->write(r->opaque, off, size, v);
+    } else {
+        *value = r->ops->read(r->opaque, off, size) & ones(size);
+    }
+    return VDEV_ACCESS_OK;
+}

@@ -1,0 +1,149 @@
+/* Private structures of libvdev, shared between the core's files only. */
+#ifndef VDEV_CORE_INTERNAL_H
+#define VDEV_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <vdev/vdev.h>
+
+#define VDEV_MAX_PICS 8
+#define VDEV_MAX_MODULE_DIRS 8
+
+struct vdev_pic {
+    char name[VDEV_PIC_NAME_MAX];
+    uint32_t lines;
+    uint32_t gsi_base;
+    const char **line_owner; /* who uses each line: for collisions and automatic assignment */
+};
+
+/* One delivered option, kept for printing "options after defaults". */
+struct vdev_opt_setting {
+    const struct vdev_option *opt;
+    char *text;
+    char *text2;
+    struct vdev_srcpos pos;
+};
+
+struct vdev {
+    struct vdev_machine *m;
+    const struct vdev_type *type;
+    const struct vdev_vdev_cfg *cfg;
+    size_t index;      /* configuration order */
+    char *user_name;   /* `name` */
+    char label[96];    /* "ser8250 'console'" or "ser8250 #1" */
+    struct vdev_loc loc;
+    bool loc_given;
+    struct vdev_srcpos loc_pos;
+    struct vdev_intr intr;
+    bool intr_given;
+    struct vdev_srcpos intr_pos;
+    uint32_t gsi; /* resolved intr line */
+    bool has_gsi;
+    struct vdev_region *window;
+    struct vdev_region_ops window_ops;
+
+    /* logging (`log FILTERS DEST`) */
+    unsigned log_mask; /* bit per enum vdev_log_level */
+    int log_fd;        /* -1: the embedder's log hook */
+    bool log_fd_owned;
+
+    struct vdev_opt_setting *settings;
+    size_t nsettings;
+
+    void *state;
+    bool options_ended;
+    bool configured;
+};
+
+struct vdev_event_loop;
+struct vdev_doorbell;
+
+/* bus.c: a window of the memory or I/O map. Regions are freed only with the bus, so a
+ * vCPU holding a pointer from a snapshot never sees freed memory. */
+struct vdev_region {
+    struct vdev_bus *bus;
+    char *owner;
+    enum vdev_space space;
+    enum vdev_region_kind kind;
+    uint64_t base, size;
+    const struct vdev_region_ops *ops;
+    void *opaque;
+    void *host;
+    bool enabled;
+    bool removed;
+    struct vdev_doorbell *_Atomic doorbells; /* trapped doorbells inside this window */
+};
+
+/* Called when a host-backed region appears (map=true) or goes (map=false). */
+void vdev_bus_set_listener(struct vdev_bus *bus,
+                           void (*fn)(void *arg, const struct vdev_region *r, bool map), void *arg);
+
+struct vdev_machine {
+    const struct vdev_embedder_ops *ops;
+    void *ctx;
+    struct vdev_config cfg;
+    struct vdev_bus *bus;
+
+    struct vdev_pic pics[VDEV_MAX_PICS];
+    size_t npics;
+
+    char *module_dirs[VDEV_MAX_MODULE_DIRS];
+    size_t nmodule_dirs;
+
+    struct vdev **devs;
+    size_t ndevs;
+    bool built;
+
+    struct vdev_event_loop *loop;
+    int stop_status; /* -1 while running */
+    struct vdev_err *build_err; /* where vdev_error() writes while building */
+    struct vdev_doorbell *doorbells; /* all of them, freed with the machine */
+    pthread_mutex_t log_lock;
+};
+
+/* registry.c: the process-wide table of device types. */
+const struct vdev_type *vdev_registry_find(const char *name);
+/* NULL-terminated list of registered names (static storage, valid until the next register). */
+size_t vdev_registry_names(const char **names, size_t max);
+
+/* loader.c: finds, registers (dlopen) and returns the type for `name`. */
+const struct vdev_type *vdev_load_module(struct vdev_machine *m, const char *name,
+                                         struct vdev_srcpos pos, struct vdev_err *err);
+
+/* options.c: validates a vdev's raw tokens against its type's table and the common options,
+ * delivering each to the module. */
+int vdev_apply_options(struct vdev *d, struct vdev_err *err);
+
+/* device.c */
+struct vdev *vdev_device_new(struct vdev_machine *m, const struct vdev_type *type,
+                             const struct vdev_vdev_cfg *cfg, size_t index);
+void vdev_device_free(struct vdev *d);
+int vdev_device_assign(struct vdev *d, struct vdev_err *err);
+
+/* irq.c */
+struct vdev_pic *vdev_pic_find(struct vdev_machine *m, const char *name);
+int vdev_claim_line(struct vdev_machine *m, const struct vdev_intr *intr, const char *owner,
+                    bool shared_ok, uint32_t *gsi, struct vdev_srcpos pos, struct vdev_err *err);
+
+/* events.c */
+struct vdev_event_loop *vdev_event_loop_new(struct vdev_machine *m);
+void vdev_event_loop_free(struct vdev_event_loop *l);
+int vdev_event_loop_start(struct vdev_event_loop *l);
+void vdev_event_loop_stop(struct vdev_event_loop *l);
+/* Frees every doorbell; after the loop thread stopped and devices terminated. */
+void vdev_events_free_all(struct vdev_machine *m);
+/* A write into a region with trapped doorbells: true when one rang (the write is consumed). */
+bool vdev_doorbell_trap(struct vdev_region *r, uint64_t addr, unsigned size, uint64_t value);
+
+/* log.c */
+int vdev_log_parse(struct vdev *d, const char *filters, const char *dest, const char **why);
+void vdev_log_close(struct vdev *d);
+const char *vdev_log_level_name(enum vdev_log_level level);
+
+/* err.c helpers */
+int vdev_err_at(struct vdev_err *err, struct vdev_srcpos pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+char *vdev_strdup(const char *s);
+/* Appends ", did you mean 'X'?" style hint: returns " (did you mean 'X'?)" or "". */
+const char *vdev_did_you_mean(char *buf, size_t len, const char *word, const char *const *cands);
+
+#endif

@@ -1,0 +1,64 @@
+/* Doorbells and interrupt fds: the two exitless paths between a guest and a device.
+ *
+ * A doorbell is a guest write that signals an eventfd (virtio queue notify). When the
+ * embedder can bind it (ioeventfd) the write never leaves the kernel; otherwise the core
+ * traps it and signals the same eventfd, so the device sees the same thing either way.
+ * An irqfd is an eventfd that raises an interrupt when written; bound by the embedder
+ * (KVM irqfd) or serviced by the core's event thread.
+ */
+#ifndef VDEV_EVENTS_H
+#define VDEV_EVENTS_H
+
+#include <vdev/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vdev;
+struct vdev_doorbell;
+struct vdev_irqfd;
+
+struct vdev_doorbell_desc {
+    enum vdev_space space;
+    uint64_t addr; /* absolute guest address; must lie inside one of the device's windows */
+    unsigned len;  /* access size that rings it: 1, 2, 4 or 8 */
+    bool match;    /* ring only when the written value equals `data` */
+    uint64_t data;
+    /* Called on the core's event thread when rung; NULL if the device polls the fd itself. */
+    void (*fire)(void *opaque);
+    void *opaque;
+};
+
+int vdev_doorbell_add(struct vdev *d, const struct vdev_doorbell_desc *desc,
+                      struct vdev_doorbell **out, struct vdev_err *err);
+int vdev_doorbell_fd(const struct vdev_doorbell *db);
+/* True when the embedder bound it (a ring costs no VM exit). */
+bool vdev_doorbell_exitless(const struct vdev_doorbell *db);
+/* Follows a window that moved by `delta` bytes (the device's BAR was reprogrammed). */
+int vdev_doorbell_move(struct vdev_doorbell *db, uint64_t new_addr, struct vdev_err *err);
+void vdev_doorbell_remove(struct vdev_doorbell *db);
+
+/* An irqfd for the device's `intr` line (level with resample when `level`). */
+struct vdev_irqfd *vdev_irqfd_line(struct vdev *d, bool level, struct vdev_err *err);
+/* An irqfd for an MSI; the message may change later (the guest reprograms the vector). */
+struct vdev_irqfd *vdev_irqfd_msi(struct vdev *d, const struct vdev_msi *msi, struct vdev_err *err);
+int vdev_irqfd_set_msi(struct vdev_irqfd *f, const struct vdev_msi *msi);
+/* Raises the interrupt (write 1 to the eventfd; safe from any thread). */
+void vdev_irqfd_trigger(struct vdev_irqfd *f);
+/* For a level irqfd: the fd the embedder signals at EOI, or -1. */
+int vdev_irqfd_resample_fd(const struct vdev_irqfd *f);
+bool vdev_irqfd_exitless(const struct vdev_irqfd *f);
+void vdev_irqfd_free(struct vdev_irqfd *f);
+
+/* Watches a host fd on the core's event thread: `fn` runs there each time it is readable
+ * (console input, a host socket). Returns a handle for vdev_unwatch_fd, or NULL. */
+struct vdev_watch;
+struct vdev_watch *vdev_watch_fd(struct vdev *d, int fd, void (*fn)(void *opaque, int fd),
+                                 void *opaque, struct vdev_err *err);
+void vdev_unwatch_fd(struct vdev_watch *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,114 @@
+#include "fake_embedder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fake_set_irq_line(void *ctx, uint32_t gsi, bool level)
+{
+    struct fake_embedder *fe = ctx;
+    if (gsi >= FAKE_MAX_GSI)
+        return -1;
+    if (level && !fe->gsi_level[gsi])
+        fe->gsi_raises[gsi]++;
+    fe->gsi_level[gsi] = level;
+    return 0;
+}
+
+static int fake_signal_msi(void *ctx, const struct vdev_msi *msi)
+{
+    struct fake_embedder *fe = ctx;
+    if (fe->nmsi < FAKE_MAX_MSI)
+        fe->msis[fe->nmsi] = *msi;
+    fe->nmsi++;
+    return 0;
+}
+
+static int fake_ioeventfd(void *ctx, int fd, enum vdev_space space, uint64_t addr, unsigned len,
+                          bool match, uint64_t data, bool assign)
+{
+    struct fake_embedder *fe = ctx;
+    if (!fe->exitless)
+        return -1;
+    if (assign)
+        fe->ioeventfds_bound++;
+    else
+        fe->ioeventfds_bound--;
+    return 0;
+}
+
+static void fake_log(void *ctx, enum vdev_log_level level, const char *who, const char *msg)
+{
+    struct fake_embedder *fe = ctx;
+    int n = snprintf(fe->log + fe->log_len, FAKE_LOG_MAX - fe->log_len, "%s: %s\n", who, msg);
+    if (n > 0)
+        fe->log_len += (size_t)n < FAKE_LOG_MAX - fe->log_len ? (size_t)n : FAKE_LOG_MAX - fe->log_len - 1;
+}
+
+static void fake_request_stop(void *ctx, int status)
+{
+    struct fake_embedder *fe = ctx;
+    fe->stop_status = status;
+}
+
+struct vdev_machine *fake_machine_new(struct fake_embedder *fe)
+{
+    memset(fe, 0, sizeof(*fe));
+    fe->stop_status = -1;
+    fe->ops.set_irq_line = fake_set_irq_line;
+    fe->ops.signal_msi = fake_signal_msi;
+    fe->ops.ioeventfd = fake_ioeventfd;
+    fe->ops.log = fake_log;
+    fe->ops.request_stop = fake_request_stop;
+    fe->m = vdev_machine_new(&fe->ops, fe);
+    if (!fe->m)
+        return NULL;
+    struct vdev_err err;
+    if (vdev_machine_add_pic(fe->m, "ioapic", 24, 0, &err) ||
+        vdev_machine_reserve(fe->m, VDEV_SPACE_MEM, 0xfec00000, 0x1000, "ioapic", &err) ||
+        vdev_machine_reserve(fe->m, VDEV_SPACE_MEM, 0xfee00000, 0x1000, "lapic", &err)) {
+        fprintf(stderr, "fake platform: %s\n", err.msg);
+        abort();
+    }
+    return fe->m;
+}
+
+struct back_arg {
+    struct fake_embedder *fe;
+    struct vdev_bus *bus;
+};
+
+static void back_one(const struct vdev_region_info *r, void *arg)
+{
+    struct back_arg *a = arg;
+    if ((r->kind != VDEV_REGION_RAM && r->kind != VDEV_REGION_ROM) || r->host || a->fe->nram >= 16)
+        return;
+    void *p = calloc(1, r->size);
+    if (!p)
+        abort();
+    a->fe->ram[a->fe->nram++] = p;
+    vdev_region_set_host(vdev_bus_find(a->bus, r->space, r->base), p);
+}
+
+void fake_back_ram(struct fake_embedder *fe)
+{
+    struct back_arg a = {fe, vdev_machine_bus(fe->m)};
+    vdev_bus_foreach(a.bus, VDEV_SPACE_MEM, back_one, &a);
+}
+
+int fake_machine_build_string(struct fake_embedder *fe, const char *text, struct vdev_err *err)
+{
+    if (vdev_machine_parse_string(fe->m, "test.conf", text, err) || vdev_machine_build(fe->m, err))
+        return -1;
+    fake_back_ram(fe);
+    return 0;
+}
+
+void fake_machine_free(struct fake_embedder *fe)
+{
+    vdev_machine_free(fe->m);
+    fe->m = NULL;
+    for (unsigned i = 0; i < fe->nram; i++)
+        free(fe->ram[i]);
+    fe->nram = 0;
+}

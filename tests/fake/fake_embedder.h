@@ -1,0 +1,36 @@
+/* A fake embedder for unit tests: records interrupts, MSIs, stops and log lines, and backs
+ * guest RAM with plain host memory so guest-memory accessors work without KVM. */
+#ifndef FAKE_EMBEDDER_H
+#define FAKE_EMBEDDER_H
+
+#include <vdev/vdev.h>
+
+#define FAKE_MAX_GSI 64
+#define FAKE_MAX_MSI 64
+#define FAKE_LOG_MAX 8192
+
+struct fake_embedder {
+    struct vdev_embedder_ops ops;
+    struct vdev_machine *m;
+    bool gsi_level[FAKE_MAX_GSI];  /* current level of each GSI */
+    unsigned gsi_raises[FAKE_MAX_GSI]; /* low-to-high transitions seen */
+    struct vdev_msi msis[FAKE_MAX_MSI];
+    unsigned nmsi;
+    int stop_status; /* -1 until a device asked to stop */
+    bool exitless;   /* accept ioeventfd/irqfd binding (default false: the core falls back) */
+    unsigned ioeventfds_bound;
+    char log[FAKE_LOG_MAX]; /* every log line, "who: msg\n" */
+    size_t log_len;
+    void *ram[16];
+    unsigned nram;
+};
+
+/* A machine with the usual x86 platform: "ioapic" (24 lines, GSI 0..23) and its window. */
+struct vdev_machine *fake_machine_new(struct fake_embedder *fe);
+/* Parses `text` (a config), builds, backs RAM; returns 0 or -1 with err set. */
+int fake_machine_build_string(struct fake_embedder *fe, const char *text, struct vdev_err *err);
+/* Backs every RAM/ROM region with zeroed host memory (after build). */
+void fake_back_ram(struct fake_embedder *fe);
+void fake_machine_free(struct fake_embedder *fe);
+
+#endif

@@ -1,0 +1,157 @@
+/* The vdevkit command: `run … dryrun` prints the machine; bad configurations exit 2 with one
+ * message and never start. Runs the real executable. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[64];
+
+/* Runs `vdevkit ARGS` in `dir`, returning the exit status; output (stdout+stderr) in *out. */
+static int run(const char *args, char **out)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "cd %s && %s %s 2>&1", dir, VDEVKIT_EXE, args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t cap = 1 << 16, len = 0;
+    *out = calloc(1, cap);
+    size_t n;
+    while ((n = fread(*out + len, 1, cap - 1 - len, p)) > 0)
+        len += n;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/vdevkit-cli-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Every form of loc and intr the language has, on the two first modules. */
+static const char *every_form = "system demo\n"
+                                "ram 1m,255m\n"
+                                "ram 0,0xa0000\n"
+                                "cpu runmask 0 sched 8\n"
+                                "cpu\n"
+                                "vdev ser8250                      # default loc io:0x3f8, intr ioapic:4\n"
+                                "  name console\n"
+                                "vdev ser8250 loc io:0x2f8 intr ioapic:3\n"
+                                "vdev ser8250 loc mem:0xd0000000 intr ioapic:5\n"
+                                "vdev ser8250 loc 0xd0001000 intr ioapic:6   # bare address = mem\n"
+                                "vdev ser8250 loc io:0x3e8,8 intr ioapic:7\n"
+                                "vdev testdev                      # default loc io:0xf4\n"
+                                "vdev testdev loc io:0x500\n"
+                                "reserve loc io:0x600,16 intr ioapic:9\n";
+
+START_TEST(dryrun_prints_machine)
+{
+    write_file("guest.conf", every_form);
+    char *out;
+    int rc = run("run @guest.conf dryrun", &out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "machine 'demo'\n"));
+    ck_assert_ptr_nonnull(strstr(out, "cpus: 2\n"));
+    ck_assert_ptr_nonnull(strstr(out, "  cpu 0: runmask 0 sched 8\n"));
+    ck_assert_ptr_nonnull(strstr(out, "0x0000000000100000-0x000000000fffffff  ram       255 MiB    ram"));
+    ck_assert_ptr_nonnull(strstr(out, "0x0000000000000000-0x000000000009ffff  ram       640 KiB    ram"));
+    ck_assert_ptr_nonnull(strstr(out, "0x00000000d0000000-0x00000000d0000007  device    8 B        ser8250 #"));
+    ck_assert_ptr_nonnull(strstr(out, "  0x03f8-0x03ff  device    ser8250 'console'\n"));
+    ck_assert_ptr_nonnull(strstr(out, "  0x02f8-0x02ff  device    ser8250"));
+    ck_assert_ptr_nonnull(strstr(out, "  0x00f4-0x00f7  device    testdev"));
+    ck_assert_ptr_nonnull(strstr(out, "  0x0600-0x060f  reserved  reserve (line 14)\n"));
+    ck_assert_ptr_nonnull(strstr(out, "    intr  ioapic:4 (GSI 4)  (default)\n"));
+    ck_assert_ptr_nonnull(strstr(out, "    ioapic:9  reserve\n"));
+    ck_assert_ptr_nonnull(strstr(out, "devices: 7\n"));
+    free(out);
+}
+END_TEST
+
+START_TEST(options_after_the_file)
+{
+    write_file("guest.conf", "ram 64M vdev testdev\n");
+    char *out;
+    int rc = run("run @guest.conf set fdt-dump-file /tmp/x.dtb dryrun", &out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "set fdt-dump-file /tmp/x.dtb\n"));
+    free(out);
+}
+END_TEST
+
+START_TEST(bad_config_exits_2_with_one_message)
+{
+    write_file("guest.conf", "ram 64M\nvdev ser8250\n    hostdev stdout\n    intr ioapic:4 speeed 9600\n");
+    char *out;
+    int rc = run("run @guest.conf dryrun", &out);
+    ck_assert_int_eq(rc, 2);
+    ck_assert_str_eq(out, "guest.conf:4:19: vdev ser8250: unknown option 'speeed'\n"
+                          "vdevkit: the VM was not started\n");
+    free(out);
+    write_file("guest.conf", "ram 64M\nvdev ser8250 loc io:0x2f8 intr gic:40\n");
+    rc = run("run @guest.conf dryrun", &out);
+    ck_assert_int_eq(rc, 2);
+    ck_assert_str_eq(out, "guest.conf:2:32: vdev ser8250: no interrupt controller 'gic' in this "
+                          "machine (it has: ioapic)\nvdevkit: the VM was not started\n");
+    free(out);
+    /* the platform's own lines are not for devices */
+    write_file("guest.conf", "ram 64M\nvdev ser8250 loc io:0x2f8 intr ioapic:2\n");
+    rc = run("run @guest.conf dryrun", &out);
+    ck_assert_int_eq(rc, 2);
+    ck_assert_ptr_nonnull(strstr(out, "ioapic:2 is already used by pit (platform)"));
+    free(out);
+}
+END_TEST
+
+START_TEST(usage_and_version)
+{
+    char *out;
+    ck_assert_int_eq(run("version", &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "vdev ABI 1"));
+    free(out);
+    ck_assert_int_eq(run("frobnicate", &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "unknown command 'frobnicate'"));
+    free(out);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, dryrun_prints_machine);
+    tcase_add_test(tc, options_after_the_file);
+    tcase_add_test(tc, bad_config_exits_2_with_one_message);
+    tcase_add_test(tc, usage_and_version);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

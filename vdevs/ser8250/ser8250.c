@@ -1,0 +1,640 @@
+/* ser8250: a 16550A-compatible UART (the PC COM port).
+ *
+ * Registers (offset, DLAB = LCR bit 7):
+ *   0  RBR (read) / THR (write); DLL when DLAB
+ *   1  IER; DLM when DLAB
+ *   2  IIR (read) / FCR (write)
+ *   3  LCR   4  MCR   5  LSR   6  MSR   7  SCR
+ *
+ * Options:
+ *   hostdev PATH|stdout|stderr  where transmitted bytes go (default stdout). A file is
+ *       created when missing and appended to, never truncated; a FIFO without a reader is
+ *       a configuration error rather than a hang. Every byte is written with write(2).
+ *   input PATH|stdin|none  where received bytes come from (default none). Pipes, ttys and
+ *       sockets are watched on the core's event thread; a regular file is read from its
+ *       start to its end as the guest drains the FIFO.
+ *
+ * Behaviour chosen here:
+ * - Transmission is instantaneous: a THR write goes straight to `hostdev` (or, in loopback
+ *   mode, into the receive FIFO), so THRE and TEMT always read as set, and the THR-empty
+ *   interrupt becomes pending again after every THR write.
+ * - The interrupt line is level-triggered: asserted while an enabled source is pending AND
+ *   MCR.OUT2 is set (on PC hardware OUT2 gates the IRQ; Linux sets it), deasserted
+ *   otherwise. It is recomputed after every register access and every input event.
+ * - Character timeout is simplified: with the FIFO enabled, received data below the trigger
+ *   level is reported at once as a timeout interrupt (IIR 0x0C).
+ * - Host input (`input`) is never lost to a full FIFO: bytes that do not fit stay in a
+ *   small pending buffer and the input fd is not read again until the guest drains it.
+ *   Input starts flowing when the guest first reads LSR or RBR (after power-on or reset),
+ *   so a guest that sets up the UART (and flushes the FIFO) before polling loses nothing;
+ *   what the guest flushes from the FIFO after that is gone, as on real hardware.
+ *   While in loopback mode the serial input is disconnected, as on the real chip.
+ * - Modem inputs: with no loopback the UART sees a connected peer (DCD, DSR, CTS set).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vdev/events.h>
+#include <vdev/module.h>
+
+enum {
+    REG_RBR = 0, /* THR, DLL */
+    REG_IER = 1, /* DLM */
+    REG_IIR = 2, /* FCR */
+    REG_LCR = 3,
+    REG_MCR = 4,
+    REG_LSR = 5,
+    REG_MSR = 6,
+    REG_SCR = 7,
+};
+
+#define IER_ERBFI 0x01 /* received data available */
+#define IER_ETBEI 0x02 /* transmitter holding register empty */
+#define IER_ELSI  0x04 /* receiver line status */
+#define IER_EDSSI 0x08 /* modem status */
+#define IER_MASK  0x0f
+
+#define IIR_NONE    0x01
+#define IIR_MSR     0x00
+#define IIR_THRE    0x02
+#define IIR_RDA     0x04
+#define IIR_RLS     0x06
+#define IIR_TIMEOUT 0x0c
+#define IIR_FIFO    0xc0 /* both bits set: FIFOs enabled (a 16550A) */
+
+#define FCR_ENABLE   0x01
+#define FCR_CLEAR_RX 0x02
+#define FCR_CLEAR_TX 0x04
+
+#define LCR_DLAB 0x80
+
+#define MCR_DTR  0x01
+#define MCR_RTS  0x02
+#define MCR_OUT1 0x04
+#define MCR_OUT2 0x08
+#define MCR_LOOP 0x10
+#define MCR_MASK 0x1f
+
+#define LSR_DR     0x01
+#define LSR_OE     0x02
+#define LSR_PE     0x04
+#define LSR_FE     0x08
+#define LSR_BI     0x10
+#define LSR_THRE   0x20
+#define LSR_TEMT   0x40
+#define LSR_ERRORS (LSR_OE | LSR_PE | LSR_FE | LSR_BI)
+
+#define MSR_DCTS   0x01
+#define MSR_DDSR   0x02
+#define MSR_TERI   0x04
+#define MSR_DDCD   0x08
+#define MSR_DELTAS 0x0f
+#define MSR_CTS    0x10
+#define MSR_DSR    0x20
+#define MSR_RI     0x40
+#define MSR_DCD    0x80
+
+#define FIFO_SIZE 16
+#define IN_BUF    256 /* host bytes read but not yet in the receive FIFO */
+
+/* What the modem inputs read when not in loopback: a connected peer. */
+#define MSR_CONNECTED (MSR_DCD | MSR_DSR | MSR_CTS)
+
+struct uart {
+    struct vdev *d;
+    pthread_mutex_t lock; /* vCPU threads (registers) and the event thread (input) */
+    bool lock_ready;
+
+    /* registers */
+    uint8_t ier, lcr, mcr, lsr, msr, scr, fcr;
+    uint16_t divisor;
+    uint8_t rx[FIFO_SIZE];
+    unsigned rx_head, rx_count;
+    bool thre_pending; /* THR-empty interrupt pending: cleared by an IIR read that reports it */
+    bool irq_level;    /* last level driven on the line */
+
+    /* host side */
+    int out_fd;
+    bool out_owned;
+    bool out_failed; /* a write error was logged once */
+    int in_fd;
+    bool in_owned, in_eof;
+    bool in_regular; /* a regular file: read on demand, never watched */
+    bool in_started; /* the guest has looked for input (read LSR or RBR) since reset */
+    struct vdev_watch *watch;
+    uint8_t in_buf[IN_BUF];
+    unsigned in_off, in_len;
+    uint64_t bytes_in, bytes_out;
+};
+
+/* ---- receive FIFO ---- */
+
+static unsigned rx_capacity(const struct uart *s)
+{
+    return (s->fcr & FCR_ENABLE) ? FIFO_SIZE : 1; /* without FIFO: one holding register */
+}
+
+static unsigned rx_trigger(const struct uart *s)
+{
+    static const unsigned levels[4] = {1, 4, 8, 14};
+    return levels[s->fcr >> 6];
+}
+
+static bool rx_full(const struct uart *s)
+{
+    return s->rx_count >= rx_capacity(s);
+}
+
+/* One byte arrives from the line; a byte finding the FIFO full is lost (overrun). */
+static void rx_push(struct uart *s, uint8_t byte)
+{
+    if (rx_full(s)) {
+        s->lsr |= LSR_OE;
+        return;
+    }
+    s->rx[(s->rx_head + s->rx_count) % FIFO_SIZE] = byte;
+    s->rx_count++;
+    s->lsr |= LSR_DR;
+}
+
+static uint8_t rx_pop(struct uart *s)
+{
+    if (!s->rx_count)
+        return 0;
+    uint8_t byte = s->rx[s->rx_head];
+    s->rx_head = (s->rx_head + 1) % FIFO_SIZE;
+    if (--s->rx_count == 0)
+        s->lsr &= ~LSR_DR;
+    return byte;
+}
+
+static void rx_clear(struct uart *s)
+{
+    s->rx_head = s->rx_count = 0;
+    s->lsr &= ~LSR_DR;
+}
+
+/* ---- host input ----
+ *
+ * Bytes read from the input fd wait in in_buf until the FIFO has room. The event thread
+ * reads when the fd is readable; while bytes are still pending it stops watching (a
+ * readable fd would otherwise wake it again and again) and the vCPU side, which frees
+ * FIFO space, delivers them and reads on without blocking (poll with zero timeout). Once
+ * the host has nothing more, the fd is watched again. A regular file cannot be watched
+ * (epoll refuses it) and never blocks, so it is only ever read from the vCPU side.
+ */
+
+static void input_ready(void *opaque, int fd);
+
+/* Moves pending host bytes into the FIFO as far as they fit: host input never overruns. */
+static void input_deliver(struct uart *s)
+{
+    if ((s->mcr & MCR_LOOP) || !s->in_started)
+        return; /* disconnected in loopback mode; or the guest is not listening yet */
+    while (s->in_off < s->in_len && !rx_full(s)) {
+        rx_push(s, s->in_buf[s->in_off++]);
+        s->bytes_in++;
+    }
+}
+
+/* One read into the empty pending buffer. False when nothing came (none yet, or EOF). */
+static bool input_read(struct uart *s)
+{
+    ssize_t n = read(s->in_fd, s->in_buf, sizeof(s->in_buf));
+    if (n > 0) {
+        s->in_off = 0;
+        s->in_len = (unsigned)n;
+        return true;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        if (n < 0)
+            vdev_warn(s->d, "input: %s; no more input", strerror(errno));
+        s->in_eof = true; /* a regular file or a pipe ends; a tty after ^D */
+    }
+    return false;
+}
+
+static bool input_idle(const struct uart *s)
+{
+    return s->in_fd < 0 || s->in_eof || (s->mcr & MCR_LOOP) || !s->in_started;
+}
+
+/* vCPU side, after the guest made room: delivers what is pending and reads on while the
+ * event thread is not watching. */
+static void input_feed(struct uart *s)
+{
+    input_deliver(s);
+    while (!s->watch && !input_idle(s) && s->in_off == s->in_len && !rx_full(s)) {
+        struct pollfd p = {.fd = s->in_fd, .events = POLLIN};
+        if (!s->in_regular && poll(&p, 1, 0) <= 0)
+            break;
+        if (!input_read(s))
+            break;
+        input_deliver(s);
+    }
+    if (!s->watch && !s->in_regular && !input_idle(s) && s->in_off == s->in_len) {
+        struct vdev_err err;
+        s->watch = vdev_watch_fd(s->d, s->in_fd, input_ready, s, &err);
+        if (!s->watch) {
+            vdev_warn(s->d, "input: %s; no more input", err.msg);
+            s->in_eof = true;
+        }
+    }
+}
+
+static void input_unwatch(struct uart *s)
+{
+    if (s->watch) {
+        vdev_unwatch_fd(s->watch);
+        s->watch = NULL;
+    }
+}
+
+static void update_irq(struct uart *s);
+
+/* Event thread: the input fd is readable. */
+static void input_ready(void *opaque, int fd)
+{
+    struct uart *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    if (s->in_off == s->in_len)
+        input_read(s);
+    input_deliver(s);
+    if (s->in_off < s->in_len || s->in_eof)
+        input_unwatch(s); /* the guest must drain first: input_feed goes on */
+    update_irq(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- host output ---- */
+
+/* Writes all of buf, waiting when the fd is non-blocking and full. */
+static int write_full(int fd, const uint8_t *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+        } else if (n < 0 && errno == EAGAIN) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            (void)poll(&p, 1, -1);
+        } else if (n == 0 || errno != EINTR) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void transmit(struct uart *s, uint8_t byte)
+{
+    if (s->mcr & MCR_LOOP) {
+        rx_push(s, byte);
+        return;
+    }
+    s->bytes_out++;
+    if (write_full(s->out_fd, &byte, 1) && !s->out_failed) {
+        s->out_failed = true; /* say it once, not per byte */
+        vdev_log(s->d, VDEV_LOG_ERROR, "hostdev: write failed: %s", strerror(errno));
+    }
+}
+
+/* ---- interrupts ---- */
+
+/* The highest-priority pending source, as IIR bits 0-3. */
+static uint8_t pending_source(const struct uart *s)
+{
+    if ((s->ier & IER_ELSI) && (s->lsr & LSR_ERRORS))
+        return IIR_RLS;
+    if ((s->ier & IER_ERBFI) && (s->lsr & LSR_DR)) {
+        if ((s->fcr & FCR_ENABLE) && s->rx_count < rx_trigger(s))
+            return IIR_TIMEOUT;
+        return IIR_RDA;
+    }
+    if ((s->ier & IER_ETBEI) && s->thre_pending)
+        return IIR_THRE;
+    if ((s->ier & IER_EDSSI) && (s->msr & MSR_DELTAS))
+        return IIR_MSR;
+    return IIR_NONE;
+}
+
+static void update_irq(struct uart *s)
+{
+    bool level = (s->mcr & MCR_OUT2) && pending_source(s) != IIR_NONE;
+    if (level != s->irq_level) {
+        s->irq_level = level;
+        vdev_irq_set_level(s->d, level);
+    }
+}
+
+/* ---- modem control and status ---- */
+
+/* Sets the modem inputs (MSR bits 4-7), recording which changed in the delta bits. */
+static void set_modem_inputs(struct uart *s, uint8_t inputs)
+{
+    uint8_t old = s->msr;
+    uint8_t changed = (uint8_t)(old ^ inputs);
+    uint8_t deltas = 0;
+    if (changed & MSR_CTS)
+        deltas |= MSR_DCTS;
+    if (changed & MSR_DSR)
+        deltas |= MSR_DDSR;
+    if ((old & MSR_RI) && !(inputs & MSR_RI))
+        deltas |= MSR_TERI; /* trailing edge only */
+    if (changed & MSR_DCD)
+        deltas |= MSR_DDCD;
+    s->msr = (uint8_t)((old & MSR_DELTAS) | deltas | (inputs & 0xf0));
+}
+
+/* In loopback the outputs feed the inputs: RTS->CTS, DTR->DSR, OUT1->RI, OUT2->DCD. */
+static uint8_t modem_inputs(const struct uart *s)
+{
+    if (!(s->mcr & MCR_LOOP))
+        return MSR_CONNECTED;
+    uint8_t in = 0;
+    if (s->mcr & MCR_RTS)
+        in |= MSR_CTS;
+    if (s->mcr & MCR_DTR)
+        in |= MSR_DSR;
+    if (s->mcr & MCR_OUT1)
+        in |= MSR_RI;
+    if (s->mcr & MCR_OUT2)
+        in |= MSR_DCD;
+    return in;
+}
+
+/* ---- registers ---- */
+
+static void power_on(struct uart *s)
+{
+    s->ier = 0;
+    s->lcr = 0;
+    s->mcr = 0;
+    s->fcr = 0;
+    s->scr = 0;
+    s->lsr = LSR_THRE | LSR_TEMT;
+    s->msr = MSR_CONNECTED;
+    s->divisor = 12; /* 9600 baud; the chip's value is undefined, guests program their own */
+    s->thre_pending = false;
+    rx_clear(s);
+}
+
+static uint64_t ser_read(struct vdev *d, uint64_t offset, unsigned size)
+{
+    struct uart *s = vdev_state(d);
+    uint8_t v = 0;
+    pthread_mutex_lock(&s->lock);
+    switch (offset & 7) {
+    case REG_RBR:
+        if (s->lcr & LCR_DLAB) {
+            v = (uint8_t)s->divisor;
+        } else {
+            v = rx_pop(s);
+            s->in_started = true;
+            input_feed(s); /* room for pending host bytes */
+        }
+        break;
+    case REG_IER:
+        v = (s->lcr & LCR_DLAB) ? (uint8_t)(s->divisor >> 8) : s->ier;
+        break;
+    case REG_IIR: {
+        uint8_t src = pending_source(s);
+        if (src == IIR_THRE)
+            s->thre_pending = false; /* reading IIR acknowledges a THR-empty interrupt */
+        v = (uint8_t)(src | ((s->fcr & FCR_ENABLE) ? IIR_FIFO : 0));
+        break;
+    }
+    case REG_LCR:
+        v = s->lcr;
+        break;
+    case REG_MCR:
+        v = s->mcr;
+        break;
+    case REG_LSR:
+        if (!s->in_started) {
+            s->in_started = true;
+            input_feed(s);
+        }
+        v = s->lsr;
+        s->lsr &= ~LSR_ERRORS; /* error bits clear on read */
+        break;
+    case REG_MSR:
+        v = s->msr;
+        s->msr &= ~MSR_DELTAS;
+        break;
+    case REG_SCR:
+        v = s->scr;
+        break;
+    }
+    update_irq(s);
+    pthread_mutex_unlock(&s->lock);
+    return v;
+}
+
+static void ser_write(struct vdev *d, uint64_t offset, unsigned size, uint64_t value)
+{
+    struct uart *s = vdev_state(d);
+    uint8_t v = (uint8_t)value;
+    pthread_mutex_lock(&s->lock);
+    switch (offset & 7) {
+    case REG_RBR:
+        if (s->lcr & LCR_DLAB) {
+            s->divisor = (uint16_t)((s->divisor & 0xff00) | v);
+        } else {
+            transmit(s, v);
+            s->thre_pending = true; /* sent at once: the THR is empty again */
+        }
+        break;
+    case REG_IER:
+        if (s->lcr & LCR_DLAB) {
+            s->divisor = (uint16_t)((s->divisor & 0x00ff) | (v << 8));
+        } else {
+            uint8_t changed = (uint8_t)((s->ier ^ v) & IER_MASK);
+            s->ier = v & IER_MASK;
+            /* Enabling ETBEI with an empty THR raises the interrupt (Linux tests this). */
+            if (changed & IER_ETBEI)
+                s->thre_pending = (s->ier & IER_ETBEI) && (s->lsr & LSR_THRE);
+        }
+        break;
+    case REG_IIR: { /* FCR */
+        bool was_enabled = s->fcr & FCR_ENABLE;
+        s->fcr = v & (FCR_ENABLE | 0xc0); /* clear bits self-clear; DMA mode is ignored */
+        if (was_enabled != (bool)(v & FCR_ENABLE) || (v & FCR_CLEAR_RX))
+            rx_clear(s); /* toggling the FIFOs empties them */
+        input_feed(s);
+        break;
+    }
+    case REG_LCR:
+        s->lcr = v;
+        break;
+    case REG_MCR: {
+        bool was_loop = s->mcr & MCR_LOOP;
+        s->mcr = v & MCR_MASK;
+        set_modem_inputs(s, modem_inputs(s));
+        if (was_loop && !(s->mcr & MCR_LOOP))
+            input_feed(s); /* input reconnected */
+        break;
+    }
+    case REG_SCR:
+        s->scr = v;
+        break;
+    default: /* LSR and MSR are read-only */
+        break;
+    }
+    update_irq(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- options and life-cycle ---- */
+
+static const struct vdev_option ser_options[] = {
+    {.name = "hostdev",
+     .kind = VDEV_OPT_PATH,
+     .arg = "PATH|stdout|stderr",
+     .def = "stdout",
+     .help = "where transmitted bytes go; a file is created if needed and appended to"},
+    {.name = "input",
+     .kind = VDEV_OPT_PATH,
+     .arg = "PATH|stdin|none",
+     .def = "none",
+     .help = "where received bytes come from"},
+    {.name = NULL},
+};
+
+static int ser_options_start(struct vdev *d)
+{
+    struct uart *s = vdev_state(d);
+    s->d = d;
+    if (pthread_mutex_init(&s->lock, NULL))
+        return vdev_error(d, vdev_pos(d), NULL, "cannot create a mutex");
+    s->lock_ready = true;
+    s->out_fd = STDOUT_FILENO;
+    s->in_fd = -1;
+    power_on(s);
+    return 0;
+}
+
+static void close_output(struct uart *s)
+{
+    if (s->out_owned)
+        close(s->out_fd);
+    s->out_owned = false;
+    s->out_fd = STDOUT_FILENO;
+}
+
+static void close_input(struct uart *s)
+{
+    if (s->in_owned)
+        close(s->in_fd);
+    s->in_owned = false;
+    s->in_fd = -1;
+}
+
+static int ser_option(struct vdev *d, const struct vdev_optval *v)
+{
+    struct uart *s = vdev_state(d);
+    const char *name = v->opt->name;
+
+    if (!strcmp(name, "hostdev")) {
+        close_output(s); /* a repeated option: the last one wins */
+        if (!strcmp(v->text, "stdout"))
+            return 0;
+        if (!strcmp(v->text, "stderr")) {
+            s->out_fd = STDERR_FILENO;
+            return 0;
+        }
+        /* Non-blocking open so a FIFO without a reader fails instead of hanging. */
+        int fd =
+            open(v->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0666);
+        if (fd < 0)
+            return vdev_error(d, v->pos, NULL, "hostdev %s: %s", v->path, strerror(errno));
+        (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        s->out_fd = fd;
+        s->out_owned = true;
+        return 0;
+    }
+    if (!strcmp(name, "input")) {
+        close_input(s);
+        if (!strcmp(v->text, "none"))
+            return 0;
+        if (!strcmp(v->text, "stdin")) {
+            s->in_fd = STDIN_FILENO; /* left blocking: its flags are shared with other processes */
+            return 0;
+        }
+        int fd = open(v->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+            return vdev_error(d, v->pos, NULL, "input %s: %s", v->path, strerror(errno));
+        s->in_fd = fd;
+        s->in_owned = true;
+        return 0;
+    }
+    return 0;
+}
+
+static int ser_configured(struct vdev *d)
+{
+    struct uart *s = vdev_state(d);
+    if (s->in_fd < 0)
+        return 0;
+    struct stat st;
+    s->in_regular = fstat(s->in_fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+    if (s->in_regular)
+        return 0;
+    struct vdev_err err;
+    s->watch = vdev_watch_fd(d, s->in_fd, input_ready, s, &err);
+    if (s->watch)
+        return 0;
+    if (s->in_owned)
+        return vdev_error(d, vdev_pos(d), NULL, "input: %s", err.msg);
+    /* stdin is often /dev/null (CI, services), which cannot be watched: no input then. */
+    vdev_warn(d, "input stdin: %s; no input", err.msg);
+    s->in_eof = true;
+    return 0;
+}
+
+static void ser_reset(struct vdev *d)
+{
+    struct uart *s = vdev_state(d);
+    pthread_mutex_lock(&s->lock);
+    power_on(s);
+    s->in_started = false; /* host bytes still pending wait for the rebooted guest */
+    update_irq(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void ser_status(struct vdev *d, FILE *out)
+{
+    struct uart *s = vdev_state(d);
+    pthread_mutex_lock(&s->lock);
+    fprintf(out,
+            "bytes in %" PRIu64 ", out %" PRIu64 "; IER 0x%02x LCR 0x%02x MCR 0x%02x LSR 0x%02x"
+            " divisor %u, rx fifo %u",
+            s->bytes_in, s->bytes_out, s->ier, s->lcr, s->mcr, s->lsr, s->divisor, s->rx_count);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void ser_terminate(struct vdev *d)
+{
+    struct uart *s = vdev_state(d);
+    if (!s->lock_ready)
+        return;
+    input_unwatch(s);
+    close_input(s);
+    close_output(s);
+    pthread_mutex_destroy(&s->lock);
+    s->lock_ready = false;
+}
+
+VDEV_MODULE(ser8250, .name = "ser8250", .summary = "16550A-compatible UART (PC COM port)",
+            .options = ser_options, .state_size = sizeof(struct uart),
+            .places = VDEV_PLACE_IO | VDEV_PLACE_MEM, .default_loc = "io:0x3f8", .window_size = 8,
+            .has_intr = true, .default_intr = "ioapic:4",
+            .window = {.read = ser_read, .write = ser_write, .sizes = 0x1},
+            .options_start = ser_options_start, .option = ser_option, .configured = ser_configured,
+            .reset = ser_reset, .status = ser_status, .terminate = ser_terminate);

@@ -1,0 +1,182 @@
+/* testdev: a port-I/O device for test guests.
+ *
+ *   offset 0  write: end the VM with exit status (value & 0xff)
+ *             read:  0xA5, a signature a guest can probe for
+ *   offset 1  write: result-string port; bytes accumulate into a line and each '\n'
+ *             emits "testdev: LINE\n" to `results` and logs LINE at info level.
+ *             Lines longer than RESULT_MAX bytes are emitted in pieces.
+ *             read:  0
+ *   offset 2-3  reserved: read 0, writes ignored
+ *
+ * Accesses of 1, 2 or 4 bytes are accepted; only the low byte of a write counts and a
+ * read returns its value in the low byte.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <vdev/module.h>
+
+#define PORT_EXIT   0
+#define PORT_RESULT 1
+#define SIGNATURE   0xa5
+#define RESULT_MAX  256
+#define PREFIX      "testdev: "
+
+struct testdev {
+    pthread_mutex_t lock; /* several vCPUs may write results */
+    bool lock_ready;
+    int out_fd;
+    bool out_owned;
+    bool out_failed;
+    char line[RESULT_MAX];
+    size_t len;
+};
+
+static int write_full(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+        } else if (n < 0 && errno == EAGAIN) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            (void)poll(&p, 1, -1);
+        } else if (n == 0 || errno != EINTR) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Emits the buffered line (without its '\n') and empties the buffer. */
+static void emit_line(struct vdev *d, struct testdev *t)
+{
+    char out[sizeof(PREFIX) + RESULT_MAX + 1];
+    size_t n = t->len;
+    if (n && t->line[n - 1] == '\r')
+        n--; /* CRLF from guests that print to a terminal */
+    memcpy(out, PREFIX, sizeof(PREFIX) - 1);
+    memcpy(out + sizeof(PREFIX) - 1, t->line, n);
+    out[sizeof(PREFIX) - 1 + n] = '\n';
+    if (write_full(t->out_fd, out, sizeof(PREFIX) + n) && !t->out_failed) {
+        t->out_failed = true;
+        vdev_log(d, VDEV_LOG_ERROR, "results: write failed: %s", strerror(errno));
+    }
+
+    /* The log gets printable text only: the guest chose these bytes. */
+    char text[RESULT_MAX + 1];
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t->line[i];
+        text[i] = (c >= 0x20 && c < 0x7f) || c == '\t' ? (char)c : '?';
+    }
+    text[n] = '\0';
+    vdev_info(d, "%s", text);
+    t->len = 0;
+}
+
+static uint64_t testdev_read(struct vdev *d, uint64_t offset, unsigned size)
+{
+    return offset == PORT_EXIT ? SIGNATURE : 0;
+}
+
+static void testdev_write(struct vdev *d, uint64_t offset, unsigned size, uint64_t value)
+{
+    struct testdev *t = vdev_state(d);
+    uint8_t byte = (uint8_t)value;
+
+    if (offset == PORT_EXIT) {
+        vdev_info(d, "guest requested exit status %u", byte);
+        vdev_request_stop(d, byte);
+    } else if (offset == PORT_RESULT) {
+        pthread_mutex_lock(&t->lock);
+        if (byte == '\n') {
+            emit_line(d, t);
+        } else {
+            t->line[t->len++] = (char)byte;
+            if (t->len == RESULT_MAX)
+                emit_line(d, t); /* overlong: flush this piece */
+        }
+        pthread_mutex_unlock(&t->lock);
+    }
+}
+
+static const struct vdev_option testdev_options[] = {
+    {.name = "results",
+     .kind = VDEV_OPT_PATH,
+     .arg = "PATH|stdout|stderr",
+     .def = "stdout",
+     .help = "where result lines go; a file is created if needed and appended to"},
+    {.name = NULL},
+};
+
+static void close_results(struct testdev *t)
+{
+    if (t->out_owned)
+        close(t->out_fd);
+    t->out_owned = false;
+    t->out_fd = STDOUT_FILENO;
+}
+
+static int testdev_options_start(struct vdev *d)
+{
+    struct testdev *t = vdev_state(d);
+    if (pthread_mutex_init(&t->lock, NULL))
+        return vdev_error(d, vdev_pos(d), NULL, "cannot create a mutex");
+    t->lock_ready = true;
+    t->out_fd = STDOUT_FILENO;
+    return 0;
+}
+
+static int testdev_option(struct vdev *d, const struct vdev_optval *v)
+{
+    struct testdev *t = vdev_state(d);
+    if (strcmp(v->opt->name, "results"))
+        return 0;
+    close_results(t); /* a repeated option: the last one wins */
+    if (!strcmp(v->text, "stdout"))
+        return 0;
+    if (!strcmp(v->text, "stderr")) {
+        t->out_fd = STDERR_FILENO;
+        return 0;
+    }
+    int fd = open(v->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0666);
+    if (fd < 0)
+        return vdev_error(d, v->pos, NULL, "results %s: %s", v->path, strerror(errno));
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* opened so a FIFO can't hang */
+    t->out_fd = fd;
+    t->out_owned = true;
+    return 0;
+}
+
+static void testdev_status(struct vdev *d, FILE *out)
+{
+    struct testdev *t = vdev_state(d);
+    pthread_mutex_lock(&t->lock);
+    fprintf(out, "%zu bytes of an unfinished result line", t->len);
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void testdev_terminate(struct vdev *d)
+{
+    struct testdev *t = vdev_state(d);
+    if (!t->lock_ready)
+        return;
+    if (t->len)
+        emit_line(d, t); /* an unfinished last line is still a result */
+    close_results(t);
+    pthread_mutex_destroy(&t->lock);
+    t->lock_ready = false;
+}
+
+VDEV_MODULE(testdev, .name = "testdev",
+            .summary = "exit-status and result-string ports for test guests",
+            .options = testdev_options, .state_size = sizeof(struct testdev),
+            .places = VDEV_PLACE_IO, .default_loc = "io:0xf4", .window_size = 4, .has_intr = false,
+            .window = {.read = testdev_read, .write = testdev_write, .sizes = 0x7},
+            .options_start = testdev_options_start, .option = testdev_option,
+            .status = testdev_status, .terminate = testdev_terminate);
