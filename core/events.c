@@ -194,6 +194,14 @@ struct vdev_watch *vdev_watch_fd(struct vdev *d, int fd, void (*fn)(void *opaque
     return watch_add(d->m->loop, fd, fn, opaque, err);
 }
 
+void vdev_watch_set_enabled(struct vdev_watch *w, bool enabled)
+{
+    if (!w || w->removed)
+        return;
+    struct epoll_event ev = {.events = enabled ? EPOLLIN : 0, .data.ptr = w};
+    epoll_ctl(w->loop->epfd, EPOLL_CTL_MOD, w->fd, &ev);
+}
+
 void vdev_unwatch_fd(struct vdev_watch *w)
 {
     watch_remove(w);

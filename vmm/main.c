@@ -4,6 +4,7 @@
  *   vdevkit modules                    list the device modules found on the search path
  *   vdevkit version
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,8 @@ out:
 
 int main(int argc, char **argv)
 {
+    /* A console or capture whose reader went away is an error to report, not a reason to die. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);

@@ -52,10 +52,14 @@ bool vdev_irqfd_exitless(const struct vdev_irqfd *f);
 void vdev_irqfd_free(struct vdev_irqfd *f);
 
 /* Watches a host fd on the core's event thread: `fn` runs there each time it is readable
- * (console input, a host socket). Returns a handle for vdev_unwatch_fd, or NULL. */
+ * (console input, a host socket). The fd must be pollable (a pipe, tty, socket, eventfd):
+ * regular files and /dev/null are refused. Any thread may call these, including `fn`
+ * itself. Returns a handle, or NULL with err set. */
 struct vdev_watch;
 struct vdev_watch *vdev_watch_fd(struct vdev *d, int fd, void (*fn)(void *opaque, int fd),
                                  void *opaque, struct vdev_err *err);
+/* Pauses or resumes a watch (flow control: stop reading while the device is full). */
+void vdev_watch_set_enabled(struct vdev_watch *w, bool enabled);
 void vdev_unwatch_fd(struct vdev_watch *w);
 
 #ifdef __cplusplus

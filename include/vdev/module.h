@@ -42,7 +42,8 @@ struct vdev_option {
     enum vdev_opt_kind kind;
     unsigned flags;             /* enum vdev_opt_flags */
     const char *arg;            /* argument shape, for help and errors: "XX:XX:XX:XX:XX:XX" */
-    const char *def;            /* the default as text, printed by dryrun; NULL = none */
+    const char *def; /* the default as text, printed by dryrun; NULL = none. Defaults are
+                        not delivered to `option`: the module starts from them itself. */
     const char *help;           /* one line */
     uint64_t min, max;          /* VDEV_OPT_U64; max 0 = no upper bound */
     const char *const *choices; /* VDEV_OPT_CHOICE, NULL-terminated */
@@ -100,7 +101,8 @@ struct vdev_type {
     int (*gen_acpi)(struct vdev *d, struct vdev_aml *dsdt); /* add DSDT nodes */
     int (*gen_fdt)(struct vdev *d, void *fdt, int parent); /* add device-tree nodes */
     void (*reset)(struct vdev *d);     /* machine reset: back to power-on state */
-    void (*status)(struct vdev *d, FILE *out); /* device state for dryrun and `stat` */
+    /* Device state for dryrun and `stat`: one line, no trailing newline. */
+    void (*status)(struct vdev *d, FILE *out);
     void (*terminate)(struct vdev *d); /* stop threads, free what options_start.. made */
 };
 

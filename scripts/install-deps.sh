@@ -1,0 +1,17 @@
+#!/bin/bash
+# Installs what building and testing vdevkit needs, from Debian 12's archive. Idempotent.
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config check libfdt-dev libpciaccess-dev clang
+          device-tree-compiler)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,28 @@
+#!/bin/bash
+# The whole test suite, as CI runs it: dependencies, a normal build, a sanitizer build
+# (ASan+UBSan), the install/embedding check and a short fuzzing run of the configuration
+# language. Each stage prints what it runs; the first failure stops it.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+"$top/scripts/install-deps.sh"
+
+echo "== build (RelWithDebInfo)"
+"$top/scripts/build.sh" "$top/build"
+echo "== build (ASan+UBSan)"
+"$top/scripts/build.sh" "$top/build-asan" -DVDEVKIT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+
+echo "== install and embed"
+"$top/scripts/check-install.sh" "$top/build"
+
+echo "== fuzz the configuration language (smoke run)"
+"$top/scripts/fuzz.sh" 20
+
+echo "== unit tests under ASan+UBSan"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd "$top/build-asan" && ctest --output-on-failure -j2)
+
+echo "== unit tests"
+(cd "$top/build" && ctest --output-on-failure -j2)
