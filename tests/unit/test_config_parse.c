@@ -249,7 +249,7 @@ START_TEST(reserve_forms)
     ck_assert(r[0].intr.given);
     ck_assert_str_eq(r[0].intr.pic, "ioapic");
     ck_assert_uint_eq(r[0].intr.line, 5);
-    pos_is(r[0].intr_pos, "t.conf", 2, 36);
+    pos_is(r[0].intr_pos, "t.conf", 2, 31);
     ck_assert_int_eq(r[1].loc.kind, VDEV_LOC_NONE);
     ck_assert_str_eq(r[1].intr.pic, "gic");
     ck_assert_uint_eq(r[1].intr.line, 33);
