@@ -301,7 +301,7 @@ static int kw_initrd(struct parser *P, const struct vdev_token *kw)
     if (P->i + 1 >= P->n)
         return perr(P, &kw->pos, "'initrd' needs an argument: %s", shape);
     const struct vdev_token *l = &P->t[P->i + 1];
-    if (l->quoted || strcmp(l->text, "load") != 0) {
+    if (strcmp(l->text, "load") != 0) {
         if (keyword(l) >= 0)
             return perr(P, &kw->pos, "'initrd' needs an argument: %s", shape);
         return perr(P, &l->pos, "'initrd': expected 'load FILE', got '%s'", show(l->text).s);
