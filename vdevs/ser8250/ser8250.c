@@ -127,7 +127,8 @@ struct uart {
     bool in_owned, in_eof;
     bool in_regular; /* a regular file: read on demand, never watched */
     bool in_started; /* the guest has looked for input (read LSR or RBR) since reset */
-    struct vdev_watch *watch;
+    struct vdev_watch *watch; /* made once; paused while host bytes wait for FIFO room */
+    bool watching;
     uint8_t in_buf[IN_BUF];
     unsigned in_off, in_len;
     uint64_t bytes_in, bytes_out;
@@ -230,7 +231,7 @@ static bool input_idle(const struct uart *s)
 static void input_feed(struct uart *s)
 {
     input_deliver(s);
-    while (!s->watch && !input_idle(s) && s->in_off == s->in_len && !rx_full(s)) {
+    while (!s->watching && !input_idle(s) && s->in_off == s->in_len && !rx_full(s)) {
         struct pollfd p = {.fd = s->in_fd, .events = POLLIN};
         if (!s->in_regular && poll(&p, 1, 0) <= 0)
             break;
@@ -238,21 +239,17 @@ static void input_feed(struct uart *s)
             break;
         input_deliver(s);
     }
-    if (!s->watch && !s->in_regular && !input_idle(s) && s->in_off == s->in_len) {
-        struct vdev_err err;
-        s->watch = vdev_watch_fd(s->d, s->in_fd, input_ready, s, &err);
-        if (!s->watch) {
-            vdev_warn(s->d, "input: %s; no more input", err.msg);
-            s->in_eof = true;
-        }
+    if (!s->watching && s->watch && !input_idle(s) && s->in_off == s->in_len) {
+        vdev_watch_set_enabled(s->watch, true);
+        s->watching = true;
     }
 }
 
-static void input_unwatch(struct uart *s)
+static void input_pause(struct uart *s)
 {
-    if (s->watch) {
-        vdev_unwatch_fd(s->watch);
-        s->watch = NULL;
+    if (s->watching) {
+        vdev_watch_set_enabled(s->watch, false);
+        s->watching = false;
     }
 }
 
@@ -267,7 +264,7 @@ static void input_ready(void *opaque, int fd)
         input_read(s);
     input_deliver(s);
     if (s->in_off < s->in_len || s->in_eof)
-        input_unwatch(s); /* the guest must drain first: input_feed goes on */
+        input_pause(s); /* the guest must drain first: input_feed goes on */
     update_irq(s);
     pthread_mutex_unlock(&s->lock);
 }
@@ -588,6 +585,7 @@ static int ser_configured(struct vdev *d)
         return 0;
     struct vdev_err err;
     s->watch = vdev_watch_fd(d, s->in_fd, input_ready, s, &err);
+    s->watching = s->watch != NULL;
     if (s->watch)
         return 0;
     if (s->in_owned)
@@ -624,7 +622,9 @@ static void ser_terminate(struct vdev *d)
     struct uart *s = vdev_state(d);
     if (!s->lock_ready)
         return;
-    input_unwatch(s);
+    vdev_unwatch_fd(s->watch);
+    s->watch = NULL;
+    s->watching = false;
     close_input(s);
     close_output(s);
     pthread_mutex_destroy(&s->lock);
