@@ -14,7 +14,7 @@
 #include <vdev/config.h>
 
 #define INCLUDE_DEPTH_MAX 16
-#define FILE_SIZE_MAX (16u << 20) /* a config file is small; refuse /dev/zero and friends */
+#define FILE_SIZE_MAX     (16u << 20) /* a config file is small; refuse /dev/zero and friends */
 
 static const char cmdline_name[] = "command line";
 
@@ -67,8 +67,7 @@ static int oom(struct lexer *L)
     return vdev_err_set(L->err, "out of memory");
 }
 
-static int push(struct lexer *L, char *text, struct vdev_srcpos pos, bool quoted,
-                const char *dir)
+static int push(struct lexer *L, char *text, struct vdev_srcpos pos, bool quoted, const char *dir)
 {
     struct vdev_token_list_ *o = L->out;
     if (o->n == o->cap) {
@@ -111,8 +110,7 @@ static int include(struct lexer *L, const struct vdev_token *at)
 {
     const struct vdev_srcpos *p = &at->pos;
     if (at->text[1] == '\0')
-        return vdev_err_set(L->err, "%s:%u:%u: '@' needs a file name", p->file, p->line,
-                            p->col);
+        return vdev_err_set(L->err, "%s:%u:%u: '@' needs a file name", p->file, p->line, p->col);
     char *path = join(at->dir, at->text + 1);
     if (!path)
         return oom(L);
@@ -258,8 +256,8 @@ static int file_error(struct lexer *L, const char *path, const struct vdev_token
                       const char *what)
 {
     if (at)
-        return vdev_err_set(L->err, "%s:%u:%u: %s: %s", at->pos.file, at->pos.line,
-                            at->pos.col, at->text, what);
+        return vdev_err_set(L->err, "%s:%u:%u: %s: %s", at->pos.file, at->pos.line, at->pos.col,
+                            at->text, what);
     return vdev_err_set(L->err, "%s: %s", path, what);
 }
 

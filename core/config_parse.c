@@ -37,22 +37,22 @@ static const struct {
     const char *name;
     keyword_fn fn;
 } keywords[] = {
-    {"system", kw_system}, {"ram", kw_mem},       {"rom", kw_mem},      {"cpu", kw_cpu},
+    {"system", kw_system}, {"ram", kw_mem},       {"rom", kw_mem},         {"cpu", kw_cpu},
     {"load", kw_load},     {"initrd", kw_initrd}, {"cmdline", kw_cmdline}, {"reserve", kw_reserve},
-    {"set", kw_set},       {"dryrun", kw_dryrun}, {"vdev", kw_vdev},    {"pass", kw_pass},
+    {"set", kw_set},       {"dryrun", kw_dryrun}, {"vdev", kw_vdev},       {"pass", kw_pass},
 };
 #define NKEYWORDS (sizeof(keywords) / sizeof(keywords[0]))
 
 /* "Did you mean" candidates: a context's own options first, then the keywords. */
-static const char *const top_words[] = {"system", "ram",     "rom", "cpu",    "load", "initrd",
-                                        "cmdline", "reserve", "set", "dryrun", "vdev", "pass",
-                                        NULL};
-static const char *const cpu_words[] = {"runmask", "sched",   "system", "ram",    "rom",
-                                        "cpu",     "load",    "initrd", "cmdline", "reserve",
-                                        "set",     "dryrun",  "vdev",   "pass",   NULL};
-static const char *const reserve_words[] = {"loc",     "intr",    "system", "ram",  "rom",
-                                            "cpu",     "load",    "initrd", "cmdline", "reserve",
-                                            "set",     "dryrun",  "vdev",   "pass", NULL};
+static const char *const top_words[] = {"system", "ram",     "rom",     "cpu", "load",
+                                        "initrd", "cmdline", "reserve", "set", "dryrun",
+                                        "vdev",   "pass",    NULL};
+static const char *const cpu_words[] = {"runmask", "sched",  "system", "ram",     "rom",
+                                        "cpu",     "load",   "initrd", "cmdline", "reserve",
+                                        "set",     "dryrun", "vdev",   "pass",    NULL};
+static const char *const reserve_words[] = {"loc", "intr",   "system", "ram",     "rom",
+                                            "cpu", "load",   "initrd", "cmdline", "reserve",
+                                            "set", "dryrun", "vdev",   "pass",    NULL};
 
 static const char memory_first[] =
     "refers to guest memory before any 'ram' or 'rom' (hint: put the ram lines first)";
@@ -78,9 +78,8 @@ static struct shown show(const char *text)
     return r;
 }
 
-__attribute__((format(printf, 3, 4))) static int perr(struct parser *P,
-                                                      const struct vdev_srcpos *pos,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int
+perr(struct parser *P, const struct vdev_srcpos *pos, const char *fmt, ...)
 {
     char msg[VDEV_ERR_MAX];
     va_list ap;
@@ -169,8 +168,8 @@ static int kw_system(struct parser *P, const struct vdev_token *kw)
 {
     struct vdev_config *cfg = P->cfg;
     if (cfg->system)
-        return perr(P, &kw->pos, "'system' given twice (first at %s:%u:%u)",
-                    cfg->system_pos.file, cfg->system_pos.line, cfg->system_pos.col);
+        return perr(P, &kw->pos, "'system' given twice (first at %s:%u:%u)", cfg->system_pos.file,
+                    cfg->system_pos.line, cfg->system_pos.col);
     if (kw->seq != 0)
         return perr(P, &kw->pos, "'system' must be the first entry");
     const struct vdev_token *a = next_arg(P, kw, "system", "NAME");

@@ -2,7 +2,6 @@
  * (loc, intr, name, log), then delivers typed values to the module. Last wins for ordinary
  * options; repeatable ones are delivered every time, in configuration order. */
 #include <ctype.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +21,7 @@ struct occurrence {
     const struct vdev_option *opt;
     enum common_opt common;
     struct vdev_optval val;
+    const char *dir; /* where the argument's file lives, for relative paths */
 };
 
 static int opt_error(struct vdev *d, struct vdev_err *err, struct vdev_srcpos pos, const char *fmt,
@@ -71,19 +71,15 @@ static const struct vdev_option *lookup(const struct vdev_type *t, const char *n
 }
 
 /* Resolves a relative path against the folder of the config file that named it. */
-static char *resolve_path(const char *text, struct vdev_srcpos pos)
+static char *resolve_path(const char *text, const char *dir)
 {
-    if (text[0] == '/' || !pos.file || strcmp(pos.file, "command line") == 0 ||
-        !strchr(pos.file, '/'))
+    if (text[0] == '/' || !dir || !dir[0])
         return vdev_strdup(text);
-    char *file = vdev_strdup(pos.file);
-    const char *dir = dirname(file);
     size_t len = strlen(dir) + strlen(text) + 2;
     char *out = malloc(len);
     if (!out)
         abort();
     snprintf(out, len, "%s/%s", dir, text);
-    free(file);
     return out;
 }
 
@@ -250,8 +246,10 @@ static int collect(struct vdev *d, struct occurrence *ocs, size_t *nocs, struct 
         oc->val.pos = tok->pos;
         oc->val.text = na >= 1 ? cfg->tokens[i + 1].text : "";
         oc->val.text2 = na >= 2 ? cfg->tokens[i + 2].text : NULL;
-        if (na >= 1)
+        if (na >= 1) {
             oc->val.pos = cfg->tokens[i + 1].pos; /* point at the value: that is what is wrong */
+            oc->dir = cfg->tokens[i + 1].dir;
+        }
         if (convert(d, oc, err))
             return -1;
         i += 1 + na;
@@ -275,7 +273,7 @@ int vdev_apply_options(struct vdev *d, struct vdev_err *err)
         if (overridden(ocs, n, i))
             continue;
         if (ocs[i].opt->kind == VDEV_OPT_PATH) {
-            paths[i] = resolve_path(ocs[i].val.text, ocs[i].val.pos);
+            paths[i] = resolve_path(ocs[i].val.text, ocs[i].dir);
             ocs[i].val.path = paths[i];
         }
         if (ocs[i].common != COMMON_NONE) {

@@ -62,7 +62,7 @@ static const char *every_form = "system demo\n"
                                 "vdev ser8250 loc io:0x3e8,8 intr ioapic:7\n"
                                 "vdev testdev                      # default loc io:0xf4\n"
                                 "vdev testdev loc io:0x500\n"
-                                "reserve loc io:0x600,16 intr ioapic:9\n";
+                                "reserve loc io:0x700,16 intr ioapic:11\n";
 
 START_TEST(dryrun_prints_machine)
 {
@@ -79,9 +79,9 @@ START_TEST(dryrun_prints_machine)
     ck_assert_ptr_nonnull(strstr(out, "  0x03f8-0x03ff  device    ser8250 'console'\n"));
     ck_assert_ptr_nonnull(strstr(out, "  0x02f8-0x02ff  device    ser8250"));
     ck_assert_ptr_nonnull(strstr(out, "  0x00f4-0x00f7  device    testdev"));
-    ck_assert_ptr_nonnull(strstr(out, "  0x0600-0x060f  reserved  reserve (line 14)\n"));
+    ck_assert_ptr_nonnull(strstr(out, "  0x0700-0x070f  reserved  reserve (line 14)\n"));
     ck_assert_ptr_nonnull(strstr(out, "    intr  ioapic:4 (GSI 4)  (default)\n"));
-    ck_assert_ptr_nonnull(strstr(out, "    ioapic:9  reserve\n"));
+    ck_assert_ptr_nonnull(strstr(out, "    ioapic:11  reserve\n"));
     ck_assert_ptr_nonnull(strstr(out, "devices: 7\n"));
     free(out);
 }

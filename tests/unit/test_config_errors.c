@@ -15,7 +15,7 @@
 #define MEMORY_FIRST                                                                               \
     "refers to guest memory before any 'ram' or 'rom' (hint: put the ram lines first)"
 #define CPULIST "expected host CPU numbers and ranges below 64, like 0-1,3"
-#define PRIO "expected 1..255, like 8 or 8r"
+#define PRIO    "expected 1..255, like 8 or 8r"
 
 static const struct {
     const char *text;
@@ -63,7 +63,8 @@ static const struct {
     /* system */
     {"ram 1m\nsystem x", "t:2:1: 'system' must be the first entry"},
     {"system a system b", "t:1:10: 'system' given twice (first at t:1:1)"},
-    {"system a/b", "t:1:8: 'system': bad name 'a/b': use up to 63 letters, digits, '_', '-' or '.'"},
+    {"system a/b",
+     "t:1:8: 'system': bad name 'a/b': use up to 63 letters, digits, '_', '-' or '.'"},
     {"system ..", "t:1:8: 'system': bad name '..': use up to 63 letters, digits, '_', '-' or '.'"},
     {"system \"\"", "t:1:8: 'system': bad name '': use up to 63 letters, digits, '_', '-' or '.'"},
 
@@ -76,7 +77,8 @@ static const struct {
     {"ram x,1m", "t:1:5: 'ram': bad start 'x': " NUMBER},
     {"ram ,1m", "t:1:5: 'ram': bad start '': " NUMBER},
     {"ram 1m,2m,3m", "t:1:5: 'ram': bad length '2m,3m': " NUMBER},
-    {"ram 99999999999999999999", "t:1:5: 'ram': bad length '99999999999999999999': number too large"},
+    {"ram 99999999999999999999",
+     "t:1:5: 'ram': bad length '99999999999999999999': number too large"},
     {"rom 32m", "t:1:5: 'rom' needs START,LENGTH, got '32m'"},
     {"ram 0xffffffffffff0000,1m",
      "t:1:5: 'ram': 0xffffffffffff0000,1m ends past the end of the address space"},
@@ -114,7 +116,8 @@ static const struct {
     {"cpu sched 8rr", "t:1:11: 'sched': bad priority '8rr': " PRIO},
     {"cpu sched r", "t:1:11: 'sched': bad priority 'r': " PRIO},
     {"cpu sched -1", "t:1:11: 'sched': bad priority '-1': " PRIO},
-    {"cpu sched 99999999999999999999", "t:1:11: 'sched': bad priority '99999999999999999999': " PRIO},
+    {"cpu sched 99999999999999999999",
+     "t:1:11: 'sched': bad priority '99999999999999999999': " PRIO},
 
     /* reserve */
     {"reserve\ncpu", "t:1:1: 'reserve' needs 'loc LOCATION' or 'intr PIC:LINE'"},
@@ -126,8 +129,10 @@ static const struct {
      "t:1:14: 'intr': bad interrupt 'ioapic': expected PIC:LINE, like ioapic:4 or gic:40"},
 
     /* set */
-    {"set fdt-dump-fle x", "t:1:5: set: unknown variable 'fdt-dump-fle' (did you mean 'fdt-dump-file'?)"},
-    {"set exit-on-hlat yes", "t:1:5: set: unknown variable 'exit-on-hlat' (did you mean 'exit-on-halt'?)"},
+    {"set fdt-dump-fle x",
+     "t:1:5: set: unknown variable 'fdt-dump-fle' (did you mean 'fdt-dump-file'?)"},
+    {"set exit-on-hlat yes",
+     "t:1:5: set: unknown variable 'exit-on-hlat' (did you mean 'exit-on-halt'?)"},
     {"set color red", "t:1:5: set: unknown variable 'color'"},
     {"set exit-on-halt maybe", "t:1:18: 'set exit-on-halt': expected yes|no, got 'maybe'"},
     {"set runtime-dir \"\"", "t:1:17: 'set runtime-dir': the value must not be empty"},
@@ -254,14 +259,57 @@ END_TEST
  * refusal carries a position. Run under ASan/UBSan to catch out-of-bounds reads. */
 START_TEST(random_input_never_crashes)
 {
-    static const char *const pieces[] = {
-        "ram",   "rom",     "cpu",     "sched",  "runmask", "load",     "initrd", "cmdline",
-        "reserve", "loc",   "intr",    "set",    "fdt-dump-file", "exit-on-halt", "yes",
-        "vdev",  "ser8250", "pass",    "system", "dryrun",  "1m",      "0x1000", "0,4k",
-        "io:0x3f8", "gic:5", "mem:0x1000,0x10", "pci:0:3.1", "0-63", "8r", "\"q q\"", "#",
-        "\n",    "\"",      "\\",      "@",      "@nope",   "@.",      ",",      ":",
-        "-",     "\t",      "\r",      "0xffffffffffffffff", "99999999999999999999", "",
-        "\001",  "\377",    "a\"b\\\"c\"", "=",  "runtime-dir", "rma"};
+    static const char *const pieces[] = {"ram",
+                                         "rom",
+                                         "cpu",
+                                         "sched",
+                                         "runmask",
+                                         "load",
+                                         "initrd",
+                                         "cmdline",
+                                         "reserve",
+                                         "loc",
+                                         "intr",
+                                         "set",
+                                         "fdt-dump-file",
+                                         "exit-on-halt",
+                                         "yes",
+                                         "vdev",
+                                         "ser8250",
+                                         "pass",
+                                         "system",
+                                         "dryrun",
+                                         "1m",
+                                         "0x1000",
+                                         "0,4k",
+                                         "io:0x3f8",
+                                         "gic:5",
+                                         "mem:0x1000,0x10",
+                                         "pci:0:3.1",
+                                         "0-63",
+                                         "8r",
+                                         "\"q q\"",
+                                         "#",
+                                         "\n",
+                                         "\"",
+                                         "\\",
+                                         "@",
+                                         "@nope",
+                                         "@.",
+                                         ",",
+                                         ":",
+                                         "-",
+                                         "\t",
+                                         "\r",
+                                         "0xffffffffffffffff",
+                                         "99999999999999999999",
+                                         "",
+                                         "\001",
+                                         "\377",
+                                         "a\"b\\\"c\"",
+                                         "=",
+                                         "runtime-dir",
+                                         "rma"};
     const size_t npieces = sizeof(pieces) / sizeof(pieces[0]);
     char tmp[] = "/tmp/vdev-fuzz-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(tmp));

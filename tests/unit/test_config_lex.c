@@ -104,8 +104,7 @@ END_TEST
 
 START_TEST(comments)
 {
-    ck_assert_int_eq(lex("# full line\nram 1m # trailing words\n#\ncpu#glued\n  # indented\nx"),
-                     0);
+    ck_assert_int_eq(lex("# full line\nram 1m # trailing words\n#\ncpu#glued\n  # indented\nx"), 0);
     ck_assert_uint_eq(toks.n, 4);
     tok_is(0, "ram", "t.conf", 2, 1);
     tok_is(1, "1m", "t.conf", 2, 5);
@@ -241,9 +240,20 @@ END_TEST
 START_TEST(nested_includes_relative)
 {
     ck_assert_int_eq(vdev_lex_file_(&cfg, CONF_DIR "/main.conf", &toks, &err), 0);
-    const char *words[] = {"system",    "incl",        "ram",     "32m",   "load",
-                           "0x200000,kernel.elf",      "initrd",  "load",  "../initrd.img",
-                           "cmdline",   "console=ttyS0 quiet",    "cpu",   "sched", "8"};
+    const char *words[] = {"system",
+                           "incl",
+                           "ram",
+                           "32m",
+                           "load",
+                           "0x200000,kernel.elf",
+                           "initrd",
+                           "load",
+                           "../initrd.img",
+                           "cmdline",
+                           "console=ttyS0 quiet",
+                           "cpu",
+                           "sched",
+                           "8"};
     ck_assert_uint_eq(toks.n, 14);
     for (size_t i = 0; i < 14; i++) {
         ck_assert_str_eq(toks.v[i].text, words[i]);
@@ -319,8 +329,8 @@ START_TEST(include_missing_from_args)
 {
     char *argv[] = {"ram", "@/nonexistent/x.conf"};
     ck_assert_int_eq(vdev_lex_args_(&cfg, 2, argv, &toks, &err), -1);
-    ck_assert_str_eq(err.msg,
-                     "command line:1:2: @/nonexistent/x.conf: cannot open: No such file or directory");
+    ck_assert_str_eq(
+        err.msg, "command line:1:2: @/nonexistent/x.conf: cannot open: No such file or directory");
 }
 END_TEST
 

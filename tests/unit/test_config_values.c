@@ -348,9 +348,9 @@ END_TEST
 
 START_TEST(closest_word)
 {
-    static const char *const words[] = {"system", "ram",  "rom",    "cpu",     "load",
-                                        "initrd", "set",  "dryrun", "runmask", "sched",
-                                        "fdt-dump-file", NULL};
+    static const char *const words[] = {"system",  "ram",    "rom",           "cpu",
+                                        "load",    "initrd", "set",           "dryrun",
+                                        "runmask", "sched",  "fdt-dump-file", NULL};
     ck_assert_str_eq(vdev_closest_word("rma", words), "ram"); /* transposition */
     ck_assert_str_eq(vdev_closest_word("rum", words), "ram");
     ck_assert_str_eq(vdev_closest_word("RAM", words), "ram"); /* case-insensitive */

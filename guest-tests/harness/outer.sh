@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# Run a command where /dev/kvm is hardware-assisted.
+#
+#   outer.sh [--timeout SECS] [--smp N] [--mem MB] [--payload DIR] [--retry-env]
+#            [--quiet] -- COMMAND [ARG...]
+#
+# nested mode (default on hosts without a usable /dev/kvm, e.g. our kvm-pvm CI
+#   machines): boots the stock Debian kernel in `qemu-system-x86_64 -M q35 -accel
+#   tcg -cpu max` (TCG emulates AMD SVM), loads kvm-amd (npt=0, see
+#   /work/shared/reference/nested-harness.md) and runs COMMAND there, as root,
+#   under busybox sh, with cwd = the payload.
+# direct mode (host /dev/kvm is usable and the CPU shows vmx or svm): runs COMMAND
+#   here, with cwd = the payload.
+# VDEVKIT_HARNESS=direct|nested|auto (default auto) forces the choice.
+#
+# The payload: DIR is copied (symlinks dereferenced) into the outer machine at
+# /payload, and also made reachable at DIR's real host path (a symlink), so
+# absolute RUNPATHs and paths baked in at build time keep working. Every ELF file
+# in it gets the shared libraries it needs (per ldd, incl. the dynamic loader)
+# copied in at their host paths. Modules loaded with dlopen must be in DIR.
+# In both modes COMMAND sees:
+#   VDEVKIT_PAYLOAD        the payload directory (/payload or DIR; unset if none)
+#   VDEVKIT_HARNESS_MODE   direct | nested
+#
+# Exit status: COMMAND's own status (124 if it ran out of time), or 125 for an
+# ENVIRONMENT FAILURE (outer kernel oops/panic, hang, no /dev/kvm inside, QEMU
+# could not start). --retry-env (or VDEVKIT_HARNESS_RETRY_ENV=1) retries such a
+# failure once.
+#
+# Other knobs (environment): VDEVKIT_OUTER_MODULES (extra kernel modules to load,
+# e.g. "tun vhost_net"), VDEVKIT_KVM_AMD_PARAMS (default "npt=0"),
+# VDEVKIT_OUTER_APPEND (extra kernel command line), VDEVKIT_OUTER_LOG (keep the
+# outer console log at this path), VDEVKIT_CACHE (download cache).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+images=$(cd "$here/../images" && pwd)
+# shellcheck source=../images/lib.sh
+. "$images/lib.sh"
+
+ENV_FAIL=125
+timeout_s=600
+smp=2
+mem=3072
+payload=
+retry_env=${VDEVKIT_HARNESS_RETRY_ENV:-0}
+quiet=0
+
+usage() { sed -n '2,4p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --timeout) timeout_s=$2; shift 2 ;;
+        --smp) smp=$2; shift 2 ;;
+        --mem) mem=$2; shift 2 ;;
+        --payload) payload=$2; shift 2 ;;
+        --retry-env) retry_env=1; shift ;;
+        --quiet) quiet=1; shift ;;
+        --) shift; break ;;
+        -h|--help) usage ;;
+        *) vdk_log "outer.sh: unknown option $1"; usage ;;
+    esac
+done
+[ $# -gt 0 ] || usage
+case $timeout_s in ''|*[!0-9]*) vdk_die "--timeout wants whole seconds" ;; esac
+
+if [ -n "$payload" ]; then
+    [ -d "$payload" ] || vdk_die "payload $payload is not a directory"
+    payload=$(realpath "$payload")
+fi
+
+host_kvm_usable() {
+    [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
+        grep -qwE 'vmx|svm' /proc/cpuinfo
+}
+
+mode=${VDEVKIT_HARNESS:-auto}
+if [ "$mode" = auto ]; then
+    if host_kvm_usable; then mode=direct; else mode=nested; fi
+fi
+
+# ---------------------------------------------------------------- direct mode
+if [ "$mode" = direct ]; then
+    host_kvm_usable || vdk_log "outer.sh: warning: VDEVKIT_HARNESS=direct but host /dev/kvm does not look usable"
+    vdk_log "outer.sh: direct mode (host /dev/kvm)"
+    export VDEVKIT_HARNESS_MODE=direct
+    if [ -n "$payload" ]; then export VDEVKIT_PAYLOAD=$payload; cd "$payload"; fi
+    set +e
+    timeout -k 10 "$timeout_s" "$@"
+    rc=$?
+    set -e
+    [ $rc -eq 124 ] && vdk_log "outer.sh: COMMAND timed out after ${timeout_s}s"
+    exit $rc
+fi
+[ "$mode" = nested ] || vdk_die "VDEVKIT_HARNESS must be direct, nested or auto (got $mode)"
+
+# ---------------------------------------------------------------- nested mode
+eval "$("$images/fetch.sh")"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vdevkit-outer.XXXXXX")
+keep_log=${VDEVKIT_OUTER_LOG:-}
+cleanup() { rm -rf "$work"; }
+trap cleanup EXIT
+
+# Leave the outer machine time to print its status after COMMAND is stopped:
+# COMMAND gets the budget minus a boot/shutdown margin.
+if [ "$timeout_s" -gt 90 ]; then cmd_timeout=$((timeout_s - 45)); else cmd_timeout=$((timeout_s * 2 / 3)); fi
+nonce=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+
+stage=$work/root
+vdk_stage_rootfs_layout "$stage"
+vdk_busybox_install "$VDEVKIT_BUSYBOX" "$stage"
+# shellcheck disable=SC2086  # word-splitting the module list is intended
+vdk_stage_modules "$VDEVKIT_MODDIR" "$stage" kvm-amd ${VDEVKIT_OUTER_MODULES:-}
+
+if [ -n "$payload" ]; then
+    cp -rL "$payload/." "$stage/payload/"
+    mapfile -d '' elves < <(find "$stage/payload" -type f -print0)
+    [ ${#elves[@]} -eq 0 ] || vdk_stage_elf_deps "$stage" "${elves[@]}"
+fi
+
+mkdir -p "$stage/vdevkit"
+# COMMAND as a script; each argument single-quoted for busybox sh.
+{
+    printf '#!/bin/sh\nexec'
+    for a in "$@"; do printf " '%s'" "${a//\'/\'\\\'\'}"; done
+    printf '\n'
+} > "$stage/vdevkit/cmd.sh"
+{
+    printf 'NONCE=%s\n' "$nonce"
+    printf 'CMD_TIMEOUT=%s\n' "$cmd_timeout"
+    printf 'HOST_PAYLOAD=%s\n' "$payload"
+    printf 'KVM_AMD_PARAMS="%s"\n' "${VDEVKIT_KVM_AMD_PARAMS-npt=0}"
+} > "$stage/vdevkit/run.conf"
+
+cat > "$stage/init" <<'INIT'
+#!/bin/sh
+# PID 1 of the vdevkit outer machine. Markers on the console (host parses them):
+#   VDEVKIT-OUTER-READY ...            /dev/kvm is up, COMMAND starts
+#   VDEVKIT-OUTER-ENV-ERROR: ...       setup failed (environment failure)
+#   VDEVKIT-OUTER-STATUS=<n> run=<id>  COMMAND finished with status n
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp
+/usr/bin/busybox --install -s
+. /vdevkit/run.conf
+
+env_error() {
+    echo "VDEVKIT-OUTER-ENV-ERROR: $* run=$NONCE"
+    poweroff -f
+    sleep 1000
+}
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/shm /dev/pts
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+ip link set lo up
+hostname vdevkit-outer
+
+while read -r ko; do
+    params=
+    [ "$ko" = kvm-amd.ko ] && params=$KVM_AMD_PARAMS
+    # shellcheck disable=SC2086
+    insmod "/lib/modules/$ko" $params || env_error "insmod $ko $params failed"
+done < /lib/modules/load-order
+[ -c /dev/kvm ] || env_error "/dev/kvm missing after loading kvm-amd (no SVM in the outer CPU?)"
+
+# The payload is also reachable at its host path (mounting /tmp hid anything
+# placed there in the initramfs, so do it now).
+if [ -n "$HOST_PAYLOAD" ] && [ ! -e "$HOST_PAYLOAD" ]; then
+    mkdir -p "${HOST_PAYLOAD%/*}" && ln -s /payload "$HOST_PAYLOAD"
+fi
+[ -n "$HOST_PAYLOAD" ] && export VDEVKIT_PAYLOAD=/payload
+export VDEVKIT_HARNESS_MODE=nested
+cd /payload
+
+read -r up _ < /proc/uptime
+echo "VDEVKIT-OUTER-READY uptime=${up}s cpus=$(nproc) npt=$(cat /sys/module/kvm_amd/parameters/npt) run=$NONCE"
+
+# COMMAND in its own session/process group, so a timeout kills all it started.
+setsid sh /vdevkit/cmd.sh < /dev/null &
+cmd=$!
+( sleep "$CMD_TIMEOUT"; touch /run/cmd-timeout; kill -TERM -"$cmd"; sleep 5; kill -KILL -"$cmd" ) 2>/dev/null &
+watchdog=$!
+wait "$cmd"
+status=$?
+kill "$watchdog" 2>/dev/null
+if [ -e /run/cmd-timeout ]; then
+    echo "VDEVKIT-OUTER-COMMAND-TIMEOUT after ${CMD_TIMEOUT}s"
+    status=124
+fi
+read -r up _ < /proc/uptime
+echo
+echo "VDEVKIT-OUTER-STATUS=$status run=$NONCE uptime=${up}s"
+sync
+poweroff -f
+sleep 1000
+INIT
+chmod 0755 "$stage/init" "$stage/vdevkit/cmd.sh"
+
+initrd=$work/initrd.gz
+vdk_mkcpio "$stage" "$initrd"
+vdk_log "outer.sh: initramfs $(du -h "$initrd" | cut -f1), kernel $VDEVKIT_KVER, smp=$smp mem=${mem}M timeout=${timeout_s}s"
+
+# One boot of the outer machine; console to $log (and to stdout unless --quiet).
+# Sets $qemu_rc.
+run_outer() {
+    local log=$1
+    local -a qemu=(
+        qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp "$smp" -m "$mem"
+        -nographic -no-reboot -nic none
+        -kernel "$VDEVKIT_VMLINUZ" -initrd "$initrd"
+        # oops=panic: an outer-kernel oops ends the run at once (panic=-1 +
+        # -no-reboot make QEMU exit) instead of leaving a wedged machine.
+        -append "console=ttyS0 quiet panic=-1 oops=panic ${VDEVKIT_OUTER_APPEND:-}"
+    )
+    set +e
+    # stdin from /dev/null: QEMU must not put a terminal in raw mode or read keys.
+    if [ "$quiet" = 1 ]; then
+        timeout -k 10 "$timeout_s" "${qemu[@]}" < /dev/null > "$log" 2>&1
+        qemu_rc=$?
+    else
+        timeout -k 10 "$timeout_s" "${qemu[@]}" < /dev/null 2>&1 | tee "$log"
+        qemu_rc=${PIPESTATUS[0]}
+    fi
+    set -e
+}
+
+# Why a run produced no status marker, from its console log.
+diagnose() {
+    local log=$1
+    if grep -aq "VDEVKIT-OUTER-ENV-ERROR:.*run=$nonce" "$log"; then
+        grep -a "VDEVKIT-OUTER-ENV-ERROR:" "$log" | tail -1 | tr -d '\r'
+    elif grep -aqE 'Kernel panic|BUG:|Oops|general protection fault|stack guard page' "$log"; then
+        echo "outer kernel crashed (oops/panic)"
+    elif [ "$qemu_rc" -eq 124 ] || [ "$qemu_rc" -eq 137 ]; then
+        if grep -aq "VDEVKIT-OUTER-READY.*run=$nonce" "$log"; then
+            echo "outer machine hung after COMMAND started (no status within ${timeout_s}s)"
+        else
+            echo "outer machine did not come up within ${timeout_s}s"
+        fi
+    elif [ "$qemu_rc" -ne 0 ]; then
+        echo "QEMU exited with status $qemu_rc"
+    else
+        echo "outer machine powered off without reporting a status"
+    fi
+}
+
+attempt=1
+while :; do
+    log=$work/console.$attempt.log
+    start=$(date +%s.%N)
+    run_outer "$log"
+    wall=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+    [ -n "$keep_log" ] && cp "$log" "$keep_log"
+
+    status_line=$(tr -d '\r' < "$log" | grep -aoE "VDEVKIT-OUTER-STATUS=[0-9]+ run=$nonce" | tail -1 || true)
+    ready_line=$(tr -d '\r' < "$log" | grep -aoE "VDEVKIT-OUTER-READY .*run=$nonce" | tail -1 || true)
+    boot=$(sed -n 's/.*READY uptime=\([0-9.]*s\).*/\1/p' <<<"$ready_line")
+    if [ -n "$status_line" ]; then
+        status=$(sed 's/^VDEVKIT-OUTER-STATUS=\([0-9]*\).*/\1/' <<<"$status_line")
+        vdk_log "outer.sh: COMMAND exited with status $status (outer boot ${boot:-?}, wall ${wall}s)"
+        if grep -aqE 'BUG:|Oops|WARNING: CPU' "$log"; then
+            vdk_log "outer.sh: warning: the outer kernel logged a BUG/Oops/WARNING during the run"
+        fi
+        [ "$status" -eq 124 ] && vdk_log "outer.sh: COMMAND timed out after ${cmd_timeout}s inside the outer machine"
+        exit "$status"
+    fi
+
+    reason=$(diagnose "$log")
+    {
+        echo "outer.sh: ENVIRONMENT FAILURE (attempt $attempt): $reason"
+        echo "outer.sh: --- last 40 lines of the outer console ---"
+        tail -n 40 "$log" | tr -d '\r'
+        echo "outer.sh: --- end of outer console ---"
+    } >&2
+    if [ "$retry_env" = 1 ] && [ "$attempt" -eq 1 ]; then
+        vdk_log "outer.sh: retrying once after the environment failure (--retry-env)"
+        attempt=2
+        continue
+    fi
+    exit $ENV_FAIL
+done

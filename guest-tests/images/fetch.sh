@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Fetch and cache what the outer (nested-KVM) machine boots: Debian's current
+# kernel (whatever linux-image-amd64 depends on) with its modules, and a static
+# busybox. Also installs the host tools the harness needs (qemu, cpio, depmod).
+#
+# Usage: fetch.sh            prints, on stdout, shell assignments to eval:
+#   VDEVKIT_KVER=6.1.0-NN-amd64
+#   VDEVKIT_VMLINUZ=<cache>/kernel/<pkg>/boot/vmlinuz-<kver>
+#   VDEVKIT_MODDIR=<cache>/kernel/<pkg>/lib/modules/<kver>   (depmod already run)
+#   VDEVKIT_BUSYBOX=<cache>/busybox/<deb>/bin/busybox
+# Progress goes to stderr. Cache: ${VDEVKIT_CACHE:-$HOME/.cache/vdevkit}.
+# Idempotent: a second run only asks apt-cache which kernel is current (~0.1 s).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+export PATH=$PATH:/usr/sbin:/sbin   # depmod
+
+cache=$(vdk_cache_dir)
+mkdir -p "$cache/kernel" "$cache/busybox"
+
+vdk_ensure_host_tools
+
+# apt-get download into a scratch dir the _apt user can write (avoids apt's
+# "Download is performed unsandboxed as root" warning), then move it into DEST.
+download_deb() {
+    local pkg=$1 dest=$2 tmp
+    tmp=$(mktemp -d)
+    chmod 0755 "$tmp"
+    chown _apt "$tmp" 2>/dev/null || true
+    (cd "$tmp" && vdk_apt download "$pkg")
+    mv "$tmp"/*.deb "$dest/"
+    rmdir "$tmp"
+}
+
+# The real kernel package behind the linux-image-amd64 metapackage.
+resolve_kernel_pkg() {
+    apt-cache depends linux-image-amd64 2>/dev/null |
+        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
+}
+
+kpkg=$(resolve_kernel_pkg)
+if [ -z "$kpkg" ]; then
+    vdk_log "apt-cache does not know linux-image-amd64; running apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update >&2 || true
+    kpkg=$(resolve_kernel_pkg)
+fi
+if [ -z "$kpkg" ]; then
+    # Offline and no package lists: fall back to the newest kernel already cached.
+    kpkg=$(find "$cache/kernel" -mindepth 1 -maxdepth 1 -name 'linux-image-*' -printf '%f\n' | sort -V | tail -1)
+    [ -n "$kpkg" ] || vdk_die "cannot resolve linux-image-amd64 and nothing is cached"
+    vdk_log "warning: cannot resolve linux-image-amd64; using cached $kpkg"
+fi
+kver=${kpkg#linux-image-}
+kdir=$cache/kernel/$kpkg
+
+if [ ! -f "$kdir/.complete" ]; then
+    vdk_log "fetching kernel package $kpkg"
+    rm -rf "$kdir.tmp" && mkdir -p "$kdir.tmp/deb"
+    download_deb "$kpkg" "$kdir.tmp/deb"
+    dpkg -x "$kdir.tmp"/deb/*.deb "$kdir.tmp"
+    rm -rf "$kdir.tmp/deb"                 # 70 MB we no longer need
+    [ -f "$kdir.tmp/boot/vmlinuz-$kver" ] || vdk_die "$kpkg has no boot/vmlinuz-$kver"
+    # Debian's package ships no modules.dep: depmod generates it for this tree.
+    depmod -b "$kdir.tmp" "$kver"
+    touch "$kdir.tmp/.complete"
+    rm -rf "$kdir" && mv "$kdir.tmp" "$kdir"
+fi
+
+# busybox-static: any cached copy will do (it does not need to track updates).
+bb=$(find "$cache/busybox" -mindepth 3 -maxdepth 3 -path '*/bin/busybox' ! -path '*.tmp/*' 2>/dev/null | sort -V | tail -1)
+if [ -z "$bb" ]; then
+    vdk_log "fetching busybox-static"
+    tmp=$cache/busybox/.fetch.tmp
+    rm -rf "$tmp" && mkdir -p "$tmp/deb"
+    download_deb busybox-static "$tmp/deb"
+    deb=$(ls "$tmp"/deb/*.deb)
+    name=$(basename "$deb" .deb)
+    dpkg -x "$deb" "$tmp/root"
+    rm -rf "${cache:?}/busybox/$name" && mv "$tmp/root" "$cache/busybox/$name"
+    rm -rf "$tmp"
+    bb=$cache/busybox/$name/bin/busybox
+fi
+[ -x "$bb" ] || vdk_die "busybox not found at $bb"
+
+vdk_log "fetch: kernel $kpkg ($kdir)"
+vdk_log "fetch: busybox $bb"
+printf 'VDEVKIT_KVER=%q\n' "$kver"
+printf 'VDEVKIT_VMLINUZ=%q\n' "$kdir/boot/vmlinuz-$kver"
+printf 'VDEVKIT_MODDIR=%q\n' "$kdir/lib/modules/$kver"
+printf 'VDEVKIT_BUSYBOX=%q\n' "$bb"
