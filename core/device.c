@@ -122,6 +122,8 @@ static int settle_intr(struct vdev *d, struct vdev_err *err)
         return 0;
     if (!d->intr_given) {
         const char *why = NULL;
+        if (t->intr_optional && !t->default_intr)
+            return 0;
         if (d->loc_given || !t->default_intr)
             return vdev_err_at(err, d->loc_given ? d->loc_pos : d->cfg->pos,
                                "vdev %s: a device placed with 'loc' needs 'intr' too (hint: "

@@ -11,9 +11,10 @@
 
 #include <vdev/vdev.h>
 
+#include "acpi_pm.h"
+#include "vmm.h"
 #include "x86_platform.h"
 
-enum { EXIT_CONFIG = 2 }; /* documented in docs/vmm.md */
 
 static void usage(FILE *out)
 {
@@ -28,30 +29,40 @@ static int cmd_run(int argc, char **argv)
 {
     if (argc == 0) {
         usage(stderr);
-        return EXIT_CONFIG;
+        return VMM_EXIT_CONFIG;
     }
+    static struct vmm vmm; /* large (vCPU table); one per process */
+    vmm.vm.vm_fd = vmm.vm.kvm_fd = vmm.stop_efd = -1;
     struct vdev_err err = {{0}};
-    struct vdev_machine *m = vdev_machine_new(NULL, NULL);
+    struct vdev_machine *m = vdev_machine_new(&kvm_vm_embedder_ops, &vmm.vm);
     if (!m) {
         fprintf(stderr, "vdevkit: out of memory\n");
-        return 1;
+        return VMM_EXIT_HOST;
     }
-    int rc = EXIT_CONFIG;
-    if (x86_platform_describe(m, &err) || vdev_machine_parse_args(m, argc, argv, &err) ||
-        vdev_machine_build(m, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        fprintf(stderr, "vdevkit: the VM was not started\n");
+    int rc = VMM_EXIT_CONFIG;
+    if (x86_platform_describe(m, &err) || vdev_machine_parse_args(m, argc, argv, &err))
+        goto refused;
+    bool dryrun = vdev_machine_config(m)->dryrun;
+    /* KVM first when running, so devices bind doorbells and irqfds in the kernel as they build. */
+    if (dryrun ? x86_pm_add(m, NULL, NULL, &err) : vmm_prepare(&vmm, m, &err)) {
+        fprintf(stderr, "vdevkit: %s\n", err.msg);
+        rc = VMM_EXIT_HOST;
         goto out;
     }
-    if (vdev_machine_config(m)->dryrun) {
+    if (vdev_machine_build(m, &err))
+        goto refused;
+    if (dryrun) {
         vdev_machine_print(m, stdout);
         rc = 0;
         goto out;
     }
-    vdev_machine_print(m, stderr);
-    fprintf(stderr, "vdevkit: this build can only check configurations: add 'dryrun'\n");
+    rc = vmm_run(&vmm);
+    goto out;
+refused:
+    fprintf(stderr, "%s\nvdevkit: the VM was not started\n", err.msg);
 out:
     vdev_machine_free(m);
+    vmm_close(&vmm);
     return rc;
 }
 
@@ -62,7 +73,7 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_CONFIG : 0;
+        return argc < 2 ? VMM_EXIT_CONFIG : 0;
     }
     if (strcmp(argv[1], "version") == 0) {
         printf("vdevkit %s (vdev ABI %d)\n", VDEVKIT_VERSION, VDEV_ABI_VERSION);
@@ -72,5 +83,5 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     fprintf(stderr, "vdevkit: unknown command '%s'\n", argv[1]);
     usage(stderr);
-    return EXIT_CONFIG;
+    return VMM_EXIT_CONFIG;
 }

@@ -6,6 +6,8 @@
 # Usage: fetch.sh            prints, on stdout, shell assignments to eval:
 #   VDEVKIT_KVER=6.1.0-NN-amd64
 #   VDEVKIT_VMLINUZ=<cache>/kernel/<pkg>/boot/vmlinuz-<kver>
+#   VDEVKIT_VMLINUX=<cache>/kernel/<pkg>/boot/vmlinux-<kver>  (uncompressed ELF, PVH
+#                   boot; empty if it could not be extracted)
 #   VDEVKIT_MODDIR=<cache>/kernel/<pkg>/lib/modules/<kver>   (depmod already run)
 #   VDEVKIT_BUSYBOX=<cache>/busybox/<deb>/bin/busybox
 # Progress goes to stderr. Cache: ${VDEVKIT_CACHE:-$HOME/.cache/vdevkit}.
@@ -32,6 +34,28 @@ download_deb() {
     (cd "$tmp" && vdk_apt download "$pkg")
     mv "$tmp"/*.deb "$dest/"
     rmdir "$tmp"
+}
+
+# Uncompressed ELF vmlinux from a bzImage whose payload is xz (Debian's is).
+# QEMU boots such an ELF through its PVH entry point, which skips the in-guest
+# decompression: ~3 s less per outer boot under TCG.
+extract_vmlinux() {
+    local in=$1 out=$2 off
+    off=$(LC_ALL=C grep -abo $'\xfd7zXZ' "$in" | head -1 | cut -d: -f1)
+    [ -n "$off" ] || return 1
+    # --single-stream: the xz stream is followed by unrelated bytes, which xz
+    # leaves unread (so no pipe here: tail's SIGPIPE would trip pipefail).
+    xz -dc --single-stream < <(tail -c +$((off + 1)) "$in") > "$out.tmp" || return 1
+    # Only worth it if the ELF has the PVH entry note (Xen note type 0x12).
+    # (readelf output captured first: grep -q in a pipe would SIGPIPE it, and
+    # pipefail would turn that into a failure.)
+    local notes
+    notes=$(readelf -n "$out.tmp" 2>/dev/null || true)
+    if grep -q 'note type: (0x00000012)' <<<"$notes"; then
+        mv "$out.tmp" "$out"
+    else
+        rm -f "$out.tmp"; return 1
+    fi
 }
 
 # The real kernel package behind the linux-image-amd64 metapackage.
@@ -64,6 +88,8 @@ if [ ! -f "$kdir/.complete" ]; then
     [ -f "$kdir.tmp/boot/vmlinuz-$kver" ] || vdk_die "$kpkg has no boot/vmlinuz-$kver"
     # Debian's package ships no modules.dep: depmod generates it for this tree.
     depmod -b "$kdir.tmp" "$kver"
+    extract_vmlinux "$kdir.tmp/boot/vmlinuz-$kver" "$kdir.tmp/boot/vmlinux-$kver" ||
+        vdk_log "warning: could not extract vmlinux; the outer machine will boot vmlinuz"
     touch "$kdir.tmp/.complete"
     rm -rf "$kdir" && mv "$kdir.tmp" "$kdir"
 fi
@@ -84,9 +110,17 @@ if [ -z "$bb" ]; then
 fi
 [ -x "$bb" ] || vdk_die "busybox not found at $bb"
 
+# Trees cached before vmlinux extraction existed get it now.
+if [ ! -f "$kdir/boot/vmlinux-$kver" ] && [ ! -f "$kdir/.no-vmlinux" ]; then
+    extract_vmlinux "$kdir/boot/vmlinuz-$kver" "$kdir/boot/vmlinux-$kver" || touch "$kdir/.no-vmlinux"
+fi
+vmlinux=
+[ -f "$kdir/boot/vmlinux-$kver" ] && vmlinux=$kdir/boot/vmlinux-$kver
+
 vdk_log "fetch: kernel $kpkg ($kdir)"
 vdk_log "fetch: busybox $bb"
 printf 'VDEVKIT_KVER=%q\n' "$kver"
 printf 'VDEVKIT_VMLINUZ=%q\n' "$kdir/boot/vmlinuz-$kver"
+printf 'VDEVKIT_VMLINUX=%q\n' "$vmlinux"
 printf 'VDEVKIT_MODDIR=%q\n' "$kdir/lib/modules/$kver"
 printf 'VDEVKIT_BUSYBOX=%q\n' "$bb"

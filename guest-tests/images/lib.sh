@@ -4,7 +4,7 @@
 #   vdk_log MSG...                        message to stderr (stdout is kept for data)
 #   vdk_die MSG...                        message to stderr, exit 1
 #   vdk_cache_dir                         ${VDEVKIT_CACHE:-$HOME/.cache/vdevkit}
-#   vdk_ensure_host_tools                 apt-get install qemu-system-x86, cpio, kmod if missing
+#   vdk_ensure_host_tools                 apt-get install qemu-system-x86, cpio, kmod, binutils if missing
 #   vdk_resolve_modules MODDIR NAME...    module files (relative to MODDIR) in load order
 #   vdk_stage_modules MODDIR STAGE NAME...  copy (decompressing) modules into STAGE
 #   vdk_busybox_install BUSYBOX STAGE     busybox (+ /usr/bin/sh) into STAGE
@@ -31,6 +31,7 @@ vdk_ensure_host_tools() {
     local pkgs=()
     command -v qemu-system-x86_64 >/dev/null || pkgs+=(qemu-system-x86)
     command -v cpio >/dev/null || pkgs+=(cpio)
+    command -v readelf >/dev/null || pkgs+=(binutils)
     # depmod lives in /usr/sbin, which a non-login PATH may lack.
     command -v depmod >/dev/null || [ -x /usr/sbin/depmod ] || [ -x /sbin/depmod ] || pkgs+=(kmod)
     if [ ${#pkgs[@]} -gt 0 ]; then

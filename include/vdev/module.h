@@ -88,6 +88,7 @@ struct vdev_type {
     const char *default_loc; /* used when `loc` is not given and the type cannot be PCI */
     uint64_t window_size;    /* size of the main window (bytes or ports) */
     bool has_intr;           /* takes an `intr` (or gets one on PCI) */
+    bool intr_optional;      /* ... but works without one (then it has no line) */
     const char *default_intr;
     struct vdev_window_ops window;
 

@@ -2,6 +2,7 @@
 #ifndef VDEV_VDEV_H
 #define VDEV_VDEV_H
 
+#include <vdev/acpi.h>
 #include <vdev/bus.h>
 #include <vdev/config.h>
 #include <vdev/embedder.h>

@@ -78,7 +78,7 @@ START_TEST(dryrun_prints_machine)
     ck_assert_ptr_nonnull(strstr(out, "0x00000000d0000000-0x00000000d0000007  device    8 B        ser8250 #"));
     ck_assert_ptr_nonnull(strstr(out, "  0x03f8-0x03ff  device    ser8250 'console'\n"));
     ck_assert_ptr_nonnull(strstr(out, "  0x02f8-0x02ff  device    ser8250"));
-    ck_assert_ptr_nonnull(strstr(out, "  0x00f4-0x00f7  device    testdev"));
+    ck_assert_ptr_nonnull(strstr(out, "  0x00f4-0x00ff  device    testdev"));
     ck_assert_ptr_nonnull(strstr(out, "  0x0700-0x070f  reserved  reserve (line 14)\n"));
     ck_assert_ptr_nonnull(strstr(out, "    intr  ioapic:4 (GSI 4)  (default)\n"));
     ck_assert_ptr_nonnull(strstr(out, "    ioapic:11  reserve\n"));

@@ -200,10 +200,32 @@ START_TEST(default_loc_has_no_interrupt)
 {
     build("");
     uint64_t v = 0;
-    ck_assert_int_eq(vdev_machine_access(fe.m, VDEV_SPACE_IO, PORT + 4, 1, false, &v),
+    /* the window ends at 0xff */
+    ck_assert_int_eq(vdev_machine_access(fe.m, VDEV_SPACE_IO, PORT + 12, 1, false, &v),
                      VDEV_ACCESS_UNMAPPED);
+    wr(2, 1, 1); /* no line: nothing happens */
     for (unsigned i = 0; i < FAKE_MAX_GSI; i++)
         ck_assert_uint_eq(fe.gsi_raises[i], 0);
+}
+END_TEST
+
+START_TEST(line_and_msi)
+{
+    build("intr ioapic:7");
+    wr(2, 1, 1);
+    ck_assert(fe.gsi_level[7]);
+    wr(2, 1, 0);
+    ck_assert(!fe.gsi_level[7]);
+    wr(2, 1, 2); /* a pulse */
+    ck_assert_uint_eq(fe.gsi_raises[7], 2);
+    ck_assert(!fe.gsi_level[7]);
+    wr(4, 4, 0xfee01000);
+    wr(8, 4, 0x4031);
+    ck_assert_uint_eq(fe.nmsi, 1);
+    ck_assert_uint_eq(fe.msis[0].addr, 0xfee01000);
+    ck_assert_uint_eq(fe.msis[0].data, 0x4031);
+    wr(8, 1, 0x31); /* MSI registers take dwords only */
+    ck_assert_uint_eq(fe.nmsi, 1);
 }
 END_TEST
 
@@ -224,6 +246,7 @@ static Suite *testdev_suite(void)
     tcase_add_test(tc, reserved_ports);
     tcase_add_test(tc, results_missing_directory_fails);
     tcase_add_test(tc, default_loc_has_no_interrupt);
+    tcase_add_test(tc, line_and_msi);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -40,7 +40,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vdev/acpi.h>
 #include <vdev/events.h>
+#include <vdev/machine.h>
 #include <vdev/module.h>
 
 enum {
@@ -631,10 +633,87 @@ static void ser_terminate(struct vdev *d)
     s->lock_ready = false;
 }
 
+/* ---- ACPI ---- */
+
+/* The PC's COM1-COM4 ports, whose UARTs keep their names wherever they are configured. */
+static const uint64_t com_ports[] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
+#define NCOM (sizeof(com_ports) / sizeof(com_ports[0]))
+
+static bool is_com_port(const struct vdev_loc *loc, unsigned *index)
+{
+    if (loc->kind != VDEV_LOC_IO)
+        return false;
+    for (unsigned i = 0; i < NCOM; i++) {
+        if (loc->addr == com_ports[i]) {
+            *index = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* _UID: a COM port's number less one (0x3f8 -> 0); every other UART of this type gets the
+ * next number after the COM ports, in configuration order. Stable across runs. */
+static unsigned ser_acpi_uid(struct vdev *d)
+{
+    unsigned uid;
+    if (is_com_port(vdev_loc(d), &uid))
+        return uid;
+    struct vdev_machine *m = vdev_machine_of(d);
+    unsigned nth = 0;
+    for (size_t i = 0, n = vdev_machine_device_count(m); i < n; i++) {
+        struct vdev *o = vdev_machine_device(m, i);
+        if (o == d)
+            break;
+        unsigned ignored;
+        if (!strcmp(vdev_type_name(o), vdev_type_name(d)) && !is_com_port(vdev_loc(o), &ignored))
+            nth++;
+    }
+    return (unsigned)NCOM + nth;
+}
+
+/* Device (COMn) { _HID PNP0501, _UID, _CRS }: what Linux's 8250_pnp driver binds to. */
+static int ser_gen_acpi(struct vdev *d, struct vdev_aml *dsdt)
+{
+    const struct vdev_loc *loc = vdev_loc(d);
+    uint32_t line = vdev_intr(d)->line; /* the x86 platform maps ioapic line N to GSI N */
+    unsigned uid = ser_acpi_uid(d);
+    char name[8];
+    unsigned n = uid + 1;
+    if (n <= 9)
+        snprintf(name, sizeof(name), "COM%u", n);
+    else if (n <= 99)
+        snprintf(name, sizeof(name), "CO%02u", n);
+    else if (n <= 999)
+        snprintf(name, sizeof(name), "C%03u", n);
+    else
+        return vdev_error(d, vdev_pos(d), NULL, "ACPI: too many UARTs to name");
+
+    vdev_aml_device_begin(dsdt, name);
+    vdev_aml_name_eisaid(dsdt, "_HID", "PNP0501");
+    vdev_aml_name_int(dsdt, "_UID", uid);
+    vdev_aml_name_begin(dsdt, "_CRS");
+    vdev_aml_crs_begin(dsdt);
+    if (loc->kind == VDEV_LOC_IO)
+        vdev_aml_res_io(dsdt, loc->addr, 8);
+    else
+        vdev_aml_res_mem32(dsdt, loc->addr, 8);
+    /* ISA lines keep the ISA default (edge, active-high: Linux overrides anything else on
+     * a line without a MADT override); a higher line is described as the level it is. */
+    if (loc->kind == VDEV_LOC_IO && line < 16)
+        vdev_aml_res_irq(dsdt, line);
+    else
+        vdev_aml_res_interrupt(dsdt, line, line >= 16, true, false);
+    vdev_aml_crs_end(dsdt);
+    vdev_aml_end(dsdt);
+    return vdev_aml_error(dsdt) ? -1 : 0;
+}
+
 VDEV_MODULE(ser8250, .name = "ser8250", .summary = "16550A-compatible UART (PC COM port)",
             .options = ser_options, .state_size = sizeof(struct uart),
             .places = VDEV_PLACE_IO | VDEV_PLACE_MEM, .default_loc = "io:0x3f8", .window_size = 8,
             .has_intr = true, .default_intr = "ioapic:4",
             .window = {.read = ser_read, .write = ser_write, .sizes = 0x1},
             .options_start = ser_options_start, .option = ser_option, .configured = ser_configured,
-            .reset = ser_reset, .status = ser_status, .terminate = ser_terminate);
+            .reset = ser_reset, .status = ser_status, .terminate = ser_terminate,
+            .gen_acpi = ser_gen_acpi);

@@ -6,10 +6,15 @@
  *             emits "testdev: LINE\n" to `results` and logs LINE at info level.
  *             Lines longer than RESULT_MAX bytes are emitted in pieces.
  *             read:  0
- *   offset 2-3  reserved: read 0, writes ignored
+ *   offset 2  write: drive the `intr` line (when one is given): 0 low, 1 high, 2 a pulse
+ *   offset 3  reserved: reads 0, writes ignored
+ *   offset 4  write (dword): the address of the MSI to send (low 32 bits; x86 MSIs live
+ *             at 0xfeexxxxx)
+ *   offset 8  write (dword): sends an MSI with this data to the address above
  *
- * Accesses of 1, 2 or 4 bytes are accepted; only the low byte of a write counts and a
- * read returns its value in the low byte.
+ * Accesses of 1, 2 or 4 bytes are accepted; for the exit and result ports only the low
+ * byte of a write counts. These let test guests check interrupt delivery end to end:
+ * a line through the IOAPIC and an MSI straight to a LAPIC.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,10 +23,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <vdev/machine.h>
 #include <vdev/module.h>
 
-#define PORT_EXIT   0
-#define PORT_RESULT 1
+#define PORT_EXIT     0
+#define PORT_RESULT   1
+#define PORT_LINE     2
+#define PORT_MSI_ADDR 4
+#define PORT_MSI_DATA 8
 #define SIGNATURE   0xa5
 #define RESULT_MAX  256
 #define PREFIX      "testdev: "
@@ -34,6 +43,7 @@ struct testdev {
     bool out_failed;
     char line[RESULT_MAX];
     size_t len;
+    uint32_t msi_addr;
 };
 
 static int write_full(int fd, const char *buf, size_t len)
@@ -92,6 +102,16 @@ static void testdev_write(struct vdev *d, uint64_t offset, unsigned size, uint64
     if (offset == PORT_EXIT) {
         vdev_info(d, "guest requested exit status %u", byte);
         vdev_request_stop(d, byte);
+    } else if (offset == PORT_LINE) {
+        if (byte == 2)
+            vdev_irq_pulse(d);
+        else if (byte <= 1)
+            vdev_irq_set_level(d, byte);
+    } else if (offset == PORT_MSI_ADDR && size == 4) {
+        t->msi_addr = (uint32_t)value;
+    } else if (offset == PORT_MSI_DATA && size == 4) {
+        struct vdev_msi msi = {.addr = t->msi_addr, .data = (uint32_t)value};
+        vdev_machine_send_msi(vdev_machine_of(d), &msi);
     } else if (offset == PORT_RESULT) {
         pthread_mutex_lock(&t->lock);
         if (byte == '\n') {
@@ -176,7 +196,8 @@ static void testdev_terminate(struct vdev *d)
 VDEV_MODULE(testdev, .name = "testdev",
             .summary = "exit-status and result-string ports for test guests",
             .options = testdev_options, .state_size = sizeof(struct testdev),
-            .places = VDEV_PLACE_IO, .default_loc = "io:0xf4", .window_size = 4, .has_intr = false,
+            .places = VDEV_PLACE_IO, .default_loc = "io:0xf4", .window_size = 12, .has_intr = true,
+            .intr_optional = true,
             .window = {.read = testdev_read, .write = testdev_write, .sizes = 0x7},
             .options_start = testdev_options_start, .option = testdev_option,
             .status = testdev_status, .terminate = testdev_terminate);
