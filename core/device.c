@@ -124,10 +124,14 @@ static int settle_intr(struct vdev *d, struct vdev_err *err)
         const char *why = NULL;
         if (t->intr_optional && !t->default_intr)
             return 0;
-        if (d->loc_given || !t->default_intr)
-            return vdev_err_at(err, d->loc_given ? d->loc_pos : d->cfg->pos,
+        if (d->loc_given)
+            return vdev_err_at(err, d->loc_pos,
                                "vdev %s: a device placed with 'loc' needs 'intr' too (hint: "
                                "add e.g. 'intr ioapic:5')",
+                               t->name);
+        if (!t->default_intr)
+            return vdev_err_at(err, d->cfg->pos,
+                               "vdev %s: 'intr' is required (hint: add e.g. 'intr ioapic:5')",
                                t->name);
         if (vdev_parse_intr(t->default_intr, &d->intr, &why))
             return vdev_err_at(err, d->cfg->pos, "vdev %s: module default intr '%s' is invalid (%s)",

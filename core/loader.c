@@ -5,7 +5,9 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -32,8 +34,9 @@ static bool valid_type_name(const char *name)
     return true;
 }
 
-/* The search path: $VDEVKIT_MODULE_PATH, embedder dirs, the build tree, the install dir. */
-static size_t search_dirs(struct vdev_machine *m, char **dirs, char *envcopy)
+/* The search path: $VDEVKIT_MODULE_PATH, embedder dirs, beside libvdev, the install dir. */
+static size_t search_dirs(struct vdev_machine *m, char **dirs, char *envcopy,
+                          char installed[4096], char built[4096])
 {
     size_t n = 0;
     if (envcopy) {
@@ -44,8 +47,20 @@ static size_t search_dirs(struct vdev_machine *m, char **dirs, char *envcopy)
     }
     for (size_t i = 0; i < m->nmodule_dirs && n < MAX_DIRS; i++)
         dirs[n++] = m->module_dirs[i];
-    if (n < MAX_DIRS)
-        dirs[n++] = (char *)VDEVKIT_BUILD_MODULE_DIR;
+    /* Next to the library itself: <libdir>/vdevkit/modules when installed (wherever the
+     * prefix is), <build>/modules when run from the build tree. */
+    Dl_info info;
+    if (dladdr((void *)vdev_machine_new, &info) && info.dli_fname && strchr(info.dli_fname, '/')) {
+        char *copy = vdev_strdup(info.dli_fname);
+        const char *libdir = dirname(copy);
+        snprintf(installed, 4096, "%s/vdevkit/modules", libdir);
+        snprintf(built, 4096, "%s/../modules", libdir);
+        free(copy);
+        if (n < MAX_DIRS)
+            dirs[n++] = installed;
+        if (n < MAX_DIRS && access(built, F_OK) == 0)
+            dirs[n++] = built;
+    }
     if (n < MAX_DIRS)
         dirs[n++] = (char *)VDEVKIT_INSTALL_MODULE_DIR;
     return n;
@@ -115,7 +130,8 @@ const struct vdev_type *vdev_load_module(struct vdev_machine *m, const char *nam
     const char *env = getenv("VDEVKIT_MODULE_PATH");
     char *envcopy = env ? vdev_strdup(env) : NULL;
     char *dirs[MAX_DIRS];
-    size_t ndirs = search_dirs(m, dirs, envcopy);
+    char installed[4096], built[4096];
+    size_t ndirs = search_dirs(m, dirs, envcopy, installed, built);
     char symbol[96];
     snprintf(symbol, sizeof(symbol), VDEV_MODULE_SYMBOL_PREFIX "%s", name);
     for (char *p = symbol; *p; p++)

@@ -22,7 +22,8 @@ cmake --build "$prefix/cmake-build" >/dev/null
 
 libdir=$(pc --variable=libdir)
 for exe in "$prefix/minimal-pc" "$prefix/cmake-build/minimal"; do
-    out=$(LD_LIBRARY_PATH="$libdir" VDEVKIT_MODULE_PATH="$moddir" "$exe")
+    # no VDEVKIT_MODULE_PATH: the loader finds <libdir>/vdevkit/modules beside libvdev
+    out=$(LD_LIBRARY_PATH="$libdir" "$exe")
     echo "$out" | grep -q "testdev: hello from the guest" || {
         echo "check-install: $exe printed:"; echo "$out"; exit 1; }
     echo "$out" | grep -q "stop requested: 7" || { echo "$out"; exit 1; }

@@ -35,7 +35,7 @@ int vdev_doorbell_add(struct vdev *d, const struct vdev_doorbell_desc *desc,
 int vdev_doorbell_fd(const struct vdev_doorbell *db);
 /* True when the embedder bound it (a ring costs no VM exit). */
 bool vdev_doorbell_exitless(const struct vdev_doorbell *db);
-/* Follows a window that moved by `delta` bytes (the device's BAR was reprogrammed). */
+/* Moves the doorbell to `new_addr` (its window moved: the guest reprogrammed a BAR). */
 int vdev_doorbell_move(struct vdev_doorbell *db, uint64_t new_addr, struct vdev_err *err);
 void vdev_doorbell_remove(struct vdev_doorbell *db);
 

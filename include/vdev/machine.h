@@ -52,7 +52,8 @@ int vdev_machine_add_module_dir(struct vdev_machine *m, const char *dir);
 
 /* Builds the machine: RAM/ROM/reserved map, then for each vdev: load its module, deliver
  * its options, assign loc/intr, map its windows; then `configured` for all. On error
- * nothing runs and err holds one message "FILE:LINE:COL: vdev TYPE: …". */
+ * no vCPU may run and err holds one message "FILE:LINE:COL: vdev TYPE: …"; devices
+ * whose `configured` already ran are stopped by vdev_machine_free. */
 int vdev_machine_build(struct vdev_machine *m, struct vdev_err *err);
 
 /* Prints the machine (memory map, I/O map, interrupt controllers, devices with their

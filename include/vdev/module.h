@@ -85,7 +85,7 @@ struct vdev_type {
     size_t state_size;                 /* per-instance state, zeroed, from vdev_state() */
 
     unsigned places;         /* enum vdev_place */
-    const char *default_loc; /* used when `loc` is not given and the type cannot be PCI */
+    const char *default_loc; /* used when `loc` is not given */
     uint64_t window_size;    /* size of the main window (bytes or ports) */
     bool has_intr;           /* takes an `intr` (or gets one on PCI) */
     bool intr_optional;      /* ... but works without one (then it has no line) */
@@ -128,7 +128,7 @@ const struct vdev_intr *vdev_intr(const struct vdev *d);
 struct vdev_srcpos vdev_pos(const struct vdev *d);
 
 /* Reports a configuration error for this device at `pos` (an option's position or
- * vdev_pos()); hint may be NULL. Returns -1. Message: "FILE:L:C: vdev TYPE: MSG (HINT)". */
+ * vdev_pos()); hint may be NULL. Returns -1. Message: "FILE:L:C: vdev TYPE: MSG (hint: HINT)". */
 int vdev_error(struct vdev *d, struct vdev_srcpos pos, const char *hint, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
