@@ -7,7 +7,6 @@ build=${1:-$top/build}
 prefix=$(mktemp -d /tmp/vdevkit-install-XXXXXX)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
-# The loader looks in the configured install dir; this scratch prefix differs, so say where.
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig"
 pc() { pkg-config --define-variable=prefix="$prefix" "$@" vdevkit; }
 moddir=$(pc --variable=moduledir)
