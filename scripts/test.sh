@@ -19,10 +19,13 @@ echo "== install and embed"
 echo "== fuzz the configuration language (smoke run)"
 "$top/scripts/fuzz.sh" 20
 
-echo "== unit tests under ASan+UBSan"
+echo "== fetch the guest kernel and busybox (cached)"
+"$top/guest-tests/images/fetch.sh" >/dev/null
+
+echo "== unit tests and tiny guests under ASan+UBSan (Linux guests run in the normal build)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd "$top/build-asan" && ctest --output-on-failure -j2)
+(cd "$top/build-asan" && ctest --output-on-failure -LE tier3)
 
-echo "== unit tests"
-(cd "$top/build" && ctest --output-on-failure -j2)
+echo "== all tests: unit, tier 2 (tiny guests), tier 3 (stock Linux guests)"
+(cd "$top/build" && ctest --output-on-failure)

@@ -108,6 +108,7 @@ static int build_acpi(struct vmm *vmm, uint64_t *rsdp, struct vdev_err *err)
                                  .reset_value = X86_PM_RESET_VALUE,
                                  .ged_gsi = X86_GED_GSI};
     size_t used;
+    x86_boot_write_reset_vector(vmm->m, X86_PM_PORT + X86_PM_RESET, X86_PM_RESET_VALUE);
     return x86_acpi_build(vmm->m, &ac, host, X86_ACPI_BASE, X86_ACPI_SIZE, rsdp, &used, err);
 }
 
@@ -192,6 +193,14 @@ int vmm_run(struct vmm *vmm)
     status = atomic_load(&vmm->status);
     for (unsigned i = 0; i < vmm->ncpus; i++)
         vcpu_kick(&vmm->vcpus[i]);
+    for (unsigned i = 0; i < vmm->ncpus; i++)
+        if (vmm->vcpus[i].started)
+            pthread_join(vmm->vcpus[i].thread, NULL), vmm->vcpus[i].started = false;
+    /* Stopped from outside: where was the guest? (a hang is easier to read this way) */
+    if (status >= 128 && getenv("VDEVKIT_DEBUG"))
+        for (unsigned i = 0; i < vmm->ncpus; i++)
+            if (vmm->vcpus[i].run)
+                vcpu_dump(&vmm->vcpus[i], stderr);
     for (unsigned i = 0; i < vmm->ncpus; i++)
         if (vmm->vcpus[i].run)
             vcpu_destroy(&vmm->vcpus[i]);

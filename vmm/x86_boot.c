@@ -31,6 +31,18 @@ int x86_boot_write_tables(struct vdev_machine *m, bool user_pages, struct vdev_e
     return 0;
 }
 
+/* Linux on hardware-reduced ACPI without EFI reboots through the BIOS: real mode, then a
+ * jump to the reset vector F000:FFF0. Put a stub there that writes the ACPI reset register,
+ * so that path ends as a reset too. */
+void x86_boot_write_reset_vector(struct vdev_machine *m, uint16_t reset_port, uint8_t value)
+{
+    const uint8_t stub[] = {0xb0, value,                                   /* mov al, value */
+                            0xba, (uint8_t)reset_port, (uint8_t)(reset_port >> 8), /* mov dx, port */
+                            0xee,                                          /* out dx, al */
+                            0xf4, 0xeb, 0xfd};                             /* hlt; jmp $-1 */
+    vdev_gmem_write(m, 0xffff0, stub, sizeof(stub)); /* no RAM there: nothing to do */
+}
+
 static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code)
 {
     memset(s, 0, sizeof(*s));

@@ -29,6 +29,8 @@ struct x86_entry {
 /* Writes the GDT and page tables into guest RAM (which must cover [0, 0x10000)). With
  * `user_pages` the identity map is user-accessible (test guests run code at CPL3). */
 int x86_boot_write_tables(struct vdev_machine *m, bool user_pages, struct vdev_err *err);
+/* A real-mode stub at the reset vector that resets through the ACPI reset register. */
+void x86_boot_write_reset_vector(struct vdev_machine *m, uint16_t reset_port, uint8_t value);
 /* Sets long-mode segment, control and paging registers in *s. */
 void x86_boot_long_mode_sregs(struct kvm_sregs *s);
 

@@ -29,16 +29,17 @@
 #
 # Other knobs (environment): VDEVKIT_OUTER_MODULES (extra kernel modules to load,
 # e.g. "tun vhost_net"), VDEVKIT_KVM_AMD_PARAMS (default "npt=0"),
-# VDEVKIT_OUTER_APPEND (extra kernel command line), VDEVKIT_OUTER_CPU (QEMU
-# -cpu, default max; "qemu64,-svm" has no SVM, handy to test the failure path), VDEVKIT_OUTER_LOG (keep the
-# outer console log at this path), VDEVKIT_OUTER_KERNEL=vmlinux|vmlinuz (default
-# vmlinux: PVH boot of the uncompressed kernel, faster), VDEVKIT_CACHE (download
-# cache).
+# VDEVKIT_OUTER_APPEND (extra kernel command line), VDEVKIT_OUTER_CPU (QEMU -cpu,
+# default max; "qemu64,-svm" lacks SVM, to exercise the failure path),
+# VDEVKIT_OUTER_LOG (keep the outer console log at this path),
+# VDEVKIT_OUTER_KERNEL=vmlinux|vmlinuz (default vmlinux: PVH boot of the
+# uncompressed kernel, ~3 s faster), VDEVKIT_CACHE (download cache).
+# The payload lives in the outer machine's RAM (initramfs): size --mem to match.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 images=$(cd "$here/../images" && pwd)
-# shellcheck source=../images/lib.sh
+# shellcheck source=SCRIPTDIR/../images/lib.sh
 . "$images/lib.sh"
 
 ENV_FAIL=125
@@ -49,7 +50,7 @@ payload=
 retry_env=${VDEVKIT_HARNESS_RETRY_ENV:-0}
 quiet=0
 
-usage() { sed -n '2,4p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -99,6 +100,7 @@ fi
 
 # ---------------------------------------------------------------- nested mode
 eval "$("$images/fetch.sh")"
+: "${VDEVKIT_VMLINUZ:?}" "${VDEVKIT_MODDIR:?}" "${VDEVKIT_BUSYBOX:?}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vdevkit-outer.XXXXXX")
 keep_log=${VDEVKIT_OUTER_LOG:-}
@@ -122,18 +124,21 @@ if [ -n "$payload" ]; then
     [ ${#elves[@]} -eq 0 ] || vdk_stage_elf_deps "$stage" "${elves[@]}"
 fi
 
+# Single-quote a word for busybox sh (bash's %q may emit $'...').
+shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+
 mkdir -p "$stage/vdevkit"
-# COMMAND as a script; each argument single-quoted for busybox sh.
+# COMMAND as a script, so any argv survives the trip.
 {
     printf '#!/bin/sh\nexec'
-    for a in "$@"; do printf " '%s'" "${a//\'/\'\\\'\'}"; done
+    for a in "$@"; do printf ' %s' "$(shq "$a")"; done
     printf '\n'
 } > "$stage/vdevkit/cmd.sh"
 {
     printf 'NONCE=%s\n' "$nonce"
     printf 'CMD_TIMEOUT=%s\n' "$cmd_timeout"
-    printf 'HOST_PAYLOAD=%s\n' "$payload"
-    printf 'KVM_AMD_PARAMS="%s"\n' "${VDEVKIT_KVM_AMD_PARAMS-npt=0}"
+    printf 'HOST_PAYLOAD=%s\n' "$(shq "$payload")"
+    printf 'KVM_AMD_PARAMS=%s\n' "$(shq "${VDEVKIT_KVM_AMD_PARAMS-npt=0}")"
 } > "$stage/vdevkit/run.conf"
 
 cat > "$stage/init" <<'INIT'
@@ -177,7 +182,7 @@ if [ -n "$HOST_PAYLOAD" ] && [ ! -e "$HOST_PAYLOAD" ]; then
 fi
 [ -n "$HOST_PAYLOAD" ] && export VDEVKIT_PAYLOAD=/payload
 export VDEVKIT_HARNESS_MODE=nested
-cd /payload
+cd /payload || env_error "no /payload"
 
 read -r up _ < /proc/uptime
 echo "VDEVKIT-OUTER-READY uptime=${up}s cpus=$(nproc) npt=$(cat /sys/module/kvm_amd/parameters/npt) run=$NONCE"
@@ -284,12 +289,16 @@ while :; do
     ready_line=$(tr -d '\r' < "$log" | grep -aoE "VDEVKIT-OUTER-READY .*run=$nonce" | tail -1 || true)
     boot=$(sed -n 's/.*READY uptime=\([0-9.]*s\).*/\1/p' <<<"$ready_line")
     if [ -n "$status_line" ]; then
-        status=$(sed 's/^VDEVKIT-OUTER-STATUS=\([0-9]*\).*/\1/' <<<"$status_line")
+        status=${status_line#VDEVKIT-OUTER-STATUS=}
+        status=${status%% *}
         vdk_log "outer.sh: COMMAND exited with status $status (outer boot ${boot:-?}, wall ${wall}s)"
         if grep -aqE 'BUG:|Oops|WARNING: CPU' "$log"; then
             vdk_log "outer.sh: warning: the outer kernel logged a BUG/Oops/WARNING during the run"
         fi
         [ "$status" -eq 124 ] && vdk_log "outer.sh: COMMAND timed out after ${cmd_timeout}s inside the outer machine"
+        if [ "$quiet" = 1 ] && [ "$status" -ne 0 ]; then
+            { echo "outer.sh: --- last 40 lines of the outer console ---"; tail -n 40 "$log" | tr -d '\r'; } >&2
+        fi
         exit "$status"
     fi
 
