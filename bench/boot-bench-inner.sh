@@ -1,0 +1,57 @@
+#!/bin/sh
+# The measuring half of boot-bench.sh, run where /dev/kvm works.
+cd "${VDEVKIT_PAYLOAD:-.}"
+export LD_LIBRARY_PATH=$PWD VDEVKIT_MODULE_PATH=$PWD/modules
+n=${1:-5}
+cmdline="console=ttyS0 quiet panic=-1 vdevkit.scenario=bench"
+cat > bench.conf <<CONF
+ram 256M
+cpu
+load bzImage
+initrd load initrd.img
+cmdline "$cmdline"
+vdev ser8250
+CONF
+
+now_ms() { read -r up _ < /proc/uptime; echo "$up" | awk '{ printf "%d", $1 * 1000 }'; }
+
+# one VMM run: prints "WALL_MS GUEST_UPTIME OWN_RSS_KB"
+measure() {
+    start=$(now_ms)
+    "$@" > run.log 2>&1 &
+    pid=$!
+    i=0
+    while ! grep -q "VDEVKIT-RESULT bench ok" run.log 2>/dev/null; do
+        i=$((i + 1)); [ $i -gt 3000 ] && break
+        sleep 0.05
+    done
+    wall=$(( $(now_ms) - start ))
+    # own memory: anonymous + file-backed resident pages; guest RAM is shared memory
+    rss=$(awk '/^RssAnon|^RssFile/ { s += $2 } END { print s }' /proc/$pid/status 2>/dev/null)
+    wait $pid
+    up=$(sed -n 's/.*VDEVKIT-GUEST .*uptime=\([0-9.]*\).*/\1/p' run.log | head -1)
+    echo "$wall ${up:-?} ${rss:-?}"
+}
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+: > vdevkit.txt; : > qemu.txt
+i=0
+while [ $i -lt "$n" ]; do
+    measure ./vdevkit run @bench.conf >> vdevkit.txt
+    measure ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,memory-backend=mem -accel kvm \
+        -cpu host -smp 1 -m 256M -object memory-backend-memfd,id=mem,size=256M \
+        -nodefaults -no-user-config -display none -serial stdio -no-reboot \
+        -kernel bzImage -initrd initrd.img -append "$cmdline" >> qemu.txt
+    i=$((i + 1))
+done
+echo "runs (wall ms to init's result line, guest uptime s, VMM RSS KiB):"
+sed 's/^/  vdevkit /' vdevkit.txt
+sed 's/^/  qemu    /' qemu.txt
+vw=$(cut -d' ' -f1 vdevkit.txt | median); qw=$(cut -d' ' -f1 qemu.txt | median)
+vu=$(cut -d' ' -f2 vdevkit.txt | median); qu=$(cut -d' ' -f2 qemu.txt | median)
+vr=$(cut -d' ' -f3 vdevkit.txt | median); qr=$(cut -d' ' -f3 qemu.txt | median)
+printf '\n%-10s %14s %16s %14s\n' "VMM" "wall to init" "guest uptime" "VMM RSS"
+printf '%-10s %11s ms %14s s %10s KiB\n' vdevkit "$vw" "$vu" "$vr"
+printf '%-10s %11s ms %14s s %10s KiB\n' qemu "$qw" "$qu" "$qr"
+awk -v a="$vw" -v b="$qw" 'BEGIN { if (b > 0) printf "ratio vdevkit/qemu (wall): %.2f\n", a / b }'
