@@ -18,17 +18,20 @@ now_ms() { read -r up _ < /proc/uptime; echo "$up" | awk '{ printf "%d", $1 * 10
 # one VMM run: prints "WALL_MS GUEST_UPTIME OWN_RSS_KB"
 measure() {
     start=$(now_ms)
-    "$@" > run.log 2>&1 &
+    "$@" > run.log 2>&1 < /dev/null &
     pid=$!
+    (sleep 120; kill -9 "$pid" 2>/dev/null) &
+    watchdog=$!
     i=0
     while ! grep -q "VDEVKIT-RESULT bench ok" run.log 2>/dev/null; do
-        i=$((i + 1)); [ $i -gt 3000 ] && break
+        i=$((i + 1)); [ $i -gt 2400 ] && break
         sleep 0.05
     done
     wall=$(( $(now_ms) - start ))
     # own memory: anonymous + file-backed resident pages; guest RAM is shared memory
-    rss=$(awk '/^RssAnon|^RssFile/ { s += $2 } END { print s }' /proc/$pid/status 2>/dev/null)
-    wait $pid
+    rss=$(awk '/^RssAnon|^RssFile/ { s += $2 } END { print s }' /proc/"$pid"/status 2>/dev/null)
+    wait "$pid" || echo "  (exit $?: $(tail -n 3 run.log | tr '\n' ' '))" >&2
+    kill "$watchdog" 2>/dev/null
     up=$(sed -n 's/.*VDEVKIT-GUEST .*uptime=\([0-9.]*\).*/\1/p' run.log | head -1)
     echo "$wall ${up:-?} ${rss:-?}"
 }
@@ -38,6 +41,7 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 : > vdevkit.txt; : > qemu.txt
 i=0
 while [ $i -lt "$n" ]; do
+    echo "run $((i + 1)) of $n" >&2
     measure ./vdevkit run @bench.conf >> vdevkit.txt
     measure ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,memory-backend=mem -accel kvm \
         -cpu host -smp 1 -m 256M -object memory-backend-memfd,id=mem,size=256M \

@@ -23,5 +23,5 @@ cp "$(command -v qemu-system-x86_64)" "$payload/"
 cp /usr/share/qemu/bios-microvm.bin /usr/share/qemu/qboot.rom "$payload/qemu-share/" 2>/dev/null || true
 cp /usr/share/seabios/bios-microvm.bin "$payload/qemu-share/" 2>/dev/null || true
 cp "$top/bench/boot-bench-inner.sh" "$payload/"
-"$top/guest-tests/harness/outer.sh" --timeout 1200 --quiet --payload "$payload" -- \
+"$top/guest-tests/harness/outer.sh" --timeout 1500 --payload "$payload" -- \
     sh ./boot-bench-inner.sh "$n"
