@@ -33,9 +33,12 @@ static double bench_map(unsigned nregions, unsigned iters)
     struct vdev_bus *bus = vdev_bus_new();
     struct vdev_err err;
     for (unsigned i = 0; i < nregions; i++) {
-        struct vdev_region_desc d = {.owner = "r", .space = VDEV_SPACE_MEM,
-                                     .kind = VDEV_REGION_DEVICE, .base = 0xd0000000ull + i * 0x2000ull,
-                                     .size = 0x1000, .ops = &ops};
+        struct vdev_region_desc d = {.owner = "r",
+                                     .space = VDEV_SPACE_MEM,
+                                     .kind = VDEV_REGION_DEVICE,
+                                     .base = 0xd0000000ull + i * 0x2000ull,
+                                     .size = 0x1000,
+                                     .ops = &ops};
         if (vdev_bus_add(bus, &d, NULL, &err)) {
             fprintf(stderr, "%s\n", err.msg);
             exit(1);

@@ -128,8 +128,8 @@ static int check_range(struct vdev_bus *bus, enum vdev_space space, const char *
     if (o)
         return vdev_err_set(err, "%s %s:0x%llx-0x%llx overlaps %s %s:0x%llx-0x%llx", owner,
                             space_name(space), (unsigned long long)base,
-                            (unsigned long long)last_byte(base, size), o->owner,
-                            space_name(space), (unsigned long long)o->base,
+                            (unsigned long long)last_byte(base, size), o->owner, space_name(space),
+                            (unsigned long long)o->base,
                             (unsigned long long)last_byte(o->base, o->size));
     return 0;
 }
@@ -166,8 +166,8 @@ static int publish(struct vdev_bus *bus, enum vdev_space space)
         bus->retired = p;
         bus->capretired = cap;
     }
-    bus->retired[bus->nretired++] = atomic_exchange_explicit(&bus->snap[space], s,
-                                                             memory_order_acq_rel);
+    bus->retired[bus->nretired++] =
+        atomic_exchange_explicit(&bus->snap[space], s, memory_order_acq_rel);
     return 0;
 }
 

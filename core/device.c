@@ -134,8 +134,9 @@ static int settle_intr(struct vdev *d, struct vdev_err *err)
                                "vdev %s: 'intr' is required (hint: add e.g. 'intr ioapic:5')",
                                t->name);
         if (vdev_parse_intr(t->default_intr, &d->intr, &why))
-            return vdev_err_at(err, d->cfg->pos, "vdev %s: module default intr '%s' is invalid (%s)",
-                               t->name, t->default_intr, why);
+            return vdev_err_at(err, d->cfg->pos,
+                               "vdev %s: module default intr '%s' is invalid (%s)", t->name,
+                               t->default_intr, why);
         d->intr.given = true;
         d->intr_pos = d->cfg->pos;
     }

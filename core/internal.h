@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <vdev/vdev.h>
 
-#define VDEV_MAX_PICS 8
+#define VDEV_MAX_PICS        8
 #define VDEV_MAX_MODULE_DIRS 8
 
 struct vdev_pic {
@@ -27,9 +27,9 @@ struct vdev {
     struct vdev_machine *m;
     const struct vdev_type *type;
     const struct vdev_vdev_cfg *cfg;
-    size_t index;      /* configuration order */
-    char *user_name;   /* `name` */
-    char label[96];    /* "ser8250 'console'" or "ser8250 #1" */
+    size_t index;    /* configuration order */
+    char *user_name; /* `name` */
+    char label[96];  /* "ser8250 'console'" or "ser8250 #1" */
     struct vdev_loc loc;
     bool loc_given;
     struct vdev_srcpos loc_pos;
@@ -94,8 +94,8 @@ struct vdev_machine {
     bool built;
 
     struct vdev_event_loop *loop;
-    int stop_status; /* -1 while running */
-    struct vdev_err *build_err; /* where vdev_error() writes while building */
+    int stop_status;                 /* -1 while running */
+    struct vdev_err *build_err;      /* where vdev_error() writes while building */
     struct vdev_doorbell *doorbells; /* all of them, freed with the machine */
     pthread_mutex_t log_lock;
 };

@@ -3,15 +3,15 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libgen.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
 
-#define MAX_DIRS 32
+#define MAX_DIRS       32
 #define MAX_CANDIDATES 128
 
 int vdev_machine_add_module_dir(struct vdev_machine *m, const char *dir)
@@ -35,8 +35,8 @@ static bool valid_type_name(const char *name)
 }
 
 /* The search path: $VDEVKIT_MODULE_PATH, embedder dirs, beside libvdev, the install dir. */
-static size_t search_dirs(struct vdev_machine *m, char **dirs, char *envcopy,
-                          char installed[4096], char built[4096])
+static size_t search_dirs(struct vdev_machine *m, char **dirs, char *envcopy, char installed[4096],
+                          char built[4096])
 {
     size_t n = 0;
     if (envcopy) {
@@ -153,8 +153,8 @@ const struct vdev_type *vdev_load_module(struct vdev_machine *m, const char *nam
         const struct vdev_type *mt = dlsym(h, symbol);
         struct vdev_err rerr;
         if (!mt) {
-            vdev_err_at(err, pos, "vdev %s: %s is not a vdevkit module (no symbol %s)", name,
-                        path, symbol);
+            vdev_err_at(err, pos, "vdev %s: %s is not a vdevkit module (no symbol %s)", name, path,
+                        symbol);
         } else if (mt->abi_version == VDEV_ABI_VERSION && mt->name && strcmp(mt->name, name)) {
             vdev_err_at(err, pos, "vdev %s: %s declares type '%s'", name, path, mt->name);
         } else if (vdev_register_type(mt, &rerr)) {

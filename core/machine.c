@@ -59,15 +59,16 @@ static void memory_listener(void *arg, const struct vdev_region *r, bool map)
         m->ops->map_memory(m->ctx, &info, map);
 }
 
-int vdev_machine_reserve(struct vdev_machine *m, enum vdev_space space, uint64_t base, uint64_t size,
-                         const char *owner, struct vdev_err *err)
+int vdev_machine_reserve(struct vdev_machine *m, enum vdev_space space, uint64_t base,
+                         uint64_t size, const char *owner, struct vdev_err *err)
 {
     struct vdev_region_desc desc = {
         .owner = owner, .space = space, .kind = VDEV_REGION_RESERVED, .base = base, .size = size};
     return vdev_bus_add(m->bus, &desc, NULL, err);
 }
 
-int vdev_machine_parse_args(struct vdev_machine *m, int argc, char *const argv[], struct vdev_err *err)
+int vdev_machine_parse_args(struct vdev_machine *m, int argc, char *const argv[],
+                            struct vdev_err *err)
 {
     return vdev_config_parse_args(&m->cfg, argc, argv, err);
 }
@@ -129,12 +130,12 @@ static int apply_reserves(struct vdev_machine *m, struct vdev_err *err)
         snprintf(owner, sizeof(owner), "reserve (line %u)", rc->pos.line);
         struct vdev_err e;
         if (rc->loc.kind == VDEV_LOC_MEM || rc->loc.kind == VDEV_LOC_IO) {
-            struct vdev_region_desc desc = {
-                .owner = owner,
-                .space = rc->loc.kind == VDEV_LOC_IO ? VDEV_SPACE_IO : VDEV_SPACE_MEM,
-                .kind = VDEV_REGION_RESERVED,
-                .base = rc->loc.addr,
-                .size = rc->loc.len ? rc->loc.len : 1};
+            struct vdev_region_desc desc = {.owner = owner,
+                                            .space = rc->loc.kind == VDEV_LOC_IO ? VDEV_SPACE_IO
+                                                                                 : VDEV_SPACE_MEM,
+                                            .kind = VDEV_REGION_RESERVED,
+                                            .base = rc->loc.addr,
+                                            .size = rc->loc.len ? rc->loc.len : 1};
             if (vdev_bus_add(m->bus, &desc, NULL, &e))
                 return vdev_err_at(err, rc->loc_pos, "reserve: %s", e.msg);
         } else if (rc->loc.kind == VDEV_LOC_PCI) {

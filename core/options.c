@@ -10,10 +10,15 @@
 enum common_opt { COMMON_NONE, COMMON_LOC, COMMON_INTR, COMMON_NAME, COMMON_LOG };
 
 static const struct vdev_option common_options[] = {
-    {.name = "loc", .kind = VDEV_OPT_STRING, .arg = "mem:ADDR[,LEN] | io:PORT[,LEN] | pci:BUS:DEV[.FN]",
+    {.name = "loc",
+     .kind = VDEV_OPT_STRING,
+     .arg = "mem:ADDR[,LEN] | io:PORT[,LEN] | pci:BUS:DEV[.FN]",
      .help = "where the device sits"},
     {.name = "intr", .kind = VDEV_OPT_STRING, .arg = "PIC:LINE", .help = "the guest interrupt"},
-    {.name = "name", .kind = VDEV_OPT_STRING, .arg = "NAME", .help = "reach the device from outside"},
+    {.name = "name",
+     .kind = VDEV_OPT_STRING,
+     .arg = "NAME",
+     .help = "reach the device from outside"},
     {.name = "log", .kind = VDEV_OPT_STRING2, .arg = "FILTERS DEST", .help = "per-device logging"},
     {0}};
 
@@ -169,8 +174,8 @@ static int apply_common(struct vdev *d, const struct occurrence *oc, struct vdev
             return opt_error(d, err, v->pos, "option 'intr': %s has no interrupt%s%s",
                              d->type->name, "", "");
         if (vdev_parse_intr(v->text, &d->intr, &why))
-            return opt_error(d, err, v->pos, "option 'intr': bad interrupt '%s' (%s)", v->text,
-                             why, "");
+            return opt_error(d, err, v->pos, "option 'intr': bad interrupt '%s' (%s)", v->text, why,
+                             "");
         d->intr_given = true;
         d->intr_pos = v->pos;
         return 0;
@@ -230,9 +235,9 @@ static int collect(struct vdev *d, struct occurrence *ocs, size_t *nocs, struct 
             const char *cands[64];
             char hint[96];
             candidates(d->type, cands, 64);
-            return opt_error(d, err, tok->pos, "unknown option '%s'%s%s", tok->text,
-                             tok->quoted ? "" : vdev_did_you_mean(hint, sizeof(hint), tok->text, cands),
-                             "");
+            return opt_error(
+                d, err, tok->pos, "unknown option '%s'%s%s", tok->text,
+                tok->quoted ? "" : vdev_did_you_mean(hint, sizeof(hint), tok->text, cands), "");
         }
         unsigned na = nargs_of(o);
         if (i + na >= cfg->ntokens && na > 0)

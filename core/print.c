@@ -113,7 +113,8 @@ static void print_options(const struct vdev *d, FILE *out)
         }
         if (!seen) {
             const char *def = o->def ? o->def : (o->kind == VDEV_OPT_FLAG ? "off" : "(not set)");
-            print_setting(out, o->name, def, NULL, o->def || o->kind == VDEV_OPT_FLAG ? "  (default)" : "");
+            print_setting(out, o->name, def, NULL,
+                          o->def || o->kind == VDEV_OPT_FLAG ? "  (default)" : "");
             any = true;
         }
     }

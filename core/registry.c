@@ -12,10 +12,9 @@ static size_t ntypes;
 
 /* Words an option may not take: the core's common options and the language's keywords,
  * which always end a vdev context. */
-static const char *const reserved_words[] = {"loc",    "intr",   "name",    "log",     "system",
-                                             "ram",    "rom",    "cpu",     "load",    "initrd",
-                                             "cmdline", "reserve", "set",   "dryrun",  "vdev",
-                                             "pass",   NULL};
+static const char *const reserved_words[] = {
+    "loc",    "intr",    "name",    "log", "system", "ram",  "rom",  "cpu", "load",
+    "initrd", "cmdline", "reserve", "set", "dryrun", "vdev", "pass", NULL};
 
 static int check_options(const struct vdev_type *t, struct vdev_err *err)
 {
@@ -26,8 +25,7 @@ static int check_options(const struct vdev_type *t, struct vdev_err *err)
                                     o->name);
         for (const struct vdev_option *p = t->options; p != o; p++)
             if (strcmp(p->name, o->name) == 0)
-                return vdev_err_set(err, "module %s: option '%s' declared twice", t->name,
-                                    o->name);
+                return vdev_err_set(err, "module %s: option '%s' declared twice", t->name, o->name);
         if (o->kind == VDEV_OPT_CHOICE && (!o->choices || !o->choices[0]))
             return vdev_err_set(err, "module %s: option '%s' has no choices", t->name, o->name);
         if (o->kind > VDEV_OPT_STRING2)

@@ -50,8 +50,8 @@ static void kbd_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
 
 static const struct vdev_region_ops kbd_ops = {kbd_read, kbd_write, 0x1};
 
-int x86_pm_add(struct vdev_machine *m, void (*on_event)(void *arg, enum x86_pm_event ev),
-               void *arg, struct vdev_err *err)
+int x86_pm_add(struct vdev_machine *m, void (*on_event)(void *arg, enum x86_pm_event ev), void *arg,
+               struct vdev_err *err)
 {
     /* Lives as long as the process: the machine keeps a pointer in its I/O map. */
     static struct pm pm;

@@ -27,10 +27,14 @@ int kvm_vm_open(struct kvm_vm *vm, struct vdev_err *err)
     static const struct {
         int cap;
         const char *name;
-    } needed[] = {{KVM_CAP_IRQCHIP, "irqchip"},       {KVM_CAP_IRQ_ROUTING, "irq routing"},
-                  {KVM_CAP_IRQFD, "irqfd"},           {KVM_CAP_IOEVENTFD, "ioeventfd"},
-                  {KVM_CAP_SIGNAL_MSI, "signal msi"}, {KVM_CAP_USER_MEMORY, "user memory"},
-                  {KVM_CAP_PIT2, "pit2"},             {KVM_CAP_IMMEDIATE_EXIT, "immediate exit"}};
+    } needed[] = {{KVM_CAP_IRQCHIP, "irqchip"},
+                  {KVM_CAP_IRQ_ROUTING, "irq routing"},
+                  {KVM_CAP_IRQFD, "irqfd"},
+                  {KVM_CAP_IOEVENTFD, "ioeventfd"},
+                  {KVM_CAP_SIGNAL_MSI, "signal msi"},
+                  {KVM_CAP_USER_MEMORY, "user memory"},
+                  {KVM_CAP_PIT2, "pit2"},
+                  {KVM_CAP_IMMEDIATE_EXIT, "immediate exit"}};
     for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++)
         if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, needed[i].cap) <= 0)
             return vdev_err_set(err, "KVM lacks a capability vdevkit needs: %s", needed[i].name);
@@ -262,7 +266,8 @@ static int kvm_irqfd_msi(void *ctx, int fd, const struct vdev_msi *msi, bool ass
     }
     if (!assign) {
         if (r) {
-            struct kvm_irqfd f = {.fd = (uint32_t)fd, .gsi = r->gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN};
+            struct kvm_irqfd f = {
+                .fd = (uint32_t)fd, .gsi = r->gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN};
             ioctl(vm->vm_fd, KVM_IRQFD, &f);
             r->used = false;
             rc = commit_routes(vm);
@@ -272,8 +277,8 @@ static int kvm_irqfd_msi(void *ctx, int fd, const struct vdev_msi *msi, bool ass
         rc = commit_routes(vm);
     } else if (free_slot) {
         r = free_slot;
-        *r = (struct kvm_vm_msi_route){true, fd, KVM_VM_FIRST_MSI_GSI + (uint32_t)(r - vm->msi_routes),
-                                       *msi};
+        *r = (struct kvm_vm_msi_route){true, fd,
+                                       KVM_VM_FIRST_MSI_GSI + (uint32_t)(r - vm->msi_routes), *msi};
         struct kvm_irqfd f = {.fd = (uint32_t)fd, .gsi = r->gsi};
         if (commit_routes(vm) == 0 && ioctl(vm->vm_fd, KVM_IRQFD, &f) == 0)
             rc = 0;
@@ -286,7 +291,7 @@ static int kvm_irqfd_msi(void *ctx, int fd, const struct vdev_msi *msi, bool ass
 
 static void kvm_log(void *ctx, enum vdev_log_level level, const char *who, const char *msg)
 {
-    static const char *const names[] = {"fatal", "internal", "error", "warning",
+    static const char *const names[] = {"fatal", "internal", "error",  "warning",
                                         "info",  "debug",    "verbose"};
     fprintf(stderr, "%s: %s: %s\n", who, (unsigned)level < 7 ? names[level] : "?", msg);
 }

@@ -8,8 +8,8 @@
 #include <pthread.h>
 #include <vdev/vdev.h>
 
-#define KVM_VM_MAX_SLOTS 32
-#define KVM_VM_MAX_ROUTES 1024
+#define KVM_VM_MAX_SLOTS     32
+#define KVM_VM_MAX_ROUTES    1024
 #define KVM_VM_FIRST_MSI_GSI 24 /* GSIs 0-23 are the IOAPIC's pins */
 
 struct kvm_vm_slot {

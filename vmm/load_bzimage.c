@@ -7,34 +7,34 @@
 #include "loaders.h"
 
 /* boot_params offsets */
-#define BP_ACPI_RSDP 0x070
+#define BP_ACPI_RSDP         0x070
 #define BP_EXT_RAMDISK_IMAGE 0x0c0
-#define BP_EXT_RAMDISK_SIZE 0x0c4
-#define BP_EXT_CMD_LINE_PTR 0x0c8
-#define BP_E820_ENTRIES 0x1e8
-#define BP_SETUP_SECTS 0x1f1
-#define BP_HEADER 0x202
-#define BP_VERSION 0x206
-#define BP_TYPE_OF_LOADER 0x210
-#define BP_LOADFLAGS 0x211
-#define BP_RAMDISK_IMAGE 0x218
-#define BP_RAMDISK_SIZE 0x21c
-#define BP_HEAP_END_PTR 0x224
-#define BP_CMD_LINE_PTR 0x228
-#define BP_INITRD_ADDR_MAX 0x22c
-#define BP_XLOADFLAGS 0x236
-#define BP_CMDLINE_SIZE 0x238
-#define BP_INIT_SIZE 0x260
-#define BP_E820_TABLE 0x2d0
-#define E820_MAX 128
+#define BP_EXT_RAMDISK_SIZE  0x0c4
+#define BP_EXT_CMD_LINE_PTR  0x0c8
+#define BP_E820_ENTRIES      0x1e8
+#define BP_SETUP_SECTS       0x1f1
+#define BP_HEADER            0x202
+#define BP_VERSION           0x206
+#define BP_TYPE_OF_LOADER    0x210
+#define BP_LOADFLAGS         0x211
+#define BP_RAMDISK_IMAGE     0x218
+#define BP_RAMDISK_SIZE      0x21c
+#define BP_HEAP_END_PTR      0x224
+#define BP_CMD_LINE_PTR      0x228
+#define BP_INITRD_ADDR_MAX   0x22c
+#define BP_XLOADFLAGS        0x236
+#define BP_CMDLINE_SIZE      0x238
+#define BP_INIT_SIZE         0x260
+#define BP_E820_TABLE        0x2d0
+#define E820_MAX             128
 
-#define LOADED_HIGH 0x01
-#define CAN_USE_HEAP 0x80
+#define LOADED_HIGH   0x01
+#define CAN_USE_HEAP  0x80
 #define XLF_KERNEL_64 0x01
 
-#define E820_RAM 1
+#define E820_RAM      1
 #define E820_RESERVED 2
-#define E820_ACPI 3
+#define E820_ACPI     3
 
 #define KERNEL_LOAD 0x100000ull
 
@@ -149,9 +149,11 @@ int load_bzimage(struct vdev_machine *m, const void *image, size_t len, const ch
     uint8_t *zp = vdev_gmem_ptr(m, X86_BOOT_ZERO_PAGE, 4096, true);
     uint8_t *kdst = vdev_gmem_ptr(m, KERNEL_LOAD, need, true);
     if (!zp || !kdst)
-        return vdev_err_set(err, "the kernel needs RAM at 0x%llx-0x%llx and at 0x%llx (hint: give "
-                                 "RAM from address 0, e.g. 'ram 256M')",
-                            KERNEL_LOAD, (unsigned long long)(KERNEL_LOAD + need), X86_BOOT_ZERO_PAGE);
+        return vdev_err_set(err,
+                            "the kernel needs RAM at 0x%llx-0x%llx and at 0x%llx (hint: give "
+                            "RAM from address 0, e.g. 'ram 256M')",
+                            KERNEL_LOAD, (unsigned long long)(KERNEL_LOAD + need),
+                            X86_BOOT_ZERO_PAGE);
     memcpy(kdst, img + setup_size, kernel_size);
 
     memset(zp, 0, 4096);
@@ -185,8 +187,9 @@ int load_bzimage(struct vdev_machine *m, const void *image, size_t len, const ch
         uint8_t *idst = p.best ? vdev_gmem_ptr(m, p.best, ilen, true) : NULL;
         if (!idst) {
             free(initrd);
-            return vdev_err_set(err, "initrd of %zu bytes does not fit in RAM below 0x%llx above "
-                                     "the kernel (hint: more 'ram')",
+            return vdev_err_set(err,
+                                "initrd of %zu bytes does not fit in RAM below 0x%llx above "
+                                "the kernel (hint: more 'ram')",
                                 ilen, (unsigned long long)(max + 1));
         }
         memcpy(idst, initrd, ilen);

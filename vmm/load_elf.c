@@ -23,11 +23,13 @@ int load_elf64(struct vdev_machine *m, const void *image, size_t len, struct x86
             return vdev_err_set(err, "ELF segment %u lies outside the file", i);
         uint8_t *dst = vdev_gmem_ptr(m, ph.p_paddr, ph.p_memsz, true);
         if (!dst)
-            return vdev_err_set(err, "ELF segment %u (0x%llx, 0x%llx bytes) is not inside guest RAM",
-                                i, (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
+            return vdev_err_set(err,
+                                "ELF segment %u (0x%llx, 0x%llx bytes) is not inside guest RAM", i,
+                                (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
         if (ph.p_paddr < X86_BOOT_CMDLINE)
-            return vdev_err_set(err, "ELF segment %u at 0x%llx overlaps the boot tables below 0x%llx",
-                                i, (unsigned long long)ph.p_paddr, X86_BOOT_CMDLINE);
+            return vdev_err_set(err,
+                                "ELF segment %u at 0x%llx overlaps the boot tables below 0x%llx", i,
+                                (unsigned long long)ph.p_paddr, X86_BOOT_CMDLINE);
         memcpy(dst, p + ph.p_offset, ph.p_filesz);
         memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
         loaded++;

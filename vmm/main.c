@@ -15,14 +15,14 @@
 #include "vmm.h"
 #include "x86_platform.h"
 
-
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: vdevkit run [@FILE] [OPTION...]   build and run a VM (see docs/config.md)\n"
-                 "       vdevkit version\n"
-                 "\n"
-                 "A configuration is qvm-style tokens: '@guest.conf' reads a file, and more\n"
-                 "options may follow it, e.g.: vdevkit run @guest.conf dryrun\n");
+    fprintf(out,
+            "usage: vdevkit run [@FILE] [OPTION...]   build and run a VM (see docs/config.md)\n"
+            "       vdevkit version\n"
+            "\n"
+            "A configuration is qvm-style tokens: '@guest.conf' reads a file, and more\n"
+            "options may follow it, e.g.: vdevkit run @guest.conf dryrun\n");
 }
 
 static int cmd_run(int argc, char **argv)

@@ -68,8 +68,10 @@ static int load_image(struct vmm *vmm, const struct vdev_config *cfg, uint64_t r
                             cfg->nloads ? "more than one 'load'" : "nothing to run");
     const struct vdev_load_cfg *l = &cfg->loads[0];
     if (l->addr_given)
-        return vdev_err_set(err, "%s:%u: 'load ADDR,FILE': images are placed by their own headers; "
-                                 "leave the address out", l->pos.file, l->pos.line);
+        return vdev_err_set(err,
+                            "%s:%u: 'load ADDR,FILE': images are placed by their own headers; "
+                            "leave the address out",
+                            l->pos.file, l->pos.line);
     size_t len;
     void *img = load_file(l->path, 1ull << 30, &len, err);
     if (!img)
@@ -96,8 +98,9 @@ static int build_acpi(struct vmm *vmm, uint64_t *rsdp, struct vdev_err *err)
 {
     void *host = vdev_gmem_ptr(vmm->m, X86_ACPI_BASE, X86_ACPI_SIZE, true);
     if (!host)
-        return vdev_err_set(err, "no guest RAM at 0x%llx for the ACPI tables (hint: give RAM from "
-                                 "address 0, e.g. 'ram 256M')",
+        return vdev_err_set(err,
+                            "no guest RAM at 0x%llx for the ACPI tables (hint: give RAM from "
+                            "address 0, e.g. 'ram 256M')",
                             X86_ACPI_BASE);
     struct x86_acpi_config ac = {.ncpus = vmm->ncpus,
                                  .lapic_addr = X86_LAPIC_BASE,
@@ -143,7 +146,8 @@ static void wait_for_end(struct vmm *vmm, int sigfd)
 {
     int presses = 0;
     while (!atomic_load(&vmm->stopping)) {
-        struct pollfd p[2] = {{.fd = vmm->stop_efd, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = vmm->stop_efd, .events = POLLIN},
+                              {.fd = sigfd, .events = POLLIN}};
         if (poll(p, 2, -1) < 0)
             continue;
         if (p[1].revents & POLLIN) {

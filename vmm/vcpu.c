@@ -54,12 +54,17 @@ static int setup_msrs(struct vcpu *v, struct vdev_err *err)
         uint32_t index;
         uint64_t value;
     } boot[] = {
-        {0x1a0, 1},                  /* IA32_MISC_ENABLE: fast strings */
-        {0x2ff, (1u << 11) | 6},     /* MTRRdefType: MTRRs on, write-back by default */
-        {0x174, 0}, {0x175, 0}, {0x176, 0}, /* SYSENTER */
-        {0xc0000081, 0}, {0xc0000082, 0}, {0xc0000083, 0}, {0xc0000084, 0}, /* STAR.. */
-        {0xc0000102, 0},             /* KERNEL_GS_BASE */
-        {0x10, 0},                   /* TSC */
+        {0x1a0, 1},              /* IA32_MISC_ENABLE: fast strings */
+        {0x2ff, (1u << 11) | 6}, /* MTRRdefType: MTRRs on, write-back by default */
+        {0x174, 0},
+        {0x175, 0},
+        {0x176, 0}, /* SYSENTER */
+        {0xc0000081, 0},
+        {0xc0000082, 0},
+        {0xc0000083, 0},
+        {0xc0000084, 0}, /* STAR.. */
+        {0xc0000102, 0}, /* KERNEL_GS_BASE */
+        {0x10, 0},       /* TSC */
     };
     size_t n = sizeof(boot) / sizeof(boot[0]);
     struct kvm_msrs *msrs = calloc(1, sizeof(*msrs) + n * sizeof(msrs->entries[0]));
@@ -124,8 +129,8 @@ int vcpu_set_entry(struct vcpu *v, const struct x86_entry *e, bool runnable, str
     x86_boot_long_mode_sregs(&sregs);
     if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
         return vdev_err_set(err, "KVM_SET_SREGS: %s", strerror(errno));
-    struct kvm_regs regs = {.rip = e->rip, .rsi = e->rsi, .rdi = e->rdi, .rsp = e->rsp,
-                            .rflags = 0x2};
+    struct kvm_regs regs = {
+        .rip = e->rip, .rsi = e->rsi, .rdi = e->rdi, .rsp = e->rsp, .rflags = 0x2};
     if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
         return vdev_err_set(err, "KVM_SET_REGS: %s", strerror(errno));
     if (runnable) {

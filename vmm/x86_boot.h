@@ -7,15 +7,15 @@
 #include <vdev/vdev.h>
 
 /* Low memory (guest-physical), below the legacy hole at 0xa0000. */
-#define X86_BOOT_GDT 0x500ull
-#define X86_BOOT_ZERO_PAGE 0x7000ull /* Linux boot_params */
-#define X86_BOOT_PML4 0x9000ull      /* then the PDPT and four page directories */
-#define X86_BOOT_CMDLINE 0x20000ull
-#define X86_BOOT_CMDLINE_MAX 0x10000ull
-#define X86_ACPI_BASE 0x80000ull /* firmware tables; e820 type ACPI */
-#define X86_ACPI_SIZE 0x10000ull
-#define X86_LEGACY_HOLE 0xa0000ull
-#define X86_HIGH_MEMORY 0x100000ull
+#define X86_BOOT_GDT          0x500ull
+#define X86_BOOT_ZERO_PAGE    0x7000ull /* Linux boot_params */
+#define X86_BOOT_PML4         0x9000ull /* then the PDPT and four page directories */
+#define X86_BOOT_CMDLINE      0x20000ull
+#define X86_BOOT_CMDLINE_MAX  0x10000ull
+#define X86_ACPI_BASE         0x80000ull /* firmware tables; e820 type ACPI */
+#define X86_ACPI_SIZE         0x10000ull
+#define X86_LEGACY_HOLE       0xa0000ull
+#define X86_HIGH_MEMORY       0x100000ull
 #define X86_BOOT_IDENTITY_MAP (4ull << 30) /* the boot page tables map [0, 4 GiB) */
 
 #define X86_BOOT_CS 0x10 /* the selectors Linux's 64-bit boot protocol asks for */

@@ -9,10 +9,12 @@ int x86_platform_describe(struct vdev_machine *m, struct vdev_err *err)
         vdev_machine_reserve_line(m, "ioapic", 2, "pit (platform)", err) ||
         vdev_machine_reserve_line(m, "ioapic", X86_GED_GSI, "acpi power button (platform)", err))
         return -1;
-    if (vdev_machine_reserve(m, VDEV_SPACE_MEM, X86_IOAPIC_BASE, 0x1000, "ioapic (platform)", err) ||
+    if (vdev_machine_reserve(m, VDEV_SPACE_MEM, X86_IOAPIC_BASE, 0x1000, "ioapic (platform)",
+                             err) ||
         vdev_machine_reserve(m, VDEV_SPACE_MEM, X86_LAPIC_BASE, 0x1000, "lapic (platform)", err))
         return -1;
-    if (vdev_machine_reserve(m, VDEV_SPACE_MEM, X86_KVM_IDMAP_BASE, 0x4000, "kvm tss (platform)", err))
+    if (vdev_machine_reserve(m, VDEV_SPACE_MEM, X86_KVM_IDMAP_BASE, 0x4000, "kvm tss (platform)",
+                             err))
         return -1;
     /* RAM may cover the legacy VGA/BIOS hole (0xa0000-0xfffff); the e820 map leaves it out. */
     /* Ports the in-kernel PIC and PIT answer. */

@@ -4,14 +4,14 @@
 
 #include <vdev/vdev.h>
 
-#define X86_IOAPIC_BASE 0xfec00000u
+#define X86_IOAPIC_BASE  0xfec00000u
 #define X86_IOAPIC_LINES 24
-#define X86_LAPIC_BASE 0xfee00000u
+#define X86_LAPIC_BASE   0xfee00000u
 /* KVM's real-mode helpers on Intel: the identity-map page, then three TSS pages. */
 #define X86_KVM_IDMAP_BASE 0xfffbc000u
-#define X86_KVM_TSS_BASE 0xfffbd000u
+#define X86_KVM_TSS_BASE   0xfffbd000u
 /* The ACPI hardware-reduced power registers (our own small device, see acpi_pm.c). */
-#define X86_PM_PORT 0x600u
+#define X86_PM_PORT  0x600u
 #define X86_PM_PORTS 8u
 /* The GSI of the Generic Event Device that carries the ACPI power button. */
 #define X86_GED_GSI 9u

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define GUEST_ADDR 0x1000
-#define OUT_PORT 0x3f8
+#define OUT_PORT   0x3f8
 
 static void die(const char *what)
 {
@@ -40,10 +40,10 @@ int main(void)
     /* 16-bit real mode code. */
     static const uint8_t code[] = {
         0xba, 0xf8, 0x03,       /* mov  $0x3f8, %dx              */
-        0xb0, 'h', 0xee,        /* mov  $'h', %al ; out %al, (%dx) */
-        0xb0, 'i', 0xee,        /* mov  $'i', %al ; out %al, (%dx) */
-        0xb0, ' ', 0xee,        /* mov  $' ', %al ; out %al, (%dx) */
-        0xb0, '2', 0x04, 0x05,  /* mov  $'2', %al ; add $5, %al    */
+        0xb0, 'h',  0xee,       /* mov  $'h', %al ; out %al, (%dx) */
+        0xb0, 'i',  0xee,       /* mov  $'i', %al ; out %al, (%dx) */
+        0xb0, ' ',  0xee,       /* mov  $' ', %al ; out %al, (%dx) */
+        0xb0, '2',  0x04, 0x05, /* mov  $'2', %al ; add $5, %al    */
         0xee,                   /* out  %al, (%dx)   -> '7'        */
         0xb0, '\n', 0xee,       /* mov  $'\n', %al ; out %al, (%dx) */
         0xf4,                   /* hlt                             */
@@ -101,8 +101,7 @@ int main(void)
         die("KVM_SET_SREGS");
 
     struct kvm_regs regs = {
-        .rip = GUEST_ADDR,
-        .rflags = 0x2, /* bit 1 is reserved and must be set */
+        .rip = GUEST_ADDR, .rflags = 0x2, /* bit 1 is reserved and must be set */
     };
     if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
         die("KVM_SET_REGS");
@@ -117,7 +116,8 @@ int main(void)
         }
         switch (run->exit_reason) {
         case KVM_EXIT_IO:
-            if (run->io.direction != KVM_EXIT_IO_OUT || run->io.port != OUT_PORT || run->io.size != 1) {
+            if (run->io.direction != KVM_EXIT_IO_OUT || run->io.port != OUT_PORT ||
+                run->io.size != 1) {
                 fprintf(stderr, "kvm-smoke: unexpected I/O exit: dir %u port 0x%x size %u\n",
                         run->io.direction, run->io.port, run->io.size);
                 return 1;
@@ -144,7 +144,8 @@ int main(void)
                     (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
             return 1;
         case KVM_EXIT_INTERNAL_ERROR:
-            fprintf(stderr, "kvm-smoke: KVM_EXIT_INTERNAL_ERROR, suberror %u\n", run->internal.suberror);
+            fprintf(stderr, "kvm-smoke: KVM_EXIT_INTERNAL_ERROR, suberror %u\n",
+                    run->internal.suberror);
             return 1;
         default:
             fprintf(stderr, "kvm-smoke: unexpected exit reason %u\n", run->exit_reason);

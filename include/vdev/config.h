@@ -61,7 +61,7 @@ struct vdev_var_cfg { /* set VAR VALUE; VAR is one of vdev_config_vars */
     char *value;
 };
 
-struct vdev_vdev_cfg { /* vdev TYPE followed by its raw option tokens */
+struct vdev_vdev_cfg {      /* vdev TYPE followed by its raw option tokens */
     struct vdev_srcpos pos; /* of the type name */
     char *type;
     struct vdev_token *tokens;
@@ -103,14 +103,14 @@ struct vdev_config {
     char **files_;
     size_t nfiles_;
     unsigned next_seq_;
-    int ctx_;       /* open context kind, so a later parse call continues it */
+    int ctx_; /* open context kind, so a later parse call continues it */
     size_t ctx_idx_;
 };
 
 /* A known `set` variable. */
 struct vdev_config_var {
     const char *name;
-    const char *arg;  /* argument shape for help, e.g. "PATH" */
+    const char *arg; /* argument shape for help, e.g. "PATH" */
     const char *help;
 };
 extern const struct vdev_config_var vdev_config_vars[]; /* terminated by a NULL name */
@@ -120,7 +120,8 @@ void vdev_config_free(struct vdev_config *cfg);
 
 /* Command-line style: each argv element is one token; "@FILE" includes FILE (relative to
  * the current directory). Returns 0, or -1 with err set ("file:line:col: message"). */
-int vdev_config_parse_args(struct vdev_config *cfg, int argc, char *const argv[], struct vdev_err *err);
+int vdev_config_parse_args(struct vdev_config *cfg, int argc, char *const argv[],
+                           struct vdev_err *err);
 /* One configuration file; relative @includes and paths are relative to its directory. */
 int vdev_config_parse_file(struct vdev_config *cfg, const char *path, struct vdev_err *err);
 /* In-memory text, for embedders and tests; `name` is used in messages, includes are

@@ -33,14 +33,15 @@ void vdev_machine_free(struct vdev_machine *m);
 int vdev_machine_add_pic(struct vdev_machine *m, const char *name, uint32_t lines,
                          uint32_t gsi_base, struct vdev_err *err);
 /* A platform area nothing may overlap (LAPIC, IOAPIC, firmware). */
-int vdev_machine_reserve(struct vdev_machine *m, enum vdev_space space, uint64_t base, uint64_t size,
-                         const char *owner, struct vdev_err *err);
+int vdev_machine_reserve(struct vdev_machine *m, enum vdev_space space, uint64_t base,
+                         uint64_t size, const char *owner, struct vdev_err *err);
 /* Interrupt lines the platform uses itself (never assigned to a device automatically). */
 int vdev_machine_reserve_line(struct vdev_machine *m, const char *pic, uint32_t line,
                               const char *owner, struct vdev_err *err);
 
 /* Configuration: appends to the machine's token stream (see vdev/config.h). */
-int vdev_machine_parse_args(struct vdev_machine *m, int argc, char *const argv[], struct vdev_err *err);
+int vdev_machine_parse_args(struct vdev_machine *m, int argc, char *const argv[],
+                            struct vdev_err *err);
 int vdev_machine_parse_file(struct vdev_machine *m, const char *path, struct vdev_err *err);
 int vdev_machine_parse_string(struct vdev_machine *m, const char *name, const char *text,
                               struct vdev_err *err);

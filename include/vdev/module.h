@@ -42,8 +42,8 @@ struct vdev_option {
     enum vdev_opt_kind kind;
     unsigned flags;             /* enum vdev_opt_flags */
     const char *arg;            /* argument shape, for help and errors: "XX:XX:XX:XX:XX:XX" */
-    const char *def; /* the default as text, printed by dryrun; NULL = none. Defaults are
-                        not delivered to `option`: the module starts from them itself. */
+    const char *def;            /* the default as text, printed by dryrun; NULL = none. Defaults are
+                                   not delivered to `option`: the module starts from them itself. */
     const char *help;           /* one line */
     uint64_t min, max;          /* VDEV_OPT_U64; max 0 = no upper bound */
     const char *const *choices; /* VDEV_OPT_CHOICE, NULL-terminated */
@@ -94,14 +94,14 @@ struct vdev_type {
 
     /* Life-cycle, in this order; each may be NULL. Returning non-zero stops the build;
      * report why with vdev_error() first. */
-    int (*options_start)(struct vdev *d);                          /* state is zeroed */
-    int (*option)(struct vdev *d, const struct vdev_optval *v);    /* each option */
-    int (*options_end)(struct vdev *d);                            /* all options seen */
+    int (*options_start)(struct vdev *d);                       /* state is zeroed */
+    int (*option)(struct vdev *d, const struct vdev_optval *v); /* each option */
+    int (*options_end)(struct vdev *d);                         /* all options seen */
     int (*assign)(struct vdev *d);     /* loc/intr final: add extra windows, doorbells */
     int (*configured)(struct vdev *d); /* the machine is complete: start threads */
     int (*gen_acpi)(struct vdev *d, struct vdev_aml *dsdt); /* add DSDT nodes */
-    int (*gen_fdt)(struct vdev *d, void *fdt, int parent); /* add device-tree nodes */
-    void (*reset)(struct vdev *d);     /* machine reset: back to power-on state */
+    int (*gen_fdt)(struct vdev *d, void *fdt, int parent);  /* add device-tree nodes */
+    void (*reset)(struct vdev *d); /* machine reset: back to power-on state */
     /* Device state for dryrun and `stat`: one line, no trailing newline. */
     void (*status)(struct vdev *d, FILE *out);
     void (*terminate)(struct vdev *d); /* stop threads, free what options_start.. made */
@@ -135,8 +135,8 @@ int vdev_error(struct vdev *d, struct vdev_srcpos pos, const char *hint, const c
 /* Per-device logging, filtered and routed by the `log` option. */
 void vdev_log(struct vdev *d, enum vdev_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-#define vdev_info(d, ...) vdev_log((d), VDEV_LOG_INFO, __VA_ARGS__)
-#define vdev_warn(d, ...) vdev_log((d), VDEV_LOG_WARNING, __VA_ARGS__)
+#define vdev_info(d, ...)  vdev_log((d), VDEV_LOG_INFO, __VA_ARGS__)
+#define vdev_warn(d, ...)  vdev_log((d), VDEV_LOG_WARNING, __VA_ARGS__)
 #define vdev_debug(d, ...) vdev_log((d), VDEV_LOG_DEBUG, __VA_ARGS__)
 
 /* Interrupts of the device's `intr` line: level (assert/deassert) or an edge. */

@@ -33,8 +33,8 @@ enum vdev_loc_kind {
 
 struct vdev_loc {
     enum vdev_loc_kind kind;
-    uint64_t addr; /* MEM/IO */
-    uint64_t len;  /* MEM/IO; 0 = the device's own window size */
+    uint64_t addr;        /* MEM/IO */
+    uint64_t len;         /* MEM/IO; 0 = the device's own window size */
     uint8_t bus, dev, fn; /* PCI */
 };
 

@@ -42,7 +42,8 @@ static void fake_log(void *ctx, enum vdev_log_level level, const char *who, cons
     struct fake_embedder *fe = ctx;
     int n = snprintf(fe->log + fe->log_len, FAKE_LOG_MAX - fe->log_len, "%s: %s\n", who, msg);
     if (n > 0)
-        fe->log_len += (size_t)n < FAKE_LOG_MAX - fe->log_len ? (size_t)n : FAKE_LOG_MAX - fe->log_len - 1;
+        fe->log_len +=
+            (size_t)n < FAKE_LOG_MAX - fe->log_len ? (size_t)n : FAKE_LOG_MAX - fe->log_len - 1;
 }
 
 static void fake_request_stop(void *ctx, int status)

@@ -12,7 +12,7 @@
 struct fake_embedder {
     struct vdev_embedder_ops ops;
     struct vdev_machine *m;
-    bool gsi_level[FAKE_MAX_GSI];  /* current level of each GSI */
+    bool gsi_level[FAKE_MAX_GSI];      /* current level of each GSI */
     unsigned gsi_raises[FAKE_MAX_GSI]; /* low-to-high transitions seen */
     struct vdev_msi msis[FAKE_MAX_MSI];
     unsigned nmsi;

@@ -49,20 +49,21 @@ static void teardown(void)
 }
 
 /* Every form of loc and intr the language has, on the two first modules. */
-static const char *every_form = "system demo\n"
-                                "ram 1m,255m\n"
-                                "ram 0,0xa0000\n"
-                                "cpu runmask 0 sched 8\n"
-                                "cpu\n"
-                                "vdev ser8250                      # default loc io:0x3f8, intr ioapic:4\n"
-                                "  name console\n"
-                                "vdev ser8250 loc io:0x2f8 intr ioapic:3\n"
-                                "vdev ser8250 loc mem:0xd0000000 intr ioapic:5\n"
-                                "vdev ser8250 loc 0xd0001000 intr ioapic:6   # bare address = mem\n"
-                                "vdev ser8250 loc io:0x3e8,8 intr ioapic:7\n"
-                                "vdev testdev                      # default loc io:0xf4\n"
-                                "vdev testdev loc io:0x500\n"
-                                "reserve loc io:0x700,16 intr ioapic:11\n";
+static const char *every_form =
+    "system demo\n"
+    "ram 1m,255m\n"
+    "ram 0,0xa0000\n"
+    "cpu runmask 0 sched 8\n"
+    "cpu\n"
+    "vdev ser8250                      # default loc io:0x3f8, intr ioapic:4\n"
+    "  name console\n"
+    "vdev ser8250 loc io:0x2f8 intr ioapic:3\n"
+    "vdev ser8250 loc mem:0xd0000000 intr ioapic:5\n"
+    "vdev ser8250 loc 0xd0001000 intr ioapic:6   # bare address = mem\n"
+    "vdev ser8250 loc io:0x3e8,8 intr ioapic:7\n"
+    "vdev testdev                      # default loc io:0xf4\n"
+    "vdev testdev loc io:0x500\n"
+    "reserve loc io:0x700,16 intr ioapic:11\n";
 
 START_TEST(dryrun_prints_machine)
 {
@@ -73,9 +74,12 @@ START_TEST(dryrun_prints_machine)
     ck_assert_ptr_nonnull(strstr(out, "machine 'demo'\n"));
     ck_assert_ptr_nonnull(strstr(out, "cpus: 2\n"));
     ck_assert_ptr_nonnull(strstr(out, "  cpu 0: runmask 0 sched 8\n"));
-    ck_assert_ptr_nonnull(strstr(out, "0x0000000000100000-0x000000000fffffff  ram       255 MiB    ram"));
-    ck_assert_ptr_nonnull(strstr(out, "0x0000000000000000-0x000000000009ffff  ram       640 KiB    ram"));
-    ck_assert_ptr_nonnull(strstr(out, "0x00000000d0000000-0x00000000d0000007  device    8 B        ser8250 #"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "0x0000000000100000-0x000000000fffffff  ram       255 MiB    ram"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "0x0000000000000000-0x000000000009ffff  ram       640 KiB    ram"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "0x00000000d0000000-0x00000000d0000007  device    8 B        ser8250 #"));
     ck_assert_ptr_nonnull(strstr(out, "  0x03f8-0x03ff  device    ser8250 'console'\n"));
     ck_assert_ptr_nonnull(strstr(out, "  0x02f8-0x02ff  device    ser8250"));
     ck_assert_ptr_nonnull(strstr(out, "  0x00f4-0x00ff  device    testdev"));
@@ -100,7 +104,8 @@ END_TEST
 
 START_TEST(bad_config_exits_2_with_one_message)
 {
-    write_file("guest.conf", "ram 64M\nvdev ser8250\n    hostdev stdout\n    intr ioapic:4 speeed 9600\n");
+    write_file("guest.conf",
+               "ram 64M\nvdev ser8250\n    hostdev stdout\n    intr ioapic:4 speeed 9600\n");
     char *out;
     int rc = run("run @guest.conf dryrun", &out);
     ck_assert_int_eq(rc, 2);

@@ -35,8 +35,12 @@ static void bell_write(struct vdev *d, uint64_t off, unsigned size, uint64_t v)
 static int bell_assign(struct vdev *d)
 {
     struct bell *b = vdev_state(d);
-    struct vdev_doorbell_desc desc = {.space = VDEV_SPACE_MEM, .addr = vdev_loc(d)->addr + 0x10,
-                                      .len = 2, .match = true, .data = 3, .fire = bell_fire,
+    struct vdev_doorbell_desc desc = {.space = VDEV_SPACE_MEM,
+                                      .addr = vdev_loc(d)->addr + 0x10,
+                                      .len = 2,
+                                      .match = true,
+                                      .data = 3,
+                                      .fire = bell_fire,
                                       .opaque = b};
     struct vdev_err err;
     if (vdev_doorbell_add(d, &desc, &b->db, &err))
@@ -74,7 +78,8 @@ static void build(bool exitless)
 
 static void guest_write(uint64_t addr, unsigned size, uint64_t v)
 {
-    ck_assert_int_eq(vdev_machine_access(fe.m, VDEV_SPACE_MEM, addr, size, true, &v), VDEV_ACCESS_OK);
+    ck_assert_int_eq(vdev_machine_access(fe.m, VDEV_SPACE_MEM, addr, size, true, &v),
+                     VDEV_ACCESS_OK);
 }
 
 START_TEST(trapped_doorbell)

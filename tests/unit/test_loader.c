@@ -29,8 +29,9 @@ END_TEST
 
 START_TEST(two_instances_one_module)
 {
-    ck_assert_msg(fake_machine_build_string(&fe, "ram 1M vdev ser8250 vdev ser8250 loc io:0x2f8 "
-                                                 "intr ioapic:3",
+    ck_assert_msg(fake_machine_build_string(&fe,
+                                            "ram 1M vdev ser8250 vdev ser8250 loc io:0x2f8 "
+                                            "intr ioapic:3",
                                             &err) == 0,
                   "%s", err.msg);
     ck_assert_uint_eq(vdev_machine_device_count(fe.m), 2);

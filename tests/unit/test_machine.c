@@ -141,7 +141,7 @@ static int build(const char *text)
 }
 
 #define PROBE_DEV "vdev probe loc 0xd0000000 intr ioapic:5 "
-#define PROBE "ram 1M\n" PROBE_DEV
+#define PROBE     "ram 1M\n" PROBE_DEV
 
 START_TEST(lifecycle_and_delivery)
 {
@@ -168,7 +168,8 @@ END_TEST
 START_TEST(unknown_option_did_you_mean)
 {
     ck_assert_int_eq(build("ram 1M\nvdev probe alow x"), -1);
-    ck_assert_str_eq(err.msg, "test.conf:2:12: vdev probe: unknown option 'alow' (did you mean 'allow'?)");
+    ck_assert_str_eq(err.msg,
+                     "test.conf:2:12: vdev probe: unknown option 'alow' (did you mean 'allow'?)");
     /* nothing close: no hint; a common option misspelt is found too */
     fake_machine_free(&fe);
     fake_machine_new(&fe);
@@ -177,7 +178,8 @@ START_TEST(unknown_option_did_you_mean)
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     ck_assert_int_eq(build("ram 1M\nvdev probe lco 0x1000"), -1);
-    ck_assert_str_eq(err.msg, "test.conf:2:12: vdev probe: unknown option 'lco' (did you mean 'loc'?)");
+    ck_assert_str_eq(err.msg,
+                     "test.conf:2:12: vdev probe: unknown option 'lco' (did you mean 'loc'?)");
 }
 END_TEST
 
@@ -192,7 +194,8 @@ START_TEST(missing_and_bad_arguments)
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     ck_assert_int_eq(build(PROBE "num 12q"), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, "test.conf:2:45: vdev probe: option 'num': bad number '12q'"));
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, "test.conf:2:45: vdev probe: option 'num': bad number '12q'"));
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     ck_assert_int_eq(build(PROBE "num 0x1001"), -1);
@@ -201,7 +204,8 @@ START_TEST(missing_and_bad_arguments)
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     ck_assert_int_eq(build(PROBE "mac 52:54:00:12:34"), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, "vdev probe: option 'mac': bad MAC address '52:54:00:12:34'"));
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, "vdev probe: option 'mac': bad MAC address '52:54:00:12:34'"));
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     ck_assert_int_eq(build(PROBE "mode fsat"), -1);
@@ -213,8 +217,9 @@ END_TEST
 START_TEST(module_refusal_with_hint)
 {
     ck_assert_int_eq(build(PROBE "refuse bad"), -1);
-    ck_assert_str_eq(err.msg, "test.conf:2:48: vdev probe: option 'refuse': 'bad' is not acceptable "
-                              "(hint: use 'good')");
+    ck_assert_str_eq(err.msg,
+                     "test.conf:2:48: vdev probe: option 'refuse': 'bad' is not acceptable "
+                     "(hint: use 'good')");
 }
 END_TEST
 
@@ -226,7 +231,8 @@ START_TEST(interrupt_errors)
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     ck_assert_int_eq(build("ram 1M vdev probe loc 0xd0000000 intr ioapic:24"), -1);
-    ck_assert_str_eq(err.msg, "test.conf:1:39: vdev probe: line 24 is out of range for ioapic (0-23)");
+    ck_assert_str_eq(err.msg,
+                     "test.conf:1:39: vdev probe: line 24 is out of range for ioapic (0-23)");
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     /* an MMIO device must give intr */
@@ -241,7 +247,8 @@ START_TEST(interrupt_errors)
     ck_assert_ptr_nonnull(strstr(err.msg, "vdev probe: ioapic:5 is already used by probe"));
     fake_machine_free(&fe);
     fake_machine_new(&fe);
-    ck_assert_int_eq(build("ram 1M reserve intr ioapic:5 vdev probe loc 0xd0000000 intr ioapic:5"), -1);
+    ck_assert_int_eq(build("ram 1M reserve intr ioapic:5 vdev probe loc 0xd0000000 intr ioapic:5"),
+                     -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "ioapic:5 is already used by reserve"));
 }
 END_TEST
@@ -275,10 +282,12 @@ START_TEST(location_errors)
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     ck_assert_int_eq(build("ram 1M vdev probe loc mem:0xd0000000,0x20 intr ioapic:5"), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, "length 0x20 does not match the device's window of 0x10"));
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, "length 0x20 does not match the device's window of 0x10"));
     fake_machine_free(&fe);
     fake_machine_new(&fe);
-    ck_assert_int_eq(build("ram 1M reserve loc 0xd0000000,0x1000 vdev probe loc 0xd0000800 intr ioapic:5"), -1);
+    ck_assert_int_eq(
+        build("ram 1M reserve loc 0xd0000000,0x1000 vdev probe loc 0xd0000800 intr ioapic:5"), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "overlaps reserve (line 1)"));
 }
 END_TEST
@@ -288,8 +297,9 @@ START_TEST(names_unique_and_valid)
     ck_assert_int_eq(build("ram 1M vdev probe name x loc 0xd0000000 intr ioapic:5 "
                            "vdev probe name x loc 0xd0001000 intr ioapic:6"),
                      -1);
-    ck_assert_str_eq(err.msg, "test.conf:1:60: vdev probe: name 'x' is already used by vdev probe at "
-                              "test.conf:1");
+    ck_assert_str_eq(err.msg,
+                     "test.conf:1:60: vdev probe: name 'x' is already used by vdev probe at "
+                     "test.conf:1");
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     ck_assert_int_eq(build("ram 1M vdev probe name ../x loc 0xd0000000 intr ioapic:5"), -1);
@@ -361,7 +371,8 @@ END_TEST
 
 START_TEST(print_shows_options_after_defaults)
 {
-    ck_assert_int_eq(build("system demo ram 1M cpu cpu " PROBE_DEV "name p0 num 32 allow x allow y"), 0);
+    ck_assert_int_eq(
+        build("system demo ram 1M cpu cpu " PROBE_DEV "name p0 num 32 allow x allow y"), 0);
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
@@ -369,8 +380,10 @@ START_TEST(print_shows_options_after_defaults)
     fclose(out);
     ck_assert_ptr_nonnull(strstr(text, "machine 'demo'\n"));
     ck_assert_ptr_nonnull(strstr(text, "cpus: 2\n"));
-    ck_assert_ptr_nonnull(strstr(text, "  0x0000000000000000-0x00000000000fffff  ram       1 MiB      ram\n"));
-    ck_assert_ptr_nonnull(strstr(text, "  0x00000000d0000000-0x00000000d000000f  device    16 B       probe 'p0'\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  0x0000000000000000-0x00000000000fffff  ram       1 MiB      ram\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  0x00000000d0000000-0x00000000d000000f  device    16 B       probe 'p0'\n"));
     ck_assert_ptr_nonnull(strstr(text, "    loc   mem:0xd0000000,0x10\n"));
     ck_assert_ptr_nonnull(strstr(text, "    intr  ioapic:5 (GSI 5)\n"));
     ck_assert_ptr_nonnull(strstr(text, "      num        32\n"));
@@ -396,8 +409,8 @@ START_TEST(static_registration_checks)
     t2.options = clash;
     ck_assert_int_eq(vdev_register_type(&t2, &err), -1);
     ck_assert_str_eq(err.msg, "module clash: option 'loc' is reserved by the core");
-    static const struct vdev_type other = {.abi_version = VDEV_ABI_VERSION,
-                                           .type_size = sizeof(struct vdev_type), .name = "probe"};
+    static const struct vdev_type other = {
+        .abi_version = VDEV_ABI_VERSION, .type_size = sizeof(struct vdev_type), .name = "probe"};
     ck_assert_int_eq(vdev_register_type(&other, &err), -1);
     ck_assert_str_eq(err.msg, "device type 'probe' is registered twice");
     ck_assert_int_eq(vdev_register_type(&probe_type, &err), 0); /* the same type again is fine */

@@ -127,8 +127,8 @@ struct uart {
     bool out_failed; /* a write error was logged once */
     int in_fd;
     bool in_owned, in_eof;
-    bool in_regular; /* a regular file: read on demand, never watched */
-    bool in_started; /* the guest has looked for input (read LSR or RBR) since reset */
+    bool in_regular;          /* a regular file: read on demand, never watched */
+    bool in_started;          /* the guest has looked for input (read LSR or RBR) since reset */
     struct vdev_watch *watch; /* made once; paused while host bytes wait for FIFO room */
     bool watching;
     uint8_t in_buf[IN_BUF];

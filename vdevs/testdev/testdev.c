@@ -31,9 +31,9 @@
 #define PORT_LINE     2
 #define PORT_MSI_ADDR 4
 #define PORT_MSI_DATA 8
-#define SIGNATURE   0xa5
-#define RESULT_MAX  256
-#define PREFIX      "testdev: "
+#define SIGNATURE     0xa5
+#define RESULT_MAX    256
+#define PREFIX        "testdev: "
 
 struct testdev {
     pthread_mutex_t lock; /* several vCPUs may write results */

@@ -60,8 +60,8 @@ static volatile int boot_done; /* the boot vCPU has built the shared tables */
 /* entry.S */
 extern char rt_isr_stubs[];
 void rt_load_gdt(const struct dtr *gdtr, unsigned tss_sel);
-__attribute__((noreturn)) void rt_enter_user(void (*fn)(unsigned, unsigned), void *rsp,
-                                             uint64_t a0, uint64_t a1);
+__attribute__((noreturn)) void rt_enter_user(void (*fn)(unsigned, unsigned), void *rsp, uint64_t a0,
+                                             uint64_t a1);
 /* called from entry.S */
 __attribute__((noreturn)) void rt_cpu_start(unsigned cpu, unsigned ncpus);
 void rt_trap(struct rt_frame *f);
@@ -80,9 +80,15 @@ static void out_acquire(void)
             rt_pause();
 }
 
-static void out_release(void) { __atomic_store_n(&out_lock, 0, __ATOMIC_RELEASE); }
+static void out_release(void)
+{
+    __atomic_store_n(&out_lock, 0, __ATOMIC_RELEASE);
+}
 
-static void testdev_putc(char c) { outb(RT_TESTDEV + 1, (uint8_t)c); }
+static void testdev_putc(char c)
+{
+    outb(RT_TESTDEV + 1, (uint8_t)c);
+}
 
 static void serial_putc(char c)
 {
@@ -205,7 +211,10 @@ void rt_fail(const char *file, int line, const char *what)
 }
 
 /* ---- interrupts ---- */
-static void count_only(struct rt_frame *f) { (void)f; }
+static void count_only(struct rt_frame *f)
+{
+    (void)f;
+}
 
 void rt_on_irq(unsigned vector, rt_irq_fn *fn)
 {
@@ -306,7 +315,10 @@ uint64_t rt_ioapic_redir(unsigned pin)
     return ioapic_read(0x10 + 2 * pin) | (uint64_t)ioapic_read(0x11 + 2 * pin) << 32;
 }
 
-void rt_ioapic_mask(unsigned pin) { ioapic_write(0x10 + 2 * pin, RT_IOAPIC_MASKED); }
+void rt_ioapic_mask(unsigned pin)
+{
+    ioapic_write(0x10 + 2 * pin, RT_IOAPIC_MASKED);
+}
 
 void rt_testdev_msi(unsigned dest, unsigned vector)
 {
@@ -365,7 +377,7 @@ void rt_cpu_start(unsigned cpu, unsigned ncpus)
     __asm__ volatile("lidt %0" ::"m"(idtr));
 
     rt_lapic_write(LAPIC_SVR, 0x100 | RT_SPURIOUS_VECTOR); /* software-enable */
-    rt_lapic_write(0x80, 0);                                /* TPR: accept every class */
+    rt_lapic_write(0x80, 0);                               /* TPR: accept every class */
     rt_lapic_write(LAPIC_LVT_LINT0, LAPIC_MASKED);
     rt_lapic_write(LAPIC_LVT_TIMER, LAPIC_MASKED);
     rt_lapic_write(LAPIC_LVT_ERROR, LAPIC_MASKED);

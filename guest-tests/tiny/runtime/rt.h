@@ -17,44 +17,44 @@
 #define TINY_RT_H
 
 /* VM exit statuses the runtime uses (0 = pass). */
-#define RT_EXIT_FAIL 0x11             /* RT_CHECK failed */
-#define RT_EXIT_STRAY 0x13            /* an interrupt with no handler */
-#define RT_EXIT_SETUP 0x14            /* more vCPUs than RT_MAX_CPUS */
+#define RT_EXIT_FAIL         0x11         /* RT_CHECK failed */
+#define RT_EXIT_STRAY        0x13         /* an interrupt with no handler */
+#define RT_EXIT_SETUP        0x14         /* more vCPUs than RT_MAX_CPUS */
 #define RT_EXIT_EXCEPTION(v) (0x30 + (v)) /* CPU exception v (0..31) */
 
-#define RT_MAX_CPUS 8
+#define RT_MAX_CPUS   8
 #define RT_STACK_SIZE 16384 /* per vCPU: one kernel stack (TSS.RSP0), one user stack */
 
 /* Selectors of the runtime's GDT; TSS of vCPU i at RT_TSS_SEL(i). */
-#define RT_KCODE 0x08
-#define RT_KDATA 0x10
-#define RT_UDATA 0x1b /* 0x18 | RPL 3 */
-#define RT_UCODE 0x23 /* 0x20 | RPL 3 */
+#define RT_KCODE      0x08
+#define RT_KDATA      0x10
+#define RT_UDATA      0x1b /* 0x18 | RPL 3 */
+#define RT_UCODE      0x23 /* 0x20 | RPL 3 */
 #define RT_TSS_SEL(i) (0x28 + 16 * (i))
 
 #define RT_SPURIOUS_VECTOR 0xff
-#define RT_SYSCALL_VECTOR 0x80 /* int $0x80 from CPL3: park this vCPU */
+#define RT_SYSCALL_VECTOR  0x80 /* int $0x80 from CPL3: park this vCPU */
 
 /* Platform addresses (vmm/x86_platform.h, vdevs/testdev/testdev.c). */
-#define RT_LAPIC_BASE 0xfee00000u
+#define RT_LAPIC_BASE  0xfee00000u
 #define RT_IOAPIC_BASE 0xfec00000u
-#define RT_COM1 0x3f8
-#define RT_TESTDEV 0xf4 /* +0 exit, +1 result line, +2 line level, +4 MSI addr, +8 MSI data */
-#define RT_PM_SLEEP 0x600
+#define RT_COM1        0x3f8
+#define RT_TESTDEV     0xf4 /* +0 exit, +1 result line, +2 line level, +4 MSI addr, +8 MSI data */
+#define RT_PM_SLEEP    0x600
 
 /* LAPIC registers */
-#define LAPIC_ID 0x20
-#define LAPIC_EOI 0xb0
-#define LAPIC_SVR 0xf0
-#define LAPIC_ICR_LO 0x300
-#define LAPIC_ICR_HI 0x310
-#define LAPIC_LVT_TIMER 0x320
-#define LAPIC_LVT_LINT0 0x350
-#define LAPIC_LVT_ERROR 0x370
+#define LAPIC_ID         0x20
+#define LAPIC_EOI        0xb0
+#define LAPIC_SVR        0xf0
+#define LAPIC_ICR_LO     0x300
+#define LAPIC_ICR_HI     0x310
+#define LAPIC_LVT_TIMER  0x320
+#define LAPIC_LVT_LINT0  0x350
+#define LAPIC_LVT_ERROR  0x370
 #define LAPIC_TIMER_INIT 0x380
-#define LAPIC_TIMER_CUR 0x390
-#define LAPIC_TIMER_DIV 0x3e0
-#define LAPIC_MASKED (1u << 16)
+#define LAPIC_TIMER_CUR  0x390
+#define LAPIC_TIMER_DIV  0x3e0
+#define LAPIC_MASKED     (1u << 16)
 
 #ifndef __ASSEMBLER__
 #include <stdbool.h>
@@ -71,8 +71,14 @@ struct rt_frame {
 typedef void rt_irq_fn(struct rt_frame *f);
 
 /* ---- port I/O ---- */
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline void outl(uint16_t port, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port));
+}
 static inline uint8_t inb(uint16_t port)
 {
     uint8_t v;
@@ -87,11 +93,14 @@ static inline uint64_t rt_rdtsc(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
-static inline void rt_pause(void) { __asm__ volatile("pause" ::: "memory"); }
+static inline void rt_pause(void)
+{
+    __asm__ volatile("pause" ::: "memory");
+}
 
 /* ---- output ---- */
 /* printf subset: %s %c %d %u %x %lu %lx %ld %llx %llu %p, with an optional 0 and width. */
-void rt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));        /* testdev line port */
+void rt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* testdev line port */
 void rt_serial_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* COM1 */
 
 /* Ends the VM with `status` through testdev; does not return. */
@@ -112,14 +121,26 @@ void rt_on_irq(unsigned vector, rt_irq_fn *fn);
  * ticks pass; true if the target was reached. */
 #define RT_WAIT_TICKS 10000000000ull /* 10 s at 1 GHz, 3 s at 3.3 GHz */
 bool rt_wait(volatile uint32_t *counter, uint32_t target);
-static inline bool rt_wait_irq(unsigned vector, uint32_t target) { return rt_wait(&rt_irq_count[vector], target); }
+static inline bool rt_wait_irq(unsigned vector, uint32_t target)
+{
+    return rt_wait(&rt_irq_count[vector], target);
+}
 /* Busy-waits `ticks` TSC ticks. */
 void rt_delay(uint64_t ticks);
 
 /* ---- local APIC (xAPIC MMIO) ---- */
-static inline uint32_t rt_lapic_read(uint32_t reg) { return *(volatile uint32_t *)(uintptr_t)(RT_LAPIC_BASE + reg); }
-static inline void rt_lapic_write(uint32_t reg, uint32_t v) { *(volatile uint32_t *)(uintptr_t)(RT_LAPIC_BASE + reg) = v; }
-static inline unsigned rt_lapic_id(void) { return rt_lapic_read(LAPIC_ID) >> 24; }
+static inline uint32_t rt_lapic_read(uint32_t reg)
+{
+    return *(volatile uint32_t *)(uintptr_t)(RT_LAPIC_BASE + reg);
+}
+static inline void rt_lapic_write(uint32_t reg, uint32_t v)
+{
+    *(volatile uint32_t *)(uintptr_t)(RT_LAPIC_BASE + reg) = v;
+}
+static inline unsigned rt_lapic_id(void)
+{
+    return rt_lapic_read(LAPIC_ID) >> 24;
+}
 /* Fixed interrupt `vector` to the LAPIC with id `dest` (physical destination). */
 void rt_send_ipi(unsigned dest, unsigned vector);
 /* LAPIC timer with divide-by-16. KVM's APIC bus runs at 1 GHz: 62500 counts = 1 ms. */
@@ -127,8 +148,8 @@ void rt_timer_start(unsigned vector, uint32_t count, bool periodic);
 void rt_timer_stop(void);
 
 /* ---- IOAPIC ---- */
-#define RT_IOAPIC_LEVEL (1u << 15)
-#define RT_IOAPIC_MASKED (1u << 16)
+#define RT_IOAPIC_LEVEL      (1u << 15)
+#define RT_IOAPIC_MASKED     (1u << 16)
 #define RT_IOAPIC_REMOTE_IRR (1u << 14)
 /* Routes `pin` as a fixed interrupt `vector` to LAPIC `dest`; flags: RT_IOAPIC_LEVEL/MASKED. */
 void rt_ioapic_route(unsigned pin, unsigned vector, unsigned dest, uint32_t flags);
@@ -136,7 +157,10 @@ uint64_t rt_ioapic_redir(unsigned pin);
 void rt_ioapic_mask(unsigned pin);
 
 /* ---- testdev ---- */
-static inline void rt_testdev_line(uint8_t v) { outb(RT_TESTDEV + 2, v); } /* 0 low, 1 high, 2 pulse */
+static inline void rt_testdev_line(uint8_t v)
+{
+    outb(RT_TESTDEV + 2, v);
+} /* 0 low, 1 high, 2 pulse */
 void rt_testdev_msi(unsigned dest, unsigned vector);
 
 /* ---- for checks of the runtime itself ---- */

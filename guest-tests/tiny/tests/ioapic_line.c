@@ -3,8 +3,8 @@
  * before the EOI, after which the IOAPIC's remote IRR is clear and nothing more arrives. */
 #include "rt.h"
 
-#define PIN 5 /* ioapic_line.conf: vdev testdev intr ioapic:5 */
-#define EDGE_VECTOR 0x50
+#define PIN          5 /* ioapic_line.conf: vdev testdev intr ioapic:5 */
+#define EDGE_VECTOR  0x50
 #define LEVEL_VECTOR 0x51
 
 static volatile uint64_t level_cs;
@@ -19,8 +19,8 @@ int test_main(unsigned cpu, unsigned ncpus)
 {
     rt_on_irq(EDGE_VECTOR, NULL);
     rt_ioapic_route(PIN, EDGE_VECTOR, 0, 0);
-    rt_printf("ioapic_line: pin %u -> vector 0x%x, edge: redirection entry %lx\n", PIN,
-              EDGE_VECTOR, rt_ioapic_redir(PIN));
+    rt_printf("ioapic_line: pin %u -> vector 0x%x, edge: redirection entry %lx\n", PIN, EDGE_VECTOR,
+              rt_ioapic_redir(PIN));
     rt_testdev_line(2);
     RT_CHECK(rt_wait_irq(EDGE_VECTOR, 1));
     rt_testdev_line(2);

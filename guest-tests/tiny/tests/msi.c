@@ -22,8 +22,8 @@ int test_main(unsigned cpu, unsigned ncpus)
         rt_testdev_msi(0, VECTOR_B);
         RT_CHECK(rt_wait_irq(VECTOR_B, (uint32_t)i + 1));
     }
-    rt_printf("msi: vector 0x%x: %u, vector 0x%x: %u\n", VECTOR_A, rt_irq_count[VECTOR_A],
-              VECTOR_B, rt_irq_count[VECTOR_B]);
+    rt_printf("msi: vector 0x%x: %u, vector 0x%x: %u\n", VECTOR_A, rt_irq_count[VECTOR_A], VECTOR_B,
+              rt_irq_count[VECTOR_B]);
     RT_CHECK(a_seen == 1 && rt_irq_count[VECTOR_A] == 1 && rt_irq_count[VECTOR_B] == 3);
     rt_printf("PASS msi\n");
     return 0;

@@ -4,7 +4,7 @@
 
 #define VECTOR 0x40
 #define ONE_MS 62500 /* KVM's APIC bus is 1 GHz; divide by 16 */
-#define TICKS 5
+#define TICKS  5
 
 int test_main(unsigned cpu, unsigned ncpus)
 {
