@@ -2,7 +2,7 @@
 # Installs what building and testing vdevkit needs, from Debian 12's archive. Idempotent.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config check libfdt-dev libpciaccess-dev clang
+packages=(build-essential clang-format cmake pkg-config check libfdt-dev libpciaccess-dev clang
           device-tree-compiler acpica-tools)
 missing=()
 for p in "${packages[@]}"; do

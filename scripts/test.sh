@@ -8,6 +8,9 @@ cd "$top"
 
 "$top/scripts/install-deps.sh"
 
+echo "== format (clang-format --dry-run; scripts/format.sh fixes it)"
+"$top/scripts/format.sh" --check
+
 echo "== build (RelWithDebInfo)"
 "$top/scripts/build.sh" "$top/build"
 echo "== build (ASan+UBSan)"
