@@ -8,6 +8,7 @@
 #include <vdev/embedder.h>
 #include <vdev/events.h>
 #include <vdev/gmem.h>
+#include <vdev/hostio.h>
 #include <vdev/machine.h>
 #include <vdev/module.h>
 #include <vdev/types.h>

@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include <vdev/acpi.h>
 #include <vdev/events.h>
+#include <vdev/hostio.h>
 #include <vdev/machine.h>
 #include <vdev/module.h>
 
@@ -122,9 +123,7 @@ struct uart {
     bool irq_level;    /* last level driven on the line */
 
     /* host side */
-    int out_fd;
-    bool out_owned;
-    bool out_failed; /* a write error was logged once */
+    struct vdev_host_out out; /* `hostdev` */
     int in_fd;
     bool in_owned, in_eof;
     bool in_regular;          /* a regular file: read on demand, never watched */
@@ -273,24 +272,6 @@ static void input_ready(void *opaque, int fd)
 
 /* ---- host output ---- */
 
-/* Writes all of buf, waiting when the fd is non-blocking and full. */
-static int write_full(int fd, const uint8_t *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, buf, len);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-        } else if (n < 0 && errno == EAGAIN) {
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            (void)poll(&p, 1, -1);
-        } else if (n == 0 || errno != EINTR) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void transmit(struct uart *s, uint8_t byte)
 {
     if (s->mcr & MCR_LOOP) {
@@ -298,10 +279,7 @@ static void transmit(struct uart *s, uint8_t byte)
         return;
     }
     s->bytes_out++;
-    if (write_full(s->out_fd, &byte, 1) && !s->out_failed) {
-        s->out_failed = true; /* say it once, not per byte */
-        vdev_log(s->d, VDEV_LOG_ERROR, "hostdev: write failed: %s", strerror(errno));
-    }
+    vdev_host_out_write(s->d, &s->out, &byte, 1);
 }
 
 /* ---- interrupts ---- */
@@ -513,18 +491,10 @@ static int ser_options_start(struct vdev *d)
     if (pthread_mutex_init(&s->lock, NULL))
         return vdev_error(d, vdev_pos(d), NULL, "cannot create a mutex");
     s->lock_ready = true;
-    s->out_fd = STDOUT_FILENO;
+    vdev_host_out_init(&s->out);
     s->in_fd = -1;
     power_on(s);
     return 0;
-}
-
-static void close_output(struct uart *s)
-{
-    if (s->out_owned)
-        close(s->out_fd);
-    s->out_owned = false;
-    s->out_fd = STDOUT_FILENO;
 }
 
 static void close_input(struct uart *s)
@@ -540,24 +510,8 @@ static int ser_option(struct vdev *d, const struct vdev_optval *v)
     struct uart *s = vdev_state(d);
     const char *name = v->opt->name;
 
-    if (!strcmp(name, "hostdev")) {
-        close_output(s); /* a repeated option: the last one wins */
-        if (!strcmp(v->text, "stdout"))
-            return 0;
-        if (!strcmp(v->text, "stderr")) {
-            s->out_fd = STDERR_FILENO;
-            return 0;
-        }
-        /* Non-blocking open so a FIFO without a reader fails instead of hanging. */
-        int fd =
-            open(v->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0666);
-        if (fd < 0)
-            return vdev_error(d, v->pos, NULL, "hostdev %s: %s", v->path, strerror(errno));
-        (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-        s->out_fd = fd;
-        s->out_owned = true;
-        return 0;
-    }
+    if (!strcmp(name, "hostdev"))
+        return vdev_host_out_open(d, &s->out, v);
     if (!strcmp(name, "input")) {
         close_input(s);
         if (!strcmp(v->text, "none"))
@@ -628,7 +582,7 @@ static void ser_terminate(struct vdev *d)
     s->watch = NULL;
     s->watching = false;
     close_input(s);
-    close_output(s);
+    vdev_host_out_close(&s->out);
     pthread_mutex_destroy(&s->lock);
     s->lock_ready = false;
 }

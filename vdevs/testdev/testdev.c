@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <vdev/hostio.h>
 #include <vdev/machine.h>
 #include <vdev/module.h>
 
@@ -38,30 +39,11 @@
 struct testdev {
     pthread_mutex_t lock; /* several vCPUs may write results */
     bool lock_ready;
-    int out_fd;
-    bool out_owned;
-    bool out_failed;
+    struct vdev_host_out out; /* `results` */
     char line[RESULT_MAX];
     size_t len;
     uint32_t msi_addr;
 };
-
-static int write_full(int fd, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, buf, len);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-        } else if (n < 0 && errno == EAGAIN) {
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            (void)poll(&p, 1, -1);
-        } else if (n == 0 || errno != EINTR) {
-            return -1;
-        }
-    }
-    return 0;
-}
 
 /* Emits the buffered line (without its '\n') and empties the buffer. */
 static void emit_line(struct vdev *d, struct testdev *t)
@@ -73,10 +55,7 @@ static void emit_line(struct vdev *d, struct testdev *t)
     memcpy(out, PREFIX, sizeof(PREFIX) - 1);
     memcpy(out + sizeof(PREFIX) - 1, t->line, n);
     out[sizeof(PREFIX) - 1 + n] = '\n';
-    if (write_full(t->out_fd, out, sizeof(PREFIX) + n) && !t->out_failed) {
-        t->out_failed = true;
-        vdev_log(d, VDEV_LOG_ERROR, "results: write failed: %s", strerror(errno));
-    }
+    vdev_host_out_write(d, &t->out, out, sizeof(PREFIX) + n);
 
     /* The log gets printable text only: the guest chose these bytes. */
     char text[RESULT_MAX + 1];
@@ -134,21 +113,13 @@ static const struct vdev_option testdev_options[] = {
     {.name = NULL},
 };
 
-static void close_results(struct testdev *t)
-{
-    if (t->out_owned)
-        close(t->out_fd);
-    t->out_owned = false;
-    t->out_fd = STDOUT_FILENO;
-}
-
 static int testdev_options_start(struct vdev *d)
 {
     struct testdev *t = vdev_state(d);
     if (pthread_mutex_init(&t->lock, NULL))
         return vdev_error(d, vdev_pos(d), NULL, "cannot create a mutex");
     t->lock_ready = true;
-    t->out_fd = STDOUT_FILENO;
+    vdev_host_out_init(&t->out);
     return 0;
 }
 
@@ -157,20 +128,7 @@ static int testdev_option(struct vdev *d, const struct vdev_optval *v)
     struct testdev *t = vdev_state(d);
     if (strcmp(v->opt->name, "results"))
         return 0;
-    close_results(t); /* a repeated option: the last one wins */
-    if (!strcmp(v->text, "stdout"))
-        return 0;
-    if (!strcmp(v->text, "stderr")) {
-        t->out_fd = STDERR_FILENO;
-        return 0;
-    }
-    int fd = open(v->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0666);
-    if (fd < 0)
-        return vdev_error(d, v->pos, NULL, "results %s: %s", v->path, strerror(errno));
-    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* opened so a FIFO can't hang */
-    t->out_fd = fd;
-    t->out_owned = true;
-    return 0;
+    return vdev_host_out_open(d, &t->out, v);
 }
 
 static void testdev_status(struct vdev *d, FILE *out)
@@ -188,7 +146,7 @@ static void testdev_terminate(struct vdev *d)
         return;
     if (t->len)
         emit_line(d, t); /* an unfinished last line is still a result */
-    close_results(t);
+    vdev_host_out_close(&t->out);
     pthread_mutex_destroy(&t->lock);
     t->lock_ready = false;
 }
