@@ -4,9 +4,11 @@ cd "${VDEVKIT_PAYLOAD:-.}"
 export LD_LIBRARY_PATH=$PWD VDEVKIT_MODULE_PATH=$PWD/modules
 n=${1:-5}
 cmdline="console=ttyS0 quiet panic=-1 vdevkit.scenario=bench"
+# Both VMMs pinned to outer CPU 0: an unpinned vCPU can hang the nested outer machine
+# (guest-tests/harness), and it keeps the comparison fair.
 cat > bench.conf <<CONF
 ram 256M
-cpu
+cpu runmask 0
 load bzImage
 initrd load initrd.img
 cmdline "$cmdline"
@@ -42,8 +44,8 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 i=0
 while [ $i -lt "$n" ]; do
     echo "run $((i + 1)) of $n" >&2
-    measure ./vdevkit run @bench.conf >> vdevkit.txt
-    measure ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,memory-backend=mem -accel kvm \
+    measure taskset -c 0 ./vdevkit run @bench.conf >> vdevkit.txt
+    measure taskset -c 0 ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,memory-backend=mem -accel kvm \
         -cpu host -smp 1 -m 256M -object memory-backend-memfd,id=mem,size=256M \
         -nodefaults -no-user-config -display none -serial stdio -no-reboot \
         -kernel bzImage -initrd initrd.img -append "$cmdline" >> qemu.txt

@@ -44,6 +44,7 @@ images=$(cd "$here/../images" && pwd)
 
 ENV_FAIL=125
 timeout_s=600
+silence=${VDEVKIT_OUTER_SILENCE:-240} # seconds without console output = a hung outer machine
 smp=2
 mem=3072
 payload=
@@ -241,7 +242,25 @@ run_outer() {
         timeout -k 10 "$timeout_s" "${qemu[@]}" -pidfile "$work/qemu.pid" < /dev/null 2>&1
         echo $? > "$work/qemu.rc"
     } | if [ "$quiet" = 1 ]; then cat > "$log"; else tee "$log"; fi &
-    wait $! || true
+    local pipeline=$!
+    # A wedged outer machine (seen with nested KVM under TCG) prints nothing more: stop it
+    # after $silence s of console silence instead of waiting for the whole timeout.
+    (
+        last=-1 quiet_for=0
+        while sleep 10; do
+            size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+            if [ "$size" = "$last" ]; then quiet_for=$((quiet_for + 10)); else quiet_for=0; fi
+            last=$size
+            if [ "$quiet_for" -ge "$silence" ] && [ -s "$work/qemu.pid" ]; then
+                touch "$work/silent"
+                kill "$(cat "$work/qemu.pid")" 2>/dev/null
+                break
+            fi
+        done
+    ) &
+    local watcher=$!
+    wait "$pipeline" || true
+    kill "$watcher" 2>/dev/null || true
     qemu_rc=$(cat "$work/qemu.rc" 2>/dev/null || echo 255)
 }
 
@@ -260,7 +279,10 @@ crash_re='Kernel panic|BUG:|Oops|general protection fault|stack guard page|doubl
 # Why a run produced no status marker, from its console log.
 diagnose() {
     local log=$1
-    if grep -aq "VDEVKIT-OUTER-ENV-ERROR:.*run=$nonce" "$log"; then
+    if [ -e "$work/silent" ]; then
+        rm -f "$work/silent"
+        echo "outer machine hung: no console output for ${silence}s"
+    elif grep -aq "VDEVKIT-OUTER-ENV-ERROR:.*run=$nonce" "$log"; then
         grep -a "VDEVKIT-OUTER-ENV-ERROR:" "$log" | tail -1 | tr -d '\r'
     elif grep -aqE "$crash_re" "$log"; then
         echo "outer kernel crashed: $(grep -aE "$crash_re" "$log" | head -1 | tr -d '\r' | sed 's/^\[ *[0-9.]*\] //')"

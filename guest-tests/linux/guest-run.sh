@@ -23,7 +23,7 @@ run() {
     start=$(date +%s)
     rc=0
     case " ${LINUX_ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
-    timeout -k 5 "${LINUX_TEST_TIMEOUT:-240}" ./vdevkit run @"$conf" > "$name.log" 2>&1 || rc=$?
+    timeout -k 5 "${LINUX_TEST_TIMEOUT:-150}" ./vdevkit run @"$conf" > "$name.log" 2>&1 || rc=$?
     secs=$(( $(date +%s) - start ))
     if [ "$rc" -eq "$want" ] && grep -q "$expect" "$name.log"; then
         pass=$((pass + 1))

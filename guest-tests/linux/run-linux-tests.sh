@@ -19,7 +19,7 @@ cp "$VDEVKIT_VMLINUZ" "$payload/bzImage"
 cp "$here/guest-run.sh" "$payload/"
 
 status=0
-"$here/../harness/outer.sh" --timeout "${VDEVKIT_LINUX_TIMEOUT:-900}" --retry-env \
+"$here/../harness/outer.sh" --timeout "${VDEVKIT_LINUX_TIMEOUT:-600}" --retry-env \
     --payload "$payload" -- sh ./guest-run.sh || status=$?
 if [ "$status" -eq 125 ]; then
     echo "linux: ENVIRONMENT FAILURE (the outer machine failed, not vdevkit)"

@@ -66,7 +66,7 @@ EOF
 
 echo "tiny: running ${#names[@]} guests through outer.sh (log: $log)" >&2
 set +e
-"$here/../harness/outer.sh" --timeout "${TINY_TIMEOUT:-600}" "$@" --payload "$payload" \
+"$here/../harness/outer.sh" --timeout "${TINY_TIMEOUT:-300}" "$@" --payload "$payload" \
     -- sh inner.sh "${TINY_TEST_TIMEOUT:-60}" "${names[@]}" > "$log" 2>&1
 rc=$?
 set -e
@@ -115,7 +115,7 @@ if [ "$rc" -eq 125 ]; then
     echo "tiny: ENVIRONMENT FAILURE (outer.sh status 125): the tests did not run; see $log"
     grep -E '^outer.sh: ENVIRONMENT FAILURE' "$log" | sed 's/^/    /' >&2 || true
 elif [ "$rc" -eq 124 ]; then
-    echo "tiny: the run timed out (TINY_TIMEOUT=${TINY_TIMEOUT:-600}); see $log" >&2
+    echo "tiny: the run timed out (TINY_TIMEOUT=${TINY_TIMEOUT:-300}); see $log" >&2
 fi
 echo "$passed passed, $failed failed"
 [ "$rc" -eq 125 ] && exit 125
