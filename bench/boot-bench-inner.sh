@@ -24,14 +24,16 @@ measure() {
     pid=$!
     (sleep 120; kill -9 "$pid" 2>/dev/null) &
     watchdog=$!
-    i=0
+    polls=0
     while ! grep -q "VDEVKIT-RESULT bench ok" run.log 2>/dev/null; do
-        i=$((i + 1)); [ $i -gt 2400 ] && break
+        polls=$((polls + 1)); [ $polls -gt 2400 ] && break
         sleep 0.05
     done
     wall=$(( $(now_ms) - start ))
-    # own memory: anonymous + file-backed resident pages; guest RAM is shared memory
-    rss=$(awk '/^RssAnon|^RssFile/ { s += $2 } END { print s }' /proc/"$pid"/status 2>/dev/null)
+    # own memory: every resident page but guest RAM, which both VMMs keep in a memfd
+    # (the payload lives in the outer machine's RAM disk, so even text pages are shmem)
+    rss=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { guest = ($6 ~ /^\/memfd:/) }
+               /^Rss:/ { if (!guest) s += $2 } END { print s }' /proc/"$pid"/smaps 2>/dev/null)
     wait "$pid" || echo "  (exit $?: $(tail -n 3 run.log | tr '\n' ' '))" >&2
     kill "$watchdog" 2>/dev/null
     up=$(sed -n 's/.*VDEVKIT-GUEST .*uptime=\([0-9.]*\).*/\1/p' run.log | head -1)
