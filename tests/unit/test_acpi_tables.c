@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "asl_check.h"
 #include "fake_embedder.h"
 
 #define AREA     0x10000
@@ -372,36 +373,6 @@ static const char *iasl_disassemble(const char *name, const uint8_t *data, size_
     return dsl;
 }
 
-/* Copies `in` with every run of white space made one space. */
-static void squash(char *out, size_t n, const char *in)
-{
-    size_t o = 0;
-    bool space = false;
-    for (; *in && o + 2 < n; in++) {
-        if (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\r') {
-            space = true;
-            continue;
-        }
-        if (space && o)
-            out[o++] = ' ';
-        space = false;
-        out[o++] = *in;
-    }
-    out[o] = '\0';
-}
-
-static void must_contain(const char *dsl, const char *text)
-{
-    static char hay[65536];
-    char needle[512];
-    squash(hay, sizeof(hay), dsl);
-    squash(needle, sizeof(needle), text);
-    if (!strstr(hay, needle)) {
-        fprintf(stderr, "%s\n", dsl);
-        ck_abort_msg("decompiled ASL lacks \"%s\" (the ASL is on stderr)", needle);
-    }
-}
-
 static size_t len_of(const uint8_t *t)
 {
     return (size_t)rd(t + 4, 4);
@@ -416,38 +387,38 @@ START_TEST(iasl_decompiles_every_table)
     /* iasl cannot load a binary RSDP ("Loading an RSDP is not supported"): build_at checked
      * it field by field. */
     const char *dsl = iasl_disassemble("xsdt", t.xsdt, len_of(t.xsdt));
-    must_contain(dsl, "ACPI Table Address 0 : 0000000000080060");
+    asl_must_contain(dsl, "ACPI Table Address 0 : 0000000000080060");
 
     dsl = iasl_disassemble("facp", t.fadt, len_of(t.fadt));
-    must_contain(dsl, "Revision : 06");
-    must_contain(dsl, "Hardware Reduced (V5) : 1");
-    must_contain(dsl, "Reset Register Supported (V2) : 1");
-    must_contain(dsl, "Low Power S0 Idle (V5) : 0");
+    asl_must_contain(dsl, "Revision : 06");
+    asl_must_contain(dsl, "Hardware Reduced (V5) : 1");
+    asl_must_contain(dsl, "Reset Register Supported (V2) : 1");
+    asl_must_contain(dsl, "Low Power S0 Idle (V5) : 0");
 
     dsl = iasl_disassemble("apic", t.madt, len_of(t.madt));
-    must_contain(dsl, "Subtable Type : 00 [Processor Local APIC]");
-    must_contain(dsl, "Local Apic ID : 01");
-    must_contain(dsl, "Subtable Type : 01 [I/O APIC]");
-    must_contain(dsl, "Address : FEC00000");
-    must_contain(dsl, "Subtable Type : 02 [Interrupt Source Override]");
-    must_contain(dsl, "Interrupt : 00000002");
+    asl_must_contain(dsl, "Subtable Type : 00 [Processor Local APIC]");
+    asl_must_contain(dsl, "Local Apic ID : 01");
+    asl_must_contain(dsl, "Subtable Type : 01 [I/O APIC]");
+    asl_must_contain(dsl, "Address : FEC00000");
+    asl_must_contain(dsl, "Subtable Type : 02 [Interrupt Source Override]");
+    asl_must_contain(dsl, "Interrupt : 00000002");
 
     dsl = iasl_disassemble("dsdt", t.dsdt, len_of(t.dsdt));
-    must_contain(dsl, "Device (COM1)");
-    must_contain(dsl, "Name (_HID, EisaId (\"PNP0501\")");
-    must_contain(dsl, "Name (_UID, Zero)");
-    must_contain(dsl, "IO (Decode16, 0x03F8, // Range Minimum 0x03F8, // Range Maximum");
-    must_contain(dsl, "IRQNoFlags () {4}");
-    must_contain(dsl, "Device (COM2)");
-    must_contain(dsl, "IO (Decode16, 0x02F8,");
-    must_contain(dsl, "IRQNoFlags () {3}");
-    must_contain(dsl, "Device (PWRB) { Name (_HID, EisaId (\"PNP0C0C\")");
-    must_contain(dsl, "Device (GED0) { Name (_HID, \"ACPI0013\"");
-    must_contain(dsl, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, ) { "
-                      "0x00000009, }");
-    must_contain(dsl, "Method (_EVT, 1, Serialized)");
-    must_contain(dsl, "If ((Arg0 == 0x09)) { Notify (\\_SB.PWRB, 0x80)");
-    must_contain(dsl, "Name (\\_S5, Package (0x04)");
+    asl_must_contain(dsl, "Device (COM1)");
+    asl_must_contain(dsl, "Name (_HID, EisaId (\"PNP0501\")");
+    asl_must_contain(dsl, "Name (_UID, Zero)");
+    asl_must_contain(dsl, "IO (Decode16, 0x03F8, // Range Minimum 0x03F8, // Range Maximum");
+    asl_must_contain(dsl, "IRQNoFlags () {4}");
+    asl_must_contain(dsl, "Device (COM2)");
+    asl_must_contain(dsl, "IO (Decode16, 0x02F8,");
+    asl_must_contain(dsl, "IRQNoFlags () {3}");
+    asl_must_contain(dsl, "Device (PWRB) { Name (_HID, EisaId (\"PNP0C0C\")");
+    asl_must_contain(dsl, "Device (GED0) { Name (_HID, \"ACPI0013\"");
+    asl_must_contain(dsl, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, ) { "
+                          "0x00000009, }");
+    asl_must_contain(dsl, "Method (_EVT, 1, Serialized)");
+    asl_must_contain(dsl, "If ((Arg0 == 0x09)) { Notify (\\_SB.PWRB, 0x80)");
+    asl_must_contain(dsl, "Name (\\_S5, Package (0x04)");
 }
 END_TEST
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <vdev/acpi.h>
 
+#include "asl_check.h"
 #include "fake_embedder.h"
 
 static struct vdev_aml *a;
@@ -797,37 +798,6 @@ static uint8_t *as_dsdt(const uint8_t *aml, size_t n, size_t *len)
     return t;
 }
 
-/* Copies `in` with every run of white space made one space. */
-static void squash(char *out, size_t n, const char *in)
-{
-    size_t o = 0;
-    bool space = false;
-    for (; *in && o + 2 < n; in++) {
-        if (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\r') {
-            space = true;
-            continue;
-        }
-        if (space && o)
-            out[o++] = ' ';
-        space = false;
-        out[o++] = *in;
-    }
-    out[o] = '\0';
-}
-
-/* The decompiled text contains `text`, white space aside. */
-static void must_contain(const char *dsl, const char *text)
-{
-    static char hay[65536];
-    char needle[512];
-    squash(hay, sizeof(hay), dsl);
-    squash(needle, sizeof(needle), text);
-    if (!strstr(hay, needle)) {
-        fprintf(stderr, "%s\n", dsl);
-        ck_abort_msg("decompiled ASL lacks \"%s\" (the ASL is on stderr)", needle);
-    }
-}
-
 START_TEST(iasl_round_trip)
 {
     machine("ram 16M vdev ser8250 vdev ser8250 loc io:0x2f8 intr ioapic:3 "
@@ -866,32 +836,34 @@ START_TEST(iasl_round_trip)
     uint8_t *t = as_dsdt(aml, n, &len);
     const char *dsl = iasl_disassemble("dsdt", t, len);
     free(t);
-    must_contain(dsl, "Device (COM1)");
-    must_contain(dsl, "Device (COM2)");
-    must_contain(dsl, "Device (COM5)");
-    must_contain(dsl, "Name (_HID, EisaId (\"PNP0501\")");
-    must_contain(dsl, "Name (_UID, Zero)");
-    must_contain(dsl, "Name (_UID, One)");
-    must_contain(dsl, "IO (Decode16,\n                    0x03F8,");
-    must_contain(dsl, "IO (Decode16,\n                    0x02F8,");
-    must_contain(dsl, "IRQNoFlags ()\n                    {4}");
-    must_contain(dsl, "IRQNoFlags ()\n                    {3}");
-    must_contain(dsl, "Memory32Fixed (ReadWrite,\n                    0xD0000000,");
-    must_contain(dsl, "Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive, ,, )\n"
-                      "                {\n                    0x00000011,");
-    must_contain(dsl, "Name (_HID, EisaId (\"PNP0A08\")");
-    must_contain(dsl, "Name (_STR, \"host bridge\")");
-    must_contain(dsl, "0x0123456789ABCDEF");
-    must_contain(dsl, "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,");
-    must_contain(dsl, "DWordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange,");
-    must_contain(dsl, "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, "
-                      "ReadWrite,");
-    must_contain(dsl, "QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, Prefetchable, "
-                      "ReadWrite,");
-    must_contain(dsl, "Name (RAW, Buffer (0x03)");
-    must_contain(dsl, "Method (_STA, 0, NotSerialized)");
-    must_contain(dsl, "Return (0x0F)");
-    must_contain(dsl, "Name (\\_S5, Package (0x02) // _S5_: S5 System State { 0x05, Zero })");
+    asl_must_contain(dsl, "Device (COM1)");
+    asl_must_contain(dsl, "Device (COM2)");
+    asl_must_contain(dsl, "Device (COM5)");
+    asl_must_contain(dsl, "Name (_HID, EisaId (\"PNP0501\")");
+    asl_must_contain(dsl, "Name (_UID, Zero)");
+    asl_must_contain(dsl, "Name (_UID, One)");
+    asl_must_contain(dsl, "IO (Decode16,\n                    0x03F8,");
+    asl_must_contain(dsl, "IO (Decode16,\n                    0x02F8,");
+    asl_must_contain(dsl, "IRQNoFlags ()\n                    {4}");
+    asl_must_contain(dsl, "IRQNoFlags ()\n                    {3}");
+    asl_must_contain(dsl, "Memory32Fixed (ReadWrite,\n                    0xD0000000,");
+    asl_must_contain(dsl, "Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive, ,, )\n"
+                          "                {\n                    0x00000011,");
+    asl_must_contain(dsl, "Name (_HID, EisaId (\"PNP0A08\")");
+    asl_must_contain(dsl, "Name (_STR, \"host bridge\")");
+    asl_must_contain(dsl, "0x0123456789ABCDEF");
+    asl_must_contain(dsl, "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,");
+    asl_must_contain(dsl, "DWordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange,");
+    asl_must_contain(dsl,
+                     "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, "
+                     "ReadWrite,");
+    asl_must_contain(dsl,
+                     "QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, Prefetchable, "
+                     "ReadWrite,");
+    asl_must_contain(dsl, "Name (RAW, Buffer (0x03)");
+    asl_must_contain(dsl, "Method (_STA, 0, NotSerialized)");
+    asl_must_contain(dsl, "Return (0x0F)");
+    asl_must_contain(dsl, "Name (\\_S5, Package (0x02) // _S5_: S5 System State { 0x05, Zero })");
 }
 END_TEST
 
