@@ -19,8 +19,9 @@ now_ms() { read -r up _ < /proc/uptime; echo "$up" | awk '{ printf "%d", $1 * 10
 
 # one VMM run: prints "WALL_MS GUEST_UPTIME OWN_RSS_KB"
 measure() {
+    : > run.log # empty before the VMM starts: the poll below must not see the last run's log
     start=$(now_ms)
-    "$@" > run.log 2>&1 < /dev/null &
+    "$@" >> run.log 2>&1 < /dev/null &
     pid=$!
     (sleep 120; kill -9 "$pid" 2>/dev/null) &
     watchdog=$!

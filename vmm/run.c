@@ -109,7 +109,11 @@ static int build_acpi(struct vmm *vmm, uint64_t *rsdp, struct vdev_err *err)
                                  .sleep_port = X86_PM_PORT + X86_PM_SLEEP_CONTROL,
                                  .reset_port = X86_PM_PORT + X86_PM_RESET,
                                  .reset_value = X86_PM_RESET_VALUE,
-                                 .ged_gsi = X86_GED_GSI};
+                                 .ged_gsi = X86_GED_GSI,
+                                 /* No CMOS RTC, no VGA, no 8042: Linux then skips probing
+                                  * them (an absent RTC alone cost ~3 s of boot). */
+                                 .iapc_boot_arch =
+                                     X86_ACPI_BOOT_NO_VGA | X86_ACPI_BOOT_NO_CMOS_RTC};
     size_t used;
     x86_boot_write_reset_vector(vmm->m, X86_PM_PORT + X86_PM_RESET, X86_PM_RESET_VALUE);
     return x86_acpi_build(vmm->m, &ac, host, X86_ACPI_BASE, X86_ACPI_SIZE, rsdp, &used, err);
