@@ -188,10 +188,17 @@ static int apply_common(struct vdev *d, const struct occurrence *oc, struct vdev
         free(d->user_name);
         d->user_name = vdev_strdup(v->text);
         return 0;
-    case COMMON_LOG:
-        if (vdev_log_parse(d, v->text, v->text2, &why))
+    case COMMON_LOG: {
+        /* A log file is named like any other path: relative to the config file's folder. */
+        bool file =
+            strcmp(v->text2, "vmm") && strcmp(v->text2, "stderr") && strcmp(v->text2, "stdout");
+        char *dest = file ? resolve_path(v->text2, oc->dir) : vdev_strdup(v->text2);
+        int rc = vdev_log_parse(d, v->text, dest, &why);
+        free(dest);
+        if (rc)
             return opt_error(d, err, v->pos, "option 'log': %s%s%s", why, "", "");
         return 0;
+    }
     case COMMON_NONE:
         break;
     }

@@ -328,7 +328,7 @@ START_TEST(paths_relative_to_config_file)
     char conf[300];
     snprintf(conf, sizeof(conf), "%s/guest.conf", dir);
     FILE *f = fopen(conf, "w");
-    fprintf(f, "ram 1M\nvdev probe loc 0xd0000000 intr ioapic:5 file data.bin\n");
+    fprintf(f, "ram 1M\nvdev probe loc 0xd0000000 intr ioapic:5 file data.bin log all probe.log\n");
     fclose(f);
     ck_assert_int_eq(vdev_machine_parse_file(fe.m, conf, &err), 0);
     ck_assert_msg(vdev_machine_build(fe.m, &err) == 0, "%s", err.msg);
@@ -336,6 +336,16 @@ START_TEST(paths_relative_to_config_file)
     char want[300];
     snprintf(want, sizeof(want), "%s/data.bin", dir);
     ck_assert_str_eq(p->file, want);
+    /* the log file too lands beside the configuration, with the device's lines in it */
+    char log[300];
+    snprintf(log, sizeof(log), "%s/probe.log", dir);
+    FILE *lf = fopen(log, "r");
+    ck_assert_ptr_nonnull(lf);
+    char line[128] = "";
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), lf));
+    fclose(lf);
+    ck_assert_str_eq(line, "probe: info: info line\n");
+    unlink(log);
     unlink(conf);
     rmdir(dir);
 }
