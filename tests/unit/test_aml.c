@@ -729,36 +729,10 @@ END_TEST
 
 static char tmpdir[64];
 
-/* Runs `iasl -d NAME` in tmpdir; returns the .dsl text (static) or fails with iasl's words. */
+/* Runs `iasl -d NAME` in tmpdir. */
 static const char *iasl_disassemble(const char *name, const uint8_t *data, size_t len)
 {
-    char path[128], cmd[512];
-    snprintf(path, sizeof(path), "%s/%s.dat", tmpdir, name);
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-    fclose(f);
-    snprintf(cmd, sizeof(cmd), "cd %s && iasl -d %s.dat 2>&1", tmpdir, name);
-    FILE *pp = popen(cmd, "r");
-    ck_assert_ptr_nonnull(pp);
-    static char out[16384];
-    size_t n = fread(out, 1, sizeof(out) - 1, pp);
-    out[n] = '\0';
-    int st = pclose(pp);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 127,
-                  "iasl not found: scripts/install-deps.sh installs acpica-tools\n%s", out);
-    if (WEXITSTATUS(st) != 0 || strstr(out, "Error") || strstr(out, "Warning")) {
-        fprintf(stderr, "%s\n", out);
-        ck_abort_msg("iasl -d %s failed (its output is on stderr)", name);
-    }
-    snprintf(path, sizeof(path), "%s/%s.dsl", tmpdir, name);
-    f = fopen(path, "r");
-    ck_assert_msg(f, "iasl wrote no %s:\n%s", path, out);
-    static char dsl[65536];
-    n = fread(dsl, 1, sizeof(dsl) - 1, f);
-    dsl[n] = '\0';
-    fclose(f);
-    return dsl;
+    return asl_disassemble(tmpdir, name, data, len);
 }
 
 static void tmp_setup(void)
