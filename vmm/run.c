@@ -201,9 +201,11 @@ int vmm_run(struct vmm *vmm)
     status = atomic_load(&vmm->status);
     for (unsigned i = 0; i < vmm->ncpus; i++)
         vcpu_kick(&vmm->vcpus[i]);
-    for (unsigned i = 0; i < vmm->ncpus; i++)
+    for (unsigned i = 0; i < vmm->ncpus; i++) {
         if (vmm->vcpus[i].started)
-            pthread_join(vmm->vcpus[i].thread, NULL), vmm->vcpus[i].started = false;
+            pthread_join(vmm->vcpus[i].thread, NULL);
+        vmm->vcpus[i].started = false;
+    }
     /* Stopped from outside: where was the guest? (a hang is easier to read this way) */
     if (status >= 128 && getenv("VDEVKIT_DEBUG"))
         for (unsigned i = 0; i < vmm->ncpus; i++)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -185,10 +186,13 @@ void vcpu_dump(struct vcpu *v, FILE *out)
             s.cs.selector, s.cs.base, s.cs.l, s.ss.selector, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
 }
 
-static void crash(struct vcpu *v, const char *fmt, unsigned long long a)
+__attribute__((format(printf, 2, 3))) static void crash(struct vcpu *v, const char *fmt, ...)
 {
     char why[160];
-    snprintf(why, sizeof(why), fmt, a);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
     fprintf(stderr, "vdevkit: vcpu %u: %s\n", v->index, why);
     vcpu_dump(v, stderr);
     vmm_stop(v->vmm, VMM_EXIT_CRASH, why);
@@ -209,7 +213,7 @@ static bool handle_exit(struct vcpu *v)
     case KVM_EXIT_INTR:
         return true;
     case KVM_EXIT_SHUTDOWN:
-        crash(v, "triple fault (KVM_EXIT_SHUTDOWN)%.0llu", 0);
+        crash(v, "triple fault (KVM_EXIT_SHUTDOWN)");
         return false;
     case KVM_EXIT_SYSTEM_EVENT:
         if (r->system_event.type == KVM_SYSTEM_EVENT_RESET)
@@ -217,17 +221,17 @@ static bool handle_exit(struct vcpu *v)
         else if (r->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN)
             vmm_stop(v->vmm, VMM_EXIT_POWEROFF, "guest shutdown");
         else
-            crash(v, "system event %llu", r->system_event.type);
+            crash(v, "system event %u", r->system_event.type);
         return false;
     case KVM_EXIT_FAIL_ENTRY:
         crash(v, "VM entry failed, hardware reason 0x%llx",
               (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
         return false;
     case KVM_EXIT_INTERNAL_ERROR:
-        crash(v, "KVM internal error, suberror %llu", r->internal.suberror);
+        crash(v, "KVM internal error, suberror %u", r->internal.suberror);
         return false;
     default:
-        crash(v, "unexpected exit reason %llu", r->exit_reason);
+        crash(v, "unexpected exit reason %u", r->exit_reason);
         return false;
     }
 }
@@ -253,7 +257,7 @@ static void *vcpu_main(void *arg)
                 v->run->immediate_exit = 0;
                 continue;
             }
-            crash(v, "KVM_RUN failed: errno %llu", (unsigned long long)errno);
+            crash(v, "KVM_RUN failed: %s", strerror(errno));
             break;
         }
         if (!handle_exit(v))
