@@ -90,6 +90,15 @@ int vdev_machine_resolve_intr(struct vdev_machine *m, const struct vdev_intr *in
 int vdev_machine_set_gsi(struct vdev_machine *m, uint32_t gsi, bool level);
 int vdev_machine_send_msi(struct vdev_machine *m, const struct vdev_msi *msi);
 
+/* The VM's run-time folder for named endpoints and the control socket:
+ * `set runtime-dir` or $VDEVKIT_RUNTIME_DIR or /run/vdevkit, then the `system` name (or
+ * "vm-PID" without one). vdev_machine_runtime_path() creates the folder (mode 0755) on first
+ * use and returns FOLDER/leaf in buf; -1 with err set when it cannot. */
+const char *vdev_machine_runtime_base(const struct vdev_machine *m);
+const char *vdev_machine_system_name(const struct vdev_machine *m);
+int vdev_machine_runtime_path(struct vdev_machine *m, const char *leaf, char *buf, size_t len,
+                              struct vdev_err *err);
+
 /* Exit status a device requested with vdev_request_stop, or -1 while none. */
 int vdev_machine_stop_status(const struct vdev_machine *m);
 

@@ -1,0 +1,62 @@
+/* The VM's run-time folder: where named endpoints and the control socket live. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+const char *vdev_machine_runtime_base(const struct vdev_machine *m)
+{
+    const char *dir = vdev_config_var(&m->cfg, "runtime-dir");
+    if (!dir || !*dir)
+        dir = getenv("VDEVKIT_RUNTIME_DIR");
+    return dir && *dir ? dir : "/run/vdevkit";
+}
+
+const char *vdev_machine_system_name(const struct vdev_machine *m)
+{
+    static __thread char fallback[32];
+    if (m->cfg.system && *m->cfg.system)
+        return m->cfg.system;
+    snprintf(fallback, sizeof(fallback), "vm-%ld", (long)getpid());
+    return fallback;
+}
+
+/* mkdir -p for the folders we own; existing folders are fine. */
+static int make_dirs(char *path, struct vdev_err *err)
+{
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        int rc = mkdir(path, 0755);
+        int e = errno;
+        *p = c;
+        if (rc && e != EEXIST)
+            return vdev_err_set(err, "cannot create the run-time folder %.*s: %s (hint: set "
+                                     "VDEVKIT_RUNTIME_DIR or 'set runtime-dir' to a writable folder)",
+                                (int)(p - path), path, strerror(e));
+        if (!c)
+            return 0;
+    }
+}
+
+int vdev_machine_runtime_path(struct vdev_machine *m, const char *leaf, char *buf, size_t len,
+                              struct vdev_err *err)
+{
+    char dir[512];
+    int n = snprintf(dir, sizeof(dir), "%s/%s", vdev_machine_runtime_base(m),
+                     vdev_machine_system_name(m));
+    if (n < 0 || (size_t)n >= sizeof(dir))
+        return vdev_err_set(err, "run-time folder name too long");
+    if (make_dirs(dir, err))
+        return -1;
+    n = snprintf(buf, len, "%s/%s", dir, leaf);
+    if (n < 0 || (size_t)n >= len)
+        return vdev_err_set(err, "run-time path %s/%s is too long", dir, leaf);
+    return 0;
+}
