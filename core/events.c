@@ -194,6 +194,17 @@ struct vdev_watch *vdev_watch_fd(struct vdev *d, int fd, void (*fn)(void *opaque
     return watch_add(d->m->loop, fd, fn, opaque, err);
 }
 
+struct vdev_watch *vdev_machine_watch_fd(struct vdev_machine *m, int fd,
+                                         void (*fn)(void *opaque, int fd), void *opaque,
+                                         struct vdev_err *err)
+{
+    if (!m->loop) {
+        vdev_err_set(err, "no event loop");
+        return NULL;
+    }
+    return watch_add(m->loop, fd, fn, opaque, err);
+}
+
 void vdev_watch_set_enabled(struct vdev_watch *w, bool enabled)
 {
     if (!w || w->removed)

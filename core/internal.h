@@ -98,6 +98,7 @@ struct vdev_machine {
     struct vdev_err *build_err;      /* where vdev_error() writes while building */
     struct vdev_doorbell *doorbells; /* all of them, freed with the machine */
     pthread_mutex_t log_lock;
+    struct vdev_control *control; /* control.c: the control socket, or NULL */
 };
 
 /* registry.c: the process-wide table of device types. */
@@ -131,8 +132,15 @@ int vdev_event_loop_start(struct vdev_event_loop *l);
 void vdev_event_loop_stop(struct vdev_event_loop *l);
 /* Frees every doorbell; after the loop thread stopped and devices terminated. */
 void vdev_events_free_all(struct vdev_machine *m);
+/* A watch owned by the core itself rather than a device (the control socket). */
+struct vdev_watch *vdev_machine_watch_fd(struct vdev_machine *m, int fd,
+                                         void (*fn)(void *opaque, int fd), void *opaque,
+                                         struct vdev_err *err);
 /* A write into a region with trapped doorbells: true when one rang (the write is consumed). */
 bool vdev_doorbell_trap(struct vdev_region *r, uint64_t addr, unsigned size, uint64_t value);
+
+/* control.c: closes the control socket and removes its file; after the loop stopped. */
+void vdev_control_close(struct vdev_machine *m);
 
 /* log.c */
 int vdev_log_parse(struct vdev *d, const char *filters, const char *dest, const char **why);

@@ -31,6 +31,7 @@ void vdev_machine_free(struct vdev_machine *m)
     /* Stop the event thread first so no callback runs into a terminating device. */
     if (m->loop)
         vdev_event_loop_stop(m->loop);
+    vdev_control_close(m);
     for (size_t i = m->ndevs; i-- > 0;)
         if (m->devs[i]->type->terminate)
             m->devs[i]->type->terminate(m->devs[i]);

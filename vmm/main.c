@@ -2,6 +2,8 @@
  *
  *   vdevkit run [@FILE] [OPTION...]   build the VM from qvm-style configuration and run it
  *   vdevkit modules                    list the device modules found on the search path
+ *   vdevkit stat SYSTEM [NAME]         a running VM's devices and counters (control socket)
+ *   vdevkit info SYSTEM | list         a running VM's pid and uptime | the VMs running here
  *   vdevkit version
  */
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include <vdev/vdev.h>
 
 #include "acpi_pm.h"
+#include "control_client.h"
 #include "vmm.h"
 #include "x86_platform.h"
 
@@ -19,6 +22,9 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: vdevkit run [@FILE] [OPTION...]   build and run a VM (see docs/config.md)\n"
+            "       vdevkit stat SYSTEM|SOCKET [NAME]   a running VM's devices and counters\n"
+            "       vdevkit info SYSTEM|SOCKET          a running VM's pid and uptime\n"
+            "       vdevkit list                        the VMs in the run-time folder\n"
             "       vdevkit version\n"
             "\n"
             "A configuration is qvm-style tokens: '@guest.conf' reads a file, and more\n"
@@ -48,6 +54,17 @@ static int cmd_run(int argc, char **argv)
         fprintf(stderr, "vdevkit: %s\n", err.msg);
         rc = VMM_EXIT_HOST;
         goto out;
+    }
+    /* Before build: a second VM with the same system name stops here, with the path. A
+     * run-time folder we cannot use only costs `vdevkit stat`. */
+    int crc = dryrun ? 0 : vdev_machine_control_open(m, &err);
+    if (crc) {
+        fprintf(stderr, "vdevkit: %s%s\n", crc == -2 ? "warning: no control socket: " : "",
+                err.msg);
+        if (crc == -1) {
+            rc = VMM_EXIT_HOST;
+            goto out;
+        }
     }
     if (vdev_machine_build(m, &err))
         goto refused;
@@ -81,6 +98,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "stat") == 0)
+        return vmm_cmd_stat(argc - 2, argv + 2);
+    if (strcmp(argv[1], "info") == 0)
+        return vmm_cmd_info(argc - 2, argv + 2);
+    if (strcmp(argv[1], "list") == 0)
+        return vmm_cmd_list(argc - 2, argv + 2);
     fprintf(stderr, "vdevkit: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return VMM_EXIT_CONFIG;

@@ -99,6 +99,17 @@ const char *vdev_machine_system_name(const struct vdev_machine *m);
 int vdev_machine_runtime_path(struct vdev_machine *m, const char *leaf, char *buf, size_t len,
                               struct vdev_err *err);
 
+/* The control socket: a Unix stream socket at the run-time path "control" that answers
+ * one-line requests (`stat`, `stat NAME`, `info`, `help`) on the core's event thread, each
+ * reply ending with a blank line. A stale socket of a VM that died is replaced; a live one
+ * (another VM with the same system name) is an error naming the path. The file is removed
+ * by vdev_machine_free. Returns 0; -1 with err set when the name is taken (or the path is
+ * something else); -2 with err set when the run-time folder cannot be used (no permission,
+ * path too long): a VM can still run, without a control socket.
+ * vdev_machine_control_path() is NULL while it is not open. */
+int vdev_machine_control_open(struct vdev_machine *m, struct vdev_err *err);
+const char *vdev_machine_control_path(const struct vdev_machine *m);
+
 /* Exit status a device requested with vdev_request_stop, or -1 while none. */
 int vdev_machine_stop_status(const struct vdev_machine *m);
 

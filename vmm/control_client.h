@@ -1,0 +1,12 @@
+/* Commands that talk to a running VM through its control socket. */
+#ifndef VMM_CONTROL_CLIENT_H
+#define VMM_CONTROL_CLIENT_H
+
+/* vdevkit stat SYSTEM|PATH [NAME] */
+int vmm_cmd_stat(int argc, char **argv);
+/* vdevkit info SYSTEM|PATH */
+int vmm_cmd_info(int argc, char **argv);
+/* vdevkit list */
+int vmm_cmd_list(int argc, char **argv);
+
+#endif
