@@ -45,6 +45,8 @@ struct peer_link_cfg {
     /* Messages ("peer /run/vdevkit/b/moe connected", "both ends use MAC ..."). */
     void (*log)(void *opaque, enum vdev_log_level level, const char *msg);
     void *opaque;
+    /* Size of our receive ring in bytes: a power of two, 256 KiB..64 MiB; 0 = 4 MiB. */
+    uint32_t ring_size;
 };
 
 /* Binds the endpoint and starts trying to reach the peer. NULL with err set (path too
