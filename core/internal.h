@@ -97,6 +97,7 @@ struct vdev_machine {
     int stop_status;                 /* -1 while running */
     struct vdev_err *build_err;      /* where vdev_error() writes while building */
     struct vdev_doorbell *doorbells; /* all of them, freed with the machine */
+    struct vdev_virtio *virtios;     /* virtio.c: every virtio device, freed with the machine */
     pthread_mutex_t log_lock;
     struct vdev_control *control; /* control.c: the control socket, or NULL */
 };
@@ -141,6 +142,10 @@ bool vdev_doorbell_trap(struct vdev_region *r, uint64_t addr, unsigned size, uin
 
 /* control.c: closes the control socket and removes its file; after the loop stopped. */
 void vdev_control_close(struct vdev_machine *m);
+
+/* virtio.c: machine reset of every virtio device; freeing them after devices terminated. */
+void vdev_virtio_reset_all(struct vdev_machine *m);
+void vdev_virtio_free_all(struct vdev_machine *m);
 
 /* log.c */
 int vdev_log_parse(struct vdev *d, const char *filters, const char *dest, const char **why);

@@ -35,6 +35,7 @@ void vdev_machine_free(struct vdev_machine *m)
     for (size_t i = m->ndevs; i-- > 0;)
         if (m->devs[i]->type->terminate)
             m->devs[i]->type->terminate(m->devs[i]);
+    vdev_virtio_free_all(m);
     vdev_events_free_all(m);
     for (size_t i = 0; i < m->ndevs; i++)
         vdev_device_free(m->devs[i]);
@@ -243,6 +244,7 @@ enum vdev_access_result vdev_machine_access(struct vdev_machine *m, enum vdev_sp
 
 void vdev_machine_reset(struct vdev_machine *m)
 {
+    vdev_virtio_reset_all(m);
     for (size_t i = 0; i < m->ndevs; i++)
         if (m->devs[i]->type->reset)
             m->devs[i]->type->reset(m->devs[i]);

@@ -38,9 +38,9 @@ struct vdev_virtq;
 #define VIRTIO_STATUS_FAILED      128u
 
 /* Transport/ring feature bits the core handles (§6). */
-#define VIRTIO_F_INDIRECT_DESC 28
-#define VIRTIO_F_EVENT_IDX     29
-#define VIRTIO_F_VERSION_1     32
+#define VIRTIO_F_INDIRECT_DESC   28
+#define VIRTIO_F_EVENT_IDX       29
+#define VIRTIO_F_VERSION_1       32
 #define VIRTIO_F_ACCESS_PLATFORM 33
 
 /* Largest queue the core accepts, and the most buffers one element may have (direct plus
@@ -56,7 +56,9 @@ struct vdev_virtio_ops {
     uint16_t queue_size_max; /* a power of two <= VDEV_VIRTQ_MAX_SIZE */
     uint32_t config_size;    /* bytes of device configuration space */
 
-    /* Device configuration space; off + len <= config_size (the core checks). Any thread. */
+    /* Device configuration space; off + len <= config_size (the core checks). Any thread.
+     * config_read is required when config_size > 0; config_write may be NULL (writes are
+     * then dropped). */
     void (*config_read)(void *opaque, uint32_t off, void *buf, uint32_t len);
     void (*config_write)(void *opaque, uint32_t off, const void *buf, uint32_t len);
     /* The driver set FEATURES_OK with `features`; return 0 to accept, -1 to refuse (the core
@@ -65,7 +67,10 @@ struct vdev_virtio_ops {
     /* DRIVER_OK: the enabled queues may be used from now on. */
     void (*start)(void *opaque);
     /* Reset or NEEDS_RESET: stop touching the queues. The core frees the queue mappings
-     * when this returns, so it must wait for the device's threads to let go of them. */
+     * when this returns, so it must wait for the device's threads to let go of them.
+     * Runs on a vCPU thread (reset, FAILED) or, after a NEEDS_RESET, on the core's event
+     * thread; never on a thread that called pop, and holding no lock the data path takes,
+     * so joining the data thread here is safe. No queue_kick runs once it begins. */
     void (*stop)(void *opaque);
     /* A queue was kicked. Runs on the core's event thread. NULL: the device polls
      * vdev_virtio_kick_fd() in its own thread instead (the fast path for data queues). */
@@ -91,7 +96,8 @@ int vdev_virtio_kick_fd(struct vdev_virtio *vio, unsigned q);
  * interrupt. Any thread. */
 void vdev_virtio_config_changed(struct vdev_virtio *vio);
 /* The device found the driver misbehaving (a malformed header, say): NEEDS_RESET, logged
- * once. Any thread. */
+ * once, every queue's pop returns -1 from now on; `stop` follows on the event thread. Any
+ * thread, including the data thread (it takes no lock and waits for nothing). */
 void vdev_virtio_fail(struct vdev_virtio *vio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* "pci 0:3.0" or "mmio 0xd0000000": where the transport put the device. */

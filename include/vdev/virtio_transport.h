@@ -21,8 +21,13 @@ struct vdev_virtio_transport_ops {
     /* Raise the configuration-change interrupt (ISR bit 1). Any thread. */
     void (*notify_config)(void *t);
     /* The core reset the device (status written 0, or machine reset): transport state
-     * such as vectors and ISR goes back to defaults. */
+     * such as vectors and ISR goes back to defaults. Called on the thread that wrote the
+     * status (inside vdev_virtio_set_status) or reset the machine, with no core lock held;
+     * do not hold a lock of your own across vdev_virtio_set_status() that this takes. */
     void (*reset)(void *t);
+    /* The machine is being freed (every device terminated, the event thread stopped):
+     * free the transport's own state. May be NULL. */
+    void (*destroy)(void *t);
 };
 
 /* Per-queue configuration as the driver writes it through the transport. */
@@ -42,8 +47,15 @@ int vdev_virtio_pci_create(struct vdev *d, struct vdev_virtio *vio, struct vdev_
 int vdev_virtio_mmio_create(struct vdev *d, struct vdev_virtio *vio, struct vdev_err *err);
 void vdev_virtio_set_kick_fd(struct vdev_virtio *vio, unsigned q, int fd);
 
-void vdev_virtio_bind_transport(struct vdev_virtio *vio, const struct vdev_virtio_transport_ops *ops,
-                                void *t, const char *where);
+/* What vdev_virtio_attach does before it picks a transport: checks the ops and allocates
+ * the core's state (freed with the machine), with no transport bound. For tests and
+ * transports that bind themselves. NULL with err set. */
+struct vdev_virtio *vdev_virtio_new(struct vdev *d, const struct vdev_virtio_ops *ops, void *opaque,
+                                    struct vdev_err *err);
+
+void vdev_virtio_bind_transport(struct vdev_virtio *vio,
+                                const struct vdev_virtio_transport_ops *ops, void *t,
+                                const char *where);
 struct vdev *vdev_virtio_vdev(struct vdev_virtio *vio);
 const struct vdev_virtio_ops *vdev_virtio_device_ops(const struct vdev_virtio *vio);
 unsigned vdev_virtio_num_queues(const struct vdev_virtio *vio);
