@@ -10,6 +10,8 @@
 #                   boot; empty if it could not be extracted)
 #   VDEVKIT_MODDIR=<cache>/kernel/<pkg>/lib/modules/<kver>   (depmod already run)
 #   VDEVKIT_BUSYBOX=<cache>/busybox/<deb>/bin/busybox
+#   VDEVKIT_IPERF3_ROOT=<cache>/iperf3/<deb>   (iperf3, libiperf0, libsctp1 extracted:
+#                   usr/bin/iperf3, usr/lib/x86_64-linux-gnu/; empty if it could not be fetched)
 # Progress goes to stderr. Cache: ${VDEVKIT_CACHE:-$HOME/.cache/vdevkit}.
 # Idempotent: a second run only asks apt-cache which kernel is current (~0.1 s).
 set -euo pipefail
@@ -110,6 +112,33 @@ if [ -z "$bb" ]; then
 fi
 [ -x "$bb" ] || vdk_die "busybox not found at $bb"
 
+# iperf3 for the network tests (tier 3 net pair): the program and the libraries the host
+# may lack (libssl3 and libc come from the host through ldd, like every staged program).
+# Best effort: without it the network tests say so and other tests are unaffected.
+fetch_iperf3() {
+    local tmp=$cache/iperf3/.fetch.tmp pkgs=(iperf3 libiperf0 libsctp1) deb name
+    /sbin/ldconfig -p 2>/dev/null | grep -q 'libssl\.so\.3 ' || pkgs+=(libssl3)
+    rm -rf "$tmp" && mkdir -p "$tmp/deb" "$tmp/root"
+    for p in "${pkgs[@]}"; do download_deb "$p" "$tmp/deb" || return 1; done
+    for deb in "$tmp"/deb/*.deb; do dpkg-deb -x "$deb" "$tmp/root" || return 1; done
+    [ -x "$tmp/root/usr/bin/iperf3" ] || return 1
+    name=$(basename "$(ls "$tmp"/deb/iperf3_*.deb)" .deb)
+    rm -rf "${cache:?}/iperf3/$name" && mv "$tmp/root" "$cache/iperf3/$name"
+    touch "$cache/iperf3/$name/.complete"
+    rm -rf "$tmp"
+}
+mkdir -p "$cache/iperf3"
+iperf3_root=$(find "$cache/iperf3" -mindepth 2 -maxdepth 2 -name .complete ! -path '*.tmp/*' -printf '%h\n' 2>/dev/null | sort -V | tail -1)
+if [ -z "$iperf3_root" ]; then
+    vdk_log "fetching iperf3 (for the network tests)"
+    if fetch_iperf3; then
+        iperf3_root=$(find "$cache/iperf3" -mindepth 2 -maxdepth 2 -name .complete ! -path '*.tmp/*' -printf '%h\n' | sort -V | tail -1)
+    else
+        vdk_log "warning: could not fetch iperf3; the network tests will be skipped"
+        rm -rf "$cache/iperf3/.fetch.tmp"
+    fi
+fi
+
 # Trees cached before vmlinux extraction existed get it now.
 if [ ! -f "$kdir/boot/vmlinux-$kver" ] && [ ! -f "$kdir/.no-vmlinux" ]; then
     extract_vmlinux "$kdir/boot/vmlinuz-$kver" "$kdir/boot/vmlinux-$kver" || touch "$kdir/.no-vmlinux"
@@ -119,8 +148,10 @@ vmlinux=
 
 vdk_log "fetch: kernel $kpkg ($kdir)"
 vdk_log "fetch: busybox $bb"
+vdk_log "fetch: iperf3 ${iperf3_root:-(none)}"
 printf 'VDEVKIT_KVER=%q\n' "$kver"
 printf 'VDEVKIT_VMLINUZ=%q\n' "$kdir/boot/vmlinuz-$kver"
 printf 'VDEVKIT_VMLINUX=%q\n' "$vmlinux"
 printf 'VDEVKIT_MODDIR=%q\n' "$kdir/lib/modules/$kver"
 printf 'VDEVKIT_BUSYBOX=%q\n' "$bb"
+printf 'VDEVKIT_IPERF3_ROOT=%q\n' "$iperf3_root"

@@ -2,20 +2,45 @@
 # Builds the tier-3 guest's initramfs: busybox, the scenario /init, the kernel modules the
 # scenarios need (with their dependencies from modules.dep; /init loads them in order) and
 # static guest test programs.
-#   build-initramfs.sh OUT.cpio.gz [MODULE...]      (GUEST_PROGRAMS="a.c b.c": static programs)
+#   build-initramfs.sh [--net] OUT.cpio.gz [MODULE...]   (GUEST_PROGRAMS="a.c b.c": static programs)
+# --net: the network scenarios' tools and drivers: iperf3 with its libraries (Debian's, from
+# fetch.sh, in /usr/lib/x86_64-linux-gnu) and the virtio_pci/virtio_net modules (with
+# failover/net_failover, their dependencies) unless the kernel has them built in.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../images/lib.sh"
+net=0
+if [ "${1:-}" = --net ]; then
+    net=1
+    shift
+fi
 out=$1
 shift
 eval "$("$here/../images/fetch.sh")"
+modules=("$@")
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 vdk_stage_rootfs_layout "$stage"
 vdk_busybox_install "$VDEVKIT_BUSYBOX" "$stage"
 install -m 0755 "$here/init" "$stage/init"
-if [ $# -gt 0 ]; then
-    vdk_stage_modules "$VDEVKIT_MODDIR" "$stage" "$@"
+if [ "$net" = 1 ]; then
+    [ -n "${VDEVKIT_IPERF3_ROOT:-}" ] || vdk_die "--net: no iperf3 (fetch.sh could not fetch it)"
+    libdir=$stage/usr/lib/x86_64-linux-gnu
+    mkdir -p "$libdir"
+    install -m 0755 "$VDEVKIT_IPERF3_ROOT/usr/bin/iperf3" "$stage/usr/bin/iperf3"
+    for lib in "$VDEVKIT_IPERF3_ROOT"/usr/lib/x86_64-linux-gnu/*.so.[0-9]; do  # by soname
+        cp -L "$lib" "$libdir/"
+    done
+    # The rest (libc, libcrypto) from the host through ldd; what is staged already is kept.
+    LD_LIBRARY_PATH=$libdir vdk_stage_elf_deps "$stage" "$stage/usr/bin/iperf3"
+    missing=$(LD_LIBRARY_PATH=$libdir ldd "$stage/usr/bin/iperf3" | grep 'not found' || true)
+    [ -z "$missing" ] || vdk_die "iperf3 needs libraries we could not stage: $missing"
+    # virtio_net pulls failover and net_failover in through modules.dep; built-in ones are
+    # skipped (vdk_resolve_modules checks modules.builtin).
+    modules+=(virtio_pci virtio_net)
+fi
+if [ ${#modules[@]} -gt 0 ]; then
+    vdk_stage_modules "$VDEVKIT_MODDIR" "$stage" "${modules[@]}"
 fi
 for src in ${GUEST_PROGRAMS:-}; do
     gcc -static -O2 -Wall -Wextra -Werror -o "$stage/usr/bin/$(basename "${src%.c}")" "$src"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Tier 3, network: two stock Debian guests on a virtio-net peer link (run-pair.sh), directly
+# where the host has hardware virtualization, else inside the outer QEMU machine.
+#   run-net-tests.sh BUILD_DIR
+# Exits 77 (ctest: skipped) when the build has no virtio-net module or iperf3 could not be
+# fetched. NET_NO_NIC=1 boots the pair without the NIC (checks the harness itself).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build=$(cd "${1:?usage: run-net-tests.sh BUILD_DIR}" && pwd)
+eval "$("$here/../images/fetch.sh")"
+
+if [ ! -f "$build/modules/vdev-virtio-net.so" ] && [ "${NET_NO_NIC:-0}" != 1 ]; then
+    echo "net: SKIP: this build has no vdev-virtio-net.so"
+    exit 77
+fi
+if [ -z "${VDEVKIT_IPERF3_ROOT:-}" ]; then
+    echo "net: SKIP: iperf3 could not be fetched (see fetch.sh's warning)"
+    exit 77
+fi
+
+payload=$(mktemp -d /tmp/vdevkit-net-XXXXXX)
+trap 'rm -rf "$payload"' EXIT
+cp "$build/vmm/vdevkit" "$payload/"
+cp -P "$build"/core/libvdev.so* "$payload/"
+mkdir -p "$payload/modules"
+cp "$build"/modules/vdev-*.so "$payload/modules/"
+cp "$VDEVKIT_VMLINUZ" "$payload/bzImage"
+"$here/build-initramfs.sh" --net "$payload/initrd-net.img"
+cp "$here/run-pair.sh" "$payload/"
+
+status=0
+# Two guests of 256 MiB, one per outer vCPU; the payload (~20 MB) lives in outer RAM.
+VDEVKIT_OUTER_SILENCE=${VDEVKIT_OUTER_SILENCE:-300} \
+"$here/../harness/outer.sh" --smp 2 --mem 2048 --timeout "${VDEVKIT_NET_TIMEOUT:-900}" --retry-env \
+    --payload "$payload" -- env NET_ONLY="${NET_ONLY:-}" NET_NO_NIC="${NET_NO_NIC:-0}" \
+    NET_IPERF_SECS="${NET_IPERF_SECS:-5}" sh ./run-pair.sh || status=$?
+if [ "$status" -eq 125 ]; then
+    echo "net: ENVIRONMENT FAILURE (the outer machine failed, not vdevkit)"
+fi
+exit "$status"

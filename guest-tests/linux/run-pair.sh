@@ -1,0 +1,178 @@
+#!/bin/sh
+# Runs inside the outer machine (or directly on a KVM host): two vdevkit VMs, `alpha` and
+# `beta`, each pinned to its own CPU, joined by a virtio-net peer link (alpha's NIC `curly`,
+# beta's `moe`), booting the tier-3 initramfs built with --net. Scenarios:
+#   pair          ping and iperf3 both ways (MSI-X); `vdevkit stat alpha` while they run
+#   pair-nomsi    the same with pci=nomsi on both kernel command lines (INTx)
+#   linkdown      beta is killed (SIGKILL); alpha must see carrier 0 / operstate down
+# Prints "net: NAME: PASS|FAIL ..." per scenario, the figures, and "N passed, M failed".
+# NET_ONLY="pair linkdown" runs a subset; NET_IPERF_SECS (5) per iperf3 direction;
+# NET_NO_NIC=1 boots the guests without the NIC (a harness check: they fail at no-eth0).
+cd "${VDEVKIT_PAYLOAD:-.}" || exit 1
+export LD_LIBRARY_PATH=$PWD VDEVKIT_MODULE_PATH=$PWD/modules
+rt=$(mktemp -d /tmp/vdevkit-rt.XXXXXX)
+export VDEVKIT_RUNTIME_DIR=$rt
+secs=${NET_IPERF_SECS:-5}
+pair_timeout=${NET_PAIR_TIMEOUT:-300}
+ncpu=$(nproc)
+pass=0
+fail=0
+echo "net: runtime dir $rt, $ncpu CPUs, iperf3 ${secs}s per direction"
+
+# conf SYSTEM CPU NIC PEER_SYSTEM PEER_NIC MAC IP PEER_IP MTU SCENARIO ROLE EXTRA_CMDLINE
+conf() {
+    {
+        echo "system $1"
+        echo "ram 256M"
+        echo "cpu runmask $2"
+        echo "load bzImage"
+        echo "initrd load initrd-net.img"
+        echo "cmdline \"console=ttyS0 panic=-1 vdevkit.scenario=${10} vdevkit.role=${11}" \
+            "vdevkit.ip=$7/24 vdevkit.peer=$8 vdevkit.mac=$6 vdevkit.mtu=$9 vdevkit.secs=$secs" \
+            "${12}\""
+        echo "vdev ser8250"
+        [ "${NET_NO_NIC:-0}" = 1 ] || echo "vdev virtio-net name $3 peer $rt/$4/$5 mac $6 mtu $9"
+    } > "$1.conf"
+}
+
+# start SYSTEM CPU: the VMM pinned to CPU (its vCPU too, through `cpu runmask`).
+start() {
+    if [ "$ncpu" -gt "$2" ]; then
+        timeout -k 5 "$pair_timeout" taskset -c "$2" ./vdevkit run @"$1.conf" > "$1.log" 2>&1 &
+    else
+        timeout -k 5 "$pair_timeout" ./vdevkit run @"$1.conf" > "$1.log" 2>&1 &
+    fi
+    eval "pid_$1=$!"
+}
+
+# The VMM's own pid (timeout runs it as a child), from its control socket.
+vmm_pid() { ./vdevkit info "$1" 2>/dev/null | sed -n 's/^pid //p'; }
+
+# A zombie (exited, not yet waited for) is not alive.
+alive() { [ -e "/proc/$1" ] && ! grep -qE '^[0-9]+ \(.*\) Z' "/proc/$1/stat" 2>/dev/null; }
+
+# check SYSTEM: st_SYSTEM becomes its exit status once it ended (no subshell: `wait` needs
+# to run in the shell that started it), else "running".
+check() {
+    eval "p=\$pid_$1 st=\$st_$1"
+    [ "$st" = running ] || return 0
+    if ! alive "$p"; then
+        wait "$p"
+        eval "st_$1=$?"
+    fi
+}
+
+metrics() { grep -a 'VDEVKIT-METRIC' "$1.log" | tr -d '\r' | sed 's/VDEVKIT-METRIC //' | tr '\n' ';'; }
+
+report_fail() {
+    fail=$((fail + 1))
+    echo "net: $1: FAIL: $2"
+    for s in alpha beta; do
+        echo "    --- $s: VMM and guest lines that matter (full log: $s.log) ---"
+        grep -aE 'vdevkit:|VDEVKIT-|virtio|eth0|PCI|MSI|link|BUG|WARNING|Call Trace' "$s.log" |
+            tr -d '\r' | tail -n 40 | sed 's/^/    /'
+        echo "    --- $s: console tail ---"
+        tail -n 15 "$s.log" | tr -d '\r' | sed 's/^/    /'
+    done
+}
+
+# The last `vdevkit stat alpha` that answered while the pair ran.
+poll_stat() {
+    if out=$(./vdevkit stat alpha 2>&1); then
+        printf '%s\n' "$out" > stat-alpha.txt
+    fi
+}
+
+# A counter line for the NIC with at least one non-zero number in it.
+stat_ok() {
+    grep -a "virtio-net 'curly'" stat-alpha.txt 2>/dev/null | grep -qE '(^|[^0-9.])[1-9][0-9]*'
+}
+
+# wait_pair SCENARIO KILL_BETA_WHEN_READY: sets st_alpha, st_beta.
+wait_pair() {
+    killed=0 waited=0 beta_gone= st_alpha=running st_beta=running
+    rm -f stat-alpha.txt
+    while :; do
+        check alpha
+        check beta
+        [ "$st_alpha" != running ] && [ "$st_beta" != running ] && break
+        [ "$st_alpha" = running ] && poll_stat
+        if [ "$2" = 1 ] && [ "$killed" = 0 ] &&
+            grep -aq 'net-linkdown ready' alpha.log && grep -aq 'net-linkdown ready' beta.log; then
+            bpid=$(vmm_pid beta)
+            if [ -n "$bpid" ]; then
+                echo "net: $1: both links up; killing beta (pid $bpid)"
+                kill -KILL "$bpid"
+                killed=1
+            fi
+        fi
+        # Once beta is gone, alpha has 60 s to notice the link went down and end.
+        if [ "$st_beta" != running ] && [ -z "$beta_gone" ]; then beta_gone=$waited; fi
+        if [ -n "$beta_gone" ] && [ $((waited - beta_gone)) -ge 60 ] && [ "$st_alpha" = running ]; then
+            echo "net: $1: alpha still running 60 s after beta ended; stopping it"
+            apid=$(vmm_pid alpha)
+            [ -n "$apid" ] && kill -KILL "$apid"
+        fi
+        sleep 1
+        waited=$((waited + 1))
+    done
+}
+
+# pair NAME EXTRA_CMDLINE EXPECT_IRQ MTU
+pair() {
+    name=$1
+    case " ${NET_ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
+    conf alpha 0 curly beta moe 52:54:00:00:00:01 10.0.0.1 10.0.0.2 "$4" net server "$2"
+    conf beta 1 moe alpha curly 52:54:00:00:00:02 10.0.0.2 10.0.0.1 "$4" net client "$2"
+    t0=$(date +%s)
+    start alpha 0
+    start beta 1
+    wait_pair "$name" 0
+    secs_used=$(( $(date +%s) - t0 ))
+    [ -s stat-alpha.txt ] && sed 's/^/    stat alpha: /' stat-alpha.txt
+    why=
+    grep -aq 'VDEVKIT-RESULT net ok role=client' beta.log || why="$why beta-no-result($(grep -a 'VDEVKIT-RESULT' beta.log | tr -d '\r' | head -1))"
+    grep -aq 'VDEVKIT-RESULT net ok role=server' alpha.log || why="$why alpha-no-result($(grep -a 'VDEVKIT-RESULT' alpha.log | tr -d '\r' | head -1))"
+    [ "$st_alpha" = 0 ] || why="$why alpha-status=$st_alpha"
+    [ "$st_beta" = 0 ] || why="$why beta-status=$st_beta"
+    irq=$(grep -a 'VDEVKIT-GUEST eth0' alpha.log | tr -d '\r' | sed -n 's/.*irq=//p' | head -1)
+    case $irq in *"$3"*) ;; *) why="$why irq=$irq(expected-$3)" ;; esac
+    stat_ok || why="$why no-nonzero-counters-in-'vdevkit stat alpha'"
+    if [ -z "$why" ]; then
+        pass=$((pass + 1))
+        echo "net: $name: PASS (${secs_used}s, irq $irq) beta: $(metrics beta) alpha: $(metrics alpha)"
+    else
+        report_fail "$name" "$why (${secs_used}s)"
+    fi
+}
+
+linkdown() {
+    name=linkdown
+    case " ${NET_ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
+    conf alpha 0 curly beta moe 52:54:00:00:00:01 10.0.0.1 10.0.0.2 4000 net-linkdown server ""
+    conf beta 1 moe alpha curly 52:54:00:00:00:02 10.0.0.2 10.0.0.1 4000 net-linkdown client ""
+    t0=$(date +%s)
+    start alpha 0
+    start beta 1
+    wait_pair "$name" 1
+    secs_used=$(( $(date +%s) - t0 ))
+    why=
+    [ "$killed" = 1 ] || why="$why never-both-ready"
+    grep -aq 'VDEVKIT-RESULT net-linkdown ok' alpha.log || why="$why alpha-no-result($(grep -a 'VDEVKIT-RESULT' alpha.log | tr -d '\r' | head -1))"
+    [ "$st_alpha" = 0 ] || why="$why alpha-status=$st_alpha"
+    if [ -z "$why" ]; then
+        pass=$((pass + 1))
+        echo "net: $name: PASS (${secs_used}s) alpha saw carrier 0 after beta was killed; mtu 4000: $(grep -a 'VDEVKIT-GUEST eth0' alpha.log | tr -d '\r' | head -1)"
+    else
+        report_fail "$name" "$why (${secs_used}s)"
+    fi
+}
+
+pair pair "" MSI 1500
+pair pair-nomsi "pci=nomsi" IO-APIC 1500
+linkdown
+# nothing of ours may be left behind in the run-time folder
+left=$(find "$rt" -type s 2>/dev/null | tr '\n' ' ')
+[ -z "$left" ] || echo "net: note: sockets left in the run-time folder: $left"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
