@@ -444,6 +444,7 @@ static void accept_all(struct peer_link *l)
         l->pending[i].fd = fd;
         l->pending[i].deadline = now_ms() + PL_HELLO_TIMEOUT_MS;
         ep_add(l, fd, TAG_PENDING0 + i);
+        pending_readable(l, i); /* the HELLO is usually there already */
     }
 }
 
