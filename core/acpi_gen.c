@@ -1,6 +1,7 @@
 /* The machine's share of the DSDT: Scope (\_SB) with every device's gen_acpi nodes. */
 #include <vdev/acpi.h>
 
+#include "../pci/pci_internal.h"
 #include "internal.h"
 
 int vdev_machine_gen_acpi(struct vdev_machine *m, struct vdev_aml *dsdt, struct vdev_err *err)
@@ -18,6 +19,11 @@ int vdev_machine_gen_acpi(struct vdev_machine *m, struct vdev_aml *dsdt, struct 
     if (vdev_aml_error(dsdt))
         return vdev_err_set(err, "ACPI: %s", vdev_aml_error(dsdt));
     unsigned depth = vdev_aml_depth(dsdt);
+    /* The host bridge comes before the devices (which may sit behind it). */
+    if (m->pci)
+        pci_gen_acpi(m->pci, dsdt);
+    if (vdev_aml_error(dsdt))
+        return vdev_err_set(err, "ACPI: PCI host bridge: %s", vdev_aml_error(dsdt));
 
     /* A hook reports with vdev_error(), which writes where a build would. */
     struct vdev_err local;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../pci/pci_internal.h"
 #include "internal.h"
 
 struct vdev *vdev_device_new(struct vdev_machine *m, const struct vdev_type *type,
@@ -71,12 +72,21 @@ static int place_error(struct vdev *d, struct vdev_err *err, struct vdev_srcpos 
 static int settle_loc(struct vdev *d, struct vdev_err *err)
 {
     const struct vdev_type *t = d->type;
+    if (!d->loc_given && (t->places & VDEV_PLACE_PCI) && d->m->pci) {
+        /* On a machine with PCI, a type that can sit there does, in the next free slot
+         * (pinned slots were claimed before any device was placed). */
+        struct vdev_err e;
+        if (pci_alloc_slot(d->m->pci, &d->loc, d->label, &e))
+            return vdev_err_at(err, d->cfg->pos, "vdev %s: %s", t->name, e.msg);
+        d->loc_pos = d->cfg->pos;
+        return 0;
+    }
     if (!d->loc_given) {
         const char *why = NULL;
         if (!t->default_loc) {
             if (t->places & VDEV_PLACE_PCI)
                 return vdev_err_at(err, d->cfg->pos,
-                                   "vdev %s: this machine has no PCI bus yet, so the device "
+                                   "vdev %s: this machine has no PCI bus, so the device "
                                    "needs a 'loc' (hint: loc mem:ADDR intr PIC:LINE)",
                                    t->name);
             return vdev_err_at(err, d->cfg->pos, "vdev %s: 'loc' is required", t->name);
@@ -98,8 +108,10 @@ static int settle_loc(struct vdev *d, struct vdev_err *err)
     case VDEV_LOC_PCI:
         if (!(t->places & VDEV_PLACE_PCI))
             return place_error(d, err, d->loc_pos, "a PCI slot");
-        return vdev_err_at(err, d->loc_pos,
-                           "vdev %s: option 'loc': this machine has no PCI bus yet", t->name);
+        if (!d->m->pci)
+            return vdev_err_at(err, d->loc_pos,
+                               "vdev %s: option 'loc': this machine has no PCI bus", t->name);
+        return 0; /* the slot was claimed by vdev_pci_claim_pinned */
     case VDEV_LOC_NONE:
         return vdev_err_at(err, d->cfg->pos, "vdev %s: no location", t->name);
     }
@@ -118,6 +130,14 @@ static int settle_loc(struct vdev *d, struct vdev_err *err)
 static int settle_intr(struct vdev *d, struct vdev_err *err)
 {
     const struct vdev_type *t = d->type;
+    if (d->loc.kind == VDEV_LOC_PCI) {
+        if (d->intr_given)
+            return vdev_err_at(err, d->intr_pos,
+                               "vdev %s: option 'intr': a PCI device interrupts through its "
+                               "slot (INTx) or MSI-X (hint: leave 'intr' out)",
+                               t->name);
+        return 0;
+    }
     if (!t->has_intr)
         return 0;
     if (!d->intr_given) {
@@ -147,11 +167,27 @@ static int settle_intr(struct vdev *d, struct vdev_err *err)
     return 0;
 }
 
+/* Pinned PCI slots (`loc pci:B:D`) are claimed before any device is placed, so a device
+ * without `loc` never takes a slot a later line asks for. */
+int vdev_pci_claim_pinned(struct vdev_machine *m, struct vdev_err *err)
+{
+    for (size_t i = 0; m->pci && i < m->ndevs; i++) {
+        struct vdev *d = m->devs[i];
+        struct vdev_err e;
+        if (!d->loc_given || d->loc.kind != VDEV_LOC_PCI || !(d->type->places & VDEV_PLACE_PCI))
+            continue;
+        if (pci_claim_slot(m->pci, &d->loc, d->label, d->loc_pos, &e))
+            return vdev_err_at(err, d->loc_pos, "vdev %s: option 'loc': %s: %s", d->type->name,
+                               d->label, e.msg);
+    }
+    return 0;
+}
+
 int vdev_device_assign(struct vdev *d, struct vdev_err *err)
 {
     if (settle_loc(d, err) || settle_intr(d, err))
         return -1;
-    if (d->type->window_size) {
+    if (d->type->window_size && d->loc.kind != VDEV_LOC_PCI) {
         d->window_ops.read = window_read;
         d->window_ops.write = window_write;
         d->window_ops.sizes = d->type->window.sizes;

@@ -40,6 +40,7 @@ struct vdev {
     bool has_gsi;
     struct vdev_region *window;
     struct vdev_region_ops window_ops;
+    struct vdev_pci_func *pci_func; /* its PCI function, when it sits on PCI */
 
     /* logging (`log FILTERS DEST`) */
     unsigned log_mask; /* bit per enum vdev_log_level */
@@ -98,6 +99,7 @@ struct vdev_machine {
     struct vdev_err *build_err;      /* where vdev_error() writes while building */
     struct vdev_doorbell *doorbells; /* all of them, freed with the machine */
     struct vdev_virtio *virtios;     /* virtio.c: every virtio device, freed with the machine */
+    struct vdev_pci_host *pci;       /* the PCI host bridge (pci/), or NULL */
     pthread_mutex_t log_lock;
     struct vdev_control *control; /* control.c: the control socket, or NULL */
 };
@@ -120,6 +122,7 @@ struct vdev *vdev_device_new(struct vdev_machine *m, const struct vdev_type *typ
                              const struct vdev_vdev_cfg *cfg, size_t index);
 void vdev_device_free(struct vdev *d);
 int vdev_device_assign(struct vdev *d, struct vdev_err *err);
+int vdev_pci_claim_pinned(struct vdev_machine *m, struct vdev_err *err);
 
 /* irq.c */
 struct vdev_pic *vdev_pic_find(struct vdev_machine *m, const char *name);

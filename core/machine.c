@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../pci/pci_internal.h"
 #include "internal.h"
 
 struct vdev_machine *vdev_machine_new(const struct vdev_embedder_ops *ops, void *ctx)
@@ -36,6 +37,7 @@ void vdev_machine_free(struct vdev_machine *m)
         if (m->devs[i]->type->terminate)
             m->devs[i]->type->terminate(m->devs[i]);
     vdev_virtio_free_all(m);
+    pci_host_free(m->pci); /* its irqfds go before the event machinery */
     vdev_events_free_all(m);
     for (size_t i = 0; i < m->ndevs; i++)
         vdev_device_free(m->devs[i]);
@@ -141,7 +143,10 @@ static int apply_reserves(struct vdev_machine *m, struct vdev_err *err)
             if (vdev_bus_add(m->bus, &desc, NULL, &e))
                 return vdev_err_at(err, rc->loc_pos, "reserve: %s", e.msg);
         } else if (rc->loc.kind == VDEV_LOC_PCI) {
-            return vdev_err_at(err, rc->loc_pos, "reserve: this machine has no PCI bus yet");
+            if (!m->pci)
+                return vdev_err_at(err, rc->loc_pos, "reserve: this machine has no PCI bus");
+            if (pci_reserve_slot(m->pci, &rc->loc, rc->pos.line, &e))
+                return vdev_err_at(err, rc->loc_pos, "reserve: %s", e.msg);
         }
         if (rc->intr.given) {
             uint32_t gsi;
@@ -214,10 +219,15 @@ int vdev_machine_build(struct vdev_machine *m, struct vdev_err *err)
         rc = apply_reserves(m, err);
     if (rc == 0)
         rc = create_devices(m, err);
-    if (rc == 0)
+    if (rc == 0) {
         label_devices(m);
+        rc = vdev_pci_claim_pinned(m, err);
+    }
     for (size_t i = 0; rc == 0 && i < m->ndevs; i++)
         rc = vdev_device_assign(m->devs[i], err);
+    /* BAR addresses, as firmware would give them, once every function is declared. */
+    if (rc == 0 && m->pci)
+        rc = pci_assign_bars(m->pci, err);
     /* Host-backed memory from here on is the embedder's to map. */
     if (rc == 0)
         vdev_bus_set_listener(m->bus, memory_listener, m);
@@ -244,6 +254,8 @@ enum vdev_access_result vdev_machine_access(struct vdev_machine *m, enum vdev_sp
 
 void vdev_machine_reset(struct vdev_machine *m)
 {
+    if (m->pci)
+        pci_host_reset(m->pci); /* configuration spaces back to power-on, BARs off */
     vdev_virtio_reset_all(m);
     for (size_t i = 0; i < m->ndevs; i++)
         if (m->devs[i]->type->reset)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vdev/pci.h>
+
 #include "x86_platform.h"
 
 #define HEADER_LEN   36
@@ -14,7 +16,9 @@
 #define FADT_MINOR   5
 #define MADT_REV     5
 #define DSDT_REV     2 /* 64-bit integers */
-#define XSDT_ENTRIES 2 /* FADT, MADT */
+#define XSDT_ENTRIES 2 /* FADT, MADT; and MCFG with a PCI host bridge */
+#define MCFG_REV     1
+#define MCFG_LEN     (HEADER_LEN + 8 + 16) /* one allocation: segment 0 */
 
 /* FADT Flags (5.2.9, Table 5.10) */
 #define FADT_PWR_BUTTON    (1u << 4) /* the power button is a control-method device */
@@ -208,21 +212,25 @@ int x86_acpi_build(struct vdev_machine *m, const struct x86_acpi_config *cfg, vo
 
     /* Layout, as offsets from gpa: RSDP on 16 bytes, the tables on 8. The largest term is
      * bounded (AML below 256 MiB, 255 CPUs), so none of this overflows. */
+    struct vdev_pci_host_desc pci;
+    const bool has_mcfg = vdev_machine_pci_host(m, &pci);
+    const unsigned nentries = XSDT_ENTRIES + (has_mcfg ? 1 : 0);
     uint64_t madt_len = MADT_LEN((uint64_t)cfg->ncpus);
     uint64_t dsdt_len = HEADER_LEN + (uint64_t)aml_len;
-    uint64_t end_bound = 16 + RSDP_LEN + 8 + HEADER_LEN + 8 * XSDT_ENTRIES + 8 + FADT_LEN + 8 +
-                         madt_len + 8 + dsdt_len;
+    uint64_t end_bound = 16 + RSDP_LEN + 8 + HEADER_LEN + 8 * nentries + 8 + FADT_LEN + 8 +
+                         madt_len + 8 + dsdt_len + 8 + MCFG_LEN;
     if (gpa > UINT64_MAX - end_bound) {
         vdev_err_set(err, "ACPI: the table area at 0x%llx wraps around", (unsigned long long)gpa);
         goto out;
     }
     uint64_t rsdp = align_up(0, gpa, 16);
     uint64_t xsdt = align_up(rsdp + RSDP_LEN, gpa, 8);
-    uint64_t xsdt_len = HEADER_LEN + 8 * XSDT_ENTRIES;
+    uint64_t xsdt_len = HEADER_LEN + 8 * (uint64_t)nentries;
     uint64_t fadt = align_up(xsdt + xsdt_len, gpa, 8);
     uint64_t madt = align_up(fadt + FADT_LEN, gpa, 8);
     uint64_t dsdt = align_up(madt + madt_len, gpa, 8);
-    uint64_t end = dsdt + dsdt_len;
+    uint64_t mcfg = align_up(dsdt + dsdt_len, gpa, 8);
+    uint64_t end = has_mcfg ? mcfg + MCFG_LEN : dsdt + dsdt_len;
     if (dsdt_len > UINT32_MAX || end > size) {
         vdev_err_set(err, "ACPI: the tables need %llu bytes; the area at 0x%llx has %zu",
                      (unsigned long long)end, (unsigned long long)gpa, size);
@@ -248,6 +256,8 @@ int x86_acpi_build(struct vdev_machine *m, const struct x86_acpi_config *cfg, vo
     header(p, "XSDT", (uint32_t)xsdt_len, 1, &oem);
     put_le(p + HEADER_LEN, gpa + fadt, 8);
     put_le(p + HEADER_LEN + 8, gpa + madt, 8);
+    if (has_mcfg)
+        put_le(p + HEADER_LEN + 16, gpa + mcfg, 8);
     finish(p, (uint32_t)xsdt_len);
 
     /* FADT (5.2.9): hardware-reduced, so no SCI, PM1, PM timer or GPE blocks. */
@@ -305,6 +315,18 @@ int x86_acpi_build(struct vdev_machine *m, const struct x86_acpi_config *cfg, vo
     header(p, "DSDT", (uint32_t)dsdt_len, DSDT_REV, &oem);
     memcpy(p + HEADER_LEN, body, aml_len);
     finish(p, (uint32_t)dsdt_len);
+
+    /* MCFG (PCI Firmware 3.2, 4.1.2): the ECAM window of segment 0, buses 0..buses-1. */
+    if (has_mcfg) {
+        p = base + mcfg;
+        header(p, "MCFG", MCFG_LEN, MCFG_REV, &oem);
+        uint8_t *a = p + HEADER_LEN + 8; /* 8 reserved bytes, then the allocation */
+        put_le(a, pci.ecam_base, 8);
+        put_le(a + 8, 0, 2); /* segment */
+        a[10] = 0;           /* start bus */
+        a[11] = (uint8_t)(pci.buses - 1);
+        finish(p, MCFG_LEN);
+    }
 
     if (rsdp_gpa)
         *rsdp_gpa = gpa + rsdp;

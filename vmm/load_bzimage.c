@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "loaders.h"
+#include <vdev/pci.h>
 
 /* boot_params offsets */
 #define BP_ACPI_RSDP         0x070
@@ -65,6 +66,8 @@ static void wr64(uint8_t *p, uint64_t v)
 struct e820 {
     unsigned n;
     bool overflow;
+    bool pci;
+    struct vdev_pci_host_desc host; /* BARs inside its windows are the guest's to move */
     struct {
         uint64_t addr, size;
         uint32_t type;
@@ -90,6 +93,13 @@ static void e820_region(const struct vdev_region_info *r, void *arg)
 {
     struct e820 *t = arg;
     uint64_t base = r->base, end = r->base + r->size;
+    /* A BAR is not a platform reservation: Linux clips its bridge windows with e820
+     * reservations and would then find no room for the BARs where they are. */
+    if (t->pci &&
+        ((base >= t->host.mmio32_base && end <= t->host.mmio32_base + t->host.mmio32_size) ||
+         (t->host.mmio64_size && base >= t->host.mmio64_base &&
+          end <= t->host.mmio64_base + t->host.mmio64_size)))
+        return;
     if (r->kind != VDEV_REGION_RAM) {
         e820_add(t, base, end, E820_RESERVED);
         return;
@@ -201,6 +211,7 @@ int load_bzimage(struct vdev_machine *m, const void *image, size_t len, const ch
     struct e820 *t = calloc(1, sizeof(*t));
     if (!t)
         return vdev_err_set(err, "out of memory");
+    t->pci = vdev_machine_pci_host(m, &t->host);
     vdev_bus_foreach(vdev_machine_bus(m), VDEV_SPACE_MEM, e820_region, t);
     if (t->overflow) {
         free(t);

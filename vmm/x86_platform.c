@@ -1,5 +1,41 @@
 #include "x86_platform.h"
 
+#include <cpuid.h>
+
+/* The 64-bit PCI window must lie below the guest's physical address width (CPUID
+ * 0x80000008, which KVM passes through from the host): 0x40_0000_0000-0x7f_ffff_ffff needs
+ * 39 bits; narrower machines get the top half of the upper quarter of what they have. */
+static void mmio64_window(uint64_t *base, uint64_t *size)
+{
+    unsigned a, b, c, d, bits = 36;
+    if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000008 &&
+        __get_cpuid(0x80000008, &a, &b, &c, &d))
+        bits = a & 0xff;
+    if (bits >= 40 || (bits >= 39 && X86_PCI_MMIO64_BASE + X86_PCI_MMIO64_SIZE <= 1ull << bits)) {
+        *base = X86_PCI_MMIO64_BASE;
+        *size = X86_PCI_MMIO64_SIZE;
+    } else {
+        *base = 3ull << (bits - 2); /* 36 bits: 48 GiB, 16 GiB long */
+        *size = 1ull << (bits - 2);
+    }
+}
+
+static int add_pci(struct vdev_machine *m, struct vdev_err *err)
+{
+    struct vdev_pci_host_desc h = {.ecam_base = X86_PCI_ECAM_BASE,
+                                   .buses = X86_PCI_BUSES,
+                                   .cf8_ports = true,
+                                   .mmio32_base = X86_PCI_MMIO32_BASE,
+                                   .mmio32_size = X86_PCI_MMIO32_SIZE,
+                                   .io_base = X86_PCI_IO_BASE,
+                                   .io_size = X86_PCI_IO_SIZE,
+                                   .intx_pic = "ioapic"};
+    for (unsigned i = 0; i < 4; i++)
+        h.intx_lines[i] = X86_PCI_INTX_LINE0 + i;
+    mmio64_window(&h.mmio64_base, &h.mmio64_size);
+    return vdev_machine_add_pci(m, &h, err);
+}
+
 int x86_platform_describe(struct vdev_machine *m, struct vdev_err *err)
 {
     /* KVM's in-kernel IOAPIC: line N is GSI N. The PIT's interrupt is GSI 0, wired to pin 2
@@ -23,5 +59,5 @@ int x86_platform_describe(struct vdev_machine *m, struct vdev_err *err)
         vdev_machine_reserve(m, VDEV_SPACE_IO, 0x40, 4, "pit (platform)", err) ||
         vdev_machine_reserve(m, VDEV_SPACE_IO, 0x4d0, 2, "elcr (platform)", err))
         return -1;
-    return 0;
+    return add_pci(m, err);
 }

@@ -16,6 +16,12 @@
  *   vdev_pci_add_cap(f, 0x09, body, len, &off, &err);   // vendor capability
  *   vdev_pci_msix_init(f, nvec, 0, 0x2000, 0x3000, &err); // table and PBA inside BAR 0
  * The PCI code knows nothing of what the function does.
+ *
+ * Timing: BAR addresses are given after every device's `assign` hook ran, so
+ * vdev_pci_bar_base() is 0 inside `assign`; read it from `configured` on. Decoding is off
+ * until the guest sets the command register's I/O or memory bit: bar_changed(..., true)
+ * then says where the BAR answers. A device on PCI takes no `intr` (INTx comes from its
+ * slot, see vdev_pci_set_intx) and no main window (its BARs are its windows).
  */
 #ifndef VDEV_PCI_H
 #define VDEV_PCI_H
@@ -34,14 +40,14 @@ struct vdev_pci_func;
 /* ---- the host bridge (platform) ---- */
 
 struct vdev_pci_host_desc {
-    uint64_t ecam_base;    /* ECAM (MMCONFIG) window, 1 MiB per bus, 1 MiB aligned */
-    uint8_t buses;         /* buses 0 .. buses-1 (1 is enough: no bridges are emulated) */
-    bool cf8_ports;        /* configuration mechanism #1 at ports 0xCF8 and 0xCFC */
-    uint64_t mmio32_base;  /* window for 32-bit memory BARs, below 4 GiB */
+    uint64_t ecam_base;   /* ECAM (MMCONFIG) window, 1 MiB per bus, 1 MiB aligned */
+    uint8_t buses;        /* buses 0 .. buses-1 (1 is enough: no bridges are emulated) */
+    bool cf8_ports;       /* configuration mechanism #1 at ports 0xCF8 and 0xCFC */
+    uint64_t mmio32_base; /* window for 32-bit memory BARs, below 4 GiB */
     uint64_t mmio32_size;
-    uint64_t mmio64_base;  /* window for 64-bit memory BARs, above RAM */
+    uint64_t mmio64_base; /* window for 64-bit memory BARs, above RAM */
     uint64_t mmio64_size;
-    uint32_t io_base;      /* window for I/O BARs */
+    uint32_t io_base; /* window for I/O BARs */
     uint32_t io_size;
     /* Legacy INTx: INTA..INTD of slot S are wired to lines intx_lines[(S + pin) % 4] of
      * interrupt controller `intx_pic` (level-triggered, shared, active low), as _PRT says. */
@@ -70,9 +76,9 @@ enum vdev_pci_bar_flags {
 };
 
 struct vdev_pci_bar {
-    uint64_t size;              /* a power of two: >= 16 for memory, >= 4 for I/O */
-    unsigned flags;             /* enum vdev_pci_bar_flags */
-    enum vdev_region_kind kind; /* VDEV_REGION_DEVICE (trapped: ops) or VDEV_REGION_DEVMEM */
+    uint64_t size;                     /* a power of two: >= 16 for memory, >= 4 for I/O */
+    unsigned flags;                    /* enum vdev_pci_bar_flags */
+    enum vdev_region_kind kind;        /* VDEV_REGION_DEVICE (trapped: ops) or VDEV_REGION_DEVMEM */
     const struct vdev_region_ops *ops; /* DEVICE; offsets are relative to the BAR */
     void *opaque;
     void *host; /* DEVMEM: host memory of `size` bytes mapped into the guest (no exits) */
@@ -103,8 +109,8 @@ int vdev_pci_add_cap(struct vdev_pci_func *f, uint8_t cap_id, const void *body, 
                      uint8_t *offset, struct vdev_err *err);
 /* MSI-X with `nvec` vectors; its table and PBA live in BAR `bar` at the given offsets
  * (the PCI core answers those ranges; the rest of the BAR stays the owner's). */
-int vdev_pci_msix_init(struct vdev_pci_func *f, unsigned nvec, unsigned bar,
-                       uint64_t table_offset, uint64_t pba_offset, struct vdev_err *err);
+int vdev_pci_msix_init(struct vdev_pci_func *f, unsigned nvec, unsigned bar, uint64_t table_offset,
+                       uint64_t pba_offset, struct vdev_err *err);
 
 /* Current guest address of a BAR (0 if never assigned) and whether it decodes. */
 uint64_t vdev_pci_bar_base(const struct vdev_pci_func *f, unsigned bar);

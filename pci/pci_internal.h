@@ -1,0 +1,170 @@
+/* The PCI host bridge and its functions: private to the pci/ files and the core files that place
+ * devices on it (device.c, machine.c, print.c, acpi_gen.c). */
+#ifndef VDEV_PCI_INTERNAL_H
+#define VDEV_PCI_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <vdev/acpi.h>
+#include <vdev/pci.h>
+
+#include "internal.h"
+
+#define PCI_SLOTS       32
+#define PCI_CFG_SIZE    256  /* conventional config space we model */
+#define PCI_ECAM_FN     4096 /* config space per function in the ECAM window */
+#define PCI_NBARS       6
+#define PCI_CAP_FIRST   0x40
+#define PCI_MSIX_MAXVEC 2048
+
+/* Type-0 header offsets and bits (PCI Local Bus 3.0, 6.2). */
+#define PCI_VENDOR_ID      0x00
+#define PCI_DEVICE_ID      0x02
+#define PCI_COMMAND        0x04
+#define PCI_STATUS         0x06
+#define PCI_REVISION       0x08
+#define PCI_CLASS_PROG     0x09
+#define PCI_CACHE_LINE     0x0c
+#define PCI_LATENCY        0x0d
+#define PCI_HEADER_TYPE    0x0e
+#define PCI_BAR0           0x10
+#define PCI_SUBSYS_VENDOR  0x2c
+#define PCI_SUBSYS_ID      0x2e
+#define PCI_ROM_BAR        0x30
+#define PCI_CAP_PTR        0x34
+#define PCI_INTERRUPT_LINE 0x3c
+#define PCI_INTERRUPT_PIN  0x3d
+
+#define PCI_CMD_IO           (1u << 0)
+#define PCI_CMD_MEM          (1u << 1)
+#define PCI_CMD_MASTER       (1u << 2)
+#define PCI_CMD_PARITY       (1u << 6)
+#define PCI_CMD_SERR         (1u << 8)
+#define PCI_CMD_INTX_DISABLE (1u << 10)
+#define PCI_STATUS_INTX      (1u << 3)
+#define PCI_STATUS_CAPS      (1u << 4)
+
+#define PCI_BAR_IO_FLAG     0x1u
+#define PCI_BAR_MEM64_FLAG  0x4u
+#define PCI_BAR_PREF_FLAG   0x8u
+#define PCI_CAP_ID_MSIX     0x11
+#define PCI_MSIX_ENABLE     (1u << 15)
+#define PCI_MSIX_FUNC_MASK  (1u << 14)
+#define PCI_MSIX_ENTRY_SIZE 16
+#define PCI_MSIX_CTRL_MASK  1u
+
+struct pci_bar {
+    bool used;  /* declared by the owner (for a 64-bit BAR: the low half) */
+    bool upper; /* the high half of the 64-bit BAR below it */
+    struct vdev_pci_bar desc;
+    struct vdev_region *region;     /* created when BARs are assigned */
+    struct vdev_region_ops wrap;    /* when MSI-X lives in this BAR: the PCI core's ops */
+    _Atomic uint64_t base;          /* where the region is (what vdev_pci_bar_base says) */
+    _Atomic bool enabled;           /* whether it decodes there */
+    uint64_t reported_base;         /* last bar_changed call */
+    bool reported_enabled, reported;
+    struct vdev_pci_func *f;
+};
+
+struct pci_msix_vec {
+    _Atomic uint32_t addr_lo, addr_hi, data, ctrl;
+    struct vdev_irqfd *_Atomic irqfd; /* made on first use by the vCPU thread */
+    struct vdev_msi programmed;       /* what the irqfd carries */
+};
+
+struct pci_msix {
+    unsigned nvec, bar;
+    uint64_t table_off, pba_off;
+    uint8_t cap; /* config offset of the capability */
+    pthread_mutex_t lock; /* table writes and control changes (vCPU threads) */
+    _Atomic bool enabled, masked;
+    struct pci_msix_vec *vec;
+    _Atomic uint64_t *pba;
+};
+
+struct vdev_pci_func {
+    struct vdev_pci_host *host;
+    struct vdev *d; /* NULL for the host bridge itself */
+    uint8_t bus, dev, fn;
+    char name[32];
+    const struct vdev_pci_func_ops *ops;
+    void *opaque;
+    struct vdev_pci_ident ident;
+
+    /* Guarded by host->cfg_lock. */
+    uint8_t cfg[PCI_CFG_SIZE];
+    uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may change */
+    uint8_t reset_cfg[PCI_CFG_SIZE];
+    uint8_t cap_end;  /* next free config offset for a capability */
+    uint8_t cap_last; /* config offset of the last capability (0: none) */
+    struct pci_bar bars[PCI_NBARS];
+    bool bars_assigned;
+
+    _Atomic uint16_t command; /* copy for other threads (INTx disable) */
+    _Atomic bool intx_level;  /* the device's INTA# as it drives it */
+    bool intx_counted;        /* guarded by host->intx_lock: counted on its line */
+    uint32_t intx_gsi;
+
+    struct pci_msix *msix;
+};
+
+struct vdev_pci_host {
+    struct vdev_machine *m;
+    struct vdev_pci_host_desc desc;
+    char intx_pic[VDEV_PIC_NAME_MAX];
+    uint32_t intx_gsi[4];
+    struct vdev_region *ecam, *cf8;
+    pthread_mutex_t cfg_lock;
+    _Atomic uint32_t cf8_addr;
+    /* Slot owners per bus (fn 0 only): a device label or "reserve (line N)". */
+    const char *(*slot_owner)[PCI_SLOTS];
+    struct vdev_pci_func *(*slot_func)[PCI_SLOTS];
+    struct vdev_pci_func **funcs; /* every function, the host bridge first */
+    size_t nfuncs;
+    pthread_mutex_t intx_lock;
+    unsigned intx_count[4]; /* functions asserting each line */
+    char **names;           /* owner strings of reserved slots */
+    size_t nnames;
+};
+
+/* ---- called by the core ---- */
+
+/* Claims slot B:D for `owner` (a `reserve` line or a device's pinned loc). */
+int pci_claim_slot(struct vdev_pci_host *h, const struct vdev_loc *loc, const char *owner,
+                   struct vdev_srcpos pos, struct vdev_err *err);
+/* `reserve loc pci:B:D` on configuration line `line`. */
+int pci_reserve_slot(struct vdev_pci_host *h, const struct vdev_loc *loc, unsigned line,
+                     struct vdev_err *err);
+/* Picks the lowest free slot for `owner`, filling loc. */
+int pci_alloc_slot(struct vdev_pci_host *h, struct vdev_loc *loc, const char *owner,
+                   struct vdev_err *err);
+/* After every assign hook ran: gives every BAR its address and region. */
+int pci_assign_bars(struct vdev_pci_host *h, struct vdev_err *err);
+void pci_host_reset(struct vdev_pci_host *h);
+void pci_host_free(struct vdev_pci_host *h);
+/* dryrun: the host bridge and its functions. */
+void pci_print(struct vdev_pci_host *h, FILE *out);
+/* DSDT: Device (PCI0) and the ECAM's motherboard resource, inside Scope (\_SB). */
+void pci_gen_acpi(struct vdev_pci_host *h, struct vdev_aml *a);
+
+/* ---- between pci/ files ---- */
+
+struct vdev_pci_func *pci_func_create(struct vdev_pci_host *h, struct vdev *d, uint8_t bus,
+                                      uint8_t dev, const struct vdev_pci_ident *id);
+int pci_func_assign_bars(struct vdev_pci_func *f, struct vdev_err *err);
+void pci_func_disable_bars(struct vdev_pci_func *f);
+uint32_t pci_func_cfg_read(struct vdev_pci_func *f, unsigned reg, unsigned size);
+void pci_func_cfg_write(struct vdev_pci_func *f, unsigned reg, unsigned size, uint32_t value);
+void pci_func_reset(struct vdev_pci_func *f);
+void pci_func_free(struct vdev_pci_func *f);
+/* INTx bookkeeping after the level or the command register changed. */
+void pci_intx_update(struct vdev_pci_func *f);
+/* MSI-X: control register written; table/PBA accesses from the BAR's wrapper. */
+void pci_msix_control_written(struct vdev_pci_func *f);
+bool pci_msix_owns(const struct vdev_pci_func *f, unsigned bar, uint64_t off, unsigned size);
+uint64_t pci_msix_read(struct vdev_pci_func *f, uint64_t off, unsigned size);
+void pci_msix_write(struct vdev_pci_func *f, uint64_t off, unsigned size, uint64_t value);
+void pci_msix_reset(struct vdev_pci_func *f);
+void pci_msix_free(struct vdev_pci_func *f);
+
+#endif

@@ -1,0 +1,269 @@
+/* MSI-X (PCI Local Bus 3.0, 6.8.2): the capability, the vector table and the pending bits.
+ *
+ * The table is written by vCPU threads (under msix->lock); vdev_pci_msix_notify runs on
+ * device threads and takes no lock: it reads the mask bits atomically and either triggers
+ * the vector's irqfd or sets its pending bit. A vector masked while a notify is in flight
+ * is settled by whoever clears the pending bit: the notifier after setting it re-checks
+ * the masks, the unmasking vCPU clears the bit after unmasking, and only the one that
+ * actually cleared it fires.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pci_internal.h"
+
+int vdev_pci_msix_init(struct vdev_pci_func *f, unsigned nvec, unsigned bar,
+                       uint64_t table_offset, uint64_t pba_offset, struct vdev_err *err)
+{
+    const char *who = f->d ? f->d->label : "host bridge";
+    if (f->msix)
+        return vdev_err_set(err, "%s: MSI-X set up twice", who);
+    if (nvec == 0 || nvec > PCI_MSIX_MAXVEC)
+        return vdev_err_set(err, "%s: MSI-X takes 1-%u vectors, not %u", who, PCI_MSIX_MAXVEC,
+                            nvec);
+    if (bar >= PCI_NBARS || !f->bars[bar].used || (f->bars[bar].desc.flags & VDEV_PCI_BAR_IO) ||
+        f->bars[bar].desc.kind != VDEV_REGION_DEVICE)
+        return vdev_err_set(err, "%s: MSI-X needs a declared, trapped memory BAR (BAR%u is not)",
+                            who, bar);
+    const uint64_t size = f->bars[bar].desc.size;
+    const uint64_t tlen = (uint64_t)nvec * PCI_MSIX_ENTRY_SIZE, plen = (nvec + 63) / 64 * 8;
+    if ((table_offset & 7) || (pba_offset & 7) || table_offset > size || tlen > size - table_offset ||
+        pba_offset > size || plen > size - pba_offset ||
+        (table_offset < pba_offset + plen && pba_offset < table_offset + tlen) ||
+        table_offset > 0xffffffffu || pba_offset > 0xffffffffu)
+        return vdev_err_set(err, "%s: MSI-X table (0x%llx) and PBA (0x%llx) must be 8-byte "
+                                 "aligned, apart, and inside BAR%u",
+                            who, (unsigned long long)table_offset, (unsigned long long)pba_offset,
+                            bar);
+    uint8_t body[10] = {0};
+    uint16_t ctrl = (uint16_t)(nvec - 1);
+    uint32_t t = (uint32_t)table_offset | bar, p = (uint32_t)pba_offset | bar;
+    memcpy(body, &ctrl, 2);
+    memcpy(body + 2, &t, 4);
+    memcpy(body + 6, &p, 4);
+    uint8_t off;
+    if (vdev_pci_add_cap(f, PCI_CAP_ID_MSIX, body, sizeof(body), &off, err))
+        return -1;
+    struct pci_msix *x = calloc(1, sizeof(*x));
+    if (!x || !(x->vec = calloc(nvec, sizeof(*x->vec))) ||
+        !(x->pba = calloc((nvec + 63) / 64, sizeof(*x->pba))))
+        abort();
+    x->nvec = nvec;
+    x->bar = bar;
+    x->table_off = table_offset;
+    x->pba_off = pba_offset;
+    x->cap = off;
+    pthread_mutex_init(&x->lock, NULL);
+    for (unsigned i = 0; i < nvec; i++)
+        atomic_store(&x->vec[i].ctrl, PCI_MSIX_CTRL_MASK);
+    f->wmask[off + 3] = (PCI_MSIX_ENABLE | PCI_MSIX_FUNC_MASK) >> 8;
+    f->msix = x;
+    return 0;
+}
+
+bool vdev_pci_msix_enabled(const struct vdev_pci_func *f)
+{
+    return f->msix && atomic_load(&f->msix->enabled);
+}
+
+static struct vdev_msi vec_msi(struct pci_msix_vec *v)
+{
+    struct vdev_msi m = {.addr = (uint64_t)atomic_load(&v->addr_hi) << 32 | atomic_load(&v->addr_lo),
+                         .data = atomic_load(&v->data)};
+    return m;
+}
+
+static void fire(struct vdev_pci_func *f, struct pci_msix_vec *v)
+{
+    struct vdev_irqfd *fd = atomic_load_explicit(&v->irqfd, memory_order_acquire);
+    if (fd) {
+        vdev_irqfd_trigger(fd);
+    } else {
+        struct vdev_msi m = vec_msi(v);
+        vdev_machine_send_msi(f->host->m, &m);
+    }
+}
+
+static bool vec_live(const struct pci_msix *x, struct pci_msix_vec *v)
+{
+    return atomic_load(&x->enabled) && !atomic_load(&x->masked) &&
+           !(atomic_load(&v->ctrl) & PCI_MSIX_CTRL_MASK);
+}
+
+int vdev_pci_msix_notify(struct vdev_pci_func *f, unsigned vec)
+{
+    struct pci_msix *x = f->msix;
+    if (!x || vec >= x->nvec || !atomic_load(&x->enabled))
+        return -1;
+    struct pci_msix_vec *v = &x->vec[vec];
+    if (vec_live(x, v)) {
+        fire(f, v);
+        return 0;
+    }
+    const uint64_t bit = UINT64_C(1) << (vec % 64);
+    atomic_fetch_or(&x->pba[vec / 64], bit);
+    /* The guest may have unmasked between the check and the pending bit. */
+    if (vec_live(x, v) && (atomic_fetch_and(&x->pba[vec / 64], ~bit) & bit))
+        fire(f, v);
+    return 0;
+}
+
+/* Points the vector's irqfd at its current message (vCPU thread, x->lock held): made on
+ * first use, so an unused vector costs no eventfd. */
+static void sync_vector(struct vdev_pci_func *f, struct pci_msix_vec *v)
+{
+    struct vdev_msi m = vec_msi(v);
+    struct vdev_irqfd *fd = atomic_load(&v->irqfd);
+    if (!fd) {
+        struct vdev_err e;
+        fd = vdev_irqfd_msi(f->d, &m, &e);
+        if (!fd)
+            return; /* fire() falls back to sending the message itself */
+        v->programmed = m;
+        atomic_store_explicit(&v->irqfd, fd, memory_order_release);
+    } else if (v->programmed.addr != m.addr || v->programmed.data != m.data) {
+        vdev_irqfd_set_msi(fd, &m);
+        v->programmed = m;
+    }
+}
+
+/* A vector that can fire now: take its message, then deliver what was pending. */
+static void arm_vector(struct vdev_pci_func *f, unsigned i)
+{
+    struct pci_msix *x = f->msix;
+    struct pci_msix_vec *v = &x->vec[i];
+    if (!vec_live(x, v))
+        return;
+    sync_vector(f, v);
+    const uint64_t bit = UINT64_C(1) << (i % 64);
+    if (atomic_load(&x->pba[i / 64]) & bit && (atomic_fetch_and(&x->pba[i / 64], ~bit) & bit))
+        fire(f, v);
+}
+
+void pci_msix_control_written(struct vdev_pci_func *f)
+{
+    struct pci_msix *x = f->msix;
+    uint16_t ctrl = (uint16_t)(f->cfg[x->cap + 2] | f->cfg[x->cap + 3] << 8);
+    pthread_mutex_lock(&x->lock);
+    atomic_store(&x->enabled, (ctrl & PCI_MSIX_ENABLE) != 0);
+    atomic_store(&x->masked, (ctrl & PCI_MSIX_FUNC_MASK) != 0);
+    for (unsigned i = 0; i < x->nvec; i++)
+        arm_vector(f, i);
+    pthread_mutex_unlock(&x->lock);
+}
+
+static bool in_range(uint64_t off, unsigned size, uint64_t lo, uint64_t len)
+{
+    return off < lo + len && lo < off + size;
+}
+
+bool pci_msix_owns(const struct vdev_pci_func *f, unsigned bar, uint64_t off, unsigned size)
+{
+    const struct pci_msix *x = f->msix;
+    return x && x->bar == bar &&
+           (in_range(off, size, x->table_off, (uint64_t)x->nvec * PCI_MSIX_ENTRY_SIZE) ||
+            in_range(off, size, x->pba_off, (x->nvec + 63) / 64 * 8));
+}
+
+static uint32_t table_dword(struct pci_msix *x, uint64_t rel)
+{
+    struct pci_msix_vec *v = &x->vec[rel / PCI_MSIX_ENTRY_SIZE];
+    switch ((rel % PCI_MSIX_ENTRY_SIZE) / 4) {
+    case 0:
+        return atomic_load(&v->addr_lo);
+    case 1:
+        return atomic_load(&v->addr_hi);
+    case 2:
+        return atomic_load(&v->data);
+    default:
+        return atomic_load(&v->ctrl);
+    }
+}
+
+static uint32_t read_dword(struct pci_msix *x, uint64_t off)
+{
+    const uint64_t tlen = (uint64_t)x->nvec * PCI_MSIX_ENTRY_SIZE;
+    if (off >= x->table_off && off - x->table_off < tlen)
+        return table_dword(x, off - x->table_off);
+    if (off >= x->pba_off && off - x->pba_off < (x->nvec + 63) / 64 * 8) {
+        uint64_t rel = off - x->pba_off;
+        return (uint32_t)(atomic_load(&x->pba[rel / 8]) >> (rel % 8 * 8));
+    }
+    return 0;
+}
+
+uint64_t pci_msix_read(struct vdev_pci_func *f, uint64_t off, unsigned size)
+{
+    struct pci_msix *x = f->msix;
+    if (off & (size - 1))
+        return 0; /* the spec leaves unaligned accesses undefined: read zero */
+    uint64_t lo = read_dword(x, off & ~UINT64_C(3));
+    if (size == 8)
+        return lo | (uint64_t)read_dword(x, off + 4) << 32;
+    return (lo >> (off % 4 * 8)) & (size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1);
+}
+
+/* One dword of the table (x->lock held). */
+static void write_dword(struct vdev_pci_func *f, uint64_t off, uint32_t value, uint32_t mask)
+{
+    struct pci_msix *x = f->msix;
+    const uint64_t tlen = (uint64_t)x->nvec * PCI_MSIX_ENTRY_SIZE;
+    if (off < x->table_off || off - x->table_off >= tlen)
+        return; /* the PBA is read-only */
+    uint64_t rel = off - x->table_off;
+    unsigned i = (unsigned)(rel / PCI_MSIX_ENTRY_SIZE);
+    struct pci_msix_vec *v = &x->vec[i];
+    _Atomic uint32_t *field[4] = {&v->addr_lo, &v->addr_hi, &v->data, &v->ctrl};
+    unsigned which = (unsigned)(rel % PCI_MSIX_ENTRY_SIZE) / 4;
+    uint32_t writable = which == 0 ? ~3u : which == 3 ? PCI_MSIX_CTRL_MASK : ~0u;
+    mask &= writable;
+    uint32_t old = atomic_load(field[which]);
+    atomic_store(field[which], (old & ~mask) | (value & mask));
+    arm_vector(f, i);
+}
+
+void pci_msix_write(struct vdev_pci_func *f, uint64_t off, unsigned size, uint64_t value)
+{
+    struct pci_msix *x = f->msix;
+    if (off & (size - 1))
+        return;
+    pthread_mutex_lock(&x->lock);
+    if (size == 8) {
+        write_dword(f, off, (uint32_t)value, ~0u);
+        write_dword(f, off + 4, (uint32_t)(value >> 32), ~0u);
+    } else {
+        unsigned shift = (unsigned)(off % 4) * 8;
+        uint32_t mask = (size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1) << shift;
+        write_dword(f, off & ~UINT64_C(3), (uint32_t)value << shift, mask);
+    }
+    pthread_mutex_unlock(&x->lock);
+}
+
+void pci_msix_reset(struct vdev_pci_func *f)
+{
+    struct pci_msix *x = f->msix;
+    pthread_mutex_lock(&x->lock);
+    atomic_store(&x->enabled, false);
+    atomic_store(&x->masked, false);
+    for (unsigned i = 0; i < x->nvec; i++) {
+        atomic_store(&x->vec[i].addr_lo, 0);
+        atomic_store(&x->vec[i].addr_hi, 0);
+        atomic_store(&x->vec[i].data, 0);
+        atomic_store(&x->vec[i].ctrl, PCI_MSIX_CTRL_MASK);
+    }
+    for (unsigned i = 0; i < (x->nvec + 63) / 64; i++)
+        atomic_store(&x->pba[i], 0);
+    pthread_mutex_unlock(&x->lock);
+}
+
+void pci_msix_free(struct vdev_pci_func *f)
+{
+    struct pci_msix *x = f->msix;
+    for (unsigned i = 0; i < x->nvec; i++)
+        vdev_irqfd_free(atomic_load(&x->vec[i].irqfd));
+    pthread_mutex_destroy(&x->lock);
+    free(x->vec);
+    free((void *)x->pba);
+    free(x);
+    f->msix = NULL;
+}
