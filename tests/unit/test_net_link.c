@@ -1,0 +1,704 @@
+/* virtio-net end to end: two NICs in two machines of this process, joined by a real peer
+ * link, each driven by a synthetic virtio driver through the transport API (a fake
+ * transport that counts interrupts; rings in the fake guest RAM). Frames cross, software
+ * offloads happen when the receiving guest lacks them, the receive filter works, and the
+ * link goes down and comes back when the peer machine goes and returns. Also the
+ * configuration errors of the module. */
+#include <check.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <vdev/virtio_transport.h>
+
+#include "fake_embedder.h"
+#include "net.h"
+#include "net_mac.h"
+#include "net_offload.h"
+
+extern const struct vdev_type vdev_module_virtio_net;
+
+/* ---- a fake transport, bound instead of virtio-pci ---- */
+
+struct fake_transport {
+    atomic_uint notify_queue[NET_NUM_QUEUES];
+    atomic_uint notify_config;
+    int kick[NET_NUM_QUEUES];
+    struct vdev_virtio *vio;
+};
+static struct fake_transport transports[4];
+static unsigned ntransports;
+
+static void ft_notify_queue(void *t, unsigned q)
+{
+    struct fake_transport *ft = t;
+    if (q < NET_NUM_QUEUES)
+        atomic_fetch_add(&ft->notify_queue[q], 1);
+}
+static void ft_notify_config(void *t)
+{
+    struct fake_transport *ft = t;
+    atomic_fetch_add(&ft->notify_config, 1);
+}
+static void ft_reset(void *t)
+{
+    (void)t;
+}
+static const struct vdev_virtio_transport_ops ft_ops = {
+    .notify_queue = ft_notify_queue, .notify_config = ft_notify_config, .reset = ft_reset};
+
+static struct vdev_virtio *fake_attach(struct vdev *d, const struct vdev_virtio_ops *ops,
+                                       void *opaque, struct vdev_err *err)
+{
+    struct vdev_virtio *vio = vdev_virtio_new(d, ops, opaque, err);
+    if (!vio)
+        return NULL;
+    ck_assert_uint_lt(ntransports, 4);
+    struct fake_transport *ft = &transports[ntransports++];
+    memset(ft, 0, sizeof(*ft));
+    ft->vio = vio;
+    vdev_virtio_bind_transport(vio, &ft_ops, ft, "fake 0");
+    for (unsigned q = 0; q < NET_NUM_QUEUES; q++) {
+        ft->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        vdev_virtio_set_kick_fd(vio, q, ft->kick[q]);
+    }
+    return vio;
+}
+
+static void close_transports(void)
+{
+    for (unsigned i = 0; i < ntransports; i++)
+        for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
+            if (transports[i].kick[q] > 0)
+                close(transports[i].kick[q]);
+}
+
+static struct fake_transport *transport_of(struct vdev_virtio *vio)
+{
+    for (unsigned i = ntransports; i-- > 0;) /* newest first: a freed vio's address returns */
+        if (transports[i].vio == vio)
+            return &transports[i];
+    ck_abort_msg("no transport");
+    return NULL;
+}
+
+/* ---- a synthetic driver ---- */
+
+#define QBASE   0x10000ull /* queue q: desc at QBASE + q * 0x4000, avail +0x1000, used +0x2000 */
+#define BUFBASE 0x100000ull
+#define QSIZE   256u
+#define F_NEXT  1u
+#define F_WRITE 2u
+
+struct drvq {
+    uint64_t desc, avail, used;
+    uint16_t avail_idx, used_seen, next_desc;
+};
+
+struct drv {
+    struct fake_embedder fe;
+    struct vdev *d;
+    struct net *n;
+    struct vdev_virtio *vio;
+    struct fake_transport *ft;
+    struct drvq q[NET_NUM_QUEUES];
+    uint64_t buf_next;
+};
+
+static char rundir[64];
+static struct drv A, B;
+
+static uint8_t *gpa(struct drv *v, uint64_t a)
+{
+    return (uint8_t *)v->fe.ram[0] + a;
+}
+
+static uint64_t alloc_buf(struct drv *v, size_t len)
+{
+    uint64_t a = v->buf_next;
+    v->buf_next += (len + 63) & ~63ull;
+    ck_assert_uint_lt(v->buf_next, 0x800000);
+    return a;
+}
+
+static void machine_up(struct drv *v, const char *system, const char *name, const char *peer,
+                       const char *extra)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof(cfg), "system %s ram 8M vdev virtio-net name %s peer %s/%s %s", system,
+             name, rundir, peer, extra ? extra : "");
+    struct vdev_err err = {{0}};
+    memset(&v->fe, 0, sizeof(v->fe));
+    fake_machine_new(&v->fe);
+    if (fake_machine_build_string(&v->fe, cfg, &err))
+        ck_abort_msg("%s", err.msg);
+    v->d = vdev_machine_device(v->fe.m, 0);
+    v->n = vdev_state(v->d);
+    v->vio = v->n->vio;
+    v->ft = transport_of(v->vio);
+    v->buf_next = BUFBASE;
+}
+
+static void machine_down(struct drv *v)
+{
+    fake_machine_free(&v->fe);
+    v->fe.m = NULL;
+}
+
+/* Negotiates `features` (+VERSION_1), sets up the three queues, DRIVER_OK. */
+static void drv_start(struct drv *v, uint64_t features)
+{
+    vdev_virtio_set_status(v->vio, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    features |= 1ull << VIRTIO_F_VERSION_1;
+    vdev_virtio_set_driver_features(v->vio, 0, (uint32_t)features);
+    vdev_virtio_set_driver_features(v->vio, 1, (uint32_t)(features >> 32));
+    vdev_virtio_set_status(v->vio, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                                       VIRTIO_STATUS_FEATURES_OK);
+    ck_assert(vdev_virtio_get_status(v->vio) & VIRTIO_STATUS_FEATURES_OK);
+    for (unsigned q = 0; q < NET_NUM_QUEUES; q++) {
+        struct drvq *dq = &v->q[q];
+        memset(dq, 0, sizeof(*dq));
+        dq->desc = QBASE + q * 0x4000ull;
+        dq->avail = dq->desc + 0x1000;
+        dq->used = dq->desc + 0x2000;
+        memset(gpa(v, dq->desc), 0, 0x4000);
+        ck_assert(vdev_virtio_set_queue_size(v->vio, q, QSIZE));
+        struct vdev_virtq_config *c = vdev_virtio_queue_config(v->vio, q);
+        c->desc = dq->desc;
+        c->driver = dq->avail;
+        c->device = dq->used;
+        c->enabled = true;
+    }
+    vdev_virtio_set_status(v->vio, vdev_virtio_get_status(v->vio) | VIRTIO_STATUS_DRIVER_OK);
+    ck_assert(vdev_virtio_get_status(v->vio) & VIRTIO_STATUS_DRIVER_OK);
+}
+
+struct dbuf {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags;
+};
+
+/* Makes one chain available and kicks. Returns its head. */
+static uint16_t drv_add(struct drv *v, unsigned q, const struct dbuf *b, unsigned n)
+{
+    struct drvq *dq = &v->q[q];
+    uint16_t head = dq->next_desc % QSIZE;
+    for (unsigned i = 0; i < n; i++) {
+        uint16_t idx = (uint16_t)((head + i) % QSIZE);
+        uint8_t *d = gpa(v, dq->desc + 16u * idx);
+        uint16_t flags = (uint16_t)(b[i].flags | (i + 1 < n ? F_NEXT : 0));
+        uint16_t next = (uint16_t)((idx + 1) % QSIZE);
+        memcpy(d, &b[i].addr, 8);
+        memcpy(d + 8, &b[i].len, 4);
+        memcpy(d + 12, &flags, 2);
+        memcpy(d + 14, &next, 2);
+    }
+    dq->next_desc = (uint16_t)(dq->next_desc + n);
+    uint16_t *ring = (uint16_t *)gpa(v, dq->avail + 4);
+    ring[dq->avail_idx % QSIZE] = head;
+    dq->avail_idx++;
+    __atomic_store_n((uint16_t *)gpa(v, dq->avail + 2), dq->avail_idx, __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    ck_assert_int_eq(write(v->ft->kick[q], &one, 8), 8);
+    return head;
+}
+
+/* Waits for the next used entry of queue q. */
+static bool drv_used(struct drv *v, unsigned q, uint32_t *id, uint32_t *len, int timeout_ms)
+{
+    struct drvq *dq = &v->q[q];
+    for (int t = 0; t <= timeout_ms; t++) {
+        uint16_t idx = __atomic_load_n((uint16_t *)gpa(v, dq->used + 2), __ATOMIC_ACQUIRE);
+        if (idx != dq->used_seen) {
+            uint8_t *e = gpa(v, dq->used + 4 + 8u * (dq->used_seen % QSIZE));
+            memcpy(id, e, 4);
+            memcpy(len, e + 4, 4);
+            dq->used_seen++;
+            return true;
+        }
+        usleep(1000);
+    }
+    return false;
+}
+
+/* Posts `count` receive buffers of `size` bytes; returns the address of the first. */
+static uint64_t drv_post_rx(struct drv *v, unsigned count, uint32_t size)
+{
+    uint64_t first = 0;
+    for (unsigned i = 0; i < count; i++) {
+        struct dbuf b = {alloc_buf(v, size), size, F_WRITE};
+        if (!i)
+            first = b.addr;
+        drv_add(v, NET_Q_RX, &b, 1);
+    }
+    return first;
+}
+
+/* Sends header + frame as a two-descriptor chain and waits for it to be used. */
+static void drv_send(struct drv *v, const struct net_hdr *h, const uint8_t *frame, size_t len)
+{
+    uint64_t ha = alloc_buf(v, NET_HDR_LEN), fa = alloc_buf(v, len);
+    net_hdr_store(h, gpa(v, ha));
+    memcpy(gpa(v, fa), frame, len);
+    struct dbuf b[2] = {{ha, NET_HDR_LEN, 0}, {fa, (uint32_t)len, 0}};
+    uint16_t head = drv_add(v, NET_Q_TX, b, 2);
+    uint32_t id, ulen;
+    ck_assert_msg(drv_used(v, NET_Q_TX, &id, &ulen, 5000), "tx chain never used");
+    ck_assert_uint_eq(id, head);
+}
+
+/* A control command; returns the ack byte. */
+static uint8_t drv_ctrl(struct drv *v, uint8_t cls, uint8_t cmd, const void *data, size_t len)
+{
+    uint64_t ca = alloc_buf(v, 2 + len), aa = alloc_buf(v, 1);
+    uint8_t *c = gpa(v, ca);
+    c[0] = cls;
+    c[1] = cmd;
+    memcpy(c + 2, data, len);
+    *gpa(v, aa) = 0xee;
+    struct dbuf b[2] = {{ca, (uint32_t)(2 + len), 0}, {aa, 1, F_WRITE}};
+    drv_add(v, NET_Q_CTRL, b, 2);
+    uint32_t id, ulen;
+    ck_assert(drv_used(v, NET_Q_CTRL, &id, &ulen, 5000));
+    ck_assert_uint_eq(ulen, 1);
+    return *gpa(v, aa);
+}
+
+static bool wait_link(struct drv *v, bool up)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (atomic_load(&v->n->link_up) == up)
+            return true;
+        usleep(1000);
+    }
+    return false;
+}
+
+static uint16_t cfg_status(struct drv *v)
+{
+    return (uint16_t)vdev_virtio_config_read(v->vio, NET_CFG_STATUS, 2);
+}
+
+static void mac_of(struct drv *v, uint8_t mac[6])
+{
+    for (unsigned i = 0; i < 6; i++)
+        mac[i] = (uint8_t)vdev_virtio_config_read(v->vio, NET_CFG_MAC + i, 1);
+}
+
+/* A UDP/IPv4 frame to `dst` with `payload` bytes. */
+static size_t udp_frame(uint8_t *f, const uint8_t dst[6], const uint8_t src[6], size_t payload)
+{
+    memset(f, 0, 14 + 28 + payload);
+    memcpy(f, dst, 6);
+    memcpy(f + 6, src, 6);
+    net_put_be16(f + 12, ETH_P_IP);
+    uint8_t *ip = f + 14;
+    ip[0] = 0x45;
+    net_put_be16(ip + 2, (uint16_t)(28 + payload));
+    ip[8] = 64;
+    ip[9] = 17;
+    memcpy(ip + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+    net_put_be16(ip + 10, net_csum_fold(net_csum_add(0, ip, 20)));
+    uint8_t *udp = ip + 20;
+    net_put_be16(udp, 1000);
+    net_put_be16(udp + 2, 2000);
+    net_put_be16(udp + 4, (uint16_t)(8 + payload));
+    for (size_t i = 0; i < payload; i++)
+        udp[8 + i] = (uint8_t)(i ^ 0x5a);
+    return 14 + 28 + payload;
+}
+
+static void use_fake_transport(void)
+{
+    struct vdev_err err;
+    vdev_register_type(&vdev_module_virtio_net, &err); /* later calls: duplicates, ignored */
+    net_virtio_attach_fn = fake_attach;
+    ntransports = 0;
+}
+
+static void setup(void)
+{
+    use_fake_transport();
+    snprintf(rundir, sizeof(rundir), "/tmp/test_net_link_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(rundir));
+    setenv("VDEVKIT_RUNTIME_DIR", rundir, 1);
+    machine_up(&A, "sysa", "curly", "sysb/moe", NULL);
+    machine_up(&B, "sysb", "moe", "sysa/curly", NULL);
+}
+
+static void teardown(void)
+{
+    if (A.fe.m)
+        machine_down(&A);
+    if (B.fe.m)
+        machine_down(&B);
+    close_transports();
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", rundir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+#define BASIC_FEATURES                                                                             \
+    (NET_BIT(VIRTIO_NET_F_MAC) | NET_BIT(VIRTIO_NET_F_STATUS) | NET_BIT(VIRTIO_NET_F_CTRL_VQ) |    \
+     NET_BIT(VIRTIO_NET_F_CTRL_RX) | NET_BIT(VIRTIO_NET_F_MTU))
+
+START_TEST(frames_cross_both_ways)
+{
+    ck_assert(wait_link(&A, true));
+    ck_assert(wait_link(&B, true));
+    drv_start(&A, BASIC_FEATURES);
+    drv_start(&B, BASIC_FEATURES);
+    ck_assert_uint_eq(cfg_status(&A), VIRTIO_NET_S_LINK_UP);
+    ck_assert_uint_eq(vdev_virtio_config_read(A.vio, NET_CFG_MTU, 2), 1500);
+    ck_assert_uint_eq(vdev_virtio_config_read(A.vio, NET_CFG_MAX_PAIRS, 2), 1);
+    uint8_t ma[6], mb[6], want[6];
+    mac_of(&A, ma);
+    mac_of(&B, mb);
+    net_mac_derive("sysa", "curly", want);
+    ck_assert(memcmp(ma, want, 6) == 0);
+
+    uint64_t rxa = drv_post_rx(&A, 8, 2048), rxb = drv_post_rx(&B, 8, 2048);
+    static uint8_t f[2048];
+    struct net_hdr h = {0};
+    for (int dir = 0; dir < 2; dir++) {
+        struct drv *from = dir ? &B : &A, *to = dir ? &A : &B;
+        size_t len = udp_frame(f, dir ? ma : mb, dir ? mb : ma, 1000 + dir);
+        drv_send(from, &h, f, len);
+        uint32_t id, ulen;
+        ck_assert_msg(drv_used(to, NET_Q_RX, &id, &ulen, 5000), "frame never arrived");
+        ck_assert_uint_eq(id, 0);
+        ck_assert_uint_eq(ulen, NET_HDR_LEN + len);
+        const uint8_t *got = gpa(to, dir ? rxa : rxb);
+        struct net_hdr gh;
+        net_hdr_load(&gh, got);
+        ck_assert_uint_eq(gh.flags, 0);
+        ck_assert_uint_eq(gh.gso_type, 0);
+        ck_assert_uint_eq(gh.num_buffers, 1);
+        ck_assert(memcmp(got + NET_HDR_LEN, f, len) == 0);
+        ck_assert_uint_ge(atomic_load(&to->ft->notify_queue[NET_Q_RX]), 1);
+        ck_assert_uint_ge(atomic_load(&from->ft->notify_queue[NET_Q_TX]), 1);
+    }
+    ck_assert_uint_eq(net_read(&A.n->st.tx_frames), 1);
+    ck_assert_uint_eq(net_read(&A.n->st.rx_frames), 1);
+    ck_assert_uint_eq(net_read(&B.n->st.rx_bytes), udp_frame(f, ma, mb, 1000));
+
+    char *line = NULL;
+    size_t sz = 0;
+    FILE *out = open_memstream(&line, &sz);
+    vdev_module_virtio_net.status(A.d, out);
+    fclose(out);
+    ck_assert_msg(strstr(line, "fake 0 mac ") == line, "%s", line);
+    ck_assert_msg(strstr(line, "link up peer ") && strstr(line, "/sysb/moe rx 1 frames "), "%s",
+                  line);
+    ck_assert_msg(strstr(line, " tx 1 frames 1042 bytes drops link-down 0 ring-full 0"), "%s",
+                  line);
+    free(line);
+}
+END_TEST
+
+START_TEST(link_down_and_back)
+{
+    ck_assert(wait_link(&A, true));
+    drv_start(&A, BASIC_FEATURES);
+    drv_start(&B, BASIC_FEATURES);
+    unsigned cfg_irqs = atomic_load(&A.ft->notify_config);
+    uint32_t gen = vdev_virtio_config_generation(A.vio);
+
+    machine_down(&B);
+    ck_assert(wait_link(&A, false));
+    ck_assert_uint_eq(cfg_status(&A), 0);
+    ck_assert_uint_gt(atomic_load(&A.ft->notify_config), cfg_irqs);
+    ck_assert_uint_ne(vdev_virtio_config_generation(A.vio), gen);
+
+    static uint8_t f[256];
+    uint8_t ma[6], bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    mac_of(&A, ma);
+    size_t len = udp_frame(f, bcast, ma, 100);
+    struct net_hdr h = {0};
+    for (int i = 0; i < 3; i++)
+        drv_send(&A, &h, f, len); /* used at once, never blocks */
+    ck_assert_uint_eq(net_read(&A.n->st.drop_link_down), 3);
+    ck_assert_uint_eq(net_read(&A.n->st.tx_frames), 0);
+
+    cfg_irqs = atomic_load(&A.ft->notify_config);
+    machine_up(&B, "sysb", "moe", "sysa/curly", NULL);
+    ck_assert(wait_link(&A, true));
+    ck_assert_uint_eq(cfg_status(&A), VIRTIO_NET_S_LINK_UP);
+    ck_assert_uint_gt(atomic_load(&A.ft->notify_config), cfg_irqs);
+    drv_start(&B, BASIC_FEATURES);
+    uint64_t rxb = drv_post_rx(&B, 4, 2048);
+    drv_send(&A, &h, f, len);
+    uint32_t id, ulen;
+    ck_assert(drv_used(&B, NET_Q_RX, &id, &ulen, 5000));
+    ck_assert(memcmp(gpa(&B, rxb) + NET_HDR_LEN, f, len) == 0);
+}
+END_TEST
+
+/* A sends a 64 KiB TSO frame with a partial checksum; B's guest took neither TSO nor
+ * checksum offload, so A segments and B gets complete, correct segments. */
+START_TEST(tso_segmented_for_a_plain_peer)
+{
+    ck_assert(wait_link(&A, true));
+    drv_start(&A, BASIC_FEATURES | NET_BIT(VIRTIO_NET_F_CSUM) | NET_BIT(VIRTIO_NET_F_HOST_TSO4));
+    drv_start(&B, BASIC_FEATURES);
+    uint64_t rxb = drv_post_rx(&B, 64, 2048);
+    uint8_t ma[6], mb[6];
+    mac_of(&A, ma);
+    mac_of(&B, mb);
+
+    static uint8_t f[NET_MAX_FRAME];
+    size_t payload = 60000, l4 = 14 + 20, len = l4 + 20 + payload;
+    memset(f, 0, len);
+    memcpy(f, mb, 6);
+    memcpy(f + 6, ma, 6);
+    net_put_be16(f + 12, ETH_P_IP);
+    f[14] = 0x45;
+    f[14 + 8] = 64;
+    f[14 + 9] = 6;
+    memcpy(f + 14 + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+    net_put_be32(f + l4 + 4, 1000);
+    f[l4 + 12] = 0x50;
+    f[l4 + 13] = 0x18; /* ACK PSH */
+    for (size_t i = 0; i < payload; i++)
+        f[l4 + 20 + i] = (uint8_t)(i % 253);
+    struct net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                        .hdr_len = (uint16_t)(l4 + 20),
+                        .gso_size = 1448,
+                        .csum_start = (uint16_t)l4,
+                        .csum_offset = 16};
+    drv_send(&A, &h, f, len);
+    unsigned nsegs = (unsigned)((payload + 1447) / 1448);
+    for (unsigned i = 0; i < nsegs; i++) {
+        uint32_t id, ulen;
+        ck_assert_msg(drv_used(&B, NET_Q_RX, &id, &ulen, 5000), "segment %u missing", i);
+        ck_assert_uint_eq(id, i);
+        const uint8_t *s = gpa(&B, rxb + 2048ull * i) + NET_HDR_LEN;
+        size_t plen = i + 1 < nsegs ? 1448 : payload - 1448ull * i;
+        ck_assert_uint_eq(ulen, NET_HDR_LEN + l4 + 20 + plen);
+        ck_assert_uint_eq(s[-NET_HDR_LEN], 0); /* no NEEDS_CSUM: B did not take GUEST_CSUM */
+        ck_assert_uint_eq(net_be32(s + l4 + 4), 1000 + 1448u * i);
+        ck_assert_uint_eq(net_csum_fold(net_csum_add(0, s + 14, 20)), 0);
+        uint64_t sum = net_csum_add(0, s + 14 + 12, 8) + 6 + 20 + plen;
+        ck_assert_uint_eq(net_csum_fold(net_csum_add(sum, s + l4, 20 + plen)), 0);
+        ck_assert(memcmp(s + l4 + 20, f + l4 + 20 + 1448ull * i, plen) == 0);
+    }
+    ck_assert_uint_eq(net_read(&A.n->st.sw_gso_frames), 1);
+    ck_assert_uint_eq(net_read(&A.n->st.sw_gso_segments), nsegs);
+    ck_assert_uint_eq(net_read(&B.n->st.rx_frames), nsegs);
+}
+END_TEST
+
+/* Mergeable receive buffers: a frame larger than one buffer spreads over several. */
+START_TEST(mergeable_rx_buffers)
+{
+    ck_assert(wait_link(&A, true));
+    drv_start(&A, BASIC_FEATURES);
+    drv_start(&B, BASIC_FEATURES | NET_BIT(VIRTIO_NET_F_MRG_RXBUF));
+    uint64_t rxb = drv_post_rx(&B, 2, 512); /* not enough for 1526 bytes: it waits */
+    uint8_t ma[6], mb[6];
+    mac_of(&A, ma);
+    mac_of(&B, mb);
+    static uint8_t f[2048];
+    size_t len = udp_frame(f, mb, ma, 1472);
+    struct net_hdr h = {0};
+    drv_send(&A, &h, f, len);
+    uint32_t id, ulen;
+    ck_assert(!drv_used(&B, NET_Q_RX, &id, &ulen, 200));
+    drv_post_rx(&B, 2, 512);
+    size_t got = 0;
+    for (unsigned i = 0; i < 3; i++) {
+        ck_assert_msg(drv_used(&B, NET_Q_RX, &id, &ulen, 5000), "chain %u", i);
+        ck_assert_uint_eq(id, i);
+        got += ulen;
+    }
+    ck_assert_uint_eq(got, NET_HDR_LEN + len);
+    struct net_hdr gh;
+    net_hdr_load(&gh, gpa(&B, rxb));
+    ck_assert_uint_eq(gh.num_buffers, 3);
+    /* the buffers are contiguous in guest memory here: compare the whole frame */
+    ck_assert(memcmp(gpa(&B, rxb) + NET_HDR_LEN, f, len) == 0);
+}
+END_TEST
+
+/* The receive filter set through the control queue; filtered frames are counted. */
+START_TEST(rx_filter_and_mac_commands)
+{
+    ck_assert(wait_link(&A, true));
+    drv_start(&A, BASIC_FEATURES);
+    drv_start(&B, BASIC_FEATURES | NET_BIT(VIRTIO_NET_F_CTRL_MAC_ADDR));
+    uint8_t off = 0;
+    ck_assert_uint_eq(drv_ctrl(&B, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &off, 1),
+                      VIRTIO_NET_OK);
+    /* NOBCAST needs CTRL_RX_EXTRA, which B did not take */
+    ck_assert_uint_eq(drv_ctrl(&B, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_NOBCAST, &off, 1),
+                      VIRTIO_NET_ERR);
+    uint8_t table[4 + 4 + 6] = {0, 0, 0, 0, 1, 0, 0, 0, 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01};
+    ck_assert_uint_eq(
+        drv_ctrl(&B, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, table, sizeof(table)),
+        VIRTIO_NET_OK);
+    ck_assert_uint_eq(drv_ctrl(&B, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, table, 9),
+                      VIRTIO_NET_ERR); /* truncated */
+    static const uint8_t newmac[6] = {0x02, 0, 0, 0, 0, 0x42}, mcast[6] = {1, 2, 3, 4, 5, 6};
+    ck_assert_uint_eq(drv_ctrl(&B, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mcast, 6),
+                      VIRTIO_NET_ERR);
+    ck_assert_uint_eq(drv_ctrl(&B, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, newmac, 6),
+                      VIRTIO_NET_OK);
+    uint8_t mb[6], ma[6];
+    mac_of(&B, mb);
+    mac_of(&A, ma);
+    ck_assert(memcmp(mb, newmac, 6) == 0);
+
+    uint64_t rxb = drv_post_rx(&B, 8, 2048);
+    static uint8_t f[4][256];
+    static const uint8_t other[6] = {0x02, 9, 9, 9, 9, 9}, other_mc[6] = {0x01, 0, 0x5e, 0, 0, 2},
+                         bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    const uint8_t *dst[6] = {other, other_mc, newmac, table + 8, bcast};
+    struct net_hdr h = {0};
+    size_t len = 0;
+    for (unsigned i = 0; i < 5; i++) {
+        uint8_t fr[256];
+        len = udp_frame(fr, dst[i], ma, 50);
+        if (i >= 2)
+            memcpy(f[i - 2], fr, len);
+        drv_send(&A, &h, fr, len);
+    }
+    for (unsigned i = 0; i < 3; i++) {
+        uint32_t id, ulen;
+        ck_assert_msg(drv_used(&B, NET_Q_RX, &id, &ulen, 5000), "frame %u", i);
+        ck_assert(memcmp(gpa(&B, rxb + 2048ull * i) + NET_HDR_LEN, f[i], len) == 0);
+    }
+    ck_assert_uint_eq(net_read(&B.n->st.drop_filtered), 2);
+    ck_assert_uint_eq(net_read(&B.n->st.rx_frames), 3);
+}
+END_TEST
+
+/* A frame with a partial checksum for a guest without GUEST_CSUM arrives complete. */
+START_TEST(checksum_completed_for_the_peer)
+{
+    ck_assert(wait_link(&A, true));
+    drv_start(&A, BASIC_FEATURES | NET_BIT(VIRTIO_NET_F_CSUM));
+    drv_start(&B, BASIC_FEATURES);
+    uint64_t rxb = drv_post_rx(&B, 2, 2048);
+    uint8_t ma[6], mb[6];
+    mac_of(&A, ma);
+    mac_of(&B, mb);
+    static uint8_t f[2048];
+    size_t len = udp_frame(f, mb, ma, 333), l4 = 34;
+    uint64_t pseudo = net_csum_add(0, f + 14 + 12, 8) + 17 + (len - l4);
+    net_put_be16(f + l4 + 6, (uint16_t)~net_csum_fold(pseudo));
+    struct net_hdr h = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = (uint16_t)l4, .csum_offset = 6};
+    drv_send(&A, &h, f, len);
+    uint32_t id, ulen;
+    ck_assert(drv_used(&B, NET_Q_RX, &id, &ulen, 5000));
+    const uint8_t *g = gpa(&B, rxb);
+    ck_assert_uint_eq(g[0], 0);
+    ck_assert_uint_eq(net_csum_fold(net_csum_add(pseudo, g + NET_HDR_LEN + l4, len - l4)), 0);
+    ck_assert_uint_eq(net_read(&A.n->st.sw_csum), 1);
+
+    /* a header that lies about the offsets is dropped and counted, the chain still used */
+    h.csum_start = 2000;
+    drv_send(&A, &h, f, len);
+    ck_assert_uint_eq(net_read(&A.n->st.drop_bad_header), 1);
+    /* GSO the driver did not negotiate */
+    struct net_hdr g6 = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                         .gso_type = VIRTIO_NET_HDR_GSO_TCPV6,
+                         .gso_size = 1000,
+                         .csum_start = (uint16_t)l4,
+                         .csum_offset = 16};
+    drv_send(&A, &g6, f, len);
+    ck_assert_uint_eq(net_read(&A.n->st.drop_bad_header), 2);
+}
+END_TEST
+
+START_TEST(feature_dependencies_enforced)
+{
+    vdev_virtio_set_status(A.vio, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    uint64_t f = NET_BIT(VIRTIO_NET_F_HOST_TSO4) | 1ull << VIRTIO_F_VERSION_1; /* no CSUM */
+    vdev_virtio_set_driver_features(A.vio, 0, (uint32_t)f);
+    vdev_virtio_set_driver_features(A.vio, 1, (uint32_t)(f >> 32));
+    vdev_virtio_set_status(A.vio, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                                      VIRTIO_STATUS_FEATURES_OK);
+    ck_assert(!(vdev_virtio_get_status(A.vio) & VIRTIO_STATUS_FEATURES_OK));
+}
+END_TEST
+
+/* ---- configuration errors (no link needed) ---- */
+
+static void expect_error(const char *cfg, const char *want)
+{
+    struct fake_embedder fe;
+    struct vdev_err err = {{0}};
+    memset(&fe, 0, sizeof(fe));
+    fake_machine_new(&fe);
+    ck_assert_int_ne(fake_machine_build_string(&fe, cfg, &err), 0);
+    ck_assert_msg(strstr(err.msg, want), "'%s' not in '%s'", want, err.msg);
+    fake_machine_free(&fe);
+}
+
+START_TEST(option_errors)
+{
+    expect_error("ram 1M vdev virtio-net peer /tmp/x", "option 'peer' needs 'name' too (hint: ");
+    expect_error("ram 1M vdev virtio-net mtu 67", "option 'mtu'");
+    expect_error("ram 1M vdev virtio-net mtu 65536", "out of range");
+    expect_error("ram 1M vdev virtio-net mac 01:00:5e:00:00:01", "multicast MAC");
+    expect_error("ram 1M vdev virtio-net mac 00:00:00:00:00:00", "all-zero MAC");
+    expect_error("ram 1M vdev virtio-net legacy", "legacy");
+    expect_error("ram 1M vdev virtio-net peerfeat 3", "did you mean 'peerfeats'");
+}
+END_TEST
+
+START_TEST(unnamed_nics_get_distinct_stable_macs)
+{
+    struct fake_embedder fe;
+    struct vdev_err err = {{0}};
+    memset(&fe, 0, sizeof(fe));
+    fake_machine_new(&fe);
+    if (fake_machine_build_string(&fe, "system s ram 1M vdev virtio-net vdev virtio-net", &err))
+        ck_abort_msg("%s", err.msg);
+    struct net *n0 = vdev_state(vdev_machine_device(fe.m, 0));
+    struct net *n1 = vdev_state(vdev_machine_device(fe.m, 1));
+    uint8_t want[6];
+    net_mac_derive("s", "#0", want);
+    ck_assert(memcmp(n0->mac, want, 6) == 0);
+    ck_assert(memcmp(n0->mac, n1->mac, 6) != 0);
+    ck_assert(!atomic_load(&n0->link_up)); /* no peer: the link stays down */
+    fake_machine_free(&fe);
+}
+END_TEST
+
+static Suite *net_link_suite(void)
+{
+    Suite *s = suite_create("net_link");
+    TCase *tc = tcase_create("link");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, frames_cross_both_ways);
+    tcase_add_test(tc, link_down_and_back);
+    tcase_add_test(tc, tso_segmented_for_a_plain_peer);
+    tcase_add_test(tc, mergeable_rx_buffers);
+    tcase_add_test(tc, rx_filter_and_mac_commands);
+    tcase_add_test(tc, checksum_completed_for_the_peer);
+    tcase_add_test(tc, feature_dependencies_enforced);
+    suite_add_tcase(s, tc);
+    TCase *te = tcase_create("config");
+    tcase_add_checked_fixture(te, use_fake_transport, close_transports);
+    tcase_add_test(te, option_errors);
+    tcase_add_test(te, unnamed_nics_get_distinct_stable_macs);
+    suite_add_tcase(s, te);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(net_link_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,125 @@
+/* virtio-net: the state of one NIC and the module-internal calls between its files.
+ *
+ * net_module.c  type, options, life-cycle, status line
+ * net_config.c  configuration space, feature checks
+ * net_thread.c  the data thread: waits on kicks and the link, runs tx, rx and ctrl
+ * net_tx.c      guest -> link (header checks, software offloads for the peer)
+ * net_rx.c      link -> guest (receive filter, mergeable buffers)
+ * net_ctrl.c    the control queue (receive filter, MAC)
+ */
+#ifndef VDEV_NET_H
+#define VDEV_NET_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <vdev/module.h>
+#include <vdev/virtio.h>
+
+#include "net_hdr.h"
+#include "net_stats.h"
+
+struct peer_link;
+
+enum { NET_Q_RX = 0, NET_Q_TX = 1, NET_Q_CTRL = 2, NET_NUM_QUEUES = 3 };
+
+#define NET_QUEUE_SIZE  256u
+#define NET_MAC_TABLE   64u  /* entries per MAC_TABLE_SET list; more means "accept all" */
+#define NET_BATCH       64u  /* chains/frames per pass before looking at the link again */
+#define NET_TX_STALL_MS 200u /* a full peer ring stalls tx this long, then tx drops */
+
+/* Receive filter (VIRTIO_NET_CTRL_RX / MAC_TABLE_SET), owned by the data thread. */
+struct net_filter {
+    bool promisc, allmulti, alluni, nomulti, nouni, nobcast;
+    bool uni_overflow, multi_overflow;
+    unsigned n_uni, n_multi;
+    uint8_t uni[NET_MAC_TABLE][6], multi[NET_MAC_TABLE][6];
+};
+
+struct net {
+    struct vdev *d;
+    struct vdev_virtio *vio;
+    bool ready; /* options_start ran: locks and fds exist */
+
+    /* options */
+    bool mac_given;
+    uint8_t cfg_mac[6];
+    char *peer_path; /* resolved `peer` */
+    uint64_t peerfeats;
+    unsigned mtu;
+
+    char bind_path[PATH_MAX]; /* our endpoint, when linked */
+    struct peer_link *link;   /* NULL: no `peer`, or dryrun */
+
+    pthread_mutex_t cfg_lock; /* mac (MAC_ADDR_SET on the data thread, config reads anywhere) */
+    uint8_t mac[6];
+    atomic_bool link_up;
+
+    /* data thread */
+    pthread_t thread;
+    bool thread_started;
+    int wake_fd;              /* eventfd: start, stop of the thread */
+    atomic_bool quit;         /* terminate: the thread ends */
+    pthread_mutex_t run_lock; /* held by the thread while it touches queues */
+    atomic_bool running;      /* between virtio start and stop */
+    atomic_bool features_dirty;
+    uint64_t features; /* negotiated, set at start */
+
+    struct net_filter filter;
+    struct net_stats st;
+
+    /* data-thread scratch */
+    struct vdev_virtq_elem *elem;    /* tx and ctrl */
+    struct vdev_virtq_elem *rx_elem; /* rx: a frame's first chain, kept while held */
+    struct vdev_virtq_elem *elem2;   /* rx: later chains */
+    uint8_t *scratch;                /* one frame with its header, for software conversions */
+    uint16_t heads[VDEV_VIRTQ_MAX_SIZE];
+    uint32_t lens[VDEV_VIRTQ_MAX_SIZE];
+    bool tx_blocked;        /* waiting for room in the peer's ring */
+    bool tx_dropping;       /* the ring stayed full: drop until it takes a frame again */
+    uint64_t tx_blocked_ms; /* when tx_blocked began (monotonic) */
+    bool rx_wait_buffers;   /* a frame waits for the guest to post receive buffers */
+    unsigned rx_held;       /* chains popped and filled for that frame (mergeable buffers) */
+    size_t rx_held_off;     /* bytes of header + frame already in them */
+    size_t rx_held_len;     /* the frame's length */
+    bool rx_held_stale;     /* the link went down meanwhile: the frame is another one */
+};
+
+static inline bool net_has(const struct net *n, unsigned bit)
+{
+    return (n->features >> bit) & 1u;
+}
+
+/* net_module.c: vdev_virtio_attach, or a test's fake transport. */
+extern struct vdev_virtio *(*net_virtio_attach_fn)(struct vdev *d,
+                                                   const struct vdev_virtio_ops *ops, void *opaque,
+                                                   struct vdev_err *err);
+
+/* net_config.c */
+extern const struct vdev_virtio_ops net_virtio_ops;
+void net_filter_reset(struct net *n);
+void net_get_mac(struct net *n, uint8_t mac[6]);
+void net_set_mac(struct net *n, const uint8_t mac[6]);
+
+/* net_thread.c */
+int net_thread_start(struct net *n);
+void net_thread_stop(struct net *n);
+uint64_t net_now_ms(void);
+
+/* net_tx.c: pops and sends up to NET_BATCH chains; true if it made progress. */
+bool net_tx_process(struct net *n);
+/* net_rx.c: delivers up to NET_BATCH frames; true if it made progress. */
+bool net_rx_process(struct net *n);
+/* Drops what arrives while the guest has no running driver. */
+void net_rx_discard(struct net *n);
+/* Would the guest's receive filter take a frame for `dest`? */
+bool net_filter_accepts(struct net *n, const uint8_t dest[6]);
+/* net_ctrl.c */
+bool net_ctrl_process(struct net *n);
+
+/* Logs at most a few times per second per NIC (a guest can make errors fast). */
+void net_log_limited(struct net *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

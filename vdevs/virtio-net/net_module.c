@@ -1,0 +1,227 @@
+/* vdev virtio-net: a virtio 1.x network card whose wire is a peer link to another VM.
+ *
+ *   vdev virtio-net name curly peer /run/vdevkit/sys1/moe mac 52:54:00:00:00:01
+ *
+ * Options (besides the common loc, intr, name, log):
+ *   mac XX:XX:XX:XX:XX:XX  default: derived from the system and vdev names (net_mac.h)
+ *   peer PATH              the other end's endpoint; needs `name` (our own endpoint)
+ *   peerfeats MASK         guest offloads the peer may be sent (default: all; the link
+ *                          tells which ones the peer's guest negotiated)
+ *   mtu N                  the MTU offered with VIRTIO_NET_F_MTU (68..65535, default 1500)
+ * See docs/virtio-net.md.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <vdev/machine.h>
+
+#include "net.h"
+#include "net_mac.h"
+#include "peer_link.h"
+
+#define PEERFEATS_DEFAULT NET_GUEST_OFFLOADS
+
+static const struct vdev_option net_options[] = {
+    {.name = "mac",
+     .kind = VDEV_OPT_MAC,
+     .arg = "XX:XX:XX:XX:XX:XX",
+     .def = "derived from the system and vdev names",
+     .help = "the NIC's MAC address (unicast, not all zero)"},
+    {.name = "peer",
+     .kind = VDEV_OPT_PATH,
+     .arg = "PATH",
+     .help = "the endpoint of the other end of the link (RUNTIME_DIR/SYSTEM/NAME)"},
+    {.name = "peerfeats",
+     .kind = VDEV_OPT_U64,
+     .arg = "MASK",
+     .def = "0x382",
+     .help = "virtio-net guest offloads the peer may be sent (CSUM 0x2, TSO4 0x80, TSO6 0x100, "
+             "ECN 0x200), within what the peer reports"},
+    {.name = "mtu",
+     .kind = VDEV_OPT_U64,
+     .arg = "N",
+     .def = "1500",
+     .help = "MTU offered to the guest",
+     .min = 68,
+     .max = 65535},
+    {.name = NULL},
+};
+
+static int net_options_start(struct vdev *d)
+{
+    struct net *n = vdev_state(d);
+    n->d = d;
+    n->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (n->wake_fd < 0)
+        return vdev_error(d, vdev_pos(d), NULL, "eventfd: %s", strerror(errno));
+    pthread_mutex_init(&n->cfg_lock, NULL);
+    pthread_mutex_init(&n->run_lock, NULL);
+    n->peerfeats = PEERFEATS_DEFAULT;
+    n->mtu = 1500;
+    net_filter_reset(n);
+    n->ready = true;
+    return 0;
+}
+
+static int net_option(struct vdev *d, const struct vdev_optval *v)
+{
+    struct net *n = vdev_state(d);
+    const char *o = v->opt->name;
+    if (!strcmp(o, "mac")) {
+        memcpy(n->cfg_mac, v->mac, 6);
+        n->mac_given = true;
+    } else if (!strcmp(o, "peer")) {
+        free(n->peer_path);
+        n->peer_path = strdup(v->path);
+        if (!n->peer_path)
+            return vdev_error(d, v->pos, NULL, "out of memory");
+    } else if (!strcmp(o, "peerfeats")) {
+        n->peerfeats = v->num;
+    } else if (!strcmp(o, "mtu")) {
+        n->mtu = (unsigned)v->num;
+    }
+    return 0;
+}
+
+static size_t device_index(struct vdev *d)
+{
+    struct vdev_machine *m = vdev_machine_of(d);
+    size_t count = vdev_machine_device_count(m);
+    for (size_t i = 0; i < count; i++)
+        if (vdev_machine_device(m, i) == d)
+            return i;
+    return count;
+}
+
+static int net_options_end(struct vdev *d)
+{
+    struct net *n = vdev_state(d);
+    if (n->peer_path && !vdev_user_name(d))
+        return vdev_error(d, vdev_pos(d),
+                          "add 'name NAME': the peer reaches this NIC at RUNTIME_DIR/SYSTEM/NAME",
+                          "option 'peer' needs 'name' too");
+    if (!n->mac_given) {
+        char idx[32];
+        const char *name = vdev_user_name(d);
+        if (!name) {
+            snprintf(idx, sizeof(idx), "#%zu", device_index(d));
+            name = idx;
+        }
+        net_mac_derive(vdev_machine_system_name(vdev_machine_of(d)), name, n->cfg_mac);
+    }
+    memcpy(n->mac, n->cfg_mac, 6);
+    return 0;
+}
+
+/* Tests that link the module's objects replace this with a fake transport. */
+struct vdev_virtio *(*net_virtio_attach_fn)(struct vdev *d, const struct vdev_virtio_ops *ops,
+                                            void *opaque,
+                                            struct vdev_err *err) = vdev_virtio_attach;
+
+static int net_assign(struct vdev *d)
+{
+    struct net *n = vdev_state(d);
+    struct vdev_err err = {{0}};
+    n->vio = net_virtio_attach_fn(d, &net_virtio_ops, n, &err);
+    if (!n->vio)
+        return vdev_error(d, vdev_pos(d), NULL, "%s", err.msg);
+    return 0;
+}
+
+static void link_state_changed(void *opaque, bool up)
+{
+    struct net *n = opaque;
+    atomic_store(&n->link_up, up);
+    n->tx_blocked = n->tx_dropping = false;
+    n->rx_held_stale = true;
+    vdev_info(n->d, "link %s", up ? "up" : "down");
+    if (atomic_load(&n->running))
+        vdev_virtio_config_changed(n->vio);
+}
+
+static void link_log(void *opaque, enum vdev_log_level level, const char *msg)
+{
+    struct net *n = opaque;
+    vdev_log(n->d, level, "%s", msg);
+}
+
+/* The link and the data thread start with the machine, not with the guest's driver, so
+ * the peer sees this end as soon as the VM exists. A dryrun binds nothing. */
+static int net_configured(struct vdev *d)
+{
+    struct net *n = vdev_state(d);
+    struct vdev_machine *m = vdev_machine_of(d);
+    if (vdev_machine_config(m)->dryrun)
+        return 0;
+    if (n->peer_path) {
+        struct vdev_err err = {{0}};
+        if (vdev_machine_runtime_path(m, vdev_user_name(d), n->bind_path, sizeof(n->bind_path),
+                                      &err))
+            return vdev_error(d, vdev_pos(d), NULL, "%s", err.msg);
+        struct peer_link_cfg cfg = {.bind_path = n->bind_path,
+                                    .peer_path = n->peer_path,
+                                    .features = 0,
+                                    .state_changed = link_state_changed,
+                                    .log = link_log,
+                                    .opaque = n};
+        memcpy(cfg.mac, n->cfg_mac, 6);
+        n->link = peer_link_open(&cfg, &err);
+        if (!n->link)
+            return vdev_error(d, vdev_pos(d), NULL, "peer link: %s", err.msg);
+    }
+    if (net_thread_start(n))
+        return vdev_error(d, vdev_pos(d), NULL, "cannot start the data thread: %s",
+                          strerror(errno));
+    return 0;
+}
+
+static void net_status(struct vdev *d, FILE *out)
+{
+    struct net *n = vdev_state(d);
+    uint8_t mac[6];
+    char text[18];
+    net_get_mac(n, mac);
+    net_mac_format(mac, text);
+    const struct net_stats *s = &n->st;
+    fprintf(out, "%s mac %s link %s peer %s", n->vio ? vdev_virtio_where(n->vio) : "detached", text,
+            atomic_load(&n->link_up) ? "up" : "down", n->peer_path ? n->peer_path : "none");
+    fprintf(out,
+            " rx %" PRIu64 " frames %" PRIu64 " bytes tx %" PRIu64 " frames %" PRIu64
+            " bytes drops link-down %" PRIu64 " ring-full %" PRIu64 " no-buffers %" PRIu64
+            " too-big %" PRIu64 " filtered %" PRIu64 " bad-header %" PRIu64 " errors %" PRIu64
+            " sw-gso %" PRIu64 " frames %" PRIu64 " segments sw-csum %" PRIu64,
+            net_read(&s->rx_frames), net_read(&s->rx_bytes), net_read(&s->tx_frames),
+            net_read(&s->tx_bytes), net_read(&s->drop_link_down), net_read(&s->drop_ring_full),
+            net_read(&s->drop_no_buffers), net_read(&s->drop_too_big), net_read(&s->drop_filtered),
+            net_read(&s->drop_bad_header), net_read(&s->errors), net_read(&s->sw_gso_frames),
+            net_read(&s->sw_gso_segments), net_read(&s->sw_csum));
+}
+
+static void net_terminate(struct vdev *d)
+{
+    struct net *n = vdev_state(d);
+    if (!n->ready)
+        return;
+    net_thread_stop(n);
+    if (n->link)
+        peer_link_close(n->link);
+    n->link = NULL;
+    free(n->peer_path);
+    n->peer_path = NULL;
+    close(n->wake_fd);
+    pthread_mutex_destroy(&n->run_lock);
+    pthread_mutex_destroy(&n->cfg_lock);
+    n->ready = false;
+}
+
+VDEV_MODULE(virtio_net, .name = "virtio-net",
+            .summary = "virtio network card linked to another VM by a peer link",
+            .options = net_options, .state_size = sizeof(struct net),
+            .places = VDEV_PLACE_PCI | VDEV_PLACE_MEM, .default_loc = NULL, .window_size = 0,
+            .has_intr = true, .intr_optional = true, .options_start = net_options_start,
+            .option = net_option, .options_end = net_options_end, .assign = net_assign,
+            .configured = net_configured, .status = net_status, .terminate = net_terminate);

@@ -1,0 +1,34 @@
+/* Per-NIC counters: written by the NIC's data thread only, read by any thread (`status`,
+ * `vdevkit stat`), so relaxed atomics and no read-modify-write instruction are enough. */
+#ifndef VDEV_NET_STATS_H
+#define VDEV_NET_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct net_stats {
+    _Atomic uint64_t rx_frames, rx_bytes; /* delivered to our guest */
+    _Atomic uint64_t tx_frames, tx_bytes; /* put on the link (segments count one each) */
+    _Atomic uint64_t drop_link_down;      /* guest sent while the link was down */
+    _Atomic uint64_t drop_ring_full;      /* the peer's ring stayed full */
+    _Atomic uint64_t drop_no_buffers;     /* frames for a guest without a running driver */
+    _Atomic uint64_t drop_too_big;        /* frame larger than the guest's receive buffers */
+    _Atomic uint64_t drop_filtered;       /* refused by the guest's receive filter */
+    _Atomic uint64_t drop_bad_header;     /* malformed virtio_net_hdr or frame, either side */
+    _Atomic uint64_t errors;              /* driver protocol violations (device needs reset) */
+    _Atomic uint64_t sw_gso_frames;       /* GSO frames segmented in software ... */
+    _Atomic uint64_t sw_gso_segments;     /* ... into this many segments */
+    _Atomic uint64_t sw_csum;             /* checksums completed in software */
+};
+
+static inline void net_count(_Atomic uint64_t *c, uint64_t v)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+static inline uint64_t net_read(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+#endif

@@ -1,0 +1,208 @@
+/* The data thread of one NIC: from `configured` to `terminate` it services the peer link
+ * (so the link comes up whether or not the guest driver runs) and, between virtio start
+ * and stop, moves frames. It sleeps in poll() on the queues' kick eventfds, the link's
+ * fds and a wake-up eventfd; kicks are only asked for before sleeping. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "peer_link.h"
+
+uint64_t net_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void net_log_limited(struct net *n, const char *fmt, ...)
+{
+    /* data thread only: up to 10 messages per second */
+    static _Thread_local uint64_t window;
+    static _Thread_local unsigned used;
+    uint64_t now = net_now_ms() / 1000u;
+    if (now != window)
+        window = now, used = 0;
+    if (used++ >= 10)
+        return;
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    vdev_warn(n->d, "%s", msg);
+}
+
+static void drain(int fd)
+{
+    uint64_t v;
+    if (fd >= 0 && read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
+        /* nothing to do: the fd is level-triggered by poll and read again next time */
+    }
+}
+
+/* One pass over the queues with run_lock held; true when there is more to do at once. */
+static bool run_queues(struct net *n)
+{
+    bool busy = false;
+    if (atomic_exchange(&n->features_dirty, false) && n->link)
+        peer_link_set_features(n->link, n->features);
+    if (!atomic_load(&n->running)) {
+        net_rx_discard(n);
+        return false;
+    }
+    busy |= net_ctrl_process(n);
+    if (atomic_load(&n->running))
+        busy |= net_tx_process(n);
+    if (atomic_load(&n->running))
+        busy |= net_rx_process(n);
+    if (!atomic_load(&n->running))
+        return false;
+    if (busy)
+        return true;
+
+    /* About to sleep: ask for the kicks we wait for; they report work that arrived meanwhile. */
+    struct vdev_virtq *rxq = vdev_virtio_queue(n->vio, NET_Q_RX);
+    struct vdev_virtq *txq = vdev_virtio_queue(n->vio, NET_Q_TX);
+    struct vdev_virtq *cq = vdev_virtio_queue(n->vio, NET_Q_CTRL);
+    if (cq && net_has(n, VIRTIO_NET_F_CTRL_VQ) && vdev_virtq_set_kicks(cq, true))
+        busy = true;
+    if (txq && !n->tx_blocked && vdev_virtq_set_kicks(txq, true))
+        busy = true;
+    if (rxq && n->rx_wait_buffers) {
+        if (vdev_virtq_set_kicks(rxq, true))
+            busy = true;
+    } else if (n->link && peer_link_rx_sleep(n->link)) {
+        busy = true;
+    }
+    return busy;
+}
+
+/* While working, the guest need not kick. */
+static void quiet_kicks(struct net *n)
+{
+    for (unsigned q = 0; q < NET_NUM_QUEUES; q++) {
+        struct vdev_virtq *vq = vdev_virtio_queue(n->vio, q);
+        if (vq)
+            vdev_virtq_set_kicks(vq, false);
+    }
+}
+
+enum { FD_WAKE, FD_KICK_RX, FD_KICK_TX, FD_KICK_CTRL, FD_LINK, FD_LINK_RX, FD_LINK_SPACE, FD_N };
+
+static void *net_thread(void *arg)
+{
+    struct net *n = arg;
+    struct pollfd fds[FD_N];
+    int kick[NET_NUM_QUEUES];
+    for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
+        kick[q] = vdev_virtio_kick_fd(n->vio, q);
+    uint64_t link_due = 0;
+    bool was_running = false;
+
+    while (!atomic_load(&n->quit)) {
+        bool busy = false;
+        pthread_mutex_lock(&n->run_lock);
+        bool running = atomic_load(&n->running);
+        if (running && !was_running)
+            quiet_kicks(n);
+        was_running = running;
+        if (running && n->rx_wait_buffers) {
+            n->rx_wait_buffers = false; /* try again: buffers may have come */
+        }
+        busy = run_queues(n);
+        if (busy && atomic_load(&n->running))
+            quiet_kicks(n);
+        pthread_mutex_unlock(&n->run_lock);
+
+        int timeout = busy ? 0 : -1;
+        uint64_t now = net_now_ms();
+        if (n->link) {
+            int lt = peer_link_timeout_ms(n->link);
+            if (lt >= 0 && (timeout < 0 || lt < timeout))
+                timeout = lt;
+            link_due = lt >= 0 ? now + (uint64_t)lt : UINT64_MAX;
+        }
+        if (n->tx_blocked) {
+            uint64_t end = n->tx_blocked_ms + NET_TX_STALL_MS;
+            int left = end > now ? (int)(end - now) : 0;
+            if (timeout < 0 || left < timeout)
+                timeout = left;
+        }
+
+        fds[FD_WAKE] = (struct pollfd){.fd = n->wake_fd, .events = POLLIN};
+        fds[FD_KICK_RX] = (struct pollfd){.fd = kick[NET_Q_RX], .events = POLLIN};
+        fds[FD_KICK_TX] = (struct pollfd){.fd = kick[NET_Q_TX], .events = POLLIN};
+        fds[FD_KICK_CTRL] = (struct pollfd){.fd = kick[NET_Q_CTRL], .events = POLLIN};
+        fds[FD_LINK] =
+            (struct pollfd){.fd = n->link ? peer_link_fd(n->link) : -1, .events = POLLIN};
+        fds[FD_LINK_RX] =
+            (struct pollfd){.fd = n->link ? peer_link_rx_fd(n->link) : -1, .events = POLLIN};
+        fds[FD_LINK_SPACE] = (struct pollfd){
+            .fd = n->link && n->tx_blocked ? peer_link_tx_space_fd(n->link) : -1, .events = POLLIN};
+        int r = poll(fds, FD_N, timeout);
+        if (r < 0 && errno != EINTR) {
+            vdev_log(n->d, VDEV_LOG_ERROR, "data thread: poll: %s", strerror(errno));
+            usleep(1000);
+            continue;
+        }
+        for (unsigned i = 0; i < FD_N; i++)
+            if (i != FD_LINK && r > 0 && (fds[i].revents & POLLIN))
+                drain(fds[i].fd);
+        if (r > 0 && (fds[FD_LINK_SPACE].revents & POLLIN))
+            n->tx_blocked = false;
+        now = net_now_ms();
+        if (n->tx_blocked && now >= n->tx_blocked_ms + NET_TX_STALL_MS) {
+            /* the peer stopped draining its ring: drop rather than wedge the guest */
+            n->tx_blocked = false;
+            n->tx_dropping = true;
+        }
+        if (n->link &&
+            ((r > 0 && (fds[FD_LINK].revents & (POLLIN | POLLERR | POLLHUP))) || now >= link_due))
+            peer_link_service(n->link);
+    }
+    return NULL;
+}
+
+int net_thread_start(struct net *n)
+{
+    n->elem = malloc(sizeof(*n->elem));
+    n->elem2 = malloc(sizeof(*n->elem2));
+    n->rx_elem = malloc(sizeof(*n->rx_elem));
+    n->scratch = malloc(NET_HDR_LEN + NET_MAX_FRAME);
+    if (!n->elem || !n->elem2 || !n->rx_elem || !n->scratch)
+        return -1;
+    int rc = pthread_create(&n->thread, NULL, net_thread, n);
+    if (rc) {
+        errno = rc;
+        return -1;
+    }
+    n->thread_started = true;
+    return 0;
+}
+
+void net_thread_stop(struct net *n)
+{
+    if (n->thread_started) {
+        atomic_store(&n->quit, true);
+        uint64_t one = 1;
+        if (write(n->wake_fd, &one, sizeof(one)) < 0) {
+            /* saturated counter: the thread wakes anyway */
+        }
+        pthread_join(n->thread, NULL);
+        n->thread_started = false;
+    }
+    free(n->elem);
+    free(n->elem2);
+    free(n->rx_elem);
+    free(n->scratch);
+    n->elem = n->elem2 = n->rx_elem = NULL;
+    n->scratch = NULL;
+}
