@@ -128,8 +128,9 @@ static void machine_up(struct drv *v, const char *system, const char *name, cons
                        const char *extra)
 {
     char cfg[512];
-    snprintf(cfg, sizeof(cfg), "system %s ram 8M vdev virtio-net name %s peer %s/%s %s", system,
-             name, rundir, peer, extra ? extra : "");
+    snprintf(cfg, sizeof(cfg),
+             "system %s ram 8M vdev virtio-net loc 0xd0000000 name %s peer %s/%s %s", system, name,
+             rundir, peer, extra ? extra : "");
     struct vdev_err err = {{0}};
     memset(&v->fe, 0, sizeof(v->fe));
     fake_machine_new(&v->fe);
@@ -480,7 +481,8 @@ START_TEST(tso_segmented_for_a_plain_peer)
         const uint8_t *s = gpa(&B, rxb + 2048ull * i) + NET_HDR_LEN;
         size_t plen = i + 1 < nsegs ? 1448 : payload - 1448ull * i;
         ck_assert_uint_eq(ulen, NET_HDR_LEN + l4 + 20 + plen);
-        ck_assert_uint_eq(s[-NET_HDR_LEN], 0); /* no NEEDS_CSUM: B did not take GUEST_CSUM */
+        ck_assert_uint_eq(gpa(&B, rxb + 2048ull * i)[0],
+                          0); /* no NEEDS_CSUM: B did not take GUEST_CSUM */
         ck_assert_uint_eq(net_be32(s + l4 + 4), 1000 + 1448u * i);
         ck_assert_uint_eq(net_csum_fold(net_csum_add(0, s + 14, 20)), 0);
         uint64_t sum = net_csum_add(0, s + 14 + 12, 8) + 6 + 20 + plen;
@@ -643,7 +645,8 @@ static void expect_error(const char *cfg, const char *want)
 
 START_TEST(option_errors)
 {
-    expect_error("ram 1M vdev virtio-net peer /tmp/x", "option 'peer' needs 'name' too (hint: ");
+    expect_error("ram 1M vdev virtio-net loc 0xd0000000 peer /tmp/x",
+                 "option 'peer' needs 'name' too (hint: ");
     expect_error("ram 1M vdev virtio-net mtu 67", "option 'mtu'");
     expect_error("ram 1M vdev virtio-net mtu 65536", "out of range");
     expect_error("ram 1M vdev virtio-net mac 01:00:5e:00:00:01", "multicast MAC");
@@ -659,7 +662,9 @@ START_TEST(unnamed_nics_get_distinct_stable_macs)
     struct vdev_err err = {{0}};
     memset(&fe, 0, sizeof(fe));
     fake_machine_new(&fe);
-    if (fake_machine_build_string(&fe, "system s ram 1M vdev virtio-net vdev virtio-net", &err))
+    if (fake_machine_build_string(
+            &fe, "system s ram 1M vdev virtio-net loc 0xd0000000 vdev virtio-net loc 0xd0001000",
+            &err))
         ck_abort_msg("%s", err.msg);
     struct net *n0 = vdev_state(vdev_machine_device(fe.m, 0));
     struct net *n1 = vdev_state(vdev_machine_device(fe.m, 1));
