@@ -23,7 +23,7 @@
 #define CONTROL_OUT_MAX     (64 << 10) /* unread reply bytes a client may leave pending */
 
 struct control_client {
-    int fd; /* -1: free slot */
+    int fd;          /* -1: free slot */
     uint64_t serial; /* accept order: when full, the oldest client makes room */
     char in[CONTROL_LINE_MAX];
     size_t inlen;
@@ -90,10 +90,10 @@ static void reply_info(struct vdev_control *c, FILE *out)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    double up = (double)(now.tv_sec - c->started.tv_sec) +
-                (double)(now.tv_nsec - c->started.tv_nsec) / 1e9;
-    fprintf(out, "system %s\npid %ld\nuptime %.1f s\ndevices %zu\n",
-            vdev_machine_system_name(c->m), (long)getpid(), up, c->m->ndevs);
+    double up =
+        (double)(now.tv_sec - c->started.tv_sec) + (double)(now.tv_nsec - c->started.tv_nsec) / 1e9;
+    fprintf(out, "system %s\npid %ld\nuptime %.1f s\ndevices %zu\n", vdev_machine_system_name(c->m),
+            (long)getpid(), up, c->m->ndevs);
 }
 
 static void reply_help(FILE *out)

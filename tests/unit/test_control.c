@@ -2,6 +2,7 @@
  * thread, errors as lines, stale sockets replaced, live ones refused, the file removed. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,32 @@ START_TEST(idle_clients_do_not_lock_out)
 }
 END_TEST
 
+/* A client that sends requests and never reads the replies is closed; others are served. */
+START_TEST(unread_replies_close_the_client)
+{
+    open_and_start();
+    int fd = connect_to(sock);
+    ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    char reqs[4096];
+    for (size_t i = 0; i + 5 <= sizeof(reqs); i += 5)
+        memcpy(reqs + i, "help\n", 5);
+    bool closed = false;
+    for (int round = 0; round < 2000 && !closed; round++) {
+        ssize_t n = send(fd, reqs, sizeof(reqs) / 5 * 5, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN)
+            closed = true; /* EPIPE / ECONNRESET: the VM hung up */
+        if (n < 0 && errno == EAGAIN)
+            usleep(1000);
+    }
+    ck_assert_msg(closed, "a client that never reads was not closed");
+    close(fd);
+    char *r = request("stat td\n");
+    ck_assert_ptr_nonnull(strstr(r, "testdev 'td'"));
+    free(r);
+    fake_machine_free(&fe);
+}
+END_TEST
+
 START_TEST(stale_socket_replaced_live_refused_file_removed)
 {
     /* A socket file left by a VM that died: bound, never listened, closed. */
@@ -298,6 +325,7 @@ int main(void)
     tcase_add_test(tc, errors_are_lines);
     tcase_add_test(tc, info_help_and_several_requests);
     tcase_add_test(tc, idle_clients_do_not_lock_out);
+    tcase_add_test(tc, unread_replies_close_the_client);
     tcase_add_test(tc, stale_socket_replaced_live_refused_file_removed);
     tcase_add_test(tc, not_a_socket_refused);
     tcase_add_test(tc, unusable_runtime_dir);
