@@ -83,9 +83,11 @@ poll_stat() {
     fi
 }
 
-# A counter line for the NIC with at least one non-zero number in it.
+# The NIC's line ("… rx N frames B bytes tx N frames B bytes …") counted frames both ways.
 stat_ok() {
-    grep -a "virtio-net 'curly'" stat-alpha.txt 2>/dev/null | grep -qE '(^|[^0-9.])[1-9][0-9]*'
+    frames=$(grep -a "virtio-net 'curly'" stat-alpha.txt 2>/dev/null |
+        sed -n 's/.* rx \([0-9]*\) frames .* tx \([0-9]*\) frames .*/\1 \2/p')
+    [ -n "$frames" ] && [ "${frames% *}" -gt 0 ] && [ "${frames#* }" -gt 0 ]
 }
 
 # wait_pair SCENARIO KILL_BETA_WHEN_READY: sets st_alpha, st_beta.
@@ -140,7 +142,7 @@ pair() {
     stat_ok || why="$why no-nonzero-counters-in-'vdevkit stat alpha'"
     if [ -z "$why" ]; then
         pass=$((pass + 1))
-        echo "net: $name: PASS (${secs_used}s, irq $irq) beta: $(metrics beta) alpha: $(metrics alpha)"
+        echo "net: $name: PASS (${secs_used}s, irq $irq, alpha's NIC rx/tx frames $frames) beta: $(metrics beta) alpha: $(metrics alpha)"
     else
         report_fail "$name" "$why (${secs_used}s)"
     fi
