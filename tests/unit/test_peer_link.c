@@ -429,6 +429,14 @@ START_TEST(endpoint_in_use_and_stale)
     ck_assert_ptr_nonnull(strstr(err.msg, "not a socket"));
     unlink(path_a);
 
+    /* An end whose peer is itself never comes up. */
+    struct end self = {0};
+    open_end(&self, path_a, path_a, 1, 0);
+    run_for(&self, NULL, 50);
+    ck_assert(!peer_link_up(self.l));
+    ck_assert_ptr_nonnull(strstr(self.log, "leads back to this end"));
+    peer_link_close(self.l);
+
     /* Missing folder, overlong path. */
     char missing[160];
     snprintf(missing, sizeof(missing), "%s/nope/ep", dir);

@@ -38,6 +38,10 @@
 
 enum { TAG_LISTEN, TAG_TIMER, TAG_OUT, TAG_IN, TAG_PENDING0 };
 
+/* Kinds of messages that repeat while nothing changes (one per retry): each is logged again
+ * only when its text changes, or after the link was up. */
+enum { NOTE_ALWAYS = -1, NOTE_CONNECT, NOTE_REFUSED_IN, NOTE_REFUSED_OUT, NOTE_SLOTS };
+
 struct pending_conn {
     int fd;
     uint64_t deadline;
@@ -80,7 +84,7 @@ struct peer_link {
     bool up;
     bool kick; /* the data path found trouble: service as soon as possible */
     struct peer_link_stats stats;
-    char last_note[256]; /* repeated warnings (refusals, retries) are logged once */
+    char last_note[NOTE_SLOTS][160]; /* repeated warnings are logged once per kind */
 };
 
 static uint64_t now_ms(void)
@@ -98,20 +102,21 @@ static void copy_str(char *dst, size_t len, const char *src)
     dst[n] = 0;
 }
 
-static void note(struct peer_link *l, enum vdev_log_level level, bool once, const char *fmt, ...)
+static void note(struct peer_link *l, enum vdev_log_level level, int slot, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void note(struct peer_link *l, enum vdev_log_level level, bool once, const char *fmt, ...)
+static void note(struct peer_link *l, enum vdev_log_level level, int slot, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (once) {
-        if (strncmp(msg, l->last_note, sizeof(l->last_note) - 1) == 0)
+    if (slot >= 0) {
+        char *last = l->last_note[slot];
+        if (strncmp(msg, last, sizeof(l->last_note[0]) - 1) == 0)
             return;
-        copy_str(l->last_note, sizeof(l->last_note), msg);
+        copy_str(last, sizeof(l->last_note[0]), msg);
     }
     if (l->log)
         l->log(l->opaque, level, msg);
@@ -154,7 +159,7 @@ static void ep_add(struct peer_link *l, int fd, uint64_t tag)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
     if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
-        note(l, VDEV_LOG_INTERNAL, false, "peer link %s: epoll_ctl: %s", l->bind_path,
+        note(l, VDEV_LOG_INTERNAL, NOTE_ALWAYS, "peer link %s: epoll_ctl: %s", l->bind_path,
              strerror(errno));
 }
 
@@ -204,8 +209,8 @@ static void try_connect(struct peer_link *l)
         return;
     }
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        note(l, VDEV_LOG_DEBUG, true, "peer link %s: waiting for peer %s (%s)", l->bind_path,
-             l->peer_path, strerror(errno));
+        note(l, VDEV_LOG_DEBUG, NOTE_CONNECT, "peer link %s: waiting for peer %s (%s)",
+             l->bind_path, l->peer_path, strerror(errno));
         close(fd);
         l->retry_at = now_ms() + PL_RETRY_MS;
         return;
@@ -214,7 +219,7 @@ static void try_connect(struct peer_link *l)
      * one cannot reach this one. */
     int r = shm_ring_create(l->ring_size, &l->rx_memfd, &l->rx_map);
     if (r < 0) {
-        note(l, VDEV_LOG_ERROR, true, "peer link %s: cannot create the receive ring: %s",
+        note(l, VDEV_LOG_ERROR, NOTE_CONNECT, "peer link %s: cannot create the receive ring: %s",
              l->bind_path, strerror(-r));
         close(fd);
         l->retry_at = now_ms() + PL_REFUSED_RETRY_MS;
@@ -237,8 +242,8 @@ static void try_connect(struct peer_link *l)
     l->out_fd = fd;
     r = pl_send(fd, &h, sizeof(h), fds, 3);
     if (r < 0) {
-        note(l, VDEV_LOG_WARNING, true, "peer link %s: cannot send HELLO to %s: %s", l->bind_path,
-             l->peer_path, strerror(-r));
+        note(l, VDEV_LOG_WARNING, NOTE_CONNECT, "peer link %s: cannot send HELLO to %s: %s",
+             l->bind_path, l->peer_path, strerror(-r));
         close_out(l, PL_RETRY_MS);
         return;
     }
@@ -281,6 +286,8 @@ static int check_hello(struct peer_link *l, const union pl_msg *m, long n, int *
     } else if (!memchr(h->bind_path, 0, sizeof(h->bind_path)) ||
                !memchr(h->peer_path, 0, sizeof(h->peer_path))) {
         snprintf(why, whylen, "HELLO with unterminated paths");
+    } else if (h->instance == l->instance) {
+        snprintf(why, whylen, "the peer path %s leads back to this end", l->peer_path);
     } else if (strcmp(h->bind_path, l->peer_path) != 0) {
         snprintf(why, whylen, "unexpected peer %s (this end's peer is %s)", h->bind_path,
                  l->peer_path);
@@ -313,8 +320,8 @@ static void pending_readable(struct peer_link *l, unsigned i)
     char why[300];
     void *map = NULL;
     if (check_hello(l, &m, n, fds, nfds, &map, why, sizeof(why)) < 0) {
-        note(l, VDEV_LOG_WARNING, true, "peer link %s: refused a connection: %s", l->bind_path,
-             why);
+        note(l, VDEV_LOG_WARNING, NOTE_REFUSED_IN, "peer link %s: refused a connection: %s",
+             l->bind_path, why);
         struct pl_refuse r;
         memset(&r, 0, sizeof(r));
         pl_hdr_init(&r.h, PL_REFUSE);
@@ -346,7 +353,7 @@ static void pending_readable(struct peer_link *l, unsigned i)
     if (memcmp(h->mac, l->mac, 6) == 0) {
         char mac[20];
         fmt_mac(mac, sizeof(mac), l->mac);
-        note(l, VDEV_LOG_WARNING, false, "peer link %s: both ends of the link use MAC %s",
+        note(l, VDEV_LOG_WARNING, NOTE_ALWAYS, "peer link %s: both ends of the link use MAC %s",
              l->bind_path, mac);
     }
     struct pl_ack a;
@@ -355,8 +362,8 @@ static void pending_readable(struct peer_link *l, unsigned i)
     a.instance = l->instance;
     int r = pl_send(l->in_fd, &a, sizeof(a), NULL, 0);
     if (r < 0) {
-        note(l, VDEV_LOG_WARNING, false, "peer link %s: cannot answer peer %s: %s", l->bind_path,
-             l->peer_path, strerror(-r));
+        note(l, VDEV_LOG_WARNING, NOTE_ALWAYS, "peer link %s: cannot answer peer %s: %s",
+             l->bind_path, l->peer_path, strerror(-r));
         close_in(l);
         return;
     }
@@ -385,7 +392,7 @@ static void out_readable(struct peer_link *l)
         pl_close_fds(fds, nfds < 0 ? 0 : nfds); /* no fds expected on this connection */
         if (n <= 0) {
             if (l->out_acked)
-                note(l, VDEV_LOG_INFO, false, "peer link %s: peer %s hung up", l->bind_path,
+                note(l, VDEV_LOG_DEBUG, NOTE_ALWAYS, "peer link %s: peer %s hung up", l->bind_path,
                      l->peer_path);
             close_out(l, PL_RETRY_MS);
             return;
@@ -397,8 +404,9 @@ static void out_readable(struct peer_link *l)
                 close_in(l); /* from an older instance; the live one connects again */
         } else if (m.h.type == PL_REFUSE && msg_ok(&m, n, sizeof(m.refuse))) {
             m.refuse.reason[sizeof(m.refuse.reason) - 1] = 0;
-            note(l, VDEV_LOG_WARNING, true, "peer link %s: peer %s refused the link: %s",
-                 l->bind_path, l->peer_path, m.refuse.reason);
+            note(l, VDEV_LOG_WARNING, NOTE_REFUSED_OUT,
+                 "peer link %s: peer %s refused the link: %s", l->bind_path, l->peer_path,
+                 m.refuse.reason);
             close_out(l, PL_REFUSED_RETRY_MS);
             return;
         }
@@ -416,7 +424,7 @@ static void in_readable(struct peer_link *l)
             return;
         pl_close_fds(fds, nfds < 0 ? 0 : nfds);
         if (n <= 0) {
-            note(l, VDEV_LOG_INFO, false, "peer link %s: peer %s disconnected", l->bind_path,
+            note(l, VDEV_LOG_DEBUG, NOTE_ALWAYS, "peer link %s: peer %s disconnected", l->bind_path,
                  l->peer_path);
             close_in(l);
             return;
@@ -436,7 +444,7 @@ static void accept_all(struct peer_link *l)
         while (i < PL_MAX_PENDING && l->pending[i].fd >= 0)
             i++;
         if (i == PL_MAX_PENDING) {
-            note(l, VDEV_LOG_WARNING, true,
+            note(l, VDEV_LOG_WARNING, NOTE_REFUSED_IN,
                  "peer link %s: too many connections without HELLO; refusing more", l->bind_path);
             close(fd);
             continue;
@@ -457,12 +465,12 @@ static void update_state(struct peer_link *l)
     l->up = up;
     if (up) {
         l->stats.connects++;
-        l->last_note[0] = 0;
-        note(l, VDEV_LOG_INFO, false, "peer link %s: connected to peer %s", l->bind_path,
+        memset(l->last_note, 0, sizeof(l->last_note));
+        note(l, VDEV_LOG_INFO, NOTE_ALWAYS, "peer link %s: connected to peer %s", l->bind_path,
              l->peer_path);
     } else {
         l->stats.disconnects++;
-        note(l, VDEV_LOG_INFO, false, "peer link %s: link to peer %s is down", l->bind_path,
+        note(l, VDEV_LOG_INFO, NOTE_ALWAYS, "peer link %s: link to peer %s is down", l->bind_path,
              l->peer_path);
     }
     if (l->state_changed)
@@ -530,7 +538,7 @@ void peer_link_service(struct peer_link *l)
     uint64_t now = now_ms();
     if (l->out_fd >= 0 && (l->out_failed || l->rx.broken)) {
         if (l->rx.broken)
-            note(l, VDEV_LOG_WARNING, false,
+            note(l, VDEV_LOG_WARNING, NOTE_ALWAYS,
                  "peer link %s: peer %s corrupted our receive ring; reconnecting", l->bind_path,
                  l->peer_path);
         close_out(l, 0);

@@ -20,6 +20,13 @@
  *
  * Frames carry the 12-byte virtio_net_hdr (virtio 1.x layout, num_buffers unused) first,
  * then the Ethernet frame; at most PEER_LINK_MAX_FRAME bytes in all.
+ *
+ * Pointers from peer_link_tx_reserve() and peer_link_rx_peek() point into shared memory:
+ * they stay valid until the matching commit/release or the next peer_link_service(),
+ * whichever comes first (a reconnect unmaps the rings). The peer can change a received
+ * frame while we read it: copy the virtio_net_hdr out once before interpreting it.
+ * When the link goes down nothing wakes rx_fd/tx_space_fd any more; state_changed(up)
+ * tells the owner to look again. Protocol, ring layout and figures: docs/peer-link.md.
  */
 #ifndef VDEV_NET_PEER_LINK_H
 #define VDEV_NET_PEER_LINK_H
@@ -80,7 +87,7 @@ void peer_link_tx_flush(struct peer_link *l);
 /* Readable when the peer made room in its ring after we found it full (and asked). */
 int peer_link_tx_space_fd(const struct peer_link *l);
 /* Asks to be woken through peer_link_tx_space_fd() when room appears; true if there is
- * room already (no need to sleep). */
+ * room already (no need to sleep). Reads (resets) tx_space_fd first. */
 bool peer_link_tx_want_space(struct peer_link *l, size_t len);
 
 /* ---- receiving (from our ring) ---- */
@@ -92,7 +99,8 @@ void peer_link_rx_release(struct peer_link *l);
 /* Readable (eventfd) when frames arrived while we slept. */
 int peer_link_rx_fd(const struct peer_link *l);
 /* Before sleeping: announce it to the sender. Returns true if frames arrived meanwhile
- * (do not sleep). Any rx_peek ends the sleep announcement. */
+ * (do not sleep). Any rx_peek ends the sleep announcement. Reads (resets) rx_fd first, so
+ * a wakeup left from an earlier round does not keep the owner spinning. */
 bool peer_link_rx_sleep(struct peer_link *l);
 
 /* Counters of the link itself. */
