@@ -35,6 +35,9 @@
 #define PL_HELLO_TIMEOUT_MS 2000 /* an accepted connection must say HELLO by then */
 #define PL_MAX_PENDING      4
 #define PL_DEFAULT_RING     (4u << 20)
+/* A peer flooding us with messages or connections cannot keep one service call going:
+ * the rest waits for the next call (the epoll set stays readable). */
+#define PL_MSGS_PER_SERVICE 32
 
 enum { TAG_LISTEN, TAG_TIMER, TAG_OUT, TAG_IN, TAG_PENDING0 };
 
@@ -383,7 +386,7 @@ static bool msg_ok(const union pl_msg *m, long n, size_t want)
 
 static void out_readable(struct peer_link *l)
 {
-    while (l->out_fd >= 0) {
+    for (unsigned k = 0; k < PL_MSGS_PER_SERVICE && l->out_fd >= 0; k++) {
         union pl_msg m;
         int fds[PL_MAX_FDS], nfds;
         long n = pl_recv(l->out_fd, &m, fds, &nfds);
@@ -416,7 +419,7 @@ static void out_readable(struct peer_link *l)
 
 static void in_readable(struct peer_link *l)
 {
-    while (l->in_fd >= 0) {
+    for (unsigned k = 0; k < PL_MSGS_PER_SERVICE && l->in_fd >= 0; k++) {
         union pl_msg m;
         int fds[PL_MAX_FDS], nfds;
         long n = pl_recv(l->in_fd, &m, fds, &nfds);
@@ -436,7 +439,7 @@ static void in_readable(struct peer_link *l)
 
 static void accept_all(struct peer_link *l)
 {
-    for (;;) {
+    for (unsigned k = 0; k < PL_MSGS_PER_SERVICE; k++) {
         int fd = accept4(l->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
@@ -565,32 +568,30 @@ static int bind_endpoint(struct peer_link *l, struct vdev_err *err)
     struct stat st;
     if (lstat(l->bind_path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
-            return vdev_err_set(err, "peer link: %s exists and is not a socket", l->bind_path);
+            return vdev_err_set(err, "%s exists and is not a socket", l->bind_path);
         int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (probe < 0)
-            return vdev_err_set(err, "peer link: socket: %s", strerror(errno));
+            return vdev_err_set(err, "socket: %s", strerror(errno));
         int r = connect(probe, (struct sockaddr *)&a, sizeof(a));
         int e = errno;
         close(probe);
         if (r == 0 || e == EAGAIN || e == EPROTOTYPE)
-            return vdev_err_set(err, "peer link: endpoint %s is in use", l->bind_path);
+            return vdev_err_set(err, "endpoint %s is in use", l->bind_path);
         if (e != ECONNREFUSED)
-            return vdev_err_set(err, "peer link: cannot check endpoint %s: %s", l->bind_path,
-                                strerror(e));
+            return vdev_err_set(err, "cannot check endpoint %s: %s", l->bind_path, strerror(e));
         if (unlink(l->bind_path) < 0 && errno != ENOENT)
-            return vdev_err_set(err, "peer link: cannot remove stale endpoint %s: %s", l->bind_path,
+            return vdev_err_set(err, "cannot remove stale endpoint %s: %s", l->bind_path,
                                 strerror(errno));
     }
     l->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (l->listen_fd < 0)
-        return vdev_err_set(err, "peer link: socket: %s", strerror(errno));
+        return vdev_err_set(err, "socket: %s", strerror(errno));
     if (bind(l->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-        return vdev_err_set(err, "peer link: cannot bind endpoint %s: %s", l->bind_path,
-                            strerror(errno));
+        return vdev_err_set(err, "cannot bind endpoint %s: %s", l->bind_path, strerror(errno));
     if (listen(l->listen_fd, 8) < 0 || stat(l->bind_path, &st) < 0) {
         int e = errno;
         unlink(l->bind_path);
-        return vdev_err_set(err, "peer link: cannot listen on %s: %s", l->bind_path, strerror(e));
+        return vdev_err_set(err, "cannot listen on %s: %s", l->bind_path, strerror(e));
     }
     l->bind_dev = st.st_dev;
     l->bind_ino = st.st_ino;
@@ -600,10 +601,9 @@ static int bind_endpoint(struct peer_link *l, struct vdev_err *err)
 static int check_path(const char *what, const char *p, struct vdev_err *err)
 {
     if (!p || !*p)
-        return vdev_err_set(err, "peer link: no %s", what);
+        return vdev_err_set(err, "no %s", what);
     if (strlen(p) >= PL_PATH_MAX)
-        return vdev_err_set(err, "peer link: %s %s is too long (at most %u bytes)", what, p,
-                            PL_PATH_MAX - 1);
+        return vdev_err_set(err, "%s %s is too long (at most %u bytes)", what, p, PL_PATH_MAX - 1);
     return 0;
 }
 
@@ -614,12 +614,12 @@ struct peer_link *peer_link_open(const struct peer_link_cfg *cfg, struct vdev_er
         return NULL;
     uint32_t ring = cfg->ring_size ? cfg->ring_size : PL_DEFAULT_RING;
     if (!shm_ring_size_valid(ring)) {
-        vdev_err_set(err, "peer link: ring size %u is not a power of two in 256 KiB..64 MiB", ring);
+        vdev_err_set(err, "ring size %u is not a power of two in 256 KiB..64 MiB", ring);
         return NULL;
     }
     struct peer_link *l = calloc(1, sizeof(*l));
     if (!l) {
-        vdev_err_set(err, "peer link: out of memory");
+        vdev_err_set(err, "out of memory");
         return NULL;
     }
     snprintf(l->bind_path, sizeof(l->bind_path), "%s", cfg->bind_path);
@@ -641,7 +641,7 @@ struct peer_link *peer_link_open(const struct peer_link_cfg *cfg, struct vdev_er
     l->rx_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     l->space_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->ep < 0 || l->timer_fd < 0 || l->rx_efd < 0 || l->space_efd < 0) {
-        vdev_err_set(err, "peer link: %s", strerror(errno));
+        vdev_err_set(err, "%s", strerror(errno));
         goto fail;
     }
     if (bind_endpoint(l, err) < 0)

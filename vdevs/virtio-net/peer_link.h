@@ -57,7 +57,8 @@ struct peer_link_cfg {
 };
 
 /* Binds the endpoint and starts trying to reach the peer. NULL with err set (path too
- * long, folder missing, endpoint in use by a live process). */
+ * long, folder missing, "endpoint PATH is in use" by a live process; the message has no
+ * "peer link:" prefix, the caller adds its context). */
 struct peer_link *peer_link_open(const struct peer_link_cfg *cfg, struct vdev_err *err);
 /* Closes both directions and removes the endpoint file. */
 void peer_link_close(struct peer_link *l);
