@@ -383,6 +383,23 @@ START_TEST(quick_restart_without_servicing)
 }
 END_TEST
 
+START_TEST(peer_path_spelled_differently)
+{
+    /* A names B's endpoint through a symlinked folder and an extra slash: same socket. */
+    char alias[128], peer[160];
+    snprintf(alias, sizeof(alias), "%s/alias", dir);
+    ck_assert_int_eq(symlink(dir, alias), 0);
+    snprintf(peer, sizeof(peer), "%s//moe", alias);
+    struct end a = {0}, b = {0};
+    open_end(&b, path_b, path_a, 2, 0);
+    open_end(&a, path_a, peer, 1, 0);
+    ck_assert(pump(&a, &b, true, 2000));
+    peer_link_close(a.l);
+    peer_link_close(b.l);
+    unlink(alias);
+}
+END_TEST
+
 START_TEST(features_and_duplicate_mac)
 {
     struct end a = {0}, b = {0};
@@ -465,6 +482,7 @@ static Suite *suite(void)
     tcase_add_test(tc, sleep_and_wakeup_are_suppressed);
     tcase_add_test(tc, peer_closes_and_comes_back);
     tcase_add_test(tc, quick_restart_without_servicing);
+    tcase_add_test(tc, peer_path_spelled_differently);
     tcase_add_test(tc, features_and_duplicate_mac);
     tcase_add_test(tc, endpoint_in_use_and_stale);
     suite_add_tcase(s, tc);

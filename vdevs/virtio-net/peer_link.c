@@ -270,6 +270,19 @@ static void fmt_mac(char *buf, size_t len, const uint8_t *m)
     snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
+/* The peer's endpoint as it names it and ours for it may be spelled differently (a symlink
+ * such as /var/run, "//", a relative runtime folder): the same socket file is the same
+ * endpoint. This guards against misconfiguration, not impersonation: anyone can claim a
+ * path. */
+static bool same_endpoint(const char *theirs, const char *ours)
+{
+    struct stat a, b;
+    if (strcmp(theirs, ours) == 0)
+        return true;
+    return stat(theirs, &a) == 0 && stat(ours, &b) == 0 && S_ISSOCK(a.st_mode) &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Validates a HELLO on a pending connection and maps its ring: 0, or -1 with why set. */
 static int check_hello(struct peer_link *l, const union pl_msg *m, long n, int *fds, int nfds,
                        void **map, char *why, size_t whylen)
@@ -291,7 +304,7 @@ static int check_hello(struct peer_link *l, const union pl_msg *m, long n, int *
         snprintf(why, whylen, "HELLO with unterminated paths");
     } else if (h->instance == l->instance) {
         snprintf(why, whylen, "the peer path %s leads back to this end", l->peer_path);
-    } else if (strcmp(h->bind_path, l->peer_path) != 0) {
+    } else if (!same_endpoint(h->bind_path, l->peer_path)) {
         snprintf(why, whylen, "unexpected peer %s (this end's peer is %s)", h->bind_path,
                  l->peer_path);
     } else if (!is_eventfd(fds[1]) || !is_eventfd(fds[2])) {
