@@ -73,6 +73,10 @@ bool vdev_virtq_map(struct vdev_virtq *q, uint64_t features)
     /* A fresh queue starts at index 0 on both sides (§2.7.13.1 after reset). */
     q->last_avail = q->shadow_avail = q->used_idx = q->notified_used = 0;
     q->notified_valid = false;
+    /* Kicks start enabled, whatever the driver left in the device's part of the ring. */
+    store16(&q->used->flags, 0);
+    if (event_idx)
+        store16(q->avail_event, 0);
     return true;
 }
 

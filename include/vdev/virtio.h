@@ -105,6 +105,10 @@ const char *vdev_virtio_where(const struct vdev_virtio *vio);
 
 /* ---- split virtqueues (device side) ---- */
 
+/* Each queue is used by one thread at a time (between `start` and `stop`); different
+ * queues may be used by different threads. Nothing here locks or makes a system call
+ * except notify (the transport's interrupt). */
+
 /* One available buffer chain: device-readable segments first, then device-writable ones.
  * The iovecs point into guest RAM (checked). Allocate one per thread; it is large. */
 struct vdev_virtq_elem {
@@ -131,7 +135,19 @@ void vdev_virtq_unpop(struct vdev_virtq *q, unsigned n);
 /* After pushing: interrupts the driver if it asked for one (used_event / NO_INTERRUPT). */
 void vdev_virtq_notify(struct vdev_virtq *q);
 /* Kick suppression: while disabled the driver is asked not to kick. Enabling returns true
- * when buffers arrived meanwhile (check again before sleeping). */
+ * when buffers arrived meanwhile (check again before sleeping). Kicks are enabled at
+ * DRIVER_OK; with EVENT_IDX "enabled" means "kick for a chain after those popped when it
+ * was enabled", so a device that sleeps on its kick fd re-enables before every sleep:
+ *
+ *   for (;;) {
+ *       while ((rc = vdev_virtq_pop(q, e)) == 1) { ...; vdev_virtq_push(...); }
+ *       if (rc < 0) break;                      // NEEDS_RESET: wait for stop
+ *       vdev_virtq_notify(q);
+ *       if (vdev_virtq_set_kicks(q, true)) continue;
+ *       wait for kick_fd (poll + read);
+ *       vdev_virtq_set_kicks(q, false);
+ *   }
+ */
 bool vdev_virtq_set_kicks(struct vdev_virtq *q, bool enabled);
 /* True when the driver has made chains available that were not popped yet. */
 bool vdev_virtq_has_avail(struct vdev_virtq *q);

@@ -14,6 +14,9 @@
 extern "C" {
 #endif
 
+/* The core calls these from inside the transport's own calls too (a bad queue found at
+ * DRIVER_OK raises the configuration interrupt from within vdev_virtio_set_status), and
+ * from device threads: do not hold a lock across a call into the core that these take. */
 struct vdev_virtio_transport_ops {
     /* Raise queue q's interrupt (MSI-X vector of the queue, or ISR bit 0 + INTx/line).
      * Any thread. */

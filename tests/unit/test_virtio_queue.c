@@ -1,5 +1,8 @@
 /* Split virtqueues against a synthetic driver: chains, indirect tables, interrupt and kick
  * suppression, and every rule a hostile driver can break. */
+#include <poll.h>
+#include <sched.h>
+
 #include "virtio_fixture.h"
 
 #define F_INDIRECT  (1ull << VIRTIO_F_INDIRECT_DESC)
@@ -231,6 +234,97 @@ START_TEST(kicks_reach_the_device)
     vdev_machine_poll(fe.m, 0);
     ck_assert_uint_eq(vt->kicks[1], 1);
     ck_assert_uint_eq(vt->kicks[0], 1);
+}
+END_TEST
+
+START_TEST(kicks_enabled_at_start)
+{
+    memset(gpa(VT_USED), 0xff, 0x1000); /* whatever the driver left there */
+    drv_start(F_EVENT_IDX, 8);
+    ck_assert_uint_eq(*(uint16_t *)gpa(VT_USED), 0);
+    ck_assert_uint_eq(*(uint16_t *)gpa(VT_USED + 4 + 8 * 8), 0);
+}
+END_TEST
+
+/* A device thread sleeping on its kick fd the documented way against a driver thread that
+ * kicks only when the device asked for it: no chain is ever left waiting. */
+#define KICK_CHAINS 20000
+
+static atomic_uint dev_got;
+static atomic_bool dev_stuck;
+
+static void *sleeping_device(void *arg)
+{
+    (void)arg;
+    static struct vdev_virtq_elem e;
+    struct vdev_virtq *q = q0();
+    int fd = vdev_virtio_kick_fd(vio, 0);
+    while (atomic_load(&dev_got) < KICK_CHAINS) {
+        int rc;
+        while ((rc = vdev_virtq_pop(q, &e)) == 1) {
+            vdev_virtq_push(q, e.head, 0);
+            atomic_fetch_add(&dev_got, 1);
+        }
+        vdev_virtq_notify(q);
+        if (rc < 0 || atomic_load(&dev_got) == KICK_CHAINS)
+            break;
+        if (vdev_virtq_set_kicks(q, true))
+            continue;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 3000) != 1) {
+            atomic_store(&dev_stuck, true); /* a lost wake-up */
+            break;
+        }
+        uint64_t v;
+        ck_assert_int_eq(read(fd, &v, 8), 8);
+        vdev_virtq_set_kicks(q, false);
+    }
+    return NULL;
+}
+
+static void kick_protocol(bool event_idx)
+{
+    drv_start(event_idx ? F_EVENT_IDX : 0, 8);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, sleeping_device, NULL), 0);
+    uint16_t *avail_event = (uint16_t *)gpa(VT_USED + 4 + 8 * 8);
+    uint16_t *used_flags = (uint16_t *)gpa(VT_USED);
+    unsigned kicks = 0;
+    for (unsigned i = 0; i < KICK_CHAINS && !atomic_load(&dev_stuck); i++) {
+        uint16_t old = *avail_idx();
+        while ((uint16_t)(old - used_idx()) >= 8 && !atomic_load(&dev_stuck))
+            sched_yield();
+        struct drv_buf b = {VT_BUF + 64 * (i % 8), 64, W};
+        drv_descs(VT_DESC, i % 8, &b, 1);
+        drv_publish((uint16_t)(i % 8), 8);
+        /* The driver's half (Linux virtqueue_kick_prepare): publish, barrier, look. */
+        atomic_thread_fence(memory_order_seq_cst);
+        uint16_t now = (uint16_t)(old + 1);
+        bool kick = event_idx ? (uint16_t)(now - __atomic_load_n(avail_event, __ATOMIC_RELAXED) -
+                                           1) < (uint16_t)(now - old)
+                              : !(__atomic_load_n(used_flags, __ATOMIC_RELAXED) & 1);
+        if (kick) {
+            vdev_virtio_kick(vio, 0);
+            kicks++;
+        }
+    }
+    pthread_join(t, NULL);
+    ck_assert(!atomic_load(&dev_stuck));
+    ck_assert_uint_eq(atomic_load(&dev_got), KICK_CHAINS);
+    ck_assert_uint_eq(used_idx(), (uint16_t)KICK_CHAINS);
+    ck_assert_uint_gt(kicks, 0);
+    ck_assert_uint_eq(vdev_virtio_get_status(vio) & VIRTIO_STATUS_NEEDS_RESET, 0);
+}
+
+START_TEST(no_lost_kicks_with_flags)
+{
+    kick_protocol(false);
+}
+END_TEST
+
+START_TEST(no_lost_kicks_with_event_idx)
+{
+    kick_protocol(true);
 }
 END_TEST
 
@@ -563,6 +657,9 @@ static Suite *suite(void)
     tcase_add_test(tc, kick_suppression_flags);
     tcase_add_test(tc, kick_suppression_event_idx);
     tcase_add_test(tc, kicks_reach_the_device);
+    tcase_add_test(tc, kicks_enabled_at_start);
+    tcase_add_test(tc, no_lost_kicks_with_flags);
+    tcase_add_test(tc, no_lost_kicks_with_event_idx);
     suite_add_tcase(s, tc);
 
     TCase *bad = tcase_create("violations");
