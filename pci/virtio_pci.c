@@ -118,10 +118,21 @@ static void transport_reset(void *opaque)
     vpci_irq_reset(t);
 }
 
+/* The machine is being freed: the doorbells go with it, our state goes here. */
+static void transport_destroy(void *opaque)
+{
+    struct vpci *t = opaque;
+    pthread_mutex_destroy(&t->cfg_lock);
+    pthread_mutex_destroy(&t->isr_lock);
+    pthread_mutex_destroy(&t->db_lock);
+    free(t);
+}
+
 static const struct vdev_virtio_transport_ops transport_ops = {
     .notify_queue = vpci_notify_queue,
     .notify_config = vpci_notify_config,
     .reset = transport_reset,
+    .destroy = transport_destroy,
 };
 
 static int add_cap(struct vpci *t, uint8_t type, uint32_t off, uint32_t len, bool notify,
@@ -188,8 +199,10 @@ int vdev_virtio_pci_create(struct vdev *d, struct vdev_virtio *vio, struct vdev_
     pthread_mutex_init(&t->isr_lock, NULL);
     pthread_mutex_init(&t->db_lock, NULL);
     vpci_common_reset(t);
+    /* Bound first so the core frees t with the machine even if the function is half made. */
+    vdev_virtio_bind_transport(vio, &transport_ops, t, "pci");
     if (setup_function(t, ops, err))
-        return -1; /* t stays referenced by the half-made function; the build fails anyway */
+        return -1;
     vdev_virtio_bind_transport(vio, &transport_ops, t, vdev_pci_func_name(t->f));
     return 0;
 }

@@ -383,7 +383,7 @@ static bool intx_level(void)
 static void run_events(void)
 {
     for (int i = 0; i < 3; i++)
-        vdev_machine_poll(fe.m, i == 0 ? 1000 : 0);
+        vdev_machine_poll(fe.m, i == 0 ? 50 : 0);
 }
 
 /* ---- tests ---- */
