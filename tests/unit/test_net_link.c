@@ -731,6 +731,91 @@ START_TEST(short_tx_chain_needs_reset)
 }
 END_TEST
 
+/* The peer process is not trusted: records from a hand-driven link end that break the
+ * rules are dropped and counted; good ones still arrive (a partial checksum completed,
+ * since A's guest did not take GUEST_CSUM). */
+static void ignore_state(void *o, bool up)
+{
+    (void)o, (void)up;
+}
+
+static void send_record(struct peer_link *l, const struct net_hdr *h, const uint8_t *f, size_t len)
+{
+    uint8_t *p = NULL;
+    for (int i = 0; i < 5000 && !(p = peer_link_tx_reserve(l, NET_HDR_LEN + len)); i++) {
+        peer_link_service(l);
+        usleep(1000);
+    }
+    ck_assert_ptr_nonnull(p);
+    net_hdr_store(h, p);
+    memcpy(p + NET_HDR_LEN, f, len);
+    peer_link_tx_commit(l, NET_HDR_LEN + len);
+    peer_link_tx_flush(l);
+}
+
+START_TEST(hostile_peer_records)
+{
+    machine_down(&B);
+    ck_assert(wait_link(&A, false));
+    char bind[128], peer[128];
+    snprintf(bind, sizeof(bind), "%s/sysb/moe", rundir);
+    snprintf(peer, sizeof(peer), "%s/sysa/curly", rundir);
+    struct peer_link_cfg cfg = {.bind_path = bind,
+                                .peer_path = peer,
+                                .mac = {0x02, 1, 2, 3, 4, 5},
+                                .state_changed = ignore_state};
+    struct vdev_err err = {{0}};
+    struct peer_link *l = peer_link_open(&cfg, &err);
+    ck_assert_msg(l != NULL, "%s", err.msg);
+    for (int i = 0; i < 10000 && !(peer_link_up(l) && atomic_load(&A.n->link_up)); i++) {
+        peer_link_service(l);
+        usleep(1000);
+    }
+    ck_assert(peer_link_up(l));
+    drv_start(&A, BASIC_FEATURES);
+    uint64_t rxa = drv_post_rx(&A, 8, 2048);
+    uint8_t ma[6];
+    mac_of(&A, ma);
+    static uint8_t f[2048];
+    size_t len = udp_frame(f, ma, cfg.mac, 200), l4 = 34;
+
+    struct net_hdr plain = {0};
+    send_record(l, &plain, f, 5); /* shorter than an Ethernet header */
+    struct net_hdr bad_csum = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = (uint16_t)len, .csum_offset = 6};
+    send_record(l, &bad_csum, f, len);
+    struct net_hdr gso = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                          .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                          .gso_size = 100,
+                          .csum_start = (uint16_t)l4,
+                          .csum_offset = 16};
+    send_record(l, &gso, f, len); /* A's guest did not take GUEST_TSO4 */
+    uint64_t pseudo = net_csum_add(0, f + 14 + 12, 8) + 17 + (len - l4);
+    net_put_be16(f + l4 + 6, (uint16_t)~net_csum_fold(pseudo));
+    struct net_hdr partial = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = (uint16_t)l4, .csum_offset = 6};
+    send_record(l, &partial, f, len);
+    send_record(l, &plain, f, len);
+
+    uint32_t id, ulen;
+    for (unsigned i = 0; i < 2; i++) {
+        ck_assert_msg(drv_used(&A, NET_Q_RX, &id, &ulen, 5000), "frame %u", i);
+        ck_assert_uint_eq(ulen, NET_HDR_LEN + len);
+        const uint8_t *g = gpa(&A, rxa + 2048ull * i);
+        ck_assert_uint_eq(g[0], 0); /* flags: nothing left for the guest to do */
+        if (i == 0)                 /* the partial one, completed; the plain one came as it was */
+            ck_assert_uint_eq(net_csum_fold(net_csum_add(pseudo, g + NET_HDR_LEN + l4, len - l4)),
+                              0);
+        else
+            ck_assert(memcmp(g + NET_HDR_LEN, f, len) == 0);
+    }
+    ck_assert_uint_eq(net_read(&A.n->st.drop_bad_header), 3);
+    ck_assert_uint_eq(net_read(&A.n->st.rx_frames), 2);
+    ck_assert_uint_eq(net_read(&A.n->st.sw_csum), 1);
+    peer_link_close(l);
+}
+END_TEST
+
 START_TEST(feature_dependencies_enforced)
 {
     vdev_virtio_set_status(A.vio, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
@@ -805,6 +890,7 @@ static Suite *net_link_suite(void)
     tcase_add_test(tc, tso_passes_through_to_a_capable_peer);
     tcase_add_test(tc, full_ring_stalls_then_drops);
     tcase_add_test(tc, short_tx_chain_needs_reset);
+    tcase_add_test(tc, hostile_peer_records);
     tcase_add_test(tc, feature_dependencies_enforced);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("config");

@@ -65,6 +65,7 @@ struct net {
     pthread_mutex_t run_lock; /* held by the thread while it touches queues */
     atomic_bool running;      /* between virtio start and stop */
     atomic_bool features_dirty;
+    bool broken;       /* the driver broke a rule: leave the queues alone until the next start */
     uint64_t features; /* negotiated, set at start */
 
     struct net_filter filter;
@@ -90,6 +91,12 @@ struct net {
 static inline bool net_has(const struct net *n, unsigned bit)
 {
     return (n->features >> bit) & 1u;
+}
+
+/* The queues may be used: the driver runs and has not broken a rule. Data thread only. */
+static inline bool net_live(struct net *n)
+{
+    return atomic_load(&n->running) && !n->broken;
 }
 
 /* net_module.c: vdev_virtio_attach, or a test's fake transport. */
@@ -118,6 +125,10 @@ void net_rx_discard(struct net *n);
 bool net_filter_accepts(struct net *n, const uint8_t dest[6]);
 /* net_ctrl.c */
 bool net_ctrl_process(struct net *n);
+
+/* The driver broke a rule (a queue call returned -1, or we called vdev_virtio_fail):
+ * counted once, and the queues are left alone until the device starts again. */
+void net_driver_error(struct net *n);
 
 /* Logs at most a few times per second per NIC (a guest can make errors fast). */
 void net_log_limited(struct net *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

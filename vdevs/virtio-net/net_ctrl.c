@@ -104,11 +104,11 @@ bool net_ctrl_process(struct net *n)
         struct vdev_virtq_elem *e = n->elem;
         int r = vdev_virtq_pop(q, e);
         if (r < 0)
-            net_count(&n->st.errors, 1);
+            net_driver_error(n);
         if (r <= 0)
             break;
         if (e->out_len < 2 || e->in_len < 1) {
-            net_count(&n->st.errors, 1);
+            net_driver_error(n);
             vdev_virtio_fail(n->vio, "control command of %zu+%zu bytes is malformed", e->out_len,
                              e->in_len);
             return true;
@@ -125,7 +125,7 @@ bool net_ctrl_process(struct net *n)
         net_iov_write(e->iov + e->nout, e->nin, 0, &ack, 1);
         vdev_virtq_push(q, e->head, 1);
     }
-    if (done && atomic_load(&n->running))
+    if (done && net_live(n))
         vdev_virtq_notify(q);
     return done > 0;
 }

@@ -75,8 +75,8 @@ static const char *rx_check_hdr(const struct net *n, struct net_hdr *h, size_t f
                        ? VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID
                        : 0;
     h->flags &= keep;
-    if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
-        h->csum_start = h->csum_offset = 0;
+    if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !*csum)
+        h->csum_start = h->csum_offset = 0; /* with *csum the caller needs them once more */
     if (type == VIRTIO_NET_HDR_GSO_NONE)
         h->gso_type = 0, h->gso_size = 0, h->hdr_len = 0;
     return NULL;
@@ -89,7 +89,7 @@ static enum rx_result rx_single(struct net *n, struct vdev_virtq *q, const uint8
     struct vdev_virtq_elem *e = n->rx_elem;
     int r = vdev_virtq_pop(q, e);
     if (r < 0) {
-        net_count(&n->st.errors, 1);
+        net_driver_error(n);
         return RX_FAILED;
     }
     if (r == 0)
@@ -139,7 +139,7 @@ static enum rx_result rx_merge(struct net *n, struct vdev_virtq *q, const uint8_
         }
         int r = vdev_virtq_pop(q, e);
         if (r < 0) {
-            net_count(&n->st.errors, 1);
+            net_driver_error(n);
             return RX_FAILED;
         }
         if (r == 0) {
@@ -150,7 +150,7 @@ static enum rx_result rx_merge(struct net *n, struct vdev_virtq *q, const uint8_
             return RX_NO_BUFFERS;
         }
         if (e->in_len < (count ? 1 : NET_HDR_LEN)) {
-            net_count(&n->st.errors, 1);
+            net_driver_error(n);
             vdev_virtio_fail(n->vio, "rx buffer of %zu bytes cannot hold a frame", e->in_len);
             return RX_FAILED;
         }
@@ -255,10 +255,10 @@ bool net_rx_process(struct net *n)
             break;
         frames++;
         delivered += r == RX_DONE;
-        if (!atomic_load(&n->running))
+        if (!net_live(n))
             break;
     }
-    if (delivered && atomic_load(&n->running))
+    if (delivered && net_live(n))
         vdev_virtq_notify(q);
     return frames > 0;
 }

@@ -48,6 +48,13 @@ static void drain(int fd)
     }
 }
 
+void net_driver_error(struct net *n)
+{
+    if (!n->broken)
+        net_count(&n->st.errors, 1);
+    n->broken = true;
+}
+
 /* One pass over the queues with run_lock held; true when there is more to do at once. */
 static bool run_queues(struct net *n)
 {
@@ -58,12 +65,14 @@ static bool run_queues(struct net *n)
         net_rx_discard(n);
         return false;
     }
+    if (n->broken) /* NEEDS_RESET: the core stops the device soon */
+        return false;
     busy |= net_ctrl_process(n);
-    if (atomic_load(&n->running))
+    if (net_live(n))
         busy |= net_tx_process(n);
-    if (atomic_load(&n->running))
+    if (net_live(n))
         busy |= net_rx_process(n);
-    if (!atomic_load(&n->running))
+    if (!net_live(n))
         return false;
     if (busy)
         return true;
@@ -118,7 +127,7 @@ static void *net_thread(void *arg)
             n->rx_wait_buffers = false; /* try again: buffers may have come */
         }
         busy = run_queues(n);
-        if (busy && atomic_load(&n->running))
+        if (busy && net_live(n))
             quiet_kicks(n);
         pthread_mutex_unlock(&n->run_lock);
 

@@ -133,7 +133,7 @@ static enum tx_result tx_segment(struct net *n, const struct net_hdr *h, const s
 static enum tx_result tx_one(struct net *n, struct vdev_virtq_elem *e)
 {
     if (e->out_len < NET_HDR_LEN) {
-        net_count(&n->st.errors, 1);
+        net_driver_error(n);
         vdev_virtio_fail(n->vio, "tx chain of %zu bytes is shorter than the virtio-net header",
                          e->out_len);
         return TX_FAILED;
@@ -200,7 +200,7 @@ bool net_tx_process(struct net *n)
     while (done < NET_BATCH) {
         int r = vdev_virtq_pop(q, n->elem);
         if (r < 0) {
-            net_count(&n->st.errors, 1);
+            net_driver_error(n);
             failed = true;
             break;
         }
@@ -222,7 +222,7 @@ bool net_tx_process(struct net *n)
     }
     if (sent)
         peer_link_tx_flush(n->link);
-    if (done && !failed && atomic_load(&n->running)) {
+    if (done && !failed && net_live(n)) {
         vdev_virtq_push_n(q, n->heads, n->lens, done);
         vdev_virtq_notify(q);
     }
