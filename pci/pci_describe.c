@@ -85,8 +85,7 @@ void pci_print(struct vdev_pci_host *h, FILE *out)
                 continue;
             }
             fprintf(out, "  %u:%u.0  %04x:%04x class %06x  %s", bus, dev, f->ident.vendor,
-                    f->ident.device, f->ident.class_code,
-                    f->d ? f->d->label : "host bridge");
+                    f->ident.device, f->ident.class_code, f->d ? f->d->label : "host bridge");
             if (f->d)
                 fprintf(out, "  INTA -> GSI %u", f->intx_gsi);
             if (f->msix)
@@ -97,11 +96,12 @@ void pci_print(struct vdev_pci_host *h, FILE *out)
                 if (!b->used)
                     continue;
                 uint64_t base = atomic_load(&((struct pci_bar *)b)->base);
-                fprintf(out, "    BAR%u  %-10s 0x%" PRIx64 "-0x%" PRIx64 "  %s%s\n", i,
-                        bar_kind(b), base, base + b->desc.size - 1,
+                fprintf(out, "    BAR%u  %-10s 0x%" PRIx64 "-0x%" PRIx64 "  %s%s\n", i, bar_kind(b),
+                        base, base + b->desc.size - 1,
                         b->desc.kind == VDEV_REGION_DEVMEM ? "devmem" : "trapped",
-                        atomic_load(&((struct pci_bar *)b)->enabled) ? "" : " (off until the guest "
-                                                                            "enables it)");
+                        atomic_load(&((struct pci_bar *)b)->enabled) ? ""
+                                                                     : " (off until the guest "
+                                                                       "enables it)");
             }
         }
 }

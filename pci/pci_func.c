@@ -113,8 +113,7 @@ const char *vdev_pci_func_name(const struct vdev_pci_func *f)
 
 /* ---- BARs ---- */
 
-static int bar_error(struct vdev_pci_func *f, struct vdev_err *err, unsigned index,
-                     const char *why)
+static int bar_error(struct vdev_pci_func *f, struct vdev_err *err, unsigned index, const char *why)
 {
     return vdev_err_set(err, "%s (%s): BAR%u: %s", f->d ? f->d->label : "host bridge", f->name,
                         index, why);
@@ -142,8 +141,9 @@ int vdev_pci_set_bar(struct vdev_pci_func *f, unsigned index, const struct vdev_
     if (f->bars[index].used || f->bars[index].upper || (is64 && f->bars[index + 1].used))
         return bar_error(f, err, index, "declared twice");
     if (!pow2(bar->size) || bar->size < (io ? 4u : 16u))
-        return bar_error(f, err, index, io ? "the size must be a power of two, at least 4"
-                                           : "the size must be a power of two, at least 16");
+        return bar_error(f, err, index,
+                         io ? "the size must be a power of two, at least 4"
+                            : "the size must be a power of two, at least 16");
     if (io && bar->size > 256)
         return bar_error(f, err, index, "an I/O BAR is at most 256 ports");
     if (!is64 && bar->size > 0x80000000u)
@@ -166,11 +166,11 @@ int vdev_pci_set_bar(struct vdev_pci_func *f, unsigned index, const struct vdev_
     uint8_t *mask = f->wmask + PCI_BAR0 + 4 * index;
     if (io) {
         put32(reg, PCI_BAR_IO_FLAG);
-        put32(mask, (uint32_t)~(bar->size - 1) & ~3u);
+        put32(mask, (uint32_t) ~(bar->size - 1) & ~3u);
     } else {
         put32(reg, (is64 ? PCI_BAR_MEM64_FLAG : 0) |
                        (bar->flags & VDEV_PCI_BAR_PREFETCH ? PCI_BAR_PREF_FLAG : 0));
-        put32(mask, (uint32_t)~(bar->size - 1) & ~0xfu);
+        put32(mask, (uint32_t) ~(bar->size - 1) & ~0xfu);
         if (is64) {
             f->bars[index + 1].upper = true;
             put32(mask + 4, (uint32_t)(~(bar->size - 1) >> 32));
@@ -259,8 +259,8 @@ int pci_func_assign_bars(struct vdev_pci_func *f, struct vdev_err *err)
             wbase = hd->mmio32_base;
             wsize = hd->mmio32_size;
         }
-        if (!wsize || vdev_bus_find_free(h->m->bus, space, wbase, wbase + wsize - 1, size, align,
-                                         &base))
+        if (!wsize ||
+            vdev_bus_find_free(h->m->bus, space, wbase, wbase + wsize - 1, size, align, &base))
             return vdev_err_set(err,
                                 "%s (%s): BAR%u: no room for 0x%" PRIx64 " bytes in the PCI %s "
                                 "window",
@@ -330,11 +330,14 @@ static void update_bars(struct vdev_pci_func *f)
         }
         if (decode && valid && base == addr) {
             if (!on) {
-                if (vdev_region_set_enabled(b->region, true, &e) == 0)
+                if (vdev_region_set_enabled(b->region, true, &e) == 0) {
                     on = true;
-                else
-                    vdev_machine_log(f->host->m, VDEV_LOG_WARNING,
-                                     "%s BAR%u left off: %s", f->name, i, e.msg);
+                    b->refused = 0;
+                } else if (b->refused != addr) {
+                    b->refused = addr;
+                    vdev_machine_log(f->host->m, VDEV_LOG_WARNING, "%s BAR%u left off: %s", f->name,
+                                     i, e.msg);
+                }
             }
         } else if (on) {
             vdev_region_set_enabled(b->region, false, NULL);
@@ -361,10 +364,11 @@ int vdev_pci_add_cap(struct vdev_pci_func *f, uint8_t cap_id, const void *body, 
     if (f->bars_assigned)
         return vdev_err_set(err, "%s: capabilities are added in the assign hook", who);
     if ((len && !body) || len > PCI_CFG_SIZE || f->cap_end + 2 + len > PCI_CFG_SIZE)
-        return vdev_err_set(err, "%s: capability 0x%02x (%zu bytes) does not fit in the "
-                                 "configuration space",
+        return vdev_err_set(err,
+                            "%s: capability 0x%02x (%zu bytes) does not fit in the "
+                            "configuration space",
                             who, cap_id, len);
-    uint8_t off = f->cap_end;
+    const uint8_t off = (uint8_t)f->cap_end;
     f->cfg[off] = cap_id;
     f->cfg[off + 1] = 0;
     if (len)
@@ -375,9 +379,7 @@ int vdev_pci_add_cap(struct vdev_pci_func *f, uint8_t cap_id, const void *body, 
         f->cfg[PCI_CAP_PTR] = off;
     f->cfg[PCI_STATUS] |= PCI_STATUS_CAPS;
     f->cap_last = off;
-    f->cap_end = (uint8_t)((off + 2 + len + 3) & ~(size_t)3);
-    if (off + 2 + len + 3 >= PCI_CFG_SIZE)
-        f->cap_end = 0xfc; /* full; the next add fails the size check */
+    f->cap_end = (unsigned)((off + 2 + len + 3) & ~(size_t)3); /* may reach 256: full */
     memcpy(f->reset_cfg, f->cfg, sizeof(f->cfg));
     if (offset)
         *offset = off;
@@ -427,8 +429,7 @@ void pci_intx_update(struct vdev_pci_func *f)
     if (!f->d)
         return;
     pthread_mutex_lock(&h->intx_lock);
-    bool want = atomic_load(&f->intx_level) &&
-                !(atomic_load(&f->command) & PCI_CMD_INTX_DISABLE);
+    bool want = atomic_load(&f->intx_level) && !(atomic_load(&f->command) & PCI_CMD_INTX_DISABLE);
     if (want != f->intx_counted) {
         unsigned line = f->dev % 4; /* INTA of slot S: (S + 0) % 4 */
         f->intx_counted = want;

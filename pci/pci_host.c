@@ -91,14 +91,14 @@ static const struct vdev_region_ops cf8_ops = {
 
 static uint64_t ecam_read(void *opaque, uint64_t off, unsigned size)
 {
-    return cfg_read(opaque, (unsigned)(off >> 20), (off >> 15) & 0x1f, (off >> 12) & 7,
-                    off & 0xfff, size);
+    return cfg_read(opaque, (unsigned)(off >> 20), (off >> 15) & 0x1f, (off >> 12) & 7, off & 0xfff,
+                    size);
 }
 
 static void ecam_write(void *opaque, uint64_t off, unsigned size, uint64_t value)
 {
-    cfg_write(opaque, (unsigned)(off >> 20), (off >> 15) & 0x1f, (off >> 12) & 7, off & 0xfff,
-              size, (uint32_t)value);
+    cfg_write(opaque, (unsigned)(off >> 20), (off >> 15) & 0x1f, (off >> 12) & 7, off & 0xfff, size,
+              (uint32_t)value);
 }
 
 static const struct vdev_region_ops ecam_ops = {
@@ -211,8 +211,9 @@ static int check_slot(struct vdev_pci_host *h, const struct vdev_loc *loc, struc
     if (loc->dev >= PCI_SLOTS)
         return vdev_err_set(err, "PCI device number %u is out of range (0-31)", loc->dev);
     if (loc->fn != 0)
-        return vdev_err_set(err, "pci %u:%u.%u: multi-function devices are not supported "
-                                 "(hint: use pci:%u:%u, function 0)",
+        return vdev_err_set(err,
+                            "pci %u:%u.%u: multi-function devices are not supported "
+                            "(hint: use pci:%u:%u, function 0)",
                             loc->bus, loc->dev, loc->fn, loc->bus, loc->dev);
     return 0;
 }

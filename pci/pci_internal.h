@@ -57,12 +57,13 @@ struct pci_bar {
     bool used;  /* declared by the owner (for a 64-bit BAR: the low half) */
     bool upper; /* the high half of the 64-bit BAR below it */
     struct vdev_pci_bar desc;
-    struct vdev_region *region;     /* created when BARs are assigned */
-    struct vdev_region_ops wrap;    /* when MSI-X lives in this BAR: the PCI core's ops */
-    _Atomic uint64_t base;          /* where the region is (what vdev_pci_bar_base says) */
-    _Atomic bool enabled;           /* whether it decodes there */
-    uint64_t reported_base;         /* last bar_changed call */
+    struct vdev_region *region;  /* created when BARs are assigned */
+    struct vdev_region_ops wrap; /* when MSI-X lives in this BAR: the PCI core's ops */
+    _Atomic uint64_t base;       /* where the region is (what vdev_pci_bar_base says) */
+    _Atomic bool enabled;        /* whether it decodes there */
+    uint64_t reported_base;      /* last bar_changed call */
     bool reported_enabled, reported;
+    uint64_t refused; /* last address refused (logged once, not on every write) */
     struct vdev_pci_func *f;
 };
 
@@ -75,7 +76,7 @@ struct pci_msix_vec {
 struct pci_msix {
     unsigned nvec, bar;
     uint64_t table_off, pba_off;
-    uint8_t cap; /* config offset of the capability */
+    uint8_t cap;          /* config offset of the capability */
     pthread_mutex_t lock; /* table writes and control changes (vCPU threads) */
     _Atomic bool enabled, masked;
     struct pci_msix_vec *vec;
@@ -95,7 +96,7 @@ struct vdev_pci_func {
     uint8_t cfg[PCI_CFG_SIZE];
     uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may change */
     uint8_t reset_cfg[PCI_CFG_SIZE];
-    uint8_t cap_end;  /* next free config offset for a capability */
+    unsigned cap_end; /* next free config offset for a capability (up to 256) */
     uint8_t cap_last; /* config offset of the last capability (0: none) */
     struct pci_bar bars[PCI_NBARS];
     bool bars_assigned;

@@ -12,8 +12,8 @@
 
 #include "pci_internal.h"
 
-int vdev_pci_msix_init(struct vdev_pci_func *f, unsigned nvec, unsigned bar,
-                       uint64_t table_offset, uint64_t pba_offset, struct vdev_err *err)
+int vdev_pci_msix_init(struct vdev_pci_func *f, unsigned nvec, unsigned bar, uint64_t table_offset,
+                       uint64_t pba_offset, struct vdev_err *err)
 {
     const char *who = f->d ? f->d->label : "host bridge";
     if (f->msix)
@@ -27,12 +27,13 @@ int vdev_pci_msix_init(struct vdev_pci_func *f, unsigned nvec, unsigned bar,
                             who, bar);
     const uint64_t size = f->bars[bar].desc.size;
     const uint64_t tlen = (uint64_t)nvec * PCI_MSIX_ENTRY_SIZE, plen = (nvec + 63) / 64 * 8;
-    if ((table_offset & 7) || (pba_offset & 7) || table_offset > size || tlen > size - table_offset ||
-        pba_offset > size || plen > size - pba_offset ||
+    if ((table_offset & 7) || (pba_offset & 7) || table_offset > size ||
+        tlen > size - table_offset || pba_offset > size || plen > size - pba_offset ||
         (table_offset < pba_offset + plen && pba_offset < table_offset + tlen) ||
         table_offset > 0xffffffffu || pba_offset > 0xffffffffu)
-        return vdev_err_set(err, "%s: MSI-X table (0x%llx) and PBA (0x%llx) must be 8-byte "
-                                 "aligned, apart, and inside BAR%u",
+        return vdev_err_set(err,
+                            "%s: MSI-X table (0x%llx) and PBA (0x%llx) must be 8-byte "
+                            "aligned, apart, and inside BAR%u",
                             who, (unsigned long long)table_offset, (unsigned long long)pba_offset,
                             bar);
     uint8_t body[10] = {0};
@@ -68,7 +69,8 @@ bool vdev_pci_msix_enabled(const struct vdev_pci_func *f)
 
 static struct vdev_msi vec_msi(struct pci_msix_vec *v)
 {
-    struct vdev_msi m = {.addr = (uint64_t)atomic_load(&v->addr_hi) << 32 | atomic_load(&v->addr_lo),
+    struct vdev_msi m = {.addr =
+                             (uint64_t)atomic_load(&v->addr_hi) << 32 | atomic_load(&v->addr_lo),
                          .data = atomic_load(&v->data)};
     return m;
 }

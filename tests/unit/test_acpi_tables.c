@@ -329,6 +329,38 @@ START_TEST(bad_config_and_machine)
 }
 END_TEST
 
+/* With a PCI host bridge the XSDT lists a third table, MCFG, after the DSDT. */
+START_TEST(mcfg_with_pci)
+{
+    struct vdev_err err;
+    fake_machine_new(&fe);
+    struct vdev_pci_host_desc h = {.ecam_base = 0xe0000000,
+                                   .buses = 2,
+                                   .cf8_ports = true,
+                                   .mmio32_base = 0xc0000000,
+                                   .mmio32_size = 0x10000000,
+                                   .intx_pic = "ioapic",
+                                   .intx_lines = {16, 17, 18, 19}};
+    ck_assert_msg(vdev_machine_add_pci(fe.m, &h, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fake_machine_build_string(&fe, "ram 16M", &err) == 0, "%s", err.msg);
+    uint64_t rsdp;
+    size_t used;
+    ck_assert_int_eq(x86_acpi_build(fe.m, &cfg, host, GPA, AREA, &rsdp, &used, &err), 0);
+    const uint8_t *x = host + rd(host + 24, 8) - GPA;
+    ck_assert_uint_eq(rd(x + 4, 4), 36 + 24);
+    ck_assert(sum(x, 36 + 24) == 0);
+    const uint8_t *mcfg = host + rd(x + 52, 8) - GPA;
+    ck_assert(!memcmp(mcfg, "MCFG", 4));
+    ck_assert_uint_eq(rd(mcfg + 4, 4), 60);
+    ck_assert(sum(mcfg, 60) == 0);
+    ck_assert_uint_eq(rd(mcfg + 44, 8), 0xe0000000u); /* base */
+    ck_assert_uint_eq(rd(mcfg + 52, 2), 0);           /* segment */
+    ck_assert_uint_eq(mcfg[54], 0);                   /* buses 0-1 */
+    ck_assert_uint_eq(mcfg[55], 1);
+    ck_assert_uint_eq(mcfg + 60 - host, used);
+}
+END_TEST
+
 /* ---- iasl ---- */
 
 static const char *iasl_disassemble(const char *name, const uint8_t *data, size_t len)
@@ -402,6 +434,7 @@ static Suite *acpi_tables_suite(void)
     tcase_add_test(tc, madt_entries_for_two_cpus);
     tcase_add_test(tc, too_small_area_fails_cleanly);
     tcase_add_test(tc, bad_config_and_machine);
+    tcase_add_test(tc, mcfg_with_pci);
     tcase_add_test(tc, iasl_decompiles_every_table);
     suite_add_tcase(s, tc);
     return s;

@@ -4,6 +4,8 @@
 #include "../../vmm/acpi_tables.c"
 
 #include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +16,17 @@
 #include "asl_check.h"
 #include "fake_embedder.h"
 
-#define ECAM     0xe0000000ull
-#define MMIO32   0xc0000000ull
-#define MMIO64   0x4000000000ull
-#define IOWIN    0xc000u
-#define BAR0_SZ  0x4000u /* 64-bit, MSI-X table at 0x2000, PBA at 0x3000 */
-#define BAR2_SZ  0x1000u /* 32-bit */
-#define BAR4_SZ  0x20u   /* I/O */
-#define NVEC     4
-#define TBL      0x2000u
-#define PBA      0x3000u
-#define VEN_CAP  0x09
+#define ECAM    0xe0000000ull
+#define MMIO32  0xc0000000ull
+#define MMIO64  0x4000000000ull
+#define IOWIN   0xc000u
+#define BAR0_SZ 0x4000u /* 64-bit, MSI-X table at 0x2000, PBA at 0x3000 */
+#define BAR2_SZ 0x1000u /* 32-bit */
+#define BAR4_SZ 0x20u   /* I/O */
+#define NVEC    4
+#define TBL     0x2000u
+#define PBA     0x3000u
+#define VEN_CAP 0x09
 
 /* ---- a test device: three BARs, a vendor capability and MSI-X ---- */
 
@@ -112,6 +114,67 @@ static const struct vdev_type pt_type = {
     .assign = pt_assign,
 };
 
+/* A device that probes the API's refusals from its assign hook. */
+static unsigned api_caps;
+
+static int api_assign(struct vdev *d)
+{
+    struct vdev_err e;
+    struct vdev_pci_ident id = {.vendor = 0x1234, .device = 1};
+    struct vdev_pci_func *f = vdev_pci_func_new(d, &id, NULL, NULL, &e);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_null(vdev_pci_func_new(d, &id, NULL, NULL, &e));
+    ck_assert_ptr_nonnull(strstr(e.msg, "already has a PCI function"));
+    struct vdev_pci_bar b = {.size = 0x1000, .kind = VDEV_REGION_DEVICE, .ops = &pt_bar_ops};
+    struct vdev_pci_bar bad = b;
+    bad.size = 0x1800;
+    ck_assert_int_eq(vdev_pci_set_bar(f, 0, &bad, &e), -1);
+    ck_assert_ptr_nonnull(strstr(e.msg, "power of two"));
+    bad = b;
+    bad.flags = VDEV_PCI_BAR_MEM64;
+    ck_assert_int_eq(vdev_pci_set_bar(f, 5, &bad, &e), -1);
+    ck_assert_int_eq(vdev_pci_set_bar(f, 6, &b, &e), -1);
+    bad = b;
+    bad.flags = VDEV_PCI_BAR_IO | VDEV_PCI_BAR_PREFETCH;
+    ck_assert_int_eq(vdev_pci_set_bar(f, 0, &bad, &e), -1);
+    bad = b;
+    bad.flags = VDEV_PCI_BAR_IO;
+    bad.size = 0x200;
+    ck_assert_int_eq(vdev_pci_set_bar(f, 0, &bad, &e), -1);
+    bad = b;
+    bad.kind = VDEV_REGION_DEVMEM;
+    ck_assert_int_eq(vdev_pci_set_bar(f, 0, &bad, &e), -1); /* no host memory */
+    bad = b;
+    bad.ops = NULL;
+    ck_assert_int_eq(vdev_pci_set_bar(f, 0, &bad, &e), -1);
+    b.flags = VDEV_PCI_BAR_MEM64;
+    ck_assert_int_eq(vdev_pci_set_bar(f, 0, &b, &e), 0);
+    ck_assert_int_eq(vdev_pci_set_bar(f, 1, &b, &e), -1); /* the high half of BAR0 */
+    ck_assert_int_eq(vdev_pci_set_bar(f, 0, &b, &e), -1);
+    /* MSI-X: table and PBA must fit, apart, in a declared memory BAR */
+    ck_assert_int_eq(vdev_pci_msix_init(f, 4, 2, 0, 0x800, &e), -1);
+    ck_assert_int_eq(vdev_pci_msix_init(f, 0, 0, 0, 0x800, &e), -1);
+    ck_assert_int_eq(vdev_pci_msix_init(f, 4, 0, 0, 0x20, &e), -1);      /* overlap */
+    ck_assert_int_eq(vdev_pci_msix_init(f, 4, 0, 0xff8, 0x800, &e), -1); /* past the end */
+    ck_assert_int_eq(vdev_pci_msix_init(f, 4, 0, 4, 0x800, &e), -1);     /* unaligned */
+    /* capabilities until the configuration space is full */
+    static const uint8_t body[58] = {0};
+    uint8_t off;
+    while (vdev_pci_add_cap(f, VEN_CAP, body, sizeof(body), &off, &e) == 0)
+        api_caps++;
+    ck_assert_ptr_nonnull(strstr(e.msg, "does not fit"));
+    ck_assert_int_eq(vdev_pci_add_cap(f, VEN_CAP, body, 16, &off, &e), -1);
+    return 0;
+}
+
+static const struct vdev_type api_type = {
+    .abi_version = VDEV_ABI_VERSION,
+    .type_size = sizeof(struct vdev_type),
+    .name = "pciapi",
+    .places = VDEV_PLACE_PCI,
+    .assign = api_assign,
+};
+
 /* ---- the machine ---- */
 
 static struct fake_embedder fe;
@@ -138,6 +201,7 @@ static void setup(void)
 {
     struct vdev_err err;
     ck_assert_msg(vdev_register_type(&pt_type, &err) == 0, "%s", err.msg);
+    ck_assert_msg(vdev_register_type(&api_type, &err) == 0, "%s", err.msg);
     fake_machine_new(&fe);
     add_host();
     tmpdir[0] = '\0';
@@ -340,8 +404,8 @@ START_TEST(slot_errors)
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     add_host();
-    ck_assert_ptr_nonnull(strstr(build_fails("ram 16M vdev pcitest loc pci:0:0"),
-                                 "already used by the host bridge"));
+    ck_assert_ptr_nonnull(
+        strstr(build_fails("ram 16M vdev pcitest loc pci:0:0"), "already used by the host bridge"));
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     add_host();
@@ -351,8 +415,8 @@ START_TEST(slot_errors)
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     add_host();
-    ck_assert_ptr_nonnull(strstr(build_fails("ram 16M vdev pcitest intr ioapic:5"),
-                                 "interrupts through its slot"));
+    ck_assert_ptr_nonnull(
+        strstr(build_fails("ram 16M vdev pcitest intr ioapic:5"), "interrupts through its slot"));
 }
 END_TEST
 
@@ -379,11 +443,11 @@ START_TEST(bar_sizing)
         saved[i] = cfg_rd(1, 0x10 + 4 * i, 4);
         cfg_wr(1, 0x10 + 4 * i, 4, 0xffffffffu);
     }
-    ck_assert_uint_eq(cfg_rd(1, 0x10, 4), (uint32_t)~(BAR0_SZ - 1) | 0xc); /* 64-bit, pref */
+    ck_assert_uint_eq(cfg_rd(1, 0x10, 4), (uint32_t) ~(BAR0_SZ - 1) | 0xc); /* 64-bit, pref */
     ck_assert_uint_eq(cfg_rd(1, 0x14, 4), 0xffffffffu);
-    ck_assert_uint_eq(cfg_rd(1, 0x18, 4), (uint32_t)~(BAR2_SZ - 1));
+    ck_assert_uint_eq(cfg_rd(1, 0x18, 4), (uint32_t) ~(BAR2_SZ - 1));
     ck_assert_uint_eq(cfg_rd(1, 0x1c, 4), 0); /* unused */
-    ck_assert_uint_eq(cfg_rd(1, 0x20, 4), (uint32_t)~(BAR4_SZ - 1) | 1);
+    ck_assert_uint_eq(cfg_rd(1, 0x20, 4), (uint32_t) ~(BAR4_SZ - 1) | 1);
     ck_assert_uint_eq(cfg_rd(1, 0x24, 4), 0);
     /* sizing with decoding off moved nothing */
     ck_assert_uint_eq(dev(0)->changed, 0);
@@ -558,6 +622,24 @@ START_TEST(capability_list)
 }
 END_TEST
 
+START_TEST(api_refusals_and_full_capability_space)
+{
+    build("ram 16M vdev pciapi");
+    /* 60-byte capabilities from 0x40: three fit below 0x100 */
+    ck_assert_uint_eq(api_caps, 3);
+    unsigned n = 0, last = 0;
+    for (unsigned p = cfg_rd(1, 0x34, 1); p; p = cfg_rd(1, p + 1, 1), n++) {
+        ck_assert_uint_gt(p, last);
+        last = p;
+    }
+    ck_assert_uint_eq(n, 3);
+    ck_assert_uint_le(last + 60, 256);
+    /* BAR0 is 64-bit, 4 KiB */
+    cfg_wr(1, 0x10, 4, 0xffffffffu);
+    ck_assert_uint_eq(cfg_rd(1, 0x10, 4), 0xfffff004u);
+}
+END_TEST
+
 /* ---- MSI-X ---- */
 
 static unsigned msix_cap(unsigned slot)
@@ -679,6 +761,56 @@ START_TEST(msix_exitless_irqfd)
     /* disabling MSI-X: notify refuses */
     cfg_wr(1, msix_cap(1) + 2, 2, 0);
     ck_assert_int_eq(vdev_pci_msix_notify(p->f, 0), -1);
+}
+END_TEST
+
+/* A device thread notifying while a vCPU masks and unmasks: once both are done and the
+ * vector is unmasked, nothing may stay pending (a lost interrupt). */
+struct notifier {
+    struct vdev_pci_func *f;
+    _Atomic bool stop;
+    _Atomic unsigned sent;
+};
+
+static void *notify_loop(void *arg)
+{
+    struct notifier *n = arg;
+    while (!atomic_load(&n->stop)) {
+        vdev_pci_msix_notify(n->f, 1);
+        n->sent++;
+    }
+    return NULL;
+}
+
+START_TEST(msix_notify_races_masking)
+{
+    build("ram 16M vdev pcitest");
+    struct pt *p = dev(0);
+    uint64_t bar = vdev_pci_bar_base(p->f, 0), e1 = bar + TBL + 16;
+    unsigned cap = msix_cap(1);
+    cfg_wr(1, 4, 2, 0x6);
+    cfg_wr(1, cap + 2, 2, 0x8000);
+    wr(VDEV_SPACE_MEM, e1, 4, 0xfee00000u);
+    wr(VDEV_SPACE_MEM, e1 + 8, 4, 0x51);
+    struct notifier n = {.f = p->f};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, notify_loop, &n), 0);
+    while (atomic_load(&n.sent) == 0)
+        usleep(100);
+    for (unsigned i = 0; i < 20000; i++) {
+        wr(VDEV_SPACE_MEM, e1 + 12, 4, i % 2);
+        if (i % 1000 == 0)
+            cfg_wr(1, cap + 2, 2, i % 2000 ? 0x8000 : 0xc000);
+    }
+    cfg_wr(1, cap + 2, 2, 0x8000);
+    wr(VDEV_SPACE_MEM, e1 + 12, 4, 0);
+    atomic_store(&n.stop, true);
+    pthread_join(t, NULL);
+    ck_assert_uint_gt(atomic_load(&n.sent), 0);
+    ck_assert_uint_eq(rd(VDEV_SPACE_MEM, bar + PBA, 8), 0);
+    drain_events();
+    ck_assert_uint_gt(fe.nmsi, 0);
+    ck_assert_uint_eq(fe.msis[0].data, 0x51);
 }
 END_TEST
 
@@ -826,8 +958,8 @@ START_TEST(dsdt_and_mcfg)
     uint64_t rsdp;
     size_t used;
     const uint64_t gpa = 0x80000;
-    ck_assert_msg(x86_acpi_build(fe.m, &c, area, gpa, sizeof(area), &rsdp, &used, &err) == 0,
-                  "%s", err.msg);
+    ck_assert_msg(x86_acpi_build(fe.m, &c, area, gpa, sizeof(area), &rsdp, &used, &err) == 0, "%s",
+                  err.msg);
     uint64_t xsdt_gpa;
     memcpy(&xsdt_gpa, area + (rsdp - gpa) + 24, 8);
     const uint8_t *xsdt = area + (xsdt_gpa - gpa);
@@ -889,8 +1021,10 @@ static Suite *pci_suite(void)
     tcase_add_test(tc, bad_bar_addresses_stay_off);
     tcase_add_test(tc, reset_restores_assignment);
     tcase_add_test(tc, capability_list);
+    tcase_add_test(tc, api_refusals_and_full_capability_space);
     tcase_add_test(tc, msix_table_mask_and_pending);
     tcase_add_test(tc, msix_exitless_irqfd);
+    tcase_add_test(tc, msix_notify_races_masking);
     tcase_add_test(tc, intx_sharing_and_disable);
     tcase_add_test(tc, intx_lines_are_taken);
     tcase_add_test(tc, random_config_writes);
