@@ -45,8 +45,17 @@ start() {
     eval "pid_$1=$!"
 }
 
-# The VMM's own pid (timeout runs it as a child), from its control socket.
-vmm_pid() { ./vdevkit info "$1" 2>/dev/null | sed -n 's/^pid //p'; }
+# The VMM's own pid: from its control socket, else from /proc (busybox timeout execs the
+# command itself, coreutils timeout runs it as a child).
+vmm_pid() {
+    vp=$(./vdevkit info "$1" 2>/dev/null | sed -n 's/^pid //p')
+    if [ -z "$vp" ]; then
+        eval "vp=\$pid_$1"
+        [ "$(cat "/proc/$vp/comm" 2>/dev/null)" = vdevkit ] ||
+            vp=$(awk '{ print $1 }' "/proc/$vp/task/$vp/children" 2>/dev/null)
+    fi
+    echo "$vp"
+}
 
 # A zombie (exited, not yet waited for) is not alive.
 alive() { [ -e "/proc/$1" ] && ! grep -qE '^[0-9]+ \(.*\) Z' "/proc/$1/stat" 2>/dev/null; }
@@ -80,8 +89,13 @@ report_fail() {
 poll_stat() {
     if out=$(./vdevkit stat alpha 2>&1); then
         printf '%s\n' "$out" > stat-alpha.txt
+    else
+        printf '%s\n' "$out" > stat-alpha.err
     fi
 }
+
+# A guest kernel that locked up or panicked will not report: stop waiting for it.
+guest_wedged() { grep -aqE 'soft lockup|hung_task|Kernel panic|rcu_sched self-detected' "$1.log"; }
 
 # The NIC's line ("… rx N frames B bytes tx N frames B bytes …") counted frames both ways.
 stat_ok() {
@@ -92,8 +106,8 @@ stat_ok() {
 
 # wait_pair SCENARIO KILL_BETA_WHEN_READY: sets st_alpha, st_beta.
 wait_pair() {
-    killed=0 waited=0 beta_gone= st_alpha=running st_beta=running
-    rm -f stat-alpha.txt
+    killed=0 waited=0 beta_gone= st_alpha=running st_beta=running wedged= wedged_at=0
+    rm -f stat-alpha.txt stat-alpha.err
     while :; do
         check alpha
         check beta
@@ -107,6 +121,19 @@ wait_pair() {
                 kill -KILL "$bpid"
                 killed=1
             fi
+        fi
+        for g in alpha beta; do
+            if [ -z "$wedged" ] && guest_wedged $g; then
+                wedged=$g
+                wedged_at=$waited
+                echo "net: $1: $g's kernel is wedged (soft lockup or panic); stopping the pair in 15 s"
+            fi
+        done
+        if [ -n "$wedged" ] && [ $((waited - wedged_at)) -ge 15 ]; then
+            for g in alpha beta; do
+                gp=$(vmm_pid $g)
+                [ -n "$gp" ] && kill -KILL "$gp"
+            done
         fi
         # Once beta is gone, alpha has 60 s to notice the link went down and end.
         if [ "$st_beta" != running ] && [ -z "$beta_gone" ]; then beta_gone=$waited; fi
@@ -132,6 +159,7 @@ pair() {
     wait_pair "$name" 0
     secs_used=$(( $(date +%s) - t0 ))
     [ -s stat-alpha.txt ] && sed 's/^/    stat alpha: /' stat-alpha.txt
+    [ -s stat-alpha.txt ] || [ ! -s stat-alpha.err ] || sed 's/^/    stat alpha failed: /' stat-alpha.err
     why=
     grep -aq 'VDEVKIT-RESULT net ok role=client' beta.log || why="$why beta-no-result($(grep -a 'VDEVKIT-RESULT' beta.log | tr -d '\r' | head -1))"
     grep -aq 'VDEVKIT-RESULT net ok role=server' alpha.log || why="$why alpha-no-result($(grep -a 'VDEVKIT-RESULT' alpha.log | tr -d '\r' | head -1))"
