@@ -711,6 +711,30 @@ START_TEST(full_ring_stalls_then_drops)
 }
 END_TEST
 
+/* B's guest has no driver: B drops what arrives (no-buffers) and its ring never fills, so
+ * A never stalls or drops. */
+START_TEST(peer_without_driver_drops_quietly)
+{
+    ck_assert(wait_link(&A, true));
+    ck_assert(wait_link(&B, true));
+    drv_start(&A, BASIC_FEATURES);
+    static uint8_t f[NET_MAX_FRAME];
+    static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    uint8_t ma[6];
+    mac_of(&A, ma);
+    size_t len = udp_frame(f, bcast, ma, 60000);
+    uint64_t ha = alloc_buf(&A, NET_HDR_LEN), fa = alloc_buf(&A, len);
+    struct net_hdr h = {0};
+    for (unsigned i = 0; i < 200; i++) /* about three rings' worth */
+        drv_send_at(&A, ha, fa, &h, f, len);
+    ck_assert_uint_eq(net_read(&A.n->st.tx_frames), 200);
+    ck_assert_uint_eq(net_read(&A.n->st.drop_ring_full), 0);
+    for (int i = 0; i < 5000 && net_read(&B.n->st.drop_no_buffers) < 200; i++)
+        usleep(1000);
+    ck_assert_uint_eq(net_read(&B.n->st.drop_no_buffers), 200);
+}
+END_TEST
+
 /* A transmit chain too short for the header is a driver bug: the device needs a reset. */
 START_TEST(short_tx_chain_needs_reset)
 {
@@ -889,6 +913,7 @@ static Suite *net_link_suite(void)
     tcase_add_test(tc, checksum_completed_for_the_peer);
     tcase_add_test(tc, tso_passes_through_to_a_capable_peer);
     tcase_add_test(tc, full_ring_stalls_then_drops);
+    tcase_add_test(tc, peer_without_driver_drops_quietly);
     tcase_add_test(tc, short_tx_chain_needs_reset);
     tcase_add_test(tc, hostile_peer_records);
     tcase_add_test(tc, feature_dependencies_enforced);

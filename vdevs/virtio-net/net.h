@@ -119,8 +119,8 @@ uint64_t net_now_ms(void);
 bool net_tx_process(struct net *n);
 /* net_rx.c: delivers up to NET_BATCH frames; true if it made progress. */
 bool net_rx_process(struct net *n);
-/* Drops what arrives while the guest has no running driver. */
-void net_rx_discard(struct net *n);
+/* Drops what arrives while the guest has no running driver; true if there may be more. */
+bool net_rx_discard(struct net *n);
 /* Would the guest's receive filter take a frame for `dest`? */
 bool net_filter_accepts(struct net *n, const uint8_t dest[6]);
 /* net_ctrl.c */

@@ -263,13 +263,16 @@ bool net_rx_process(struct net *n)
     return frames > 0;
 }
 
-void net_rx_discard(struct net *n)
+bool net_rx_discard(struct net *n)
 {
     if (!n->link)
-        return;
+        return false;
     size_t len;
-    for (unsigned i = 0; i < NET_BATCH && peer_link_rx_peek(n->link, &len); i++) {
+    for (unsigned i = 0; i < NET_BATCH; i++) {
+        if (!peer_link_rx_peek(n->link, &len))
+            return false;
         peer_link_rx_release(n->link);
         net_count(&n->st.drop_no_buffers, 1);
     }
+    return true;
 }

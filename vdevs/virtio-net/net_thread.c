@@ -62,8 +62,11 @@ static bool run_queues(struct net *n)
     if (atomic_exchange(&n->features_dirty, false) && n->link)
         peer_link_set_features(n->link, n->features);
     if (!atomic_load(&n->running)) {
-        net_rx_discard(n);
-        return false;
+        /* no driver: drop what arrives, and keep the peer's wake-ups coming so its ring
+         * never fills on our account */
+        if (net_rx_discard(n))
+            return true;
+        return n->link && peer_link_rx_sleep(n->link);
     }
     if (n->broken) /* NEEDS_RESET: the core stops the device soon */
         return false;
