@@ -1,0 +1,181 @@
+/* Minimal virtio-pci driver for tiny guests: see virtio_pci_drv.h. */
+#include "virtio_pci_drv.h"
+
+#include "rt.h"
+
+#define PCI_CF8         0xcf8
+#define PCI_CFC         0xcfc
+#define PCI_COMMAND     0x04
+#define PCI_STATUS      0x06
+#define PCI_BAR0        0x10
+#define PCI_CAP_PTR     0x34
+#define PCI_CMD_MEM     0x2u
+#define PCI_CMD_MASTER  0x4u
+#define PCI_STATUS_CAPS 0x10u
+#define PCI_CAP_VNDR    0x09
+
+static inline void outw(uint16_t port, uint16_t v)
+{
+    __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port));
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+    uint16_t v;
+    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static void cfg_select(unsigned bdf, unsigned reg)
+{
+    outl(PCI_CF8, 0x80000000u | (uint32_t)bdf << 8 | (reg & 0xfc));
+}
+
+uint32_t pci_cfg_read(unsigned bdf, unsigned reg, unsigned size)
+{
+    cfg_select(bdf, reg);
+    uint16_t port = (uint16_t)(PCI_CFC + (reg & 3));
+    return size == 1 ? inb(port) : size == 2 ? inw(port) : inl(port);
+}
+
+void pci_cfg_write(unsigned bdf, unsigned reg, unsigned size, uint32_t v)
+{
+    cfg_select(bdf, reg);
+    uint16_t port = (uint16_t)(PCI_CFC + (reg & 3));
+    if (size == 1)
+        outb(port, (uint8_t)v);
+    else if (size == 2)
+        outw(port, (uint16_t)v);
+    else
+        outl(port, v);
+}
+
+static bool find_function(struct vpd *v, uint16_t virtio_id)
+{
+    for (unsigned dev = 0; dev < 32; dev++) {
+        uint32_t id = pci_cfg_read(dev << 3, 0, 4);
+        if ((id & 0xffff) == 0x1af4 && id >> 16 == 0x1040u + virtio_id) {
+            v->bdf = dev << 3;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Sizes BAR 0 (decoding off) and puts it at `addr`. */
+static bool place_bar0(struct vpd *v, uint32_t addr)
+{
+    uint16_t cmd = (uint16_t)pci_cfg_read(v->bdf, PCI_COMMAND, 2);
+    pci_cfg_write(v->bdf, PCI_COMMAND, 2, cmd & ~PCI_CMD_MEM);
+    uint32_t lo = pci_cfg_read(v->bdf, PCI_BAR0, 4);
+    if ((lo & 0x7) != 0x4) /* memory, 64-bit */
+        return false;
+    pci_cfg_write(v->bdf, PCI_BAR0, 4, 0xffffffffu);
+    v->bar0_size = ~(pci_cfg_read(v->bdf, PCI_BAR0, 4) & ~0xfu) + 1;
+    if (!v->bar0_size || (addr & (v->bar0_size - 1)))
+        return false;
+    pci_cfg_write(v->bdf, PCI_BAR0, 4, addr);
+    pci_cfg_write(v->bdf, PCI_BAR0 + 4, 4, 0);
+    v->bar0 = (uint64_t)pci_cfg_read(v->bdf, PCI_BAR0 + 4, 4) << 32 |
+              (pci_cfg_read(v->bdf, PCI_BAR0, 4) & ~0xfu);
+    pci_cfg_write(v->bdf, PCI_COMMAND, 2, cmd | PCI_CMD_MEM | PCI_CMD_MASTER);
+    return v->bar0 == addr;
+}
+
+static volatile uint8_t *cap_ptr(struct vpd *v, unsigned cap)
+{
+    if (pci_cfg_read(v->bdf, cap + 4, 1) != 0) /* only BAR 0 is placed */
+        return 0;
+    uint32_t off = pci_cfg_read(v->bdf, cap + 8, 4);
+    return (volatile uint8_t *)(uintptr_t)(v->bar0 + off);
+}
+
+bool vpd_find(struct vpd *v, uint16_t virtio_id, uint32_t bar_addr)
+{
+    *v = (struct vpd){0};
+    if (!find_function(v, virtio_id) || !place_bar0(v, bar_addr))
+        return false;
+    if (!(pci_cfg_read(v->bdf, PCI_STATUS, 2) & PCI_STATUS_CAPS))
+        return false;
+    unsigned p = pci_cfg_read(v->bdf, PCI_CAP_PTR, 1) & 0xfc;
+    for (unsigned guard = 0; p && guard < 48; guard++) {
+        if (pci_cfg_read(v->bdf, p, 1) == PCI_CAP_VNDR) {
+            v->ncaps++;
+            switch (pci_cfg_read(v->bdf, p + 3, 1)) { /* cfg_type; the first of each wins */
+            case 1:
+                v->common = v->common ? v->common : cap_ptr(v, p);
+                break;
+            case 2:
+                if (!v->notify) {
+                    v->notify = cap_ptr(v, p);
+                    v->notify_mult = pci_cfg_read(v->bdf, p + 16, 4);
+                }
+                break;
+            case 3:
+                v->isr = v->isr ? v->isr : cap_ptr(v, p);
+                break;
+            case 4:
+                if (!v->device) {
+                    v->device = cap_ptr(v, p);
+                    v->device_len = pci_cfg_read(v->bdf, p + 12, 4);
+                }
+                break;
+            }
+        }
+        p = pci_cfg_read(v->bdf, p + 1, 1) & 0xfc;
+    }
+    return v->common && v->notify && v->isr;
+}
+
+uint8_t vpd_status(struct vpd *v)
+{
+    return v->common[VPD_STATUS];
+}
+
+void vpd_set_status(struct vpd *v, uint8_t s)
+{
+    v->common[VPD_STATUS] = s;
+}
+
+static volatile uint32_t *reg32(struct vpd *v, unsigned off)
+{
+    return (volatile uint32_t *)(v->common + off);
+}
+
+uint64_t vpd_device_features(struct vpd *v)
+{
+    *reg32(v, VPD_DFSELECT) = 0;
+    uint64_t lo = *reg32(v, VPD_DF);
+    *reg32(v, VPD_DFSELECT) = 1;
+    return lo | (uint64_t)*reg32(v, VPD_DF) << 32;
+}
+
+void vpd_set_driver_features(struct vpd *v, uint64_t f)
+{
+    *reg32(v, VPD_GFSELECT) = 0;
+    *reg32(v, VPD_GF) = (uint32_t)f;
+    *reg32(v, VPD_GFSELECT) = 1;
+    *reg32(v, VPD_GF) = (uint32_t)(f >> 32);
+}
+
+uint16_t vpd_num_queues(struct vpd *v)
+{
+    return *(volatile uint16_t *)(v->common + VPD_NUM_QUEUES);
+}
+
+uint8_t vpd_config_generation(struct vpd *v)
+{
+    return v->common[VPD_CFG_GEN];
+}
+
+uint8_t vpd_config8(struct vpd *v, unsigned off)
+{
+    return off < v->device_len ? v->device[off] : 0;
+}

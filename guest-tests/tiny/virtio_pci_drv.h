@@ -1,0 +1,49 @@
+/* A minimal virtio-pci (modern, virtio 1.2 §4.1) driver for tiny test guests: finds a
+ * function through configuration mechanism #1 (ports 0xCF8/0xCFC), walks its vendor
+ * capabilities, places BAR 0 below 4 GiB (the runtime maps only the first 4 GiB) and gives
+ * access to the common and device configuration. No queues: enough to identify a device. */
+#ifndef TINY_VIRTIO_PCI_DRV_H
+#define TINY_VIRTIO_PCI_DRV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Configuration space of bus 0, function `bdf` (dev << 3 | fn); size 1, 2 or 4. */
+uint32_t pci_cfg_read(unsigned bdf, unsigned reg, unsigned size);
+void pci_cfg_write(unsigned bdf, unsigned reg, unsigned size, uint32_t v);
+
+struct vpd {
+    unsigned bdf;
+    uint64_t bar0;
+    uint32_t bar0_size;
+    volatile uint8_t *common, *isr, *device, *notify; /* NULL when the cap is missing */
+    uint32_t device_len, notify_mult;
+    unsigned ncaps; /* vendor capabilities seen */
+};
+
+/* Finds the first virtio function with device ID `virtio_id` (PCI device 0x1040 + ID), moves
+ * BAR 0 to `bar_addr` (aligned to its size, inside the host bridge's 32-bit window) and turns
+ * memory decoding on. false if there is none or a capability is missing. */
+bool vpd_find(struct vpd *v, uint16_t virtio_id, uint32_t bar_addr);
+
+/* Common configuration (struct virtio_pci_common_cfg offsets). */
+#define VPD_DFSELECT   0x00
+#define VPD_DF         0x04
+#define VPD_GFSELECT   0x08
+#define VPD_GF         0x0c
+#define VPD_MSIX_CFG   0x10
+#define VPD_NUM_QUEUES 0x12
+#define VPD_STATUS     0x14
+#define VPD_CFG_GEN    0x15
+#define VPD_Q_SELECT   0x16
+#define VPD_Q_SIZE     0x18
+
+uint8_t vpd_status(struct vpd *v);
+void vpd_set_status(struct vpd *v, uint8_t s);
+uint64_t vpd_device_features(struct vpd *v);
+void vpd_set_driver_features(struct vpd *v, uint64_t f);
+uint16_t vpd_num_queues(struct vpd *v);
+uint8_t vpd_config_generation(struct vpd *v);
+uint8_t vpd_config8(struct vpd *v, unsigned off);
+
+#endif
