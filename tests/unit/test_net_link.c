@@ -404,6 +404,7 @@ START_TEST(frames_cross_both_ways)
                   line);
     ck_assert_msg(strstr(line, " tx 1 frames 1042 bytes drops link-down 0 ring-full 0"), "%s",
                   line);
+    ck_assert_msg(strstr(line, " link connects 1 disconnects 0 bad-records 0"), "%s", line);
     free(line);
 }
 END_TEST

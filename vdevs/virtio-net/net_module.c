@@ -193,12 +193,14 @@ static void net_status(struct vdev *d, FILE *out)
             " rx %" PRIu64 " frames %" PRIu64 " bytes tx %" PRIu64 " frames %" PRIu64
             " bytes drops link-down %" PRIu64 " ring-full %" PRIu64 " no-buffers %" PRIu64
             " too-big %" PRIu64 " filtered %" PRIu64 " bad-header %" PRIu64 " errors %" PRIu64
-            " sw-gso %" PRIu64 " frames %" PRIu64 " segments sw-csum %" PRIu64,
+            " sw-gso %" PRIu64 " frames %" PRIu64 " segments sw-csum %" PRIu64
+            " link connects %" PRIu64 " disconnects %" PRIu64 " bad-records %" PRIu64,
             net_read(&s->rx_frames), net_read(&s->rx_bytes), net_read(&s->tx_frames),
             net_read(&s->tx_bytes), net_read(&s->drop_link_down), net_read(&s->drop_ring_full),
             net_read(&s->drop_no_buffers), net_read(&s->drop_too_big), net_read(&s->drop_filtered),
             net_read(&s->drop_bad_header), net_read(&s->errors), net_read(&s->sw_gso_frames),
-            net_read(&s->sw_gso_segments), net_read(&s->sw_csum));
+            net_read(&s->sw_gso_segments), net_read(&s->sw_csum), net_read(&s->link_connects),
+            net_read(&s->link_disconnects), net_read(&s->link_bad_records));
 }
 
 static void net_terminate(struct vdev *d)

@@ -19,6 +19,8 @@ struct net_stats {
     _Atomic uint64_t sw_gso_frames;       /* GSO frames segmented in software ... */
     _Atomic uint64_t sw_gso_segments;     /* ... into this many segments */
     _Atomic uint64_t sw_csum;             /* checksums completed in software */
+    /* the link's own counters, copied by the data thread (the link is single-threaded) */
+    _Atomic uint64_t link_connects, link_disconnects, link_bad_records;
 };
 
 static inline void net_count(_Atomic uint64_t *c, uint64_t v)

@@ -177,8 +177,14 @@ static void *net_thread(void *arg)
             n->tx_dropping = true;
         }
         if (n->link &&
-            ((r > 0 && (fds[FD_LINK].revents & (POLLIN | POLLERR | POLLHUP))) || now >= link_due))
+            ((r > 0 && (fds[FD_LINK].revents & (POLLIN | POLLERR | POLLHUP))) || now >= link_due)) {
             peer_link_service(n->link);
+            struct peer_link_stats ls;
+            peer_link_get_stats(n->link, &ls);
+            atomic_store_explicit(&n->st.link_connects, ls.connects, memory_order_relaxed);
+            atomic_store_explicit(&n->st.link_disconnects, ls.disconnects, memory_order_relaxed);
+            atomic_store_explicit(&n->st.link_bad_records, ls.bad_frames, memory_order_relaxed);
+        }
     }
     return NULL;
 }
