@@ -2,7 +2,7 @@
  * (a sealed memfd), used by the peer link: the consumer's process creates it, the producer's
  * process maps it and writes frames straight into it.
  *
- * Layout of the mapping (SHM_RING_HDR_SIZE bytes of header, then `size` bytes of data):
+ * Layout of the mapping (one page of header, then `size` bytes of data):
  *   line 0 (producer writes): tail, want_space
  *   line 1 (consumer writes): head, sleeping
  *   data: records {u32 len; u32 0; payload; padding to 8 bytes}; a record never wraps: when
@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SHM_RING_HDR_SIZE 256u
+#define SHM_RING_HDR_SIZE 4096u /* a page: the data area is page-aligned */
 #define SHM_RING_WRAP     0xffffffffu
 #define SHM_RING_REC_HDR  8u
 #define SHM_RING_MIN_SIZE (256u * 1024u)
