@@ -13,6 +13,7 @@
 #define PCI_CMD_MASTER  0x4u
 #define PCI_STATUS_CAPS 0x10u
 #define PCI_CAP_VNDR    0x09
+#define PCI_CAP_MSIX    0x11
 
 static inline void outw(uint16_t port, uint16_t v)
 {
@@ -106,6 +107,8 @@ bool vpd_find(struct vpd *v, uint16_t virtio_id, uint32_t bar_addr)
         return false;
     unsigned p = pci_cfg_read(v->bdf, PCI_CAP_PTR, 1) & 0xfc;
     for (unsigned guard = 0; p && guard < 48; guard++) {
+        if (pci_cfg_read(v->bdf, p, 1) == PCI_CAP_MSIX)
+            v->msix = (uint8_t)p;
         if (pci_cfg_read(v->bdf, p, 1) == PCI_CAP_VNDR) {
             v->ncaps++;
             switch (pci_cfg_read(v->bdf, p + 3, 1)) { /* cfg_type; the first of each wins */
@@ -178,4 +181,65 @@ uint8_t vpd_config_generation(struct vpd *v)
 uint8_t vpd_config8(struct vpd *v, unsigned off)
 {
     return off < v->device_len ? v->device[off] : 0;
+}
+
+static volatile uint16_t *reg16(struct vpd *v, unsigned off)
+{
+    return (volatile uint16_t *)(v->common + off);
+}
+
+/* Linux writes 64-bit fields as two 32-bit halves; so do we. */
+static void write64(struct vpd *v, unsigned off, uint64_t val)
+{
+    *reg32(v, off) = (uint32_t)val;
+    *reg32(v, off + 4) = (uint32_t)(val >> 32);
+}
+
+bool vpd_queue_setup(struct vpd *v, struct vpd_queue *q, unsigned index, uint16_t vector)
+{
+    *reg16(v, VPD_Q_SELECT) = (uint16_t)index;
+    if (*reg16(v, VPD_Q_SIZE) < VPD_QSIZE)
+        return false;
+    *reg16(v, VPD_Q_SIZE) = VPD_QSIZE;
+    *reg16(v, 0x1a) = vector; /* queue_msix_vector */
+    if (*reg16(v, 0x1a) != vector)
+        return false;
+    q->index = index;
+    q->avail.idx = 0;
+    q->used.idx = 0;
+    write64(v, 0x20, (uintptr_t)q->desc);
+    write64(v, 0x28, (uintptr_t)&q->avail);
+    write64(v, 0x30, (uintptr_t)&q->used);
+    q->notify = (volatile uint16_t *)(v->notify + *reg16(v, 0x1e) * v->notify_mult);
+    *reg16(v, 0x1c) = 1; /* queue_enable */
+    return *reg16(v, 0x1c) == 1;
+}
+
+void vpd_queue_kick(struct vpd_queue *q, uint16_t head)
+{
+    q->avail.ring[q->avail.idx % VPD_QSIZE] = head;
+    __atomic_store_n(&q->avail.idx, (uint16_t)(q->avail.idx + 1), __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    *q->notify = (uint16_t)q->index; /* a 16-bit write, as Linux's iowrite16 */
+}
+
+static volatile uint32_t *msix_entry(struct vpd *v, unsigned entry)
+{
+    uint32_t table = pci_cfg_read(v->bdf, v->msix + 4, 4); /* BIR 0: BAR 0 */
+    return (volatile uint32_t *)(uintptr_t)(v->bar0 + (table & ~7u) + 16u * entry);
+}
+
+void vpd_msix_route(struct vpd *v, unsigned entry, unsigned vector, unsigned dest)
+{
+    volatile uint32_t *e = msix_entry(v, entry);
+    e[0] = RT_LAPIC_BASE | dest << 12;
+    e[1] = 0;
+    e[2] = vector; /* fixed, edge */
+    e[3] = 0;      /* unmasked */
+}
+
+void vpd_msix_enable(struct vpd *v)
+{
+    uint16_t ctl = (uint16_t)pci_cfg_read(v->bdf, v->msix + 2, 2);
+    pci_cfg_write(v->bdf, v->msix + 2, 2, (ctl | 0x8000u) & ~0x4000u);
 }
