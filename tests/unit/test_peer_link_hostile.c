@@ -193,6 +193,17 @@ START_TEST(bad_hellos_are_refused)
     expect_refused(a, &h, sizeof(h), fds, 3, "wrong size");
 
     good_hello(&h);
+    make_fds(fds, ring_bytes, true);
+    close(fds[0]);
+    char file[128];
+    snprintf(file, sizeof(file), "%s/not-a-memfd", dir);
+    fds[0] = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600); /* a regular file */
+    ck_assert_int_ge(fds[0], 0);
+    ck_assert_int_eq(ftruncate(fds[0], (off_t)ring_bytes), 0);
+    unlink(file);
+    expect_refused(a, &h, sizeof(h), fds, 3, "not a memory file");
+
+    good_hello(&h);
     h.ring_size = (1u << 30);
     make_fds(fds, ring_bytes, true);
     expect_refused(a, &h, sizeof(h), fds, 3, "bad ring size");

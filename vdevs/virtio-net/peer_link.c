@@ -239,6 +239,8 @@ static void try_connect(struct peer_link *l)
     h.features = l->features;
     h.ring_size = l->ring_size;
     memcpy(h.mac, l->mac, 6);
+    h.bind_dev = (uint64_t)l->bind_dev;
+    h.bind_ino = (uint64_t)l->bind_ino;
     memcpy(h.bind_path, l->bind_path, sizeof(h.bind_path));
     memcpy(h.peer_path, l->peer_path, sizeof(h.peer_path));
     int fds[3] = {l->rx_memfd, l->rx_efd, l->space_efd};
@@ -272,15 +274,16 @@ static void fmt_mac(char *buf, size_t len, const uint8_t *m)
 
 /* The peer's endpoint as it names it and ours for it may be spelled differently (a symlink
  * such as /var/run, "//", a relative runtime folder): the same socket file is the same
- * endpoint. This guards against misconfiguration, not impersonation: anyone can claim a
- * path. */
-static bool same_endpoint(const char *theirs, const char *ours)
+ * endpoint. The sender states the identity of its socket file; we stat only the path in our
+ * own configuration, never one the peer sent (a path into a FUSE mount could block us).
+ * This guards against misconfiguration, not impersonation: anyone can claim a path. */
+static bool same_endpoint(const struct peer_link *l, const struct pl_hello *h)
 {
-    struct stat a, b;
-    if (strcmp(theirs, ours) == 0)
+    struct stat st;
+    if (strcmp(h->bind_path, l->peer_path) == 0)
         return true;
-    return stat(theirs, &a) == 0 && stat(ours, &b) == 0 && S_ISSOCK(a.st_mode) &&
-           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    return stat(l->peer_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+           (uint64_t)st.st_dev == h->bind_dev && (uint64_t)st.st_ino == h->bind_ino;
 }
 
 /* Validates a HELLO on a pending connection and maps its ring: 0, or -1 with why set. */
@@ -304,7 +307,7 @@ static int check_hello(struct peer_link *l, const union pl_msg *m, long n, int *
         snprintf(why, whylen, "HELLO with unterminated paths");
     } else if (h->instance == l->instance) {
         snprintf(why, whylen, "the peer path %s leads back to this end", l->peer_path);
-    } else if (!same_endpoint(h->bind_path, l->peer_path)) {
+    } else if (!same_endpoint(l, h)) {
         snprintf(why, whylen, "unexpected peer %s (this end's peer is %s)", h->bind_path,
                  l->peer_path);
     } else if (!is_eventfd(fds[1]) || !is_eventfd(fds[2])) {

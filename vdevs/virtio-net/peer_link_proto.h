@@ -36,6 +36,7 @@ struct pl_hello {
     uint32_t ring_size;
     uint8_t mac[6];
     uint8_t pad[2];
+    uint64_t bind_dev, bind_ino; /* the sender's endpoint socket file (stat at bind) */
     char bind_path[PL_PATH_MAX]; /* the sender's endpoint */
     char peer_path[PL_PATH_MAX]; /* the endpoint the sender wants to reach */
 };

@@ -61,17 +61,23 @@ void *shm_ring_map_peer(int memfd, uint32_t size, const char **why)
         *why = "bad ring size";
         return NULL;
     }
+    /* Seals first: only memory files (shmem, hugetlbfs) have them, and fstat on anything
+     * else could reach a file system the sender controls (FUSE) and block. */
+    int seals = fcntl(memfd, F_GET_SEALS);
+    if (seals < 0) {
+        *why = "the ring is not a memory file";
+        return NULL;
+    }
+    if (!(seals & F_SEAL_SHRINK)) {
+        *why = "the ring's memory file is not sealed against shrinking";
+        return NULL;
+    }
     if (fstat(memfd, &st) < 0 || !S_ISREG(st.st_mode)) {
         *why = "the ring is not a memory file";
         return NULL;
     }
     if ((uint64_t)st.st_size != shm_ring_map_size(size)) {
         *why = "the ring's memory file has the wrong size";
-        return NULL;
-    }
-    int seals = fcntl(memfd, F_GET_SEALS);
-    if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
-        *why = "the ring's memory file is not sealed against shrinking";
         return NULL;
     }
     void *m = mmap(NULL, shm_ring_map_size(size), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
