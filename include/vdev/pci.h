@@ -120,7 +120,8 @@ const char *vdev_pci_func_name(const struct vdev_pci_func *f);
 
 /* ---- interrupts ---- */
 
-/* True when the guest enabled MSI-X (and the function is not masked as a whole or not). */
+/* True when the guest set the MSI-X enable bit (whether or not it masked the function:
+ * notifications then pend and fire on unmask). */
 bool vdev_pci_msix_enabled(const struct vdev_pci_func *f);
 /* Raises MSI-X vector `vec` (any thread, exitless through an irqfd when the embedder has
  * one). A masked vector sets its PBA bit and fires on unmask. -1 when MSI-X is off or vec
