@@ -246,7 +246,7 @@ void vdev_virtq_notify(struct vdev_virtq *q)
     if (!q->size || atomic_load_explicit(&q->broken, memory_order_relaxed))
         return;
     uint16_t old = q->notified_used, now = q->used_idx;
-    if (q->notified_valid && old == now)
+    if (old == now)
         return; /* nothing new for the driver */
     /* The used index store must be visible before we read the driver's suppression (it
      * re-checks the used index after writing them). */
