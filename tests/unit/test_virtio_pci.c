@@ -2,6 +2,7 @@
  * virtio_pci_modern drives it, against a small generic virtio test device. */
 #include <check.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -644,6 +645,36 @@ START_TEST(intx_and_isr)
 }
 END_TEST
 
+static void *config_changer(void *arg)
+{
+    for (int i = 0; i < 20000; i++)
+        vdev_virtio_config_changed(dev->vio);
+    return NULL;
+}
+
+/* A device thread raising interrupts while a vCPU reads the ISR: the line is never left
+ * asserted with the ISR empty (the guest would see an interrupt it cannot clear). */
+START_TEST(isr_read_races_notify)
+{
+    build(false);
+    discover(0x1040 + 42);
+    enable_mem();
+    static const uint16_t novec[TDEV_QUEUES] = {0xffff, 0xffff};
+    driver_init(0xffff, novec);
+    uint64_t isr = fd.bar0 + fd.off[3];
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, config_changer, NULL), 0);
+    for (int i = 0; i < 20000; i++)
+        mrd(isr, 1);
+    pthread_join(th, NULL);
+    bool level = intx_level();
+    uint8_t bits = (uint8_t)mrd(isr, 1);
+    ck_assert_int_eq(level, bits != 0);
+    ck_assert(!intx_level());
+    fake_machine_free(&fe);
+}
+END_TEST
+
 static void move_bar(uint64_t to)
 {
     uint16_t cmd = (uint16_t)cfg_rd(0x04, 2);
@@ -804,6 +835,7 @@ static Suite *suite(void)
     tcase_add_test(tc, exitless_doorbells);
     tcase_add_test(tc, msix_interrupts);
     tcase_add_test(tc, intx_and_isr);
+    tcase_add_test(tc, isr_read_races_notify);
     tcase_add_test(tc, bar_move_trapped);
     tcase_add_test(tc, bar_move_exitless);
     tcase_add_test(tc, machine_reset);
