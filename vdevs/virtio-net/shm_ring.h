@@ -3,8 +3,9 @@
  * process maps it and writes frames straight into it.
  *
  * Layout of the mapping (one page of header, then `size` bytes of data):
- *   line 0 (producer writes): tail, want_space
+ *   line 0 (producer writes): tail
  *   line 1 (consumer writes): head, sleeping
+ *   line 2 (rarely written): want_space
  *   data: records {u32 len; u32 0; payload; padding to 8 bytes}; a record never wraps: when
  *         one does not fit before the end, the producer writes len = SHM_RING_WRAP there and
  *         starts again at offset 0.
@@ -34,9 +35,11 @@
 
 struct shm_ring_shared {
     _Alignas(64) _Atomic uint32_t tail; /* producer: bytes published */
-    _Atomic uint32_t want_space;        /* producer: wake me when this many bytes are free */
     _Alignas(64) _Atomic uint32_t head; /* consumer: bytes released */
     _Atomic uint32_t sleeping;          /* consumer: waits on the wakeup eventfd */
+    /* Own line: the consumer reads it after every release, and must not pull the line the
+     * producer writes for every frame (tail) each time. */
+    _Alignas(64) _Atomic uint32_t want_space; /* producer: wake me when this many are free */
 };
 
 /* The producer's private view (in the producer's process). */
