@@ -62,10 +62,10 @@ static struct vdev_virtio *fake_attach(struct vdev *d, const struct vdev_virtio_
     memset(ft, 0, sizeof(*ft));
     ft->vio = vio;
     vdev_virtio_bind_transport(vio, &ft_ops, ft, "fake 0");
-    for (unsigned q = 0; q < NET_NUM_QUEUES; q++) {
+    /* Like virtio-pci, the doorbells (kick fds) appear only when the driver gets going
+     * (drv_start), after the device's thread started. */
+    for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
         ft->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        vdev_virtio_set_kick_fd(vio, q, ft->kick[q]);
-    }
     return vio;
 }
 
@@ -153,6 +153,8 @@ static void machine_down(struct drv *v)
 /* Negotiates `features` (+VERSION_1), sets up the three queues, DRIVER_OK. */
 static void drv_start(struct drv *v, uint64_t features)
 {
+    for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
+        vdev_virtio_set_kick_fd(v->vio, q, v->ft->kick[q]);
     vdev_virtio_set_status(v->vio, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     features |= 1ull << VIRTIO_F_VERSION_1;
     vdev_virtio_set_driver_features(v->vio, 0, (uint32_t)features);
