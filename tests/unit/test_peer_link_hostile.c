@@ -138,7 +138,6 @@ static void expect_refused(struct peer_link *a, const void *msg, size_t len, int
     ck_assert_msg(strstr(m.refuse.reason, why), "reason '%s', expected '%s'", m.refuse.reason, why);
     ck_assert_ptr_nonnull(strstr(logbuf, why));
     close(s);
-    ck_assert(!peer_link_up(a));
 }
 
 /* The three fds of a HELLO: a proper ring unless memfd_size says otherwise. */
@@ -474,6 +473,45 @@ START_TEST(stale_incoming_from_old_instance_is_dropped)
 }
 END_TEST
 
+START_TEST(impostor_cannot_break_a_live_link)
+{
+    /* A real B is linked; a third process claims to be B (right path, new instance). */
+    struct peer_link *a = open_a();
+    struct peer_link_cfg cfg = {.bind_path = path_b, .peer_path = path_a};
+    struct vdev_err err;
+    struct peer_link *b = peer_link_open(&cfg, &err);
+    ck_assert_ptr_nonnull(b);
+    for (int i = 0; i < 500 && !(peer_link_up(a) && peer_link_up(b)); i++) {
+        peer_link_service(a);
+        peer_link_service(b);
+        usleep(2000);
+    }
+    ck_assert(peer_link_up(a));
+    struct pl_hello h;
+    int fds[3];
+    good_hello(&h);
+    make_fds(fds, shm_ring_map_size(SHM_RING_MIN_SIZE), true);
+    expect_refused(a, &h, sizeof(h), fds, 3, "is connected already");
+    for (int i = 0; i < 20; i++) {
+        peer_link_service(a);
+        peer_link_service(b);
+        usleep(2000);
+    }
+    ck_assert(peer_link_up(a));
+    ck_assert_uint_eq(downs, 0);
+    /* Frames still flow to the real B. */
+    void *p = peer_link_tx_reserve(a, 60);
+    ck_assert_ptr_nonnull(p);
+    memset(p, 7, 60);
+    peer_link_tx_commit(a, 60);
+    size_t len;
+    ck_assert_ptr_nonnull(peer_link_rx_peek(b, &len));
+    ck_assert_uint_eq(len, 60);
+    peer_link_close(b);
+    peer_link_close(a);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("peer_link_hostile");
@@ -484,6 +522,7 @@ static Suite *suite(void)
     tcase_add_test(tc, silent_connections_are_bounded);
     tcase_add_test(tc, corrupted_ring_is_survived);
     tcase_add_test(tc, stale_incoming_from_old_instance_is_dropped);
+    tcase_add_test(tc, impostor_cannot_break_a_live_link);
     suite_add_tcase(s, tc);
     return s;
 }

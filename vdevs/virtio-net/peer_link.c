@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,6 +287,21 @@ static bool same_endpoint(const struct peer_link *l, const struct pl_hello *h)
            (uint64_t)st.st_dev == h->bind_dev && (uint64_t)st.st_ino == h->bind_ino;
 }
 
+static bool hung_up(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
+/* A HELLO from another instance while the link is up and both its connections are alive is
+ * not our peer restarting (a dead process's sockets hang up at once, before a new one could
+ * even bind the endpoint): it is someone else claiming our peer's path. */
+static bool impostor(const struct peer_link *l, const struct pl_hello *h)
+{
+    return l->in_fd >= 0 && h->instance != l->in_instance && l->out_fd >= 0 && l->out_acked &&
+           l->out_instance == l->in_instance && !hung_up(l->out_fd) && !hung_up(l->in_fd);
+}
+
 /* Validates a HELLO on a pending connection and maps its ring: 0, or -1 with why set. */
 static int check_hello(struct peer_link *l, const union pl_msg *m, long n, int *fds, int nfds,
                        void **map, char *why, size_t whylen)
@@ -310,6 +326,8 @@ static int check_hello(struct peer_link *l, const union pl_msg *m, long n, int *
     } else if (!same_endpoint(l, h)) {
         snprintf(why, whylen, "unexpected peer %s (this end's peer is %s)", h->bind_path,
                  l->peer_path);
+    } else if (impostor(l, h)) {
+        snprintf(why, whylen, "peer %s is connected already", l->peer_path);
     } else if (!is_eventfd(fds[1]) || !is_eventfd(fds[2])) {
         snprintf(why, whylen, "the wakeup fds are not eventfds");
     } else if (!(*map = shm_ring_map_peer(fds[0], h->ring_size, &reason))) {
