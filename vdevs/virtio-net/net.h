@@ -65,6 +65,7 @@ struct net {
     pthread_mutex_t run_lock; /* held by the thread while it touches queues */
     atomic_bool running;      /* between virtio start and stop */
     atomic_bool features_dirty;
+    atomic_bool fresh_start; /* set by start: the thread forgets its per-run state */
     bool broken;       /* the driver broke a rule: leave the queues alone until the next start */
     uint64_t features; /* negotiated, set at start */
 

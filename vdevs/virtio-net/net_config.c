@@ -91,9 +91,7 @@ static void net_start(void *opaque)
     struct net *n = opaque;
     pthread_mutex_lock(&n->run_lock);
     n->features = vdev_virtio_features(n->vio);
-    n->tx_blocked = n->tx_dropping = n->rx_wait_buffers = false;
-    n->rx_held = 0;
-    n->broken = false;
+    atomic_store(&n->fresh_start, true); /* the thread resets its own state */
     atomic_store(&n->features_dirty, true);
     atomic_store(&n->running, true);
     pthread_mutex_unlock(&n->run_lock);

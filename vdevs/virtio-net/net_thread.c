@@ -120,6 +120,11 @@ static void *net_thread(void *arg)
     while (!atomic_load(&n->quit)) {
         bool busy = false;
         pthread_mutex_lock(&n->run_lock);
+        if (atomic_exchange(&n->fresh_start, false)) {
+            n->tx_blocked = n->tx_dropping = n->rx_wait_buffers = false;
+            n->rx_held = 0;
+            n->broken = false;
+        }
         bool running = atomic_load(&n->running);
         if (running && !was_running)
             quiet_kicks(n);
