@@ -427,13 +427,16 @@ struct vdev_virtq_config *vdev_virtio_queue_config(struct vdev_virtio *vio, unsi
     /* After DRIVER_OK (or for a queue that does not exist) the transport gets a copy to
      * read from and write into; the queue itself no longer changes. */
     pthread_mutex_lock(&vio->lock);
-    struct vdev_virtq_config *c = &vio->dummy;
-    if (q >= vio->nq)
+    struct vdev_virtq_config *c;
+    if (q >= vio->nq) {
+        c = &vio->dummy;
         memset(c, 0, sizeof(*c));
-    else if (atomic_load(&vio->status) & VIRTIO_STATUS_DRIVER_OK)
+    } else if (atomic_load(&vio->status) & VIRTIO_STATUS_DRIVER_OK) {
+        c = &vio->q[q].frozen;
         *c = vio->q[q].cfg;
-    else
+    } else {
         c = &vio->q[q].cfg;
+    }
     pthread_mutex_unlock(&vio->lock);
     return c;
 }

@@ -46,6 +46,8 @@ struct vdev_virtq {
 
     /* Written by the driver through the transport (vCPU threads, under vio->lock). */
     struct vdev_virtq_config cfg;
+    /* After DRIVER_OK the transport gets this copy, so its writes change nothing. */
+    struct vdev_virtq_config frozen;
 
     /* The mapping: set at DRIVER_OK before `start`, cleared after `stop`; between the two
      * only the device's data thread touches the rest of this block. */
@@ -96,7 +98,7 @@ struct vdev_virtio {
     int fail_fd;                   /* eventfd: a fail asks the event thread to stop the device */
     struct vdev_watch *fail_watch; /* NULL without an event loop: stopped at reset instead */
 
-    struct vdev_virtq_config dummy; /* what queue_config returns for writes that are ignored */
+    struct vdev_virtq_config dummy; /* what queue_config returns for a queue that does not exist */
     struct vdev_virtio *next;       /* the machine's list, freed with it */
     unsigned nq;
     struct vdev_virtq q[];
