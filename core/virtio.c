@@ -4,6 +4,7 @@
  * vdev/virtio.h half. The split virtqueues themselves are in virtio_queue.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,15 @@ static void kick_ready(void *opaque, int fd)
     pthread_mutex_unlock(&vio->kick_lock);
 }
 
+/* With a queue_kick hook the core's event thread waits for the queue's kicks. */
+static bool watch_kicks(struct vdev_virtq *q, struct vdev_err *err)
+{
+    if (!q->vio->ops->queue_kick)
+        return true;
+    q->watch = vdev_watch_fd(q->vio->d, q->kick_fd, kick_ready, q, err);
+    return q->watch != NULL;
+}
+
 struct vdev_virtio *vdev_virtio_new(struct vdev *d, const struct vdev_virtio_ops *ops, void *opaque,
                                     struct vdev_err *err)
 {
@@ -148,6 +158,7 @@ struct vdev_virtio *vdev_virtio_new(struct vdev *d, const struct vdev_virtio_ops
     snprintf(vio->where, sizeof(vio->where), "no transport");
     pthread_mutex_init(&vio->lock, NULL);
     pthread_mutex_init(&vio->kick_lock, NULL);
+    vio->fail_fd = -1;
     for (unsigned i = 0; i < vio->nq; i++) {
         struct vdev_virtq *q = &vio->q[i];
         q->vio = vio;
@@ -155,19 +166,25 @@ struct vdev_virtio *vdev_virtio_new(struct vdev *d, const struct vdev_virtio_ops
         q->kick_fd = -1;
         queue_config_defaults(vio, q);
     }
-    vio->fail_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (vio->fail_fd < 0) {
+    /* From here a failure leaves vio on the machine's list, freed with it. */
+    vio->next = d->m->virtios;
+    d->m->virtios = vio;
+    for (unsigned i = 0; i < vio->nq; i++) {
+        if ((vio->q[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+            vdev_err_set(err, "%s: eventfd: %s", d->label, strerror(errno));
+            return NULL;
+        }
+    }
+    if ((vio->fail_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
         vdev_err_set(err, "%s: eventfd: %s", d->label, strerror(errno));
-        pthread_mutex_destroy(&vio->lock);
-        pthread_mutex_destroy(&vio->kick_lock);
-        free(vio);
         return NULL;
     }
     vio->fail_watch = vdev_watch_fd(d, vio->fail_fd, fail_ready, vio, err);
-    vio->next = d->m->virtios;
-    d->m->virtios = vio;
     if (!vio->fail_watch)
-        return NULL; /* freed with the machine */
+        return NULL;
+    for (unsigned i = 0; i < vio->nq; i++)
+        if (!watch_kicks(&vio->q[i], err))
+            return NULL;
     return vio;
 }
 
@@ -205,10 +222,14 @@ static void virtio_free(struct vdev_virtio *vio)
 {
     if (vio->tops && vio->tops->destroy)
         vio->tops->destroy(vio->t);
-    for (unsigned i = 0; i < vio->nq; i++)
+    for (unsigned i = 0; i < vio->nq; i++) {
         vdev_unwatch_fd(vio->q[i].watch);
+        if (vio->q[i].kick_fd >= 0)
+            close(vio->q[i].kick_fd);
+    }
     vdev_unwatch_fd(vio->fail_watch);
-    close(vio->fail_fd);
+    if (vio->fail_fd >= 0)
+        close(vio->fail_fd);
     pthread_mutex_destroy(&vio->lock);
     pthread_mutex_destroy(&vio->kick_lock);
     free(vio);
@@ -264,17 +285,29 @@ void vdev_virtio_set_kick_fd(struct vdev_virtio *vio, unsigned q, int fd)
     if (q >= vio->nq)
         return;
     struct vdev_virtq *vq = &vio->q[q];
-    if (vq->watch) {
+    pthread_mutex_lock(&vio->lock);
+    if (fd != vq->kick_fd) {
+        /* The device may hold our fd number already (its thread polls it from `configured`
+         * on, while a transport may bind its doorbells only when the guest enables them):
+         * make that number refer to the doorbell's eventfd. A kick pending on the old one
+         * is passed on. */
         vdev_unwatch_fd(vq->watch);
         vq->watch = NULL;
-    }
-    vq->kick_fd = fd;
-    if (fd >= 0 && vio->ops->queue_kick) {
+        uint64_t pending = 0;
+        if (read(vq->kick_fd, &pending, sizeof(pending)) < 0)
+            pending = 0;
+        int src = fd >= 0 ? fd : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (src < 0 || dup3(src, vq->kick_fd, O_CLOEXEC) < 0)
+            vdev_log(vio->d, VDEV_LOG_ERROR, "virtio: queue %u: kick fd: %s", q, strerror(errno));
+        if (fd < 0 && src >= 0)
+            close(src);
+        if (pending)
+            vdev_virtio_kick(vio, q);
         struct vdev_err err;
-        vq->watch = vdev_watch_fd(vio->d, fd, kick_ready, vq, &err);
-        if (!vq->watch)
+        if (!watch_kicks(vq, &err))
             vdev_log(vio->d, VDEV_LOG_ERROR, "virtio: queue %u: %s", q, err.msg);
     }
+    pthread_mutex_unlock(&vio->lock);
 }
 
 int vdev_virtio_kick_fd(struct vdev_virtio *vio, unsigned q)

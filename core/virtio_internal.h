@@ -68,7 +68,8 @@ struct vdev_virtq {
     /* Set by vdev_virtio_fail from any thread: pop returns -1 at once. */
     atomic_bool broken;
 
-    int kick_fd;              /* the transport's doorbell eventfd, -1 before it made one */
+    int kick_fd;              /* ours for the device's life; refers to the transport's
+                                 doorbell eventfd once it gave us one (dup3) */
     struct vdev_watch *watch; /* on kick_fd, when the device has queue_kick */
 };
 

@@ -90,7 +90,8 @@ static inline bool vdev_virtio_has(const struct vdev_virtio *vio, unsigned bit)
 }
 /* Queue q (NULL if q >= num_queues). Usable between `start` and `stop`. */
 struct vdev_virtq *vdev_virtio_queue(struct vdev_virtio *vio, unsigned q);
-/* The eventfd a kick of queue q signals (read it to clear), stable for the device's life. */
+/* The eventfd a kick of queue q signals (read it to clear; never close it), the same fd
+ * for the device's life from attach on, whenever the transport binds its doorbells. */
 int vdev_virtio_kick_fd(struct vdev_virtio *vio, unsigned q);
 /* The device changed its configuration space (link status): new generation, config
  * interrupt. Any thread. */

@@ -48,6 +48,10 @@ struct vdev_virtq_config {
  * vdev_virtio_set_kick_fd(); the core watches it when the device has a queue_kick hook. */
 int vdev_virtio_pci_create(struct vdev *d, struct vdev_virtio *vio, struct vdev_err *err);
 int vdev_virtio_mmio_create(struct vdev *d, struct vdev_virtio *vio, struct vdev_err *err);
+/* Queue q's kicks arrive on `fd` (the transport keeps it and closes it). Any time, also
+ * later than create (doorbells made when the guest first enables the BAR) and again; the
+ * fd the device got from vdev_virtio_kick_fd() stays the same number and from now on
+ * refers to this eventfd. Until then kicks (vdev_virtio_kick) go to a core eventfd. */
 void vdev_virtio_set_kick_fd(struct vdev_virtio *vio, unsigned q, int fd);
 
 /* What vdev_virtio_attach does before it picks a transport: checks the ops and allocates
