@@ -9,15 +9,16 @@
 #   linkdown      (only with NET_ONLY) no traffic: beta is killed once both links are up
 # Prints "net: NAME: PASS|FAIL ..." per scenario, the figures, and "N passed, M failed".
 # NET_ONLY="pair linkdown" picks scenarios; NET_IPERF_SECS (5) per iperf3 direction;
-# NET_GUEST_QUIET=0 keeps the guests' boot messages on their consoles (default quiet: each
-# console byte is a VM exit, slow when nested; a failing guest prints its virtio/PCI dmesg);
+# NET_GUEST_QUIET=0 keeps all the guests' boot messages on their consoles (default
+# loglevel=5, warnings and worse only: each console byte is a VM exit, slow when nested; a
+# failing guest prints its virtio/PCI dmesg);
 # NET_NO_NIC=1 boots the guests without the NIC (a harness check: they fail at no-eth0).
 cd "${VDEVKIT_PAYLOAD:-.}" || exit 1
 export LD_LIBRARY_PATH=$PWD VDEVKIT_MODULE_PATH=$PWD/modules
 rt=$(mktemp -d /tmp/vdevkit-rt.XXXXXX)
 export VDEVKIT_RUNTIME_DIR=$rt
 secs=${NET_IPERF_SECS:-5}
-quiet=quiet
+quiet=loglevel=5
 [ "${NET_GUEST_QUIET:-1}" = 1 ] || quiet=
 pair_timeout=${NET_PAIR_TIMEOUT:-300}
 ncpu=$(nproc)
