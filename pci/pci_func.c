@@ -285,6 +285,7 @@ int pci_func_assign_bars(struct vdev_pci_func *f, struct vdev_err *err)
         if (vdev_bus_add(h->m->bus, &rd, &b->region, err))
             return -1;
         atomic_store(&b->base, base);
+        b->assigned = base;
         b->reported_base = base;
         b->reported = true;
         set_bar_address(f, i, base);
@@ -458,6 +459,16 @@ void pci_func_reset(struct vdev_pci_func *f)
     pci_intx_update(f);
     if (f->msix)
         pci_msix_reset(f);
+    /* BARs go back where the build put them, off (update_bars reports the change). */
+    for (unsigned i = 0; i < PCI_NBARS; i++) {
+        struct pci_bar *b = &f->bars[i];
+        if (!b->region)
+            continue;
+        vdev_region_set_enabled(b->region, false, NULL);
+        atomic_store(&b->enabled, false);
+        if (vdev_region_move(b->region, b->assigned, NULL) == 0)
+            atomic_store(&b->base, b->assigned);
+    }
     update_bars(f);
     pthread_mutex_unlock(&f->host->cfg_lock);
     if (f->ops && f->ops->reset)

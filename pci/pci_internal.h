@@ -60,6 +60,7 @@ struct pci_bar {
     struct vdev_region *region;  /* created when BARs are assigned */
     struct vdev_region_ops wrap; /* when MSI-X lives in this BAR: the PCI core's ops */
     _Atomic uint64_t base;       /* where the region is (what vdev_pci_bar_base says) */
+    uint64_t assigned;           /* where the build put it (reset goes back there) */
     _Atomic bool enabled;        /* whether it decodes there */
     uint64_t reported_base;      /* last bar_changed call */
     bool reported_enabled, reported;

@@ -175,6 +175,33 @@ static const struct vdev_type api_type = {
     .assign = api_assign,
 };
 
+/* A function whose BAR 2 is device memory (host-backed, no exits). */
+static uint8_t devmem[0x2000];
+
+static int mem_assign(struct vdev *d)
+{
+    struct vdev_err e;
+    struct vdev_pci_ident id = {.vendor = 0x1234, .device = 2, .class_code = 0x050000};
+    struct vdev_pci_func *f = vdev_pci_func_new(d, &id, NULL, NULL, &e);
+    struct vdev_pci_bar b = {.size = sizeof(devmem),
+                             .flags = VDEV_PCI_BAR_PREFETCH,
+                             .kind = VDEV_REGION_DEVMEM,
+                             .host = devmem};
+    if (!f || vdev_pci_set_bar(f, 2, &b, &e))
+        return vdev_error(d, vdev_pos(d), NULL, "%s", e.msg);
+    *(struct vdev_pci_func **)vdev_state(d) = f;
+    return 0;
+}
+
+static const struct vdev_type mem_type = {
+    .abi_version = VDEV_ABI_VERSION,
+    .type_size = sizeof(struct vdev_type),
+    .name = "pcimem",
+    .state_size = sizeof(struct vdev_pci_func *),
+    .places = VDEV_PLACE_PCI,
+    .assign = mem_assign,
+};
+
 /* ---- the machine ---- */
 
 static struct fake_embedder fe;
@@ -202,6 +229,7 @@ static void setup(void)
     struct vdev_err err;
     ck_assert_msg(vdev_register_type(&pt_type, &err) == 0, "%s", err.msg);
     ck_assert_msg(vdev_register_type(&api_type, &err) == 0, "%s", err.msg);
+    ck_assert_msg(vdev_register_type(&mem_type, &err) == 0, "%s", err.msg);
     fake_machine_new(&fe);
     add_host();
     tmpdir[0] = '\0';
@@ -575,6 +603,25 @@ START_TEST(bad_bar_addresses_stay_off)
 }
 END_TEST
 
+START_TEST(device_memory_bar)
+{
+    build("ram 16M vdev pcimem");
+    struct vdev_pci_func *f = *(struct vdev_pci_func **)vdev_state(vdev_machine_device(fe.m, 0));
+    uint64_t base = vdev_pci_bar_base(f, 2);
+    ck_assert_uint_eq(base % sizeof(devmem), 0);
+    ck_assert_uint_eq(cfg_rd(1, 0x18, 4), (uint32_t)base | 0x8);
+    devmem[0x10] = 0x5a;
+    ck_assert_uint_eq(rd(VDEV_SPACE_MEM, base + 0x10, 1), 0xff); /* decoding off */
+    cfg_wr(1, 4, 2, 0x2);
+    ck_assert_uint_eq(rd(VDEV_SPACE_MEM, base + 0x10, 1), 0x5a);
+    wr(VDEV_SPACE_MEM, base + 0x20, 4, 0x12345678);
+    ck_assert_uint_eq(devmem[0x20], 0x78);
+    cfg_wr(1, 0x18, 4, 0xca000000u);
+    ck_assert_uint_eq(rd(VDEV_SPACE_MEM, 0xca000010u, 1), 0x5a);
+    ck_assert_uint_eq(rd(VDEV_SPACE_MEM, base + 0x10, 1), 0xff);
+}
+END_TEST
+
 START_TEST(reset_restores_assignment)
 {
     build("ram 16M vdev pcitest");
@@ -586,7 +633,11 @@ START_TEST(reset_restores_assignment)
     ck_assert_uint_eq(cfg_rd(1, 4, 2), 0);
     ck_assert_uint_eq(cfg_rd(1, 0x18, 4), (uint32_t)b2);
     ck_assert(!vdev_pci_bar_enabled(p->f, 2));
+    ck_assert_uint_eq(vdev_pci_bar_base(p->f, 2), b2);
+    ck_assert(!p->last_enabled); /* the last report: BAR4 off */
     ck_assert_uint_eq(rd(VDEV_SPACE_MEM, 0xc8000004u, 4), 0xffffffffu);
+    cfg_wr(1, 4, 2, 0x2);
+    ck_assert_uint_eq(rd(VDEV_SPACE_MEM, b2 + 4, 4), 0xab000004u);
 }
 END_TEST
 
@@ -1019,6 +1070,7 @@ static Suite *pci_suite(void)
     tcase_add_test(tc, decode_on_and_off);
     tcase_add_test(tc, bar_move);
     tcase_add_test(tc, bad_bar_addresses_stay_off);
+    tcase_add_test(tc, device_memory_bar);
     tcase_add_test(tc, reset_restores_assignment);
     tcase_add_test(tc, capability_list);
     tcase_add_test(tc, api_refusals_and_full_capability_space);
