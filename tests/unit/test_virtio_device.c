@@ -65,6 +65,33 @@ START_TEST(attach_picks_the_transport)
 }
 END_TEST
 
+static int vtio_assign(struct vdev *d)
+{
+    struct vdev_err err;
+    if (!vdev_virtio_attach(d, &vt_ops, vdev_state(d), &err))
+        return vdev_error(d, vdev_pos(d), NULL, "%s", err.msg);
+    return 0;
+}
+
+START_TEST(attach_refuses_io_space)
+{
+    static const struct vdev_type vtio = {
+        .abi_version = VDEV_ABI_VERSION,
+        .type_size = sizeof(struct vdev_type),
+        .name = "vtest-io",
+        .state_size = sizeof(struct vt_dev),
+        .places = VDEV_PLACE_IO,
+        .assign = vtio_assign,
+    };
+    struct vdev_err err;
+    ck_assert_int_eq(vdev_register_type(&vtio, &err), 0);
+    vt_free();
+    fake_machine_new(&fe);
+    ck_assert_int_eq(fake_machine_build_string(&fe, "ram 1M vdev vtest-io loc io:0x300", &err), -1);
+    ck_assert_msg(strstr(err.msg, "not in I/O space"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(identity)
 {
     ck_assert_str_eq(vdev_virtio_where(vio), "fake 1");
@@ -110,6 +137,19 @@ START_TEST(kick_fd_is_stable)
     close(bell); /* the transport's; ours stays usable */
     vdev_virtio_kick(v2, 1);
     ck_assert(fd_ready(held));
+
+    /* The transport takes its doorbell away: the number gets an eventfd of its own. */
+    bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    vdev_virtio_set_kick_fd(v2, 1, bell);
+    vdev_virtio_set_kick_fd(v2, 1, -1);
+    ck_assert_int_eq(vdev_virtio_kick_fd(v2, 1), held);
+    ck_assert_int_eq(write(bell, &one, 8), 8);
+    ck_assert(!fd_ready(held));
+    vdev_virtio_kick(v2, 1);
+    ck_assert(fd_ready(held));
+    ck_assert(fd_ready(bell)); /* only the write above */
+    ck_assert(!fd_ready(bell));
+    close(bell);
 }
 END_TEST
 
@@ -328,6 +368,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, ops_are_checked);
     tcase_add_test(tc, attach_picks_the_transport);
+    tcase_add_test(tc, attach_refuses_io_space);
     tcase_add_test(tc, identity);
     tcase_add_test(tc, kick_fd_is_stable);
     tcase_add_test(tc, offered_features);
