@@ -37,8 +37,9 @@ static int make_dirs(char *path, struct vdev_err *err)
         int e = errno;
         *p = c;
         if (rc && e != EEXIST)
-            return vdev_err_set(err, "cannot create the run-time folder %.*s: %s (hint: set "
-                                     "VDEVKIT_RUNTIME_DIR or 'set runtime-dir' to a writable folder)",
+            return vdev_err_set(err,
+                                "cannot create the run-time folder %.*s: %s (hint: set "
+                                "VDEVKIT_RUNTIME_DIR or 'set runtime-dir' to a writable folder)",
                                 (int)(p - path), path, strerror(e));
         if (!c)
             return 0;
