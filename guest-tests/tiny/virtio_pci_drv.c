@@ -183,6 +183,16 @@ uint8_t vpd_config8(struct vpd *v, unsigned off)
     return off < v->device_len ? v->device[off] : 0;
 }
 
+uint16_t vpd_config16(struct vpd *v, unsigned off)
+{
+    return off + 2 <= v->device_len ? *(volatile uint16_t *)(v->device + off) : 0;
+}
+
+unsigned vpd_intx_line(struct vpd *v)
+{
+    return pci_cfg_read(v->bdf, 0x3c, 1);
+}
+
 static volatile uint16_t *reg16(struct vpd *v, unsigned off)
 {
     return (volatile uint16_t *)(v->common + off);

@@ -47,6 +47,15 @@ void vpd_set_driver_features(struct vpd *v, uint64_t f);
 uint16_t vpd_num_queues(struct vpd *v);
 uint8_t vpd_config_generation(struct vpd *v);
 uint8_t vpd_config8(struct vpd *v, unsigned off);
+uint16_t vpd_config16(struct vpd *v, unsigned off); /* a 16-bit read (0 outside the config) */
+/* The ISR status byte (bit 0 queue, bit 1 configuration change); reading it clears it and
+ * lowers the INTx line. Callable at CPL0 (interrupt handlers) and CPL3. */
+static inline uint8_t vpd_isr_read(struct vpd *v)
+{
+    return *v->isr;
+}
+/* The PCI interrupt line register: the IOAPIC input INTA# reaches (what firmware writes). */
+unsigned vpd_intx_line(struct vpd *v);
 
 /* ---- split queues (virtio 1.2 §2.7) ---- */
 #define VPD_QSIZE        8
