@@ -291,7 +291,7 @@ int net_echo_serve(struct net_dev *n, const char *test)
 
 void net_handshake(struct net_dev *n, uint32_t round)
 {
-    for (uint32_t k = 0; k < 40; k++) {
+    for (uint32_t k = 0; k < 80; k++) { /* ~2 RT_WAIT_TICKS in all */
         uint32_t seq = round << 16 | k;
         net_frame(n, frame_buf, NET_MAC_B, NET_KIND_HELLO, seq, 60);
         net_send(n, frame_buf, 60);
@@ -308,31 +308,43 @@ void net_handshake(struct net_dev *n, uint32_t round)
     rt_fail(__FILE__, __LINE__, "handshake: no hello came back");
 }
 
-void net_exchange(struct net_dev *n, uint32_t first_seq, unsigned count)
+static unsigned data_len(unsigned i)
 {
-    for (unsigned i = 0; i < count; i++) {
-        uint32_t seq = first_seq + i;
-        unsigned len = i == 0   ? 60
-                       : i == 1 ? NET_FRAME_MAX
-                                : 60 + (i * 389u) % (NET_FRAME_MAX - 59);
-        net_frame(n, frame_buf, NET_MAC_B, NET_KIND_DATA, seq, len);
-        net_send(n, frame_buf, len);
-        for (;;) {
-            int got = net_recv(n, echo_buf, sizeof(echo_buf), RT_WAIT_TICKS);
-            if (got < 0) {
-                rt_printf("FAIL exchange: no echo of data frame %u (%u bytes)\n", seq, len);
-                rt_exit(RT_EXIT_FAIL);
-            }
-            if (echo_buf[14] == NET_KIND_HELLO && got == 60)
-                continue; /* a late echo of a handshake retry */
-            if (!net_frame_is(n, echo_buf, (unsigned)got, NET_MAC_B, NET_KIND_DATA, seq, len)) {
-                rt_printf("FAIL exchange: echo of data frame %u (%u bytes) differs: %d bytes, "
-                          "kind %c\n",
-                          seq, len, got, echo_buf[14]);
-                rt_exit(RT_EXIT_FAIL);
-            }
-            break;
+    return i == 0 ? 60 : i == 1 ? NET_FRAME_MAX : 60 + (i * 389u) % (NET_FRAME_MAX - 59);
+}
+
+/* Receives the echo of data frame `seq` (`len` bytes), skipping late hello echoes. */
+static void expect_echo(struct net_dev *n, uint32_t seq, unsigned len)
+{
+    for (;;) {
+        int got = net_recv(n, echo_buf, sizeof(echo_buf), RT_WAIT_TICKS);
+        if (got < 0) {
+            rt_printf("FAIL exchange: no echo of data frame %u (%u bytes)\n", seq, len);
+            rt_exit(RT_EXIT_FAIL);
         }
+        if (echo_buf[14] == NET_KIND_HELLO && got == 60)
+            continue; /* a late echo of a handshake retry */
+        if (!net_frame_is(n, echo_buf, (unsigned)got, NET_MAC_B, NET_KIND_DATA, seq, len)) {
+            rt_printf("FAIL exchange: echo of data frame %u (%u bytes) differs: %d bytes, kind "
+                      "%c\n",
+                      seq, len, got, echo_buf[14]);
+            rt_exit(RT_EXIT_FAIL);
+        }
+        return;
+    }
+}
+
+void net_exchange(struct net_dev *n, uint32_t first_seq, unsigned count, unsigned window)
+{
+    RT_CHECK(window >= 1 && window < VPD_QSIZE);
+    for (unsigned i = 0; i < count; i += window) {
+        unsigned k = count - i < window ? count - i : window;
+        for (unsigned j = 0; j < k; j++) {
+            net_frame(n, frame_buf, NET_MAC_B, NET_KIND_DATA, first_seq + i + j, data_len(i + j));
+            net_send(n, frame_buf, data_len(i + j));
+        }
+        for (unsigned j = 0; j < k; j++) /* in order: one link, one echo peer */
+            expect_echo(n, first_seq + i + j, data_len(i + j));
     }
 }
 

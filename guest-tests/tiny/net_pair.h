@@ -76,8 +76,9 @@ bool net_is_echo_peer(const struct net_dev *n);
 int net_echo_serve(struct net_dev *n, const char *test);
 /* Tester: sends hellos until one comes back (round `round` numbers them). */
 void net_handshake(struct net_dev *n, uint32_t round);
-/* Tester: `count` data frames of varied sizes, one at a time, each echo checked. */
-void net_exchange(struct net_dev *n, uint32_t first_seq, unsigned count);
+/* Tester: `count` data frames of varied sizes (60..1514 bytes), `window` (1..7) at a time,
+ * each echo checked in order, byte for byte. */
+void net_exchange(struct net_dev *n, uint32_t first_seq, unsigned count, unsigned window);
 /* Tester: sends a NET_KIND_BYE or NET_KIND_WAIT frame and waits for its echo. */
 void net_request(struct net_dev *n, uint8_t kind);
 /* Tester: tells the peer to end; waits for the echo of "bye". */

@@ -21,7 +21,7 @@ int test_main(unsigned cpu, unsigned ncpus)
     RT_CHECK(n.mac[5] == NET_MAC_A[5]);
     RT_CHECK(net_wait_link(&n, true, 3));
     net_handshake(&n, 1);
-    net_exchange(&n, 0, 4);
+    net_exchange(&n, 0, 4, 1);
 
     uint32_t seen = net_config_irqs;
     net_request(&n, NET_KIND_WAIT); /* B says so; the runner kills it */
@@ -39,7 +39,7 @@ int test_main(unsigned cpu, unsigned ncpus)
     RT_CHECK(net_link_up(&n));
     rt_printf("net_linkdown: peer back: LINK_UP set, config interrupt %u\n", up);
     net_handshake(&n, 2);
-    net_exchange(&n, 100, 8);
+    net_exchange(&n, 100, 8, 4);
     rt_printf("net_linkdown: 8 frames echoed intact by the restarted peer\n");
     net_bye(&n);
     rt_printf("PASS net_linkdown\n");
