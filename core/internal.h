@@ -41,6 +41,9 @@ struct vdev {
     struct vdev_region *window;
     struct vdev_region_ops window_ops;
     struct vdev_pci_func *pci_func; /* its PCI function, when it sits on PCI */
+    /* fdt_gen.c: the transport's own device-tree node (virtio-mmio), written before gen_fdt */
+    int (*transport_gen_fdt)(struct vdev *d, void *fdt, int parent, void *opaque);
+    void *transport_opaque;
 
     /* logging (`log FILTERS DEST`) */
     unsigned log_mask; /* bit per enum vdev_log_level */
@@ -101,7 +104,9 @@ struct vdev_machine {
     struct vdev_virtio *virtios;     /* virtio.c: every virtio device, freed with the machine */
     struct vdev_pci_host *pci;       /* the PCI host bridge (pci/), or NULL */
     pthread_mutex_t log_lock;
-    struct vdev_control *control; /* control.c: the control socket, or NULL */
+    struct vdev_control *control;                 /* control.c: the control socket, or NULL */
+    const struct vdev_fdt_platform *fdt_platform; /* fdt_gen.c: set while building a tree */
+    uint32_t fdt_intc_phandle;                    /* fdt_gen.c: 0 outside a build */
 };
 
 /* registry.c: the process-wide table of device types. */

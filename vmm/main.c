@@ -6,11 +6,13 @@
  *   vdevkit info SYSTEM | list         a running VM's pid and uptime | the VMs running here
  *   vdevkit version
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <vdev/fdt.h>
 #include <vdev/vdev.h>
 
 #include "acpi_pm.h"
@@ -29,6 +31,52 @@ static void usage(FILE *out)
             "\n"
             "A configuration is qvm-style tokens: '@guest.conf' reads a file, and more\n"
             "options may follow it, e.g.: vdevkit run @guest.conf dryrun\n");
+}
+
+/* `set fdt-dump-file PATH`: the machine's device tree as an x86 platform sees it (the guest
+ * itself boots with ACPI). The path is used as written, relative to the current folder. */
+static int dump_fdt(struct vdev_machine *m, struct vdev_err *err)
+{
+    const char *path = vdev_config_var(vdev_machine_config(m), "fdt-dump-file");
+    if (!path)
+        return 0;
+    static const uint64_t ioapic_reg[2] = {X86_IOAPIC_BASE, 0x1000};
+    const struct vdev_fdt_platform p = {
+        .compatible = "vdevkit,x86",
+        .model = "vdevkit x86 (KVM)",
+        .intc = {.name = "interrupt-controller@fec00000",
+                 .compatible = "intel,ce4100-ioapic",
+                 .reg = ioapic_reg,
+                 .nreg = 1,
+                 .interrupt_cells = 2},
+    };
+    size_t size = 1u << 20;
+    void *buf = calloc(1, size);
+    if (!buf)
+        return vdev_err_set(err, "fdt-dump-file %s: out of memory", path);
+    struct vdev_err gerr = {{0}};
+    if (vdev_machine_gen_fdt(m, &p, buf, size, &gerr)) {
+        free(buf);
+        return vdev_err_set(err, "fdt-dump-file %s: %s", path, gerr.msg);
+    }
+    size_t len = ((const uint8_t *)buf)[4] << 24 | ((const uint8_t *)buf)[5] << 16 |
+                 ((const uint8_t *)buf)[6] << 8 | ((const uint8_t *)buf)[7]; /* totalsize */
+    FILE *f = fopen(path, "wb");
+    int rc = 0;
+    if (!f) {
+        rc = vdev_err_set(err, "fdt-dump-file %s: %s", path, strerror(errno));
+    } else {
+        bool ok = fwrite(buf, 1, len, f) == len;
+        int e = errno;
+        if (fclose(f) != 0 && ok) {
+            ok = false;
+            e = errno;
+        }
+        if (!ok)
+            rc = vdev_err_set(err, "fdt-dump-file %s: writing failed: %s", path, strerror(e));
+    }
+    free(buf);
+    return rc;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -68,6 +116,11 @@ static int cmd_run(int argc, char **argv)
     }
     if (vdev_machine_build(m, &err))
         goto refused;
+    if (dump_fdt(m, &err)) {
+        fprintf(stderr, "vdevkit: %s\n", err.msg);
+        rc = VMM_EXIT_HOST;
+        goto out;
+    }
     if (dryrun) {
         vdev_machine_print(m, stdout);
         rc = 0;

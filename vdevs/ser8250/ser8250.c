@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libfdt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@
 #include <unistd.h>
 #include <vdev/acpi.h>
 #include <vdev/events.h>
+#include <vdev/fdt.h>
 #include <vdev/hostio.h>
 #include <vdev/machine.h>
 #include <vdev/module.h>
@@ -663,6 +665,36 @@ static int ser_gen_acpi(struct vdev *d, struct vdev_aml *dsdt)
     return vdev_aml_error(dsdt) ? -1 : 0;
 }
 
+/* ---- Device tree ---- */
+
+/* serial@ADDR { compatible "ns16550a"; reg; clock-frequency; interrupts }. A UART on port I/O
+ * has no CPU address an FDT can express on x86 but its port number, which is what the "reg"
+ * of an ISA-style node holds; reg-io-width 1 for both. */
+static int ser_gen_fdt(struct vdev *d, void *fdt, int parent)
+{
+    const struct vdev_loc *loc = vdev_loc(d);
+    char name[32];
+    snprintf(name, sizeof(name), "serial@%llx", (unsigned long long)loc->addr);
+    int node = fdt_add_subnode(fdt, parent, name);
+    if (node < 0)
+        return node;
+    fdt64_t reg[2] = {cpu_to_fdt64(loc->addr), cpu_to_fdt64(8)};
+    int rc = fdt_setprop_string(fdt, node, "compatible", "ns16550a");
+    if (!rc)
+        rc = fdt_setprop(fdt, node, "reg", reg, sizeof(reg));
+    if (!rc)
+        rc = fdt_setprop_u32(fdt, node, "clock-frequency", 1843200);
+    if (!rc)
+        rc = fdt_setprop_u32(fdt, node, "reg-io-width", 1);
+    if (!rc && loc->kind == VDEV_LOC_IO)
+        rc = fdt_setprop_empty(fdt, node, "vdevkit,port-io");
+    /* As in ACPI: an ISA line stays edge-triggered; a higher line is the level it is. */
+    if (!rc)
+        rc = vdev_fdt_set_interrupt(d, fdt, node,
+                                    !(loc->kind == VDEV_LOC_IO && vdev_intr(d)->line < 16));
+    return rc;
+}
+
 VDEV_MODULE(ser8250, .name = "ser8250", .summary = "16550A-compatible UART (PC COM port)",
             .options = ser_options, .state_size = sizeof(struct uart),
             .places = VDEV_PLACE_IO | VDEV_PLACE_MEM, .default_loc = "io:0x3f8", .window_size = 8,
@@ -670,4 +702,4 @@ VDEV_MODULE(ser8250, .name = "ser8250", .summary = "16550A-compatible UART (PC C
             .window = {.read = ser_read, .write = ser_write, .sizes = 0x1},
             .options_start = ser_options_start, .option = ser_option, .configured = ser_configured,
             .reset = ser_reset, .status = ser_status, .terminate = ser_terminate,
-            .gen_acpi = ser_gen_acpi);
+            .gen_acpi = ser_gen_acpi, .gen_fdt = ser_gen_fdt);
