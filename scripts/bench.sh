@@ -1,8 +1,10 @@
 #!/bin/bash
 # Builds (Release) and runs the benchmarks; each prints a table. Figures go to docs/performance.md.
+# --net also runs bench/net-pair-bench.sh (guest-to-guest vs QEMU, nested: ~15 minutes).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/build.sh" "$top/build-release" -DCMAKE_BUILD_TYPE=Release -DVDEVKIT_TESTS=OFF >/dev/null
 "$top/build-release/bench/bench_dispatch"
 "$top/build-release/bench/bench_virtq"
 "$top/build-release/bench/bench_peer_link"
+[ "${1:-}" != --net ] || "$top/bench/net-pair-bench.sh" "$top/build-release" "${2:-3}"
