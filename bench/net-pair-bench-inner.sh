@@ -13,12 +13,16 @@
 #   vdevkit-vcpupin  no taskset: only the vCPU is pinned (`cpu runmask`), the NIC's data thread
 #                    and the VMM's other threads float
 #   vdevkit-nopin    neither (no taskset, no runmask): can wedge the nested outer machine
+#   vdevkit-noofl    `peerfeats 0`: no offloads across the link (the sending NIC segments TSO
+#                    frames and completes checksums), closer to QEMU's -netdev stream, which
+#                    has no virtio-net header and so offers the guests no offloads at all
 # Prints one "RUN" line per pair, `vdevkit stat` of both NICs after the measurements, and a
 # table of medians per variant.
 cd "${VDEVKIT_PAYLOAD:-.}" || exit 1
-export LD_LIBRARY_PATH=$PWD VDEVKIT_MODULE_PATH=$PWD/modules
+pid_alpha='' pid_beta='' # set by start_vdevkit, start_qemu
+export LD_LIBRARY_PATH="$PWD" VDEVKIT_MODULE_PATH="$PWD/modules"
 rt=$(mktemp -d /tmp/vdevkit-rt.XXXXXX)
-export VDEVKIT_RUNTIME_DIR=$rt
+export VDEVKIT_RUNTIME_DIR="$rt"
 n=${1:-3}
 secs=${NET_IPERF_SECS:-5}
 variants=${BENCH_VARIANTS:-vdevkit qemu}
@@ -37,6 +41,7 @@ cmdline() {
 }
 
 # start_vdevkit NAME CPU NIC PEER_NAME PEER_NIC ROLE IP PEER_IP MAC PIN(full|vcpu|none)
+# ($nic_extra: more options for the NIC)
 start_vdevkit() {
     {
         echo "system $1"
@@ -46,7 +51,7 @@ start_vdevkit() {
         echo "initrd load initrd-net.img"
         echo "cmdline \"$(cmdline "$1" "$6" "$7" "$8" "$9")\""
         echo "vdev ser8250"
-        echo "vdev virtio-net name $3 peer $rt/$4/$5 mac $9 mtu 1500"
+        echo "vdev virtio-net name $3 peer $rt/$4/$5 mac $9 mtu 1500 $nic_extra"
     } > "$1.conf"
     if [ "${10}" = full ]; then
         taskset -c "$2" ./vdevkit run @"$1.conf" > "$1.log" 2>&1 < /dev/null &
@@ -91,6 +96,8 @@ one() {
     case $v in *-swap) client=alpha server=beta ;; esac
     pin=full
     case $v in *-vcpupin*) pin=vcpu ;; *-nopin*) pin=none ;; esac
+    nic_extra=
+    case $v in *-noofl*) nic_extra="peerfeats 0" ;; esac
     role_alpha=server role_beta=client
     [ "$client" = alpha ] && role_alpha=client role_beta=server
     rm -f alpha.log beta.log
@@ -106,7 +113,7 @@ one() {
     fi
     waited=0
     while ! grep -aq 'VDEVKIT-RESULT net' "$client.log" 2>/dev/null; do
-        [ -e "/proc/$pid_alpha" ] && [ -e "/proc/$pid_beta" ] || break
+        if [ ! -e "/proc/$pid_alpha" ] || [ ! -e "/proc/$pid_beta" ]; then break; fi
         grep -aqE 'soft lockup|Kernel panic' alpha.log beta.log 2>/dev/null && break
         [ $waited -ge "$pair_timeout" ] && break
         sleep 1

@@ -30,7 +30,7 @@ for f in bios-microvm.bin qboot.rom linuxboot_dma.bin linuxboot.bin kvmvapic.bin
     cp -L "/usr/share/qemu/$f" "$payload/qemu-share/" 2>/dev/null || true
 done
 cp "$top/bench/net-pair-bench-inner.sh" "$payload/"
-nvar=$(( $(echo ${BENCH_VARIANTS:-vdevkit qemu} | wc -w) * n + $(echo ${BENCH_EXTRA:-} | wc -w) ))
+nvar=$(( $(echo "${BENCH_VARIANTS:-vdevkit qemu}" | wc -w) * n + $(echo "${BENCH_EXTRA:-}" | wc -w) ))
 echo "host load before: $(uptime)"
 status=0
 VDEVKIT_OUTER_SILENCE=${VDEVKIT_OUTER_SILENCE:-300} \
