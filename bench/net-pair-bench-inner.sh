@@ -9,13 +9,15 @@
 #                    and `cpu runmask CPU` (as guest-tests/linux/run-pair.sh does)
 #   qemu             QEMU -M microvm,acpi=on,pcie=on -accel kvm, virtio-net-pci, linked by
 #                    -netdev $BENCH_QEMU_NETDEV (stream, or socket) on 127.0.0.1; taskset the same
-#   *-swap           (last) the roles swapped: alpha (CPU 0) is the client, beta (CPU 1) the server
+#   *-swap           the roles swapped: alpha (CPU 0) is the client, beta (CPU 1) the server
 #   vdevkit-vcpupin  no taskset: only the vCPU is pinned (`cpu runmask`), the NIC's data thread
 #                    and the VMM's other threads float
 #   vdevkit-nopin    neither (no taskset, no runmask): can wedge the nested outer machine
+#   *-rxfirst        the client runs `iperf3 -R` first, then the client->server test
 #   vdevkit-noofl    `peerfeats 0`: no offloads across the link (the sending NIC segments TSO
 #                    frames and completes checksums), closer to QEMU's -netdev stream, which
 #                    has no virtio-net header and so offers the guests no offloads at all
+# Suffixes combine (vdevkit-vcpupin-swap, qemu-swap-rxfirst).
 # Prints one "RUN" line per pair, `vdevkit stat` of both NICs after the measurements, and a
 # table of medians per variant.
 cd "${VDEVKIT_PAYLOAD:-.}" || exit 1
@@ -48,7 +50,7 @@ start_vdevkit() {
         echo "ram 256M"
         if [ "${10}" = none ]; then echo "cpu"; else echo "cpu runmask $2"; fi
         echo "load bzImage"
-        echo "initrd load initrd-net.img"
+        echo "initrd load $initrd"
         echo "cmdline \"$(cmdline "$1" "$6" "$7" "$8" "$9")\""
         echo "vdev ser8250"
         echo "vdev virtio-net name $3 peer $rt/$4/$5 mac $9 mtu 1500 $nic_extra"
@@ -70,7 +72,7 @@ start_qemu() {
     fi
     taskset -c "$2" ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,pcie=on -accel kvm \
         -cpu host -smp 1 -m 256M -nodefaults -no-user-config -display none -serial stdio \
-        -no-reboot -kernel bzImage -initrd initrd-net.img -append "$(cmdline "$1" "$3" "$4" "$5" "$6")" \
+        -no-reboot -kernel bzImage -initrd "$initrd" -append "$(cmdline "$1" "$3" "$4" "$5" "$6")" \
         -netdev "$nd" -device "virtio-net-pci,netdev=n0,mac=$6,romfile=" \
         > "$1.log" 2>&1 < /dev/null &
     eval "pid_$1=$!"
@@ -93,10 +95,12 @@ one() {
     v=$1
     impl=${v%%-*}
     client=beta server=alpha
-    case $v in *-swap) client=alpha server=beta ;; esac
+    case $v in *-swap*) client=alpha server=beta ;; esac
     pin=full
     case $v in *-vcpupin*) pin=vcpu ;; *-nopin*) pin=none ;; esac
     nic_extra=
+    initrd="initrd-net.img"
+    case $v in *-rxfirst*) initrd="initrd-net-rxfirst.img" ;; esac
     case $v in *-noofl*) nic_extra="peerfeats 0" ;; esac
     role_alpha=server role_beta=client
     [ "$client" = alpha ] && role_alpha=client role_beta=server
@@ -134,10 +138,11 @@ one() {
     kill -KILL "$pid_alpha" "$pid_beta" 2>/dev/null
     wait "$pid_alpha" "$pid_beta" 2>/dev/null
     ping=$(metric "$client" ping-rtt-avg) tx=$(metric "$client" iperf3-tx) rx=$(metric "$client" iperf3-rx)
+    order=$(grep -ao 'VDEVKIT-METRIC iperf3-[rt]x' "$client.log" | sed 's/.*-//' | tr '\n' ' ')
     read -r load _ < /proc/loadavg
     if grep -aq 'VDEVKIT-RESULT net ok' "$client.log"; then
         echo "$v $ping $tx $rx" >> results.txt
-        echo "RUN $v round $2: ping ${ping} ms, tx (client $client -> server $server) ${tx} Mbit/s, rx (-R, $server -> $client) ${rx} Mbit/s (${secs_used}s, outer load $load)$stats"
+        echo "RUN $v round $2: ping ${ping} ms, tx (client $client -> server $server) ${tx} Mbit/s, rx (-R, $server -> $client) ${rx} Mbit/s (order: ${order}; ${secs_used}s, outer load $load)$stats"
     else
         echo "RUN $v round $2: FAILED after ${secs_used}s: $(grep -a 'VDEVKIT-RESULT' "$client.log" | tr -d '\r' | head -1)$stats"
         for s in alpha beta; do

@@ -9,6 +9,7 @@
 # Environment: NET_IPERF_SECS (5), BENCH_VARIANTS ("vdevkit qemu"), BENCH_EXTRA (variants run
 # once after the rounds, e.g. "vdevkit-swap vdevkit-vcpupin qemu-swap"), BENCH_QEMU_NETDEV
 # (stream|socket).
+# The `*-rxfirst` variants boot an initramfs whose client runs `iperf3 -R` first.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:?usage: net-pair-bench.sh BUILD_DIR [N]}" && pwd)
@@ -25,6 +26,25 @@ mkdir -p "$payload/modules" "$payload/qemu-share"
 cp "$build"/modules/vdev-*.so "$payload/modules/"
 cp "$VDEVKIT_VMLINUZ" "$payload/bzImage"
 "$top/guest-tests/linux/build-initramfs.sh" --net "$payload/initrd-net.img"
+# The same initramfs with the client's two iperf3 tests in the other order (-R first), for
+# the `*-rxfirst` variants: a second cpio archive appended, whose /init replaces the first's.
+rxfirst=$(mktemp -d)
+# shellcheck disable=SC2016  # the $ are sed's and /init's, not ours
+sed -e '/^        tx=$(iperf3_run) || net_fail iperf3-tx$/{N;h;d}' \
+    -e '/^        echo "VDEVKIT-METRIC iperf3-rx $rx Mbit\/s"$/G' \
+    "$top/guest-tests/linux/init" > "$rxfirst/init"
+chmod 0755 "$rxfirst/init"
+# shellcheck disable=SC2016
+r=$(grep -n 'rx=$(iperf3_run -R)' "$rxfirst/init" | cut -d: -f1)
+# shellcheck disable=SC2016
+t=$(grep -n 'tx=$(iperf3_run) ' "$rxfirst/init" | cut -d: -f1)
+if [ -z "$r" ] || [ -z "$t" ] || [ "$r" -gt "$t" ]; then
+    echo "net-pair-bench: could not reorder /init's iperf3 tests"
+    exit 1
+fi
+cp "$payload/initrd-net.img" "$payload/initrd-net-rxfirst.img"
+(cd "$rxfirst" && echo init | cpio -o -H newc -R 0:0 --quiet | gzip -9) >> "$payload/initrd-net-rxfirst.img"
+rm -rf "$rxfirst"
 cp "$(command -v qemu-system-x86_64)" "$payload/"
 for f in bios-microvm.bin qboot.rom linuxboot_dma.bin linuxboot.bin kvmvapic.bin; do
     cp -L "/usr/share/qemu/$f" "$payload/qemu-share/" 2>/dev/null || true
