@@ -2,6 +2,7 @@
  * then each device's transport node and gen_fdt nodes. */
 #include <libfdt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <vdev/fdt.h>
 
@@ -97,8 +98,7 @@ static int add_cpus(struct vdev_machine *m, const struct vdev_fdt_platform *p, v
     int rc = fdt_setprop_u32(fdt, cpus, "#address-cells", 1);
     if (!rc)
         rc = fdt_setprop_u32(fdt, cpus, "#size-cells", 0);
-    /* Added in reverse: fdt_add_subnode puts a node first among its siblings. */
-    for (unsigned i = n; rc == 0 && i-- > 0;) {
+    for (unsigned i = 0; rc == 0 && i < n; i++) {
         char name[24];
         snprintf(name, sizeof(name), "cpu@%u", i);
         int c = fdt_add_subnode(fdt, cpus, name);
@@ -165,16 +165,70 @@ static int platform_nodes(struct vdev_machine *m, const struct vdev_fdt_platform
     if (!rc)
         rc = fdt_setprop_u32(fdt, root, "interrupt-parent", INTC_PHANDLE);
     if (!rc)
-        rc = add_intc(p, fdt, root);
-    if (!rc)
         rc = add_chosen(m, p, fdt, root);
-    if (!rc)
-        rc = add_cpus(m, p, fdt, root);
     if (!rc) {
         struct mem_walk w = {fdt, root, 0};
         vdev_bus_foreach(m->bus, VDEV_SPACE_MEM, add_memory, &w);
         rc = w.rc;
     }
+    if (!rc)
+        rc = add_cpus(m, p, fdt, root);
+    if (!rc)
+        rc = add_intc(p, fdt, root);
+    return rc;
+}
+
+/* ---- Writing order ----
+ * libfdt's read-write API puts a new property or node first among its siblings, so the tree
+ * lists everything in reverse order of writing. Copying it with the sequential-write API,
+ * children and properties taken last to first, gives back the order things were written in
+ * (the order dtc then shows). */
+
+/* The idx-th property (props) or subnode of node, or how many there are (idx -1); siblings
+ * are few, so walking again is cheap. */
+static int child(const void *src, int node, bool props, int idx)
+{
+    int off = props ? fdt_first_property_offset(src, node) : fdt_first_subnode(src, node);
+    int i = 0;
+    while (off >= 0) {
+        if (i == idx)
+            return off;
+        i++;
+        off = props ? fdt_next_property_offset(src, off) : fdt_next_subnode(src, off);
+    }
+    return idx < 0 ? i : -FDT_ERR_NOTFOUND;
+}
+
+static int copy_reversed(const void *src, int node, void *dst, unsigned depth)
+{
+    if (depth > 32) /* our own trees are three deep; this only bounds the recursion */
+        return -FDT_ERR_BADSTRUCTURE;
+    const char *name = node == 0 ? "" : fdt_get_name(src, node, NULL);
+    int rc = fdt_begin_node(dst, name ? name : "");
+    for (int i = child(src, node, true, -1); rc == 0 && i-- > 0;) {
+        const char *pname;
+        int len;
+        const void *val = fdt_getprop_by_offset(src, child(src, node, true, i), &pname, &len);
+        rc = val ? fdt_property(dst, pname, val, len) : len;
+    }
+    for (int i = child(src, node, false, -1); rc == 0 && i-- > 0;) {
+        int kid = child(src, node, false, i);
+        rc = kid < 0 ? kid : copy_reversed(src, kid, dst, depth + 1);
+    }
+    return rc ? rc : fdt_end_node(dst);
+}
+
+/* Rewrites buf (a packed tree) in writing order; tmp has size bytes. */
+static int write_in_order(void *buf, void *tmp, int size)
+{
+    memcpy(tmp, buf, fdt_totalsize(buf));
+    int rc = fdt_create(buf, size);
+    if (!rc)
+        rc = fdt_finish_reservemap(buf);
+    if (!rc)
+        rc = copy_reversed(tmp, 0, buf, 0);
+    if (!rc)
+        rc = fdt_finish(buf);
     return rc;
 }
 
@@ -244,6 +298,13 @@ int vdev_machine_gen_fdt(struct vdev_machine *m, const struct vdev_fdt_platform 
     if (rc)
         return -1;
     rc = fdt_pack(buf);
+    if (rc)
+        return vdev_err_set(err, "FDT: %s", fdt_why(rc));
+    void *tmp = malloc(fdt_totalsize(buf));
+    if (!tmp)
+        return vdev_err_set(err, "FDT: out of memory");
+    rc = write_in_order(buf, tmp, (int)size);
+    free(tmp);
     if (rc)
         return vdev_err_set(err, "FDT: %s", fdt_why(rc));
     return 0;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <vdev/fdt.h>
 
+#include "../../core/internal.h"
 #include "fake_embedder.h"
 
 #define BUF_SIZE 0x10000
@@ -63,8 +64,7 @@ static void machine(const char *conf)
 static void generate(const struct vdev_fdt_platform *p)
 {
     struct vdev_err err;
-    ck_assert_msg(vdev_machine_gen_fdt(fe.m, p, buf, sizeof(buf), &err) == 0, "gen: %s",
-                  err.msg);
+    ck_assert_msg(vdev_machine_gen_fdt(fe.m, p, buf, sizeof(buf), &err) == 0, "gen: %s", err.msg);
     ck_assert_int_eq(fdt_check_header(buf), 0);
 }
 
@@ -142,6 +142,16 @@ START_TEST(x86_tree_reads_back)
     ck_assert_uint_ne(ph, 0);
     ck_assert_int_eq(fdt_node_offset_by_phandle(buf, ph), ic);
     ck_assert_uint_eq(u64_at(prop(ic, "reg", 4), 0), 0xfec00000);
+
+    /* Written order: root properties as written, devices in configuration order. */
+    const char *pname;
+    fdt_getprop_by_offset(buf, fdt_first_property_offset(buf, root), &pname, NULL);
+    ck_assert_str_eq(pname, "#address-cells");
+    ck_assert_str_eq(fdt_get_name(buf, fdt_first_subnode(buf, cpus), NULL), "cpu@0");
+    int last = -1;
+    fdt_for_each_subnode(c, buf, root) last = c;
+    ck_assert_str_eq(fdt_get_name(buf, last, NULL), "serial@2f8");
+    ck_assert_int_lt(node("/serial@3f8"), last);
 
     const char *paths[2] = {"/serial@3f8", "/serial@2f8"};
     const uint32_t lines[2] = {4, 3};
@@ -224,6 +234,53 @@ START_TEST(errors_are_clear)
 }
 END_TEST
 
+/* What the virtio-mmio transport does: its own node, before the module's. */
+static int fake_transport(struct vdev *d, void *fdt, int parent, void *opaque)
+{
+    const uint64_t *base = opaque;
+    if (*base == 0)
+        return -FDT_ERR_BADVALUE;
+    int node = fdt_add_subnode(fdt, parent, "virtio_mmio@d0000000");
+    if (node < 0)
+        return node;
+    fdt64_t reg[2] = {cpu_to_fdt64(*base), cpu_to_fdt64(0x200)};
+    int rc = fdt_setprop_string(fdt, node, "compatible", "virtio,mmio");
+    if (!rc)
+        rc = fdt_setprop(fdt, node, "reg", reg, sizeof(reg));
+    if (!rc)
+        rc = fdt_setprop_empty(fdt, node, "dma-coherent");
+    if (!rc)
+        rc = vdev_fdt_set_gsi(vdev_machine_of(d), fdt, node, 5, true);
+    return rc;
+}
+
+START_TEST(transport_node_comes_first)
+{
+    machine(CONF);
+    static uint64_t base = 0xd0000000;
+    struct vdev *d = vdev_machine_device(fe.m, 1);
+    d->transport_gen_fdt = fake_transport;
+    d->transport_opaque = &base;
+    struct vdev_fdt_platform p = x86_platform();
+    generate(&p);
+    int t = node("/virtio_mmio@d0000000");
+    ck_assert_str_eq(str(t, "compatible"), "virtio,mmio");
+    ck_assert_ptr_nonnull(fdt_getprop(buf, t, "dma-coherent", NULL));
+    ck_assert_uint_eq(u64_at(prop(t, "reg", 4), 0), 0xd0000000);
+    const fdt32_t *irq = prop(t, "interrupts", 2);
+    ck_assert_uint_eq(fdt32_to_cpu(irq[0]), 5);
+    ck_assert_uint_eq(fdt32_to_cpu(irq[1]), VDEV_FDT_IRQ_LEVEL_HIGH);
+    ck_assert_uint_eq(u32(t, "interrupt-parent"),
+                      fdt_get_phandle(buf, node("/interrupt-controller@fec00000")));
+    ck_assert_int_eq(fdt_next_subnode(buf, t), node("/serial@2f8"));
+
+    struct vdev_err err;
+    base = 0; /* the transport refuses: the device and the transport are named */
+    ck_assert_int_eq(vdev_machine_gen_fdt(fe.m, &p, buf, sizeof(buf), &err), -1);
+    ck_assert_msg(strstr(err.msg, "vdev ser8250 #2: FDT: transport node: "), "%s", err.msg);
+}
+END_TEST
+
 static bool have_dtc(void)
 {
     return system("dtc --version >/dev/null 2>&1") == 0;
@@ -268,8 +325,8 @@ START_TEST(dtc_round_trip)
     free(dts);
     /* dts -> dtb again: the same tree. */
     char cmd[512];
-    snprintf(cmd, sizeof(cmd), "dtc -I dtb -O dts %s | dtc -I dts -O dtb -o %s - 2>/dev/null",
-             path, back);
+    snprintf(cmd, sizeof(cmd), "dtc -I dtb -O dts %s | dtc -I dts -O dtb -o %s - 2>/dev/null", path,
+             back);
     ck_assert_int_eq(system(cmd), 0);
     static uint8_t again[BUF_SIZE];
     f = fopen(back, "rb");
@@ -361,6 +418,7 @@ static Suite *suite(void)
     tcase_add_test(tc, x86_tree_reads_back);
     tcase_add_test(tc, gic_platform_initrd_and_cpu_count);
     tcase_add_test(tc, errors_are_clear);
+    tcase_add_test(tc, transport_node_comes_first);
     tcase_add_test(tc, dtc_round_trip);
     tcase_add_test(tc, cli_dryrun_writes_the_tree);
     tcase_add_test(tc, cli_unwritable_path_is_named);
