@@ -33,10 +33,12 @@ int vdev_machine_gen_acpi(struct vdev_machine *m, struct vdev_aml *dsdt, struct 
     int rc = 0;
     for (size_t i = 0; i < m->ndevs && rc == 0; i++) {
         struct vdev *d = m->devs[i];
-        if (!d->type->gen_acpi)
+        if (!d->type->gen_acpi && !d->transport_gen_acpi)
             continue;
         out->msg[0] = '\0';
-        int hook_rc = d->type->gen_acpi(d, dsdt);
+        int hook_rc = d->type->gen_acpi ? d->type->gen_acpi(d, dsdt) : 0;
+        if (hook_rc == 0 && !vdev_aml_error(dsdt) && d->transport_gen_acpi)
+            hook_rc = d->transport_gen_acpi(d, dsdt, d->transport_opaque);
         const char *why = vdev_aml_error(dsdt);
         unsigned now = vdev_aml_depth(dsdt);
         if (hook_rc) {

@@ -68,6 +68,35 @@ static int place_error(struct vdev *d, struct vdev_err *err, struct vdev_srcpos 
                        d->type->name, d->type->name, what, can);
 }
 
+static bool ranges_meet(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return alen && blen && a <= b + (blen - 1) && b <= a + (alen - 1);
+}
+
+/* The PCI memory windows are not bus regions (BARs come and go inside them), so a device
+ * placed in memory is checked against them here. */
+static int check_pci_windows(struct vdev *d, uint64_t len, struct vdev_err *err)
+{
+    struct vdev_pci_host_desc h;
+    if (!len || !vdev_machine_pci_host(d->m, &h))
+        return 0;
+    const struct {
+        const char *what;
+        uint64_t base, size;
+    } w[] = {{"the PCI 32-bit memory window", h.mmio32_base, h.mmio32_size},
+             {"the PCI 64-bit memory window", h.mmio64_base, h.mmio64_size}};
+    for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+        if (ranges_meet(d->loc.addr, len, w[i].base, w[i].size))
+            return vdev_err_at(err, d->loc_pos,
+                               "vdev %s: option 'loc': %s 0x%llx-0x%llx overlaps %s "
+                               "0x%llx-0x%llx",
+                               d->type->name, d->label, (unsigned long long)d->loc.addr,
+                               (unsigned long long)(d->loc.addr + len - 1), w[i].what,
+                               (unsigned long long)w[i].base,
+                               (unsigned long long)(w[i].base + w[i].size - 1));
+    return 0;
+}
+
 /* Fills in loc from the type's default and checks it against where the type may sit. */
 static int settle_loc(struct vdev *d, struct vdev_err *err)
 {
@@ -115,13 +144,17 @@ static int settle_loc(struct vdev *d, struct vdev_err *err)
     case VDEV_LOC_NONE:
         return vdev_err_at(err, d->cfg->pos, "vdev %s: no location", t->name);
     }
-    if (d->loc.len && d->loc.len != t->window_size)
+    uint64_t window = t->window_size;
+    if (!window && d->loc.kind == VDEV_LOC_MEM && (t->places & VDEV_PLACE_PCI))
+        window = VDEV_MMIO_TRANSPORT_WINDOW; /* a transport (virtio-mmio) adds it */
+    if (d->loc.kind == VDEV_LOC_MEM && check_pci_windows(d, window, err))
+        return -1;
+    if (d->loc.len && d->loc.len != window)
         return vdev_err_at(err, d->loc_pos,
                            "vdev %s: option 'loc': length 0x%llx does not match the device's "
                            "window of 0x%llx (hint: leave the length out)",
-                           t->name, (unsigned long long)d->loc.len,
-                           (unsigned long long)t->window_size);
-    d->loc.len = t->window_size;
+                           t->name, (unsigned long long)d->loc.len, (unsigned long long)window);
+    d->loc.len = window;
     return 0;
 }
 
@@ -140,6 +173,11 @@ static int settle_intr(struct vdev *d, struct vdev_err *err)
     }
     if (!t->has_intr)
         return 0;
+    if (!d->intr_given && d->loc.kind == VDEV_LOC_MEM && (t->places & VDEV_PLACE_PCI))
+        return vdev_err_at(err, d->loc_pos,
+                           "vdev %s: a device placed in memory (loc 0x%llx) needs 'intr' too "
+                           "(hint: add e.g. 'intr ioapic:10', or leave 'loc' out to sit on PCI)",
+                           t->name, (unsigned long long)d->loc.addr);
     if (!d->intr_given) {
         const char *why = NULL;
         if (t->intr_optional && !t->default_intr)

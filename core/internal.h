@@ -7,6 +7,11 @@
 
 #define VDEV_MAX_PICS        8
 #define VDEV_MAX_MODULE_DIRS 8
+/* A type that can sit on PCI but is placed in memory gets a transport's window of this size
+ * (virtio-mmio). */
+#define VDEV_MMIO_TRANSPORT_WINDOW 0x200u
+
+struct vdev_aml;
 
 struct vdev_pic {
     char name[VDEV_PIC_NAME_MAX];
@@ -43,6 +48,8 @@ struct vdev {
     struct vdev_pci_func *pci_func; /* its PCI function, when it sits on PCI */
     /* fdt_gen.c: the transport's own device-tree node (virtio-mmio), written before gen_fdt */
     int (*transport_gen_fdt)(struct vdev *d, void *fdt, int parent, void *opaque);
+    /* acpi_gen.c: the transport's own DSDT node (virtio-mmio), written after gen_acpi */
+    int (*transport_gen_acpi)(struct vdev *d, struct vdev_aml *dsdt, void *opaque);
     void *transport_opaque;
 
     /* logging (`log FILTERS DEST`) */

@@ -130,8 +130,8 @@ static void machine_up(struct drv *v, const char *system, const char *name, cons
 {
     char cfg[512];
     snprintf(cfg, sizeof(cfg),
-             "system %s ram 8M vdev virtio-net loc 0xd0000000 name %s peer %s/%s %s", system, name,
-             rundir, peer, extra ? extra : "");
+             "system %s ram 8M vdev virtio-net loc 0xd0000000 intr ioapic:5 name %s peer %s/%s %s",
+             system, name, rundir, peer, extra ? extra : "");
     struct vdev_err err = {{0}};
     memset(&v->fe, 0, sizeof(v->fe));
     fake_machine_new(&v->fe);
@@ -994,7 +994,9 @@ START_TEST(unnamed_nics_get_distinct_stable_macs)
     memset(&fe, 0, sizeof(fe));
     fake_machine_new(&fe);
     if (fake_machine_build_string(
-            &fe, "system s ram 1M vdev virtio-net loc 0xd0000000 vdev virtio-net loc 0xd0001000",
+            &fe,
+            "system s ram 1M vdev virtio-net loc 0xd0000000 intr ioapic:5 vdev virtio-net loc "
+            "0xd0001000 intr ioapic:6",
             &err))
         ck_abort_msg("%s", err.msg);
     struct net *n0 = vdev_state(vdev_machine_device(fe.m, 0));

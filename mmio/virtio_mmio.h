@@ -1,0 +1,40 @@
+/* virtio-mmio register layout, version 2 (virtio 1.2 §4.2.2). */
+#ifndef VDEV_VIRTIO_MMIO_H
+#define VDEV_VIRTIO_MMIO_H
+
+#define VMMIO_WINDOW_SIZE 0x200u
+#define VMMIO_MAX_QUEUES  64u
+#define VMMIO_MAGIC_VALUE 0x74726976u /* "virt" */
+#define VMMIO_VENDOR      0x554d4551u /* "QEMU", as QEMU's devices say */
+
+#define VMMIO_INT_VRING  1u /* InterruptStatus bit 0: used buffer */
+#define VMMIO_INT_CONFIG 2u /* bit 1: configuration change */
+
+enum {
+    VMMIO_MAGIC = 0x000,
+    VMMIO_VERSION = 0x004,
+    VMMIO_DEVICE_ID = 0x008,
+    VMMIO_VENDOR_ID = 0x00c,
+    VMMIO_DEVICE_FEATURES = 0x010,
+    VMMIO_DEVICE_FEATURES_SEL = 0x014,
+    VMMIO_DRIVER_FEATURES = 0x020,
+    VMMIO_DRIVER_FEATURES_SEL = 0x024,
+    VMMIO_QUEUE_SEL = 0x030,
+    VMMIO_QUEUE_NUM_MAX = 0x034,
+    VMMIO_QUEUE_NUM = 0x038,
+    VMMIO_QUEUE_READY = 0x044,
+    VMMIO_QUEUE_NOTIFY = 0x050,
+    VMMIO_INTERRUPT_STATUS = 0x060,
+    VMMIO_INTERRUPT_ACK = 0x064,
+    VMMIO_STATUS = 0x070,
+    VMMIO_QUEUE_DESC_LOW = 0x080,
+    VMMIO_QUEUE_DESC_HIGH = 0x084,
+    VMMIO_QUEUE_DRIVER_LOW = 0x090,
+    VMMIO_QUEUE_DRIVER_HIGH = 0x094,
+    VMMIO_QUEUE_DEVICE_LOW = 0x0a0,
+    VMMIO_QUEUE_DEVICE_HIGH = 0x0a4,
+    VMMIO_CONFIG_GENERATION = 0x0fc,
+    VMMIO_CONFIG = 0x100,
+};
+
+#endif
