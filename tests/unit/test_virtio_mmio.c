@@ -113,18 +113,17 @@ static int try_build(const char *conf, struct vdev_err *err)
 {
     ck_assert_int_eq(vdev_register_type(&tdev_type, err), 0);
     fake_machine_new(&fe);
-    struct vdev_pci_host_desc h = {
-        .ecam_base = 0xe0000000,
-        .buses = 1,
-        .cf8_ports = true,
-        .mmio32_base = 0xc0000000,
-        .mmio32_size = 0x10000000,
-        .mmio64_base = 0x100000000ull,
-        .mmio64_size = 0x100000000ull,
-        .io_base = 0xc000,
-        .io_size = 0x1000,
-        .intx_pic = "ioapic",
-        .intx_lines = {16, 17, 18, 19}};
+    struct vdev_pci_host_desc h = {.ecam_base = 0xe0000000,
+                                   .buses = 1,
+                                   .cf8_ports = true,
+                                   .mmio32_base = 0xc0000000,
+                                   .mmio32_size = 0x10000000,
+                                   .mmio64_base = 0x100000000ull,
+                                   .mmio64_size = 0x100000000ull,
+                                   .io_base = 0xc000,
+                                   .io_size = 0x1000,
+                                   .intx_pic = "ioapic",
+                                   .intx_lines = {16, 17, 18, 19}};
     if (vdev_machine_add_pci(fe.m, &h, err))
         return -1;
     return fake_machine_build_string(&fe, conf, err);
@@ -477,8 +476,8 @@ START_TEST(dsdt_node)
     uint64_t rsdp;
     size_t used;
     const uint64_t base = 0x80000;
-    ck_assert_msg(x86_acpi_build(fe.m, &c, area, base, sizeof(area), &rsdp, &used, &err) == 0,
-                  "%s", err.msg);
+    ck_assert_msg(x86_acpi_build(fe.m, &c, area, base, sizeof(area), &rsdp, &used, &err) == 0, "%s",
+                  err.msg);
     uint64_t xsdt_gpa, x_dsdt;
     memcpy(&xsdt_gpa, area + (rsdp - base) + 24, 8);
     const uint8_t *fadt = find_table(area + (xsdt_gpa - base), area, base, "FACP");
