@@ -4,7 +4,7 @@
 # static guest test programs.
 #   build-initramfs.sh [--net] OUT.cpio.gz [MODULE...]   (GUEST_PROGRAMS="a.c b.c": static programs)
 # --net: the network scenarios' tools and drivers: iperf3 with its libraries (Debian's, from
-# fetch.sh, in /usr/lib/x86_64-linux-gnu) and the virtio_pci/virtio_net modules (with
+# fetch.sh, in /usr/lib/x86_64-linux-gnu) and the virtio_pci/virtio_mmio/virtio_net modules (with
 # failover/net_failover, their dependencies) unless the kernel has them built in.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,7 +37,8 @@ if [ "$net" = 1 ]; then
     [ -z "$missing" ] || vdk_die "iperf3 needs libraries we could not stage: $missing"
     # virtio_net pulls failover and net_failover in through modules.dep; built-in ones are
     # skipped (vdk_resolve_modules checks modules.builtin).
-    modules+=(virtio_pci virtio_net)
+    # virtio_mmio: the MMIO NIC (pair-mmio), bound through ACPI (_HID LNRO0005).
+    modules+=(virtio_pci virtio_mmio virtio_net)
 fi
 if [ ${#modules[@]} -gt 0 ]; then
     vdk_stage_modules "$VDEVKIT_MODDIR" "$stage" "${modules[@]}"

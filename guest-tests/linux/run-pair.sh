@@ -7,6 +7,8 @@
 #   pair-nomsi    pci=nomsi (INTx), MTU 4000: the same, but beta is killed (SIGKILL) after
 #                 its measurements and alpha must see carrier 0
 #   linkdown      (only with NET_ONLY) no traffic: beta is killed once both links are up
+#   pair-mmio     (only with NET_ONLY) as `pair`, but alpha's NIC is virtio-mmio
+#                 (`loc 0xd0000000 intr ioapic:10`, found through ACPI) and beta's is PCI
 # Prints "net: NAME: PASS|FAIL ..." per scenario, the figures, and "N passed, M failed".
 # NET_ONLY="pair linkdown" picks scenarios; NET_IPERF_SECS (5) per iperf3 direction;
 # NET_GUEST_QUIET=0 keeps all the guests' boot messages on their consoles (default
@@ -26,7 +28,7 @@ pass=0
 fail=0
 echo "net: runtime dir $rt, $ncpu CPUs, iperf3 ${secs}s per direction"
 
-# conf SYSTEM CPU NIC PEER_SYSTEM PEER_NIC MAC IP PEER_IP MTU SCENARIO ROLE EXTRA_CMDLINE
+# conf SYSTEM CPU NIC PEER_SYSTEM PEER_NIC MAC IP PEER_IP MTU SCENARIO ROLE EXTRA_CMDLINE [NIC_PLACE]
 conf() {
     {
         echo "system $1"
@@ -38,7 +40,7 @@ conf() {
             "vdevkit.ip=$7/24 vdevkit.peer=$8 vdevkit.mac=$6 vdevkit.mtu=$9 vdevkit.secs=$secs" \
             "${12}\""
         echo "vdev ser8250"
-        [ "${NET_NO_NIC:-0}" = 1 ] || echo "vdev virtio-net name $3 peer $rt/$4/$5 mac $6 mtu $9"
+        [ "${NET_NO_NIC:-0}" = 1 ] || echo "vdev virtio-net name $3 peer $rt/$4/$5 mac $6 mtu $9${13:+ ${13}}"
     } > "$1.conf"
 }
 
@@ -163,13 +165,13 @@ wait_pair() {
     done
 }
 
-# pair NAME EXTRA_CMDLINE EXPECT_IRQ MTU KILL_BETA(yes|no)
+# pair NAME EXTRA_CMDLINE EXPECT_IRQ MTU KILL_BETA(yes|no) [ALPHA_NIC_PLACE]
 pair() {
     name=$1
     case " ${NET_ONLY:-pair pair-nomsi} " in *" $name "*) ;; *) return 0 ;; esac
     after=
     [ "$5" = yes ] && after=vdevkit.after=wait
-    conf alpha 0 curly beta moe 52:54:00:00:00:01 10.0.0.1 10.0.0.2 "$4" net server "$2"
+    conf alpha 0 curly beta moe 52:54:00:00:00:01 10.0.0.1 10.0.0.2 "$4" net server "$2" "${6:-}"
     conf beta 1 moe alpha curly 52:54:00:00:00:02 10.0.0.2 10.0.0.1 "$4" net client "$2 $after"
     t0=$(date +%s)
     start alpha 0
@@ -224,6 +226,7 @@ linkdown() {
 
 pair pair "" MSI 1500 no
 pair pair-nomsi "pci=nomsi" IO-APIC 4000 yes
+pair pair-mmio "" IO-APIC 1500 no "loc 0xd0000000 intr ioapic:10"
 linkdown
 rm -rf "$rt"
 echo "$pass passed, $fail failed"
