@@ -1,12 +1,14 @@
 /* virtio-mmio transport, version 2 (virtio 1.2 §4.2.2): a 0x200-byte register window at the
  * device's memory `loc` and a level-triggered interrupt line (`intr`). It knows nothing of
  * the device it carries: everything device-specific comes from the virtio core. */
+#include <libfdt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <vdev/acpi.h>
 #include <vdev/events.h>
+#include <vdev/fdt.h>
 #include <vdev/module.h>
 #include <vdev/virtio_transport.h>
 
@@ -300,6 +302,26 @@ static int gen_acpi(struct vdev *d, struct vdev_aml *dsdt, void *opaque)
     return 0;
 }
 
+/* Device-tree node (the "virtio,mmio" binding): reg, a level interrupt, dma-coherent. */
+static int gen_fdt(struct vdev *d, void *fdt, int parent, void *opaque)
+{
+    (void)opaque;
+    char name[40];
+    snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)d->loc.addr);
+    int node = fdt_add_subnode(fdt, parent, name);
+    if (node < 0)
+        return node;
+    const fdt64_t reg[2] = {cpu_to_fdt64(d->loc.addr), cpu_to_fdt64(VMMIO_WINDOW_SIZE)};
+    int rc = fdt_setprop_string(fdt, node, "compatible", "virtio,mmio");
+    if (rc == 0)
+        rc = fdt_setprop(fdt, node, "reg", reg, sizeof(reg));
+    if (rc == 0)
+        rc = fdt_setprop_empty(fdt, node, "dma-coherent");
+    if (rc == 0)
+        rc = vdev_fdt_set_gsi(d->m, fdt, node, d->gsi, true);
+    return rc;
+}
+
 static int make_doorbells(struct vmmio *t, struct vdev_err *err)
 {
     for (unsigned q = 0; q < t->nq; q++) {
@@ -373,6 +395,7 @@ int vdev_virtio_mmio_create(struct vdev *d, struct vdev_virtio *vio, struct vdev
     if (make_doorbells(t, err) || make_line(t, err))
         return -1;
     d->transport_gen_acpi = gen_acpi;
+    d->transport_gen_fdt = gen_fdt;
     d->transport_opaque = t;
     return 0;
 }

@@ -398,6 +398,39 @@ START_TEST(cli_dryrun_writes_the_tree)
 }
 END_TEST
 
+/* A virtio device on MMIO gets its "virtio,mmio" node from the transport, not the module. */
+START_TEST(cli_virtio_mmio_node)
+{
+    write_conf();
+    char *out;
+    int st = run("run @vm.conf vdev virtio-net loc 0xd0000000 intr ioapic:10 "
+                 "set fdt-dump-file mmio.dtb dryrun",
+                 &out);
+    ck_assert_msg(st == 0, "exit %d: %s", st, out);
+    free(out);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/mmio.dtb", dir);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    ck_assert_int_eq(fdt_check_header(buf), 0);
+    ck_assert_uint_eq(n, fdt_totalsize(buf));
+    int v = node("/virtio_mmio@d0000000");
+    ck_assert_str_eq(fdt_getprop(buf, v, "compatible", NULL), "virtio,mmio");
+    int len;
+    const fdt64_t *reg = fdt_getprop(buf, v, "reg", &len);
+    ck_assert_int_eq(len, 16);
+    ck_assert_uint_eq(fdt64_to_cpu(reg[0]), 0xd0000000);
+    ck_assert_uint_eq(fdt64_to_cpu(reg[1]), 0x200);
+    ck_assert_ptr_nonnull(fdt_getprop(buf, v, "dma-coherent", NULL));
+    const fdt32_t *irq = fdt_getprop(buf, v, "interrupts", &len);
+    ck_assert_int_eq(len, 8); /* <gsi type>: the IOAPIC's two cells */
+    ck_assert_uint_eq(fdt32_to_cpu(irq[0]), 10);
+    ck_assert_uint_eq(fdt32_to_cpu(irq[1]), 4); /* level, active high */
+}
+END_TEST
+
 START_TEST(cli_unwritable_path_is_named)
 {
     write_conf();
@@ -421,6 +454,7 @@ static Suite *suite(void)
     tcase_add_test(tc, transport_node_comes_first);
     tcase_add_test(tc, dtc_round_trip);
     tcase_add_test(tc, cli_dryrun_writes_the_tree);
+    tcase_add_test(tc, cli_virtio_mmio_node);
     tcase_add_test(tc, cli_unwritable_path_is_named);
     suite_add_tcase(s, tc);
     return s;
