@@ -7,7 +7,7 @@
 #   pair-nomsi    pci=nomsi (INTx), MTU 4000: the same, but beta is killed (SIGKILL) after
 #                 its measurements and alpha must see carrier 0
 #   linkdown      (only with NET_ONLY) no traffic: beta is killed once both links are up
-#   pair-mmio     (only with NET_ONLY) as `pair`, but alpha's NIC is virtio-mmio
+#   pair-mmio     as `pair`, but alpha's NIC is virtio-mmio
 #                 (`loc 0xd0000000 intr ioapic:10`, found through ACPI) and beta's is PCI
 # Prints "net: NAME: PASS|FAIL ..." per scenario, the figures, and "N passed, M failed".
 # NET_ONLY="pair linkdown" picks scenarios; NET_IPERF_SECS (5) per iperf3 direction;
@@ -168,7 +168,7 @@ wait_pair() {
 # pair NAME EXTRA_CMDLINE EXPECT_IRQ MTU KILL_BETA(yes|no) [ALPHA_NIC_PLACE]
 pair() {
     name=$1
-    case " ${NET_ONLY:-pair pair-nomsi} " in *" $name "*) ;; *) return 0 ;; esac
+    case " ${NET_ONLY:-pair pair-nomsi pair-mmio} " in *" $name "*) ;; *) return 0 ;; esac
     after=
     [ "$5" = yes ] && after=vdevkit.after=wait
     conf alpha 0 curly beta moe 52:54:00:00:00:01 10.0.0.1 10.0.0.2 "$4" net server "$2" "${6:-}"
@@ -204,7 +204,7 @@ pair() {
 
 linkdown() {
     name=linkdown
-    case " ${NET_ONLY:-pair pair-nomsi} " in *" $name "*) ;; *) return 0 ;; esac
+    case " ${NET_ONLY:-pair pair-nomsi pair-mmio} " in *" $name "*) ;; *) return 0 ;; esac
     conf alpha 0 curly beta moe 52:54:00:00:00:01 10.0.0.1 10.0.0.2 4000 net-linkdown server ""
     conf beta 1 moe alpha curly 52:54:00:00:00:02 10.0.0.2 10.0.0.1 4000 net-linkdown client ""
     t0=$(date +%s)
