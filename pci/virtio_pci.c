@@ -93,15 +93,12 @@ static void func_bar_changed(void *opaque, unsigned bar, uint64_t base, bool ena
         vpci_doorbells_sync(opaque, base, enabled);
 }
 
-/* Machine reset: the PCI core put the config space back; the device goes back too. */
+/* Machine reset: the PCI core put the config space (and BAR 0) back; the doorbells follow.
+ * The virtio device and this transport's state are reset by the machine's virtio reset
+ * (vdev_virtio_reset → transport_reset), as for every transport. */
 static void func_reset(void *opaque)
 {
     struct vpci *t = opaque;
-    pthread_mutex_lock(&t->cfg_lock);
-    vdev_virtio_reset(t->vio);
-    vpci_common_reset(t);
-    vpci_irq_reset(t);
-    pthread_mutex_unlock(&t->cfg_lock);
     vpci_doorbells_sync(t, vdev_pci_bar_base(t->f, VPCI_BAR), vdev_pci_bar_enabled(t->f, VPCI_BAR));
 }
 

@@ -113,7 +113,11 @@ static void *net_thread(void *arg)
 {
     struct net *n = arg;
     struct pollfd fds[FD_N];
+    /* The core's kick fds exist from attach and never change (a transport's doorbells,
+     * made later, are dup'ed onto them). */
     int kick[NET_NUM_QUEUES];
+    for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
+        kick[q] = vdev_virtio_kick_fd(n->vio, q);
     uint64_t link_due = 0;
     bool was_running = false;
 
@@ -152,10 +156,6 @@ static void *net_thread(void *arg)
                 timeout = left;
         }
 
-        /* Looked up every time: virtio-pci creates its doorbells (our kick fds) only when
-         * the guest first enables BAR 0, long after this thread started. */
-        for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
-            kick[q] = vdev_virtio_kick_fd(n->vio, q);
         fds[FD_WAKE] = (struct pollfd){.fd = n->wake_fd, .events = POLLIN};
         fds[FD_KICK_RX] = (struct pollfd){.fd = kick[NET_Q_RX], .events = POLLIN};
         fds[FD_KICK_TX] = (struct pollfd){.fd = kick[NET_Q_TX], .events = POLLIN};
