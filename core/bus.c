@@ -42,6 +42,8 @@ const char *vdev_region_kind_name(enum vdev_region_kind kind)
         return "device";
     case VDEV_REGION_DEVMEM:
         return "devmem";
+    case VDEV_REGION_WINDOW:
+        return "window";
     }
     return "?";
 }
@@ -69,6 +71,7 @@ void vdev_bus_free(struct vdev_bus *bus)
         return;
     for (size_t i = 0; i < bus->nall; i++) {
         free(bus->all[i]->owner);
+        free(atomic_load(&bus->all[i]->kids));
         free(bus->all[i]);
     }
     free(bus->all);
@@ -93,19 +96,28 @@ static uint64_t last_byte(uint64_t base, uint64_t size)
     return base + size - 1;
 }
 
-/* Finds an enabled region of `space` other than `self` that intersects [base, base+size). */
-static struct vdev_region *find_overlap(struct vdev_bus *bus, enum vdev_space space, uint64_t base,
-                                        uint64_t size, const struct vdev_region *self)
+/* Finds an enabled region of `space` other than `self` that intersects [base, base+size):
+ * among top-level regions, or among the children of `parent` when it is not NULL. */
+static struct vdev_region *find_overlap_in(struct vdev_bus *bus, enum vdev_space space,
+                                           uint64_t base, uint64_t size,
+                                           const struct vdev_region *self,
+                                           const struct vdev_region *parent)
 {
     uint64_t end = last_byte(base, size);
     for (size_t i = 0; i < bus->nall; i++) {
         struct vdev_region *o = bus->all[i];
-        if (o == self || o->removed || !o->enabled || o->space != space)
+        if (o == self || o->removed || !o->enabled || o->space != space || o->parent != parent)
             continue;
         if (base <= last_byte(o->base, o->size) && o->base <= end)
             return o;
     }
     return NULL;
+}
+
+static struct vdev_region *find_overlap(struct vdev_bus *bus, enum vdev_space space, uint64_t base,
+                                        uint64_t size, const struct vdev_region *self)
+{
+    return find_overlap_in(bus, space, base, size, self, NULL);
 }
 
 static const char *space_name(enum vdev_space space)
@@ -141,20 +153,32 @@ static int cmp_base(const void *a, const void *b)
     return x->base < y->base ? -1 : x->base > y->base;
 }
 
+static int publish_in(struct vdev_bus *bus, enum vdev_space space, struct vdev_region *parent);
+
 /* Rebuilds and publishes the snapshot of `space`. Called with the lock held. */
 static int publish(struct vdev_bus *bus, enum vdev_space space)
 {
+    return publish_in(bus, space, NULL);
+}
+
+/* Publishes the snapshot of `parent`'s children (parent NULL: of the top level). */
+static int publish_in(struct vdev_bus *bus, enum vdev_space space, struct vdev_region *parent)
+{
     size_t n = 0;
-    for (size_t i = 0; i < bus->nall; i++)
-        if (!bus->all[i]->removed && bus->all[i]->enabled && bus->all[i]->space == space)
+    for (size_t i = 0; i < bus->nall; i++) {
+        const struct vdev_region *o = bus->all[i];
+        if (!o->removed && o->enabled && o->space == space && o->parent == parent)
             n++;
+    }
     struct snapshot *s = malloc(sizeof(*s) + n * sizeof(s->r[0]));
     if (!s)
         return -1;
     s->n = 0;
-    for (size_t i = 0; i < bus->nall; i++)
-        if (!bus->all[i]->removed && bus->all[i]->enabled && bus->all[i]->space == space)
-            s->r[s->n++] = bus->all[i];
+    for (size_t i = 0; i < bus->nall; i++) {
+        struct vdev_region *o = bus->all[i];
+        if (!o->removed && o->enabled && o->space == space && o->parent == parent)
+            s->r[s->n++] = o;
+    }
     qsort(s->r, s->n, sizeof(s->r[0]), cmp_base);
     if (bus->nretired == bus->capretired) {
         size_t cap = bus->capretired ? bus->capretired * 2 : 16;
@@ -166,9 +190,17 @@ static int publish(struct vdev_bus *bus, enum vdev_space space)
         bus->retired = p;
         bus->capretired = cap;
     }
-    bus->retired[bus->nretired++] =
-        atomic_exchange_explicit(&bus->snap[space], s, memory_order_acq_rel);
+    struct snapshot *_Atomic *slot = parent ? &parent->kids : &bus->snap[space];
+    struct snapshot *old = atomic_exchange_explicit(slot, s, memory_order_acq_rel);
+    if (old)
+        bus->retired[bus->nretired++] = old;
     return 0;
+}
+
+/* A child counts as mapped only while its window is enabled too. */
+static bool effectively_enabled(const struct vdev_region *r)
+{
+    return r->enabled && !r->removed && (!r->parent || (r->parent->enabled && !r->parent->removed));
 }
 
 static void notify(struct vdev_bus *bus, const struct vdev_region *r, bool map)
@@ -176,6 +208,21 @@ static void notify(struct vdev_bus *bus, const struct vdev_region *r, bool map)
     if (bus->listener && host_backed(r) && r->host)
         bus->listener(bus->listener_arg, r, map);
 }
+
+/* Tells the listener about every mapped host-backed child of window w. */
+static void notify_kids(struct vdev_bus *bus, const struct vdev_region *w, bool map)
+{
+    if (w->kind != VDEV_REGION_WINDOW)
+        return;
+    for (size_t i = 0; i < bus->nall; i++) {
+        const struct vdev_region *c = bus->all[i];
+        if (c->parent == w && c->enabled && !c->removed)
+            notify(bus, c, map);
+    }
+}
+
+static int add_region(struct vdev_bus *bus, const struct vdev_region_desc *desc,
+                      struct vdev_region *parent, struct vdev_region **out, struct vdev_err *err);
 
 int vdev_bus_add(struct vdev_bus *bus, const struct vdev_region_desc *desc,
                  struct vdev_region **out, struct vdev_err *err)
@@ -185,8 +232,44 @@ int vdev_bus_add(struct vdev_bus *bus, const struct vdev_region_desc *desc,
         return vdev_err_set(err, "%s: bad address space", owner);
     if (desc->kind == VDEV_REGION_DEVICE && (!desc->ops || !desc->ops->read || !desc->ops->write))
         return vdev_err_set(err, "%s: a device window needs read and write handlers", owner);
+    return add_region(bus, desc, NULL, out, err);
+}
+
+int vdev_region_add_child(struct vdev_region *w, const struct vdev_region_desc *desc,
+                          struct vdev_region **out, struct vdev_err *err)
+{
+    const char *owner = desc->owner ? desc->owner : "?";
+    if (!w || w->kind != VDEV_REGION_WINDOW || w->removed)
+        return vdev_err_set(err, "%s: not inside a window", owner);
+    if (desc->kind != VDEV_REGION_DEVICE && desc->kind != VDEV_REGION_DEVMEM)
+        return vdev_err_set(err, "%s: only device windows and device memory go in a window", owner);
+    if (desc->kind == VDEV_REGION_DEVICE && (!desc->ops || !desc->ops->read || !desc->ops->write))
+        return vdev_err_set(err, "%s: a device window needs read and write handlers", owner);
+    if (desc->space != w->space || desc->size == 0 || desc->base > w->size ||
+        desc->size > w->size - desc->base)
+        return vdev_err_set(err,
+                            "%s: 0x%llx bytes at offset 0x%llx do not fit in %s (0x%llx bytes)",
+                            owner, (unsigned long long)desc->size, (unsigned long long)desc->base,
+                            w->owner, (unsigned long long)w->size);
+    return add_region(w->bus, desc, w, out, err);
+}
+
+/* Adds a top-level region (parent NULL) or a child of window `parent` (desc->base is then
+ * the offset inside it). */
+static int add_region(struct vdev_bus *bus, const struct vdev_region_desc *desc,
+                      struct vdev_region *parent, struct vdev_region **out, struct vdev_err *err)
+{
+    const char *owner = desc->owner ? desc->owner : "?";
     pthread_mutex_lock(&bus->lock);
-    int rc = check_range(bus, desc->space, owner, desc->base, desc->size, NULL, err);
+    int rc = 0;
+    const uint64_t base = parent ? parent->base + desc->base : desc->base;
+    if (parent) {
+        struct vdev_region *o = find_overlap_in(bus, desc->space, base, desc->size, NULL, parent);
+        if (o)
+            rc = vdev_err_set(err, "%s overlaps %s in %s", owner, o->owner, parent->owner);
+    } else {
+        rc = check_range(bus, desc->space, owner, desc->base, desc->size, NULL, err);
+    }
     struct vdev_region *r = NULL;
     if (rc == 0 && bus->nall == bus->capall) {
         size_t cap = bus->capall ? bus->capall * 2 : 32;
@@ -205,20 +288,24 @@ int vdev_bus_add(struct vdev_bus *bus, const struct vdev_region_desc *desc,
         r->owner = vdev_strdup(owner);
         r->space = desc->space;
         r->kind = desc->kind;
-        r->base = desc->base;
+        r->base = base;
         r->size = desc->size;
+        r->parent = parent;
+        r->offset = parent ? desc->base : 0;
         r->ops = desc->ops;
         r->opaque = desc->opaque;
         r->host = desc->host;
         r->enabled = true;
         bus->all[bus->nall++] = r;
-        if (publish(bus, r->space))
+        if (publish_in(bus, r->space, parent))
             rc = vdev_err_set(err, "%s: out of memory", owner);
     }
+    bool mapped = rc == 0 && effectively_enabled(r);
     pthread_mutex_unlock(&bus->lock);
     if (rc)
         return rc;
-    notify(bus, r, true);
+    if (mapped)
+        notify(bus, r, true);
     if (out)
         *out = r;
     return 0;
@@ -229,6 +316,8 @@ int vdev_region_move(struct vdev_region *r, uint64_t new_base, struct vdev_err *
     struct vdev_bus *bus = r->bus;
     if (new_base == r->base)
         return 0;
+    if (r->parent)
+        return vdev_err_set(err, "%s: a region inside a window moves with its window", r->owner);
     pthread_mutex_lock(&bus->lock);
     /* A disabled region may sit anywhere in range; overlaps are checked when it is enabled. */
     int rc = 0;
@@ -237,11 +326,18 @@ int vdev_region_move(struct vdev_region *r, uint64_t new_base, struct vdev_err *
     else if (new_base > space_limit[r->space] || r->size - 1 > space_limit[r->space] - new_base)
         rc = vdev_err_set(err, "%s: window cannot move to %s:0x%llx", r->owner,
                           space_name(r->space), (unsigned long long)new_base);
-    if (rc == 0 && r->enabled)
+    if (rc == 0 && r->enabled) {
         notify(bus, r, false);
+        notify_kids(bus, r, false);
+    }
     if (rc == 0) {
         r->base = new_base;
+        for (size_t i = 0; i < bus->nall; i++)
+            if (bus->all[i]->parent == r)
+                bus->all[i]->base = new_base + bus->all[i]->offset;
         publish(bus, r->space);
+        if (r->enabled)
+            notify_kids(bus, r, true);
     }
     pthread_mutex_unlock(&bus->lock);
     if (rc == 0 && r->enabled)
@@ -255,14 +351,27 @@ int vdev_region_set_enabled(struct vdev_region *r, bool enabled, struct vdev_err
     if (r->enabled == enabled)
         return 0;
     pthread_mutex_lock(&bus->lock);
-    int rc = enabled ? check_range(bus, r->space, r->owner, r->base, r->size, r, err) : 0;
-    if (rc == 0) {
-        r->enabled = enabled;
-        publish(bus, r->space);
+    int rc = 0;
+    if (enabled && r->parent) {
+        struct vdev_region *o = find_overlap_in(bus, r->space, r->base, r->size, r, r->parent);
+        if (o)
+            rc = vdev_err_set(err, "%s overlaps %s in %s", r->owner, o->owner, r->parent->owner);
+    } else if (enabled) {
+        rc = check_range(bus, r->space, r->owner, r->base, r->size, r, err);
     }
+    bool was = effectively_enabled(r);
+    if (rc == 0) {
+        if (!enabled)
+            notify_kids(bus, r, false);
+        r->enabled = enabled;
+        publish_in(bus, r->space, r->parent);
+        if (enabled)
+            notify_kids(bus, r, true);
+    }
+    bool now = effectively_enabled(r);
     pthread_mutex_unlock(&bus->lock);
-    if (rc == 0)
-        notify(bus, r, enabled);
+    if (rc == 0 && was != now)
+        notify(bus, r, now);
     return rc;
 }
 
@@ -271,10 +380,12 @@ void vdev_region_remove(struct vdev_region *r)
     if (!r || r->removed)
         return;
     struct vdev_bus *bus = r->bus;
-    bool was_mapped = r->enabled;
     pthread_mutex_lock(&bus->lock);
+    bool was_mapped = effectively_enabled(r);
+    if (was_mapped)
+        notify_kids(bus, r, false);
     r->removed = true;
-    publish(bus, r->space);
+    publish_in(bus, r->space, r->parent);
     pthread_mutex_unlock(&bus->lock);
     if (was_mapped)
         notify(bus, r, false);
@@ -284,10 +395,11 @@ void vdev_region_set_host(struct vdev_region *r, void *host)
 {
     if (!r)
         return;
-    if (r->host && r->enabled)
+    bool on = effectively_enabled(r);
+    if (r->host && on)
         notify(r->bus, r, false);
     r->host = host;
-    if (r->enabled)
+    if (on)
         notify(r->bus, r, true);
 }
 
@@ -299,7 +411,7 @@ void vdev_region_get_info(const struct vdev_region *r, struct vdev_region_info *
     out->base = r->base;
     out->size = r->size;
     out->host = r->host;
-    out->enabled = r->enabled;
+    out->enabled = effectively_enabled(r);
 }
 
 void vdev_bus_foreach(struct vdev_bus *bus, enum vdev_space space,
@@ -309,7 +421,7 @@ void vdev_bus_foreach(struct vdev_bus *bus, enum vdev_space space,
     size_t n = 0;
     struct vdev_region **list = malloc((bus->nall + 1) * sizeof(*list));
     for (size_t i = 0; list && i < bus->nall; i++)
-        if (!bus->all[i]->removed && bus->all[i]->space == space)
+        if (!bus->all[i]->removed && bus->all[i]->space == space && !bus->all[i]->parent)
             list[n++] = bus->all[i];
     pthread_mutex_unlock(&bus->lock);
     if (!list)
@@ -323,11 +435,9 @@ void vdev_bus_foreach(struct vdev_bus *bus, enum vdev_space space,
     free(list);
 }
 
-struct vdev_region *vdev_bus_find(struct vdev_bus *bus, enum vdev_space space, uint64_t addr)
+/* The region of snapshot s containing addr, or NULL. */
+static struct vdev_region *search(const struct snapshot *s, uint64_t addr)
 {
-    if (space != VDEV_SPACE_MEM && space != VDEV_SPACE_IO)
-        return NULL;
-    const struct snapshot *s = atomic_load_explicit(&bus->snap[space], memory_order_acquire);
     size_t lo = 0, hi = s->n; /* find the last region with base <= addr */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -340,6 +450,19 @@ struct vdev_region *vdev_bus_find(struct vdev_bus *bus, enum vdev_space space, u
         return NULL;
     struct vdev_region *r = s->r[lo - 1];
     return addr - r->base < r->size ? r : NULL;
+}
+
+struct vdev_region *vdev_bus_find(struct vdev_bus *bus, enum vdev_space space, uint64_t addr)
+{
+    if (space != VDEV_SPACE_MEM && space != VDEV_SPACE_IO)
+        return NULL;
+    struct vdev_region *r =
+        search(atomic_load_explicit(&bus->snap[space], memory_order_acquire), addr);
+    if (r && r->kind == VDEV_REGION_WINDOW) {
+        const struct snapshot *k = atomic_load_explicit(&r->kids, memory_order_acquire);
+        r = k ? search(k, addr) : NULL;
+    }
+    return r;
 }
 
 int vdev_bus_find_free(struct vdev_bus *bus, enum vdev_space space, uint64_t from, uint64_t limit,

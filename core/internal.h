@@ -82,6 +82,11 @@ struct vdev_region {
     bool enabled;
     bool removed;
     struct vdev_doorbell *_Atomic doorbells; /* trapped doorbells inside this window */
+    /* Windows (VDEV_REGION_WINDOW) hold children: a child's base stays absolute (updated
+     * when its window moves) and `offset` is where it sits inside the window. */
+    struct vdev_region *parent;
+    uint64_t offset;
+    struct snapshot *_Atomic kids; /* enabled children sorted by base */
 };
 
 /* Called when a host-backed region appears (map=true) or goes (map=false). */

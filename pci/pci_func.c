@@ -155,8 +155,11 @@ int vdev_pci_set_bar(struct vdev_pci_func *f, unsigned index, const struct vdev_
         if (io || !bar->host || bar->size < 4096)
             return bar_error(f, err, index,
                              "device memory needs host memory and a memory BAR of 4 KiB or more");
+    } else if (bar->kind == VDEV_REGION_WINDOW) {
+        if (io || bar->size < 4096)
+            return bar_error(f, err, index, "a window BAR is a memory BAR of 4 KiB or more");
     } else {
-        return bar_error(f, err, index, "the kind must be DEVICE or DEVMEM");
+        return bar_error(f, err, index, "the kind must be DEVICE, DEVMEM or WINDOW");
     }
     struct pci_bar *b = &f->bars[index];
     b->used = true;
@@ -204,6 +207,11 @@ static void set_bar_address(struct vdev_pci_func *f, unsigned i, uint64_t a)
 uint64_t vdev_pci_bar_base(const struct vdev_pci_func *f, unsigned bar)
 {
     return bar < PCI_NBARS ? atomic_load(&((struct vdev_pci_func *)f)->bars[bar].base) : 0;
+}
+
+struct vdev_region *vdev_pci_bar_region(struct vdev_pci_func *f, unsigned bar)
+{
+    return bar < PCI_NBARS ? f->bars[bar].region : NULL;
 }
 
 bool vdev_pci_bar_enabled(const struct vdev_pci_func *f, unsigned bar)

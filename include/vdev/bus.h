@@ -21,6 +21,7 @@ enum vdev_region_kind {
     VDEV_REGION_RESERVED, /* nothing of ours answers (LAPIC, IOAPIC, `reserve loc`) */
     VDEV_REGION_DEVICE,   /* trapped: accesses go to ops */
     VDEV_REGION_DEVMEM,   /* device memory backed by host memory (mapped, no exits) */
+    VDEV_REGION_WINDOW,   /* holds child regions (vdev_region_add_child); the rest is empty */
 };
 
 struct vdev_region;
@@ -72,10 +73,18 @@ int vdev_region_move(struct vdev_region *r, uint64_t new_base, struct vdev_err *
  * checks for overlaps again. */
 int vdev_region_set_enabled(struct vdev_region *r, bool enabled, struct vdev_err *err);
 void vdev_region_remove(struct vdev_region *r);
+/* Adds a DEVICE or DEVMEM region inside window `window` (a VDEV_REGION_WINDOW region);
+ * desc->base is the offset from the window's start. Children never overlap each other but
+ * may appear and go at any time (shared-memory apertures); they move, turn on and off with
+ * their window, and a DEVMEM child is mapped at window base + offset while both are
+ * enabled. Children cannot be moved on their own; vdev_region_remove() removes one. */
+int vdev_region_add_child(struct vdev_region *window, const struct vdev_region_desc *desc,
+                          struct vdev_region **out, struct vdev_err *err);
 void vdev_region_set_host(struct vdev_region *r, void *host);
 void vdev_region_get_info(const struct vdev_region *r, struct vdev_region_info *out);
 
-/* Calls fn for each region of `space` in address order (enabled or not). */
+/* Calls fn for each region of `space` in address order (enabled or not); children of
+ * windows are not listed. */
 void vdev_bus_foreach(struct vdev_bus *bus, enum vdev_space space,
                       void (*fn)(const struct vdev_region_info *r, void *arg), void *arg);
 

@@ -76,9 +76,11 @@ enum vdev_pci_bar_flags {
 };
 
 struct vdev_pci_bar {
-    uint64_t size;                     /* a power of two: >= 16 for memory, >= 4 for I/O */
-    unsigned flags;                    /* enum vdev_pci_bar_flags */
-    enum vdev_region_kind kind;        /* VDEV_REGION_DEVICE (trapped: ops) or VDEV_REGION_DEVMEM */
+    uint64_t size;  /* a power of two: >= 16 for memory, >= 4 for I/O */
+    unsigned flags; /* enum vdev_pci_bar_flags */
+    /* VDEV_REGION_DEVICE (trapped: ops), VDEV_REGION_DEVMEM (host memory) or
+     * VDEV_REGION_WINDOW (the owner adds children: vdev_pci_bar_region) */
+    enum vdev_region_kind kind;
     const struct vdev_region_ops *ops; /* DEVICE; offsets are relative to the BAR */
     void *opaque;
     void *host; /* DEVMEM: host memory of `size` bytes mapped into the guest (no exits) */
@@ -115,6 +117,9 @@ int vdev_pci_msix_init(struct vdev_pci_func *f, unsigned nvec, unsigned bar, uin
 /* Current guest address of a BAR (0 if never assigned) and whether it decodes. */
 uint64_t vdev_pci_bar_base(const struct vdev_pci_func *f, unsigned bar);
 bool vdev_pci_bar_enabled(const struct vdev_pci_func *f, unsigned bar);
+/* The bus region of a BAR (from `configured` on; NULL before): for a WINDOW BAR, where the
+ * owner adds its children with vdev_region_add_child(); they follow the BAR's moves. */
+struct vdev_region *vdev_pci_bar_region(struct vdev_pci_func *f, unsigned bar);
 /* "pci 0:3.0": where the function sits, for messages and status. */
 const char *vdev_pci_func_name(const struct vdev_pci_func *f);
 

@@ -243,6 +243,113 @@ START_TEST(many_regions_lookup)
 }
 END_TEST
 
+/* The core's internal listener hook (core/internal.h), to watch host-backed mappings. */
+void vdev_bus_set_listener(struct vdev_bus *bus,
+                           void (*fn)(void *arg, const struct vdev_region *r, bool map), void *arg);
+
+struct map_log {
+    unsigned maps, unmaps;
+    uint64_t last_base;
+    bool last_enabled;
+};
+
+static void log_map(void *arg, const struct vdev_region *r, bool map)
+{
+    struct map_log *l = arg;
+    struct vdev_region_info info;
+    vdev_region_get_info(r, &info);
+    if (map) {
+        l->maps++;
+        l->last_base = info.base;
+    } else {
+        l->unmaps++;
+    }
+    l->last_enabled = info.enabled;
+}
+
+/* A window holds children that come and go, follow its moves and vanish with it. */
+START_TEST(window_children)
+{
+    struct vdev_bus *bus = vdev_bus_new();
+    struct map_log ml = {0};
+    vdev_bus_set_listener(bus, log_map, &ml);
+    struct vdev_err err;
+    struct regs a = {0};
+    static uint8_t host[0x2000];
+    struct vdev_region *w = add(bus, "shm BAR2", VDEV_SPACE_MEM, VDEV_REGION_WINDOW, 0x100000,
+                                0x10000, NULL, NULL, &err);
+    ck_assert_ptr_nonnull(w);
+    uint64_t v = 0;
+    /* an empty window answers nothing, and nothing else may sit on it */
+    ck_assert_int_eq(vdev_bus_access(bus, VDEV_SPACE_MEM, 0x100000, 4, false, &v),
+                     VDEV_ACCESS_UNMAPPED);
+    ck_assert_ptr_null(
+        add(bus, "x", VDEV_SPACE_MEM, VDEV_REGION_DEVICE, 0x10f000, 0x1000, &all_sizes, &a, &err));
+    struct vdev_region_desc ctl = {.owner = "ctl",
+                                   .space = VDEV_SPACE_MEM,
+                                   .kind = VDEV_REGION_DEVICE,
+                                   .base = 0x1000,
+                                   .size = 0x1000,
+                                   .ops = &all_sizes,
+                                   .opaque = &a};
+    struct vdev_region_desc data = {.owner = "data",
+                                    .space = VDEV_SPACE_MEM,
+                                    .kind = VDEV_REGION_DEVMEM,
+                                    .base = 0x2000,
+                                    .size = 0x2000,
+                                    .host = host};
+    struct vdev_region *c = NULL, *d = NULL;
+    ck_assert_int_eq(vdev_region_add_child(w, &ctl, &c, &err), 0);
+    ck_assert_int_eq(vdev_region_add_child(w, &data, &d, &err), 0);
+    ck_assert_uint_eq(ml.maps, 1);
+    ck_assert_uint_eq(ml.last_base, 0x102000);
+    /* children do not overlap each other nor leave the window */
+    struct vdev_region_desc bad = ctl;
+    bad.base = 0x2fff;
+    ck_assert_int_ne(vdev_region_add_child(w, &bad, NULL, &err), 0);
+    ck_assert_str_eq(err.msg, "ctl overlaps data in shm BAR2");
+    bad.base = 0xf001;
+    ck_assert_int_ne(vdev_region_add_child(w, &bad, NULL, &err), 0);
+    bad.base = UINT64_MAX - 0xfff;
+    ck_assert_int_ne(vdev_region_add_child(w, &bad, NULL, &err), 0);
+    ck_assert_int_ne(vdev_region_move(c, 0x200000, &err), 0);
+    /* dispatch: trapped child with its own offsets, memory child from host memory */
+    ck_assert_int_eq(vdev_bus_access(bus, VDEV_SPACE_MEM, 0x101008, 4, false, &v), VDEV_ACCESS_OK);
+    ck_assert_uint_eq(a.last_off, 8);
+    v = 0xabcd;
+    ck_assert_int_eq(vdev_bus_access(bus, VDEV_SPACE_MEM, 0x103ffe, 2, true, &v), VDEV_ACCESS_OK);
+    ck_assert_uint_eq(host[0x1ffe], 0xcd);
+    ck_assert_int_eq(vdev_bus_access(bus, VDEV_SPACE_MEM, 0x104000, 4, false, &v),
+                     VDEV_ACCESS_UNMAPPED);
+    /* the window moves: children follow, memory remapped at the new place */
+    ck_assert_int_eq(vdev_region_move(w, 0x300000, &err), 0);
+    ck_assert_uint_eq(ml.unmaps, 1);
+    ck_assert_uint_eq(ml.maps, 2);
+    ck_assert_uint_eq(ml.last_base, 0x302000);
+    ck_assert_ptr_eq(vdev_bus_find(bus, VDEV_SPACE_MEM, 0x301000), c);
+    ck_assert_ptr_null(vdev_bus_find(bus, VDEV_SPACE_MEM, 0x101000));
+    /* off: nothing answers and the memory is unmapped; on: back */
+    ck_assert_int_eq(vdev_region_set_enabled(w, false, &err), 0);
+    ck_assert_uint_eq(ml.unmaps, 2);
+    ck_assert_ptr_null(vdev_bus_find(bus, VDEV_SPACE_MEM, 0x302000));
+    ck_assert_int_eq(vdev_region_set_enabled(w, true, &err), 0);
+    ck_assert_uint_eq(ml.maps, 3);
+    ck_assert_ptr_eq(vdev_bus_find(bus, VDEV_SPACE_MEM, 0x302000), d);
+    /* a child goes: unmapped, its place free again */
+    vdev_region_remove(d);
+    ck_assert_uint_eq(ml.unmaps, 3);
+    ck_assert_ptr_null(vdev_bus_find(bus, VDEV_SPACE_MEM, 0x302000));
+    ck_assert_int_eq(vdev_region_add_child(w, &data, &d, &err), 0);
+    ck_assert_uint_eq(ml.maps, 4);
+    /* the window goes: its children with it */
+    vdev_region_remove(w);
+    ck_assert_uint_eq(ml.unmaps, 4);
+    ck_assert_ptr_null(vdev_bus_find(bus, VDEV_SPACE_MEM, 0x301000));
+    ck_assert_int_ne(vdev_region_add_child(w, &ctl, NULL, &err), 0);
+    vdev_bus_free(bus);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("bus");
@@ -254,6 +361,7 @@ static Suite *suite(void)
     tcase_add_test(tc, ram_and_rom_through_dispatch);
     tcase_add_test(tc, move_and_disable);
     tcase_add_test(tc, many_regions_lookup);
+    tcase_add_test(tc, window_children);
     suite_add_tcase(s, tc);
     return s;
 }
