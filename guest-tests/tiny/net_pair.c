@@ -5,7 +5,7 @@
 
 #define VEC_CONFIG           0x50       /* MSI-X entry 0 */
 #define VEC_RX               0x51       /* MSI-X entry 1 */
-#define VEC_INTX             0x52       /* the IOAPIC input of INTA# */
+#define VEC_INTX             0x52       /* the IOAPIC input of INTA# or of the MMIO line */
 #define IOAPIC_LOW           (1u << 13) /* active low, as ACPI's _PRT describes PCI INTx */
 #define NET_S_LINK_UP        1
 #define NET_CFG_STATUS       6
@@ -25,9 +25,62 @@ static struct net_dev *the_dev; /* for the interrupt handlers */
 static uint8_t rx_bufs[VPD_QSIZE][BUF_SIZE] __attribute__((aligned(64)));
 static uint8_t tx_buf[BUF_SIZE] __attribute__((aligned(64)));
 
+/* ---- the transport calls net_pair needs, PCI or MMIO ---- */
+static uint8_t dev_status(struct net_dev *n)
+{
+    return n->transport == NET_MMIO ? vmd_status(&n->mmio) : vpd_status(&n->pci);
+}
+
+static void dev_set_status(struct net_dev *n, uint8_t s)
+{
+    if (n->transport == NET_MMIO)
+        vmd_set_status(&n->mmio, s);
+    else
+        vpd_set_status(&n->pci, s);
+}
+
+static uint64_t dev_features(struct net_dev *n)
+{
+    return n->transport == NET_MMIO ? vmd_device_features(&n->mmio) : vpd_device_features(&n->pci);
+}
+
+static void dev_set_features(struct net_dev *n, uint64_t f)
+{
+    if (n->transport == NET_MMIO)
+        vmd_set_driver_features(&n->mmio, f);
+    else
+        vpd_set_driver_features(&n->pci, f);
+}
+
+static uint8_t dev_config8(struct net_dev *n, unsigned off)
+{
+    return n->transport == NET_MMIO ? vmd_config8(&n->mmio, off) : vpd_config8(&n->pci, off);
+}
+
+static uint16_t dev_config16(struct net_dev *n, unsigned off)
+{
+    return n->transport == NET_MMIO ? vmd_config16(&n->mmio, off) : vpd_config16(&n->pci, off);
+}
+
+/* MSI-X vector `vector` on PCI (0xffff: none); MMIO has only its line. */
+static bool dev_queue_setup(struct net_dev *n, struct vpd_queue *q, unsigned index, uint16_t vector)
+{
+    return n->transport == NET_MMIO ? vmd_queue_setup(&n->mmio, q, index)
+                                    : vpd_queue_setup(&n->pci, q, index, vector);
+}
+
+static void dev_queue_kick(struct net_dev *n, struct vpd_queue *q, uint16_t head)
+{
+    if (n->transport == NET_MMIO)
+        vmd_queue_kick(&n->mmio, q, head);
+    else
+        vpd_queue_kick(q, head);
+}
+
+/* ---- interrupt handlers ---- */
 static void note_config(void)
 {
-    uint16_t st = vpd_config16(&the_dev->pci, NET_CFG_STATUS);
+    uint16_t st = dev_config16(the_dev, NET_CFG_STATUS);
     net_config_status[net_config_irqs % 16] = st;
     net_config_irqs = net_config_irqs + 1;
 }
@@ -42,28 +95,77 @@ static void on_config(struct rt_frame *f)
     note_config();
 }
 
+/* A line interrupt's reason: bit 0 used buffers, bit 1 configuration change. */
+static void count_line_irq(uint32_t why)
+{
+    if (why & 1)
+        net_rx_irqs = net_rx_irqs + 1;
+    if (why & 2)
+        note_config();
+    if (!why)
+        net_isr_zero = net_isr_zero + 1;
+}
+
 /* Level-triggered: reading the ISR lowers the line before the runtime's EOI. */
 static void on_intx(struct rt_frame *f)
 {
-    uint8_t isr = vpd_isr_read(&the_dev->pci);
-    if (isr & 1)
-        net_rx_irqs = net_rx_irqs + 1;
-    if (isr & 2)
-        note_config();
-    if (!isr)
-        net_isr_zero = net_isr_zero + 1;
+    count_line_irq(vpd_isr_read(&the_dev->pci));
+}
+
+/* Level-triggered too, but reading InterruptStatus does not clear it: the ACK of what was
+ * read does, and lowers the line unless a bit was raised since (then the line, still up
+ * at the EOI, interrupts again). */
+static void on_mmio_line(struct rt_frame *f)
+{
+    uint32_t why = vmd_int_status(&the_dev->mmio);
+    if (why)
+        vmd_int_ack(&the_dev->mmio, why);
+    count_line_irq(why);
 }
 
 static void post_rx(struct net_dev *n, uint16_t d)
 {
     n->rxq.desc[d] = (struct vpd_desc){
         .addr = (uintptr_t)rx_bufs[d], .len = BUF_SIZE, .flags = VPD_DESC_F_WRITE};
-    vpd_queue_kick(&n->rxq, d);
+    dev_queue_kick(n, &n->rxq, d);
+}
+
+/* The virtio handshake, the queues and the MAC, the same on both transports (virtio 1.2
+ * §3.1.1); `msix`: PCI with the rx queue on MSI-X entry 1. */
+static void net_start(struct net_dev *n, bool msix)
+{
+    dev_set_status(n, 0);
+    RT_CHECK(dev_status(n) == 0);
+    if (n->transport == NET_MMIO)
+        RT_CHECK(vmd_int_status(&n->mmio) == 0); /* a reset clears InterruptStatus */
+    dev_set_status(n, 1 | 2);
+    uint64_t feats = dev_features(n);
+    RT_CHECK((feats & (F_VERSION_1 | F_MAC | F_STATUS)) == (F_VERSION_1 | F_MAC | F_STATUS));
+    dev_set_features(n, F_VERSION_1 | F_MAC | F_STATUS);
+    dev_set_status(n, 1 | 2 | 8);
+    RT_CHECK(dev_status(n) == (1 | 2 | 8));
+    if (n->transport == NET_PCI) {
+        volatile uint16_t *msix_cfg = (volatile uint16_t *)(n->pci.common + VPD_MSIX_CFG);
+        *msix_cfg = msix ? 0 : 0xffff;
+        RT_CHECK(*msix_cfg == (msix ? 0 : 0xffff));
+    }
+    RT_CHECK(dev_queue_setup(n, &n->rxq, 0, msix ? 1 : 0xffff));
+    RT_CHECK(dev_queue_setup(n, &n->txq, 1, 0xffff)); /* tx completions are polled */
+    n->txq.avail.flags = AVAIL_F_NO_INTERRUPT;
+    for (unsigned i = 0; i < 6; i++)
+        n->mac[i] = dev_config8(n, i);
+    n->rx_next = n->rx_known = 0;
+    n->rx_irqs_consumed = 0;
+    dev_set_status(n, 1 | 2 | 8 | 4);
+    RT_CHECK(dev_status(n) == (1 | 2 | 8 | 4));
+    for (uint16_t d = 0; d < VPD_QSIZE; d++)
+        post_rx(n, d);
 }
 
 void net_init(struct net_dev *n, bool msix, uint32_t bar_addr)
 {
     the_dev = n;
+    n->transport = NET_PCI;
     n->intx = !msix;
     RT_CHECK(vpd_find(&n->pci, 1, bar_addr));
     RT_CHECK(n->pci.msix != 0);
@@ -81,34 +183,23 @@ void net_init(struct net_dev *n, bool msix, uint32_t bar_addr)
         rt_on_irq(VEC_INTX, on_intx);
         rt_ioapic_route(n->intx_line, VEC_INTX, 0, RT_IOAPIC_LEVEL | IOAPIC_LOW);
     }
+    net_start(n, msix);
+}
 
-    vpd_set_status(&n->pci, 0);
-    vpd_set_status(&n->pci, 1 | 2);
-    uint64_t feats = vpd_device_features(&n->pci);
-    RT_CHECK((feats & (F_VERSION_1 | F_MAC | F_STATUS)) == (F_VERSION_1 | F_MAC | F_STATUS));
-    vpd_set_driver_features(&n->pci, F_VERSION_1 | F_MAC | F_STATUS);
-    vpd_set_status(&n->pci, 1 | 2 | 8);
-    RT_CHECK(vpd_status(&n->pci) == (1 | 2 | 8));
-    uint16_t qvec_rx = msix ? 1 : 0xffff;
-    volatile uint16_t *msix_cfg = (volatile uint16_t *)(n->pci.common + VPD_MSIX_CFG);
-    *msix_cfg = msix ? 0 : 0xffff;
-    RT_CHECK(*msix_cfg == (msix ? 0 : 0xffff));
-    RT_CHECK(vpd_queue_setup(&n->pci, &n->rxq, 0, qvec_rx));
-    RT_CHECK(vpd_queue_setup(&n->pci, &n->txq, 1, 0xffff)); /* tx completions are polled */
-    n->txq.avail.flags = AVAIL_F_NO_INTERRUPT;
-    for (unsigned i = 0; i < 6; i++)
-        n->mac[i] = vpd_config8(&n->pci, i);
-    n->rx_next = n->rx_known = 0;
-    n->rx_irqs_consumed = 0;
-    vpd_set_status(&n->pci, 1 | 2 | 8 | 4);
-    RT_CHECK(vpd_status(&n->pci) == (1 | 2 | 8 | 4));
-    for (uint16_t d = 0; d < VPD_QSIZE; d++)
-        post_rx(n, d);
+void net_init_mmio(struct net_dev *n, uint32_t base, unsigned gsi)
+{
+    the_dev = n;
+    n->transport = NET_MMIO;
+    RT_CHECK(vmd_find(&n->mmio, base, 1));
+    n->intx_line = gsi; /* active high, as the DSDT's Interrupt() descriptor says */
+    rt_on_irq(VEC_INTX, on_mmio_line);
+    rt_ioapic_route(gsi, VEC_INTX, 0, RT_IOAPIC_LEVEL);
+    net_start(n, false);
 }
 
 bool net_link_up(struct net_dev *n)
 {
-    return vpd_config16(&n->pci, NET_CFG_STATUS) & NET_S_LINK_UP;
+    return dev_config16(n, NET_CFG_STATUS) & NET_S_LINK_UP;
 }
 
 bool net_wait_link(struct net_dev *n, bool up, unsigned rounds)
@@ -145,7 +236,7 @@ void net_send(struct net_dev *n, const uint8_t *frame, unsigned len)
         tx_buf[NET_HDR_LEN + i] = frame[i];
     uint16_t want = (uint16_t)(n->txq.avail.idx + 1);
     n->txq.desc[0] = (struct vpd_desc){.addr = (uintptr_t)tx_buf, .len = NET_HDR_LEN + len};
-    vpd_queue_kick(&n->txq, 0);
+    dev_queue_kick(n, &n->txq, 0);
     uint64_t t0 = rt_rdtsc();
     while (vpd_used_idx(&n->txq) != want) {
         if (rt_rdtsc() - t0 > RT_WAIT_TICKS)

@@ -3,17 +3,21 @@
  * device's configuration picks the role: NET_MAC_A (…:01) is the tester, NET_MAC_B (…:02)
  * the echo peer, which sends every frame back with the MACs swapped until a "bye" frame.
  *
- * On top of virtio_pci_drv: the rx queue with posted buffers, tx, the link status and the
- * configuration-change interrupt, with MSI-X (entry 0 config, entry 1 rx) or INTx (MSI-X
- * left disabled; the IOAPIC input from the interrupt line register; the handler reads the
- * ISR, which clears it and lowers the line). Frames are consumed only after an interrupt
- * announced them, so a device that fails to interrupt fails the test (no polling). */
+ * On top of virtio_pci_drv or virtio_mmio_drv (the few transport calls go through small
+ * helpers in net_pair.c that pick one by n->transport): the rx queue with posted buffers,
+ * tx, the link status and the configuration-change interrupt. Interrupts: on PCI, MSI-X
+ * (entry 0 config, entry 1 rx) or INTx (MSI-X left disabled; the IOAPIC input from the
+ * interrupt line register; the handler reads the ISR, which clears it and lowers the line);
+ * on MMIO, the level line `intr` names (the handler reads InterruptStatus and ACKs what it
+ * read, which lowers the line). Frames are consumed only after an interrupt announced them,
+ * so a device that fails to interrupt fails the test (no polling). */
 #ifndef TINY_NET_PAIR_H
 #define TINY_NET_PAIR_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "virtio_mmio_drv.h"
 #include "virtio_pci_drv.h"
 
 #define NET_ETHERTYPE 0x88b5 /* local experimental */
@@ -25,10 +29,14 @@
 #define NET_KIND_BYE   'B' /* the echo peer echoes it, then ends its VM with status 0 */
 #define NET_KIND_WAIT  'W' /* the echo peer echoes it, then waits to be killed (runner) */
 
+enum net_transport { NET_PCI, NET_MMIO };
+
 struct net_dev {
-    struct vpd pci;
-    bool intx;
-    unsigned intx_line;
+    enum net_transport transport;
+    struct vpd pci;     /* NET_PCI */
+    struct vmd mmio;    /* NET_MMIO */
+    bool intx;          /* PCI INTx (MSI-X disabled) */
+    unsigned intx_line; /* the IOAPIC input of INTx or of the MMIO line */
     uint8_t mac[6];
     struct vpd_queue rxq, txq;
     uint16_t rx_next;  /* next used entry to consume */
@@ -36,8 +44,9 @@ struct net_dev {
     uint32_t rx_irqs_consumed;
 };
 
-/* Interrupts taken: rx (MSI-X rx vector, or INTx with ISR bit 0), configuration changes
- * (MSI-X config vector, or ISR bit 1), INTx with ISR 0 (the line was not ours). */
+/* Interrupts taken: rx (MSI-X rx vector, or a line interrupt with status bit 0),
+ * configuration changes (MSI-X config vector, or status bit 1), line interrupts with status
+ * 0 (INTx or the MMIO line raised without a reason). */
 extern volatile uint32_t net_rx_irqs, net_config_irqs, net_isr_zero;
 /* The link status read by the handler of configuration interrupt i (i < 16). */
 extern volatile uint16_t net_config_status[16];
@@ -45,6 +54,9 @@ extern volatile uint16_t net_config_status[16];
 /* Finds the card, puts BAR 0 at `bar_addr`, negotiates VERSION_1|MAC|STATUS, sets up rx
  * (all buffers posted) and tx, and the interrupts (MSI-X or INTx). Checks as it goes. */
 void net_init(struct net_dev *n, bool msix, uint32_t bar_addr);
+/* The same for a card on virtio-mmio at `base` (found there: magic, version 2, net) whose
+ * level line is IOAPIC input `gsi` (active high, as its ACPI node says). */
+void net_init_mmio(struct net_dev *n, uint32_t base, unsigned gsi);
 bool net_link_up(struct net_dev *n);
 /* Waits until LINK_UP shows `up` (up to about `rounds` RT_WAIT_TICKS); true if it did. */
 bool net_wait_link(struct net_dev *n, bool up, unsigned rounds);
