@@ -982,7 +982,9 @@ START_TEST(option_errors)
     expect_error("ram 1M vdev virtio-net mtu 65536", "out of range");
     expect_error("ram 1M vdev virtio-net mac 01:00:5e:00:00:01", "multicast MAC");
     expect_error("ram 1M vdev virtio-net mac 00:00:00:00:00:00", "all-zero MAC");
-    expect_error("ram 1M vdev virtio-net legacy", "legacy");
+    expect_error("ram 1M vdev virtio-net loc 0xd0000000 intr ioapic:5 legacy",
+                 "test.conf:1:53: vdev virtio-net: option 'legacy' (virtio-mmio version 1) is not "
+                 "supported (hint: drop it: stock kernels drive virtio-mmio version 2");
     expect_error("ram 1M vdev virtio-net peerfeat 3", "did you mean 'peerfeats'");
 }
 END_TEST

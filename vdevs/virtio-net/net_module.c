@@ -8,6 +8,7 @@
  *   peerfeats MASK         guest offloads the peer may be sent (default: all; the link
  *                          tells which ones the peer's guest negotiated)
  *   mtu N                  the MTU offered with VIRTIO_NET_F_MTU (68..65535, default 1500)
+ *   legacy                 qvm's virtio-mmio version 1: recognized, refused (not supported)
  * See docs/virtio-net.md.
  */
 #include <errno.h>
@@ -48,6 +49,10 @@ static const struct vdev_option net_options[] = {
      .help = "MTU offered to the guest",
      .min = 68,
      .max = 65535},
+    /* Recognized so that a qvm configuration gets a clear refusal, not "unknown option". */
+    {.name = "legacy",
+     .kind = VDEV_OPT_FLAG,
+     .help = "virtio-mmio version 1 (legacy): not supported, the configuration is refused"},
     {.name = NULL},
 };
 
@@ -83,6 +88,11 @@ static int net_option(struct vdev *d, const struct vdev_optval *v)
         n->peerfeats = v->num;
     } else if (!strcmp(o, "mtu")) {
         n->mtu = (unsigned)v->num;
+    } else if (!strcmp(o, "legacy")) {
+        return vdev_error(d, v->pos,
+                          "drop it: stock kernels drive virtio-mmio version 2, which vdevkit "
+                          "provides",
+                          "option 'legacy' (virtio-mmio version 1) is not supported");
     }
     return 0;
 }
