@@ -59,8 +59,8 @@ struct shm_client; /* one guest connection to a region */
  * in one process returns the same object with one more reference. Returns an enum
  * shm_status (SHM_OK with *out set); `why` (may be NULL) gets a host-side explanation for
  * the log (errno text, "mode 0640 refuses uid 1000"). */
-int shm_obj_open(const char *name, const struct shm_open_args *a, struct shm_obj **out,
-                 char *why, size_t whylen);
+int shm_obj_open(const char *name, const struct shm_open_args *a, struct shm_obj **out, char *why,
+                 size_t whylen);
 /* Drops a reference; the last one detaches any client left, frees the process slot and,
  * when no user is left and the region is not persistent, removes the object. */
 void shm_obj_close(struct shm_obj *o);
@@ -100,6 +100,8 @@ struct shm_obj_info {
     uid_t uid;
     gid_t gid;
     bool persistent;
+    bool corrupt;   /* not a valid region (pages and clients unknown): remove it */
+    bool readonly;  /* we may not write it: shown as is, dead users not reclaimed */
     unsigned users; /* live processes with the region open */
     uint32_t attached;
     struct {
@@ -113,8 +115,8 @@ struct shm_obj_info {
 int shm_obj_list(void (*fn)(const struct shm_obj_info *info, void *arg), void *arg);
 /* Creates a persistent region (SHM_OK, or a status with `why`). Existing: SHM_UNKNOWN
  * with why "exists". */
-int shm_obj_create_persistent(const char *name, uint64_t pages, unsigned mode, gid_t gid,
-                              char *why, size_t whylen);
+int shm_obj_create_persistent(const char *name, uint64_t pages, unsigned mode, gid_t gid, char *why,
+                              size_t whylen);
 /* Removes the name: processes attached keep their memory until they detach; the next
  * open creates a new region. Returns 0 or -1 with errno. */
 int shm_obj_remove(const char *name);

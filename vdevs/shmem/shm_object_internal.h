@@ -1,0 +1,139 @@
+/* Internals of the host shmem objects: the header layout every process shares and the
+ * helpers the shm_object*.c files share. Not for the device (it uses shm_object.h).
+ *
+ * Object layout: SHM_HDR_PAGES header pages (struct shm_header; never mapped into a
+ * guest), then `pages` data pages. The header is written by other processes: everything
+ * read from it is checked before use (indices, bitmaps, sizes).
+ */
+#ifndef VDEVKIT_SHM_OBJECT_INTERNAL_H
+#define VDEVKIT_SHM_OBJECT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shm_object.h"
+
+#define SHM_HDR_MAGIC   0x314d48534b445655ull /* "UVDKSHM1" */
+#define SHM_HDR_VERSION 1u
+/* Two pages: 64 user slots with a pthread mutex each do not fit in one. */
+#define SHM_HDR_PAGES       2u
+#define SHM_HDR_SIZE        ((size_t)SHM_HDR_PAGES * SHM_OBJ_PAGE)
+#define SHM_NO_USER         0xffffffffu
+#define SHM_DIR             "/dev/shm" /* where glibc's shm_open puts objects (for link/stat) */
+#define SHM_TMP_PREFIX      "vdevkit-shmtmp." /* objects being created, never a region name */
+#define SHM_LOCK_TIMEOUT_MS 2000 /* a header lock held longer = a hung or hostile peer */
+#define SHM_NAME_MAX        200  /* host name length without the prefix */
+#define SHM_ALL_CLIENTS     ((1u << SHM_OBJ_MAX_CLIENTS) - 1u)
+
+enum { SHM_USER_FREE = 0, SHM_USER_LIVE = 1 };
+
+/* One VM process (or tool) with the region open. */
+struct shm_user_slot {
+    pthread_mutex_t life;  /* robust: held by the owner's watcher thread while LIVE */
+    _Atomic uint32_t wake; /* futex word the owner's watcher sleeps on */
+    _Atomic uint32_t state;
+    int32_t pid;
+    uint32_t gen; /* bumped on every claim (listing, debugging) */
+    char who[32];
+};
+
+/* One guest connection (idx = its index). Valid when its attach bit is set. */
+struct shm_client_slot {
+    _Atomic uint32_t user;    /* owning user slot */
+    _Atomic uint32_t pending; /* bit i: client i notified this one since its last read */
+    _Atomic uint32_t seq;     /* bumped by every notification for it (watchers compare) */
+    uint32_t pad;
+};
+
+struct shm_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;
+    uint64_t pages; /* data pages, fixed by the creator */
+    uint32_t persistent;
+    _Atomic uint32_t unlinked; /* the name no longer refers to this object */
+    _Atomic uint32_t attached; /* bitmap of client slots in use */
+    uint32_t pad;
+    pthread_mutex_t lock; /* robust, process-shared: protects slots and flags */
+    struct shm_client_slot clients[SHM_OBJ_MAX_CLIENTS];
+    struct shm_user_slot users[SHM_OBJ_MAX_USERS];
+};
+
+_Static_assert(sizeof(struct shm_header) <= SHM_HDR_SIZE, "header must fit its pages");
+
+/* A region open in this process. */
+struct shm_obj {
+    struct shm_obj *next; /* registry (shm_object.c) */
+    char name[SHM_NAME_MAX + 1];
+    pid_t owner_pid; /* a forked child never reuses its parent's objects */
+    int refs;
+    int fd;
+    struct shm_header *hdr;
+    void *data;
+    uint64_t pages;
+    unsigned me; /* our user slot */
+    char who[32];
+
+    /* Local state: clients of this process, watcher hand-shake. */
+    pthread_mutex_t lk;
+    pthread_cond_t cv;
+    struct shm_client *clients[SHM_OBJ_MAX_CLIENTS];
+    pthread_t watcher;
+    bool watcher_started;
+    bool claim_new; /* the object is ours and not yet visible: skip the stale check */
+    bool claim_done;
+    int claim_result; /* enum shm_status, or SHM_RETRY / SHM_STALE */
+    atomic_bool stop;
+};
+
+struct shm_client {
+    struct shm_obj *o;
+    unsigned idx;
+    void (*changed)(void *arg);
+    void *arg;
+    uint32_t seen_seq, seen_attached; /* what the watcher last reported */
+    bool busy;                        /* `changed` in flight (under o->lk) */
+    bool detached;                    /* detached from its own callback: watcher frees */
+};
+
+/* Internal results besides enum shm_status. */
+#define SHM_RETRY 100 /* lost a race: start over */
+#define SHM_STALE 101 /* the object was stale and has been removed */
+
+/* shm_object_header.c */
+int shm_name_check(const char *name);
+void shm_obj_path(char *buf, size_t len, const char *name); /* "/vdevkit-shm.NAME" */
+void shm_setwhy(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int shm_errno_status(int err);
+int shm_hdr_init(struct shm_header *h, uint64_t pages, bool persistent);
+int shm_hdr_check(const struct shm_header *h, off_t size, char *why, size_t whylen);
+int shm_hdr_lock(struct shm_header *h);
+void shm_hdr_unlock(struct shm_header *h);
+void shm_hdr_repair(struct shm_header *h);
+uint64_t shm_hdr_sweep(struct shm_header *h, unsigned self);
+uint64_t shm_hdr_live_users(struct shm_header *h);
+void shm_hdr_reclaim_user(struct shm_header *h, unsigned u);
+unsigned shm_hdr_client_user(struct shm_header *h, unsigned idx);
+uint32_t shm_hdr_attached(struct shm_header *h);
+void shm_hdr_wake(struct shm_header *h, uint64_t users);
+int shm_life_take(struct shm_header *h, unsigned u);
+int shm_map_header(int fd, bool writable, struct shm_header **out, off_t *size, char *why,
+                   size_t whylen);
+
+/* shm_object.c */
+struct shm_obj *shm_obj_new(const char *name, const char *who);
+void shm_obj_free(struct shm_obj *o);
+int shm_create_tmp(struct shm_obj *o, uint64_t pages, bool persistent, unsigned mode, gid_t gid,
+                   char *tmp, size_t tmplen, char *why, size_t whylen);
+int shm_publish_tmp(const char *tmp, const char *name, char *why, size_t whylen);
+
+/* shm_object_watch.c */
+int shm_watch_start(struct shm_obj *o);
+void shm_watch_stop(struct shm_obj *o);
+
+#endif

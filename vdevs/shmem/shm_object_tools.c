@@ -1,0 +1,211 @@
+/* Host tools (`vdevkit shmem list|create|remove`): listing with reclaim of dead users,
+ * persistent regions, removal. They never take a user slot. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shm_object_internal.h"
+
+/* Under the lock: reclaims dead users; a region left without users that is not persistent
+ * is stale: its name is removed. Returns true when it was. */
+static bool sweep_stale(struct shm_header *h, const char *name)
+{
+    uint64_t dead = shm_hdr_sweep(h, SHM_NO_USER);
+    uint64_t live = shm_hdr_live_users(h);
+    if (dead && live)
+        shm_hdr_wake(h, live);
+    if (live || h->persistent || atomic_load(&h->unlinked))
+        return false;
+    char path[SHM_NAME_MAX + 32];
+    shm_obj_path(path, sizeof(path), name);
+    atomic_store(&h->unlinked, 1);
+    shm_unlink(path);
+    return true;
+}
+
+static void fill_info(struct shm_header *h, struct shm_obj_info *info)
+{
+    info->pages = h->pages;
+    info->persistent = h->persistent != 0;
+    uint64_t live = shm_hdr_live_users(h);
+    info->users = (unsigned)__builtin_popcountll(live);
+    info->attached = shm_hdr_attached(h);
+    for (unsigned i = 0; i < SHM_OBJ_MAX_CLIENTS; i++) {
+        unsigned u = shm_hdr_client_user(h, i);
+        if (!(info->attached & (1u << i)) || u == SHM_NO_USER)
+            continue;
+        info->clients[i].pid = h->users[u].pid;
+        memcpy(info->clients[i].who, h->users[u].who, sizeof(info->clients[i].who));
+        info->clients[i].who[sizeof(info->clients[i].who) - 1] = 0;
+    }
+}
+
+/* 0 = filled, 1 = skip (stale or vanished). */
+static int list_one(const char *name, struct shm_obj_info *info)
+{
+    char path[SHM_NAME_MAX + 32];
+    shm_obj_path(path, sizeof(path), name);
+    memset(info, 0, sizeof(*info));
+    snprintf(info->name, sizeof(info->name), "%s", name);
+    bool rw = true;
+    int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+        rw = false;
+        fd = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
+    }
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 1;
+        /* Not even readable: show what the directory says. */
+        char full[SHM_NAME_MAX + 64];
+        snprintf(full, sizeof(full), SHM_DIR "%s", path);
+        struct stat st;
+        if (stat(full, &st))
+            return 1;
+        info->mode = st.st_mode & 07777;
+        info->uid = st.st_uid;
+        info->gid = st.st_gid;
+        info->readonly = true;
+        info->corrupt = st.st_size < (off_t)SHM_HDR_SIZE;
+        return 0;
+    }
+    struct stat st;
+    if (fstat(fd, &st)) {
+        close(fd);
+        return 1;
+    }
+    info->mode = st.st_mode & 07777;
+    info->uid = st.st_uid;
+    info->gid = st.st_gid;
+    info->readonly = !rw;
+    struct shm_header *h;
+    if (shm_map_header(fd, rw, &h, NULL, NULL, 0)) {
+        info->corrupt = true;
+        close(fd);
+        return 0;
+    }
+    int r = 0;
+    if (rw) {
+        if (shm_hdr_lock(h)) {
+            fill_info(h, info); /* lock unavailable: an unlocked look */
+        } else {
+            r = sweep_stale(h, name) ? 1 : 0;
+            if (!r)
+                fill_info(h, info);
+            shm_hdr_unlock(h);
+        }
+    } else {
+        fill_info(h, info);
+    }
+    munmap(h, SHM_HDR_SIZE);
+    close(fd);
+    return r;
+}
+
+int shm_obj_list(void (*fn)(const struct shm_obj_info *info, void *arg), void *arg)
+{
+    DIR *d = opendir(SHM_DIR);
+    if (!d)
+        return -1;
+    size_t plen = strlen(SHM_OBJ_PREFIX);
+    int count = 0;
+    struct dirent *e;
+    static struct shm_obj_info info; /* 1 KiB+: keep it off small thread stacks */
+    static pthread_mutex_t info_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&info_lock);
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, SHM_OBJ_PREFIX, plen) != 0)
+            continue;
+        const char *name = e->d_name + plen;
+        if (shm_name_check(name) || list_one(name, &info))
+            continue;
+        fn(&info, arg);
+        count++;
+    }
+    pthread_mutex_unlock(&info_lock);
+    closedir(d);
+    return count;
+}
+
+int shm_obj_create_persistent(const char *name, uint64_t pages, unsigned mode, gid_t gid, char *why,
+                              size_t whylen)
+{
+    if (why && whylen)
+        why[0] = 0;
+    if (shm_name_check(name)) {
+        shm_setwhy(why, whylen, "illegal host name");
+        return SHM_ILLEGAL_NAME;
+    }
+    if (pages < 1 || pages > SHM_OBJ_MAX_PAGES) {
+        shm_setwhy(why, whylen, "size %llu pages out of range 1..%u", (unsigned long long)pages,
+                   SHM_OBJ_MAX_PAGES);
+        return pages ? SHM_NO_MEMORY : SHM_UNKNOWN;
+    }
+    char path[SHM_NAME_MAX + 32];
+    shm_obj_path(path, sizeof(path), name);
+    for (int attempt = 0; attempt < 32; attempt++) {
+        struct shm_obj *o = shm_obj_new(name, NULL);
+        if (!o)
+            return SHM_NO_MEMORY;
+        char tmp[96];
+        int r = shm_create_tmp(o, pages, true, mode, gid, tmp, sizeof(tmp), why, whylen);
+        if (!r)
+            r = shm_publish_tmp(tmp, name, why, whylen);
+        shm_obj_free(o);
+        if (r != SHM_RETRY)
+            return r;
+        /* The name exists: fine if it is only a stale leftover. */
+        int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue;
+            shm_setwhy(why, whylen, "exists");
+            return SHM_UNKNOWN;
+        }
+        struct shm_header *h;
+        bool stale = false;
+        if (shm_map_header(fd, true, &h, NULL, NULL, 0) == SHM_OK) {
+            if (shm_hdr_lock(h) == 0) {
+                stale = sweep_stale(h, name);
+                shm_hdr_unlock(h);
+            }
+            munmap(h, SHM_HDR_SIZE);
+        }
+        close(fd);
+        if (!stale) {
+            shm_setwhy(why, whylen, "exists");
+            return SHM_UNKNOWN;
+        }
+    }
+    shm_setwhy(why, whylen, "region '%s' keeps changing under us", name);
+    return SHM_UNKNOWN;
+}
+
+int shm_obj_remove(const char *name)
+{
+    if (shm_name_check(name)) {
+        errno = EINVAL;
+        return -1;
+    }
+    char path[SHM_NAME_MAX + 32];
+    shm_obj_path(path, sizeof(path), name);
+    int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+    if (fd >= 0) {
+        /* Tell its users the name is gone, so the last one does not unlink a successor. */
+        struct shm_header *h;
+        if (shm_map_header(fd, true, &h, NULL, NULL, 0) == SHM_OK) {
+            if (shm_hdr_lock(h) == 0) {
+                atomic_store(&h->unlinked, 1);
+                shm_hdr_unlock(h);
+            }
+            munmap(h, SHM_HDR_SIZE);
+        }
+        close(fd);
+    }
+    return shm_unlink(path);
+}
