@@ -2,18 +2,25 @@
 # Builds the tier-3 guest's initramfs: busybox, the scenario /init, the kernel modules the
 # scenarios need (with their dependencies from modules.dep; /init loads them in order) and
 # static guest test programs.
-#   build-initramfs.sh [--net] OUT.cpio.gz [MODULE...]   (GUEST_PROGRAMS="a.c b.c": static programs)
+#   build-initramfs.sh [--net] [--shmem] OUT.cpio.gz [MODULE...]
+#   (GUEST_PROGRAMS="a.c b.c": static programs)
 # --net: the network scenarios' tools and drivers: iperf3 with its libraries (Debian's, from
 # fetch.sh, in /usr/lib/x86_64-linux-gnu) and the virtio_pci/virtio_mmio/virtio_net modules (with
 # failover/net_failover, their dependencies) unless the kernel has them built in.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../images/lib.sh"
+# --shmem: the shmem scenarios' tool `gshm` (shmem/build.sh: static, libpciaccess) and the
+# uio/uio_pci_generic modules it waits on for PCI interrupts.
 net=0
-if [ "${1:-}" = --net ]; then
-    net=1
-    shift
-fi
+shmem=0
+while :; do
+    case ${1:-} in
+        --net) net=1; shift ;;
+        --shmem) shmem=1; shift ;;
+        *) break ;;
+    esac
+done
 out=$1
 shift
 eval "$("$here/../images/fetch.sh")"
@@ -39,6 +46,10 @@ if [ "$net" = 1 ]; then
     # skipped (vdk_resolve_modules checks modules.builtin).
     # virtio_mmio: the MMIO NIC (pair-mmio), bound through ACPI (_HID LNRO0005).
     modules+=(virtio_pci virtio_mmio virtio_net)
+fi
+if [ "$shmem" = 1 ]; then
+    "$here/shmem/build.sh" "$stage/usr/bin/gshm"
+    modules+=(uio uio_pci_generic)
 fi
 if [ ${#modules[@]} -gt 0 ]; then
     vdk_stage_modules "$VDEVKIT_MODDIR" "$stage" "${modules[@]}"
