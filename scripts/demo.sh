@@ -28,4 +28,7 @@ NET_ONLY=pair NET_IPERF_SECS="${DEMO_SECS:-5}" \
 
 echo
 echo "== alpha and beta: a message and a notification each way through a shmem region =="
-SHM_ONLY=pci "$top/guest-tests/linux/run-shmem-tests.sh" "$top/build"
+status=0
+SHM_ONLY=pci "$top/guest-tests/linux/run-shmem-tests.sh" "$top/build" || status=$?
+[ "$status" = 77 ] && status=0 # this build has no shmem module: said so, nothing to show
+exit "$status"
