@@ -456,6 +456,11 @@ void vdev_pci_set_intx(struct vdev_pci_func *f, bool asserted)
     pci_intx_update(f);
 }
 
+uint32_t vdev_pci_intx_gsi(const struct vdev_pci_func *f)
+{
+    return f->intx_gsi;
+}
+
 /* ---- reset and free ---- */
 
 void pci_func_reset(struct vdev_pci_func *f)

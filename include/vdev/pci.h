@@ -135,6 +135,8 @@ int vdev_pci_msix_notify(struct vdev_pci_func *f, unsigned vec);
 /* Drives INTx (the function's INTA#); honours the command register's INTx-disable bit and
  * mirrors the level into the status register's interrupt bit. Any thread. */
 void vdev_pci_set_intx(struct vdev_pci_func *f, bool asserted);
+/* The GSI the function's INTA# is wired to (what its interrupt-line register says). */
+uint32_t vdev_pci_intx_gsi(const struct vdev_pci_func *f);
 
 #ifdef __cplusplus
 }
