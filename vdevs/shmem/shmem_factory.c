@@ -142,7 +142,7 @@ static const char *status_name(int st)
     return st >= 0 && st <= SHM_DOES_NOT_EXIST ? names[st] : "?";
 }
 
-/* Logs a guest-chosen name safely (it passed the name check, or is shown escaped). */
+/* A guest-chosen name for the log: printable bytes only; out has room for n + 1. */
 static void printable(char *out, const uint8_t *in, size_t n)
 {
     size_t j = 0;
@@ -352,7 +352,7 @@ void shmem_factory_write(struct shmem *s, uint64_t off, unsigned size, uint64_t 
             s->size = (uint32_t)value;
         s->status = (uint32_t)attach(s, create ? (uint32_t)value : 0, create);
         if (s->status != SHM_OK) {
-            char shown[SHMEM_NAME_FIELD];
+            char shown[SHMEM_NAME_FIELD + 1];
             printable(shown, s->name, sizeof(s->name));
             vdev_debug(s->d, "%s '%s': %s", create ? "create" : "find", shown,
                        status_name((int)s->status));
