@@ -692,8 +692,8 @@ void vdev_aml_res_mem32(struct vdev_aml *a, uint64_t base, uint64_t len)
 
 /* Word/DWord/QWord Address Space descriptor of a bridge window: ResourceProducer (general
  * flag bit 0 clear), PosDecode, MinFixed, MaxFixed; granularity and translation 0. */
-static void address_space(struct vdev_aml *a, uint8_t tag, unsigned width, unsigned type,
-                          unsigned type_flags, uint64_t base, uint64_t len)
+static void address_space_flags(struct vdev_aml *a, uint8_t tag, unsigned width, unsigned type,
+                                unsigned general, unsigned type_flags, uint64_t base, uint64_t len)
 {
     uint64_t limit = width == 8 ? UINT64_MAX : (1ull << (8 * width)) - 1;
     if (len < 1 || base > limit || len - 1 > limit - base) {
@@ -707,13 +707,20 @@ static void address_space(struct vdev_aml *a, uint8_t tag, unsigned width, unsig
     put8(a, tag);
     put_le(a, 3 + 5 * width, 2);
     put8(a, type);
-    put8(a, 0x0c); /* _MAF | _MIF */
+    put8(a, general); /* _MAF | _MIF, bit 0: consumer (else producer) */
     put8(a, type_flags);
     put_le(a, 0, width);              /* granularity */
     put_le(a, base, width);           /* minimum */
     put_le(a, base + len - 1, width); /* maximum */
     put_le(a, 0, width);              /* translation offset */
     put_le(a, len, width);
+}
+
+/* A bridge's window: ResourceProducer. */
+static void address_space(struct vdev_aml *a, uint8_t tag, unsigned width, unsigned type,
+                          unsigned type_flags, uint64_t base, uint64_t len)
+{
+    address_space_flags(a, tag, width, type, 0x0c, type_flags, base, len);
 }
 
 void vdev_aml_res_word_bus(struct vdev_aml *a, uint32_t first, uint32_t last)
@@ -748,6 +755,14 @@ void vdev_aml_res_qword_mem(struct vdev_aml *a, uint64_t base, uint64_t len, boo
 {
     if (in_crs(a, "QWordMemory"))
         address_space(a, RES_QWORD_ADDR, 8, ADDR_TYPE_MEM, mem_flags(prefetchable), base, len);
+}
+
+void vdev_aml_res_qword_mem_consumer(struct vdev_aml *a, uint64_t base, uint64_t len,
+                                     bool prefetchable)
+{
+    if (in_crs(a, "QWordMemory"))
+        address_space_flags(a, RES_QWORD_ADDR, 8, ADDR_TYPE_MEM, 0x0d, mem_flags(prefetchable),
+                            base, len);
 }
 
 /* ---- statements ---- */

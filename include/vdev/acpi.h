@@ -99,6 +99,9 @@ void vdev_aml_res_word_bus(struct vdev_aml *a, uint32_t first, uint32_t last); /
 void vdev_aml_res_dword_io(struct vdev_aml *a, uint64_t base, uint64_t len);   /* <= 4 GiB */
 void vdev_aml_res_dword_mem(struct vdev_aml *a, uint64_t base, uint64_t len, bool prefetchable);
 void vdev_aml_res_qword_mem(struct vdev_aml *a, uint64_t base, uint64_t len, bool prefetchable);
+/* QWordMemory (ResourceConsumer, ...): a device's own 64-bit memory range (shmem's window). */
+void vdev_aml_res_qword_mem_consumer(struct vdev_aml *a, uint64_t base, uint64_t len,
+                                     bool prefetchable);
 
 /* ---- Statements: inside a Method (or an If in one) ---- */
 

@@ -126,6 +126,8 @@ START_TEST(dsdt_node)
     asl_must_contain(dsl, "\"qvm,guest_shm\"");
     asl_must_contain(dsl, "Memory32Fixed (ReadWrite, 0xD1000000, // Address Base "
                           "0x00001000, // Address Length");
+    asl_must_contain(dsl, "QWordMemory (ResourceConsumer, PosDecode, MinFixed, MaxFixed, "
+                          "Prefetchable, ReadWrite,");
     asl_must_contain(dsl, "0x0000001000000000, // Range Minimum");
     asl_must_contain(dsl, "0x0000000040000000, // Length");
     asl_must_contain(dsl, "Interrupt (ResourceConsumer, Level, ActiveHigh, Shared, ,, )");

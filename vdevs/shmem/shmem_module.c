@@ -186,7 +186,7 @@ static int shmem_gen_acpi(struct vdev *d, struct vdev_aml *dsdt)
     vdev_aml_name_begin(dsdt, "_CRS");
     vdev_aml_crs_begin(dsdt);
     vdev_aml_res_mem32(dsdt, loc->addr, SHMEM_FACTORY_SIZE);
-    vdev_aml_res_qword_mem(dsdt, s->mmio_win_base, s->window_size, true);
+    vdev_aml_res_qword_mem_consumer(dsdt, s->mmio_win_base, s->window_size, true);
     if (s->has_vector)
         vdev_aml_res_interrupt(dsdt, s->vector, true, true, true);
     vdev_aml_crs_end(dsdt);
