@@ -4,6 +4,7 @@
  *   vdevkit modules                    list the device modules found on the search path
  *   vdevkit stat SYSTEM [NAME]         a running VM's devices and counters (control socket)
  *   vdevkit info SYSTEM | list         a running VM's pid and uptime | the VMs running here
+ *   vdevkit shmem list|create|remove   the host's shared-memory regions (vdev shmem)
  *   vdevkit version
  */
 #include <errno.h>
@@ -17,6 +18,7 @@
 
 #include "acpi_pm.h"
 #include "control_client.h"
+#include "shmem_cli.h"
 #include "vmm.h"
 #include "x86_platform.h"
 
@@ -27,6 +29,7 @@ static void usage(FILE *out)
             "       vdevkit stat SYSTEM|SOCKET [NAME]   a running VM's devices and counters\n"
             "       vdevkit info SYSTEM|SOCKET          a running VM's pid and uptime\n"
             "       vdevkit list                        the VMs in the run-time folder\n"
+            "       vdevkit shmem list|create|remove    the host's shared-memory regions\n"
             "       vdevkit version\n"
             "\n"
             "A configuration is qvm-style tokens: '@guest.conf' reads a file, and more\n"
@@ -157,6 +160,8 @@ int main(int argc, char **argv)
         return vmm_cmd_info(argc - 2, argv + 2);
     if (strcmp(argv[1], "list") == 0)
         return vmm_cmd_list(argc - 2, argv + 2);
+    if (strcmp(argv[1], "shmem") == 0)
+        return vmm_cmd_shmem(argc - 2, argv + 2);
     fprintf(stderr, "vdevkit: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return VMM_EXIT_CONFIG;

@@ -256,7 +256,9 @@ int shm_obj_open(const char *name, const struct shm_open_args *a, struct shm_obj
         return SHM_UNKNOWN;
     }
     if (shm_name_check(name)) {
-        shm_setwhy(why, whylen, "illegal host name");
+        shm_setwhy(why, whylen,
+                   "a name is 1-%d bytes without '/' or control characters, not . or ..",
+                   SHM_NAME_MAX);
         return SHM_ILLEGAL_NAME;
     }
     if (a->create && (a->pages < 1 || a->pages > SHM_OBJ_MAX_PAGES)) {

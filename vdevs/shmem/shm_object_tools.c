@@ -138,7 +138,9 @@ int shm_obj_create_persistent(const char *name, uint64_t pages, unsigned mode, g
     if (why && whylen)
         why[0] = 0;
     if (shm_name_check(name)) {
-        shm_setwhy(why, whylen, "illegal host name");
+        shm_setwhy(why, whylen,
+                   "a name is 1-%d bytes without '/' or control characters, not . or ..",
+                   SHM_NAME_MAX);
         return SHM_ILLEGAL_NAME;
     }
     if (pages < 1 || pages > SHM_OBJ_MAX_PAGES) {

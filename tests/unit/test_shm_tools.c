@@ -1,0 +1,265 @@
+/* Host shmem objects seen by the tools and by other users: listing, permissions (mode, gid,
+ * another uid), corrupt or foreign objects under the prefix. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "shm_object_internal.h"
+#include "shm_test_util.h"
+
+struct found {
+    const char *want;
+    int seen;
+    struct shm_obj_info info;
+};
+
+static void collect(const struct shm_obj_info *info, void *arg)
+{
+    struct found *f = arg;
+    if (strcmp(info->name, f->want) == 0) {
+        f->seen++;
+        f->info = *info;
+    }
+}
+
+START_TEST(test_list_shows_clients)
+{
+    const char *name = tname("list");
+    struct chan ch;
+    chan_init(&ch);
+    struct shm_obj *o;
+    struct shm_open_args a = open_args(3, "alpha");
+    a.mode = 0640;
+    ck_assert_int_eq(shm_obj_open(name, &a, &o, NULL, 0), SHM_OK);
+    struct counter cnt = {0};
+    struct shm_client *c;
+    ck_assert_int_eq(shm_client_attach(o, count_changed, &cnt, &c), SHM_OK);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct shm_obj *co;
+        struct shm_open_args ca = open_args(3, "beta");
+        CHILD_CHECK(shm_obj_open(name, &ca, &co, NULL, 0) == SHM_OK);
+        struct shm_client *cc[2];
+        CHILD_CHECK(shm_client_attach(co, count_changed, &cnt, &cc[0]) == SHM_OK);
+        CHILD_CHECK(shm_client_attach(co, count_changed, &cnt, &cc[1]) == SHM_OK);
+        send_byte(ch.to_parent[1], 'r');
+        recv_byte(ch.to_child[0], 10000);
+        shm_obj_close(co);
+        _exit(0);
+    }
+    ck_assert_int_eq(recv_byte(ch.to_parent[0], 5000), 'r');
+    struct found f = {.want = name};
+    ck_assert_int_ge(shm_obj_list(collect, &f), 1);
+    ck_assert_int_eq(f.seen, 1);
+    ck_assert_uint_eq(f.info.pages, 3);
+    ck_assert_uint_eq(f.info.mode, 0640);
+    ck_assert_uint_eq(f.info.uid, geteuid());
+    ck_assert(!f.info.persistent);
+    ck_assert(!f.info.corrupt);
+    ck_assert_uint_eq(f.info.users, 2);
+    ck_assert_uint_eq(f.info.attached, 0x7);
+    ck_assert_int_eq(f.info.clients[0].pid, getpid());
+    ck_assert_str_eq(f.info.clients[0].who, "alpha");
+    ck_assert_int_eq(f.info.clients[1].pid, pid);
+    ck_assert_str_eq(f.info.clients[2].who, "beta");
+    ck_assert_int_eq(f.info.clients[3].pid, 0);
+    send_byte(ch.to_child[1], 'q');
+    ck_assert_int_eq(wait_child(pid), 0);
+    shm_obj_close(o);
+    f.seen = 0;
+    shm_obj_list(collect, &f);
+    ck_assert_int_eq(f.seen, 0);
+}
+END_TEST
+
+START_TEST(test_list_reclaims_dead)
+{
+    const char *name = tname("ldead");
+    /* A persistent region whose only user died: listed without it; a plain one: gone. */
+    ck_assert_int_eq(shm_obj_create_persistent(name, 1, 0600, (gid_t)-1, NULL, 0), SHM_OK);
+    const char *plain = tname("lplain");
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct shm_obj *o, *p;
+        struct shm_open_args a = open_args(1, "dead");
+        CHILD_CHECK(shm_obj_open(name, &a, &o, NULL, 0) == SHM_OK);
+        CHILD_CHECK(shm_obj_open(plain, &a, &p, NULL, 0) == SHM_OK);
+        struct shm_client *c;
+        static struct counter cnt;
+        CHILD_CHECK(shm_client_attach(o, count_changed, &cnt, &c) == SHM_OK);
+        _exit(0);
+    }
+    ck_assert_int_eq(wait_child(pid), 0);
+    struct found f = {.want = name}, g = {.want = plain};
+    shm_obj_list(collect, &f);
+    shm_obj_list(collect, &g);
+    ck_assert_int_eq(f.seen, 1);
+    ck_assert(f.info.persistent);
+    ck_assert_uint_eq(f.info.users, 0);
+    ck_assert_uint_eq(f.info.attached, 0);
+    ck_assert_int_eq(g.seen, 0);
+    ck_assert_int_eq(shm_obj_remove(name), 0);
+}
+END_TEST
+
+START_TEST(test_mode_refuses_other_uid)
+{
+    if (geteuid() != 0)
+        return; /* needs root to become another uid: nothing to test */
+    const char *name = tname("mode");
+    struct shm_obj *o;
+    struct shm_open_args a = open_args(1, NULL);
+    a.mode = 0600;
+    ck_assert_int_eq(shm_obj_open(name, &a, &o, NULL, 0), SHM_OK);
+    const char *open_name = tname("open");
+    struct shm_obj *o2;
+    a.mode = 0666;
+    ck_assert_int_eq(shm_obj_open(open_name, &a, &o2, NULL, 0), SHM_OK);
+    pid_t pid = fork();
+    if (pid == 0) {
+        CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+        struct shm_obj *co;
+        char why[128] = "";
+        struct shm_open_args ca = open_args(1, NULL);
+        CHILD_CHECK(shm_obj_open(name, &ca, &co, why, sizeof(why)) == SHM_NO_PERMISSION);
+        CHILD_CHECK(strstr(why, "0600") && strstr(why, "65534"));
+        ca.create = false;
+        CHILD_CHECK(shm_obj_open(name, &ca, &co, why, sizeof(why)) == SHM_NO_PERMISSION);
+        /* The world-writable one opens; remove of a root object is refused (sticky dir). */
+        CHILD_CHECK(shm_obj_open(open_name, &ca, &co, why, sizeof(why)) == SHM_OK);
+        shm_obj_close(co);
+        CHILD_CHECK(shm_obj_remove(name) == -1);
+        _exit(0);
+    }
+    ck_assert_int_eq(wait_child(pid), 0);
+    shm_obj_close(o2);
+    shm_obj_close(o);
+}
+END_TEST
+
+START_TEST(test_gid)
+{
+    const char *name = tname("gid");
+    struct shm_obj *o;
+    struct shm_open_args a = open_args(1, NULL);
+    a.mode = 0660;
+    a.gid = getegid() == 0 ? 100 : getegid(); /* root may give any group */
+    ck_assert_int_eq(shm_obj_open(name, &a, &o, NULL, 0), SHM_OK);
+    char path[256];
+    snprintf(path, sizeof(path), "/dev/shm/" SHM_OBJ_PREFIX "%s", name);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_gid, a.gid);
+    ck_assert_uint_eq(st.st_mode & 0777, 0660);
+    shm_obj_close(o);
+}
+END_TEST
+
+/* Writes a raw object under the region prefix. */
+static void raw_object(const char *name, size_t size, int fill)
+{
+    char path[256];
+    shm_obj_path(path, sizeof(path), name);
+    int fd = shm_open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+    if (size) {
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        ck_assert_ptr_ne(p, MAP_FAILED);
+        memset(p, fill, size);
+        munmap(p, size);
+    }
+    close(fd);
+}
+
+START_TEST(test_corrupt_objects_refused)
+{
+    const char *name = tname("bad");
+    struct shm_obj *o;
+    struct shm_open_args a = open_args(1, NULL);
+    char why[128];
+    /* Garbage, too small, empty. */
+    const size_t sizes[] = {4 * SHM_OBJ_PAGE, 100, 0};
+    for (unsigned i = 0; i < 3; i++) {
+        raw_object(name, sizes[i], 0xff);
+        why[0] = 0;
+        ck_assert_int_eq(shm_obj_open(name, &a, &o, why, sizeof(why)), SHM_UNKNOWN);
+        ck_assert(why[0]);
+        struct found f = {.want = name};
+        shm_obj_list(collect, &f);
+        ck_assert_int_eq(f.seen, 1);
+        ck_assert(f.info.corrupt);
+        ck_assert_int_eq(shm_obj_remove(name), 0);
+    }
+    /* A valid header whose page count does not match the object's size. */
+    ck_assert_int_eq(shm_obj_create_persistent(name, 4, 0600, (gid_t)-1, NULL, 0), SHM_OK);
+    char path[256];
+    shm_obj_path(path, sizeof(path), name);
+    int fd = shm_open(path, O_RDWR, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, SHM_HDR_SIZE + 2 * SHM_OBJ_PAGE), 0);
+    close(fd);
+    ck_assert_int_eq(shm_obj_open(name, &a, &o, why, sizeof(why)), SHM_UNKNOWN);
+    ck_assert_ptr_nonnull(strstr(why, "size"));
+    /* Huge page count. */
+    fd = shm_open(path, O_RDWR, 0);
+    struct shm_header *h = mmap(NULL, SHM_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ck_assert_ptr_ne(h, MAP_FAILED);
+    h->pages = ~0ull;
+    munmap(h, SHM_HDR_SIZE);
+    close(fd);
+    ck_assert_int_eq(shm_obj_open(name, &a, &o, why, sizeof(why)), SHM_UNKNOWN);
+    ck_assert_ptr_nonnull(strstr(why, "pages"));
+    ck_assert_int_eq(shm_obj_remove(name), 0);
+}
+END_TEST
+
+START_TEST(test_hostile_slots_bounded)
+{
+    /* Out-of-range owners and bits in the header are ignored, never followed. */
+    const char *name = tname("host");
+    struct shm_obj *o;
+    struct shm_open_args a = open_args(1, NULL);
+    ck_assert_int_eq(shm_obj_open(name, &a, &o, NULL, 0), SHM_OK);
+    struct counter cnt = {0};
+    struct shm_client *c;
+    ck_assert_int_eq(shm_client_attach(o, count_changed, &cnt, &c), SHM_OK);
+    struct shm_header *h = o->hdr;
+    atomic_store(&h->clients[3].user, 0x7fffffffu);
+    atomic_fetch_or(&h->attached, 0xffff0000u | 1u << 3);
+    atomic_store(&h->users[40].state, 77);
+    shm_client_notify(c, ~0u); /* client 3's owner is out of range: skipped */
+    ck_assert_uint_eq(shm_client_read_status(c) >> 16, 0x9);
+    struct found f = {.want = name};
+    shm_obj_list(collect, &f);
+    ck_assert_int_eq(f.seen, 1);
+    ck_assert_int_eq(f.info.clients[3].pid, 0);
+    shm_obj_close(o);
+}
+END_TEST
+
+Suite *shm_tools_suite(void);
+Suite *shm_tools_suite(void)
+{
+    Suite *s = suite_create("shm_tools");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_list_shows_clients);
+    tcase_add_test(tc, test_list_reclaims_dead);
+    tcase_add_test(tc, test_mode_refuses_other_uid);
+    tcase_add_test(tc, test_gid);
+    tcase_add_test(tc, test_corrupt_objects_refused);
+    tcase_add_test(tc, test_hostile_slots_bounded);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(shm_tools_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,196 @@
+/* `vdevkit shmem`: lists, creates (persistent) and removes the host's shmem regions.
+ *
+ *   vdevkit shmem list
+ *   vdevkit shmem create NAME SIZE [MODE [GID]]   SIZE in bytes, K/M/G suffixes, whole pages
+ *   vdevkit shmem remove NAME
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <vdev/config.h>
+
+#include "shm_object.h"
+#include "shmem_cli.h"
+#include "vmm.h"
+
+static const char *const status_text[] = {
+    [SHM_OK] = "ok",
+    [SHM_UNKNOWN] = "failed",
+    [SHM_NO_MEMORY] = "no memory",
+    [SHM_CLIENT_MAX] = "too many clients",
+    [SHM_ILLEGAL_NAME] = "illegal name",
+    [SHM_NO_PERMISSION] = "no permission",
+    [SHM_DOES_NOT_EXIST] = "does not exist",
+};
+
+static void shmem_usage(FILE *out)
+{
+    fprintf(out, "usage: vdevkit shmem list\n"
+                 "       vdevkit shmem create NAME SIZE [MODE [GID]]\n"
+                 "       vdevkit shmem remove NAME\n"
+                 "SIZE is in bytes (K/M/G suffixes, rounded up to 4 KiB pages), MODE octal\n"
+                 "(default 0666 less the umask), GID a group number or name.\n");
+}
+
+static void size_text(char *buf, size_t len, uint64_t bytes)
+{
+    if (bytes >= (1ull << 30) && bytes % (1ull << 30) == 0)
+        snprintf(buf, len, "%lluG", (unsigned long long)(bytes >> 30));
+    else if (bytes >= (1ull << 20) && bytes % (1ull << 20) == 0)
+        snprintf(buf, len, "%lluM", (unsigned long long)(bytes >> 20));
+    else
+        snprintf(buf, len, "%lluK", (unsigned long long)(bytes >> 10));
+}
+
+static void print_region(const struct shm_obj_info *info, void *arg)
+{
+    char size[32], owner[80], user[32], group[32];
+    struct passwd *pw = getpwuid(info->uid);
+    struct group *gr = getgrgid(info->gid);
+    snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : "");
+    snprintf(group, sizeof(group), "%s", gr ? gr->gr_name : "");
+    if (!user[0])
+        snprintf(user, sizeof(user), "%u", (unsigned)info->uid);
+    if (!group[0])
+        snprintf(group, sizeof(group), "%u", (unsigned)info->gid);
+    snprintf(owner, sizeof(owner), "%s:%s", user, group);
+    if (info->corrupt) {
+        printf("%-20s %-8s %04o  %-16s %-5s %s\n", info->name, "-", info->mode, owner, "-",
+               "not a valid region (vdevkit shmem remove it)");
+        return;
+    }
+    size_text(size, sizeof(size), info->pages * SHM_OBJ_PAGE);
+    printf("%-20s %-8s %04o  %-16s %-5s %u", info->name, size, info->mode, owner,
+           info->persistent ? "yes" : "no", info->users);
+    for (unsigned i = 0; i < SHM_OBJ_MAX_CLIENTS; i++) {
+        if (!(info->attached & (1u << i)))
+            continue;
+        if (info->clients[i].pid)
+            printf(" %u:%d%s%s%s", i, (int)info->clients[i].pid, info->clients[i].who[0] ? "(" : "",
+                   info->clients[i].who, info->clients[i].who[0] ? ")" : "");
+        else
+            printf(" %u:?", i);
+    }
+    printf("%s\n", info->readonly ? "  (read-only view)" : "");
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    if (argc != 0) {
+        fprintf(stderr, "vdevkit shmem list: no arguments expected\n");
+        return VMM_EXIT_CONFIG;
+    }
+    printf("%-20s %-8s %-5s %-16s %-5s %s\n", "NAME", "SIZE", "MODE", "OWNER", "PERS",
+           "USERS CLIENTS(idx:pid(who))");
+    int n = shm_obj_list(print_region, NULL);
+    if (n < 0) {
+        fprintf(stderr, "vdevkit shmem list: %s\n", strerror(errno));
+        return VMM_EXIT_HOST;
+    }
+    return 0;
+}
+
+static int parse_gid(const char *s, gid_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*s && !*end && !errno && v < (unsigned long)(gid_t)-1) {
+        *out = (gid_t)v;
+        return 0;
+    }
+    struct group *gr = getgrnam(s);
+    if (!gr)
+        return -1;
+    *out = gr->gr_gid;
+    return 0;
+}
+
+static int cmd_create(int argc, char **argv)
+{
+    if (argc < 2 || argc > 4) {
+        fprintf(stderr, "vdevkit shmem create: expected NAME SIZE [MODE [GID]]\n");
+        shmem_usage(stderr);
+        return VMM_EXIT_CONFIG;
+    }
+    const char *name = argv[0];
+    uint64_t bytes;
+    const char *why = NULL;
+    if (vdev_parse_u64(argv[1], &bytes, &why) || bytes == 0) {
+        fprintf(stderr, "vdevkit shmem create: bad SIZE '%s': %s\n", argv[1],
+                why ? why : "must be at least 1");
+        return VMM_EXIT_CONFIG;
+    }
+    uint64_t pages = bytes / SHM_OBJ_PAGE + (bytes % SHM_OBJ_PAGE != 0);
+    if (pages > SHM_OBJ_MAX_PAGES) {
+        fprintf(stderr, "vdevkit shmem create: SIZE '%s' is above the %u GiB limit\n", argv[1],
+                (unsigned)(((uint64_t)SHM_OBJ_MAX_PAGES * SHM_OBJ_PAGE) >> 30));
+        return VMM_EXIT_CONFIG;
+    }
+    mode_t um = umask(0);
+    umask(um);
+    unsigned mode = 0666 & ~um;
+    if (argc >= 3) {
+        char *end;
+        errno = 0;
+        unsigned long m = strtoul(argv[2], &end, 8);
+        if (!*argv[2] || *end || errno || m > 0777) {
+            fprintf(stderr, "vdevkit shmem create: bad MODE '%s' (octal, at most 0777)\n", argv[2]);
+            return VMM_EXIT_CONFIG;
+        }
+        mode = (unsigned)m;
+    }
+    gid_t gid = (gid_t)-1;
+    if (argc == 4 && parse_gid(argv[3], &gid)) {
+        fprintf(stderr, "vdevkit shmem create: unknown group '%s'\n", argv[3]);
+        return VMM_EXIT_CONFIG;
+    }
+    char text[160] = "";
+    int r = shm_obj_create_persistent(name, pages, mode, gid, text, sizeof(text));
+    if (r != SHM_OK) {
+        fprintf(stderr, "vdevkit shmem create %s: %s%s%s\n", name, status_text[r],
+                text[0] ? ": " : "", text);
+        return r == SHM_ILLEGAL_NAME ? VMM_EXIT_CONFIG : VMM_EXIT_HOST;
+    }
+    return 0;
+}
+
+static int cmd_remove(int argc, char **argv)
+{
+    if (argc != 1) {
+        fprintf(stderr, "vdevkit shmem remove: expected NAME\n");
+        return VMM_EXIT_CONFIG;
+    }
+    if (shm_obj_remove(argv[0])) {
+        int e = errno;
+        fprintf(stderr, "vdevkit shmem remove %s: %s\n", argv[0],
+                e == EINVAL   ? "illegal name"
+                : e == ENOENT ? "no such region"
+                              : strerror(e));
+        return e == EINVAL ? VMM_EXIT_CONFIG : VMM_EXIT_HOST;
+    }
+    return 0;
+}
+
+int vmm_cmd_shmem(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0 ||
+        strcmp(argv[0], "help") == 0) {
+        shmem_usage(argc < 1 ? stderr : stdout);
+        return argc < 1 ? VMM_EXIT_CONFIG : 0;
+    }
+    if (strcmp(argv[0], "list") == 0)
+        return cmd_list(argc - 1, argv + 1);
+    if (strcmp(argv[0], "create") == 0)
+        return cmd_create(argc - 1, argv + 1);
+    if (strcmp(argv[0], "remove") == 0)
+        return cmd_remove(argc - 1, argv + 1);
+    fprintf(stderr, "vdevkit shmem: unknown command '%s'\n", argv[0]);
+    shmem_usage(stderr);
+    return VMM_EXIT_CONFIG;
+}
