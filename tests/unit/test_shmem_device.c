@@ -1,9 +1,11 @@
 /* vdev shmem: the guest_shm factory page, control pages and interrupts, driven as guests
  * do, with two machines in one process sharing regions (PCI and MMIO). */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -268,6 +270,13 @@ static void share(bool pci_a, bool pci_b)
     ck_assert_uint_eq(mrd(&gb, cb + SHMEM_C_STATUS, 4), 0x30001);
     ck_assert(wait_line(&gb, false));
 
+    /* Naming my own bit notifies me. */
+    mwr(&gb, cb + SHMEM_C_NOTIFY, 4, 1u << 1);
+    ck_assert(wait_line(&gb, true));
+    ck_assert_uint_eq(mrd(&gb, cb + SHMEM_C_STATUS, 4), 0x30002);
+    ck_assert(!line(&gb));
+    ck_assert(!line(&ga));
+
     /* B detaches: A is told, B loses the pages. */
     mwr(&gb, cb + SHMEM_C_DETACH, 4, 1);
     ck_assert_int_eq(vdev_machine_access(gb.fe.m, VDEV_SPACE_MEM, cb + PAGE, 4, false, &v),
@@ -420,6 +429,42 @@ START_TEST(reset_detaches_everything)
 }
 END_TEST
 
+/* Another VM process that dies without detaching: the host layer reclaims its slot and this
+ * guest sees the detach as if it had written `detach`. */
+START_TEST(dead_vm_is_detached)
+{
+    boot(&ga, true, "");
+    uint64_t ca;
+    ck_assert_uint_eq(create(&ga, rname("dead"), 2, &ca), SHM_OK);
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        uint64_t cb;
+        boot(&gb, false, "");
+        char ok = create(&gb, rname("dead"), 2, &cb) == SHM_OK ? 'y' : 'n';
+        mwr(&gb, cb + PAGE, 4, 0xdeadbeef);
+        if (write(pfd[1], &ok, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    ck_assert_int_eq(read(pfd[0], &ok, 1), 1);
+    ck_assert_int_eq(ok, 'y');
+    ck_assert_uint_eq(mrd(&ga, ca + PAGE, 4), 0xdeadbeef);
+    ck_assert(wait_line(&ga, true));
+    ck_assert_uint_eq(mrd(&ga, ca + SHMEM_C_STATUS, 4), 0x30000);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_assert(wait_line(&ga, true));
+    ck_assert_uint_eq(mrd(&ga, ca + SHMEM_C_STATUS, 4), 0x10000);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+END_TEST
+
 START_TEST(life_cap)
 {
     shmem_life_cap = 20;
@@ -497,6 +542,43 @@ START_TEST(create_option_makes_the_region)
 }
 END_TEST
 
+struct mode_probe {
+    const char *name;
+    unsigned mode;
+    uint32_t attached;
+    bool found;
+};
+
+static void probe_mode(const struct shm_obj_info *info, void *arg)
+{
+    struct mode_probe *p = arg;
+    if (!strcmp(info->name, p->name)) {
+        p->mode = info->mode & 0777;
+        p->attached = info->attached;
+        p->found = true;
+    }
+}
+
+static unsigned host_mode(const char *name)
+{
+    struct mode_probe p = {.name = name};
+    ck_assert_int_ge(shm_obj_list(probe_mode, &p), 0);
+    ck_assert_msg(p.found, "no host region %s", name);
+    return p.mode;
+}
+
+/* umask applies to what guests create and to a create MODE; gid/umask are host-side. */
+START_TEST(modes_follow_umask)
+{
+    char opts[160];
+    snprintf(opts, sizeof(opts), "umask 027 create %spre,8K,0666", prefix);
+    boot(&ga, true, opts);
+    ck_assert_uint_eq(host_mode(rname("pre")), 0640);
+    ck_assert_uint_eq(create(&ga, rname("guest"), 1, NULL), SHM_OK);
+    ck_assert_uint_eq(host_mode(rname("guest")), 0640);
+}
+END_TEST
+
 START_TEST(status_line)
 {
     boot(&ga, true, "");
@@ -528,10 +610,12 @@ static Suite *device_suite(void)
     tcase_add_test(tc, bar_move_moves_regions);
     tcase_add_test(tc, intx_disable_masks_the_line);
     tcase_add_test(tc, reset_detaches_everything);
+    tcase_add_test(tc, dead_vm_is_detached);
     tcase_add_test(tc, life_cap);
     tcase_add_test(tc, hostile_registers);
     tcase_add_test(tc, config_errors);
     tcase_add_test(tc, create_option_makes_the_region);
+    tcase_add_test(tc, modes_follow_umask);
     tcase_add_test(tc, status_line);
     suite_add_tcase(s, tc);
     return s;

@@ -1,6 +1,7 @@
 /* shmem: the options (see docs/shmem.md and docs/config.md). */
 #include <errno.h>
 #include <grp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,14 +57,32 @@ const struct vdev_option shmem_options[] = {
     {.name = NULL},
 };
 
+/* The process's umask without changing it (other threads may be creating files): Linux
+ * shows it in /proc/self/status; older kernels need the set-and-restore dance. */
+static unsigned process_umask(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[128];
+    unsigned v = 0;
+    bool found = false;
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = sscanf(line, "Umask: %o", &v) == 1;
+    if (f)
+        fclose(f);
+    if (!found) {
+        mode_t old = umask(022);
+        umask(old);
+        v = (unsigned)old;
+    }
+    return v & 0777;
+}
+
 int shmem_options_start(struct vdev *d)
 {
     struct shmem *s = vdev_state(d);
     s->d = d;
     s->gid = (gid_t)-1;
-    mode_t old = umask(022); /* the only way to read it; put straight back */
-    umask(old);
-    s->umask = (unsigned)old & 0777;
+    s->umask = process_umask();
     s->window_size = SHMEM_DEFAULT_WINDOW;
     if (pthread_mutex_init(&s->lock, NULL))
         return vdev_error(d, vdev_pos(d), NULL, "out of resources");
