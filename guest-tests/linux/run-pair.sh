@@ -7,10 +7,15 @@
 #   pair-nomsi    pci=nomsi (INTx), MTU 4000: the same, but beta is killed (SIGKILL) after
 #                 its measurements and alpha must see carrier 0
 #   linkdown      (only with NET_ONLY) no traffic: beta is killed once both links are up
-#   pair-mmio     as `pair`, but alpha's NIC is virtio-mmio
-#                 (`loc 0xd0000000 intr ioapic:10`, found through ACPI) and beta's is PCI
+#   dual          two NICs each, one on PCI and one on virtio-mmio (`loc 0xd0000000
+#                 intr ioapic:10`, found through ACPI), two links: alpha's PCI `curly` with
+#                 beta's MMIO `moe` (10.0.0.0/24), alpha's MMIO `larry` with beta's PCI
+#                 `shemp` (10.0.1.0/24); ping and iperf3 both ways on each link, and each
+#                 guest's check of its MMIO NIC's interrupt line (init's net-dual)
+#   pair-mmio     (only with NET_ONLY) as `pair`, but alpha's NIC is virtio-mmio and beta's PCI
 # Prints "net: NAME: PASS|FAIL ..." per scenario, the figures, and "N passed, M failed".
-# NET_ONLY="pair linkdown" picks scenarios; NET_IPERF_SECS (5) per iperf3 direction;
+# NET_ONLY="pair linkdown" picks scenarios (default: pair pair-nomsi dual);
+# NET_IPERF_SECS (5) per iperf3 direction;
 # NET_GUEST_QUIET=0 keeps all the guests' boot messages on their consoles (default
 # loglevel=5, warnings and worse only: each console byte is a VM exit, slow when nested; a
 # failing guest prints its virtio/PCI dmesg);
@@ -23,6 +28,7 @@ secs=${NET_IPERF_SECS:-5}
 quiet=loglevel=5
 [ "${NET_GUEST_QUIET:-1}" = 1 ] || quiet=
 pair_timeout=${NET_PAIR_TIMEOUT:-300}
+default_scenarios="pair pair-nomsi dual"
 ncpu=$(nproc)
 pass=0
 fail=0
@@ -106,9 +112,10 @@ poll_stat() {
 # A guest kernel that locked up or panicked will not report: stop waiting for it.
 guest_wedged() { grep -aqE 'soft lockup|hung_task|Kernel panic|rcu_sched self-detected' "$1.log"; }
 
-# The NIC's line ("… rx N frames B bytes tx N frames B bytes …") counted frames both ways.
+# NIC ${1:-curly}'s line ("… rx N frames B bytes tx N frames B bytes …") counted frames
+# both ways.
 stat_ok() {
-    frames=$(grep -a "virtio-net 'curly'" stat-alpha.txt 2>/dev/null |
+    frames=$(grep -a "virtio-net '${1:-curly}'" stat-alpha.txt 2>/dev/null |
         sed -n 's/.* rx \([0-9]*\) frames .* tx \([0-9]*\) frames .*/\1 \2/p')
     [ -n "$frames" ] && [ "${frames% *}" -gt 0 ] && [ "${frames#* }" -gt 0 ]
 }
@@ -168,7 +175,7 @@ wait_pair() {
 # pair NAME EXTRA_CMDLINE EXPECT_IRQ MTU KILL_BETA(yes|no) [ALPHA_NIC_PLACE]
 pair() {
     name=$1
-    case " ${NET_ONLY:-pair pair-nomsi pair-mmio} " in *" $name "*) ;; *) return 0 ;; esac
+    case " ${NET_ONLY:-$default_scenarios} " in *" $name "*) ;; *) return 0 ;; esac
     after=
     [ "$5" = yes ] && after=vdevkit.after=wait
     conf alpha 0 curly beta moe 52:54:00:00:00:01 10.0.0.1 10.0.0.2 "$4" net server "$2" "${6:-}"
@@ -204,7 +211,7 @@ pair() {
 
 linkdown() {
     name=linkdown
-    case " ${NET_ONLY:-pair pair-nomsi pair-mmio} " in *" $name "*) ;; *) return 0 ;; esac
+    case " ${NET_ONLY:-$default_scenarios} " in *" $name "*) ;; *) return 0 ;; esac
     conf alpha 0 curly beta moe 52:54:00:00:00:01 10.0.0.1 10.0.0.2 4000 net-linkdown server ""
     conf beta 1 moe alpha curly 52:54:00:00:00:02 10.0.0.2 10.0.0.1 4000 net-linkdown client ""
     t0=$(date +%s)
@@ -224,8 +231,62 @@ linkdown() {
     fi
 }
 
+# dual_conf SYSTEM CPU ROLE MAC IP PEER_IP MAC2 IP2 PEER_IP2, then the two NIC lines.
+dual_conf() {
+    {
+        echo "system $1"
+        echo "ram 256M"
+        echo "cpu runmask $2"
+        echo "load bzImage"
+        echo "initrd load initrd-net.img"
+        echo "cmdline \"console=ttyS0 panic=-1 $quiet vdevkit.scenario=net-dual vdevkit.role=$3" \
+            "vdevkit.mac=$4 vdevkit.ip=$5/24 vdevkit.peer=$6" \
+            "vdevkit.mac2=$7 vdevkit.ip2=$8/24 vdevkit.peer2=$9 vdevkit.mtu=1500 vdevkit.secs=$secs\""
+        echo "vdev ser8250"
+    } > "$1.conf"
+}
+
+# Both guests with a PCI and an MMIO NIC; each link joins a PCI NIC to an MMIO NIC.
+dual() {
+    name=dual
+    case " ${NET_ONLY:-$default_scenarios} " in *" $name "*) ;; *) return 0 ;; esac
+    mmio="loc 0xd0000000 intr ioapic:10"
+    dual_conf alpha 0 server 52:54:00:00:00:01 10.0.0.1 10.0.0.2 52:54:00:00:01:01 10.0.1.1 10.0.1.2
+    echo "vdev virtio-net name curly peer $rt/beta/moe mac 52:54:00:00:00:01" >> alpha.conf
+    echo "vdev virtio-net $mmio name larry peer $rt/beta/shemp mac 52:54:00:00:01:01" >> alpha.conf
+    dual_conf beta 1 client 52:54:00:00:00:02 10.0.0.2 10.0.0.1 52:54:00:00:01:02 10.0.1.2 10.0.1.1
+    echo "vdev virtio-net $mmio name moe peer $rt/alpha/curly mac 52:54:00:00:00:02" >> beta.conf
+    echo "vdev virtio-net name shemp peer $rt/alpha/larry mac 52:54:00:00:01:02" >> beta.conf
+    t0=$(date +%s)
+    start alpha 0
+    start beta 1
+    wait_pair "$name" no
+    secs_used=$(( $(date +%s) - t0 ))
+    [ -s stat-alpha.txt ] && sed 's/^/    stat alpha: /' stat-alpha.txt
+    why=
+    grep -aq 'VDEVKIT-RESULT net-dual ok role=client' beta.log || why="$why beta-no-result($(grep -a 'VDEVKIT-RESULT' beta.log | tr -d '\r' | head -1))"
+    grep -aq 'VDEVKIT-RESULT net-dual ok role=server' alpha.log || why="$why alpha-no-result($(grep -a 'VDEVKIT-RESULT' alpha.log | tr -d '\r' | head -1))"
+    [ "$st_alpha" = 0 ] || why="$why alpha-status=$st_alpha"
+    [ "$st_beta" = 0 ] || why="$why beta-status=$st_beta"
+    # Each guest: the MMIO NIC on the IO-APIC, the PCI one on MSI-X.
+    for g in alpha beta; do
+        grep -aq 'VDEVKIT-GUEST nic .* bus=mmio irq=IO-APIC,' $g.log || why="$why $g-mmio-nic-not-on-IO-APIC"
+        grep -aq 'VDEVKIT-GUEST nic .* bus=pci irq=PCI-MSI' $g.log || why="$why $g-pci-nic-not-on-MSI"
+    done
+    stat_ok curly || why="$why no-nonzero-counters-for-curly"
+    f1=$frames
+    stat_ok larry || why="$why no-nonzero-counters-for-larry"
+    if [ -z "$why" ]; then
+        pass=$((pass + 1))
+        echo "net: $name: PASS (${secs_used}s, alpha's NICs rx/tx frames: curly (PCI) $f1, larry (MMIO) $frames) beta: $(metrics beta) alpha: $(metrics alpha)"
+    else
+        report_fail "$name" "$why (${secs_used}s)"
+    fi
+}
+
 pair pair "" MSI 1500 no
 pair pair-nomsi "pci=nomsi" IO-APIC 4000 yes
+dual
 pair pair-mmio "" IO-APIC 1500 no "loc 0xd0000000 intr ioapic:10"
 linkdown
 rm -rf "$rt"
