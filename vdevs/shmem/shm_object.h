@@ -1,8 +1,8 @@
 /* The host side of a shmem region: a named POSIX shared-memory object shared by every VM
  * process on the host, with no daemon.
  *
- * Object "/dev/shm/vdevkit-shm.NAME" = one header page (never mapped into a guest) followed
- * by the data pages. The header holds the size the first creator chose, up to
+ * Object "/dev/shm/vdevkit-shm.NAME" = a header (two pages, never mapped into a guest)
+ * followed by the data pages. The header holds the size the first creator chose, up to
  * SHM_OBJ_MAX_USERS process slots (one per VM process that has the region open) and
  * SHM_OBJ_MAX_CLIENTS client slots (one per guest connection: the `idx` of the guest
  * interface), the attach bitmap and each client's pending notification bits, under a
@@ -12,6 +12,9 @@
  * wake word its watcher thread sleeps on). A process that dies is found by its robust
  * "life" mutex (held by its watcher thread for as long as it has the region open): the
  * others reclaim its slots and see the detach within SHM_OBJ_SWEEP_MS.
+ *
+ * Trust: every process that can open the object (its mode/gid) is trusted not to be
+ * hostile to its peers; see docs/shmem-host.md for what such a process can still do.
  *
  * Names given here are host names: already validated and substituted by the device
  * (shmem_policy.c); this layer still refuses anything that is not a plain file name.
@@ -61,8 +64,9 @@ struct shm_client; /* one guest connection to a region */
  * the log (errno text, "mode 0640 refuses uid 1000"). */
 int shm_obj_open(const char *name, const struct shm_open_args *a, struct shm_obj **out, char *why,
                  size_t whylen);
-/* Drops a reference; the last one detaches any client left, frees the process slot and,
- * when no user is left and the region is not persistent, removes the object. */
+/* Drops a reference (never from a `changed` callback); the last one detaches any client left, frees
+ * the process slot and, when no user is left and the region is not persistent, removes the object.
+ */
 void shm_obj_close(struct shm_obj *o);
 
 const char *shm_obj_name(const struct shm_obj *o);

@@ -4,6 +4,7 @@
  * local clients, and every SHM_OBJ_SWEEP_MS reclaims the slots of dead processes. */
 #include <errno.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +147,13 @@ static void *watch_main(void *arg)
 int shm_watch_start(struct shm_obj *o)
 {
     o->claim_done = false;
-    if (pthread_create(&o->watcher, NULL, watch_main, o))
+    /* The watcher takes no signals: process signals go to the VMM's own threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int e = pthread_create(&o->watcher, NULL, watch_main, o);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e)
         return SHM_NO_MEMORY;
     o->watcher_started = true;
     pthread_mutex_lock(&o->lk);
