@@ -355,6 +355,15 @@ START_TEST(denied_name)
     ck_assert_uint_eq(find(&ga, rname("no"), NULL), SHM_NO_PERMISSION);
     ck_assert_uint_eq(create(&ga, "other", 1, NULL), SHM_NO_PERMISSION);
     ck_assert_uint_eq(create(&ga, rname("yes"), 1, NULL), SHM_OK);
+    /* a guest retrying in a loop does not flood the log */
+    set_name(&ga, "other");
+    for (unsigned i = 0; i < 200; i++)
+        mwr(&ga, ga.factory + SHMEM_F_SIZE, 4, 1);
+    unsigned n = 0;
+    for (const char *p = ga.fe.log; (p = strstr(p, "denied by")); p++)
+        n++;
+    ck_assert_uint_le(n, 32);
+    ck_assert_ptr_nonnull(strstr(ga.fe.log, "further refusals are not logged"));
 }
 END_TEST
 

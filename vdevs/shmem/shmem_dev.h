@@ -121,6 +121,7 @@ struct shmem {
     struct shmem_map *maps;
     unsigned life_maps;
     bool life_logged;
+    unsigned guest_logs; /* refusals logged (bounded) */
     bool level;
 };
 

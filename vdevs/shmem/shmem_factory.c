@@ -151,6 +151,18 @@ static void printable(char *out, const uint8_t *in, size_t n)
     out[j] = 0;
 }
 
+/* Messages a guest can provoke at will are limited, so a loop cannot flood the log. */
+#define GUEST_LOG_BUDGET 32
+
+static bool guest_log_ok(struct shmem *s)
+{
+    if (s->guest_logs >= GUEST_LOG_BUDGET)
+        return false;
+    if (++s->guest_logs == GUEST_LOG_BUDGET)
+        vdev_info(s->d, "further refusals are not logged until the VM restarts");
+    return s->guest_logs < GUEST_LOG_BUDGET;
+}
+
 /* Create-or-attach (`size` written: create true) or attach only (`find`). Lock held. */
 static int attach(struct shmem *s, uint64_t want_pages, bool create)
 {
@@ -159,7 +171,8 @@ static int attach(struct shmem *s, uint64_t want_pages, bool create)
     if (shmem_name_from_field(s->name, guest) != SHM_OK)
         return SHM_ILLEGAL_NAME;
     if (!shmem_policy_permits(&s->pol, guest)) {
-        vdev_info(d, "region '%s': denied by the allow/deny list", guest);
+        if (guest_log_ok(s))
+            vdev_info(d, "region '%s': denied by the allow/deny list", guest);
         return SHM_NO_PERMISSION;
     }
     if (shmem_policy_host_name(&s->pol, guest, host, sizeof(host)) != SHM_OK)
@@ -195,7 +208,7 @@ static int attach(struct shmem *s, uint64_t want_pages, bool create)
     if (st == SHM_DOES_NOT_EXIST && want_pages && want_pages > room && !args.create)
         st = SHM_NO_MEMORY; /* it would have been created, but it cannot fit */
     if (st != SHM_OK) {
-        if (why[0])
+        if (why[0] && guest_log_ok(s))
             vdev_info(d, "region '%s': %s (%s)", host, status_name(st), why);
         return st;
     }
@@ -214,6 +227,7 @@ static int attach(struct shmem *s, uint64_t want_pages, bool create)
     struct vdev_region *rctl = NULL, *rdata = NULL;
     struct vdev_err err = {0};
     if (m) {
+        s->life_maps++; /* every handle counts: they are kept until the VM ends */
         m->s = s;
         m->att = a;
         m->next = s->maps;
@@ -249,7 +263,6 @@ static int attach(struct shmem *s, uint64_t want_pages, bool create)
     }
     a->ctl = rctl;
     a->data = rdata;
-    s->life_maps++;
     m->live = true;
     a->map = m;
     a->obj = o;
