@@ -202,6 +202,18 @@ static int find_uio(const char *slot, char *name, size_t len)
     return rc;
 }
 
+/* uio_pci_generic masks INTx (command bit 10) in its handler; we unmask it through config
+ * space once the status has been read. */
+static void unmask_intx(struct gshm_dev *d)
+{
+    uint8_t hi;
+    if (pread(d->config_fd, &hi, 1, 5) == 1 && (hi & 0x4)) {
+        hi &= (uint8_t)~0x4;
+        if (pwrite(d->config_fd, &hi, 1, 5) != 1)
+            perror("gshm: INTx unmask");
+    }
+}
+
 int gshm_use_uio(struct gshm_dev *d, char *err, size_t errlen)
 {
     char path[160], drv[160] = "";
@@ -241,19 +253,8 @@ int gshm_use_uio(struct gshm_dev *d, char *err, size_t errlen)
         d->uio_fd = -1;
         return -1;
     }
+    unmask_intx(d);
     return 0;
-}
-
-/* uio_pci_generic masks INTx (command bit 10) in its handler; we unmask it through config
- * space once the status has been read. */
-static void unmask_intx(struct gshm_dev *d)
-{
-    uint8_t hi;
-    if (pread(d->config_fd, &hi, 1, 5) == 1 && (hi & 0x4)) {
-        hi &= (uint8_t)~0x4;
-        if (pwrite(d->config_fd, &hi, 1, 5) != 1)
-            perror("gshm: INTx unmask");
-    }
 }
 
 uint64_t gshm_find_mmio_factory(void)
@@ -286,7 +287,8 @@ uint64_t gshm_find_mmio_factory(void)
         uint64_t start, end;
         char owner[128];
         if (sscanf(line, " %" SCNx64 "-%" SCNx64 " : %127[^\n]", &start, &end, owner) == 3 &&
-            strcmp(owner, want) == 0) {
+            strcmp(owner, want) == 0 && end - start + 1 == GUEST_SHM_PAGE_SIZE) {
+            /* (its other resource is the region window) */
             addr = start;
             break;
         }
@@ -421,7 +423,8 @@ int gshm_wait(struct gshm_region *r, bool (*done)(struct gshm_region *r, void *a
 {
     struct gshm_dev *d = r->dev;
     double end = gshm_now() + timeout_ms / 1000.0;
-    bool irq = false, unmask = false;
+    /* unmask first too: an earlier process may have left INTx masked by the handler */
+    bool irq = false, unmask = d->uio_fd >= 0;
     for (;;) {
         /* Read the status before unmasking: the read lowers the line, and a change after it
          * raises it again, so no wake-up is lost. */
