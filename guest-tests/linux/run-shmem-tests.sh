@@ -11,7 +11,9 @@ build=$(cd "${1:?usage: run-shmem-tests.sh BUILD_DIR}" && pwd)
 eval "$("$here/../images/fetch.sh")"
 
 # (the module's folder may hold only its internals while it is being written)
-if ! nm -D "$build/modules/vdev-shmem.so" 2>/dev/null | grep -q ' vdev_module_shmem$'; then
+# (nm's output captured first: grep -q in the pipe could SIGPIPE it, which pipefail reports)
+syms=$(nm -D "$build/modules/vdev-shmem.so" 2>/dev/null || true)
+if ! grep -q ' vdev_module_shmem$' <<<"$syms"; then
     echo "shmem: SKIP: this build has no shmem module (vdev-shmem.so with vdev_module_shmem)"
     exit 77
 fi

@@ -425,6 +425,7 @@ int gshm_wait(struct gshm_region *r, bool (*done)(struct gshm_region *r, void *a
     double end = gshm_now() + timeout_ms / 1000.0;
     /* unmask first too: an earlier process may have left INTx masked by the handler */
     bool irq = false, unmask = d->uio_fd >= 0;
+    unsigned polls = 0;
     for (;;) {
         /* Read the status before unmasking: the read lowers the line, and a change after it
          * raises it again, so no wake-up is lost. */
@@ -454,7 +455,10 @@ int gshm_wait(struct gshm_region *r, bool (*done)(struct gshm_region *r, void *a
                 unmask = true;
             }
         } else {
-            usleep(1000);
+            /* 1 ms, doubling every 64 polls up to 16 ms: each status read is a VM exit,
+             * and a long wait should not keep the vCPU busy */
+            usleep(1000u << (polls < 256 ? polls / 64 : 4));
+            polls++;
         }
     }
 }

@@ -81,7 +81,7 @@ guest_wedged() { grep -aqE 'soft lockup|hung_task|Kernel panic|rcu_sched self-de
 
 # gshm_line SYSTEM STEP: the guest's "gshm: STEP ok ..." line, without the prefix.
 gshm_line() { grep -a "gshm: $2 " "$1.log" | tr -d '\r' | tail -n 1 | sed 's/^.*gshm: //'; }
-field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
+field() { printf '%s\n' "$1" | tr ' ' '\n' | awk -v k="$2=" 'index($0, k) == 1 { print substr($0, length(k) + 1); exit }'; }
 
 report_fail() {
     fail=$((fail + 1))
@@ -106,7 +106,7 @@ wait_pair() {
         # the host's view, once, while both guests are attached
         if [ "$listed" = 0 ] && grep -aq 'gshm: wait-peers ok' alpha.log; then
             listed=1
-            ./vdevkit shmem list > shmem-list.txt 2>&1 || true
+            ./vdevkit shmem list > shmem-list.txt 2>&1 || rm -f shmem-list.txt
         fi
         if [ "$killed" = 0 ] && grep -aq 'VDEVKIT-RESULT shmem' beta.log; then
             bpid=$(vmm_pid beta)
@@ -178,11 +178,15 @@ pair() {
         echo "shmem: $name: PASS (${secs_used}s)"
         echo "    beta read:  \"$(gshm_line beta read-msg | sed 's/^read-msg ok "//; s/"$//')\""
         echo "    alpha read: \"$(gshm_line alpha read-msg | sed 's/^read-msg ok "//; s/"$//')\""
-        echo "    alpha write-pattern $mib MiB: $(field "$wrote" secs) s ($(field "$wrote" MiB/s) MiB/s);" \
-            "beta checksum: $(field "$checked" secs) s ($(field "$checked" MiB/s) MiB/s)"
+        check1=$(grep -a 'gshm: checksum ok' beta.log | tr -d '\r' | head -n 1 | sed 's/^.*gshm: //')
+        first=$(grep -a 'gshm: write-pattern ok' alpha.log | tr -d '\r' | head -n 1 | sed 's/^.*gshm: //')
+        echo "    alpha writes $mib MiB: $(field "$first" secs) s the first time (page faults)," \
+            "$(field "$wrote" secs) s the second ($(field "$wrote" MiB/s) MiB/s);" \
+            "beta checks them: $(field "$check1" secs) s the first time, $(field "$checked" secs) s" \
+            "the second ($(field "$checked" MiB/s) MiB/s)"
         echo "    notification: beta's answer woke alpha by $(field "$wait_a" by);" \
             "round trip $(field "$(gshm_line alpha ping)" round-trip-us) us (mean of 200)"
-        echo "    denied: $(grep -a 'NO_PERMISSION as expected' alpha.log | tr -d '\r' | sed 's/^.*gshm: //' | head -n 1)"
+        echo "    denied: $(grep -a 'NO_PERMISSION as expected' alpha.log | tr -d '\r' | sed 's/^.*gshm: //; s/as expected.*/as expected/' | head -n 1)"
         echo "    detach: alpha saw beta leave (left=$(field "$detach" left)," \
             "attached=$(field "$detach" attached), by $(field "$detach" by))" \
             "about $((alpha_end - ${killed_at:-$alpha_end}))s after the kill, and powered off"
@@ -190,6 +194,11 @@ pair() {
         report_fail "$name" "$why (${secs_used}s)"
     fi
     [ -s shmem-list.txt ] && sed 's/^/    vdevkit shmem list: /' shmem-list.txt
+    for g in alpha beta; do
+        echo "    $g's steps (guest uptime at its result: $(grep -a 'VDEVKIT-RESULT shmem' $g.log | tr -d '\r' | sed -n 's/.*uptime=//p' | head -n 1) s):"
+        # (the VMM's own log lines may land inside a guest line: cut them off)
+        grep -a 'gshm: ' $g.log | tr -d '\r' | sed 's/^.*gshm: /        /; s/\(as expected\).*/\1/'
+    done
     return 0
 }
 
