@@ -54,6 +54,7 @@ uint8_t rt_kstacks[RT_MAX_CPUS][RT_STACK_SIZE] __attribute__((aligned(16)));
 static uint8_t ustacks[RT_MAX_CPUS][RT_STACK_SIZE] __attribute__((aligned(16)));
 
 volatile uint32_t rt_irq_count[256];
+uint64_t rt_boot_cr3;
 static rt_irq_fn *volatile handlers[256];
 static volatile int boot_done; /* the boot vCPU has built the shared tables */
 
@@ -348,6 +349,7 @@ static void user_main(unsigned cpu, unsigned ncpus)
 void rt_cpu_start(unsigned cpu, unsigned ncpus)
 {
     if (cpu == 0) {
+        __asm__ volatile("mov %%cr3, %0" : "=r"(rt_boot_cr3));
         serial_init();
         for (unsigned v = 0; v < 256; v++)
             set_gate(v, v == RT_SYSCALL_VECTOR ? 3 : 0);

@@ -163,6 +163,10 @@ static inline void rt_testdev_line(uint8_t v)
 } /* 0 low, 1 high, 2 pulse */
 void rt_testdev_msi(unsigned dest, unsigned vector);
 
+/* CR3 as the VMM left it (the identity map's PML4), read by the boot vCPU at CPL0: what
+ * extends the map beyond 4 GiB (shmem_drv.c) needs it at CPL3. */
+extern uint64_t rt_boot_cr3;
+
 /* ---- for checks of the runtime itself ---- */
 extern uint64_t rt_gdt[];
 extern uint8_t rt_idt[];
