@@ -219,7 +219,8 @@ static void count_only(struct rt_frame *f)
 
 void rt_on_irq(unsigned vector, rt_irq_fn *fn)
 {
-    RT_CHECK(vector >= 0x20 && vector < RT_SPURIOUS_VECTOR && vector != RT_SYSCALL_VECTOR);
+    RT_CHECK(vector >= 0x20 && vector < RT_SPURIOUS_VECTOR && vector != RT_SYSCALL_VECTOR &&
+             vector != RT_HALT_VECTOR);
     handlers[vector] = fn ? fn : count_only;
 }
 
@@ -232,6 +233,11 @@ bool rt_wait(volatile uint32_t *counter, uint32_t target)
         rt_pause();
     }
     return true;
+}
+
+void rt_halt_while(volatile uint32_t *word, uint32_t value)
+{
+    __asm__ volatile("int %0" ::"i"(RT_HALT_VECTOR), "D"(word), "S"(value) : "memory");
 }
 
 void rt_delay(uint64_t ticks)
@@ -256,6 +262,11 @@ void rt_trap(struct rt_frame *f)
     if (v == RT_SYSCALL_VECTOR)
         for (;;) /* rt_park: a parked vCPU takes no more interrupts */
             __asm__ volatile("cli; hlt");
+    if (v == RT_HALT_VECTOR) { /* rt_halt_while: a software interrupt, no EOI */
+        if (*(volatile uint32_t *)(uintptr_t)f->rdi == (uint32_t)f->rsi)
+            __asm__ volatile("sti; hlt; cli" ::: "memory"); /* the interrupt nests here */
+        return;
+    }
     if (v == RT_SPURIOUS_VECTOR) { /* no EOI for the spurious vector */
         __atomic_fetch_add(&rt_irq_count[v], 1, __ATOMIC_SEQ_CST);
         return;
@@ -352,7 +363,7 @@ void rt_cpu_start(unsigned cpu, unsigned ncpus)
         __asm__ volatile("mov %%cr3, %0" : "=r"(rt_boot_cr3));
         serial_init();
         for (unsigned v = 0; v < 256; v++)
-            set_gate(v, v == RT_SYSCALL_VECTOR ? 3 : 0);
+            set_gate(v, v == RT_SYSCALL_VECTOR || v == RT_HALT_VECTOR ? 3 : 0);
         /* KVM's 8259s come up unmasked with vector base 0 and the boot vCPU's LINT0 is ExtINT:
          * a device line below 16 would also arrive as vector N through them. */
         outb(0x21, 0xff);

@@ -34,6 +34,7 @@
 
 #define RT_SPURIOUS_VECTOR 0xff
 #define RT_SYSCALL_VECTOR  0x80 /* int $0x80 from CPL3: park this vCPU */
+#define RT_HALT_VECTOR     0x81 /* int $0x81 from CPL3: rt_halt_while */
 
 /* Platform addresses (vmm/x86_platform.h, vdevs/testdev/testdev.c). */
 #define RT_LAPIC_BASE  0xfee00000u
@@ -125,6 +126,11 @@ static inline bool rt_wait_irq(unsigned vector, uint32_t target)
 {
     return rt_wait(&rt_irq_count[vector], target);
 }
+/* From CPL3: halts this vCPU until an interrupt (whose handler has run on return) if *word
+ * still equals `value`, checked with interrupts off so a wake-up cannot slip in between. For
+ * waiters that must leave the CPU to others (the VMM's threads) instead of spinning; arm a
+ * timer if the interrupt may never come. */
+void rt_halt_while(volatile uint32_t *word, uint32_t value);
 /* Busy-waits `ticks` TSC ticks. */
 void rt_delay(uint64_t ticks);
 

@@ -4,26 +4,31 @@
  *
  * In one run, on A (all bodies at CPL3, TSC deltas around each sample):
  * - the cost of a plain VM exit to the VMM: a port read of testdev (I/O exit) and a read of
- *   the factory signature (MMIO exit, the path of the control page);
- * - the notification round trip: A notifies B, B sees it and notifies A, A sees it; B and A
- *   "see" it through the interrupt (the handler reads the control status; the body spins on
- *   what it read), or by polling the control status with the line masked; beside them the
- *   same ping-pong on a flag in the shared pages (no VM exit, the memory's own latency);
- * - copy bandwidth (rep movsq, the same routine each time): guest RAM to guest RAM (memcpy),
- *   guest RAM to the region, the region to guest RAM.
- * Phases are sequenced through words in the region's first data page. Prints medians and
- * percentiles; bench/shmem-bench.sh runs it and collects the lines. */
+ *   the factory signature (MMIO exit, the path of the control page); and for scale, testdev
+ *   sending us an MSI (two port writes, an injected interrupt, its handler and EOI);
+ * - the notification round trip: A notifies B, B sees it and notifies A, A sees it. "See":
+ *   through the interrupt (the handler reads the control status) with the waiter halted
+ *   (rt_halt_while: its vCPU thread leaves the CPU to the VMMs' other threads) or spinning
+ *   on what the handler read; or by polling the control status with the line masked; beside
+ *   them the same ping-pong on a flag in the shared pages (no VM exit at all);
+ * - copy bandwidth (rep movsq, the same routine each time, the three kinds interleaved):
+ *   guest RAM to guest RAM (memcpy), guest RAM to the region, the region to guest RAM.
+ * Each round-trip kind stops at SAMPLES or after BUDGET_MS. Phases are sequenced through
+ * words in the region's first data page. bench/shmem-bench.sh runs it and collects the lines. */
 #include "rt.h"
 #include "shmem_drv.h"
 
 #define VEC_SHM    0x53
+#define VEC_TICK   0x54 /* a 100 ms tick: halted waiters check their deadlines */
+#define VEC_SELF   0x55 /* testdev's MSI to ourselves */
 #define SAMPLES    1000
+#define BUDGET_MS  2000
 #define WARMUP     50
 #define COPY_BYTES (1u << 20)
 #define COPY_REPS  9
 #define PAGES      (1 + COPY_BYTES / SHM_PAGE) /* sequencing page + the copy area */
 
-enum { MODE_IDLE, MODE_IRQ, MODE_POLL, MODE_MEM, MODE_DONE };
+enum { MODE_IDLE, MODE_IRQ_HALT, MODE_IRQ_SPIN, MODE_POLL, MODE_MEM, MODE_DONE };
 
 /* The sequencing page: A writes `mode`, B acknowledges in `ack`; ping/pong for MODE_MEM. */
 struct seq {
@@ -48,6 +53,14 @@ static void copy(void *d, const void *s, uint64_t bytes)
 {
     uint64_t n = bytes / 8;
     __asm__ volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+}
+
+static bool memcmp_ok(const uint8_t *a, const uint8_t *b, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
 }
 
 static void sort(uint64_t *v, unsigned n)
@@ -126,12 +139,14 @@ static unsigned peer_idx(void)
     return (unsigned)__builtin_ctz(others);
 }
 
-/* Waits for `bit` by the handler's accounting (MODE_IRQ) or by polling the status. */
-static bool wait_bit(uint32_t bit, bool poll, const volatile uint32_t *mode, uint32_t cur)
+/* Waits for `bit`: by the handler's accounting (halted or spinning) or by polling the status.
+ * With `mode`, gives up (false) when *mode is no longer `cur`. */
+static bool wait_bit(uint32_t bit, uint32_t how, const volatile uint32_t *mode, uint32_t cur)
 {
     uint64_t t0 = rt_rdtsc();
     for (;;) {
-        if (poll) {
+        uint32_t irqs = shm_irqs;
+        if (how == MODE_POLL) {
             if (shm_read_status(&reg) & bit)
                 return true;
         } else if (__atomic_load_n(&reg.pending, __ATOMIC_SEQ_CST) & bit) {
@@ -141,17 +156,20 @@ static bool wait_bit(uint32_t bit, bool poll, const volatile uint32_t *mode, uin
         if (mode && *mode != cur)
             return false;
         RT_CHECK(rt_rdtsc() - t0 < RT_WAIT_TICKS);
+        if (how == MODE_IRQ_HALT)
+            rt_halt_while(&shm_irqs, irqs); /* the tick bounds it */
     }
 }
 
 static uint64_t round_trips(const char *what, uint32_t mode, unsigned b)
 {
-    bool poll = mode == MODE_POLL;
-    if (poll)
+    if (mode == MODE_POLL)
         rt_ioapic_mask(dev.line);
     set_mode(mode);
     shm_take_pending(&reg);
-    for (unsigned i = 0; i < WARMUP + SAMPLES; i++) {
+    uint64_t start = rt_rdtsc(), budget = BUDGET_MS * tsc_khz;
+    unsigned n = 0;
+    for (unsigned i = 0; n < SAMPLES && (i < WARMUP || rt_rdtsc() - start < budget); i++) {
         uint64_t t0 = rt_rdtsc();
         if (mode == MODE_MEM) {
             __atomic_store_n(&sq->ping, i + 1, __ATOMIC_SEQ_CST);
@@ -159,36 +177,40 @@ static uint64_t round_trips(const char *what, uint32_t mode, unsigned b)
                 RT_CHECK(rt_rdtsc() - t0 < RT_WAIT_TICKS);
         } else {
             shm_notify(&reg, 1u << b);
-            RT_CHECK(wait_bit(1u << b, poll, 0, 0));
+            RT_CHECK(wait_bit(1u << b, mode, 0, 0));
         }
         uint64_t t1 = rt_rdtsc();
         if (i >= WARMUP)
-            samples[i - WARMUP] = t1 - t0;
+            samples[n++] = t1 - t0;
     }
     set_mode(MODE_IDLE);
-    if (poll) {
+    if (mode == MODE_POLL) {
         shm_read_status(&reg); /* nothing left to raise the line */
         shm_irq_setup(&dev, VEC_SHM);
     }
-    return report(what, SAMPLES);
+    return report(what, n);
 }
 
-/* Median MB/s of COPY_REPS copies of COPY_BYTES. */
-static uint64_t bandwidth(void *d, const void *s)
+/* COPY_REPS copies of COPY_BYTES for each kind, interleaved; median MB/s of each. */
+static void bandwidth(void *dst[3], const void *src[3], uint64_t mbs[3])
 {
-    copy(d, s, COPY_BYTES); /* first touch (shadow page faults) */
-    for (unsigned i = 0; i < COPY_REPS; i++) {
-        uint64_t t0 = rt_rdtsc();
-        copy(d, s, COPY_BYTES);
-        samples[i] = rt_rdtsc() - t0;
+    static uint64_t t[3][COPY_REPS];
+    for (unsigned k = 0; k < 3; k++)
+        copy(dst[k], src[k], COPY_BYTES); /* first touch (shadow page faults) */
+    for (unsigned i = 0; i < COPY_REPS; i++)
+        for (unsigned k = 0; k < 3; k++) {
+            uint64_t t0 = rt_rdtsc();
+            copy(dst[k], src[k], COPY_BYTES);
+            t[k][i] = rt_rdtsc() - t0;
+        }
+    for (unsigned k = 0; k < 3; k++) {
+        sort(t[k], COPY_REPS);
+        mbs[k] = (uint64_t)COPY_BYTES * tsc_khz / 1000 / t[k][COPY_REPS / 2]; /* bytes/us */
     }
-    sort(samples, COPY_REPS);
-    return (uint64_t)COPY_BYTES * tsc_khz / 1000 / samples[COPY_REPS / 2]; /* bytes/us = MB/s */
 }
 
 static int run_a(void)
 {
-    calibrate();
     unsigned b = peer_idx();
     rt_printf("shmem_bench: region %u pages at %lx (BAR 2 %lx), idx %u, peer %u, INTx line %u\n",
               reg.pages, reg.gpa, dev.bar2, reg.idx, b, dev.line);
@@ -209,29 +231,47 @@ static int run_a(void)
             samples[i - WARMUP] = t1 - t0;
     }
     uint64_t mmio = report("exit: MMIO read (factory page)", SAMPLES);
+    /* An interrupt's own cost: a port write whose device sends an MSI back to us. */
+    rt_on_irq(VEC_SELF, NULL);
+    for (unsigned i = 0; i < WARMUP + SAMPLES; i++) {
+        uint64_t t0 = rt_rdtsc();
+        rt_testdev_msi(0, VEC_SELF);
+        RT_CHECK(rt_wait_irq(VEC_SELF, i + 1));
+        uint64_t t1 = rt_rdtsc();
+        if (i >= WARMUP)
+            samples[i - WARMUP] = t1 - t0;
+    }
+    report("exit + MSI to self (testdev)", SAMPLES);
 
     char r1[24], r2[24];
-    uint64_t irq = round_trips("round trip, interrupt", MODE_IRQ, b);
-    ratio(r1, irq, 2 * mmio), ratio(r2, irq, 2 * pio);
-    rt_printf("shmem_bench: round trip, interrupt = %s x two MMIO exits, %s x two port exits\n", r1,
-              r2);
-    uint64_t poll = round_trips("round trip, polling", MODE_POLL, b);
-    ratio(r1, poll, 2 * mmio), ratio(r2, poll, 2 * pio);
-    rt_printf("shmem_bench: round trip, polling = %s x two MMIO exits, %s x two port exits\n", r1,
-              r2);
+    static const struct {
+        uint32_t mode;
+        const char *what;
+    } kinds[] = {
+        {MODE_IRQ_HALT, "round trip, interrupt, waiter halted"},
+        {MODE_IRQ_SPIN, "round trip, interrupt, waiter spinning"},
+        {MODE_POLL, "round trip, polling the status"},
+    };
+    for (unsigned k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        uint64_t med = round_trips(kinds[k].what, kinds[k].mode, b);
+        ratio(r1, med, 2 * mmio), ratio(r2, med, 2 * pio);
+        rt_printf("shmem_bench: %s = %s x two MMIO exits, %s x two port exits\n", kinds[k].what, r1,
+                  r2);
+    }
     round_trips("round trip, shared flag (no exit)", MODE_MEM, b);
 
     for (unsigned i = 0; i < COPY_BYTES; i++)
         ram_src[i] = (uint8_t)(i * 7 + 1);
-    volatile uint8_t *area = reg.data + SHM_PAGE;
-    uint64_t mem = bandwidth(ram_dst, ram_src);
-    uint64_t to = bandwidth((void *)area, ram_src);
-    uint64_t from = bandwidth(ram_dst, (const void *)area);
-    RT_CHECK(area[12345] == ram_src[12345] && ram_dst[COPY_BYTES - 1] == ram_src[COPY_BYTES - 1]);
-    ratio(r1, to * 100, mem), ratio(r2, from * 100, mem);
+    void *area = (void *)(reg.data + SHM_PAGE);
+    void *dst[3] = {ram_dst, area, ram_dst};
+    const void *src[3] = {ram_src, ram_src, area};
+    uint64_t mbs[3];
+    bandwidth(dst, src, mbs);
+    RT_CHECK(memcmp_ok(ram_dst, ram_src, COPY_BYTES));
+    ratio(r1, mbs[1] * 100, mbs[0]), ratio(r2, mbs[2] * 100, mbs[0]);
     rt_printf("shmem_bench: copy %u KiB (rep movsq): RAM to RAM %lu MB/s; RAM to region %lu MB/s "
               "(%s%% of RAM to RAM); region to RAM %lu MB/s (%s%%)\n",
-              COPY_BYTES >> 10, mem, to, r1, from, r2);
+              COPY_BYTES >> 10, mbs[0], mbs[1], r1, mbs[2], r2);
     __atomic_store_n(&sq->mode, MODE_DONE, __ATOMIC_SEQ_CST);
     rt_printf("PASS shmem_bench\n");
     return 0;
@@ -250,8 +290,8 @@ static int run_b(void)
             rt_ioapic_mask(dev.line);
         shm_take_pending(&reg);
         __atomic_store_n(&sq->ack, m, __ATOMIC_SEQ_CST);
-        if (m == MODE_IRQ || m == MODE_POLL) {
-            while (wait_bit(1u << a, m == MODE_POLL, &sq->mode, m))
+        if (m == MODE_IRQ_HALT || m == MODE_IRQ_SPIN || m == MODE_POLL) {
+            while (wait_bit(1u << a, m, &sq->mode, m))
                 shm_notify(&reg, 1u << a);
         } else if (m == MODE_MEM) {
             while (__atomic_load_n(&sq->mode, __ATOMIC_SEQ_CST) == m) {
@@ -290,5 +330,9 @@ int test_main(unsigned cpu, unsigned ncpus)
     sq = (struct seq *)(uintptr_t)reg.data;
     shm_irq_add(&reg);
     shm_irq_setup(&dev, VEC_SHM);
+    if (is_a)
+        calibrate(); /* before the tick takes the LAPIC timer */
+    rt_on_irq(VEC_TICK, NULL);
+    rt_timer_start(VEC_TICK, 6250000, true); /* 100 ms */
     return is_a ? run_a() : run_b();
 }
