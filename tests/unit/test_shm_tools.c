@@ -239,6 +239,35 @@ START_TEST(test_hostile_slots_bounded)
 }
 END_TEST
 
+START_TEST(test_list_reaps_dead_temporaries)
+{
+    /* A creator that died before publishing left its temporary object behind. */
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    ck_assert_int_eq(wait_child(pid), 0);
+    char dead[96], live[96], full[160];
+    snprintf(dead, sizeof(dead), "/" SHM_TMP_PREFIX "%d.7", (int)pid);
+    snprintf(live, sizeof(live), "/" SHM_TMP_PREFIX "%d.7", (int)getpid());
+    const char *names[2] = {dead, live};
+    for (int i = 0; i < 2; i++) {
+        int fd = shm_open(names[i], O_RDWR | O_CREAT | O_EXCL, 0600);
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+    }
+    struct found f = {.want = "nothing"};
+    shm_obj_list(collect, &f);
+    snprintf(full, sizeof(full), "/dev/shm%s", dead);
+    ck_assert_int_eq(access(full, F_OK), 0); /* too young: may be a creation in progress */
+    shm_tmp_reap_s = 0;
+    shm_obj_list(collect, &f);
+    ck_assert_int_eq(access(full, F_OK), -1); /* its creator is gone: reaped */
+    snprintf(full, sizeof(full), "/dev/shm%s", live);
+    ck_assert_int_eq(access(full, F_OK), 0); /* ours: kept */
+    shm_unlink(live);
+}
+END_TEST
+
 Suite *shm_tools_suite(void);
 Suite *shm_tools_suite(void)
 {
@@ -251,6 +280,7 @@ Suite *shm_tools_suite(void)
     tcase_add_test(tc, test_gid);
     tcase_add_test(tc, test_corrupt_objects_refused);
     tcase_add_test(tc, test_hostile_slots_bounded);
+    tcase_add_test(tc, test_list_reaps_dead_temporaries);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -153,15 +153,16 @@ int shm_map_header(int fd, bool writable, struct shm_header **out, off_t *size, 
 
 int shm_hdr_lock(struct shm_header *h)
 {
+    /* timedlock (CLOCK_REALTIME) rather than clocklock: sanitizers intercept it. */
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += SHM_LOCK_TIMEOUT_MS / 1000;
     ts.tv_nsec += (SHM_LOCK_TIMEOUT_MS % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    int r = pthread_mutex_clocklock(&h->lock, CLOCK_MONOTONIC, &ts);
+    int r = pthread_mutex_timedlock(&h->lock, &ts);
     if (r == EOWNERDEAD) {
         /* A process died in the middle of an update: make the slots consistent. */
         shm_hdr_repair(h);

@@ -132,6 +132,10 @@ int shm_create_tmp(struct shm_obj *o, uint64_t pages, bool persistent, unsigned 
                    char *tmp, size_t tmplen, char *why, size_t whylen);
 int shm_publish_tmp(const char *tmp, const char *name, char *why, size_t whylen);
 
+/* shm_object_tools.c: `list` removes temporaries of dead creators this old (seconds; 60,
+ * tests lower it). */
+extern int shm_tmp_reap_s;
+
 /* shm_object_watch.c */
 int shm_watch_start(struct shm_obj *o);
 void shm_watch_stop(struct shm_obj *o);

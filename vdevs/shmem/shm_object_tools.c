@@ -3,10 +3,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shm_object_internal.h"
@@ -107,6 +109,30 @@ static int list_one(const char *name, struct shm_obj_info *info)
     return r;
 }
 
+/* A temporary object ("vdevkit-shmtmp.PID.N") whose creator died before publishing it is
+ * garbage. Removed only when PID is gone and the object is a minute old (a pid of another
+ * pid namespace may look dead; a minute is far longer than any creation). */
+int shm_tmp_reap_s = 60;
+
+static void reap_tmp(const char *entry)
+{
+    int pid = 0;
+    unsigned n = 0;
+    char tail;
+    if (sscanf(entry + strlen(SHM_TMP_PREFIX), "%d.%u%c", &pid, &n, &tail) != 2 || pid <= 0)
+        return;
+    if (kill(pid, 0) == 0 || errno != ESRCH)
+        return;
+    char full[SHM_NAME_MAX + 64];
+    snprintf(full, sizeof(full), SHM_DIR "/%s", entry);
+    struct stat st;
+    if (lstat(full, &st) || time(NULL) - st.st_ctime < shm_tmp_reap_s)
+        return;
+    char path[SHM_NAME_MAX + 32];
+    snprintf(path, sizeof(path), "/%s", entry);
+    shm_unlink(path);
+}
+
 int shm_obj_list(void (*fn)(const struct shm_obj_info *info, void *arg), void *arg)
 {
     DIR *d = opendir(SHM_DIR);
@@ -119,6 +145,8 @@ int shm_obj_list(void (*fn)(const struct shm_obj_info *info, void *arg), void *a
     static pthread_mutex_t info_lock = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&info_lock);
     while ((e = readdir(d))) {
+        if (strncmp(e->d_name, SHM_TMP_PREFIX, strlen(SHM_TMP_PREFIX)) == 0)
+            reap_tmp(e->d_name);
         if (strncmp(e->d_name, SHM_OBJ_PREFIX, plen) != 0)
             continue;
         const char *name = e->d_name + plen;
