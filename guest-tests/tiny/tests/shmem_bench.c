@@ -13,7 +13,8 @@
  *   them the same ping-pong on a flag in the shared pages (no VM exit at all);
  * - copy bandwidth (rep movsq, the same routine each time, the three kinds interleaved):
  *   guest RAM to guest RAM (memcpy), guest RAM to the region, the region to guest RAM.
- * Each round-trip kind stops at SAMPLES or after BUDGET_MS. Phases are sequenced through
+ * Then one leg alone: A notifies itself (its own bit), B halted. Each round-trip kind stops
+ * at SAMPLES or after BUDGET_MS; B halts between ticks while idle. Phases are sequenced through
  * words in the region's first data page. bench/shmem-bench.sh runs it and collects the lines. */
 #include "rt.h"
 #include "shmem_drv.h"
@@ -26,7 +27,7 @@
 #define RT_WARMUP  5
 #define WARMUP     50
 #define COPY_BYTES (1u << 20)
-#define COPY_REPS  9
+#define COPY_REPS  31
 #define PAGES      (1 + COPY_BYTES / SHM_PAGE) /* sequencing page + the copy area */
 
 enum { MODE_IDLE, MODE_IRQ_HALT, MODE_IRQ_SPIN, MODE_POLL, MODE_MEM, MODE_DONE };
@@ -261,6 +262,17 @@ static int run_a(void)
     }
     round_trips("round trip, shared flag (no exit)", MODE_MEM, b);
 
+    /* One leg alone, inside one VM (B halted): notify our own bit, the interrupt comes back. */
+    shm_take_pending(&reg);
+    unsigned n = 0;
+    for (uint64_t start = rt_rdtsc(); n < SAMPLES && rt_rdtsc() - start < BUDGET_MS * tsc_khz;) {
+        uint64_t t0 = rt_rdtsc();
+        shm_notify(&reg, 1u << reg.idx);
+        RT_CHECK(wait_bit(1u << reg.idx, MODE_IRQ_HALT, 0, 0));
+        samples[n++] = rt_rdtsc() - t0;
+    }
+    report("one leg: notify self, interrupt, waiter halted", n);
+
     for (unsigned i = 0; i < COPY_BYTES; i++)
         ram_src[i] = (uint8_t)(i * 7 + 1);
     void *area = (void *)(reg.data + SHM_PAGE);
@@ -300,10 +312,13 @@ static int run_b(void)
                 if (p != seen)
                     __atomic_store_n(&sq->pong, seen = p, __ATOMIC_SEQ_CST);
             }
-        } else {
+        } else { /* halted between ticks: A's VMM threads get this CPU meanwhile */
+            static volatile uint32_t never;
             uint64_t t0 = rt_rdtsc();
-            while (__atomic_load_n(&sq->mode, __ATOMIC_SEQ_CST) == m)
-                RT_CHECK(rt_rdtsc() - t0 < 10 * RT_WAIT_TICKS); /* A copies meanwhile */
+            while (__atomic_load_n(&sq->mode, __ATOMIC_SEQ_CST) == m) {
+                RT_CHECK(rt_rdtsc() - t0 < 10 * RT_WAIT_TICKS);
+                rt_halt_while(&never, 0);
+            }
         }
         if (m == MODE_POLL) {
             shm_read_status(&reg);
