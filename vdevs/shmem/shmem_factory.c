@@ -58,7 +58,8 @@ static void region_changed(void *arg)
 
 /* ---- control pages ---- */
 
-static void detach(struct shmem *s, struct shmem_att *a);
+static bool detach_begin(struct shmem *s, struct shmem_att *a);
+static void detach_end(struct shmem *s, struct shmem_att *a);
 
 static uint64_t ctl_read(void *opaque, uint64_t off, unsigned size)
 {
@@ -103,10 +104,12 @@ static void ctl_write(void *opaque, uint64_t off, unsigned size, uint64_t value)
         /* ~0: everyone but me; otherwise the 16 client bits */
         shm_client_notify(a->cl, mask == ~0u ? ~0u : mask & 0xffffu);
     }
-    bool det = off < SHMEM_C_DETACH + 4 && off + size > SHMEM_C_DETACH;
+    /* Decided under the same lock as the check of m->live: the slot cannot be reused by a
+     * new attachment in between. */
+    bool going = off < SHMEM_C_DETACH + 4 && off + size > SHMEM_C_DETACH && detach_begin(s, a);
     pthread_mutex_unlock(&s->lock);
-    if (det)
-        detach(s, a);
+    if (going)
+        detach_end(s, a);
 }
 
 static const struct vdev_region_ops ctl_ops = {.read = ctl_read, .write = ctl_write, .sizes = 0xf};
@@ -280,23 +283,24 @@ static int attach(struct shmem *s, uint64_t want_pages, bool create)
     return SHM_OK;
 }
 
-/* The guest (or reset) detaches: the pages go, the others are told. Lock NOT held. */
-static void detach(struct shmem *s, struct shmem_att *a)
+/* Detaching is two steps because shm_client_detach may wait for region_changed, which
+ * takes the lock. detach_begin (lock held): the guest loses the pages at once and the
+ * slot keeps its window range; detach_end (lock not held): the host side lets go. */
+static bool detach_begin(struct shmem *s, struct shmem_att *a)
 {
-    pthread_mutex_lock(&s->lock);
-    if (a->state != ATT_LIVE) {
-        pthread_mutex_unlock(&s->lock);
-        return;
-    }
-    a->state = ATT_GOING; /* keeps its window range until the host side let go */
+    if (a->state != ATT_LIVE)
+        return false;
+    a->state = ATT_GOING;
     a->map->live = false;
     vdev_region_remove(a->data);
     vdev_region_remove(a->ctl);
-    struct shm_client *cl = a->cl;
-    struct shm_obj *o = a->obj;
-    pthread_mutex_unlock(&s->lock);
-    shm_client_detach(cl); /* may wait for region_changed, which takes the lock */
-    shm_obj_close(o);
+    return true;
+}
+
+static void detach_end(struct shmem *s, struct shmem_att *a)
+{
+    shm_client_detach(a->cl); /* the others are told */
+    shm_obj_close(a->obj);
     pthread_mutex_lock(&s->lock);
     a->cl = NULL;
     a->obj = NULL;
@@ -309,8 +313,13 @@ static void detach(struct shmem *s, struct shmem_att *a)
 
 void shmem_detach_all(struct shmem *s)
 {
-    for (unsigned i = 0; i < SHMEM_MAX_ATTACH; i++)
-        detach(s, &s->att[i]);
+    for (unsigned i = 0; i < SHMEM_MAX_ATTACH; i++) {
+        pthread_mutex_lock(&s->lock);
+        bool going = detach_begin(s, &s->att[i]);
+        pthread_mutex_unlock(&s->lock);
+        if (going)
+            detach_end(s, &s->att[i]);
+    }
     pthread_mutex_lock(&s->lock);
     s->status = SHM_OK;
     s->size = 0;
