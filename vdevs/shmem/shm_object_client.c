@@ -14,8 +14,14 @@ static int take_slot(struct shm_obj *o)
 {
     struct shm_header *h = o->hdr;
     uint32_t att = shm_hdr_attached(h);
+    /* Our own clients' slots are taken whatever the shared bitmap says. */
+    uint32_t mine = 0;
+    pthread_mutex_lock(&o->lk);
+    for (unsigned i = 0; i < SHM_OBJ_MAX_CLIENTS; i++)
+        mine |= o->clients[i] ? 1u << i : 0;
+    pthread_mutex_unlock(&o->lk);
     for (unsigned i = 0; i < SHM_OBJ_MAX_CLIENTS; i++) {
-        if (att & (1u << i))
+        if ((att | mine) & (1u << i))
             continue;
         atomic_store(&h->clients[i].user, o->me);
         atomic_store(&h->clients[i].pending, 0);
