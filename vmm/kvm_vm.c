@@ -102,7 +102,8 @@ static int kvm_map_memory(void *ctx, const struct vdev_region_info *r, bool map)
     } else {
         for (unsigned i = 0; i < KVM_VM_MAX_SLOTS; i++) {
             struct kvm_vm_slot *s = &vm->slots[i];
-            if (s->used && s->host == r->host && s->size == r->size) {
+            /* by address too: one shmem region attached twice has one host mapping */
+            if (s->used && s->gpa == r->base && s->host == r->host && s->size == r->size) {
                 slot_set(vm, i, 0, s->gpa, 0, NULL); /* size 0 deletes the slot */
                 s->used = false;
                 rc = 0;

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <vdev/vdev.h>
 
-#define KVM_VM_MAX_SLOTS     32
+#define KVM_VM_MAX_SLOTS     160 /* RAM, ROM, and up to 32 shmem regions per factory */
 #define KVM_VM_MAX_ROUTES    1024
 #define KVM_VM_FIRST_MSI_GSI 24 /* GSIs 0-23 are the IOAPIC's pins */
 
