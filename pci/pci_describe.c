@@ -98,7 +98,9 @@ void pci_print(struct vdev_pci_host *h, FILE *out)
                 uint64_t base = atomic_load(&((struct pci_bar *)b)->base);
                 fprintf(out, "    BAR%u  %-10s 0x%" PRIx64 "-0x%" PRIx64 "  %s%s\n", i, bar_kind(b),
                         base, base + b->desc.size - 1,
-                        b->desc.kind == VDEV_REGION_DEVMEM ? "devmem" : "trapped",
+                        b->desc.kind == VDEV_REGION_DEVMEM   ? "devmem"
+                        : b->desc.kind == VDEV_REGION_WINDOW ? "window"
+                                                             : "trapped",
                         atomic_load(&((struct pci_bar *)b)->enabled) ? ""
                                                                      : " (off until the guest "
                                                                        "enables it)");
