@@ -57,6 +57,25 @@ START_TEST(test_sigkill_reclaims)
 }
 END_TEST
 
+START_TEST(test_last_close_after_a_death_removes)
+{
+    /* The survivor closes before any sweep saw the other die: the region still goes. */
+    const char *name = tname("last");
+    struct chan ch;
+    chan_init(&ch);
+    struct shm_obj *o;
+    struct shm_open_args a = open_args(2, NULL);
+    ck_assert_int_eq(shm_obj_open(name, &a, &o, NULL, 0), SHM_OK);
+    pid_t pid = spawn_holder(name, 1, &ch);
+    kill(pid, SIGKILL);
+    wait_child(pid);
+    shm_obj_close(o);
+    char path[256];
+    snprintf(path, sizeof(path), "/dev/shm/" SHM_OBJ_PREFIX "%s", name);
+    ck_assert_int_eq(access(path, F_OK), -1);
+}
+END_TEST
+
 START_TEST(test_full_region_reclaims_on_attach)
 {
     /* A process that died since the last sweep does not make an attach fail. */
@@ -267,6 +286,7 @@ Suite *shm_reclaim_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_sigkill_reclaims);
     tcase_add_test(tc, test_full_region_reclaims_on_attach);
+    tcase_add_test(tc, test_last_close_after_a_death_removes);
     tcase_add_test(tc, test_death_holding_header_lock);
     tcase_add_test(tc, test_stale_region);
     tcase_add_test(tc, test_racing_creators);

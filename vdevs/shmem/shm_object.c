@@ -55,6 +55,8 @@ static void release_slot(struct shm_obj *o, bool may_unlink)
     if (shm_hdr_lock(h))
         return; /* our watcher's exit releases the life mutex: peers reclaim the slot */
     shm_hdr_reclaim_user(h, o->me);
+    /* Users that died since the last sweep must not keep a non-persistent region alive. */
+    shm_hdr_sweep(h, o->me);
     uint64_t others = shm_hdr_live_users(h);
     if (may_unlink && !others && !h->persistent && !atomic_load(&h->unlinked)) {
         char path[SHM_NAME_MAX + 32];
