@@ -403,6 +403,7 @@ uint32_t gshm_read_status(struct gshm_region *r)
     uint32_t s = rd32(r->ctl, GUEST_SHM_C_STATUS);
     r->notifiers |= GUEST_SHM_STATUS_NOTIFIERS(s);
     r->attached = GUEST_SHM_STATUS_ATTACHED(s);
+    r->ever_attached |= r->attached;
     return s;
 }
 

@@ -37,13 +37,14 @@ struct gshm_dev {
 struct gshm_region {
     struct gshm_dev *dev;
     char name[GUEST_SHM_NAME_MAX];
-    uint64_t addr;         /* guest-physical address of the control page */
-    uint32_t pages;        /* data pages */
-    unsigned idx;          /* my client index */
-    volatile uint8_t *ctl; /* control page (uncached) */
-    uint8_t *data;         /* pages * 4096 bytes of data (ordinary memory) */
-    uint32_t notifiers;    /* notifier bits read from the status and not yet consumed */
-    uint32_t attached;     /* attach bitmap from the last status read */
+    uint64_t addr;          /* guest-physical address of the control page */
+    uint32_t pages;         /* data pages */
+    unsigned idx;           /* my client index */
+    volatile uint8_t *ctl;  /* control page (uncached) */
+    uint8_t *data;          /* pages * 4096 bytes of data (ordinary memory) */
+    uint32_t notifiers;     /* notifier bits read from the status and not yet consumed */
+    uint32_t attached;      /* attach bitmap from the last status read */
+    uint32_t ever_attached; /* every client seen attached since this attach */
     bool detached;
 };
 

@@ -246,9 +246,10 @@ static int step_wait_detach(int secs)
 {
     need_region("wait-detach");
     gshm_read_status(&region);
-    uint32_t before = region.attached & ~(1u << region.idx);
+    /* every other client seen since the attach: one that left before this step counts */
+    uint32_t before = region.ever_attached & ~(1u << region.idx);
     if (!before) {
-        printf("gshm: wait-detach FAIL no other client attached (attached=0x%04x)\n",
+        printf("gshm: wait-detach FAIL no other client was ever attached (attached=0x%04x)\n",
                region.attached);
         return EXIT_STEP;
     }
