@@ -95,7 +95,8 @@ report_fail() {
     done
 }
 
-# wait_pair NAME: runs until both VMs ended; kills beta once it has its result.
+# wait_pair NAME: runs until both VMs ended; kills beta once it has its result and alpha
+# has finished its round trips.
 wait_pair() {
     killed=0 waited=0 beta_gone='' st_alpha=running st_beta=running wedged='' wedged_at=0
     killed_at='' listed=0
@@ -108,7 +109,9 @@ wait_pair() {
             listed=1
             ./vdevkit shmem list > shmem-list.txt 2>&1 || rm -f shmem-list.txt
         fi
-        if [ "$killed" = 0 ] && grep -aq 'VDEVKIT-RESULT shmem' beta.log; then
+        # (and alpha is done with the round trips: it is waiting for the detach)
+        if [ "$killed" = 0 ] && grep -aq 'VDEVKIT-RESULT shmem' beta.log &&
+            grep -aqE 'gshm: ping |VDEVKIT-RESULT' alpha.log; then
             bpid=$(vmm_pid beta)
             if [ -n "$bpid" ]; then
                 echo "shmem: $1: beta has its result; killing its VMM (pid $bpid, SIGKILL)"
