@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -141,21 +142,24 @@ int shm_obj_list(void (*fn)(const struct shm_obj_info *info, void *arg), void *a
     size_t plen = strlen(SHM_OBJ_PREFIX);
     int count = 0;
     struct dirent *e;
-    static struct shm_obj_info info; /* 1 KiB+: keep it off small thread stacks */
-    static pthread_mutex_t info_lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&info_lock);
+    struct shm_obj_info *info = malloc(sizeof(*info)); /* 1 KiB+: off small thread stacks */
+    if (!info) {
+        closedir(d);
+        errno = ENOMEM;
+        return -1;
+    }
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, SHM_TMP_PREFIX, strlen(SHM_TMP_PREFIX)) == 0)
             reap_tmp(e->d_name);
         if (strncmp(e->d_name, SHM_OBJ_PREFIX, plen) != 0)
             continue;
         const char *name = e->d_name + plen;
-        if (shm_name_check(name) || list_one(name, &info))
+        if (shm_name_check(name) || list_one(name, info))
             continue;
-        fn(&info, arg);
+        fn(info, arg);
         count++;
     }
-    pthread_mutex_unlock(&info_lock);
+    free(info);
     closedir(d);
     return count;
 }

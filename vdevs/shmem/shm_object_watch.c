@@ -76,7 +76,7 @@ static void deliver(struct shm_obj *o)
     pthread_mutex_lock(&o->lk);
     for (unsigned i = 0; i < SHM_OBJ_MAX_CLIENTS; i++) {
         struct shm_client *c = o->clients[i];
-        if (!c)
+        if (!c || !c->changed)
             continue;
         uint32_t seq = atomic_load(&h->clients[i].seq);
         if (seq == c->seen_seq && att == c->seen_attached)
