@@ -106,6 +106,30 @@ bool shm_find_pci(struct shm_dev *d)
     return true;
 }
 
+bool shm_move_window(struct shm_dev *d, uint64_t base, struct shm_region **rs, unsigned n)
+{
+    uint16_t cmd = (uint16_t)pci_cfg_read(d->bdf, PCI_COMMAND, 2);
+    pci_cfg_write(d->bdf, PCI_COMMAND, 2, cmd & ~PCI_CMD_MEM);
+    pci_cfg_write(d->bdf, PCI_BAR2, 4, (uint32_t)base);
+    pci_cfg_write(d->bdf, PCI_BAR2 + 4, 4, (uint32_t)(base >> 32));
+    pci_cfg_write(d->bdf, PCI_COMMAND, 2, cmd | PCI_CMD_MEM);
+    bool is64;
+    if (bar_addr(d->bdf, PCI_BAR2, &is64) != base)
+        return false;
+    uint64_t old = d->bar2;
+    d->bar2 = base;
+    for (unsigned i = 0; i < n; i++) {
+        struct shm_region *r = rs[i];
+        uint64_t gpa = r->gpa - old + base;
+        if (!shm_map_identity(gpa, ((uint64_t)r->pages + 1) * SHM_PAGE))
+            return false;
+        r->gpa = gpa;
+        r->ctl = (volatile uint32_t *)(uintptr_t)gpa;
+        r->data = (volatile uint8_t *)(uintptr_t)(gpa + SHM_PAGE);
+    }
+    return true;
+}
+
 void shm_at(struct shm_dev *d, uint64_t factory, unsigned line)
 {
     *d = (struct shm_dev){.factory = (volatile uint8_t *)(uintptr_t)factory, .line = line};

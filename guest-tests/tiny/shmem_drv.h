@@ -72,6 +72,10 @@ struct shm_region {
  * window) where the VMM placed them, maps BAR 2 if it is above 4 GiB and turns memory
  * decoding on. false if there is none or BAR 0 is unusable. */
 bool shm_find_pci(struct shm_dev *d);
+/* PCI: moves BAR 2 to `base` (decoding off meanwhile) and with it the n regions given: their
+ * pages follow the window, at the same offsets. false if the BAR did not take the address or a
+ * region cannot be mapped there. Mask the line first: the handler reads the control pages. */
+bool shm_move_window(struct shm_dev *d, uint64_t base, struct shm_region **rs, unsigned n);
 /* MMIO: the factory page at `factory` (the device's `loc`), interrupt on IOAPIC `line`. */
 void shm_at(struct shm_dev *d, uint64_t factory, unsigned line);
 

@@ -84,6 +84,18 @@ static int run_a(struct shm_dev *d)
     rt_printf("%s: A: %u rounds of %u KiB each way, answers intact\n", t, SHM_PAIR_ROUNDS,
               SHM_PAIR_PAGES * 4 / 2);
 
+    if (d->pci) { /* the guest moves BAR 2: both regions follow, data, control pages and all */
+        struct shm_region *rs[] = {&data_r, &ack_r};
+        uint64_t from = d->bar2, to = d->bar2 + d->bar2_size; /* the next aligned slot */
+        rt_ioapic_mask(d->line);
+        RT_CHECK(d->bar2_size && shm_move_window(d, to, rs, 2));
+        RT_CHECK(*(volatile uint64_t *)(d->factory + SHM_F_SHMEM) == ack_r.gpa); /* last attach */
+        RT_CHECK(ack_r.ctl[SHM_C_IDX / 4] == ack_r.idx && data_r.ctl[SHM_C_IDX / 4] == data_r.idx);
+        RT_CHECK(holds(1, ROLE_B_SEED, SHM_PAIR_ROUNDS - 1));
+        shm_irq_setup(d, VEC_SHM);
+        rt_printf("%s: A: BAR 2 moved from %lx to %lx: the regions followed\n", t, from, to);
+    }
+
     /* B detaches: its bit clears, ours stays. Only the interrupt handler updates `attached`
      * (it may already have when B was quick), so this is the interrupt's doing. */
     RT_CHECK(shm_wait_attached(&data_r, 1u << b, 0));
