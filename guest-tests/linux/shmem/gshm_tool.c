@@ -302,94 +302,184 @@ static int step_info(void)
     return gshm_signature_ok(&dev) ? 0 : EXIT_STEP;
 }
 
-static int run_steps(int argc, char **argv, int i)
+/* One step of the command line, parsed before the device is opened (a typo fails at once
+ * with exit 2, not after the steps before it ran). */
+enum step_kind {
+    S_INFO,
+    S_ATTACH,
+    S_FIND,
+    S_STATUS,
+    S_NOTIFY,
+    S_WAIT,
+    S_WAIT_PEERS,
+    S_WAIT_DETACH,
+    S_WRITE_PATTERN,
+    S_CHECKSUM,
+    S_WRITE_MSG,
+    S_READ_MSG,
+    S_PING,
+    S_PONG,
+    S_DETACH,
+    S_SLEEP,
+};
+
+struct step {
+    enum step_kind kind;
+    const char *text; /* NAME or TEXT */
+    uint64_t a, b;    /* PAGES, MASK, SECS, N, SEED */
+    int expect;       /* attach/find: the status it must fail with, or -1 */
+};
+
+static uint64_t parse_secs(const char *s)
 {
+    uint64_t v = parse_u64(s, "SECS: a number of seconds");
+    if (v > 86400)
+        die_usage("SECS: at most 86400");
+    return v;
+}
+
+/* Parses argv[i..] into steps (allocated; *n set). Usage errors exit 2. */
+static struct step *parse_steps(int argc, char **argv, int i, size_t *n)
+{
+    struct step *st = calloc((size_t)argc, sizeof *st);
     int expect = -1;
+    *n = 0;
+    if (!st)
+        exit(EXIT_USAGE);
     for (; i < argc; i++) {
         const char *s = argv[i];
-        int rc = 0;
-        if (!strcmp(s, "info")) {
-            rc = step_info();
-        } else if (!strcmp(s, "attach") || !strcmp(s, "find")) {
-            bool find_only = s[0] == 'f';
-            const char *name = need(argv, &i, argc, "attach/find: NAME");
-            uint32_t pages = 0;
-            if (!find_only) {
-                uint64_t p = parse_u64(need(argv, &i, argc, "attach: PAGES"), "attach: PAGES");
-                if (p > UINT32_MAX)
-                    die_usage("attach: PAGES too large");
-                pages = (uint32_t)p;
-            }
-            rc = step_attach(name, pages, find_only, expect);
-            expect = -1;
-        } else if (!strcmp(s, "expect")) {
+        struct step x = {.expect = -1};
+        if (!strcmp(s, "expect")) {
             expect = parse_status(need(argv, &i, argc, "expect: STATUS"));
+            continue;
+        }
+        if (!strcmp(s, "info")) {
+            x.kind = S_INFO;
+        } else if (!strcmp(s, "attach") || !strcmp(s, "find")) {
+            x.kind = s[0] == 'f' ? S_FIND : S_ATTACH;
+            x.text = need(argv, &i, argc, "attach/find: NAME");
+            if (x.kind == S_ATTACH) {
+                x.a = parse_u64(need(argv, &i, argc, "attach: PAGES"), "attach: PAGES");
+                if (x.a > UINT32_MAX)
+                    die_usage("attach: PAGES too large");
+            }
+            x.expect = expect;
+            expect = -1;
         } else if (!strcmp(s, "status")) {
-            need_region("status");
-            gshm_read_status(&region);
-            printf("gshm: status ok idx=%u notifiers=0x%04x attached=0x%04x\n", region.idx,
-                   region.notifiers, region.attached);
+            x.kind = S_STATUS;
         } else if (!strcmp(s, "notify")) {
             const char *m = need(argv, &i, argc, "notify: MASK");
-            uint32_t mask = !strcmp(m, "all") ? GUEST_SHM_NOTIFY_OTHERS
-                                              : (uint32_t)parse_u64(m, "notify: MASK");
-            need_region("notify");
-            gshm_notify(&region, mask);
-            printf("gshm: notify ok mask=0x%x\n", mask);
-        } else if (!strcmp(s, "wait")) {
-            rc = step_wait((int)parse_u64(need(argv, &i, argc, "wait: SECS"), "wait: SECS"));
+            x.kind = S_NOTIFY;
+            x.a = !strcmp(m, "all") ? GUEST_SHM_NOTIFY_OTHERS : parse_u64(m, "notify: MASK");
+            if (x.a > UINT32_MAX)
+                die_usage("notify: MASK is 32 bits");
+        } else if (!strcmp(s, "wait") || !strcmp(s, "wait-detach") || !strcmp(s, "sleep")) {
+            x.kind = s[0] == 's' ? S_SLEEP : s[4] == '-' ? S_WAIT_DETACH : S_WAIT;
+            x.a = parse_secs(need(argv, &i, argc, "SECS"));
         } else if (!strcmp(s, "wait-peers")) {
-            unsigned n = (unsigned)parse_u64(need(argv, &i, argc, "wait-peers: N"), "N");
-            rc = step_wait_peers(n, (int)parse_u64(need(argv, &i, argc, "SECS"), "SECS"));
-        } else if (!strcmp(s, "wait-detach")) {
-            rc = step_wait_detach((int)parse_u64(need(argv, &i, argc, "SECS"), "SECS"));
+            x.kind = S_WAIT_PEERS;
+            x.a = parse_u64(need(argv, &i, argc, "wait-peers: N"), "wait-peers: N");
+            x.b = parse_secs(need(argv, &i, argc, "SECS"));
         } else if (!strcmp(s, "write-pattern") || !strcmp(s, "checksum")) {
-            uint64_t seed = parse_u64(need(argv, &i, argc, "SEED"), "SEED");
-            rc = s[0] == 'w' ? step_write_pattern(seed) : step_checksum(seed);
+            x.kind = s[0] == 'w' ? S_WRITE_PATTERN : S_CHECKSUM;
+            x.a = parse_u64(need(argv, &i, argc, "SEED"), "SEED");
         } else if (!strcmp(s, "write-msg")) {
-            const char *text = need(argv, &i, argc, "write-msg: TEXT");
-            need_region("write-msg");
-            size_t len = strnlen(text, GUEST_SHM_PAGE_SIZE - 1);
-            memcpy(region.data, text, len);
-            region.data[len] = 0;
-            __sync_synchronize();
-            printf("gshm: write-msg ok \"%.*s\"\n", (int)len, text);
+            x.kind = S_WRITE_MSG;
+            x.text = need(argv, &i, argc, "write-msg: TEXT");
         } else if (!strcmp(s, "read-msg")) {
-            need_region("read-msg");
-            printf("gshm: read-msg ok \"%.*s\"\n",
-                   (int)strnlen((const char *)region.data, GUEST_SHM_PAGE_SIZE - 1),
-                   (const char *)region.data);
+            x.kind = S_READ_MSG;
         } else if (!strcmp(s, "ping") || !strcmp(s, "pong")) {
-            unsigned n = (unsigned)parse_u64(need(argv, &i, argc, "N"), "N");
-            rc =
-                step_pingpong(s[1] == 'i', n, (int)parse_u64(need(argv, &i, argc, "SECS"), "SECS"));
+            x.kind = s[1] == 'i' ? S_PING : S_PONG;
+            x.a = parse_u64(need(argv, &i, argc, "N"), "N");
+            if (x.a > 1000000)
+                die_usage("ping/pong: N at most 1000000");
+            x.b = parse_secs(need(argv, &i, argc, "SECS"));
         } else if (!strcmp(s, "detach")) {
-            need_region("detach");
-            gshm_detach(&region);
-            printf("gshm: detach ok\n");
-        } else if (!strcmp(s, "sleep")) {
-            sleep((unsigned)parse_u64(need(argv, &i, argc, "sleep: SECS"), "sleep: SECS"));
+            x.kind = S_DETACH;
         } else {
             fprintf(stderr, "gshm: unknown step '%s'\n", s);
             die_usage(NULL);
         }
-        fflush(stdout);
-        if (rc)
-            return rc;
+        st[(*n)++] = x;
     }
-    return 0;
+    if (expect >= 0)
+        die_usage("expect: must come before an attach or find");
+    if (*n == 0)
+        die_usage("no step");
+    return st;
+}
+
+static int run_step(const struct step *x)
+{
+    switch (x->kind) {
+    case S_INFO:
+        return step_info();
+    case S_ATTACH:
+        return step_attach(x->text, (uint32_t)x->a, false, x->expect);
+    case S_FIND:
+        return step_attach(x->text, 0, true, x->expect);
+    case S_STATUS:
+        need_region("status");
+        gshm_read_status(&region);
+        printf("gshm: status ok idx=%u notifiers=0x%04x attached=0x%04x\n", region.idx,
+               region.notifiers, region.attached);
+        return 0;
+    case S_NOTIFY:
+        need_region("notify");
+        gshm_notify(&region, (uint32_t)x->a);
+        printf("gshm: notify ok mask=0x%x\n", (uint32_t)x->a);
+        return 0;
+    case S_WAIT:
+        return step_wait((int)x->a);
+    case S_WAIT_PEERS:
+        return step_wait_peers((unsigned)x->a, (int)x->b);
+    case S_WAIT_DETACH:
+        return step_wait_detach((int)x->a);
+    case S_WRITE_PATTERN:
+        return step_write_pattern(x->a);
+    case S_CHECKSUM:
+        return step_checksum(x->a);
+    case S_WRITE_MSG: {
+        need_region("write-msg");
+        size_t len = strnlen(x->text, GUEST_SHM_PAGE_SIZE - 1);
+        memcpy(region.data, x->text, len);
+        region.data[len] = 0;
+        __sync_synchronize();
+        printf("gshm: write-msg ok \"%.*s\"\n", (int)len, x->text);
+        return 0;
+    }
+    case S_READ_MSG:
+        need_region("read-msg");
+        printf("gshm: read-msg ok \"%.*s\"\n",
+               (int)strnlen((const char *)region.data, GUEST_SHM_PAGE_SIZE - 1),
+               (const char *)region.data);
+        return 0;
+    case S_PING:
+    case S_PONG:
+        return step_pingpong(x->kind == S_PING, (unsigned)x->a, (int)x->b);
+    case S_DETACH:
+        need_region("detach");
+        gshm_detach(&region);
+        printf("gshm: detach ok\n");
+        return 0;
+    case S_SLEEP:
+        sleep((unsigned)x->a);
+        return 0;
+    }
+    return EXIT_STEP;
 }
 
 int main(int argc, char **argv)
 {
     uint64_t factory = 0;
-    bool acpi = false, poll_only = false;
+    bool acpi = false, poll_only = false, have_factory = false;
     int pci_index = 0, i = 1;
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (!strcmp(argv[i], "--factory"))
+        if (!strcmp(argv[i], "--factory")) {
             factory = parse_u64(need(argv, &i, argc, "--factory ADDR"), "--factory ADDR");
-        else if (!strcmp(argv[i], "--acpi"))
+            have_factory = true;
+        } else if (!strcmp(argv[i], "--acpi"))
             acpi = true;
         else if (!strcmp(argv[i], "--pci"))
             pci_index = (int)parse_u64(need(argv, &i, argc, "--pci N"), "--pci N");
@@ -401,8 +491,8 @@ int main(int argc, char **argv)
         } else
             die_usage("unknown option");
     }
-    if (i >= argc)
-        die_usage("no step");
+    size_t nsteps;
+    struct step *steps = parse_steps(argc, argv, i, &nsteps);
     char err[256] = "";
     if (acpi && !(factory = gshm_find_mmio_factory())) {
         printf("gshm: open FAIL no ACPI device with compatible %s in "
@@ -410,8 +500,8 @@ int main(int argc, char **argv)
                GUEST_SHM_COMPATIBLE);
         return EXIT_NODEV;
     }
-    int rc = factory ? gshm_open_mmio(&dev, factory, err, sizeof err)
-                     : gshm_open_pci(&dev, pci_index, err, sizeof err);
+    int rc = have_factory || acpi ? gshm_open_mmio(&dev, factory, err, sizeof err)
+                                  : gshm_open_pci(&dev, pci_index, err, sizeof err);
     if (rc) {
         printf("gshm: open FAIL %s\n", err);
         return EXIT_NODEV;
@@ -420,9 +510,14 @@ int main(int argc, char **argv)
         printf("gshm: open FAIL bad signature at 0x%" PRIx64 "\n", dev.factory_addr);
         return EXIT_NODEV;
     }
-    if (!factory && !poll_only && gshm_use_uio(&dev, err, sizeof err))
+    if (dev.pci_slot[0] && !poll_only && gshm_use_uio(&dev, err, sizeof err))
         fprintf(stderr, "gshm: %s; waits will poll\n", err);
-    rc = run_steps(argc, argv, i);
+    rc = 0;
+    for (size_t k = 0; k < nsteps && rc == 0; k++) {
+        rc = run_step(&steps[k]);
+        fflush(stdout);
+    }
     gshm_close(&dev);
+    free(steps);
     return rc;
 }
