@@ -203,15 +203,24 @@ static int find_uio(const char *slot, char *name, size_t len)
 }
 
 /* uio_pci_generic masks INTx (command bit 10) in its handler; we unmask it through config
- * space once the status has been read. */
-static void unmask_intx(struct gshm_dev *d)
+ * space once the status has been read. After an interrupt the bit is known to be set, so
+ * the command's high byte read when the wait started is written back without reading it
+ * again (each config access is a VM exit); its other bits (SERR, fast back-to-back) do not
+ * change under us. */
+static void unmask_intx(struct gshm_dev *d, bool after_irq)
 {
-    uint8_t hi;
-    if (pread(d->config_fd, &hi, 1, 5) == 1 && (hi & 0x4)) {
-        hi &= (uint8_t)~0x4;
-        if (pwrite(d->config_fd, &hi, 1, 5) != 1)
-            perror("gshm: INTx unmask");
+    uint8_t hi = d->command_hi;
+    if (!after_irq || !d->command_hi_known) {
+        if (pread(d->config_fd, &hi, 1, 5) != 1)
+            return;
+        d->command_hi = hi & (uint8_t)~0x4;
+        d->command_hi_known = true;
+        if (!(hi & 0x4))
+            return;
     }
+    hi &= (uint8_t)~0x4;
+    if (pwrite(d->config_fd, &hi, 1, 5) != 1)
+        perror("gshm: INTx unmask");
 }
 
 int gshm_use_uio(struct gshm_dev *d, char *err, size_t errlen)
@@ -253,7 +262,7 @@ int gshm_use_uio(struct gshm_dev *d, char *err, size_t errlen)
         d->uio_fd = -1;
         return -1;
     }
-    unmask_intx(d);
+    unmask_intx(d, false);
     return 0;
 }
 
@@ -425,15 +434,15 @@ int gshm_wait(struct gshm_region *r, bool (*done)(struct gshm_region *r, void *a
     struct gshm_dev *d = r->dev;
     double end = gshm_now() + timeout_ms / 1000.0;
     /* unmask first too: an earlier process may have left INTx masked by the handler */
-    bool irq = false, unmask = d->uio_fd >= 0;
+    bool irq = false, unmask = d->uio_fd >= 0, after_irq = false;
     unsigned polls = 0;
     for (;;) {
         /* Read the status before unmasking: the read lowers the line, and a change after it
          * raises it again, so no wake-up is lost. */
         read_all(d);
         if (unmask) {
-            unmask_intx(d);
-            unmask = false;
+            unmask_intx(d, after_irq);
+            unmask = after_irq = false;
         }
         if (done(r, arg)) {
             if (woke_by_irq)
@@ -453,7 +462,7 @@ int gshm_wait(struct gshm_region *r, bool (*done)(struct gshm_region *r, void *a
                     d->irqs++;
                     irq = true;
                 }
-                unmask = true;
+                unmask = after_irq = true;
             }
         } else {
             /* 1 ms, doubling every 64 polls up to 16 ms: each status read is a VM exit,

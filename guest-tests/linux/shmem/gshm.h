@@ -31,6 +31,8 @@ struct gshm_dev {
     int config_fd;      /* the function's sysfs config file (INTx unmask) */
     char uio_name[16];  /* "uio0" */
     unsigned long irqs; /* interrupts seen through uio */
+    uint8_t command_hi; /* PCI command bits 8-15 with INTx unmasked */
+    bool command_hi_known;
     struct gshm_region *regions[GSHM_MAX_REGIONS]; /* attached, for the shared line */
 };
 
