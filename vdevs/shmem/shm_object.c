@@ -14,6 +14,24 @@
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shm_obj *reg_head;
 static atomic_uint tmp_counter;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* A fork while another thread opens or closes a region must not leave the child's registry
+ * locked forever. (The child never uses its parent's objects: see owner_pid.) */
+static void reg_prepare(void)
+{
+    pthread_mutex_lock(&reg_lock);
+}
+
+static void reg_release(void)
+{
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void atfork_register(void)
+{
+    pthread_atfork(reg_prepare, reg_release, reg_release);
+}
 
 struct shm_obj *shm_obj_new(const char *name, const char *who)
 {
@@ -268,6 +286,7 @@ int shm_obj_open(const char *name, const struct shm_open_args *a, struct shm_obj
                    SHM_OBJ_MAX_PAGES);
         return a->pages ? SHM_NO_MEMORY : SHM_UNKNOWN;
     }
+    pthread_once(&atfork_once, atfork_register);
     pthread_mutex_lock(&reg_lock);
     for (struct shm_obj *o = reg_head; o; o = o->next) {
         /* Skip objects of a parent process (fork) and removed ones: a new open after
