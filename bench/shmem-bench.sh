@@ -55,6 +55,12 @@ function add(key, v) { if (!(key in cnt)) order[++nk] = key; val[key, ++cnt[key]
     what = $0; sub(/^shmem_bench: /, "", what); sub(/: median.*/, "", what)
     v = $0; sub(/.*median /, "", v); sub(/ ns.*/, "", v); add(what " (median ns)", v)
 }
+/copy, best of/ {
+    v = $0; sub(/.*RAM to RAM /, "", v); sub(/ MB.*/, "", v); add("copy RAM to RAM, best (MB/s)", v)
+    v = $0; sub(/.*RAM to region [0-9]+ MB\/s \(/, "", v); sub(/%.*/, "", v); add("RAM to region, best, % of RAM to RAM", v)
+    v = $0; sub(/.*region to RAM [0-9]+ MB\/s \(/, "", v); sub(/%.*/, "", v); add("region to RAM, best, % of RAM to RAM", v)
+    next
+}
 /copy .*RAM to RAM/ {
     v = $0; sub(/.*RAM to RAM /, "", v); sub(/ MB.*/, "", v); add("copy RAM to RAM (MB/s)", v)
     v = $0; sub(/.*RAM to region /, "", v); sub(/ MB.*/, "", v); add("copy RAM to region (MB/s)", v)

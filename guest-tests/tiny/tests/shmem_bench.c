@@ -193,8 +193,8 @@ static uint64_t round_trips(const char *what, uint32_t mode, unsigned b)
     return report(what, n);
 }
 
-/* COPY_REPS copies of COPY_BYTES for each kind, interleaved; median MB/s of each. */
-static void bandwidth(void *dst[3], const void *src[3], uint64_t mbs[3])
+/* COPY_REPS copies of COPY_BYTES for each kind, interleaved; median and best MB/s of each. */
+static void bandwidth(void *dst[3], const void *src[3], uint64_t mbs[3], uint64_t best[3])
 {
     static uint64_t t[3][COPY_REPS];
     for (unsigned k = 0; k < 3; k++)
@@ -208,6 +208,7 @@ static void bandwidth(void *dst[3], const void *src[3], uint64_t mbs[3])
     for (unsigned k = 0; k < 3; k++) {
         sort(t[k], COPY_REPS);
         mbs[k] = (uint64_t)COPY_BYTES * tsc_khz / 1000 / t[k][COPY_REPS / 2]; /* bytes/us */
+        best[k] = (uint64_t)COPY_BYTES * tsc_khz / 1000 / t[k][0];
     }
 }
 
@@ -278,13 +279,17 @@ static int run_a(void)
     void *area = (void *)(reg.data + SHM_PAGE);
     void *dst[3] = {ram_dst, area, ram_dst};
     const void *src[3] = {ram_src, ram_src, area};
-    uint64_t mbs[3];
-    bandwidth(dst, src, mbs);
+    uint64_t mbs[3], best[3];
+    bandwidth(dst, src, mbs, best);
     RT_CHECK(memcmp_ok(ram_dst, ram_src, COPY_BYTES));
     ratio(r1, mbs[1] * 100, mbs[0]), ratio(r2, mbs[2] * 100, mbs[0]);
     rt_printf("shmem_bench: copy %u KiB (rep movsq): RAM to RAM %lu MB/s; RAM to region %lu MB/s "
               "(%s%% of RAM to RAM); region to RAM %lu MB/s (%s%%)\n",
               COPY_BYTES >> 10, mbs[0], mbs[1], r1, mbs[2], r2);
+    ratio(r1, best[1] * 100, best[0]), ratio(r2, best[2] * 100, best[0]);
+    rt_printf("shmem_bench: copy, best of %u: RAM to RAM %lu MB/s; RAM to region %lu MB/s (%s%%); "
+              "region to RAM %lu MB/s (%s%%)\n",
+              COPY_REPS, best[0], best[1], r1, best[2], r2);
     __atomic_store_n(&sq->mode, MODE_DONE, __ATOMIC_SEQ_CST);
     rt_printf("PASS shmem_bench\n");
     return 0;
