@@ -174,10 +174,8 @@ static void on_shm_irq(struct rt_frame *f)
             continue;
         uint32_t s = shm_read_status(r);
         uint32_t notified = s & 0xffff, att = s >> 16;
-        if (notified || att != r->attached) {
+        if (notified || att != r->attached)
             news = true;
-            r->changes = r->changes + 1;
-        }
         __atomic_fetch_or(&r->pending, notified, __ATOMIC_SEQ_CST);
         __atomic_store_n(&r->attached, att, __ATOMIC_SEQ_CST);
     }

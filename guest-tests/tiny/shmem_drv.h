@@ -9,7 +9,7 @@
  * Interrupts: one line per factory, shared by its regions, level-triggered; the handler
  * reads each region's control status (which clears its notify bits and lowers the line).
  * shm_irq_setup installs a handler that does this for the regions of shm_irq_add and
- * accumulates what it read (struct shm_region's pending/attached/irqs fields). */
+ * accumulates what it read (struct shm_region's pending and attached fields). */
 #ifndef TINY_SHMEM_DRV_H
 #define TINY_SHMEM_DRV_H
 
@@ -65,12 +65,11 @@ struct shm_region {
     /* What the interrupt handler read (shm_irq_add): */
     volatile uint32_t pending;  /* notify bits accumulated, taken by shm_take_pending */
     volatile uint32_t attached; /* the last attach bitmap read */
-    volatile uint32_t changes;  /* status reads that showed something new */
 };
 
 /* PCI: finds the first 1C05:0001 function on bus 0, reads BAR 0 (factory) and BAR 2 (region
- * window) where the VMM placed them, maps BAR 2 if it is above 4 GiB and turns memory
- * decoding on. false if there is none or BAR 0 is unusable. */
+ * window) where the VMM placed them (shm_attach maps the regions), sizes BAR 2 and turns
+ * memory decoding on. false if there is none or BAR 0 is unusable. */
 bool shm_find_pci(struct shm_dev *d);
 /* PCI: moves BAR 2 to `base` (decoding off meanwhile) and with it the n regions given: their
  * pages follow the window, at the same offsets. false if the BAR did not take the address or a
