@@ -1,5 +1,6 @@
 /* The control socket: a Unix stream socket in the VM's run-time folder that answers one-line
- * text requests (`stat`, `stat NAME`, `info`, `help`) with text ending in a blank line.
+ * text requests (`stat`, `stat NAME`, `info`, `help`, and device commands such as
+ * `capture NAME FILE|off`) with text ending in a blank line.
  *
  * Served on the core's event thread, which must never wait for a client: every socket is
  * non-blocking, replies are bounded and buffered, and a client that misbehaves (too long a
@@ -96,12 +97,36 @@ static void reply_info(struct vdev_control *c, FILE *out)
             (long)getpid(), up, c->m->ndevs);
 }
 
+/* A device command (`capture NAME ARG`): the device's `control` hook answers one line. */
+static void reply_device(struct vdev_control *c, char *cmd, char *name, char *arg, FILE *out)
+{
+    struct vdev *d = vdev_machine_find_device(c->m, name);
+    if (!d) {
+        fprintf(out, "error: no device named '%.64s' (see 'stat')\n", name);
+        return;
+    }
+    if (!d->type->control) {
+        fprintf(out, "error: %s takes no '%s' command\n", d->label, cmd);
+        return;
+    }
+    char reply[512] = "";
+    char *argv[] = {cmd, arg, NULL};
+    int rc = d->type->control(d, 2, argv, reply, sizeof(reply));
+    if (!reply[0])
+        snprintf(reply, sizeof(reply), "%s", rc ? "failed" : "done");
+    fputs(rc ? "error: " : "", out);
+    for (size_t i = 0; reply[i]; i++)
+        fputc((unsigned char)reply[i] < 0x20 || reply[i] == 0x7f ? ' ' : reply[i], out);
+    fputc('\n', out);
+}
+
 static void reply_help(FILE *out)
 {
-    fputs("stat          every device: its label, then its state and counters\n"
-          "stat NAME     one device, by its 'name'\n"
-          "info          system name, pid, uptime\n"
-          "help          this list\n",
+    fputs("stat                   every device: its label, then its state and counters\n"
+          "stat NAME              one device, by its 'name'\n"
+          "capture NAME FILE|off  start (or switch) / stop a NIC's pcap capture\n"
+          "info                   system name, pid, uptime\n"
+          "help                   this list\n",
           out);
 }
 
@@ -111,9 +136,24 @@ static void answer(struct vdev_control *c, char *line, FILE *out)
     char *save = NULL;
     char *cmd = strtok_r(line, " \t\r", &save);
     char *arg = cmd ? strtok_r(NULL, " \t\r", &save) : NULL;
+    if (cmd && arg && strcmp(cmd, "capture") == 0) {
+        /* the rest of the line is the file: a name may hold spaces */
+        char *file = save ? save + strspn(save, " \t") : NULL;
+        size_t flen = file ? strlen(file) : 0;
+        while (flen && (file[flen - 1] == '\r' || file[flen - 1] == ' ' || file[flen - 1] == '\t'))
+            file[--flen] = '\0';
+        if (flen)
+            reply_device(c, cmd, arg, file, out);
+        else
+            fputs("error: usage: capture NAME FILE|off\n", out);
+        fputc('\n', out);
+        return;
+    }
     char *extra = arg ? strtok_r(NULL, " \t\r", &save) : NULL;
     if (!cmd)
         fputs("error: empty request (try 'help')\n", out);
+    else if (strcmp(cmd, "capture") == 0)
+        fputs("error: usage: capture NAME FILE|off\n", out);
     else if (strcmp(cmd, "stat") == 0 && !extra)
         reply_stat(c, arg, out);
     else if (strcmp(cmd, "info") == 0 && !arg)

@@ -1,9 +1,11 @@
-/* `vdevkit stat` and `vdevkit list`: clients of a running VM's control socket
+/* `vdevkit stat`, `capture`, `info` and `list`: clients of a running VM's control socket
  * (core/control.c). A VM is named by its system name, found in the run-time folder
  * ($VDEVKIT_RUNTIME_DIR or /run/vdevkit), or by the socket's path. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +136,42 @@ int vmm_cmd_stat(int argc, char **argv)
                      argc > 1 ? argv[1] : "");
     if (n < 0 || (size_t)n >= sizeof(request) || strpbrk(request, "\n\r")) {
         fprintf(stderr, "vdevkit: bad device name\n");
+        return VMM_EXIT_CONFIG;
+    }
+    return ask_and_print(argv[0], request);
+}
+
+/* The VM opens FILE in its own working directory: a relative name is made absolute here,
+ * so it means what it means in the user's shell. */
+int vmm_cmd_capture(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: vdevkit capture SYSTEM|SOCKET-PATH NAME FILE|off\n");
+        return VMM_EXIT_CONFIG;
+    }
+    const char *name = argv[1], *file = argv[2];
+    if (!*name || strpbrk(name, " \t\r\n")) {
+        fprintf(stderr, "vdevkit: bad device name '%s'\n", name);
+        return VMM_EXIT_CONFIG;
+    }
+    char cwd[512] = "";
+    bool off = strcmp(file, "off") == 0;
+    if (!off && file[0] != '/' && !getcwd(cwd, sizeof(cwd))) {
+        fprintf(stderr, "vdevkit: cannot make %s absolute: %s\n", file, strerror(errno));
+        return VMM_EXIT_HOST;
+    }
+    char request[256];
+    int n =
+        snprintf(request, sizeof(request), "capture %s %s%s%s", name, cwd, cwd[0] ? "/" : "", file);
+    if (!*file || strpbrk(file, "\r\n") || isspace((unsigned char)file[strlen(file) - 1])) {
+        fprintf(stderr, "vdevkit: bad file name '%s'\n", file);
+        return VMM_EXIT_CONFIG;
+    }
+    if (n < 0 || (size_t)n >= sizeof(request)) {
+        fprintf(stderr,
+                "vdevkit: the capture file's path is too long for the control socket "
+                "(%zu bytes at most with the device name)\n",
+                sizeof(request) - 1 - strlen("capture  ") - strlen(name));
         return VMM_EXIT_CONFIG;
     }
     return ask_and_print(argv[0], request);

@@ -4,6 +4,8 @@
 
 /* vdevkit stat SYSTEM|PATH [NAME] */
 int vmm_cmd_stat(int argc, char **argv);
+/* vdevkit capture SYSTEM|PATH NAME FILE|off */
+int vmm_cmd_capture(int argc, char **argv);
 /* vdevkit info SYSTEM|PATH */
 int vmm_cmd_info(int argc, char **argv);
 /* vdevkit list */

@@ -3,6 +3,7 @@
  *   vdevkit run [@FILE] [OPTION...]   build the VM from qvm-style configuration and run it
  *   vdevkit modules                    list the device modules found on the search path
  *   vdevkit stat SYSTEM [NAME]         a running VM's devices and counters (control socket)
+ *   vdevkit capture SYSTEM NAME FILE|off  start/stop a NIC's pcap capture (control socket)
  *   vdevkit info SYSTEM | list         a running VM's pid and uptime | the VMs running here
  *   vdevkit shmem list|create|remove   the host's shared-memory regions (vdev shmem)
  *   vdevkit version
@@ -27,6 +28,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: vdevkit run [@FILE] [OPTION...]   build and run a VM (see docs/config.md)\n"
             "       vdevkit stat SYSTEM|SOCKET [NAME]   a running VM's devices and counters\n"
+            "       vdevkit capture SYSTEM|SOCKET NAME FILE|off   start/stop a NIC's pcap capture\n"
             "       vdevkit info SYSTEM|SOCKET          a running VM's pid and uptime\n"
             "       vdevkit list                        the VMs in the run-time folder\n"
             "       vdevkit shmem list|create|remove    the host's shared-memory regions\n"
@@ -156,6 +158,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "stat") == 0)
         return vmm_cmd_stat(argc - 2, argv + 2);
+    if (strcmp(argv[1], "capture") == 0)
+        return vmm_cmd_capture(argc - 2, argv + 2);
     if (strcmp(argv[1], "info") == 0)
         return vmm_cmd_info(argc - 2, argv + 2);
     if (strcmp(argv[1], "list") == 0)

@@ -105,6 +105,13 @@ struct vdev_type {
     /* Device state for dryrun and `stat`: one line, no trailing newline. */
     void (*status)(struct vdev *d, FILE *out);
     void (*terminate)(struct vdev *d); /* stop threads, free what options_start.. made */
+
+    /* A device command from the control socket: `capture NAME ARG` reaches the device named
+     * NAME as argv {"capture", ARG}. Runs on the core's event thread (keep it short). Writes
+     * a one-line reply (no newline) to `reply` and returns 0, or writes why and returns -1
+     * (the socket prefixes "error: "). NULL: the device takes no commands. Added last:
+     * modules built before it are refused by the type_size check. */
+    int (*control)(struct vdev *d, int argc, char **argv, char *reply, size_t len);
 };
 
 #define VDEV_MODULE_SYMBOL_PREFIX "vdev_module_"
