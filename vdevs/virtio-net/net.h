@@ -6,6 +6,7 @@
  * net_tx.c      guest -> link (header checks, software offloads for the peer)
  * net_rx.c      link -> guest (receive filter, mergeable buffers)
  * net_ctrl.c    the control queue (receive filter, MAC)
+ * net_capture*.c pcap capture of the NIC's frames (`capture FILE`, `vdevkit capture`)
  */
 #ifndef VDEV_NET_H
 #define VDEV_NET_H
@@ -22,6 +23,7 @@
 #include "net_stats.h"
 
 struct peer_link;
+struct net_capture;
 
 enum { NET_Q_RX = 0, NET_Q_TX = 1, NET_Q_CTRL = 2, NET_NUM_QUEUES = 3 };
 
@@ -87,6 +89,12 @@ struct net {
     size_t rx_held_off;     /* bytes of header + frame already in them */
     size_t rx_held_len;     /* the frame's length */
     bool rx_held_stale;     /* the link went down meanwhile: the frame is another one */
+
+    /* capture (net_capture_nic.c): the pointer is read and written under run_lock only,
+     * so the data thread needs no other synchronisation; NULL = off */
+    struct net_capture *cap;
+    char *cap_opt;   /* the `capture` option (absolute), opened at `configured` */
+    char *cap_shown; /* the file being captured to, for `status` (under cfg_lock) */
 };
 
 static inline bool net_has(const struct net *n, unsigned bit)
@@ -126,6 +134,22 @@ bool net_rx_discard(struct net *n);
 bool net_filter_accepts(struct net *n, const uint8_t dest[6]);
 /* net_ctrl.c */
 bool net_ctrl_process(struct net *n);
+
+/* net_capture_nic.c: data thread, run_lock held. */
+void net_capture_record(struct net *n, const uint8_t *frame, size_t len);
+void net_capture_idle(struct net *n); /* about to sleep: write buffered records out */
+/* Starts (replacing a running one) or, with path NULL, stops the capture; any thread but
+ * the data thread. A one-line reply; 0, or -1 with the error in `reply`. */
+int net_capture_set(struct net *n, const char *path, char *reply, size_t len);
+/* `vdevkit capture SYSTEM NAME FILE|off` (the module's control hook). */
+int net_control(struct vdev *d, int argc, char **argv, char *reply, size_t len);
+
+/* Records a frame when a capture runs: one predictable branch when it does not. */
+static inline void net_capture(struct net *n, const uint8_t *frame, size_t len)
+{
+    if (__builtin_expect(n->cap != NULL, 0))
+        net_capture_record(n, frame, len);
+}
 
 /* The driver broke a rule (a queue call returned -1, or we called vdev_virtio_fail):
  * counted once, and the queues are left alone until the device starts again. */

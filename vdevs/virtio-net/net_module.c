@@ -8,6 +8,8 @@
  *   peerfeats MASK         guest offloads the peer may be sent (default: all; the link
  *                          tells which ones the peer's guest negotiated)
  *   mtu N                  the MTU offered with VIRTIO_NET_F_MTU (68..65535, default 1500)
+ *   capture FILE           record the NIC's frames to a pcap file (relative: to the
+ *                          working directory); `vdevkit capture` starts/stops at run time
  *   legacy                 qvm's virtio-mmio version 1: recognized, refused (not supported)
  * See docs/virtio-net.md.
  */
@@ -21,6 +23,7 @@
 #include <vdev/machine.h>
 
 #include "net.h"
+#include "net_capture.h"
 #include "net_mac.h"
 #include "peer_link.h"
 
@@ -49,6 +52,11 @@ static const struct vdev_option net_options[] = {
      .help = "MTU offered to the guest",
      .min = 68,
      .max = 65535},
+    {.name = "capture",
+     .kind = VDEV_OPT_STRING,
+     .arg = "FILE",
+     .help = "record the NIC's frames, both directions, to a pcap file (mode 0600; a relative "
+             "name is relative to the working directory)"},
     /* Recognized so that a qvm configuration gets a clear refusal, not "unknown option". */
     {.name = "legacy",
      .kind = VDEV_OPT_FLAG,
@@ -72,6 +80,22 @@ static int net_options_start(struct vdev *d)
     return 0;
 }
 
+/* `capture FILE` is relative to the working directory at start-up, not to the
+ * configuration's folder: it names an output, like a shell redirection. */
+static char *absolute_path(const char *path)
+{
+    if (path[0] == '/')
+        return strdup(path);
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof(cwd)))
+        return NULL;
+    size_t len = strlen(cwd) + 1 + strlen(path) + 1;
+    char *abs = malloc(len);
+    if (abs)
+        snprintf(abs, len, "%s/%s", cwd, path);
+    return abs;
+}
+
 static int net_option(struct vdev *d, const struct vdev_optval *v)
 {
     struct net *n = vdev_state(d);
@@ -88,6 +112,11 @@ static int net_option(struct vdev *d, const struct vdev_optval *v)
         n->peerfeats = v->num;
     } else if (!strcmp(o, "mtu")) {
         n->mtu = (unsigned)v->num;
+    } else if (!strcmp(o, "capture")) {
+        free(n->cap_opt);
+        n->cap_opt = absolute_path(v->text);
+        if (!n->cap_opt)
+            return vdev_error(d, v->pos, NULL, "capture %s: %s", v->text, strerror(errno));
     } else if (!strcmp(o, "legacy")) {
         return vdev_error(d, v->pos,
                           "drop it: stock kernels drive virtio-mmio version 2, which vdevkit "
@@ -183,6 +212,13 @@ static int net_configured(struct vdev *d)
         if (!n->link)
             return vdev_error(d, vdev_pos(d), NULL, "peer link: %s", err.msg);
     }
+    if (n->cap_opt) {
+        struct vdev_err err = {{0}};
+        n->cap = net_capture_open(n->cap_opt, &err);
+        if (!n->cap)
+            return vdev_error(d, vdev_pos(d), NULL, "%s", err.msg);
+        n->cap_shown = strdup(n->cap_opt);
+    }
     if (net_thread_start(n))
         return vdev_error(d, vdev_pos(d), NULL, "cannot start the data thread: %s",
                           strerror(errno));
@@ -211,6 +247,10 @@ static void net_status(struct vdev *d, FILE *out)
             net_read(&s->drop_bad_header), net_read(&s->errors), net_read(&s->sw_gso_frames),
             net_read(&s->sw_gso_segments), net_read(&s->sw_csum), net_read(&s->link_connects),
             net_read(&s->link_disconnects), net_read(&s->link_bad_records));
+    pthread_mutex_lock(&n->cfg_lock);
+    if (n->cap_shown)
+        fprintf(out, " capture %s", n->cap_shown);
+    pthread_mutex_unlock(&n->cfg_lock);
 }
 
 static void net_terminate(struct vdev *d)
@@ -219,6 +259,13 @@ static void net_terminate(struct vdev *d)
     if (!n->ready)
         return;
     net_thread_stop(n);
+    struct vdev_err err = {{0}};
+    if (net_capture_close(n->cap, &err))
+        vdev_log(d, VDEV_LOG_ERROR, "%s", err.msg);
+    n->cap = NULL;
+    free(n->cap_opt);
+    free(n->cap_shown);
+    n->cap_opt = n->cap_shown = NULL;
     if (n->link)
         peer_link_close(n->link);
     n->link = NULL;
@@ -236,4 +283,5 @@ VDEV_MODULE(virtio_net, .name = "virtio-net",
             .places = VDEV_PLACE_PCI | VDEV_PLACE_MEM, .default_loc = NULL, .window_size = 0,
             .has_intr = true, .intr_optional = true, .options_start = net_options_start,
             .option = net_option, .options_end = net_options_end, .assign = net_assign,
-            .configured = net_configured, .status = net_status, .terminate = net_terminate);
+            .configured = net_configured, .status = net_status, .terminate = net_terminate,
+            .control = net_control);

@@ -216,6 +216,7 @@ static enum rx_result rx_convert_deliver(struct net *n, struct vdev_virtq *q, co
     enum rx_result r = net_has(n, VIRTIO_NET_F_MRG_RXBUF) ? rx_merge(n, q, frame, flen, &h)
                                                           : rx_single(n, q, frame, flen, &h);
     if (r == RX_DONE) {
+        net_capture(n, frame, flen);
         if (csum)
             net_count(&n->st.sw_csum, 1);
         net_count(&n->st.rx_frames, 1);

@@ -139,6 +139,8 @@ static void *net_thread(void *arg)
         busy = run_queues(n);
         if (busy && net_live(n))
             quiet_kicks(n);
+        if (!busy)
+            net_capture_idle(n);
         pthread_mutex_unlock(&n->run_lock);
 
         int timeout = busy ? 0 : -1;

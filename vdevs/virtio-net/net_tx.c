@@ -121,6 +121,7 @@ static enum tx_result tx_segment(struct net *n, const struct net_hdr *h, const s
         struct net_hdr out = {0};
         net_hdr_store(&out, p);
         size_t sl = net_tso_segment(&t, hdrs, src, i, p + NET_HDR_LEN);
+        net_capture(n, p + NET_HDR_LEN, sl);
         peer_link_tx_commit(n->link, NET_HDR_LEN + sl);
         count_sent(n, sl);
         net_count(&n->st.sw_gso_segments, 1);
@@ -184,6 +185,7 @@ static enum tx_result tx_one(struct net *n, struct vdev_virtq_elem *e)
     }
     h.num_buffers = 0;
     net_hdr_store(&h, p);
+    net_capture(n, p + NET_HDR_LEN, src.len);
     peer_link_tx_commit(n->link, len);
     count_sent(n, src.len);
     n->tx_dropping = false;
