@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -284,7 +285,6 @@ static bool wait_link(struct drv *v, bool up)
     return false;
 }
 
-
 static void mac_of(struct drv *v, uint8_t mac[6])
 {
     for (unsigned i = 0; i < 6; i++)
@@ -441,7 +441,8 @@ static void tshark_agrees(const char *path, const struct pcap *p)
         return;
     }
     char cmd[512];
-    snprintf(cmd, sizeof(cmd), "HOME=%s tshark -r '%s' -T fields -e frame.len 2>/dev/null", rundir, path);
+    snprintf(cmd, sizeof(cmd), "HOME=%s tshark -r '%s' -T fields -e frame.len 2>/dev/null", rundir,
+             path);
     FILE *f = popen(cmd, "r");
     ck_assert_ptr_nonnull(f);
     char line[256];
@@ -596,7 +597,8 @@ START_TEST(tso_recorded_as_it_crossed)
     close_transports();
     ntransports = 0;
     const uint64_t rx_tso = NET_BIT(VIRTIO_NET_F_GUEST_CSUM) | NET_BIT(VIRTIO_NET_F_GUEST_TSO4);
-    pair_up(extra, BASIC_FEATURES | tx_tso, BASIC_FEATURES | rx_tso | NET_BIT(VIRTIO_NET_F_MRG_RXBUF));
+    pair_up(extra, BASIC_FEATURES | tx_tso,
+            BASIC_FEATURES | rx_tso | NET_BIT(VIRTIO_NET_F_MRG_RXBUF));
     for (int i = 0;
          i < 5000 && !(peer_link_peer_features(A.n->link) & NET_BIT(VIRTIO_NET_F_GUEST_TSO4)); i++)
         usleep(1000);
@@ -720,8 +722,8 @@ START_TEST(bad_paths_are_refused)
     ck_assert_int_eq(symlink(pcap_path, link), 0);
     snprintf(req, sizeof(req), "capture curly %s\n", link);
     r = ask(&A, req);
-    snprintf(want, sizeof(want), "error: cannot capture to %s: it is a symbolic link (not followed)\n\n",
-             link);
+    snprintf(want, sizeof(want),
+             "error: cannot capture to %s: it is a symbolic link (not followed)\n\n", link);
     ck_assert_str_eq(r, want);
     free(r);
     ck_assert_int_ne(access(pcap_path, F_OK), 0);
@@ -802,6 +804,82 @@ START_TEST(file_error_stops_the_capture_not_the_nic)
 }
 END_TEST
 
+/* ---- throughput (VDEVKIT_CAPTURE_BENCH=FRAMES; otherwise skipped) ---- */
+
+/* A's driver keeps up to 128 tx chains of one 1514-byte frame in flight and B has no driver
+ * (its NIC drops at once), so A's transmit path is what is timed. Returns frames/s. */
+static double tx_rate(unsigned frames)
+{
+    static uint8_t f[2048];
+    uint8_t ma[6], bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    mac_of(&A, ma);
+    size_t len = udp_frame(f, bcast, ma, 1472);
+    uint64_t ha = alloc_buf(&A, NET_HDR_LEN), fa = alloc_buf(&A, len);
+    memset(gpa(&A, ha), 0, NET_HDR_LEN);
+    memcpy(gpa(&A, fa), f, len);
+    struct drvq *dq = &A.q[NET_Q_TX];
+    unsigned sent = 0, done = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (done < frames) {
+        unsigned batch = 0;
+        while (sent < frames && sent - done < 128) {
+            uint16_t head = dq->next_desc % QSIZE;
+            uint8_t *d0 = gpa(&A, dq->desc + 16u * head), *d1 = d0 + 16;
+            uint32_t l0 = NET_HDR_LEN, l1 = (uint32_t)len;
+            uint16_t fl0 = F_NEXT, fl1 = 0, nx = (uint16_t)(head + 1);
+            memcpy(d0, &ha, 8), memcpy(d0 + 8, &l0, 4), memcpy(d0 + 12, &fl0, 2);
+            memcpy(d0 + 14, &nx, 2);
+            memcpy(d1, &fa, 8), memcpy(d1 + 8, &l1, 4), memcpy(d1 + 12, &fl1, 2);
+            dq->next_desc = (uint16_t)(dq->next_desc + 2);
+            ((uint16_t *)gpa(&A, dq->avail + 4))[dq->avail_idx % QSIZE] = head;
+            dq->avail_idx++;
+            sent++, batch++;
+        }
+        if (batch) {
+            __atomic_store_n((uint16_t *)gpa(&A, dq->avail + 2), dq->avail_idx, __ATOMIC_RELEASE);
+            uint64_t one = 1;
+            ck_assert_int_eq(write(A.ft->kick[NET_Q_TX], &one, 8), 8);
+        }
+        uint16_t used = __atomic_load_n((uint16_t *)gpa(&A, dq->used + 2), __ATOMIC_ACQUIRE);
+        done += (uint16_t)(used - dq->used_seen);
+        dq->used_seen = used;
+        if (sent - done >= 128)
+            sched_yield();
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return frames / ((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
+START_TEST(throughput_with_and_without_capture)
+{
+    const char *env = getenv("VDEVKIT_CAPTURE_BENCH");
+    unsigned frames = env ? (unsigned)strtoul(env, NULL, 10) : 0;
+    if (!frames)
+        return;
+    for (int round = 0; round < 3; round++) {
+        for (int on = 0; on < 2; on++) {
+            char extra[160];
+            snprintf(extra, sizeof(extra), "capture %s", pcap_path);
+            machine_up(&A, "sysa", "curly", "sysb/moe", on ? extra : NULL);
+            machine_up(&B, "sysb", "moe", "sysa/curly", NULL);
+            ck_assert(wait_link(&A, true));
+            drv_start(&A, BASIC_FEATURES);
+            double r = tx_rate(frames);
+            machine_down(&A);
+            machine_down(&B);
+            close_transports();
+            ntransports = 0;
+            struct stat st;
+            fprintf(stderr, "capture %-3s %u frames of 1514 B: %.2f M frames/s, %.1f Gbit/s%s\n",
+                    on ? "on" : "off", frames, r / 1e6, r * 1514 * 8 / 1e9,
+                    on && stat(pcap_path, &st) == 0 ? " (file written)" : "");
+            unlink(pcap_path);
+        }
+    }
+}
+END_TEST
+
 static Suite *net_capture_suite(void)
 {
     Suite *s = suite_create("net_capture");
@@ -813,6 +891,7 @@ static Suite *net_capture_suite(void)
     tcase_add_test(tc, control_socket_starts_and_stops);
     tcase_add_test(tc, bad_paths_are_refused);
     tcase_add_test(tc, file_error_stops_the_capture_not_the_nic);
+    tcase_add_test(tc, throughput_with_and_without_capture);
     suite_add_tcase(s, tc);
     return s;
 }
