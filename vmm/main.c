@@ -6,6 +6,7 @@
  *   vdevkit capture SYSTEM NAME FILE|off  start/stop a NIC's pcap capture (control socket)
  *   vdevkit info SYSTEM | list         a running VM's pid and uptime | the VMs running here
  *   vdevkit shmem list|create|remove   the host's shared-memory regions (vdev shmem)
+ *   vdevkit net-peer OPTIONS...        the host peer: a TAP interface per guest NIC
  *   vdevkit version
  */
 #include <errno.h>
@@ -19,6 +20,7 @@
 
 #include "acpi_pm.h"
 #include "control_client.h"
+#include "net_peer.h"
 #include "shmem_cli.h"
 #include "vmm.h"
 #include "x86_platform.h"
@@ -32,6 +34,7 @@ static void usage(FILE *out)
             "       vdevkit info SYSTEM|SOCKET          a running VM's pid and uptime\n"
             "       vdevkit list                        the VMs in the run-time folder\n"
             "       vdevkit shmem list|create|remove    the host's shared-memory regions\n"
+            "       vdevkit net-peer peer=PATH,bind=PATH,...  host interfaces for guest NICs\n"
             "       vdevkit version\n"
             "\n"
             "A configuration is qvm-style tokens: '@guest.conf' reads a file, and more\n"
@@ -166,6 +169,8 @@ int main(int argc, char **argv)
         return vmm_cmd_list(argc - 2, argv + 2);
     if (strcmp(argv[1], "shmem") == 0)
         return vmm_cmd_shmem(argc - 2, argv + 2);
+    if (strcmp(argv[1], "net-peer") == 0)
+        return vmm_cmd_net_peer(argc - 1, argv + 1);
     fprintf(stderr, "vdevkit: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return VMM_EXIT_CONFIG;

@@ -1,0 +1,871 @@
+/* The host peer (`vdevkit net-peer`, vmm/net_peer*.c) against a synthetic guest NIC: a
+ * machine of this process with a virtio-net driven by a synthetic driver (the machinery of
+ * test_net_link.c), linked to a real `vdevkit net-peer` child whose TAP interface lives in a
+ * network namespace made for the test. Frames cross both ways (read and written through a
+ * packet socket on the TAP), a TSO frame crosses with its virtio-net header in both
+ * directions, the carrier follows the guest, the host peer survives the guest's restart and
+ * the guest survives the host peer's, netns= puts the interface elsewhere, and bad options
+ * or a missing CAP_NET_ADMIN give clear errors. Needs root and /dev/net/tun (else skipped);
+ * nothing leaves the test's namespaces. */
+#include <check.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <linux/sockios.h>
+#include <netpacket/packet.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <vdev/virtio_transport.h>
+
+#include "fake_embedder.h"
+#include "net.h"
+#include "net_mac.h"
+#include "net_offload.h"
+#include "peer_link.h"
+extern const struct vdev_type vdev_module_virtio_net;
+
+/* ---- a fake transport, bound instead of virtio-pci ---- */
+
+struct fake_transport {
+    atomic_uint notify_queue[NET_NUM_QUEUES];
+    atomic_uint notify_config;
+    int kick[NET_NUM_QUEUES];
+    struct vdev_virtio *vio;
+};
+static struct fake_transport transports[4];
+static unsigned ntransports;
+
+static void ft_notify_queue(void *t, unsigned q)
+{
+    struct fake_transport *ft = t;
+    if (q < NET_NUM_QUEUES)
+        atomic_fetch_add(&ft->notify_queue[q], 1);
+}
+static void ft_notify_config(void *t)
+{
+    struct fake_transport *ft = t;
+    atomic_fetch_add(&ft->notify_config, 1);
+}
+static void ft_reset(void *t)
+{
+    (void)t;
+}
+static const struct vdev_virtio_transport_ops ft_ops = {
+    .notify_queue = ft_notify_queue, .notify_config = ft_notify_config, .reset = ft_reset};
+
+static struct vdev_virtio *fake_attach(struct vdev *d, const struct vdev_virtio_ops *ops,
+                                       void *opaque, struct vdev_err *err)
+{
+    struct vdev_virtio *vio = vdev_virtio_new(d, ops, opaque, err);
+    if (!vio)
+        return NULL;
+    ck_assert_uint_lt(ntransports, 4);
+    struct fake_transport *ft = &transports[ntransports++];
+    memset(ft, 0, sizeof(*ft));
+    ft->vio = vio;
+    vdev_virtio_bind_transport(vio, &ft_ops, ft, "fake 0");
+    /* Like virtio-pci, the doorbells (kick fds) appear only when the driver gets going
+     * (drv_start), after the device's thread started. */
+    for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
+        ft->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return vio;
+}
+
+static void close_transports(void)
+{
+    for (unsigned i = 0; i < ntransports; i++)
+        for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
+            if (transports[i].kick[q] > 0)
+                close(transports[i].kick[q]);
+}
+
+static struct fake_transport *transport_of(struct vdev_virtio *vio)
+{
+    for (unsigned i = ntransports; i-- > 0;) /* newest first: a freed vio's address returns */
+        if (transports[i].vio == vio)
+            return &transports[i];
+    ck_abort_msg("no transport");
+    return NULL;
+}
+
+/* ---- a synthetic driver ---- */
+
+#define QBASE   0x10000ull /* queue q: desc at QBASE + q * 0x4000, avail +0x1000, used +0x2000 */
+#define BUFBASE 0x100000ull
+#define QSIZE   256u
+#define F_NEXT  1u
+#define F_WRITE 2u
+
+struct drvq {
+    uint64_t desc, avail, used;
+    uint16_t avail_idx, used_seen, next_desc;
+};
+
+struct drv {
+    struct fake_embedder fe;
+    struct vdev *d;
+    struct net *n;
+    struct vdev_virtio *vio;
+    struct fake_transport *ft;
+    struct drvq q[NET_NUM_QUEUES];
+    uint64_t buf_next;
+};
+
+static char rundir[64];
+
+static uint8_t *gpa(struct drv *v, uint64_t a)
+{
+    return (uint8_t *)v->fe.ram[0] + a;
+}
+
+static uint64_t alloc_buf(struct drv *v, size_t len)
+{
+    uint64_t a = v->buf_next;
+    v->buf_next += (len + 63) & ~63ull;
+    ck_assert_uint_lt(v->buf_next, 0x800000);
+    return a;
+}
+
+static void machine_up(struct drv *v, const char *system, const char *name, const char *peer,
+                       const char *extra)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof(cfg),
+             "system %s ram 8M vdev virtio-net loc 0xd0000000 intr ioapic:5 name %s peer %s/%s %s",
+             system, name, rundir, peer, extra ? extra : "");
+    struct vdev_err err = {{0}};
+    memset(&v->fe, 0, sizeof(v->fe));
+    fake_machine_new(&v->fe);
+    if (fake_machine_build_string(&v->fe, cfg, &err))
+        ck_abort_msg("%s", err.msg);
+    v->d = vdev_machine_device(v->fe.m, 0);
+    v->n = vdev_state(v->d);
+    v->vio = v->n->vio;
+    v->ft = transport_of(v->vio);
+    v->buf_next = BUFBASE;
+}
+
+static void machine_down(struct drv *v)
+{
+    fake_machine_free(&v->fe);
+    v->fe.m = NULL;
+}
+
+/* Negotiates `features` (+VERSION_1), sets up the three queues, DRIVER_OK. */
+static void drv_start(struct drv *v, uint64_t features)
+{
+    for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
+        vdev_virtio_set_kick_fd(v->vio, q, v->ft->kick[q]);
+    vdev_virtio_set_status(v->vio, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    features |= 1ull << VIRTIO_F_VERSION_1;
+    vdev_virtio_set_driver_features(v->vio, 0, (uint32_t)features);
+    vdev_virtio_set_driver_features(v->vio, 1, (uint32_t)(features >> 32));
+    vdev_virtio_set_status(v->vio, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                                       VIRTIO_STATUS_FEATURES_OK);
+    ck_assert(vdev_virtio_get_status(v->vio) & VIRTIO_STATUS_FEATURES_OK);
+    for (unsigned q = 0; q < NET_NUM_QUEUES; q++) {
+        struct drvq *dq = &v->q[q];
+        memset(dq, 0, sizeof(*dq));
+        dq->desc = QBASE + q * 0x4000ull;
+        dq->avail = dq->desc + 0x1000;
+        dq->used = dq->desc + 0x2000;
+        memset(gpa(v, dq->desc), 0, 0x4000);
+        ck_assert(vdev_virtio_set_queue_size(v->vio, q, QSIZE));
+        struct vdev_virtq_config *c = vdev_virtio_queue_config(v->vio, q);
+        c->desc = dq->desc;
+        c->driver = dq->avail;
+        c->device = dq->used;
+        c->enabled = true;
+    }
+    vdev_virtio_set_status(v->vio, vdev_virtio_get_status(v->vio) | VIRTIO_STATUS_DRIVER_OK);
+    ck_assert(vdev_virtio_get_status(v->vio) & VIRTIO_STATUS_DRIVER_OK);
+}
+
+struct dbuf {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags;
+};
+
+/* Makes one chain available and kicks. Returns its head. */
+static uint16_t drv_add(struct drv *v, unsigned q, const struct dbuf *b, unsigned n)
+{
+    struct drvq *dq = &v->q[q];
+    uint16_t head = dq->next_desc % QSIZE;
+    for (unsigned i = 0; i < n; i++) {
+        uint16_t idx = (uint16_t)((head + i) % QSIZE);
+        uint8_t *d = gpa(v, dq->desc + 16u * idx);
+        uint16_t flags = (uint16_t)(b[i].flags | (i + 1 < n ? F_NEXT : 0));
+        uint16_t next = (uint16_t)((idx + 1) % QSIZE);
+        memcpy(d, &b[i].addr, 8);
+        memcpy(d + 8, &b[i].len, 4);
+        memcpy(d + 12, &flags, 2);
+        memcpy(d + 14, &next, 2);
+    }
+    dq->next_desc = (uint16_t)(dq->next_desc + n);
+    uint16_t *ring = (uint16_t *)gpa(v, dq->avail + 4);
+    ring[dq->avail_idx % QSIZE] = head;
+    dq->avail_idx++;
+    __atomic_store_n((uint16_t *)gpa(v, dq->avail + 2), dq->avail_idx, __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    ck_assert_int_eq(write(v->ft->kick[q], &one, 8), 8);
+    return head;
+}
+
+/* Waits for the next used entry of queue q. */
+static bool drv_used(struct drv *v, unsigned q, uint32_t *id, uint32_t *len, int timeout_ms)
+{
+    struct drvq *dq = &v->q[q];
+    for (int t = 0; t <= timeout_ms; t++) {
+        uint16_t idx = __atomic_load_n((uint16_t *)gpa(v, dq->used + 2), __ATOMIC_ACQUIRE);
+        if (idx != dq->used_seen) {
+            uint8_t *e = gpa(v, dq->used + 4 + 8u * (dq->used_seen % QSIZE));
+            memcpy(id, e, 4);
+            memcpy(len, e + 4, 4);
+            dq->used_seen++;
+            return true;
+        }
+        usleep(1000);
+    }
+    return false;
+}
+
+/* Posts `count` receive buffers of `size` bytes; returns the address of the first. */
+static uint64_t drv_post_rx(struct drv *v, unsigned count, uint32_t size)
+{
+    uint64_t first = 0;
+    for (unsigned i = 0; i < count; i++) {
+        struct dbuf b = {alloc_buf(v, size), size, F_WRITE};
+        if (!i)
+            first = b.addr;
+        drv_add(v, NET_Q_RX, &b, 1);
+    }
+    return first;
+}
+
+/* Sends header + frame (copied to guest addresses ha, fa) as a two-descriptor chain and
+ * waits for it to be used. */
+static void drv_send_at(struct drv *v, uint64_t ha, uint64_t fa, const struct net_hdr *h,
+                        const uint8_t *frame, size_t len)
+{
+    net_hdr_store(h, gpa(v, ha));
+    memcpy(gpa(v, fa), frame, len);
+    struct dbuf b[2] = {{ha, NET_HDR_LEN, 0}, {fa, (uint32_t)len, 0}};
+    uint16_t head = drv_add(v, NET_Q_TX, b, 2);
+    uint32_t id, ulen;
+    ck_assert_msg(drv_used(v, NET_Q_TX, &id, &ulen, 5000), "tx chain never used");
+    ck_assert_uint_eq(id, head);
+}
+
+static void drv_send(struct drv *v, const struct net_hdr *h, const uint8_t *frame, size_t len)
+{
+    drv_send_at(v, alloc_buf(v, NET_HDR_LEN), alloc_buf(v, len), h, frame, len);
+}
+
+
+static bool wait_link(struct drv *v, bool up)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (atomic_load(&v->n->link_up) == up)
+            return true;
+        usleep(1000);
+    }
+    return false;
+}
+
+
+static void mac_of(struct drv *v, uint8_t mac[6])
+{
+    for (unsigned i = 0; i < 6; i++)
+        mac[i] = (uint8_t)vdev_virtio_config_read(v->vio, NET_CFG_MAC + i, 1);
+}
+
+/* A UDP/IPv4 frame to `dst` with `payload` bytes. */
+static size_t udp_frame(uint8_t *f, const uint8_t dst[6], const uint8_t src[6], size_t payload)
+{
+    memset(f, 0, 14 + 28 + payload);
+    memcpy(f, dst, 6);
+    memcpy(f + 6, src, 6);
+    net_put_be16(f + 12, ETH_P_IP);
+    uint8_t *ip = f + 14;
+    ip[0] = 0x45;
+    net_put_be16(ip + 2, (uint16_t)(28 + payload));
+    ip[8] = 64;
+    ip[9] = 17;
+    memcpy(ip + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+    net_put_be16(ip + 10, net_csum_fold(net_csum_add(0, ip, 20)));
+    uint8_t *udp = ip + 20;
+    net_put_be16(udp, 1000);
+    net_put_be16(udp + 2, 2000);
+    net_put_be16(udp + 4, (uint16_t)(8 + payload));
+    for (size_t i = 0; i < payload; i++)
+        udp[8 + i] = (uint8_t)(i ^ 0x5a);
+    return 14 + 28 + payload;
+}
+
+static void use_fake_transport(void)
+{
+    struct vdev_err err;
+    vdev_register_type(&vdev_module_virtio_net, &err); /* later calls: duplicates, ignored */
+    net_virtio_attach_fn = fake_attach;
+    ntransports = 0;
+}
+
+#define BASIC_FEATURES                                                                             \
+    (NET_BIT(VIRTIO_NET_F_MAC) | NET_BIT(VIRTIO_NET_F_STATUS) | NET_BIT(VIRTIO_NET_F_MTU))
+#define TSO_FEATURES                                                                               \
+    (NET_BIT(VIRTIO_NET_F_CSUM) | NET_BIT(VIRTIO_NET_F_HOST_TSO4) |                                \
+     NET_BIT(VIRTIO_NET_F_GUEST_CSUM) | NET_BIT(VIRTIO_NET_F_GUEST_TSO4) |                         \
+     NET_BIT(VIRTIO_NET_F_MRG_RXBUF))
+
+static const uint8_t tap_mac[6] = {0x52, 0x54, 0x00, 0x00, 0x00, 0xaa};
+static bool skipped;
+static pid_t np_pid = -1;
+static int np_out = -1; /* the host peer's stdout (status lines) */
+
+static bool can_run(void)
+{
+    if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0) {
+        fprintf(stderr, "test_net_peer: needs root and /dev/net/tun: skipped\n");
+        return false;
+    }
+    return true;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t r = write(fd, text, strlen(text));
+        (void)r;
+        close(fd);
+    }
+}
+
+/* A fresh network namespace for this test's process (Check forks one per test); IPv6 off
+ * so the kernel sends no neighbour discovery of its own through the TAP. */
+static void fresh_netns(void)
+{
+    ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+    write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+    write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+}
+
+/* Starts `vdevkit net-peer` for the guest NIC sysg/eth0 with the endpoint RUNDIR/vp0. */
+static void np_start(const char *extra)
+{
+    char spec[512];
+    snprintf(spec, sizeof(spec), "peer=%s/sysg/eth0,bind=%s/vp0,mac=52:54:00:00:00:aa%s", rundir,
+             rundir, extra ? extra : "");
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    np_pid = fork();
+    ck_assert_int_ge(np_pid, 0);
+    if (np_pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        execl(VDEVKIT_EXE, "vdevkit", "net-peer", spec, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    np_out = p[0];
+}
+
+/* Stops it with `sig` and returns what it printed (caller frees). */
+static char *np_stop(int sig)
+{
+    kill(np_pid, sig);
+    int st;
+    ck_assert_int_eq(waitpid(np_pid, &st, 0), np_pid);
+    np_pid = -1;
+    if (sig == SIGTERM)
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+    static char buf[8192];
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < sizeof(buf) && (r = read(np_out, buf + n, sizeof(buf) - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    close(np_out);
+    np_out = -1;
+    return strdup(buf);
+}
+
+static short if_flags(const char *name)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+    int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+    close(s);
+    return r < 0 ? -1 : ifr.ifr_flags;
+}
+
+/* IFF_RUNNING: the carrier as the stack sees it (it follows after a short delay). */
+static bool wait_carrier(const char *name, bool on)
+{
+    for (int i = 0; i < 5000; i++) {
+        short f = if_flags(name);
+        if (f >= 0 && !!(f & IFF_RUNNING) == on)
+            return true;
+        usleep(1000);
+    }
+    return false;
+}
+
+static bool wait_ifindex(const char *name, bool present)
+{
+    for (int i = 0; i < 5000; i++) {
+        if ((if_nametoindex(name) != 0) == present)
+            return true;
+        usleep(1000);
+    }
+    return false;
+}
+
+/* A packet socket on the TAP; with vnet, frames carry a struct virtio_net_hdr (10 bytes). */
+static int tap_socket(const char *name, bool vnet)
+{
+    int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(0x0003 /* ETH_P_ALL */));
+    ck_assert_int_ge(s, 0);
+    int one = 1;
+    if (vnet)
+        ck_assert_int_eq(setsockopt(s, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)), 0);
+    struct sockaddr_ll a = {.sll_family = AF_PACKET,
+                            .sll_protocol = htons(0x0003),
+                            .sll_ifindex = (int)if_nametoindex(name)};
+    ck_assert_int_ne(a.sll_ifindex, 0);
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return s;
+}
+
+/* The next frame that came in from the wire side (not one the host sent): its length. */
+static ssize_t tap_recv(int s, uint8_t *buf, size_t len)
+{
+    for (;;) {
+        struct sockaddr_ll from;
+        socklen_t fl = sizeof(from);
+        ssize_t n = recvfrom(s, buf, len, 0, (struct sockaddr *)&from, &fl);
+        if (n < 0 || from.sll_pkttype != PACKET_OUTGOING)
+            return n;
+    }
+}
+
+static void tap_send(int s, const void *frame, size_t len)
+{
+    ck_assert_int_eq(send(s, frame, len, 0), (ssize_t)len);
+}
+
+/* The guest's next received frame: returns its length (header included), the address of
+ * its first buffer in *at. */
+static size_t guest_recv(struct drv *v, uint64_t first, uint32_t bufsize, uint64_t *at)
+{
+    uint32_t id, ulen;
+    ck_assert_msg(drv_used(v, NET_Q_RX, &id, &ulen, 5000), "no frame reached the guest");
+    *at = first + (uint64_t)id * ((bufsize + 63) & ~63u);
+    struct net_hdr h;
+    net_hdr_load(&h, gpa(v, *at));
+    size_t total = ulen;
+    for (unsigned i = 1; i < h.num_buffers; i++) {
+        ck_assert(drv_used(v, NET_Q_RX, &id, &ulen, 5000));
+        total += ulen;
+    }
+    return total;
+}
+
+/* A TCP/IPv4 frame of `payload` bytes (content unchecked by anyone on these paths). */
+static size_t tcp_frame(uint8_t *f, const uint8_t dst[6], const uint8_t src[6], size_t payload)
+{
+    size_t len = udp_frame(f, dst, src, payload + 12); /* 28 + 12 = IPv4 + TCP headers */
+    uint8_t *ip = f + 14;
+    ip[9] = 6;
+    net_put_be16(ip + 10, 0);
+    net_put_be16(ip + 10, net_csum_fold(net_csum_add(0, ip, 20)));
+    uint8_t *tcp = ip + 20;
+    memset(tcp, 0, 20);
+    net_put_be16(tcp, 1000);
+    net_put_be16(tcp + 2, 2000);
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x18; /* PSH|ACK */
+    net_put_be16(tcp + 14, 65535);
+    return len;
+}
+
+static struct drv G;
+
+static void setup(void)
+{
+    skipped = !can_run();
+    if (skipped)
+        return;
+    fresh_netns();
+    use_fake_transport();
+    snprintf(rundir, sizeof(rundir), "/tmp/test_net_peer_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(rundir));
+    setenv("VDEVKIT_RUNTIME_DIR", rundir, 1);
+    machine_up(&G, "sysg", "eth0", "vp0", "mac 52:54:00:00:00:01");
+}
+
+static void teardown(void)
+{
+    if (skipped)
+        return;
+    if (np_pid > 0)
+        free(np_stop(SIGKILL));
+    if (G.fe.m)
+        machine_down(&G);
+    close_transports();
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", rundir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(frames_cross_both_ways)
+{
+    if (skipped)
+        return;
+    np_start(NULL);
+    ck_assert(wait_link(&G, true));
+    ck_assert(wait_carrier("vp0", true));
+    drv_start(&G, BASIC_FEATURES);
+    uint64_t rx = drv_post_rx(&G, 16, 2048);
+    uint8_t gmac[6];
+    mac_of(&G, gmac);
+    int s = tap_socket("vp0", false);
+
+    static uint8_t f[2048], got[2048];
+    size_t len = udp_frame(f, tap_mac, gmac, 1000);
+    struct net_hdr h = {0};
+    drv_send(&G, &h, f, len);
+    ck_assert_int_eq(tap_recv(s, got, sizeof(got)), (ssize_t)len);
+    ck_assert(memcmp(got, f, len) == 0);
+
+    len = udp_frame(f, gmac, tap_mac, 700);
+    tap_send(s, f, len);
+    uint64_t at;
+    ck_assert_uint_eq(guest_recv(&G, rx, 2048, &at), NET_HDR_LEN + len);
+    ck_assert(memcmp(gpa(&G, at) + NET_HDR_LEN, f, len) == 0);
+    close(s);
+
+    char *st = np_stop(SIGTERM);
+    ck_assert_msg(strstr(st, "vp0 peer ") == st, "%s", st);
+    ck_assert_msg(strstr(st, " mac 52:54:00:00:00:aa link up to-tap 1 frames 1042 bytes "
+                             "to-guest 1 frames 742 bytes drops link-down 0"),
+                  "%s", st);
+    ck_assert_msg(strstr(st, "link connects 1 disconnects 0 bad-records 0"), "%s", st);
+    free(st);
+    /* a clean stop removes the interface and the endpoint */
+    ck_assert(wait_ifindex("vp0", false));
+    char ep[128];
+    snprintf(ep, sizeof(ep), "%s/vp0", rundir);
+    ck_assert_int_ne(access(ep, F_OK), 0);
+    ck_assert(wait_link(&G, false));
+}
+END_TEST
+
+/* linux/ethtool.h would clash with net_hdr.h's Ethernet constants */
+#define ETHTOOL_GTSO 0x0000001e
+struct ethtool_value {
+    uint32_t cmd, data;
+};
+
+static bool tap_tso_on(const char *name)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ethtool_value ev = {.cmd = ETHTOOL_GTSO};
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+    ifr.ifr_data = (void *)&ev;
+    int r = ioctl(s, SIOCETHTOOL, &ifr);
+    close(s);
+    return r == 0 && ev.data;
+}
+
+START_TEST(tso_crosses_with_its_header)
+{
+    if (skipped)
+        return;
+    np_start(NULL);
+    ck_assert(wait_link(&G, true));
+    drv_start(&G, BASIC_FEATURES | TSO_FEATURES);
+    /* the host peer hears of the guest's features and sets the TAP's offloads */
+    for (int i = 0; i < 5000 && !tap_tso_on("vp0"); i++)
+        usleep(1000);
+    ck_assert_msg(tap_tso_on("vp0"), "TSO never enabled on the tap");
+    uint64_t rx = drv_post_rx(&G, 32, 4096);
+    uint8_t gmac[6];
+    mac_of(&G, gmac);
+    int s = tap_socket("vp0", true);
+
+    /* guest -> tap: one 20000-byte TSO frame, seen whole with its header */
+    static uint8_t f[NET_MAX_FRAME], got[NET_MAX_FRAME];
+    size_t len = tcp_frame(f, tap_mac, gmac, 20000);
+    struct net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                        .hdr_len = 54,
+                        .gso_size = 1448,
+                        .csum_start = 34,
+                        .csum_offset = 16};
+    drv_send(&G, &h, f, len);
+    ssize_t n = tap_recv(s, got, sizeof(got));
+    ck_assert_int_eq(n, 10 + (ssize_t)len);
+    ck_assert_uint_eq(got[1], VIRTIO_NET_HDR_GSO_TCPV4);
+    ck_assert_uint_eq(net_get16(got + 4), 1448);
+    ck_assert(memcmp(got + 10, f, len) == 0);
+
+    /* tap -> guest: a TSO frame sent by the host reaches the guest in one piece */
+    len = tcp_frame(f, gmac, tap_mac, 30000);
+    uint8_t out[10] = {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4};
+    net_put16(out + 2, 54);
+    net_put16(out + 4, 1400);
+    net_put16(out + 6, 34);
+    net_put16(out + 8, 16);
+    memcpy(got, out, 10);
+    memcpy(got + 10, f, len);
+    tap_send(s, got, 10 + len);
+    uint64_t at;
+    size_t total = guest_recv(&G, rx, 4096, &at);
+    ck_assert_uint_eq(total, NET_HDR_LEN + len);
+    struct net_hdr gh;
+    net_hdr_load(&gh, gpa(&G, at));
+    ck_assert_uint_eq(gh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+    ck_assert_uint_eq(gh.gso_size, 1400);
+    ck_assert_uint_eq(net_read(&G.n->st.rx_frames), 1);
+    close(s);
+
+    char *st = np_stop(SIGTERM);
+    ck_assert_msg(strstr(st, "sw-gso 0 frames 0 segments sw-csum 0"), "%s", st);
+    free(st);
+}
+END_TEST
+
+/* A guest without TSO: the kernel segments for it (the TAP's offloads follow the guest). */
+START_TEST(guest_without_tso_gets_segments)
+{
+    if (skipped)
+        return;
+    np_start(NULL);
+    ck_assert(wait_link(&G, true));
+    drv_start(&G, BASIC_FEATURES);
+    usleep(200 * 1000); /* let the host peer hear the (plain) features */
+    ck_assert(!tap_tso_on("vp0"));
+    uint64_t rx = drv_post_rx(&G, 64, 2048);
+    uint8_t gmac[6];
+    mac_of(&G, gmac);
+    int s = tap_socket("vp0", true);
+    static uint8_t f[NET_MAX_FRAME], out[NET_MAX_FRAME];
+    size_t len = tcp_frame(f, gmac, tap_mac, 4000);
+    uint8_t vh[10] = {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4};
+    net_put16(vh + 2, 54);
+    net_put16(vh + 4, 1000);
+    net_put16(vh + 6, 34);
+    net_put16(vh + 8, 16);
+    memcpy(out, vh, 10);
+    memcpy(out + 10, f, len);
+    tap_send(s, out, 10 + len);
+    for (int i = 0; i < 4; i++) {
+        uint64_t at;
+        ck_assert_uint_eq(guest_recv(&G, rx, 2048, &at), NET_HDR_LEN + 54 + 1000);
+        struct net_hdr gh;
+        net_hdr_load(&gh, gpa(&G, at));
+        ck_assert_uint_eq(gh.gso_type, 0);
+        ck_assert_uint_eq(gh.flags, 0);
+    }
+    close(s);
+}
+END_TEST
+
+START_TEST(carrier_follows_the_guest_and_restarts)
+{
+    if (skipped)
+        return;
+    np_start(NULL);
+    ck_assert(wait_link(&G, true));
+    ck_assert(wait_carrier("vp0", true));
+
+    /* the guest goes away: carrier off, the interface stays; it comes back: carrier on */
+    machine_down(&G);
+    ck_assert(wait_carrier("vp0", false));
+    ck_assert_uint_ne(if_nametoindex("vp0"), 0);
+    machine_up(&G, "sysg", "eth0", "vp0", "mac 52:54:00:00:00:01");
+    ck_assert(wait_link(&G, true));
+    ck_assert(wait_carrier("vp0", true));
+
+    /* the host peer is killed: the guest's link goes down and the interface with it */
+    free(np_stop(SIGKILL));
+    ck_assert(wait_link(&G, false));
+    ck_assert(wait_ifindex("vp0", false));
+    /* restarted (its stale endpoint is replaced): the link comes back and frames cross */
+    np_start(NULL);
+    ck_assert(wait_link(&G, true));
+    ck_assert(wait_carrier("vp0", true));
+    drv_start(&G, BASIC_FEATURES);
+    uint8_t gmac[6];
+    mac_of(&G, gmac);
+    int s = tap_socket("vp0", false);
+    static uint8_t f[2048], got[2048];
+    size_t len = udp_frame(f, tap_mac, gmac, 100);
+    struct net_hdr h = {0};
+    drv_send(&G, &h, f, len);
+    ck_assert_int_eq(tap_recv(s, got, sizeof(got)), (ssize_t)len);
+    ck_assert(memcmp(got, f, len) == 0);
+    close(s);
+    char *st = np_stop(SIGTERM);
+    ck_assert_msg(strstr(st, "link connects 1 disconnects 0"), "%s", st);
+    free(st);
+}
+END_TEST
+
+START_TEST(netns_option_places_the_interface)
+{
+    if (skipped)
+        return;
+    pid_t holder = fork(); /* keeps another namespace alive */
+    ck_assert_int_ge(holder, 0);
+    if (holder == 0) {
+        if (unshare(CLONE_NEWNET) == 0)
+            pause();
+        _exit(1);
+    }
+    char ns[64], opt[96];
+    snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)holder);
+    /* wait until the holder is in its own namespace */
+    char mine[64] = "", its[64] = "";
+    for (int i = 0; i < 5000 && !strcmp(mine, its); i++) {
+        ssize_t a = readlink("/proc/self/ns/net", mine, sizeof(mine) - 1);
+        ssize_t b = readlink(ns, its, sizeof(its) - 1);
+        mine[a > 0 ? a : 0] = its[b > 0 ? b : 0] = '\0';
+        usleep(1000);
+    }
+    snprintf(opt, sizeof(opt), ",netns=%s", ns);
+    np_start(opt);
+    ck_assert(wait_link(&G, true));
+    ck_assert_uint_eq(if_nametoindex("vp0"), 0);
+    int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    int there = open(ns, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_eq(setns(there, CLONE_NEWNET), 0);
+    ck_assert_uint_ne(if_nametoindex("vp0"), 0);
+    ck_assert(wait_carrier("vp0", true));
+    ck_assert_int_eq(setns(home, CLONE_NEWNET), 0);
+    close(home);
+    close(there);
+    free(np_stop(SIGTERM));
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+}
+END_TEST
+
+/* Runs vdevkit net-peer ARGS (as `uid` if not -1) and returns its stderr and status. */
+static char *run_np(const char *args, uid_t uid, int *status)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        if (uid != (uid_t)-1 && (setgid(uid) || setuid(uid)))
+            _exit(126);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "exec %s net-peer %s", VDEVKIT_EXE, args);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    static char buf[4096];
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < sizeof(buf) && (r = read(p[0], buf + n, sizeof(buf) - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    close(p[0]);
+    waitpid(pid, status, 0);
+    return buf;
+}
+
+static void expect_error(const char *args, const char *want, int code)
+{
+    int st;
+    char *msg = run_np(args, (uid_t)-1, &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == code, "%s: status %d", args, st);
+    ck_assert_msg(strstr(msg, want), "%s: got '%s', want '%s'", args, msg, want);
+}
+
+START_TEST(option_errors)
+{
+    expect_error("", "usage: vdevkit net-peer", 2);
+    expect_error("bogus=1", "net-peer: in 'bogus=1': unknown option 'bogus' (hint: peer=PATH", 2);
+    expect_error("peer=/x", "missing bind=PATH (hint:", 2);
+    expect_error("bind=/x", "missing peer=PATH (hint:", 2);
+    expect_error("peer=/x,bind=/y,mac=zz", "mac=zz is not a MAC address (hint:", 2);
+    expect_error("peer=/x,bind=/y,mac=01:00:00:00:00:01", "multicast or all-zero", 2);
+    expect_error("peer=/x,bind=/y,name=waytoolongprefix", "name=waytoolongprefix is not", 2);
+    expect_error("peer=/x,bind=/y,offload=maybe", "offload=maybe: expected 'on' or 'off'", 2);
+    expect_error("peer=/x,bind=/y,junk", "'junk' is not KEY=VALUE", 2);
+    expect_error("-p", "-p needs a peer's options", 2);
+}
+END_TEST
+
+START_TEST(clear_errors_without_privileges)
+{
+    if (skipped)
+        return;
+    int st;
+    char args[256];
+    snprintf(args, sizeof(args), "peer=%s/g,bind=%s/h", rundir, rundir);
+    char *msg = run_np(args, 65534, &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s", st, msg);
+    ck_assert_msg(strstr(msg, "net-peer: ") == msg &&
+                      strstr(msg, "(hint: run as root or give vdevkit CAP_NET_ADMIN)"),
+                  "%s", msg);
+    snprintf(args, sizeof(args), "peer=%s/g,bind=%s/h,netns=no-such-ns-%d", rundir, rundir,
+             (int)getpid());
+    msg = run_np(args, (uid_t)-1, &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s", st, msg);
+    ck_assert_msg(strstr(msg, "No such file or directory (hint: create it with 'ip netns add"),
+                  "%s", msg);
+    ck_assert_uint_eq(if_nametoindex("vp0"), 0);
+}
+END_TEST
+
+static Suite *net_peer_suite(void)
+{
+    Suite *s = suite_create("net_peer");
+    TCase *tc = tcase_create("host peer");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, frames_cross_both_ways);
+    tcase_add_test(tc, tso_crosses_with_its_header);
+    tcase_add_test(tc, guest_without_tso_gets_segments);
+    tcase_add_test(tc, carrier_follows_the_guest_and_restarts);
+    tcase_add_test(tc, netns_option_places_the_interface);
+    tcase_add_test(tc, clear_errors_without_privileges);
+    suite_add_tcase(s, tc);
+    TCase *te = tcase_create("options");
+    tcase_add_test(te, option_errors);
+    suite_add_tcase(s, te);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(net_peer_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,44 @@
+/* `vdevkit net-peer`: the host peer endpoint (our counterpart of QNX's devnp-vdevpeer-net).
+ *
+ * One process serves several peers. Each peer is a guest NIC's peer link (the same protocol
+ * two guests use, vdevs/virtio-net/peer_link.h) joined to one TAP interface of the host, with
+ * virtio-net headers on the TAP so checksum and TSO offloads cross in both directions.
+ * See docs/networking.md ("Guest to host"). */
+#ifndef VMM_NET_PEER_H
+#define VMM_NET_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vdev/types.h>
+
+#include "peer_link.h"
+
+/* One peer's options: `peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX][,netns=NAME][,offload=on|off]`. */
+struct net_peer_opts {
+    const char *peer, *bind, *netns; /* point into argv */
+    char ifname[16];                 /* PREFIX + number */
+    uint8_t mac[6];
+    bool offload; /* announce offloads to the guest and accept them from the tap */
+};
+
+/* Parses one peer's comma list (modified in place); o->ifname gets the bare prefix (the
+ * caller appends the number). 0, or -1 with err set (names the option, with a hint). */
+int net_peer_parse(char *spec, struct net_peer_opts *o, struct vdev_err *err);
+
+/* ---- the TAP side (net_peer_tap.c) ---- */
+
+/* Creates the TAP interface o->ifname (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, 12-byte headers,
+ * no offloads yet, carrier off, MAC o->mac, administratively up) inside o->netns if given;
+ * returns its fd (non-blocking), or -1 with err set (with a hint). */
+int net_peer_tap_open(const struct net_peer_opts *o, struct vdev_err *err);
+/* The offloads the TAP may hand us (TUN_F_CSUM, TSO4, TSO6, TSO_ECN; TSO needs csum): what
+ * the guest negotiated. 0 or -errno. */
+int net_peer_tap_set_offload(int fd, bool csum, bool tso4, bool tso6, bool ecn);
+/* Carrier on/off (TUNSETCARRIER, Linux >= 5.0): 0 or -errno. */
+int net_peer_tap_set_carrier(int fd, bool on);
+
+/* argv[0] is "net-peer". Returns a process exit status. */
+int vmm_cmd_net_peer(int argc, char **argv);
+
+#endif

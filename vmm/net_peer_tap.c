@@ -1,0 +1,149 @@
+/* The host peer's TAP interfaces: creation (optionally inside another network namespace),
+ * offloads and carrier. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net_peer.h"
+
+#define HINT_CAP "hint: run as root or give vdevkit CAP_NET_ADMIN"
+
+/* The TAP fd and the ioctl socket must be made inside the target namespace: a tun device
+ * is created in the namespace of the process that opened /dev/net/tun. */
+static int tap_create(const struct net_peer_opts *o, struct vdev_err *err)
+{
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return vdev_err_set(err, "cannot open /dev/net/tun: %s (%s)", strerror(e),
+                            e == ENOENT ? "hint: modprobe tun" : HINT_CAP);
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", o->ifname);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        int e = errno;
+        close(fd);
+        return vdev_err_set(err, "creating tap '%s': %s (%s)", o->ifname, strerror(e),
+                            e == EPERM || e == EACCES ? HINT_CAP
+                            : e == EBUSY              ? "hint: the name is taken; choose another with name=PREFIX"
+                                                      : "hint: is the tun driver loaded?");
+    }
+    int hdr = 12; /* the link's header: virtio 1.x, with num_buffers (NET_HDR_LEN) */
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
+        int e = errno;
+        close(fd);
+        return vdev_err_set(err, "tap '%s': setting the virtio-net header: %s", o->ifname,
+                            strerror(e));
+    }
+    net_peer_tap_set_carrier(fd, false); /* up only while the guest is there */
+
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        int e = errno;
+        close(fd);
+        return vdev_err_set(err, "tap '%s': socket: %s", o->ifname, strerror(e));
+    }
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", o->ifname);
+    ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+    memcpy(ifr.ifr_hwaddr.sa_data, o->mac, 6);
+    const char *what = "setting its MAC";
+    int rc = ioctl(s, SIOCSIFHWADDR, &ifr);
+    if (rc == 0) {
+        what = "bringing it up";
+        rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+        ifr.ifr_flags |= IFF_UP;
+        if (rc == 0)
+            rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+    }
+    int e = errno;
+    close(s);
+    if (rc < 0) {
+        close(fd);
+        return vdev_err_set(err, "tap '%s': %s: %s", o->ifname, what, strerror(e));
+    }
+    return fd;
+}
+
+static int open_netns(const char *name, struct vdev_err *err)
+{
+    char path[300];
+    if (strchr(name, '/'))
+        snprintf(path, sizeof(path), "%s", name);
+    else
+        snprintf(path, sizeof(path), "/run/netns/%s", name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return vdev_err_set(err, "netns=%s: %s: %s (hint: create it with 'ip netns add %s')",
+                            name, path, strerror(e), name);
+    }
+    return fd;
+}
+
+int net_peer_tap_open(const struct net_peer_opts *o, struct vdev_err *err)
+{
+    if (!o->netns)
+        return tap_create(o, err);
+    int ns = open_netns(o->netns, err);
+    if (ns < 0)
+        return -1;
+    int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (home < 0) {
+        int e = errno;
+        close(ns);
+        return vdev_err_set(err, "netns=%s: /proc/self/ns/net: %s", o->netns, strerror(e));
+    }
+    int fd;
+    if (setns(ns, CLONE_NEWNET) < 0) {
+        int e = errno;
+        fd = vdev_err_set(err, "netns=%s: entering it: %s (%s)", o->netns, strerror(e),
+                          e == EPERM ? "hint: needs CAP_SYS_ADMIN" : "hint: is it a network namespace?");
+    } else {
+        fd = tap_create(o, err);
+        if (setns(home, CLONE_NEWNET) < 0) { /* cannot happen: it is where we came from */
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            fd = vdev_err_set(err, "netns=%s: returning to our namespace: %s", o->netns,
+                              strerror(e));
+        }
+    }
+    close(ns);
+    close(home);
+    return fd;
+}
+
+int net_peer_tap_set_offload(int fd, bool csum, bool tso4, bool tso6, bool ecn)
+{
+    unsigned off = csum ? TUN_F_CSUM : 0;
+    if (csum && tso4)
+        off |= TUN_F_TSO4;
+    if (csum && tso6)
+        off |= TUN_F_TSO6;
+    if (off & (TUN_F_TSO4 | TUN_F_TSO6) && ecn)
+        off |= TUN_F_TSO_ECN; /* ECN only qualifies TSO */
+    return ioctl(fd, TUNSETOFFLOAD, (unsigned long)off) < 0 ? -errno : 0;
+}
+
+int net_peer_tap_set_carrier(int fd, bool on)
+{
+#ifdef TUNSETCARRIER
+    int v = on;
+    return ioctl(fd, TUNSETCARRIER, &v) < 0 ? -errno : 0;
+#else
+    (void)fd;
+    (void)on;
+    return -ENOTSUP;
+#endif
+}
