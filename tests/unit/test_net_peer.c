@@ -7,12 +7,12 @@
  * the guest survives the host peer's, netns= puts the interface elsewhere, and bad options
  * or a missing CAP_NET_ADMIN give clear errors. Needs root and /dev/net/tun (else skipped);
  * nothing leaves the test's namespaces. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
 #include <linux/sockios.h>
-#include <netpacket/packet.h>
 #include <net/if.h>
+#include <netpacket/packet.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -272,7 +272,6 @@ static void drv_send(struct drv *v, const struct net_hdr *h, const uint8_t *fram
     drv_send_at(v, alloc_buf(v, NET_HDR_LEN), alloc_buf(v, len), h, frame, len);
 }
 
-
 static bool wait_link(struct drv *v, bool up)
 {
     for (int i = 0; i < 10000; i++) {
@@ -282,7 +281,6 @@ static bool wait_link(struct drv *v, bool up)
     }
     return false;
 }
-
 
 static void mac_of(struct drv *v, uint8_t mac[6])
 {
@@ -769,6 +767,129 @@ START_TEST(netns_option_places_the_interface)
 }
 END_TEST
 
+/* ---- a raw guest: the test's own end of the peer link instead of a NIC ---- */
+
+static void raw_state(void *o, bool up)
+{
+    *(bool *)o = up;
+}
+
+static bool raw_up_flag;
+
+static struct peer_link *raw_open(uint32_t ring, uint64_t features)
+{
+    machine_down(&G); /* the raw end takes the NIC's endpoint */
+    char bind[128], peer[128];
+    snprintf(bind, sizeof(bind), "%s/sysg/eth0", rundir);
+    snprintf(peer, sizeof(peer), "%s/vp0", rundir);
+    struct peer_link_cfg cfg = {.bind_path = bind,
+                                .peer_path = peer,
+                                .mac = {0x52, 0x54, 0, 0, 0, 1},
+                                .features = features,
+                                .state_changed = raw_state,
+                                .opaque = &raw_up_flag,
+                                .ring_size = ring};
+    struct vdev_err err = {{0}};
+    struct peer_link *l = peer_link_open(&cfg, &err);
+    ck_assert_msg(l, "%s", err.msg);
+    for (int i = 0; i < 5000 && !peer_link_up(l); i++) {
+        peer_link_service(l);
+        usleep(1000);
+    }
+    ck_assert(peer_link_up(l));
+    return l;
+}
+
+static void raw_send(struct peer_link *l, const struct net_hdr *h, const uint8_t *f, size_t len)
+{
+    uint8_t *p = peer_link_tx_reserve(l, NET_HDR_LEN + len);
+    ck_assert_ptr_nonnull(p);
+    net_hdr_store(h, p);
+    memcpy(p + NET_HDR_LEN, f, len);
+    peer_link_tx_commit(l, NET_HDR_LEN + len);
+    peer_link_tx_flush(l);
+}
+
+/* A hostile guest's records are dropped and counted; the host peer carries on. */
+START_TEST(hostile_guest_records_are_counted)
+{
+    if (skipped)
+        return;
+    np_start(NULL);
+    struct peer_link *l = raw_open(0, NET_GUEST_OFFLOADS);
+    ck_assert(wait_carrier("vp0", true));
+    int s = tap_socket("vp0", false);
+    static uint8_t f[2048], got[2048];
+    const uint8_t gmac[6] = {0x52, 0x54, 0, 0, 0, 1};
+    size_t len = udp_frame(f, tap_mac, gmac, 200);
+
+    uint8_t *p = peer_link_tx_reserve(l, 10); /* shorter than a header */
+    memset(p, 0, 10);
+    peer_link_tx_commit(l, 10);
+    struct net_hdr bad[] = {
+        {.flags = 0x80},                                                         /* unknown flag */
+        {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 5000},              /* outside */
+        {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = 3, .gso_size = 8},    /* UDP GSO */
+        {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = 1, .csum_start = 34}, /* size 0 */
+        {.gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .gso_size = 100},                 /* no NEEDS_CSUM */
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        raw_send(l, &bad[i], f, len);
+    struct net_hdr good = {0};
+    raw_send(l, &good, f, len);
+    ck_assert_int_eq(tap_recv(s, got, sizeof(got)), (ssize_t)len);
+    ck_assert(memcmp(got, f, len) == 0);
+    close(s);
+    char *st = np_stop(SIGTERM);
+    ck_assert_msg(strstr(st, "to-tap 1 frames 242 bytes"), "%s", st);
+    ck_assert_msg(strstr(st, "bad-header 6 tap-errors 0"), "%s", st);
+    free(st);
+    peer_link_close(l);
+}
+END_TEST
+
+/* A guest that does not drain: the host peer stops reading the TAP (the kernel's queue holds
+ * the frames) and resumes when the guest makes room; nothing is lost, order is kept. */
+START_TEST(full_guest_ring_holds_the_tap)
+{
+    if (skipped)
+        return;
+    np_start(NULL);
+    struct peer_link *l = raw_open(256u * 1024u, 0);
+    ck_assert(wait_carrier("vp0", true));
+    int s = tap_socket("vp0", false);
+    static uint8_t f[2048];
+    const uint8_t gmac[6] = {0x52, 0x54, 0, 0, 0, 1};
+    const unsigned total = 300; /* 420 KB: more than the 256 KiB ring, less than the queue */
+    for (unsigned i = 0; i < total; i++) {
+        size_t len = udp_frame(f, gmac, tap_mac, 1358);
+        net_put_be32(f + 42, i);
+        tap_send(s, f, len);
+    }
+    unsigned got = 0;
+    size_t len;
+    for (int t = 0; t < 5000 && got < total; t++) {
+        peer_link_service(l);
+        const uint8_t *r;
+        while ((r = peer_link_rx_peek(l, &len))) {
+            ck_assert_uint_eq(len, NET_HDR_LEN + 1400);
+            ck_assert_uint_eq(net_be32(r + NET_HDR_LEN + 42), got);
+            got++;
+            peer_link_rx_release(l);
+        }
+        if (got < total)
+            usleep(1000);
+    }
+    ck_assert_uint_eq(got, total);
+    close(s);
+    char *st = np_stop(SIGTERM);
+    ck_assert_msg(strstr(st, "to-guest 300 frames 420000 bytes drops link-down 0 ring-full 0"),
+                  "%s", st);
+    free(st);
+    peer_link_close(l);
+}
+END_TEST
+
 /* Runs vdevkit net-peer ARGS (as `uid` if not -1) and returns its stderr and status. */
 static char *run_np(const char *args, uid_t uid, int *status)
 {
@@ -854,6 +975,8 @@ static Suite *net_peer_suite(void)
     tcase_add_test(tc, carrier_follows_the_guest_and_restarts);
     tcase_add_test(tc, netns_option_places_the_interface);
     tcase_add_test(tc, clear_errors_without_privileges);
+    tcase_add_test(tc, hostile_guest_records_are_counted);
+    tcase_add_test(tc, full_guest_ring_holds_the_tap);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("options");
     tcase_add_test(te, option_errors);
