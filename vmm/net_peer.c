@@ -68,8 +68,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
 {
     unsigned v[6];
     char end;
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) !=
-        6)
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) != 6)
         return -1;
     for (int i = 0; i < 6; i++)
         mac[i] = (uint8_t)v[i];
@@ -136,9 +135,8 @@ int net_peer_parse(char *spec, struct net_peer_opts *o, struct vdev_err *err)
         }
     }
     if (!o->peer)
-        return vdev_err_set(err,
-                            "missing peer=PATH (hint: the guest NIC's endpoint, "
-                            "RUNTIME_DIR/SYSTEM/NAME, e.g. /run/vdevkit/guest0/eth0)");
+        return vdev_err_set(err, "missing peer=PATH (hint: the guest NIC's endpoint, "
+                                 "RUNTIME_DIR/SYSTEM/NAME, e.g. /run/vdevkit/guest0/eth0)");
     if (!o->bind)
         return vdev_err_set(err, "missing bind=PATH (hint: this end's endpoint, which the guest's "
                                  "'peer' names, e.g. /run/vdevkit/host/vp0)");
@@ -241,9 +239,10 @@ static void sync_offload(struct np_peer *p)
     if (p->offload_valid && want == p->offload_applied)
         return;
     bool csum = want & NET_BIT(VIRTIO_NET_F_GUEST_CSUM); /* TSO needs it */
-    int r = net_peer_tap_set_offload(p->tap, csum, csum && (want & NET_BIT(VIRTIO_NET_F_GUEST_TSO4)),
-                                     csum && (want & NET_BIT(VIRTIO_NET_F_GUEST_TSO6)),
-                                     csum && (want & NET_BIT(VIRTIO_NET_F_GUEST_ECN)));
+    int r =
+        net_peer_tap_set_offload(p->tap, csum, csum && (want & NET_BIT(VIRTIO_NET_F_GUEST_TSO4)),
+                                 csum && (want & NET_BIT(VIRTIO_NET_F_GUEST_TSO6)),
+                                 csum && (want & NET_BIT(VIRTIO_NET_F_GUEST_ECN)));
     if (r < 0)
         np_log(p, "TUNSETOFFLOAD: %s (the kernel keeps its previous offloads)", strerror(-r));
     p->offload_valid = true;
@@ -318,8 +317,7 @@ static bool guest_takes_gso(uint64_t pf, unsigned gso_type)
 
 /* A GSO frame the guest cannot take (read across a feature change): segment it from a
  * private copy into the ring. */
-static bool segment_to_guest(struct np *np, struct np_peer *p, const struct net_hdr *h,
-                             size_t flen)
+static bool segment_to_guest(struct np *np, struct np_peer *p, const struct net_hdr *h, size_t flen)
 {
     struct net_tso t;
     const char *why;

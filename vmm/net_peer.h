@@ -14,7 +14,8 @@
 
 #include "peer_link.h"
 
-/* One peer's options: `peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX][,netns=NAME][,offload=on|off]`. */
+/* One peer's options: `peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX][,netns=NAME][,offload=on|off]`.
+ */
 struct net_peer_opts {
     const char *peer, *bind, *netns; /* point into argv */
     char ifname[16];                 /* PREFIX + number */

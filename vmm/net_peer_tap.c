@@ -35,8 +35,9 @@ static int tap_create(const struct net_peer_opts *o, struct vdev_err *err)
         close(fd);
         return vdev_err_set(err, "creating tap '%s': %s (%s)", o->ifname, strerror(e),
                             e == EPERM || e == EACCES ? HINT_CAP
-                            : e == EBUSY              ? "hint: the name is taken; choose another with name=PREFIX"
-                                                      : "hint: is the tun driver loaded?");
+                            : e == EBUSY
+                                ? "hint: the name is taken; choose another with name=PREFIX"
+                                : "hint: is the tun driver loaded?");
     }
     int hdr = 12; /* the link's header: virtio 1.x, with num_buffers (NET_HDR_LEN) */
     if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
@@ -85,8 +86,8 @@ static int open_netns(const char *name, struct vdev_err *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        return vdev_err_set(err, "netns=%s: %s: %s (hint: create it with 'ip netns add %s')",
-                            name, path, strerror(e), name);
+        return vdev_err_set(err, "netns=%s: %s: %s (hint: create it with 'ip netns add %s')", name,
+                            path, strerror(e), name);
     }
     return fd;
 }
@@ -108,7 +109,8 @@ int net_peer_tap_open(const struct net_peer_opts *o, struct vdev_err *err)
     if (setns(ns, CLONE_NEWNET) < 0) {
         int e = errno;
         fd = vdev_err_set(err, "netns=%s: entering it: %s (%s)", o->netns, strerror(e),
-                          e == EPERM ? "hint: needs CAP_SYS_ADMIN" : "hint: is it a network namespace?");
+                          e == EPERM ? "hint: needs CAP_SYS_ADMIN"
+                                     : "hint: is it a network namespace?");
     } else {
         fd = tap_create(o, err);
         if (setns(home, CLONE_NEWNET) < 0) { /* cannot happen: it is where we came from */
