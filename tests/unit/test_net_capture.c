@@ -710,7 +710,7 @@ START_TEST(bad_paths_are_refused)
 {
     pair_up(NULL, BASIC_FEATURES, BASIC_FEATURES);
     control_on(&A);
-    char req[256], want[256], link[160];
+    char req[256], want[512], link[160];
     snprintf(req, sizeof(req), "capture curly %s/no/such/dir.pcap\n", rundir);
     char *r = ask(&A, req);
     snprintf(want, sizeof(want),
@@ -730,8 +730,32 @@ START_TEST(bad_paths_are_refused)
     /* not a regular file */
     snprintf(req, sizeof(req), "capture curly %s\n", rundir);
     r = ask(&A, req);
-    ck_assert_msg(strstr(r, "error: cannot capture to ") && strstr(r, "Is a directory"), "%s", r);
+    ck_assert_msg(strstr(r, "error: cannot capture to ") && strstr(r, "not a regular file"), "%s",
+                  r);
     free(r);
+    /* a FIFO would stall the NIC until someone reads it */
+    char fifo[160];
+    snprintf(fifo, sizeof(fifo), "%s/fifo", rundir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    snprintf(req, sizeof(req), "capture curly %s\n", fifo);
+    r = ask(&A, req);
+    snprintf(want, sizeof(want), "error: cannot capture to %s: not a regular file\n\n", fifo);
+    ck_assert_str_eq(r, want);
+    free(r);
+    /* an existing file another capture left is reused, 0600 and emptied */
+    char old[160];
+    snprintf(old, sizeof(old), "%s/old.pcap", rundir);
+    int ofd = open(old, O_WRONLY | O_CREAT, 0644);
+    ck_assert_int_eq(write(ofd, "0123456789", 10), 10);
+    close(ofd);
+    ck_assert_int_eq(chmod(old, 0644), 0);
+    snprintf(req, sizeof(req), "capture curly %s\n", old);
+    free(ask(&A, req));
+    struct stat st;
+    ck_assert_int_eq(stat(old, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(st.st_size, PCAP_GLOBAL_HDR_LEN);
+    free(ask(&A, "capture curly off\n"));
     r = ask(&A, "capture nosuch /tmp/x.pcap\n");
     ck_assert_str_eq(r, "error: no device named 'nosuch' (see 'stat')\n\n");
     free(r);

@@ -58,22 +58,29 @@ struct net_capture *net_capture_open(const char *path, struct vdev_err *err)
         vdev_err_set(err, "cannot capture: no file name");
         return NULL;
     }
-    /* O_NONBLOCK: opening a FIFO must not wait for a reader; it is refused just below. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+    /* A clear word for the usual mistakes; the checks on the open fd below are the real
+     * ones (the path may change in between). */
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+        vdev_err_set(err, "cannot capture to %s: not a regular file", path);
+        return NULL;
+    }
+    /* O_NONBLOCK: opening a FIFO must not wait for a reader. No O_TRUNC: nothing is cut
+     * before the file proved usable. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
     if (fd < 0) {
         int e = errno;
         vdev_err_set(err, "cannot capture to %s: %s", path,
                      e == ELOOP ? "it is a symbolic link (not followed)" : strerror(e));
         return NULL;
     }
-    struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         vdev_err_set(err, "cannot capture to %s: not a regular file", path);
         close(fd);
         return NULL;
     }
-    /* An existing file keeps its mode through O_TRUNC: captures hold guest traffic. */
-    if (fchmod(fd, 0600) || fcntl(fd, F_SETFL, 0)) {
+    /* An existing file keeps its mode when reopened: captures hold guest traffic. */
+    if (fchmod(fd, 0600) || ftruncate(fd, 0) || fcntl(fd, F_SETFL, 0)) {
         vdev_err_set(err, "cannot capture to %s: %s", path, strerror(errno));
         close(fd);
         return NULL;
