@@ -13,6 +13,7 @@
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netpacket/packet.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -890,6 +891,93 @@ START_TEST(full_guest_ring_holds_the_tap)
 }
 END_TEST
 
+/* offload=off: the host peer announces no offloads, so the guest's NIC segments its TSO
+ * frames itself, and the TAP gives plain frames. */
+START_TEST(offload_off_gives_plain_frames)
+{
+    if (skipped)
+        return;
+    np_start(",offload=off");
+    ck_assert(wait_link(&G, true));
+    drv_start(&G, BASIC_FEATURES | TSO_FEATURES);
+    usleep(200 * 1000); /* the guest's features reach the host peer, which keeps TSO off */
+    ck_assert(!tap_tso_on("vp0"));
+    uint8_t gmac[6];
+    mac_of(&G, gmac);
+    int s = tap_socket("vp0", true);
+    static uint8_t f[NET_MAX_FRAME], got[NET_MAX_FRAME];
+    size_t len = tcp_frame(f, tap_mac, gmac, 3000);
+    struct net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                        .hdr_len = 54,
+                        .gso_size = 1000,
+                        .csum_start = 34,
+                        .csum_offset = 16};
+    drv_send(&G, &h, f, len);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(tap_recv(s, got, sizeof(got)), 10 + 54 + 1000);
+        ck_assert_uint_eq(got[1], 0); /* no GSO */
+    }
+    ck_assert_uint_eq(net_read(&G.n->st.sw_gso_frames), 1);
+    close(s);
+}
+END_TEST
+
+/* Figures, not a check: VDEVKIT_NET_PEER_BENCH=FRAMES sends FRAMES 1514-byte frames and
+ * FRAMES/20 64 KiB TSO frames from a raw guest through the host peer into the TAP (where
+ * the host stack drops them: no address). */
+START_TEST(throughput_guest_to_tap)
+{
+    const char *env = getenv("VDEVKIT_NET_PEER_BENCH");
+    if (skipped || !env)
+        return;
+    unsigned frames = (unsigned)strtoul(env, NULL, 0);
+    np_start(NULL);
+    struct peer_link *l = raw_open(0, NET_GUEST_OFFLOADS);
+    ck_assert(wait_carrier("vp0", true));
+    static uint8_t f[NET_MAX_FRAME];
+    const uint8_t gmac[6] = {0x52, 0x54, 0, 0, 0, 1};
+    for (int kind = 0; kind < 2; kind++) {
+        unsigned n = kind ? frames / 20 : frames;
+        size_t len = kind ? tcp_frame(f, tap_mac, gmac, 65000) : udp_frame(f, tap_mac, gmac, 1472);
+        struct net_hdr h = {0};
+        if (kind)
+            h = (struct net_hdr){.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                                 .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                 .hdr_len = 54,
+                                 .gso_size = 1448,
+                                 .csum_start = 34,
+                                 .csum_offset = 16};
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (unsigned i = 0; i < n;) {
+            uint8_t *p = peer_link_tx_reserve(l, NET_HDR_LEN + len);
+            if (!p) {
+                peer_link_tx_flush(l);
+                if (!peer_link_tx_want_space(l, NET_HDR_LEN + len)) {
+                    struct pollfd pf = {.fd = peer_link_tx_space_fd(l), .events = POLLIN};
+                    poll(&pf, 1, 100);
+                }
+                peer_link_service(l);
+                continue;
+            }
+            net_hdr_store(&h, p);
+            memcpy(p + NET_HDR_LEN, f, len);
+            peer_link_tx_commit(l, NET_HDR_LEN + len);
+            if (++i % 32 == 0)
+                peer_link_tx_flush(l);
+        }
+        peer_link_tx_flush(l);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        fprintf(stderr, "test_net_peer: guest -> tap, %zu-byte %s: %.0f frames/s, %.2f Gbit/s\n",
+                len, kind ? "TSO frames" : "frames", n / s, n * (double)len * 8 / s / 1e9);
+    }
+    free(np_stop(SIGTERM));
+    peer_link_close(l);
+}
+END_TEST
+
 /* Runs vdevkit net-peer ARGS (as `uid` if not -1) and returns its stderr and status. */
 static char *run_np(const char *args, uid_t uid, int *status)
 {
@@ -977,6 +1065,8 @@ static Suite *net_peer_suite(void)
     tcase_add_test(tc, clear_errors_without_privileges);
     tcase_add_test(tc, hostile_guest_records_are_counted);
     tcase_add_test(tc, full_guest_ring_holds_the_tap);
+    tcase_add_test(tc, offload_off_gives_plain_frames);
+    tcase_add_test(tc, throughput_guest_to_tap);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("options");
     tcase_add_test(te, option_errors);
