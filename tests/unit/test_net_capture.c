@@ -708,11 +708,16 @@ END_TEST
 /* A path that cannot be used gives a clear error and changes nothing. */
 START_TEST(bad_paths_are_refused)
 {
-    pair_up(NULL, BASIC_FEATURES, BASIC_FEATURES);
+    char td[160];
+    snprintf(td, sizeof(td), "vdev testdev name td results %s/td.txt", rundir);
+    pair_up(td, BASIC_FEATURES, BASIC_FEATURES);
     control_on(&A);
     char req[256], want[512], link[160];
+    char *r = ask(&A, "capture td /tmp/x.pcap\n"); /* a device without the control hook */
+    ck_assert_str_eq(r, "error: testdev 'td' takes no 'capture' command\n\n");
+    free(r);
     snprintf(req, sizeof(req), "capture curly %s/no/such/dir.pcap\n", rundir);
-    char *r = ask(&A, req);
+    r = ask(&A, req);
     snprintf(want, sizeof(want),
              "error: cannot capture to %s/no/such/dir.pcap: No such file or directory\n\n", rundir);
     ck_assert_str_eq(r, want);
