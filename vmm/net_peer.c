@@ -10,6 +10,7 @@
  * While the link is down the interface stays, with its carrier off; what the TAP gives is
  * dropped and counted. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -473,6 +475,29 @@ static int ep_add(int ep, int fd, uint32_t events, uint64_t tag)
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* The endpoint's folder (e.g. /run/vdevkit/host) is made if missing, as a VM makes its own;
+ * what cannot be made shows up as peer_link_open's bind error. */
+static void make_parents(const char *path)
+{
+    char d[PATH_MAX];
+    snprintf(d, sizeof(d), "%s", path);
+    char *slash = strrchr(d, '/');
+    if (!slash || slash == d)
+        return;
+    *slash = '\0';
+    for (char *q = d + 1;; q++) {
+        if (*q != '/' && *q != '\0')
+            continue;
+        char c = *q;
+        *q = '\0';
+        if (mkdir(d, 0755) < 0 && errno != EEXIST)
+            return;
+        *q = c;
+        if (!c)
+            return;
+    }
+}
+
 static int setup(struct np *np, struct vdev_err *err)
 {
     for (unsigned i = 0; i < np->n; i++) {
@@ -492,6 +517,7 @@ static int setup(struct np *np, struct vdev_err *err)
             .opaque = p,
         };
         memcpy(cfg.mac, p->o.mac, 6);
+        make_parents(p->o.bind);
         struct vdev_err lerr = {{0}};
         p->link = peer_link_open(&cfg, &lerr);
         if (!p->link)

@@ -361,11 +361,9 @@ static void fresh_netns(void)
 }
 
 /* Starts `vdevkit net-peer` for the guest NIC sysg/eth0 with the endpoint RUNDIR/vp0. */
-static void np_start(const char *extra)
+/* Starts `vdevkit net-peer SPEC [SPEC2]`. */
+static void np_exec(const char *spec, const char *spec2)
 {
-    char spec[512];
-    snprintf(spec, sizeof(spec), "peer=%s/sysg/eth0,bind=%s/vp0,mac=52:54:00:00:00:aa%s", rundir,
-             rundir, extra ? extra : "");
     int p[2];
     ck_assert_int_eq(pipe(p), 0);
     np_pid = fork();
@@ -373,11 +371,38 @@ static void np_start(const char *extra)
     if (np_pid == 0) {
         dup2(p[1], 1);
         close(p[0]);
-        execl(VDEVKIT_EXE, "vdevkit", "net-peer", spec, (char *)NULL);
+        execl(VDEVKIT_EXE, "vdevkit", "net-peer", spec, spec2, (char *)NULL);
         _exit(127);
     }
     close(p[1]);
     np_out = p[0];
+}
+
+/* Starts it for the guest NIC sysg/eth0 with the endpoint RUNDIR/vp0. */
+static void np_start(const char *extra)
+{
+    char spec[512];
+    snprintf(spec, sizeof(spec), "peer=%s/sysg/eth0,bind=%s/vp0,mac=52:54:00:00:00:aa%s", rundir,
+             rundir, extra ? extra : "");
+    np_exec(spec, NULL);
+}
+
+/* SIGUSR1: the status lines, read from its standard output. */
+static char *np_status(void)
+{
+    kill(np_pid, SIGUSR1);
+    static char buf[4096];
+    size_t n = 0;
+    while (n + 1 < sizeof(buf)) {
+        struct pollfd pf = {.fd = np_out, .events = POLLIN};
+        ck_assert_msg(poll(&pf, 1, 5000) == 1, "no status line");
+        ssize_t r = read(np_out, buf + n, 1);
+        ck_assert_int_eq(r, 1);
+        if (buf[n++] == '\n')
+            break;
+    }
+    buf[n] = '\0';
+    return buf;
 }
 
 /* Stops it with `sig` and returns what it printed (caller frees). */
@@ -558,6 +583,9 @@ START_TEST(frames_cross_both_ways)
     ck_assert_uint_eq(guest_recv(&G, rx, 2048, &at), NET_HDR_LEN + len);
     ck_assert(memcmp(gpa(&G, at) + NET_HDR_LEN, f, len) == 0);
     close(s);
+    const char *now = np_status();
+    ck_assert_msg(strstr(now, "vp0 peer ") == now && strstr(now, " to-tap 1 frames 1042 bytes "),
+                  "%s", now);
 
     char *st = np_stop(SIGTERM);
     ck_assert_msg(strstr(st, "vp0 peer ") == st, "%s", st);
@@ -978,6 +1006,49 @@ START_TEST(throughput_guest_to_tap)
 }
 END_TEST
 
+/* Several peers in one process: vp0 and vp1, each joined to its own guest. */
+START_TEST(two_peers_in_one_process)
+{
+    if (skipped)
+        return;
+    static struct drv H;
+    machine_up(&H, "sysh", "eth0", "host/vp1", "mac 52:54:00:00:00:02");
+    char a[512], b[512];
+    snprintf(a, sizeof(a), "peer=%s/sysg/eth0,bind=%s/vp0,mac=52:54:00:00:00:aa", rundir, rundir);
+    /* (the second endpoint's folder does not exist yet: net-peer makes it) */
+    snprintf(b, sizeof(b), "peer=%s/sysh/eth0,bind=%s/host/vp1", rundir, rundir);
+    np_exec(a, b);
+    ck_assert(wait_link(&G, true));
+    ck_assert(wait_link(&H, true));
+    ck_assert(wait_carrier("vp0", true));
+    ck_assert(wait_carrier("vp1", true));
+    drv_start(&G, BASIC_FEATURES);
+    drv_start(&H, BASIC_FEATURES);
+    int s0 = tap_socket("vp0", false), s1 = tap_socket("vp1", false);
+    static uint8_t f[2048], got[2048];
+    struct drv *g[2] = {&G, &H};
+    int sk[2] = {s0, s1};
+    for (int i = 0; i < 2; i++) {
+        uint8_t gmac[6];
+        mac_of(g[i], gmac);
+        size_t len = udp_frame(f, tap_mac, gmac, 100 + (size_t)i);
+        struct net_hdr h = {0};
+        drv_send(g[i], &h, f, len);
+        ck_assert_int_eq(tap_recv(sk[i], got, sizeof(got)), (ssize_t)len);
+        ck_assert(memcmp(got, f, len) == 0);
+    }
+    close(s0);
+    close(s1);
+    char *st = np_stop(SIGTERM);
+    char *second = strstr(st, "\nvp1 peer ");
+    ck_assert_msg(strstr(st, "vp0 peer ") == st && second, "%s", st);
+    ck_assert_msg(strstr(st, "to-tap 1 frames 142 bytes") < second, "%s", st);
+    ck_assert_msg(strstr(second, "to-tap 1 frames 143 bytes"), "%s", st);
+    free(st);
+    machine_down(&H);
+}
+END_TEST
+
 /* Runs vdevkit net-peer ARGS (as `uid` if not -1) and returns its stderr and status. */
 static char *run_np(const char *args, uid_t uid, int *status)
 {
@@ -1065,6 +1136,7 @@ static Suite *net_peer_suite(void)
     tcase_add_test(tc, clear_errors_without_privileges);
     tcase_add_test(tc, hostile_guest_records_are_counted);
     tcase_add_test(tc, full_guest_ring_holds_the_tap);
+    tcase_add_test(tc, two_peers_in_one_process);
     tcase_add_test(tc, offload_off_gives_plain_frames);
     tcase_add_test(tc, throughput_guest_to_tap);
     suite_add_tcase(s, tc);
