@@ -619,6 +619,40 @@ START_TEST(tso_recorded_as_it_crossed)
 }
 END_TEST
 
+/* A checksum completed for a plain peer is recorded completed (what crossed), and a frame
+ * the guest sent but that was dropped (bad header) is not recorded. */
+START_TEST(conversions_recorded_drops_not)
+{
+    char extra[160];
+    snprintf(extra, sizeof(extra), "capture %s", pcap_path);
+    pair_up(extra, BASIC_FEATURES | NET_BIT(VIRTIO_NET_F_CSUM), BASIC_FEATURES);
+    uint64_t rxb = drv_post_rx(&B, 2, 2048);
+    uint8_t ma[6], mb[6];
+    mac_of(&A, ma);
+    mac_of(&B, mb);
+    static uint8_t f[2048];
+    size_t len = udp_frame(f, mb, ma, 333), l4 = 34;
+    uint64_t pseudo = net_csum_add(0, f + 14 + 12, 8) + 17 + (len - l4);
+    net_put_be16(f + l4 + 6, (uint16_t)~net_csum_fold(pseudo));
+    struct net_hdr h = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = (uint16_t)l4, .csum_offset = 6};
+    drv_send(&A, &h, f, len);
+    uint32_t id, ulen;
+    ck_assert(drv_used(&B, NET_Q_RX, &id, &ulen, 5000));
+    h.csum_start = 2000; /* lies: dropped as bad-header */
+    drv_send(&A, &h, f, len);
+    ck_assert_uint_eq(net_read(&A.n->st.drop_bad_header), 1);
+    machine_down(&A);
+    struct pcap p;
+    pcap_read(pcap_path, &p);
+    ck_assert_uint_eq(p.n, 1);
+    rec_is(&p, 0, gpa(&B, rxb) + NET_HDR_LEN, len);
+    ck_assert(memcmp(p.recs[0].data, f, len) != 0); /* the checksum differs from the guest's */
+    ck_assert_uint_eq(net_csum_fold(net_csum_add(pseudo, p.recs[0].data + l4, len - l4)), 0);
+    free(p.buf);
+}
+END_TEST
+
 /* Run time: `capture NAME FILE` starts, `capture NAME off` stops; frames before and after
  * are not in the file. Then `vdevkit capture` with a relative name, from another folder. */
 START_TEST(control_socket_starts_and_stops)
@@ -917,6 +951,7 @@ static Suite *net_capture_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, option_captures_both_directions);
     tcase_add_test(tc, tso_recorded_as_it_crossed);
+    tcase_add_test(tc, conversions_recorded_drops_not);
     tcase_add_test(tc, control_socket_starts_and_stops);
     tcase_add_test(tc, bad_paths_are_refused);
     tcase_add_test(tc, file_error_stops_the_capture_not_the_nic);
