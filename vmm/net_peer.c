@@ -38,7 +38,10 @@ struct np_stats {
     uint64_t sw_gso_frames, sw_gso_segments, sw_csum;
 };
 
+struct np;
+
 struct np_peer {
+    struct np *np; /* the process's state (the epoll set) */
     struct net_peer_opts o;
     char prefix[16];
     int tap;
@@ -204,14 +207,12 @@ static void print_status(const struct np *np, FILE *out)
 
 /* ---- link state ---- */
 
-static struct np *the_np; /* for the TAP pause switch in state_changed */
-
 static void tap_events(struct np_peer *p, bool on)
 {
     if (p->tap_paused == !on)
         return;
-    struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.u64 = TAG(p - the_np->p, TAG_TAP)};
-    epoll_ctl(the_np->ep, EPOLL_CTL_MOD, p->tap, &ev);
+    struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.u64 = TAG(p - p->np->p, TAG_TAP)};
+    epoll_ctl(p->np->ep, EPOLL_CTL_MOD, p->tap, &ev);
     p->tap_paused = !on;
 }
 
@@ -572,7 +573,6 @@ static void run(struct np *np)
 int vmm_cmd_net_peer(int argc, char **argv)
 {
     struct np np = {.ep = -1, .sfd = -1};
-    the_np = &np;
     int rc = 2;
     struct vdev_err err = {{0}};
     np.p = calloc((size_t)argc, sizeof(*np.p));
@@ -605,6 +605,7 @@ int vmm_cmd_net_peer(int argc, char **argv)
         }
         free(orig);
         p->tap = -1;
+        p->np = &np;
         snprintf(p->prefix, sizeof(p->prefix), "%s", p->o.ifname);
         unsigned same = 0; /* vp0, vp1, ...: numbered per prefix */
         for (unsigned j = 0; j < np.n; j++)
