@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1062,7 +1063,8 @@ START_TEST(two_peers_in_one_process)
 }
 END_TEST
 
-/* Runs vdevkit net-peer ARGS (as `uid` if not -1) and returns its stderr and status. */
+/* Runs vdevkit net-peer ARGS (as `uid` if not -1; -2: root without CAP_NET_ADMIN) and
+ * returns its stderr and status. */
 static char *run_np(const char *args, uid_t uid, int *status)
 {
     int p[2];
@@ -1071,7 +1073,10 @@ static char *run_np(const char *args, uid_t uid, int *status)
     if (pid == 0) {
         dup2(p[1], 2);
         close(p[0]);
-        if (uid != (uid_t)-1 && (setgid(uid) || setuid(uid)))
+        /* root without CAP_NET_ADMIN: out of the bounding set, it is not regained at exec */
+        if (uid == (uid_t)-2 && prctl(PR_CAPBSET_DROP, 12 /* CAP_NET_ADMIN */, 0, 0, 0))
+            _exit(126);
+        if (uid != (uid_t)-1 && uid != (uid_t)-2 && (setgid(uid) || setuid(uid)))
             _exit(126);
         char cmd[1024];
         snprintf(cmd, sizeof(cmd), "exec %s net-peer %s", VDEVKIT_EXE, args);
@@ -1124,6 +1129,11 @@ START_TEST(clear_errors_without_privileges)
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s", st, msg);
     ck_assert_msg(strstr(msg, "net-peer: ") == msg &&
                       strstr(msg, "(hint: run as root or give vdevkit CAP_NET_ADMIN)"),
+                  "%s", msg);
+    msg = run_np(args, (uid_t)-2, &st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s", st, msg);
+    ck_assert_msg(strstr(msg, "net-peer: creating tap 'vp0': Operation not permitted (hint: run "
+                              "as root or give vdevkit CAP_NET_ADMIN)"),
                   "%s", msg);
     snprintf(args, sizeof(args), "peer=%s/g,bind=%s/h,netns=no-such-ns-%d", rundir, rundir,
              (int)getpid());
