@@ -29,13 +29,38 @@ cp "$build"/modules/vdev-*.so "$payload/modules/"
 cp "$VDEVKIT_VMLINUZ" "$payload/bzImage"
 "$here/build-initramfs.sh" --net "$payload/initrd-net.img"
 cp "$here/run-pair.sh" "$payload/"
+# iperf3 for the host side of the `host` scenario (found through LD_LIBRARY_PATH=payload)
+cp "$VDEVKIT_IPERF3_ROOT/usr/bin/iperf3" "$payload/"
+for lib in "$VDEVKIT_IPERF3_ROOT"/usr/lib/x86_64-linux-gnu/*.so.[0-9]; do cp -L "$lib" "$payload/"; done
+log=$(mktemp /tmp/vdevkit-net-log.XXXXXX)
+pcap=$(mktemp /tmp/vdevkit-net-pcap.XXXXXX)
+trap 'rm -rf "$payload" "$log" "$pcap"' EXIT
 
 status=0
 # Two guests of 256 MiB, one per outer vCPU; the payload (~20 MB) lives in outer RAM.
-VDEVKIT_OUTER_SILENCE=${VDEVKIT_OUTER_SILENCE:-300} \
+# tun: the host peer's TAP (`host` scenario). The console is kept: the capture comes back on it.
+VDEVKIT_OUTER_SILENCE=${VDEVKIT_OUTER_SILENCE:-300} VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} tun" \
 "$here/../harness/outer.sh" --smp 2 --mem 2048 --timeout "${VDEVKIT_NET_TIMEOUT:-900}" --retry-env \
     --payload "$payload" -- env NET_ONLY="${NET_ONLY:-}" NET_NO_NIC="${NET_NO_NIC:-0}" \
-    NET_IPERF_SECS="${NET_IPERF_SECS:-5}" sh ./run-pair.sh || status=$?
+    NET_IPERF_SECS="${NET_IPERF_SECS:-5}" NET_HOST_IPERF_SECS="${NET_HOST_IPERF_SECS:-3}" \
+    sh ./run-pair.sh 2>&1 | tee "$log" || status=$?
+# `host`: the ping captured on alpha's NIC came back base64 on the console; Debian's tshark
+# must read it and see the echo request and reply.
+if grep -aq 'VDEVKIT-PCAP-BEGIN' "$log"; then
+    tr -d '\r' < "$log" | sed -n '/^VDEVKIT-PCAP-BEGIN/,/^VDEVKIT-PCAP-END/p' |
+        grep -v '^VDEVKIT-PCAP-' | base64 -d > "$pcap" 2>/dev/null || true
+    if ! command -v tshark > /dev/null; then
+        echo "net: host-capture: SKIP: no tshark on this host (scripts/install-deps.sh installs it)"
+    elif out=$(tshark -r "$pcap" -Y icmp 2>&1) && grep -q 'Echo (ping) request' <<<"$out" &&
+        grep -q 'Echo (ping) reply' <<<"$out"; then
+        echo "net: host-capture: PASS tshark -r read $(tshark -r "$pcap" 2>/dev/null | wc -l) frames; ICMP:"
+        sed 's/^/    /' <<<"$out"
+    else
+        echo "net: host-capture: FAIL: tshark -r did not show an ICMP echo request and reply:"
+        sed 's/^/    /' <<<"$out"
+        [ "$status" -ne 0 ] || status=1
+    fi
+fi
 if [ "$status" -eq 125 ]; then
     echo "net: ENVIRONMENT FAILURE (the outer machine failed, not vdevkit)"
 fi

@@ -14,6 +14,12 @@
 #                 guest's check of its MMIO NIC's interrupt line (init's net-dual)
 #   dual-pci      (only with NET_ONLY) `dual` with all four NICs on PCI: the figures' baseline
 #   pair-mmio     (only with NET_ONLY) as `pair`, but alpha's NIC is virtio-mmio and beta's PCI
+#   host          alpha alone, its peer the host peer `vdevkit net-peer` here (vp0, 10.0.9.1;
+#                 alpha 10.0.9.2): pings both ways, iperf3 both ways with offloads on and
+#                 off (host peer restarted with offload=off), the host peer SIGKILLed and
+#                 restarted (the link returns), a ping captured on alpha's NIC (checked here,
+#                 then printed base64 between VDEVKIT-PCAP-BEGIN/END for run-net-tests.sh's
+#                 tshark); NET_HOST_IPERF_SECS (3) per iperf3 direction
 # Prints "net: NAME: PASS|FAIL ..." per scenario, the figures, and "N passed, M failed".
 # NET_ONLY="pair linkdown" picks scenarios (default: pair pair-nomsi dual);
 # NET_IPERF_SECS (5) per iperf3 direction;
@@ -26,6 +32,7 @@ export LD_LIBRARY_PATH=$PWD VDEVKIT_MODULE_PATH=$PWD/modules
 rt=$(mktemp -d /tmp/vdevkit-rt.XXXXXX)
 export VDEVKIT_RUNTIME_DIR=$rt
 secs=${NET_IPERF_SECS:-5}
+host_secs=${NET_HOST_IPERF_SECS:-3}
 quiet=loglevel=5
 [ "${NET_GUEST_QUIET:-1}" = 1 ] || quiet=
 pair_timeout=${NET_PAIR_TIMEOUT:-300}
@@ -291,12 +298,158 @@ dual() {
     fi
 }
 
+
+# ---- host: guest <-> this (outer) machine through the host peer `vdevkit net-peer` ----
+# vp0 (10.0.9.1) is the host's end of alpha's NIC `curly` (10.0.9.2); the host peer runs on
+# CPU 1, alpha on CPU 0. Needs the tun module (run-net-tests.sh loads it in the outer
+# machine) and ./iperf3 (+ libiperf) in the payload.
+hp_log=net-peer.log
+# host_peer_start [,offload=off]: starts the host peer, waits for vp0, gives it its address.
+host_peer_start() {
+    if [ "$ncpu" -gt 1 ]; then
+        taskset -c 1 ./vdevkit net-peer "peer=$rt/alpha/curly,bind=$rt/host/vp0,mac=52:54:00:00:09:01$1" >> "$hp_log" 2>&1 &
+    else
+        ./vdevkit net-peer "peer=$rt/alpha/curly,bind=$rt/host/vp0,mac=52:54:00:00:09:01$1" >> "$hp_log" 2>&1 &
+    fi
+    hp_pid=$!
+    i=0
+    while [ ! -e /sys/class/net/vp0 ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+    [ -e /sys/class/net/vp0 ] || return 1
+    ip addr add 10.0.9.1/24 dev vp0
+}
+host_carrier() {
+    i=0
+    while [ "$(cat /sys/class/net/vp0/carrier 2>/dev/null)" != 1 ] && [ $i -lt "$1" ]; do sleep 0.2; i=$((i + 1)); done
+    [ "$(cat /sys/class/net/vp0/carrier 2>/dev/null)" = 1 ]
+}
+# host_ping COUNT: the average RTT in ms (empty if a packet was lost)
+host_ping() {
+    ping -c "$1" -i 0.2 -W 2 10.0.9.2 2>&1 | sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p'
+}
+# host_answers SECONDS: alpha answers one ping within SECONDS
+host_answers() {
+    i=0
+    while [ $i -lt "$1" ]; do
+        ping -c 1 -W 1 10.0.9.2 > /dev/null 2>&1 && return 0
+        i=$((i + 1))
+    done
+    return 1
+}
+# host_iperf [-R]: Mbit/s at the receiver, host as the client (-R: alpha sends)
+host_iperf() {
+    out=$(timeout $((host_secs + 30)) ./iperf3 -c 10.0.9.2 -t "$host_secs" -f m "$@" 2>&1)
+    echo "$out" | sed 's/^/    iperf3: /' >> host-iperf.log
+    echo "$out" | awk '/receiver/ { for (i = 2; i <= NF; i++) if ($i == "Mbits/sec") v = $(i - 1) } END { if (v == "") exit 1; print v }'
+}
+# host_measure TAG: ping and iperf3 both ways, appended to $figs; failures to $why
+host_measure() {
+    r=$(host_ping 5)
+    [ -n "$r" ] || why="$why $1:host-ping-lost"
+    tx=$(host_iperf) || why="$why $1:iperf3-host-to-alpha"
+    rx=$(host_iperf -R) || why="$why $1:iperf3-alpha-to-host"
+    figs="$figs $1: ping ${r:-?} ms, host->alpha ${tx:-?} Mbit/s, alpha->host ${rx:-?} Mbit/s;"
+}
+host_scenario() {
+    name=host
+    case " ${NET_ONLY:-$default_scenarios} " in *" $name "*) ;; *) return 0 ;; esac
+    why= figs=
+    rm -f "$hp_log" host-iperf.log ping.pcap beta.log
+    t0=$(date +%s)
+    host_peer_start "" || why="$why no-vp0($(tail -n 3 "$hp_log" | tr '\n' ' '))"
+    conf alpha 0 curly host vp0 52:54:00:00:00:01 10.0.9.2 10.0.9.1 1500 net-host server ""
+    start alpha 0
+    st_alpha=running
+    i=0
+    while ! grep -aq 'net-host ready' alpha.log && [ $i -lt 240 ]; do
+        check alpha
+        [ "$st_alpha" = running ] || break
+        guest_wedged alpha && break
+        sleep 1
+        i=$((i + 1))
+    done
+    if ! grep -aq 'net-host ready' alpha.log; then
+        why="$why alpha-not-ready($(grep -a 'VDEVKIT-RESULT' alpha.log | tr -d '\r' | head -1))"
+    else
+        t_ready=$(( $(date +%s) - t0 ))
+        host_carrier 25 || why="$why vp0-no-carrier"
+        host_measure offload-on
+        # offload=off: the host peer restarted without offloads (alpha relinks)
+        kill -TERM "$hp_pid"
+        wait "$hp_pid"
+        [ ! -e /sys/class/net/vp0 ] || why="$why vp0-left-after-SIGTERM"
+        host_peer_start ",offload=off" || why="$why no-vp0-offload-off"
+        if host_carrier 150 && host_answers 60; then
+            host_measure offload-off
+        else
+            why="$why no-relink-offload-off"
+        fi
+        # SIGKILL: vp0 goes with the process; a new host peer takes the endpoint over
+        kill -KILL "$hp_pid"
+        wait "$hp_pid" 2> /dev/null
+        sleep 1
+        [ ! -e /sys/class/net/vp0 ] || why="$why vp0-left-after-SIGKILL"
+        tk=$(date +%s)
+        host_peer_start "" || why="$why no-vp0-after-SIGKILL"
+        if host_carrier 150 && host_answers 60; then
+            r=$(host_ping 5)
+            [ -n "$r" ] || why="$why after-kill:host-ping-lost"
+            figs="$figs after SIGKILL+restart: link back and ping in $(( $(date +%s) - tk ))s, ${r:-?} ms;"
+        else
+            why="$why no-relink-after-SIGKILL"
+        fi
+        # alpha pinged us after each relink (offload-off restart, SIGKILL restart)
+        i=0
+        while [ "$(grep -ac 'relinked n=[0-9]* ping ok' alpha.log)" -lt 2 ] && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+        [ "$(grep -ac 'relinked n=[0-9]* ping ok' alpha.log)" -ge 2 ] || why="$why alpha-relink-pings($(grep -a 'net-host relinked' alpha.log | tr -d '\r' | tr '\n' ' '))"
+        # capture a ping on alpha's NIC; the file goes to the host through the console
+        if ./vdevkit capture alpha curly "$PWD/ping.pcap" > capture.log 2>&1; then
+            host_ping 3 > /dev/null
+            ./vdevkit capture alpha curly off >> capture.log 2>&1 || why="$why capture-off-failed"
+            sed 's/^/    capture: /' capture.log
+            # pcap: 24-byte header, then 16 bytes + the frame per record; ICMP echo request
+            # (type 8) and reply (0) at offset 34 of an IPv4 Ethernet frame (no options)
+            types=$(od -An -v -tu1 ping.pcap | tr -s ' \n' '  ' | awk '{
+                for (i = 1; i <= NF; i++) b[i - 1] = $i
+                o = 24
+                while (o + 16 <= NF) {
+                    len = b[o + 8] + 256 * b[o + 9]; f = o + 16
+                    if (b[f + 12] == 8 && b[f + 13] == 0 && b[f + 23] == 1) printf "%d ", b[f + 34]
+                    o = f + len
+                }
+            }')
+            echo "    capture: ICMP types in ping.pcap (inside the outer machine): $types"
+            case " $types" in *" 8 "*) ;; *) why="$why capture-no-echo-request" ;; esac
+            case " $types" in *" 0 "*) ;; *) why="$why capture-no-echo-reply" ;; esac
+            echo "VDEVKIT-PCAP-BEGIN ping.pcap"
+            base64 ping.pcap
+            echo "VDEVKIT-PCAP-END"
+        else
+            why="$why capture-start-failed($(tr '\n' ' ' < capture.log))"
+        fi
+    fi
+    ap=$(vmm_pid alpha)
+    [ -n "$ap" ] && kill -KILL "$ap"
+    check alpha
+    kill -TERM "$hp_pid" 2> /dev/null
+    wait "$hp_pid" 2> /dev/null
+    secs_used=$(( $(date +%s) - t0 ))
+    sed 's/^/    /' "$hp_log" | tail -n 12
+    if [ -z "$why" ]; then
+        pass=$((pass + 1))
+        echo "net: $name: PASS (${secs_used}s, alpha ready after ${t_ready}s) alpha->host ping $(grep -a 'VDEVKIT-METRIC ping-rtt-avg' alpha.log | tr -d '\r' | head -1 | cut -d' ' -f3) ms;$figs"
+    else
+        [ -s host-iperf.log ] && tail -n 20 host-iperf.log
+        report_fail "$name" "$why (${secs_used}s)$figs"
+    fi
+}
+
 pair pair "" MSI 1500 no
 pair pair-nomsi "pci=nomsi" IO-APIC 4000 yes
 dual
 dual dual-pci
 pair pair-mmio "" IO-APIC 1500 no "loc 0xd0000000 intr ioapic:10"
 linkdown
+host_scenario
 rm -rf "$rt"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
