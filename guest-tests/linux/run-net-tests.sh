@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tier 3, network: two stock Debian guests on a virtio-net peer link (run-pair.sh), directly
-# where the host has hardware virtualization, else inside the outer QEMU machine.
+# where the host has hardware virtualization, else inside the outer QEMU machine; and one
+# guest with the host itself through `vdevkit net-peer` (scenario `host`).
 #   run-net-tests.sh BUILD_DIR
 # Exits 77 (ctest: skipped) when the build has no virtio-net module or iperf3 could not be
 # fetched. NET_NO_NIC=1 boots the pair without the NIC (checks the harness itself).
