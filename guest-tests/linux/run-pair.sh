@@ -40,7 +40,7 @@ default_scenarios="pair pair-nomsi dual host"
 ncpu=$(nproc)
 pass=0
 fail=0
-echo "net: runtime dir $rt, $ncpu CPUs, iperf3 ${secs}s per direction"
+echo "net: runtime dir $rt, $ncpu CPUs, iperf3 ${secs}s per direction (host: ${host_secs}s)"
 
 # conf SYSTEM CPU NIC PEER_SYSTEM PEER_NIC MAC IP PEER_IP MTU SCENARIO ROLE EXTRA_CMDLINE [NIC_PLACE]
 conf() {
