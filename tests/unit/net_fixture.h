@@ -49,8 +49,8 @@ static NET_FIXTURE_UNUSED void ft_reset(void *t)
 static const struct vdev_virtio_transport_ops ft_ops = {
     .notify_queue = ft_notify_queue, .notify_config = ft_notify_config, .reset = ft_reset};
 
-static NET_FIXTURE_UNUSED struct vdev_virtio *fake_attach(struct vdev *d, const struct vdev_virtio_ops *ops,
-                                       void *opaque, struct vdev_err *err)
+static NET_FIXTURE_UNUSED struct vdev_virtio *
+fake_attach(struct vdev *d, const struct vdev_virtio_ops *ops, void *opaque, struct vdev_err *err)
 {
     struct vdev_virtio *vio = vdev_virtio_new(d, ops, opaque, err);
     if (!vio)
@@ -122,8 +122,8 @@ static NET_FIXTURE_UNUSED uint64_t alloc_buf(struct drv *v, size_t len)
     return a;
 }
 
-static NET_FIXTURE_UNUSED void machine_up(struct drv *v, const char *system, const char *name, const char *peer,
-                       const char *extra)
+static NET_FIXTURE_UNUSED void machine_up(struct drv *v, const char *system, const char *name,
+                                          const char *peer, const char *extra)
 {
     char cfg[512];
     snprintf(cfg, sizeof(cfg),
@@ -184,7 +184,8 @@ struct dbuf {
 };
 
 /* Makes one chain available and kicks. Returns its head. */
-static NET_FIXTURE_UNUSED uint16_t drv_add(struct drv *v, unsigned q, const struct dbuf *b, unsigned n)
+static NET_FIXTURE_UNUSED uint16_t drv_add(struct drv *v, unsigned q, const struct dbuf *b,
+                                           unsigned n)
 {
     struct drvq *dq = &v->q[q];
     uint16_t head = dq->next_desc % QSIZE;
@@ -209,7 +210,8 @@ static NET_FIXTURE_UNUSED uint16_t drv_add(struct drv *v, unsigned q, const stru
 }
 
 /* Waits for the next used entry of queue q. */
-static NET_FIXTURE_UNUSED bool drv_used(struct drv *v, unsigned q, uint32_t *id, uint32_t *len, int timeout_ms)
+static NET_FIXTURE_UNUSED bool drv_used(struct drv *v, unsigned q, uint32_t *id, uint32_t *len,
+                                        int timeout_ms)
 {
     struct drvq *dq = &v->q[q];
     for (int t = 0; t <= timeout_ms; t++) {
@@ -241,8 +243,9 @@ static NET_FIXTURE_UNUSED uint64_t drv_post_rx(struct drv *v, unsigned count, ui
 
 /* Sends header + frame (copied to guest addresses ha, fa) as a two-descriptor chain and
  * waits for it to be used. */
-static NET_FIXTURE_UNUSED void drv_send_at(struct drv *v, uint64_t ha, uint64_t fa, const struct net_hdr *h,
-                        const uint8_t *frame, size_t len)
+static NET_FIXTURE_UNUSED void drv_send_at(struct drv *v, uint64_t ha, uint64_t fa,
+                                           const struct net_hdr *h, const uint8_t *frame,
+                                           size_t len)
 {
     net_hdr_store(h, gpa(v, ha));
     memcpy(gpa(v, fa), frame, len);
@@ -253,13 +256,15 @@ static NET_FIXTURE_UNUSED void drv_send_at(struct drv *v, uint64_t ha, uint64_t 
     ck_assert_uint_eq(id, head);
 }
 
-static NET_FIXTURE_UNUSED void drv_send(struct drv *v, const struct net_hdr *h, const uint8_t *frame, size_t len)
+static NET_FIXTURE_UNUSED void drv_send(struct drv *v, const struct net_hdr *h,
+                                        const uint8_t *frame, size_t len)
 {
     drv_send_at(v, alloc_buf(v, NET_HDR_LEN), alloc_buf(v, len), h, frame, len);
 }
 
 /* A control command; returns the ack byte. */
-static NET_FIXTURE_UNUSED uint8_t drv_ctrl(struct drv *v, uint8_t cls, uint8_t cmd, const void *data, size_t len)
+static NET_FIXTURE_UNUSED uint8_t drv_ctrl(struct drv *v, uint8_t cls, uint8_t cmd,
+                                           const void *data, size_t len)
 {
     uint64_t ca = alloc_buf(v, 2 + len), aa = alloc_buf(v, 1);
     uint8_t *c = gpa(v, ca);
@@ -297,7 +302,8 @@ static NET_FIXTURE_UNUSED void mac_of(struct drv *v, uint8_t mac[6])
 }
 
 /* A UDP/IPv4 frame to `dst` with `payload` bytes. */
-static NET_FIXTURE_UNUSED size_t udp_frame(uint8_t *f, const uint8_t dst[6], const uint8_t src[6], size_t payload)
+static NET_FIXTURE_UNUSED size_t udp_frame(uint8_t *f, const uint8_t dst[6], const uint8_t src[6],
+                                           size_t payload)
 {
     memset(f, 0, 14 + 28 + payload);
     memcpy(f, dst, 6);
