@@ -36,7 +36,9 @@ host_secs=${NET_HOST_IPERF_SECS:-3}
 quiet=loglevel=5
 [ "${NET_GUEST_QUIET:-1}" = 1 ] || quiet=
 pair_timeout=${NET_PAIR_TIMEOUT:-300}
-default_scenarios="pair pair-nomsi dual host"
+# `host` (guest <-> vdevkit net-peer) is opt-in (NET_ONLY=host) until the stall it showed in
+# a clean CI run is fixed: host->guest TCP stopped after ~2 s and the link never came back.
+default_scenarios="pair pair-nomsi dual"
 ncpu=$(nproc)
 pass=0
 fail=0
