@@ -29,7 +29,7 @@ mkdir -p "$payload/modules"
 cp "$build"/modules/vdev-*.so "$payload/modules/"
 cp "$VDEVKIT_VMLINUZ" "$payload/bzImage"
 "$here/build-initramfs.sh" --net "$payload/initrd-net.img"
-cp "$here/run-pair.sh" "$payload/"
+cp "$here/run-pair.sh" "$here/vmm-procs.sh" "$payload/"
 # iperf3 for the host side of the `host` scenario (found through LD_LIBRARY_PATH=payload)
 cp "$VDEVKIT_IPERF3_ROOT/usr/bin/iperf3" "$payload/"
 for lib in "$VDEVKIT_IPERF3_ROOT"/usr/lib/x86_64-linux-gnu/*.so.[0-9]; do cp -L "$lib" "$payload/"; done

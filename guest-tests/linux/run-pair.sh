@@ -60,41 +60,7 @@ conf() {
     } > "$1.conf"
 }
 
-# start SYSTEM CPU: the VMM pinned to CPU (its vCPU too, through `cpu runmask`).
-start() {
-    if [ "$ncpu" -gt "$2" ]; then
-        timeout -k 5 "$pair_timeout" taskset -c "$2" ./vdevkit run @"$1.conf" > "$1.log" 2>&1 &
-    else
-        timeout -k 5 "$pair_timeout" ./vdevkit run @"$1.conf" > "$1.log" 2>&1 &
-    fi
-    eval "pid_$1=$!"
-}
-
-# The VMM's own pid: from its control socket, else from /proc (busybox timeout execs the
-# command itself, coreutils timeout runs it as a child).
-vmm_pid() {
-    vp=$(./vdevkit info "$1" 2>/dev/null | sed -n 's/^pid //p')
-    if [ -z "$vp" ]; then
-        eval "vp=\$pid_$1"
-        [ "$(cat "/proc/$vp/comm" 2>/dev/null)" = vdevkit ] ||
-            vp=$(awk '{ print $1 }' "/proc/$vp/task/$vp/children" 2>/dev/null)
-    fi
-    echo "$vp"
-}
-
-# A zombie (exited, not yet waited for) is not alive.
-alive() { [ -e "/proc/$1" ] && ! grep -qE '^[0-9]+ \(.*\) Z' "/proc/$1/stat" 2>/dev/null; }
-
-# check SYSTEM: st_SYSTEM becomes its exit status once it ended (no subshell: `wait` needs
-# to run in the shell that started it), else "running".
-check() {
-    eval "p=\$pid_$1 st=\$st_$1"
-    [ "$st" = running ] || return 0
-    if ! alive "$p"; then
-        wait "$p"
-        eval "st_$1=$?"
-    fi
-}
+. ./vmm-procs.sh # start, vmm_pid, alive, check, guest_wedged
 
 metrics() { grep -a 'VDEVKIT-METRIC' "$1.log" | tr -d '\r' | sed 's/VDEVKIT-METRIC //' | tr '\n' ';'; }
 
@@ -119,8 +85,6 @@ poll_stat() {
     fi
 }
 
-# A guest kernel that locked up or panicked will not report: stop waiting for it.
-guest_wedged() { grep -aqE 'soft lockup|hung_task|Kernel panic|rcu_sched self-detected' "$1.log"; }
 
 # NIC ${1:-curly}'s line ("… rx N frames B bytes tx N frames B bytes …") counted frames
 # both ways.

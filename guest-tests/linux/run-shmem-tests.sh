@@ -26,7 +26,7 @@ mkdir -p "$payload/modules"
 cp "$build"/modules/vdev-*.so "$payload/modules/"
 cp "$VDEVKIT_VMLINUZ" "$payload/bzImage"
 "$here/build-initramfs.sh" --shmem "$payload/initrd-shmem.img"
-cp "$here/shmem/run-shmem-pair.sh" "$payload/"
+cp "$here/shmem/run-shmem-pair.sh" "$here/vmm-procs.sh" "$payload/"
 
 status=0
 # Two guests of 256 MiB, one per outer vCPU, and the 64 MiB region in host shared memory.
