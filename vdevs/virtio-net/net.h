@@ -75,12 +75,15 @@ struct net {
     struct net_stats st;
 
     /* data-thread scratch */
-    struct vdev_virtq_elem *elem;    /* tx and ctrl */
-    struct vdev_virtq_elem *rx_elem; /* rx: a frame's first chain, kept while held */
-    struct vdev_virtq_elem *elem2;   /* rx: later chains */
-    uint8_t *scratch;                /* one frame with its header, for software conversions */
-    uint16_t heads[VDEV_VIRTQ_MAX_SIZE];
+    struct vdev_virtq_elem *elem;        /* tx and ctrl */
+    struct vdev_virtq_elem *rx_elem;     /* rx: a frame's first chain, kept while held */
+    struct vdev_virtq_elem *elem2;       /* rx: later chains */
+    uint8_t *scratch;                    /* one frame with its header, for software conversions */
+    uint16_t heads[VDEV_VIRTQ_MAX_SIZE]; /* tx: the chains of one batch */
     uint32_t lens[VDEV_VIRTQ_MAX_SIZE];
+    /* rx: a frame's chains; separate from tx's because held chains live across tx passes */
+    uint16_t rx_heads[VDEV_VIRTQ_MAX_SIZE];
+    uint32_t rx_lens[VDEV_VIRTQ_MAX_SIZE];
     bool tx_blocked;        /* waiting for room in the peer's ring */
     bool tx_dropping;       /* the ring stayed full: drop until it takes a frame again */
     uint64_t tx_blocked_ms; /* when tx_blocked began (monotonic) */

@@ -158,8 +158,8 @@ static enum rx_result rx_merge(struct net *n, struct vdev_virtq *q, const uint8_
         size_t room = e->in_len < total - off ? e->in_len : total - off;
         size_t skip = count ? 0 : NET_HDR_LEN; /* the header goes in last */
         net_iov_write(in, e->nin, skip, frame + off + skip - NET_HDR_LEN, room - skip);
-        n->heads[count] = e->head;
-        n->lens[count] = (uint32_t)room;
+        n->rx_heads[count] = e->head;
+        n->rx_lens[count] = (uint32_t)room;
         off += room;
         count++;
     }
@@ -168,7 +168,7 @@ static enum rx_result rx_merge(struct net *n, struct vdev_virtq *q, const uint8_
     net_hdr_store(h, raw);
     /* rx_elem still describes the first chain (later ones went to elem2) */
     net_iov_write(n->rx_elem->iov + n->rx_elem->nout, n->rx_elem->nin, 0, raw, NET_HDR_LEN);
-    vdev_virtq_push_n(q, n->heads, n->lens, count);
+    vdev_virtq_push_n(q, n->rx_heads, n->rx_lens, count);
     return RX_DONE;
 }
 
