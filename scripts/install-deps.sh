@@ -5,7 +5,8 @@ set -euo pipefail
 # tshark: test_net_capture reads its pcap files with it (17 packages, ~22 MB download,
 # ~125 MB installed, ~45 s; no question asked with the noninteractive frontend).
 packages=(build-essential clang-format cmake pkg-config check libfdt-dev libpciaccess-dev clang
-          device-tree-compiler acpica-tools tshark)
+          device-tree-compiler acpica-tools tshark
+          nftables) # nft: copied into the outer machine for tier 3's `world` NAT
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

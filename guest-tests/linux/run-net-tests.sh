@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tier 3, network: two stock Debian guests on a virtio-net peer link (run-pair.sh), directly
 # where the host has hardware virtualization, else inside the outer QEMU machine; and one
-# guest with the host itself through `vdevkit net-peer` (scenario `host`).
+# guest with the host itself through `vdevkit net-peer` (scenario `host`), and one with a small
+# world of namespaces behind the host peer: a bridge and a NAT (scenario `world`).
 #   run-net-tests.sh BUILD_DIR
 # Exits 77 (ctest: skipped) when the build has no virtio-net module or iperf3 could not be
 # fetched. NET_NO_NIC=1 boots the pair without the NIC (checks the harness itself).
@@ -33,15 +34,29 @@ cp "$here/run-pair.sh" "$here/vmm-procs.sh" "$payload/"
 # iperf3 for the host side of the `host` scenario (found through LD_LIBRARY_PATH=payload)
 cp "$VDEVKIT_IPERF3_ROOT/usr/bin/iperf3" "$payload/"
 for lib in "$VDEVKIT_IPERF3_ROOT"/usr/lib/x86_64-linux-gnu/*.so.[0-9]; do cp -L "$lib" "$payload/"; done
+# `world`: iproute2's ip (namespaces, veth, bridge; busybox ip has none of them) and nft
+# (the NAT; optional) from this host; outer.sh stages their libraries.
+mkdir -p "$payload/tools"
+for t in ip nft; do
+    p=$(PATH=$PATH:/usr/sbin:/sbin command -v $t || true)
+    if [ -n "$p" ]; then
+        cp -L "$p" "$payload/tools/$t"
+    else
+        echo "net: note: no $t on this host; 'world' $([ $t = ip ] && echo 'is skipped' || echo 'skips its NAT part') (scripts/install-deps.sh installs it)"
+    fi
+done
 log=$(mktemp /tmp/vdevkit-net-log.XXXXXX)
 pcap=$(mktemp /tmp/vdevkit-net-pcap.XXXXXX)
 trap 'rm -rf "$payload" "$log" "$pcap"' EXIT
 
 status=0
 # Two guests of 256 MiB, one per outer vCPU; the payload (~20 MB) lives in outer RAM.
-# tun: the host peer's TAP (`host` scenario). The console is kept: the capture comes back on it.
-VDEVKIT_OUTER_SILENCE=${VDEVKIT_OUTER_SILENCE:-300} VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} tun" \
-"$here/../harness/outer.sh" --smp 2 --mem 2048 --timeout "${VDEVKIT_NET_TIMEOUT:-900}" --retry-env \
+# tun: the host peer's TAP (`host`, `world`); veth, bridge and nftables' NAT: `world`
+# (libcrc32c, which nf_tables needs, finds crc32c only through a softdep: named here). The
+# console is kept: the capture comes back on it.
+VDEVKIT_OUTER_SILENCE=${VDEVKIT_OUTER_SILENCE:-300} \
+VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} tun veth bridge crc32c_generic nf_tables nft_chain_nat nft_masq" \
+"$here/../harness/outer.sh" --smp 2 --mem 2048 --timeout "${VDEVKIT_NET_TIMEOUT:-1300}" --retry-env \
     --payload "$payload" -- env NET_ONLY="${NET_ONLY:-}" NET_NO_NIC="${NET_NO_NIC:-0}" \
     NET_IPERF_SECS="${NET_IPERF_SECS:-5}" NET_HOST_IPERF_SECS="${NET_HOST_IPERF_SECS:-3}" \
     sh ./run-pair.sh 2>&1 | tee "$log" || status=$?

@@ -21,7 +21,10 @@
 #                 then printed base64 between VDEVKIT-PCAP-BEGIN/END for run-net-tests.sh's
 #                 tshark); NET_HOST_IPERF_SECS (3) per iperf3 direction
 # Prints "net: NAME: PASS|FAIL ..." per scenario, the figures, and "N passed, M failed".
-# NET_ONLY="pair linkdown" picks scenarios (default: pair pair-nomsi dual host);
+#   world         alpha alone behind the host peer in a namespace "gw": bridged to a veth
+#                 into namespace "world" (ping, iperf3 both ways), routed and masqueraded
+#                 (nftables) to a second subnet in namespace "world2" (below)
+# NET_ONLY="pair linkdown" picks scenarios (default: pair pair-nomsi dual host world);
 # NET_IPERF_SECS (5) per iperf3 direction;
 # NET_GUEST_QUIET=0 keeps all the guests' boot messages on their consoles (default
 # loglevel=5, warnings and worse only: each console byte is a VM exit, slow when nested; a
@@ -36,9 +39,7 @@ host_secs=${NET_HOST_IPERF_SECS:-3}
 quiet=loglevel=5
 [ "${NET_GUEST_QUIET:-1}" = 1 ] || quiet=
 pair_timeout=${NET_PAIR_TIMEOUT:-300}
-# `host` (guest <-> vdevkit net-peer) is opt-in (NET_ONLY=host) until the stall it showed in
-# a clean CI run is fixed: host->guest TCP stopped after ~2 s and the link never came back.
-default_scenarios="pair pair-nomsi dual"
+default_scenarios="pair pair-nomsi dual host world"
 ncpu=$(nproc)
 pass=0
 fail=0
@@ -68,6 +69,7 @@ report_fail() {
     fail=$((fail + 1))
     echo "net: $1: FAIL: $2"
     for s in alpha beta; do
+        [ -e "$s.log" ] || continue # (host, world: no beta)
         echo "    --- $s: VMM and guest lines that matter (full log: $s.log) ---"
         grep -aE 'vdevkit:|VDEVKIT-|virtio|eth0|PCI|MSI|link|BUG|WARNING|Call Trace' "$s.log" |
             tr -d '\r' | tail -n 40 | sed 's/^/    /'
@@ -414,6 +416,135 @@ host_scenario() {
     fi
 }
 
+# ---- world: guest <-> a small "world" of network namespaces behind the host peer ----
+# Built here, inside the outer machine, with iproute2's ip (tools/ip in the payload; busybox
+# ip has no netns) and nft (tools/nft, optional: the NAT part is skipped without it); no
+# address leaves the outer machine. The recipes of networking.md's "Guest to world":
+#   gw      vp0 (the host peer, netns=gw) and wgw in bridge br0 (10.0.9.1/24, alpha's gateway);
+#           ngw 10.0.10.1/24; forwards, and masquerades what leaves by ngw (nftables)
+#   world   weth 10.0.9.100/24 (wgw's other end): same subnet as alpha, through the bridge
+#   world2  neth 10.0.10.100/24 (ngw's other end), no route back to 10.0.9.0/24: only NAT
+#           makes its answers reach alpha
+# Alpha (scenario net-world, 10.0.9.2, default route via 10.0.9.1) pings and runs iperf3
+# both ways to world, then pings world2 and runs iperf3 to it; world2's iperf3 server must
+# have seen the masqueraded address 10.0.10.1 and the nft rule must have counted packets.
+IP=$PWD/tools/ip
+inns() { ns=$1; shift; "$IP" netns exec "$ns" "$@"; }
+world_setup() {
+    mkdir -p /run/netns
+    grep -q ' /run/netns ' /proc/mounts || mount -t tmpfs tmpfs /run/netns
+    for ns in gw world world2; do "$IP" netns add $ns || return 1; done
+    for ns in gw world world2; do inns $ns "$IP" link set lo up || return 1; done
+    # the bridge, and the world's end of it
+    inns gw "$IP" link add br0 type bridge &&
+        inns gw "$IP" link add wgw type veth peer name weth netns world &&
+        inns gw "$IP" link set wgw master br0 &&
+        inns gw "$IP" link set wgw up &&
+        inns gw "$IP" addr add 10.0.9.1/24 dev br0 &&
+        inns gw "$IP" link set br0 up &&
+        inns world "$IP" addr add 10.0.9.100/24 dev weth &&
+        inns world "$IP" link set weth up || return 1
+    [ "$nat" = 1 ] || return 0
+    # the second subnet behind gw, and the NAT
+    inns gw "$IP" link add ngw type veth peer name neth netns world2 &&
+        inns gw "$IP" addr add 10.0.10.1/24 dev ngw &&
+        inns gw "$IP" link set ngw up &&
+        inns world2 "$IP" addr add 10.0.10.100/24 dev neth &&
+        inns world2 "$IP" link set neth up &&
+        inns gw sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward' || return 1
+    printf '%s\n' 'table ip vdk_nat {' \
+        '    chain postrouting {' \
+        '        type nat hook postrouting priority srcnat; policy accept;' \
+        '        oifname "ngw" counter masquerade' \
+        '    }' '}' > nat.nft
+    inns gw ./tools/nft -f nat.nft
+}
+world_teardown() {
+    for p in $world_srv $world2_srv; do kill "$p" 2> /dev/null; done
+    # deleting a namespace takes its veths and bridge with it
+    for ns in gw world world2; do "$IP" netns del $ns 2> /dev/null; done
+}
+world_scenario() {
+    name=world
+    case " ${NET_ONLY:-$default_scenarios} " in *" $name "*) ;; *) return 0 ;; esac
+    if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ] || [ ! -x "$IP" ]; then
+        echo "net: $name: SKIP: needs root, /dev/net/tun and iproute2's ip (tools/ip)"
+        return 0
+    fi
+    nat=0
+    [ -x tools/nft ] && nat=1
+    why= world_srv= world2_srv=
+    rm -f "$hp_log" alpha.log beta.log world-iperf.log world2-iperf.log
+    t0=$(date +%s)
+    world_setup > world-setup.log 2>&1 || why="$why world-setup($(tail -n 3 world-setup.log | tr '\n' ' '))"
+    inns world ./iperf3 -s --forceflush > world-iperf.log 2>&1 &
+    world_srv=$!
+    if [ "$nat" = 1 ]; then
+        inns world2 ./iperf3 -s --forceflush > world2-iperf.log 2>&1 &
+        world2_srv=$!
+    fi
+    # the host peer's vp0 is made in gw; then it joins the bridge
+    if [ "$ncpu" -gt 1 ]; then
+        taskset -c 1 ./vdevkit net-peer "peer=$rt/alpha/curly,bind=$rt/host/vp0,mac=52:54:00:00:09:01,netns=gw" >> "$hp_log" 2>&1 &
+    else
+        ./vdevkit net-peer "peer=$rt/alpha/curly,bind=$rt/host/vp0,mac=52:54:00:00:09:01,netns=gw" >> "$hp_log" 2>&1 &
+    fi
+    hp_pid=$!
+    i=0
+    while ! inns gw "$IP" link show vp0 > /dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+    inns gw "$IP" link set vp0 master br0 || why="$why vp0-not-in-gw($(tail -n 3 "$hp_log" | tr '\n' ' '))"
+    [ ! -e /sys/class/net/vp0 ] || why="$why vp0-in-the-outer-namespace"
+    natarg=
+    [ "$nat" = 1 ] && natarg="vdevkit.nat=10.0.10.100"
+    conf alpha 0 curly host vp0 52:54:00:00:00:01 10.0.9.2 10.0.9.1 1500 net-world client \
+        "vdevkit.world=10.0.9.100 $natarg"
+    sed -i "s/vdevkit.secs=$secs/vdevkit.secs=$host_secs/" alpha.conf
+    start alpha 0
+    st_alpha=running
+    i=0 wedged_at=
+    while [ "$st_alpha" = running ] && [ $i -lt 400 ]; do
+        check alpha
+        if [ -z "$wedged_at" ] && guest_wedged alpha; then wedged_at=$i; fi
+        [ -n "$wedged_at" ] && [ $((i - wedged_at)) -ge 15 ] && break
+        sleep 1
+        i=$((i + 1))
+    done
+    if [ "$st_alpha" = running ]; then
+        why="$why alpha-still-running-after-${i}s"
+        ap=$(vmm_pid alpha)
+        [ -n "$ap" ] && kill -KILL "$ap"
+    fi
+    check alpha
+    secs_used=$(( $(date +%s) - t0 ))
+    members=$(inns gw "$IP" -o link show master br0 2> /dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*//' | tr '\n' ' ')
+    for m in vp0 wgw; do
+        case " $members" in *" $m "*) ;; *) why="$why $m-not-in-br0($members)" ;; esac
+    done
+    res=$(grep -a 'VDEVKIT-RESULT net-world' alpha.log | tr -d '\r' | head -1)
+    case $res in *"net-world ok"*) ;; *) why="$why alpha-result(${res:-none})" ;; esac
+    natfig="NAT skipped (no nft)"
+    if [ "$nat" = 1 ]; then
+        pk=$(inns gw ./tools/nft list table ip vdk_nat 2> /dev/null | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
+        # (iperf3 flushes its log at exit too)
+        kill "$world2_srv" 2> /dev/null
+        wait "$world2_srv" 2> /dev/null
+        [ -n "$pk" ] && [ "$pk" -gt 0 ] || why="$why nft-masquerade-counter(${pk:-none})"
+        grep -q 'Accepted connection from 10.0.10.1,' world2-iperf.log || why="$why world2-did-not-see-10.0.10.1($(grep -a 'Accepted' world2-iperf.log | tr '\n' ' '))"
+        natfig="NAT: world2 saw $(grep -a 'Accepted connection' world2-iperf.log | head -1 | sed 's/.*from \([0-9.]*\),.*/\1/'), masquerade rule counted ${pk:-?} packets"
+    fi
+    [ -s world-setup.log ] && sed 's/^/    setup: /' world-setup.log
+    kill -TERM "$hp_pid" 2> /dev/null
+    wait "$hp_pid" 2> /dev/null
+    world_teardown
+    sed 's/^/    /' "$hp_log" | tail -n 6
+    if [ -z "$why" ]; then
+        pass=$((pass + 1))
+        echo "net: $name: PASS (${secs_used}s) br0 in gw: $members; $natfig; alpha: $(metrics alpha)"
+    else
+        report_fail "$name" "$why (${secs_used}s)"
+    fi
+}
+
 pair pair "" MSI 1500 no
 pair pair-nomsi "pci=nomsi" IO-APIC 4000 yes
 dual
@@ -421,6 +552,7 @@ dual dual-pci
 pair pair-mmio "" IO-APIC 1500 no "loc 0xd0000000 intr ioapic:10"
 linkdown
 host_scenario
+world_scenario
 rm -rf "$rt"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
