@@ -1,13 +1,10 @@
 /* Minimal guest_shm driver for tiny guests: see shmem_drv.h. */
 #include "shmem_drv.h"
 
+#include "pci.h"
 #include "rt.h"
-#include "virtio_pci_drv.h" /* pci_cfg_read/write */
 
-#define PCI_COMMAND    0x04
-#define PCI_BAR0       0x10
 #define PCI_BAR2       0x18
-#define PCI_CMD_MEM    0x2u
 #define SHM_VENDOR     0x1c05u
 #define SHM_DEVICE     0x0001u
 #define IOAPIC_LOW     (1u << 13) /* PCI INTx is active low (ACPI _PRT) */
@@ -82,15 +79,10 @@ static uint64_t bar64_size(unsigned bdf, unsigned reg)
 bool shm_find_pci(struct shm_dev *d)
 {
     *d = (struct shm_dev){.pci = true};
-    unsigned dev = 0;
-    for (; dev < 32; dev++) {
-        uint32_t id = pci_cfg_read(dev << 3, 0, 4);
-        if ((id & 0xffff) == SHM_VENDOR && id >> 16 == SHM_DEVICE)
-            break;
-    }
-    if (dev == 32)
+    int bdf = pci_find_function(SHM_VENDOR, SHM_DEVICE);
+    if (bdf < 0)
         return false;
-    d->bdf = dev << 3;
+    d->bdf = (unsigned)bdf;
     uint16_t cmd = (uint16_t)pci_cfg_read(d->bdf, PCI_COMMAND, 2);
     pci_cfg_write(d->bdf, PCI_COMMAND, 2, cmd & ~PCI_CMD_MEM);
     bool is64;
@@ -101,7 +93,8 @@ bool shm_find_pci(struct shm_dev *d)
     if (!f || !shm_map_identity(f, SHM_PAGE))
         return false;
     d->factory = (volatile uint8_t *)(uintptr_t)f;
-    d->line = pci_cfg_read(d->bdf, 0x3c, 1); /* the interrupt line register */
+    d->line = pci_cfg_read(d->bdf, PCI_INTERRUPT_LINE, 1);
+    d->msix_cap = pci_find_cap(d->bdf, PCI_CAP_MSIX);
     pci_cfg_write(d->bdf, PCI_COMMAND, 2, cmd | PCI_CMD_MEM);
     return true;
 }
@@ -184,11 +177,55 @@ static void on_shm_irq(struct rt_frame *f)
         shm_irqs_idle = shm_irqs_idle + 1;
 }
 
-unsigned shm_irq_setup(struct shm_dev *d, unsigned vector)
+/* MSI-X vector 0: the table in the BAR the capability names (32-bit memory, so inside the
+ * runtime's 4 GiB map), entry 0 to vCPU 0, then MSI-X on. */
+static bool msix_setup(struct shm_dev *d)
 {
+    if (!d->msix_cap)
+        return false;
+    unsigned bar = pci_msix_table_bar(d->bdf, d->msix_cap);
+    uint32_t base = bar < 6 ? pci_bar32_place(d->bdf, bar, SHM_MSIX_BAR) : 0;
+    uint32_t off = pci_msix_table_offset(d->bdf, d->msix_cap);
+    if (!base)
+        return false;
+    uint16_t cmd = (uint16_t)pci_cfg_read(d->bdf, PCI_COMMAND, 2);
+    pci_cfg_write(d->bdf, PCI_COMMAND, 2, cmd | PCI_CMD_MEM);
+    d->msix_table = (volatile uint32_t *)(uintptr_t)(base + off);
+    pci_msix_route(d->msix_table, 0, d->vector, 0);
+    pci_msix_enable(d->bdf, d->msix_cap, true);
+    d->msix = true;
+    return true;
+}
+
+bool shm_irq_setup(struct shm_dev *d, unsigned vector, bool msix)
+{
+    d->vector = vector;
     rt_on_irq(vector, on_shm_irq);
-    rt_ioapic_route(d->line, vector, 0, RT_IOAPIC_LEVEL | (d->pci ? IOAPIC_LOW : 0));
-    return d->line;
+    if (msix)
+        return msix_setup(d);
+    shm_irq_unmask(d);
+    return true;
+}
+
+void shm_irq_mask(struct shm_dev *d)
+{
+    if (d->msix)
+        pci_msix_mask(d->msix_table, 0, true);
+    else
+        rt_ioapic_mask(d->line);
+}
+
+void shm_irq_unmask(struct shm_dev *d)
+{
+    if (d->msix)
+        pci_msix_mask(d->msix_table, 0, false);
+    else
+        rt_ioapic_route(d->line, d->vector, 0, RT_IOAPIC_LEVEL | (d->pci ? IOAPIC_LOW : 0));
+}
+
+const char *shm_irq_mode(const struct shm_dev *d)
+{
+    return d->msix ? "MSI-X" : d->pci ? "INTx" : "line";
 }
 
 void shm_irq_add(struct shm_region *r)

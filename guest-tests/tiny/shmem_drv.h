@@ -6,10 +6,13 @@
  * Region pages may lie above 4 GiB (PCI: BAR 2 in the 64-bit window), beyond the runtime's
  * identity map: shm_attach extends the map with 2 MiB pages (shm_map_identity).
  *
- * Interrupts: one line per factory, shared by its regions, level-triggered; the handler
- * reads each region's control status (which clears its notify bits and lowers the line).
- * shm_irq_setup installs a handler that does this for the regions of shm_irq_add and
- * accumulates what it read (struct shm_region's pending and attached fields). */
+ * Interrupts: one per factory, shared by its regions: a level-triggered line (INTx on PCI, the
+ * `intr` line on MMIO), or on PCI MSI-X vector 0 when the device has the capability (table in
+ * BAR 4), which the device sends on every control-status change (and never asserts INTx while
+ * MSI-X is on). Either way the handler reads each region's control status (which clears its
+ * notify bits and lowers the line). shm_irq_setup installs a handler that does this for the
+ * regions of shm_irq_add and accumulates what it read (struct shm_region's pending and attached
+ * fields). */
 #ifndef TINY_SHMEM_DRV_H
 #define TINY_SHMEM_DRV_H
 
@@ -52,7 +55,11 @@ struct shm_dev {
     unsigned bdf;  /* PCI: dev << 3 | fn */
     uint64_t bar2; /* PCI: the region window (BAR 2) */
     uint64_t bar2_size;
-    unsigned line; /* IOAPIC input: INTx line (PCI) or the `intr` line (MMIO) */
+    unsigned line;                 /* IOAPIC input: INTx line (PCI) or the `intr` line (MMIO) */
+    unsigned msix_cap;             /* PCI: MSI-X capability offset, 0 if none */
+    volatile uint32_t *msix_table; /* set by shm_irq_setup with MSI-X */
+    bool msix;                     /* interrupts by MSI-X (shm_irq_setup) */
+    unsigned vector;               /* the LAPIC vector shm_irq_setup was given */
 };
 
 struct shm_region {
@@ -68,12 +75,14 @@ struct shm_region {
 };
 
 /* PCI: finds the first 1C05:0001 function on bus 0, reads BAR 0 (factory) and BAR 2 (region
- * window) where the VMM placed them (shm_attach maps the regions), sizes BAR 2 and turns
- * memory decoding on. false if there is none or BAR 0 is unusable. */
+ * window) where the VMM placed them (shm_attach maps the regions), sizes BAR 2, notes the MSI-X
+ * capability (msix_cap; nothing enabled) and turns memory decoding on. false if there is none
+ * or BAR 0 is unusable. */
 bool shm_find_pci(struct shm_dev *d);
 /* PCI: moves BAR 2 to `base` (decoding off meanwhile) and with it the n regions given: their
  * pages follow the window, at the same offsets. false if the BAR did not take the address or a
- * region cannot be mapped there. Mask the line first: the handler reads the control pages. */
+ * region cannot be mapped there. Mask the interrupt first (shm_irq_mask): the handler reads
+ * the control pages. */
 bool shm_move_window(struct shm_dev *d, uint64_t base, struct shm_region **rs, unsigned n);
 /* MMIO: the factory page at `factory` (the device's `loc`), interrupt on IOAPIC `line`. */
 void shm_at(struct shm_dev *d, uint64_t factory, unsigned line);
@@ -108,10 +117,19 @@ static inline void shm_detach(struct shm_region *r)
     r->ctl[SHM_C_DETACH / 4] = 1;
 }
 
-/* Interrupts: handler on `vector` for the device's line (level; active low for PCI INTx,
- * high for MMIO), routed to vCPU 0. Regions given to shm_irq_add (up to 4) are read by it.
- * Returns the IOAPIC line. */
-unsigned shm_irq_setup(struct shm_dev *d, unsigned vector);
+/* Interrupts: the handler on `vector`, routed to vCPU 0. With `msix` (PCI, msix_cap set):
+ * MSI-X vector 0 of the device, its table's BAR placed at SHM_MSIX_BAR if it had no address,
+ * MSI-X enabled; false if that cannot be done. Else the device's line through the IOAPIC
+ * (level; active low for PCI INTx, high for MMIO). Regions given to shm_irq_add (up to 4) are
+ * read by the handler. Again after shm_irq_mask, it unmasks what it set up before. */
+#define SHM_MSIX_BAR 0xcf000000u /* in the 32-bit BAR window, away from what the VMM assigns */
+bool shm_irq_setup(struct shm_dev *d, unsigned vector, bool msix);
+/* Masks the interrupt (the IOAPIC pin, or MSI-X entry 0: the device keeps a pending bit and
+ * sends it on shm_irq_unmask) and unmasks it again. */
+void shm_irq_mask(struct shm_dev *d);
+void shm_irq_unmask(struct shm_dev *d);
+/* "MSI-X", "INTx" or "line" (MMIO): what shm_irq_setup set up. */
+const char *shm_irq_mode(const struct shm_dev *d);
 void shm_irq_add(struct shm_region *r);
 /* Stops the handler reading r (before detaching it: a detached client has no control page). */
 void shm_irq_remove(struct shm_region *r);

@@ -12,7 +12,8 @@
  * bit; A checks the answer. Then B detaches REGION: A sees B's attach bit clear through an
  * interrupt and acknowledges on REGION-ack; B attaches again with `find` (the data are still
  * there) and notifies A; B's VM ends, and A sees B's bit clear again (a VM that ends is
- * detached). Every interrupt must have a reason (a notify bit or an attach change). */
+ * detached). Every level interrupt must have a reason (a notify bit or an attach change); with
+ * MSI-X at most one interrupt in two may find nothing new (edges). */
 #ifndef TINY_SHMEM_PAIR_H
 #define TINY_SHMEM_PAIR_H
 
@@ -21,7 +22,8 @@
 #define SHM_PAIR_ROUNDS 8
 #define SHM_PAIR_PAGES  16 /* A's `create REGION,0x10000` */
 
-/* Runs the role of this VM; returns the exit status (0: pass). `test` prefixes the output. */
-int shm_pair_run(struct shm_dev *d, const char *test, const char *region);
+/* Runs the role of this VM; returns the exit status (0: pass). `test` prefixes the output.
+ * Interrupts by MSI-X with `msix` (PCI), else by the device's line (shm_irq_setup). */
+int shm_pair_run(struct shm_dev *d, const char *test, const char *region, bool msix);
 
 #endif

@@ -1,73 +1,14 @@
 /* Minimal virtio-pci driver for tiny guests: see virtio_pci_drv.h. */
 #include "virtio_pci_drv.h"
 
+#include "pci.h"
 #include "rt.h"
-
-#define PCI_CF8         0xcf8
-#define PCI_CFC         0xcfc
-#define PCI_COMMAND     0x04
-#define PCI_STATUS      0x06
-#define PCI_BAR0        0x10
-#define PCI_CAP_PTR     0x34
-#define PCI_CMD_MEM     0x2u
-#define PCI_CMD_MASTER  0x4u
-#define PCI_STATUS_CAPS 0x10u
-#define PCI_CAP_VNDR    0x09
-#define PCI_CAP_MSIX    0x11
-
-static inline void outw(uint16_t port, uint16_t v)
-{
-    __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port));
-}
-
-static inline uint16_t inw(uint16_t port)
-{
-    uint16_t v;
-    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static inline uint32_t inl(uint16_t port)
-{
-    uint32_t v;
-    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static void cfg_select(unsigned bdf, unsigned reg)
-{
-    outl(PCI_CF8, 0x80000000u | (uint32_t)bdf << 8 | (reg & 0xfc));
-}
-
-uint32_t pci_cfg_read(unsigned bdf, unsigned reg, unsigned size)
-{
-    cfg_select(bdf, reg);
-    uint16_t port = (uint16_t)(PCI_CFC + (reg & 3));
-    return size == 1 ? inb(port) : size == 2 ? inw(port) : inl(port);
-}
-
-void pci_cfg_write(unsigned bdf, unsigned reg, unsigned size, uint32_t v)
-{
-    cfg_select(bdf, reg);
-    uint16_t port = (uint16_t)(PCI_CFC + (reg & 3));
-    if (size == 1)
-        outb(port, (uint8_t)v);
-    else if (size == 2)
-        outw(port, (uint16_t)v);
-    else
-        outl(port, v);
-}
 
 static bool find_function(struct vpd *v, uint16_t virtio_id)
 {
-    for (unsigned dev = 0; dev < 32; dev++) {
-        uint32_t id = pci_cfg_read(dev << 3, 0, 4);
-        if ((id & 0xffff) == 0x1af4 && id >> 16 == 0x1040u + virtio_id) {
-            v->bdf = dev << 3;
-            return true;
-        }
-    }
-    return false;
+    int bdf = pci_find_function(0x1af4, (uint16_t)(0x1040u + virtio_id));
+    v->bdf = (unsigned)bdf;
+    return bdf >= 0;
 }
 
 /* Sizes BAR 0 (decoding off) and puts it at `addr`. */
@@ -105,10 +46,9 @@ bool vpd_find(struct vpd *v, uint16_t virtio_id, uint32_t bar_addr)
         return false;
     if (!(pci_cfg_read(v->bdf, PCI_STATUS, 2) & PCI_STATUS_CAPS))
         return false;
+    v->msix = (uint8_t)pci_find_cap(v->bdf, PCI_CAP_MSIX);
     unsigned p = pci_cfg_read(v->bdf, PCI_CAP_PTR, 1) & 0xfc;
     for (unsigned guard = 0; p && guard < 48; guard++) {
-        if (pci_cfg_read(v->bdf, p, 1) == PCI_CAP_MSIX)
-            v->msix = (uint8_t)p;
         if (pci_cfg_read(v->bdf, p, 1) == PCI_CAP_VNDR) {
             v->ncaps++;
             switch (pci_cfg_read(v->bdf, p + 3, 1)) { /* cfg_type; the first of each wins */
@@ -190,7 +130,7 @@ uint16_t vpd_config16(struct vpd *v, unsigned off)
 
 unsigned vpd_intx_line(struct vpd *v)
 {
-    return pci_cfg_read(v->bdf, 0x3c, 1);
+    return pci_cfg_read(v->bdf, PCI_INTERRUPT_LINE, 1);
 }
 
 static volatile uint16_t *reg16(struct vpd *v, unsigned off)
@@ -233,23 +173,18 @@ void vpd_queue_kick(struct vpd_queue *q, uint16_t head)
     *q->notify = (uint16_t)q->index; /* a 16-bit write, as Linux's iowrite16 */
 }
 
-static volatile uint32_t *msix_entry(struct vpd *v, unsigned entry)
+/* The table in BAR 0 (the only BAR placed). */
+static volatile uint32_t *msix_table(struct vpd *v)
 {
-    uint32_t table = pci_cfg_read(v->bdf, v->msix + 4, 4); /* BIR 0: BAR 0 */
-    return (volatile uint32_t *)(uintptr_t)(v->bar0 + (table & ~7u) + 16u * entry);
+    return (volatile uint32_t *)(uintptr_t)(v->bar0 + pci_msix_table_offset(v->bdf, v->msix));
 }
 
 void vpd_msix_route(struct vpd *v, unsigned entry, unsigned vector, unsigned dest)
 {
-    volatile uint32_t *e = msix_entry(v, entry);
-    e[0] = RT_LAPIC_BASE | dest << 12;
-    e[1] = 0;
-    e[2] = vector; /* fixed, edge */
-    e[3] = 0;      /* unmasked */
+    pci_msix_route(msix_table(v), entry, vector, dest);
 }
 
 void vpd_msix_enable(struct vpd *v)
 {
-    uint16_t ctl = (uint16_t)pci_cfg_read(v->bdf, v->msix + 2, 2);
-    pci_cfg_write(v->bdf, v->msix + 2, 2, (ctl | 0x8000u) & ~0x4000u);
+    pci_msix_enable(v->bdf, v->msix, true);
 }

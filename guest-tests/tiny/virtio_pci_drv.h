@@ -2,16 +2,14 @@
  * function through configuration mechanism #1 (ports 0xCF8/0xCFC), walks its vendor
  * capabilities, places BAR 0 below 4 GiB (the runtime maps only the first 4 GiB), gives
  * access to the common and device configuration, sets up split queues (rings in the guest
- * image, identity-mapped), kicks them and programs MSI-X vectors. */
+ * image, identity-mapped), kicks them and programs MSI-X vectors (runtime/pci.c). */
 #ifndef TINY_VIRTIO_PCI_DRV_H
 #define TINY_VIRTIO_PCI_DRV_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Configuration space of bus 0, function `bdf` (dev << 3 | fn); size 1, 2 or 4. */
-uint32_t pci_cfg_read(unsigned bdf, unsigned reg, unsigned size);
-void pci_cfg_write(unsigned bdf, unsigned reg, unsigned size, uint32_t v);
+#include "pci.h" /* configuration access, MSI-X */
 
 struct vpd {
     unsigned bdf;

@@ -12,5 +12,5 @@ int test_main(unsigned cpu, unsigned ncpus)
 {
     struct shm_dev d;
     shm_at(&d, FACTORY, LINE);
-    return shm_pair_run(&d, "shmem_pair_mmio", "pairmmio");
+    return shm_pair_run(&d, "shmem_pair_mmio", "pairmmio", false);
 }
