@@ -49,7 +49,9 @@ struct vdev_irqfd {
     int fd;
     int resample_fd;
     bool is_msi;
-    bool exitless;
+    bool exitless; /* the embedder bound it (when not paused) */
+    bool paused;   /* vdev_irqfd_set_bound(false): writes only add to the count */
+    uint32_t line; /* the GSI of a line irqfd */
     _Atomic uint64_t msi_addr;
     _Atomic uint32_t msi_data;
     struct vdev_watch *watch;
@@ -421,6 +423,7 @@ struct vdev_irqfd *vdev_irqfd_line(struct vdev *d, bool level, struct vdev_err *
     struct vdev_machine *m = d->m;
     if (level)
         f->resample_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    f->line = d->gsi;
     f->exitless = m->ops && m->ops->irqfd_line &&
                   m->ops->irqfd_line(m->ctx, f->fd, f->resample_fd, d->gsi, true) == 0;
     return irqfd_finish(f, err);
@@ -443,9 +446,59 @@ int vdev_irqfd_set_msi(struct vdev_irqfd *f, const struct vdev_msi *msi)
     atomic_store(&f->msi_addr, msi->addr);
     atomic_store(&f->msi_data, msi->data);
     struct vdev_machine *m = f->d->m;
-    if (f->exitless)
+    if (f->exitless && !f->paused)
         return m->ops->irqfd_msi(m->ctx, f->fd, msi, true);
+    return 0; /* a paused irqfd takes the message when it is bound again */
+}
+
+/* Binds (assign) or unbinds the fd in the embedder; false when it refused. */
+static bool embedder_bind(struct vdev_irqfd *f, bool assign)
+{
+    struct vdev_machine *m = f->d->m;
+    if (f->is_msi) {
+        struct vdev_msi msi = {atomic_load(&f->msi_addr), atomic_load(&f->msi_data)};
+        return m->ops->irqfd_msi(m->ctx, f->fd, assign ? &msi : NULL, assign) == 0;
+    }
+    return m->ops->irqfd_line(m->ctx, f->fd, f->resample_fd, f->line, assign) == 0;
+}
+
+int vdev_irqfd_set_bound(struct vdev_irqfd *f, bool bound)
+{
+    if (f->paused == !bound)
+        return 0;
+    f->paused = !bound;
+    if (f->exitless) {
+        if (embedder_bind(f, bound))
+            return 0;
+        if (!bound)
+            return 0; /* nothing left bound either way */
+        /* The embedder refused to bind it again: the event thread services it from now on
+         * (a count that accumulated makes epoll report it at once). */
+        f->exitless = false;
+        struct vdev_err err;
+        f->watch = watch_add(f->d->m->loop, f->fd, irqfd_ready, f, &err);
+        return f->watch ? 0 : -1;
+    }
+    /* The event thread's watch: paused, a write stays in the eventfd (level-triggered epoll
+     * reports it when resumed). */
+    vdev_watch_set_enabled(f->watch, bound);
     return 0;
+}
+
+bool vdev_irqfd_take(struct vdev_irqfd *f)
+{
+    if (!f->paused)
+        return false;
+    uint64_t v = 0;
+    bool any = false;
+    while (read(f->fd, &v, sizeof(v)) == sizeof(v))
+        any |= v != 0;
+    return any;
+}
+
+int vdev_irqfd_fd(const struct vdev_irqfd *f)
+{
+    return f->fd;
 }
 
 void vdev_irqfd_trigger(struct vdev_irqfd *f)
@@ -471,7 +524,7 @@ void vdev_irqfd_free(struct vdev_irqfd *f)
     if (!f)
         return;
     struct vdev_machine *m = f->d->m;
-    if (f->exitless) {
+    if (f->exitless && !f->paused) {
         if (f->is_msi)
             m->ops->irqfd_msi(m->ctx, f->fd, NULL, false);
         else

@@ -72,6 +72,9 @@ struct pci_msix_vec {
     _Atomic uint32_t addr_lo, addr_hi, data, ctrl;
     struct vdev_irqfd *_Atomic irqfd; /* made on first use by the vCPU thread */
     struct vdev_msi programmed;       /* what the irqfd carries */
+    /* vdev_pci_msix_vector_eventfd handed the irqfd's eventfd out: it is unbound while the
+     * vector cannot fire (bound says which), so outside writes pend. Under x->lock. */
+    bool exported, bound;
 };
 
 struct pci_msix {

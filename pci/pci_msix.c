@@ -6,6 +6,13 @@
  * is settled by whoever clears the pending bit: the notifier after setting it re-checks
  * the masks, the unmasking vCPU clears the bit after unmasking, and only the one that
  * actually cleared it fires.
+ *
+ * A vector whose eventfd was handed out (vdev_pci_msix_vector_eventfd: another process
+ * writes it) is written without us: its irqfd is unbound from the embedder whenever the
+ * vector cannot fire, so those writes stay in the eventfd's count; the count is folded into
+ * the pending bit when the vector becomes live again (then bound again, and the pending bit
+ * fires it once) or when the guest reads the PBA. Vectors never handed out (virtio) keep
+ * their irqfd bound: nothing changes for them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -129,29 +136,95 @@ static void sync_vector(struct vdev_pci_func *f, struct pci_msix_vec *v)
     }
 }
 
-/* A vector that can fire now: take its message, then deliver what was pending. */
-static void arm_vector(struct vdev_pci_func *f, unsigned i)
+/* An exported vector that cannot fire (x->lock held): unbound, so writes pend; what was
+ * written while MSI-X was off is dropped, as vdev_pci_msix_notify drops it. */
+static void park_vector(struct pci_msix *x, struct pci_msix_vec *v)
+{
+    struct vdev_irqfd *fd = atomic_load(&v->irqfd);
+    if (v->bound) {
+        vdev_irqfd_set_bound(fd, false);
+        v->bound = false;
+    }
+    if (!atomic_load(&x->enabled))
+        vdev_irqfd_take(fd);
+}
+
+/* Folds the writes an unbound exported vector got into its pending bit (x->lock held). */
+static void fold_vector(struct pci_msix *x, unsigned i)
+{
+    struct pci_msix_vec *v = &x->vec[i];
+    if (v->exported && !v->bound && atomic_load(&x->enabled) &&
+        vdev_irqfd_take(atomic_load(&v->irqfd)))
+        atomic_fetch_or(&x->pba[i / 64], UINT64_C(1) << (i % 64));
+}
+
+/* Settles vector i after a change (x->lock held). A vector that can fire now takes its
+ * message, then delivers what was pending; an exported one that cannot is parked. `fresh`:
+ * MSI-X was just turned on (writes made while it was off do not count). */
+static void arm_vector(struct vdev_pci_func *f, unsigned i, bool fresh)
 {
     struct pci_msix *x = f->msix;
     struct pci_msix_vec *v = &x->vec[i];
-    if (!vec_live(x, v))
+    if (!vec_live(x, v)) {
+        if (v->exported)
+            park_vector(x, v);
         return;
+    }
     sync_vector(f, v);
+    if (v->exported && !v->bound) {
+        if (fresh)
+            vdev_irqfd_take(atomic_load(&v->irqfd));
+        fold_vector(x, i);
+        /* Bound with the count consumed: the pending bit below fires it exactly once. */
+        vdev_irqfd_set_bound(atomic_load(&v->irqfd), true);
+        v->bound = true;
+    }
     const uint64_t bit = UINT64_C(1) << (i % 64);
     if (atomic_load(&x->pba[i / 64]) & bit && (atomic_fetch_and(&x->pba[i / 64], ~bit) & bit))
         fire(f, v);
+}
+
+int vdev_pci_msix_vector_eventfd(struct vdev_pci_func *f, unsigned vec, struct vdev_err *err)
+{
+    struct pci_msix *x = f->msix;
+    if (!x || vec >= x->nvec)
+        return vdev_err_set(err, "%s: no MSI-X vector %u", f->name, vec);
+    pthread_mutex_lock(&x->lock);
+    struct pci_msix_vec *v = &x->vec[vec];
+    struct vdev_irqfd *fd = atomic_load(&v->irqfd);
+    if (!fd) {
+        struct vdev_msi m = vec_msi(v);
+        fd = vdev_irqfd_msi(f->d, &m, err);
+        if (!fd) {
+            pthread_mutex_unlock(&x->lock);
+            return -1;
+        }
+        v->programmed = m;
+        atomic_store_explicit(&v->irqfd, fd, memory_order_release);
+    }
+    if (!v->exported) {
+        v->exported = true;
+        v->bound = true; /* as made: bound (or watched) */
+        arm_vector(f, vec, false);
+    }
+    pthread_mutex_unlock(&x->lock);
+    return vdev_irqfd_fd(fd);
 }
 
 void pci_msix_control_written(struct vdev_pci_func *f)
 {
     struct pci_msix *x = f->msix;
     uint16_t ctrl = (uint16_t)(f->cfg[x->cap + 2] | f->cfg[x->cap + 3] << 8);
+    const bool on = (ctrl & PCI_MSIX_ENABLE) != 0;
     pthread_mutex_lock(&x->lock);
-    atomic_store(&x->enabled, (ctrl & PCI_MSIX_ENABLE) != 0);
+    const bool was = atomic_load(&x->enabled);
+    atomic_store(&x->enabled, on);
     atomic_store(&x->masked, (ctrl & PCI_MSIX_FUNC_MASK) != 0);
     for (unsigned i = 0; i < x->nvec; i++)
-        arm_vector(f, i);
+        arm_vector(f, i, on && !was);
     pthread_mutex_unlock(&x->lock);
+    if (on != was && f->ops && f->ops->msix_changed)
+        f->ops->msix_changed(f->opaque, on);
 }
 
 static bool in_range(uint64_t off, unsigned size, uint64_t lo, uint64_t len)
@@ -199,6 +272,13 @@ uint64_t pci_msix_read(struct vdev_pci_func *f, uint64_t off, unsigned size)
     struct pci_msix *x = f->msix;
     if (off & (size - 1))
         return 0; /* the spec leaves unaligned accesses undefined: read zero */
+    if (in_range(off, size, x->pba_off, (x->nvec + 63) / 64 * 8)) {
+        /* Outside writes to a parked exported vector show as its pending bit. */
+        pthread_mutex_lock(&x->lock);
+        for (unsigned i = 0; i < x->nvec; i++)
+            fold_vector(x, i);
+        pthread_mutex_unlock(&x->lock);
+    }
     uint64_t lo = read_dword(x, off & ~UINT64_C(3));
     if (size == 8)
         return lo | (uint64_t)read_dword(x, off + 4) << 32;
@@ -221,7 +301,7 @@ static void write_dword(struct vdev_pci_func *f, uint64_t off, uint32_t value, u
     mask &= writable;
     uint32_t old = atomic_load(field[which]);
     atomic_store(field[which], (old & ~mask) | (value & mask));
-    arm_vector(f, i);
+    arm_vector(f, i, false);
 }
 
 void pci_msix_write(struct vdev_pci_func *f, uint64_t off, unsigned size, uint64_t value)
@@ -245,6 +325,7 @@ void pci_msix_reset(struct vdev_pci_func *f)
 {
     struct pci_msix *x = f->msix;
     pthread_mutex_lock(&x->lock);
+    const bool was = atomic_load(&x->enabled);
     atomic_store(&x->enabled, false);
     atomic_store(&x->masked, false);
     for (unsigned i = 0; i < x->nvec; i++) {
@@ -255,7 +336,11 @@ void pci_msix_reset(struct vdev_pci_func *f)
     }
     for (unsigned i = 0; i < (x->nvec + 63) / 64; i++)
         atomic_store(&x->pba[i], 0);
+    for (unsigned i = 0; i < x->nvec; i++)
+        arm_vector(f, i, false); /* parks exported vectors */
     pthread_mutex_unlock(&x->lock);
+    if (was && f->ops && f->ops->msix_changed)
+        f->ops->msix_changed(f->opaque, false);
 }
 
 void pci_msix_free(struct vdev_pci_func *f)

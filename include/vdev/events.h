@@ -49,6 +49,17 @@ void vdev_irqfd_trigger(struct vdev_irqfd *f);
 /* For a level irqfd: the fd the embedder signals at EOI, or -1. */
 int vdev_irqfd_resample_fd(const struct vdev_irqfd *f);
 bool vdev_irqfd_exitless(const struct vdev_irqfd *f);
+/* The eventfd itself: a write by anyone (another process that got a copy) raises the
+ * interrupt while the irqfd is bound. Owned by the irqfd: do not close it. */
+int vdev_irqfd_fd(const struct vdev_irqfd *f);
+/* Unbinds (false) or binds again (true): while unbound a write only adds to the eventfd's
+ * count (the embedder's binding is removed, or the event thread's watch paused). Binding
+ * again with a count pending raises the interrupt once (KVM_IRQFD polls the eventfd when
+ * it assigns; epoll reports it at once); use vdev_irqfd_take first to consume it instead.
+ * Not thread-safe against itself or vdev_irqfd_set_msi: the owner serialises them. */
+int vdev_irqfd_set_bound(struct vdev_irqfd *f, bool bound);
+/* Unbound only: reads and clears the count; true when something was written. */
+bool vdev_irqfd_take(struct vdev_irqfd *f);
 void vdev_irqfd_free(struct vdev_irqfd *f);
 
 /* Watches a host fd on the core's event thread: `fn` runs there each time it is readable

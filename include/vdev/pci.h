@@ -93,6 +93,10 @@ struct vdev_pci_func_ops {
     void (*bar_changed)(void *opaque, unsigned bar, uint64_t base, bool enabled);
     /* Function reset (machine reset): the config space is back to power-on state. */
     void (*reset)(void *opaque);
+    /* The guest turned MSI-X on or off (the enable bit of the capability, or a reset that
+     * cleared it). Runs on the vCPU thread that did it, with the PCI configuration lock
+     * held: do not access this function's config space from it. May be NULL. */
+    void (*msix_changed)(void *opaque, bool enabled);
 };
 
 /* Creates the function for device d, at its `loc pci:B:D.F` or at the next free slot.
@@ -132,6 +136,15 @@ bool vdev_pci_msix_enabled(const struct vdev_pci_func *f);
  * one). A masked vector sets its PBA bit and fires on unmask. -1 when MSI-X is off or vec
  * is out of range (the guest may write any vector number: that is not an error). */
 int vdev_pci_msix_notify(struct vdev_pci_func *f, unsigned vec);
+/* An eventfd that raises vector `vec` when anyone writes it (8 bytes, as to any eventfd),
+ * for handing to another process: exitless through the embedder's MSI irqfd while the
+ * vector is live, else serviced by the core's event thread. While MSI-X is off, or the
+ * vector or the function is masked, the core unbinds it: writes only accumulate, a PBA read
+ * shows them as the vector's pending bit, and unmasking fires the vector once. Writes made
+ * while MSI-X is off are dropped when it is turned on (as vdev_pci_msix_notify drops them).
+ * Owned by the core until the function goes away (machine free); -1 with err set when vec
+ * is out of range or there is no MSI-X. Any thread. */
+int vdev_pci_msix_vector_eventfd(struct vdev_pci_func *f, unsigned vec, struct vdev_err *err);
 /* Drives INTx (the function's INTA#); honours the command register's INTx-disable bit and
  * mirrors the level into the status register's interrupt bit. Any thread. */
 void vdev_pci_set_intx(struct vdev_pci_func *f, bool asserted);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int fake_set_irq_line(void *ctx, uint32_t gsi, bool level)
 {
@@ -37,6 +38,48 @@ static int fake_ioeventfd(void *ctx, int fd, enum vdev_space space, uint64_t add
     return 0;
 }
 
+static int fake_irqfd_msi(void *ctx, int fd, const struct vdev_msi *msi, bool assign)
+{
+    struct fake_embedder *fe = ctx;
+    if (!fe->exitless_msi)
+        return -1;
+    unsigned i = 0;
+    while (i < fe->nmsi_fds && fe->msi_fds[i].fd != fd)
+        i++;
+    if (!assign) {
+        if (i == fe->nmsi_fds)
+            return -1;
+        fe->msi_fds[i] = fe->msi_fds[--fe->nmsi_fds];
+        fe->msi_deassigns++;
+        return 0;
+    }
+    if (i == fe->nmsi_fds) {
+        if (i == FAKE_MAX_MSI)
+            return -1;
+        fe->nmsi_fds++;
+        fe->msi_assigns++;
+    }
+    fe->msi_fds[i].fd = fd;
+    fe->msi_fds[i].msi = *msi;
+    return 0;
+}
+
+unsigned fake_irqfd_msi_deliver(struct fake_embedder *fe)
+{
+    unsigned fired = 0;
+    for (unsigned i = 0; i < fe->nmsi_fds; i++) {
+        uint64_t v;
+        bool any = false;
+        while (read(fe->msi_fds[i].fd, &v, sizeof(v)) == sizeof(v))
+            any = true;
+        if (any) {
+            fake_signal_msi(fe, &fe->msi_fds[i].msi);
+            fired++;
+        }
+    }
+    return fired;
+}
+
 static void fake_log(void *ctx, enum vdev_log_level level, const char *who, const char *msg)
 {
     struct fake_embedder *fe = ctx;
@@ -59,6 +102,7 @@ struct vdev_machine *fake_machine_new(struct fake_embedder *fe)
     fe->ops.set_irq_line = fake_set_irq_line;
     fe->ops.signal_msi = fake_signal_msi;
     fe->ops.ioeventfd = fake_ioeventfd;
+    fe->ops.irqfd_msi = fake_irqfd_msi;
     fe->ops.log = fake_log;
     fe->ops.request_stop = fake_request_stop;
     fe->m = vdev_machine_new(&fe->ops, fe);

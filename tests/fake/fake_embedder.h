@@ -19,6 +19,14 @@ struct fake_embedder {
     int stop_status; /* -1 until a device asked to stop */
     bool exitless;   /* accept ioeventfd/irqfd binding (default false: the core falls back) */
     unsigned ioeventfds_bound;
+    /* MSI irqfds (opt-in: exitless_msi): bound fds with their message, as KVM holds them;
+     * fake_irqfd_msi_deliver plays KVM's part. */
+    bool exitless_msi;
+    struct {
+        int fd;
+        struct vdev_msi msi;
+    } msi_fds[FAKE_MAX_MSI];
+    unsigned nmsi_fds, msi_assigns, msi_deassigns;
     char log[FAKE_LOG_MAX]; /* every log line, "who: msg\n" */
     size_t log_len;
     void *ram[16];
@@ -32,5 +40,8 @@ int fake_machine_build_string(struct fake_embedder *fe, const char *text, struct
 /* Backs every RAM/ROM region with zeroed host memory (after build). */
 void fake_back_ram(struct fake_embedder *fe);
 void fake_machine_free(struct fake_embedder *fe);
+/* KVM's part for bound MSI irqfds: drains each, recording one MSI (in msis) per fd that was
+ * written. Returns how many fired. */
+unsigned fake_irqfd_msi_deliver(struct fake_embedder *fe);
 
 #endif

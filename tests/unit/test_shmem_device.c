@@ -32,11 +32,13 @@ struct guest {
 };
 
 static struct guest ga, gb;
-static char prefix[24]; /* unique region names per test process */
+static char prefix[24];   /* unique region names per test process */
+static bool exitless_msi; /* the guests' embedders bind MSI irqfds (fake KVM) */
 
 static void setup(void)
 {
     snprintf(prefix, sizeof(prefix), "t%d", (int)getpid());
+    exitless_msi = false;
     struct vdev_err err;
     ck_assert_int_eq(vdev_register_type(&vdev_module_shmem, &err), 0);
 }
@@ -93,6 +95,7 @@ static int try_build(struct guest *g, const char *conf, struct vdev_err *err)
 {
     memset(g, 0, sizeof(*g));
     fake_machine_new(&g->fe);
+    g->fe.exitless_msi = exitless_msi;
     struct vdev_pci_host_desc h = {
         .ecam_base = 0xe0000000,
         .buses = 1,
@@ -424,6 +427,164 @@ START_TEST(intx_disable_masks_the_line)
 }
 END_TEST
 
+/* ---- MSI-X ---- */
+
+static unsigned msix_cap(struct guest *g)
+{
+    for (unsigned c = (unsigned)cfg_rd(g, 0x34, 1); c; c = (unsigned)cfg_rd(g, c + 1, 1))
+        if (cfg_rd(g, c, 1) == 0x11)
+            return c;
+    ck_abort_msg("no MSI-X capability");
+    return 0;
+}
+
+/* The layout guest drivers rely on: one vector, table at BAR4+0, PBA at BAR4+0x800. */
+static void msix_layout(struct guest *g)
+{
+    unsigned c = msix_cap(g);
+    ck_assert_uint_eq(cfg_rd(g, c + 2, 2), 0);         /* 1 vector, off */
+    ck_assert_uint_eq(cfg_rd(g, c + 4, 4), 0x000 | 4); /* table: BAR4 + 0 */
+    ck_assert_uint_eq(cfg_rd(g, c + 8, 4), 0x800 | 4); /* PBA: BAR4 + 0x800 */
+    ck_assert_uint_eq(cfg_rd(g, 0x20, 4) & 0xf, 0x0);  /* BAR4: 32-bit memory */
+    uint32_t b4 = (uint32_t)cfg_rd(g, 0x20, 4);
+    cfg_wr(g, 0x20, 4, 0xffffffff);
+    ck_assert_uint_eq(cfg_rd(g, 0x20, 4), 0xfffff000u); /* 4 KiB */
+    cfg_wr(g, 0x20, 4, b4);
+}
+
+/* Programs vector 0 (message data `data`), unmasks it and turns MSI-X on. */
+static void msix_on(struct guest *g, uint32_t data)
+{
+    uint64_t b4 = bar(g, 4);
+    mwr(g, b4, 4, 0xfee00000u);
+    mwr(g, b4 + 4, 4, 0);
+    mwr(g, b4 + 8, 4, data);
+    mwr(g, b4 + 12, 4, 0);
+    cfg_wr(g, msix_cap(g) + 2, 2, 0x8000);
+}
+
+/* MSIs that reached the guest since the last call (fake KVM injects the bound irqfds). */
+static unsigned msis(struct guest *g)
+{
+    static unsigned seen[2];
+    unsigned *s = &seen[g == &gb];
+    fake_irqfd_msi_deliver(&g->fe);
+    unsigned n = g->fe.nmsi - *s;
+    *s = g->fe.nmsi;
+    return n;
+}
+
+static bool wait_msi(struct guest *g)
+{
+    for (int i = 0; i < 400; i++) {
+        if (msis(g))
+            return true;
+        nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+    }
+    return false;
+}
+
+START_TEST(msix_capability_in_bar4)
+{
+    boot(&ga, true, "");
+    msix_layout(&ga);
+    /* BAR0 is still exactly the factory page */
+    cfg_wr(&ga, 0x10, 4, 0xffffffff);
+    ck_assert_uint_eq(cfg_rd(&ga, 0x10, 4), 0xfffff000u);
+    cfg_wr(&ga, 0x10, 4, ga.factory);
+    ck_assert_uint_eq(mrd(&ga, ga.factory, 8), SHMEM_SIGNATURE);
+}
+END_TEST
+
+START_TEST(msix_notify_through_the_doorbell)
+{
+    exitless_msi = true;
+    boot(&ga, true, "");
+    boot(&gb, true, "");
+    msix_on(&ga, 0x41);
+    msix_on(&gb, 0x42);
+    msis(&ga);
+    msis(&gb);
+    uint64_t ca, cb;
+    ck_assert_uint_eq(create(&ga, rname("mx"), 1, &ca), SHM_OK);
+    ck_assert_uint_eq(create(&gb, rname("mx"), 1, &cb), SHM_OK);
+    /* B's attach reaches A through the watcher: vector 0, never the line */
+    ck_assert(wait_msi(&ga));
+    ck_assert_uint_eq(ga.fe.msis[ga.fe.nmsi - 1].data, 0x41);
+    ck_assert(!line(&ga));
+    ck_assert_uint_eq(mrd(&ga, ca + SHMEM_C_STATUS, 4), 0x30000);
+
+    /* B notifies A: the vCPU thread writing `notify` rings A's doorbell itself; the MSI
+     * is there when the write returns, and no watcher ran a callback for it. */
+    unsigned long rung = shm_stat_bells_rung(), calls = shm_stat_callbacks();
+    mwr(&gb, cb + SHMEM_C_NOTIFY, 4, 0xffffffff);
+    ck_assert_uint_eq(shm_stat_bells_rung(), rung + 1);
+    ck_assert_uint_eq(msis(&ga), 1);
+    ck_assert_uint_eq(ga.fe.msis[ga.fe.nmsi - 1].data, 0x41);
+    ck_assert_uint_eq(shm_stat_callbacks(), calls);
+    ck_assert(!line(&ga));
+    ck_assert_uint_eq(mrd(&ga, ca + SHMEM_C_STATUS, 4), 0x30002);
+    ck_assert_uint_eq(msis(&gb), 0);
+
+    /* A masks vector 0: the ring pends (PBA), unmasking delivers it once */
+    uint64_t a4 = bar(&ga, 4);
+    mwr(&ga, a4 + 12, 4, 1);
+    mwr(&gb, cb + SHMEM_C_NOTIFY, 4, 1u << 0);
+    ck_assert_uint_eq(msis(&ga), 0);
+    ck_assert_uint_eq(mrd(&ga, a4 + 0x800, 8), 1);
+    mwr(&ga, a4 + 12, 4, 0);
+    ck_assert_uint_eq(msis(&ga), 1);
+    ck_assert_uint_eq(msis(&ga), 0);
+    ck_assert_uint_eq(mrd(&ga, ca + SHMEM_C_STATUS, 4), 0x30002);
+
+    /* A turns MSI-X off: the doorbell is withdrawn, notifications go through the watcher
+     * to the level-triggered line again */
+    rung = shm_stat_bells_rung();
+    cfg_wr(&ga, msix_cap(&ga) + 2, 2, 0);
+    mwr(&gb, cb + SHMEM_C_NOTIFY, 4, 1u << 0);
+    ck_assert(wait_line(&ga, true));
+    ck_assert_uint_eq(shm_stat_bells_rung(), rung);
+    ck_assert_uint_eq(msis(&ga), 0);
+    /* and back on with news unread: the line drops and vector 0 fires */
+    cfg_wr(&ga, msix_cap(&ga) + 2, 2, 0x8000);
+    ck_assert(!line(&ga));
+    ck_assert_uint_eq(msis(&ga), 1);
+    ck_assert_uint_eq(mrd(&ga, ca + SHMEM_C_STATUS, 4), 0x30002);
+
+    /* A detaches: B hears it through its watcher, on vector 0 */
+    mwr(&ga, ca + SHMEM_C_DETACH, 4, 1);
+    ck_assert(wait_msi(&gb));
+    ck_assert_uint_eq(mrd(&gb, cb + SHMEM_C_STATUS, 4), 0x20000);
+    ck_assert(!line(&gb));
+}
+END_TEST
+
+/* Without the embedder's irqfds the vector's eventfd is serviced by the core's event thread:
+ * the doorbell still saves the watcher hop. */
+START_TEST(msix_doorbell_without_irqfds)
+{
+    boot(&ga, true, "");
+    boot(&gb, true, "");
+    ck_assert_int_eq(vdev_machine_start(ga.fe.m), 0);
+    msix_on(&ga, 0x41);
+    uint64_t ca, cb;
+    ck_assert_uint_eq(create(&ga, rname("mf"), 1, &ca), SHM_OK);
+    ck_assert_uint_eq(create(&gb, rname("mf"), 1, &cb), SHM_OK);
+    for (int i = 0; i < 400 && !ga.fe.nmsi; i++)
+        nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+    ck_assert_uint_ge(ga.fe.nmsi, 1);
+    mrd(&ga, ca + SHMEM_C_STATUS, 4);
+    unsigned n = ga.fe.nmsi;
+    unsigned long rung = shm_stat_bells_rung();
+    mwr(&gb, cb + SHMEM_C_NOTIFY, 4, 1u << 0);
+    ck_assert_uint_eq(shm_stat_bells_rung(), rung + 1);
+    for (int i = 0; i < 400 && ga.fe.nmsi == n; i++)
+        nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+    ck_assert_uint_eq(ga.fe.nmsi, n + 1);
+    ck_assert(!line(&ga));
+}
+END_TEST
+
 START_TEST(reset_detaches_everything)
 {
     boot(&ga, true, "");
@@ -681,6 +842,9 @@ static Suite *device_suite(void)
     tcase_add_test(tc, subst_shares_under_the_host_name);
     tcase_add_test(tc, bar_move_moves_regions);
     tcase_add_test(tc, intx_disable_masks_the_line);
+    tcase_add_test(tc, msix_capability_in_bar4);
+    tcase_add_test(tc, msix_notify_through_the_doorbell);
+    tcase_add_test(tc, msix_doorbell_without_irqfds);
     tcase_add_test(tc, reset_detaches_everything);
     tcase_add_test(tc, dead_vm_is_detached);
     tcase_add_test(tc, life_cap);

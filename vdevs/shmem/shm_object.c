@@ -46,6 +46,7 @@ struct shm_obj *shm_obj_new(const char *name, const char *who)
     o->me = SHM_NO_USER;
     pthread_mutex_init(&o->lk, NULL);
     pthread_cond_init(&o->cv, NULL);
+    shm_bells_init(o);
     return o;
 }
 
@@ -61,6 +62,7 @@ void shm_obj_free(struct shm_obj *o)
         close(o->fd);
     pthread_mutex_destroy(&o->lk);
     pthread_cond_destroy(&o->cv);
+    shm_bells_free(o);
     free(o);
 }
 

@@ -91,9 +91,21 @@ uint32_t shm_client_pending(const struct shm_client *c);
 /* Notifies the attached clients in `mask` (~0u = every attached client but me; bits of
  * free slots are ignored; a client may notify itself by naming its own bit). */
 void shm_client_notify(struct shm_client *c, uint32_t mask);
+/* Publishes (efd >= 0) or withdraws (-1) this client's doorbell: an eventfd of this
+ * process that raises the client's guest interrupt when written (the device's MSI-X vector
+ * eventfd). Notifiers in other processes then set the pending bits and write it themselves
+ * (a copy through pidfd_getfd) instead of waking our watcher, so `changed` is not called
+ * for their notifications; attaches and detaches still are. The fd must stay open until it
+ * is withdrawn (detach withdraws it too). */
+void shm_client_set_doorbell(struct shm_client *c, int efd);
 /* Frees the slot; the others are told. After this `changed` is never called again for
  * it (waits for a callback in flight on another thread to end). */
 void shm_client_detach(struct shm_client *c);
+
+/* Process-wide counts (tests, debugging): doorbells rung by our notifies, and `changed`
+ * callbacks run by our watchers. */
+unsigned long shm_stat_bells_rung(void);
+unsigned long shm_stat_callbacks(void);
 
 /* ---- host tools (`vdevkit shmem`) ---- */
 

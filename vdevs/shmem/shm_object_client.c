@@ -25,6 +25,7 @@ static int take_slot(struct shm_obj *o)
             continue;
         atomic_store(&h->clients[i].user, o->me);
         atomic_store(&h->clients[i].pending, 0);
+        shm_bell_clear(h, i);
         atomic_store(&h->attached, att | (1u << i)); /* commits the attach */
         return (int)i;
     }
@@ -90,6 +91,13 @@ uint32_t shm_client_pending(const struct shm_client *c)
     return atomic_load(&c->o->hdr->clients[c->idx].pending) & SHM_ALL_CLIENTS;
 }
 
+/* A target with a doorbell, rung after the header lock is released. */
+struct bell_target {
+    unsigned idx, user;
+    int32_t pid, fd;
+    uint32_t gen;
+};
+
 void shm_client_notify(struct shm_client *c, uint32_t mask)
 {
     struct shm_obj *o = c->o;
@@ -99,6 +107,8 @@ void shm_client_notify(struct shm_client *c, uint32_t mask)
     uint32_t att = shm_hdr_attached(h);
     uint32_t targets = mask == ~0u ? att & ~(1u << c->idx) : mask & att;
     uint64_t users = 0;
+    struct bell_target bells[SHM_OBJ_MAX_CLIENTS];
+    unsigned nbells = 0;
     for (unsigned i = 0; i < SHM_OBJ_MAX_CLIENTS; i++) {
         if (!(targets & (1u << i)))
             continue;
@@ -106,10 +116,26 @@ void shm_client_notify(struct shm_client *c, uint32_t mask)
         if (u == SHM_NO_USER)
             continue;
         atomic_fetch_or(&h->clients[i].pending, 1u << c->idx);
+        /* A doorbell counts only when published by the process owning the client's slot. */
+        const struct shm_doorbell_slot *b = &h->doorbells[i];
+        int32_t pid = atomic_load(&b->pid);
+        if (pid > 0 && pid == h->users[u].pid) {
+            bells[nbells++] =
+                (struct bell_target){i, u, pid, atomic_load(&b->fd), atomic_load(&b->gen)};
+            continue; /* no watcher hop: the interrupt is raised below */
+        }
         atomic_fetch_add(&h->clients[i].seq, 1);
         users |= 1ull << u;
     }
     shm_hdr_unlock(h);
+    for (unsigned k = 0; k < nbells; k++) {
+        const struct bell_target *t = &bells[k];
+        if (shm_bell_ring(o, t->idx, t->pid, t->fd, t->gen))
+            continue;
+        /* Cannot ring it: the owner's watcher raises the interrupt, as without a doorbell. */
+        atomic_fetch_add(&h->clients[t->idx].seq, 1);
+        users |= 1ull << t->user;
+    }
     shm_hdr_wake(h, users);
 }
 
@@ -133,6 +159,7 @@ void shm_client_detach(struct shm_client *c)
             atomic_store(&h->attached, shm_hdr_attached(h) & ~(1u << c->idx));
             atomic_store(&h->clients[c->idx].user, SHM_NO_USER);
             atomic_store(&h->clients[c->idx].pending, 0);
+            shm_bell_clear(h, c->idx);
         }
         uint64_t wake = others(o);
         shm_hdr_unlock(h);

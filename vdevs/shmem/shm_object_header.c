@@ -212,6 +212,7 @@ void shm_hdr_repair(struct shm_header *h)
             att &= ~(1u << i);
             atomic_store(&h->clients[i].user, SHM_NO_USER);
             atomic_store(&h->clients[i].pending, 0);
+            shm_bell_clear(h, i);
         }
     }
     atomic_store(&h->attached, att);
@@ -229,6 +230,7 @@ void shm_hdr_reclaim_user(struct shm_header *h, unsigned u)
             atomic_store(&h->attached, att);
             atomic_store(&h->clients[i].user, SHM_NO_USER);
             atomic_store(&h->clients[i].pending, 0);
+            shm_bell_clear(h, i);
         }
     }
     atomic_store(&h->users[u].state, SHM_USER_FREE);

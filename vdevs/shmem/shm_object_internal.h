@@ -49,6 +49,17 @@ struct shm_client_slot {
     uint32_t pad;
 };
 
+/* A client's doorbell (idx = its index): an eventfd in process `pid` (fd number `fd` there)
+ * that raises the client's guest interrupt when written (docs/shmem-host.md). pid 0: none.
+ * `gen` changes with every publication, so peers' cached copies are refreshed. Appended
+ * after users[]: processes that predate it ignore it and keep waking watchers. */
+struct shm_doorbell_slot {
+    _Atomic int32_t pid;
+    _Atomic int32_t fd;
+    _Atomic uint32_t gen;
+    uint32_t pad;
+};
+
 struct shm_header {
     uint64_t magic;
     uint32_t version;
@@ -61,9 +72,18 @@ struct shm_header {
     pthread_mutex_t lock; /* robust, process-shared: protects slots and flags */
     struct shm_client_slot clients[SHM_OBJ_MAX_CLIENTS];
     struct shm_user_slot users[SHM_OBJ_MAX_USERS];
+    struct shm_doorbell_slot doorbells[SHM_OBJ_MAX_CLIENTS];
 };
 
 _Static_assert(sizeof(struct shm_header) <= SHM_HDR_SIZE, "header must fit its pages");
+
+/* Our copy of a peer client's doorbell eventfd (pidfd_getfd), for (pid, fd, gen). */
+struct shm_bell_cache {
+    bool valid; /* describes (pid, fd, gen) */
+    int32_t pid, fd;
+    uint32_t gen;
+    int local; /* our copy, or -1: fetching it failed (we wake the watcher instead) */
+};
 
 /* A region open in this process. */
 struct shm_obj {
@@ -88,6 +108,9 @@ struct shm_obj {
     bool claim_done;
     int claim_result; /* enum shm_status, or SHM_RETRY / SHM_STALE */
     atomic_bool stop;
+
+    pthread_mutex_t bell_lk; /* bells[] (notifiers on any thread) */
+    struct shm_bell_cache bells[SHM_OBJ_MAX_CLIENTS];
 };
 
 struct shm_client {
@@ -135,6 +158,15 @@ int shm_publish_tmp(const char *tmp, const char *name, char *why, size_t whylen)
 /* shm_object_tools.c: `list` removes temporaries of dead creators this old (seconds; 60,
  * tests lower it). */
 extern int shm_tmp_reap_s;
+
+/* shm_object_bell.c */
+void shm_bells_init(struct shm_obj *o);
+void shm_bells_free(struct shm_obj *o);
+/* Writes client idx's doorbell (pid, fd, gen as read under the header lock): true when
+ * rung, false when it cannot be (the caller wakes the owner's watcher). Never blocks. */
+bool shm_bell_ring(struct shm_obj *o, unsigned idx, int32_t pid, int32_t fd, uint32_t gen);
+/* Withdraws client idx's doorbell (header lock held). */
+void shm_bell_clear(struct shm_header *h, unsigned idx);
 
 /* shm_object_watch.c */
 int shm_watch_start(struct shm_obj *o);

@@ -68,6 +68,13 @@ out:
     return r;
 }
 
+static _Atomic unsigned long callbacks;
+
+unsigned long shm_stat_callbacks(void)
+{
+    return atomic_load(&callbacks);
+}
+
 /* Runs `changed` for each local client whose notifications or attach bitmap moved. */
 static void deliver(struct shm_obj *o)
 {
@@ -85,6 +92,7 @@ static void deliver(struct shm_obj *o)
         c->seen_attached = att;
         c->busy = true;
         pthread_mutex_unlock(&o->lk);
+        atomic_fetch_add(&callbacks, 1);
         c->changed(c->arg); /* no lock of ours held: it may read status or notify */
         pthread_mutex_lock(&o->lk);
         c->busy = false; /* detach waits for this before it frees c */

@@ -30,6 +30,10 @@
 #define SHMEM_PCI_CLASS      0x050000 /* memory controller, RAM */
 #define SHMEM_BAR_FACTORY    0
 #define SHMEM_BAR_WINDOW     2
+#define SHMEM_BAR_MSIX       4 /* 4 KiB, 32-bit: the MSI-X table at 0, the PBA at 0x800 */
+#define SHMEM_MSIX_SIZE      0x1000u
+#define SHMEM_MSIX_TABLE     0x0u
+#define SHMEM_MSIX_PBA       0x800u
 #define SHMEM_DEFAULT_WINDOW (1ull << 30)
 #define SHMEM_MAX_ATTACH     32    /* regions attached at once per factory */
 #define SHMEM_LIFE_MAPS      65536 /* region mappings a factory may make over the VM's life */
@@ -110,6 +114,10 @@ struct shmem {
     uint64_t mmio_win_base;
     uint32_t vector;
     bool has_vector;
+    /* PCI: MSI-X vector 0 replaces INTx while the guest has MSI-X on (under lock). Its
+     * eventfd is every attachment's doorbell then: other processes raise it exitlessly. */
+    bool msix;
+    int msix_efd; /* -1: none (MMIO, or the core could not make one) */
 
     /* factory registers */
     uint32_t status, size;
@@ -144,5 +152,7 @@ void shmem_detach_all(struct shmem *s);
 void shmem_free_maps(struct shmem *s);
 uint64_t shmem_window_base(const struct shmem *s);
 void shmem_print_status(struct shmem *s, FILE *out);
+/* The guest turned MSI-X on or off (PCI core callback, vCPU thread). */
+void shmem_msix_changed(void *opaque, bool enabled);
 
 #endif

@@ -25,19 +25,26 @@ uint64_t shmem_window_base(const struct shmem *s)
     return s->mmio_win_base;
 }
 
-/* ---- the interrupt level (lock held) ---- */
+/* ---- interrupts (lock held) ---- */
 
-/* Asserted while any attachment has news the guest has not read through its status:
- * pending notifications, or an attach bitmap other than the one it last saw. */
+/* Whether any attachment has news the guest has not read through its status: pending
+ * notifications, or an attach bitmap other than the one it last saw. */
+static bool has_news(struct shmem *s)
+{
+    for (unsigned i = 0; i < SHMEM_MAX_ATTACH; i++) {
+        struct shmem_att *a = &s->att[i];
+        if (a->state == ATT_LIVE &&
+            ((shm_client_pending(a->cl) & 0xffffu) || shm_obj_attached(a->obj) != a->seen))
+            return true;
+    }
+    return false;
+}
+
+/* The line (INTx or `intr`) is level-triggered: asserted while there is news. With MSI-X
+ * on it stays low: news raises vector 0 instead (raise_vector). */
 static void update_level(struct shmem *s)
 {
-    bool want = false;
-    for (unsigned i = 0; i < SHMEM_MAX_ATTACH && !want; i++) {
-        struct shmem_att *a = &s->att[i];
-        if (a->state != ATT_LIVE)
-            continue;
-        want = (shm_client_pending(a->cl) & 0xffffu) || shm_obj_attached(a->obj) != a->seen;
-    }
+    bool want = !s->msix && has_news(s);
     if (want == s->level)
         return;
     s->level = want;
@@ -47,13 +54,46 @@ static void update_level(struct shmem *s)
         vdev_irq_set_level(s->d, want);
 }
 
+/* Vector 0, an edge: raised for every change, outside the lock (it may be an ioctl). */
+static void raise_vector(struct shmem *s)
+{
+    vdev_pci_msix_notify(s->f, 0);
+}
+
+/* Publishes (or withdraws, efd -1) the doorbell of every live attachment. */
+static void set_doorbells(struct shmem *s, int efd)
+{
+    for (unsigned i = 0; i < SHMEM_MAX_ATTACH; i++)
+        if (s->att[i].state == ATT_LIVE)
+            shm_client_set_doorbell(s->att[i].cl, efd);
+}
+
 /* The host layer's callback (its watcher thread): a notification, an attach or a detach. */
 static void region_changed(void *arg)
 {
     struct shmem *s = arg;
     pthread_mutex_lock(&s->lock);
-    update_level(s);
+    bool msix = s->msix;
+    if (!msix)
+        update_level(s);
     pthread_mutex_unlock(&s->lock);
+    if (msix)
+        raise_vector(s);
+}
+
+void shmem_msix_changed(void *opaque, bool enabled)
+{
+    struct shmem *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    s->msix = enabled;
+    /* Doorbells first: from now on notifiers either raise the vector themselves or wake
+     * our watcher, and whatever they set before is in the pending bits read below. */
+    set_doorbells(s, enabled ? s->msix_efd : -1);
+    update_level(s); /* MSI-X on: the line drops; off: it follows the news again */
+    bool news = enabled && has_news(s);
+    pthread_mutex_unlock(&s->lock);
+    if (news)
+        raise_vector(s);
 }
 
 /* ---- control pages ---- */
@@ -275,6 +315,8 @@ static int attach(struct shmem *s, uint64_t want_pages, bool create)
     a->seen = shm_obj_attached(o);
     memcpy(a->name, guest, sizeof(guest));
     a->state = ATT_LIVE;
+    if (s->msix)
+        shm_client_set_doorbell(cl, s->msix_efd);
     s->size = (uint32_t)pages;
     s->last_off = off;
     s->has_last = true;

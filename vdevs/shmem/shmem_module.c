@@ -42,6 +42,23 @@ static void factory_bar_write(void *opaque, uint64_t off, unsigned size, uint64_
 static const struct vdev_region_ops factory_bar_ops = {
     .read = factory_bar_read, .write = factory_bar_write, .sizes = 0xf};
 
+/* BAR4 outside the MSI-X table and PBA (which the PCI core answers): reads 0. */
+static uint64_t msix_bar_read(void *opaque, uint64_t off, unsigned size)
+{
+    (void)opaque, (void)off, (void)size;
+    return 0;
+}
+
+static void msix_bar_write(void *opaque, uint64_t off, unsigned size, uint64_t value)
+{
+    (void)opaque, (void)off, (void)size, (void)value;
+}
+
+static const struct vdev_region_ops msix_bar_ops = {
+    .read = msix_bar_read, .write = msix_bar_write, .sizes = 0xf};
+
+static const struct vdev_pci_func_ops pci_ops = {.msix_changed = shmem_msix_changed};
+
 /* ---- placement ---- */
 
 static int assign_pci(struct vdev *d, struct shmem *s)
@@ -54,7 +71,7 @@ static int assign_pci(struct vdev *d, struct shmem *s)
                                       .revision = 1};
     struct vdev_err err;
     s->pci = true;
-    s->f = vdev_pci_func_new(d, &id, NULL, s, &err);
+    s->f = vdev_pci_func_new(d, &id, &pci_ops, s, &err);
     if (!s->f)
         return vdev_error(d, vdev_pos(d), NULL, "%s", err.msg);
     const struct vdev_pci_bar factory = {.size = SHMEM_FACTORY_SIZE,
@@ -64,8 +81,13 @@ static int assign_pci(struct vdev *d, struct shmem *s)
     const struct vdev_pci_bar window = {.size = s->window_size,
                                         .flags = VDEV_PCI_BAR_MEM64 | VDEV_PCI_BAR_PREFETCH,
                                         .kind = VDEV_REGION_WINDOW};
+    /* MSI-X in a BAR of its own: BAR0 stays exactly the guest_shm factory page. */
+    const struct vdev_pci_bar msix = {
+        .size = SHMEM_MSIX_SIZE, .kind = VDEV_REGION_DEVICE, .ops = &msix_bar_ops, .opaque = s};
     if (vdev_pci_set_bar(s->f, SHMEM_BAR_FACTORY, &factory, &err) ||
-        vdev_pci_set_bar(s->f, SHMEM_BAR_WINDOW, &window, &err))
+        vdev_pci_set_bar(s->f, SHMEM_BAR_WINDOW, &window, &err) ||
+        vdev_pci_set_bar(s->f, SHMEM_BAR_MSIX, &msix, &err) ||
+        vdev_pci_msix_init(s->f, 1, SHMEM_BAR_MSIX, SHMEM_MSIX_TABLE, SHMEM_MSIX_PBA, &err))
         return vdev_error(d, vdev_pos(d), NULL, "%s", err.msg);
     return 0;
 }
@@ -137,6 +159,13 @@ static int shmem_configured(struct vdev *d)
         s->has_vector = true;
         if (!s->win)
             return vdev_error(d, vdev_pos(d), NULL, "the window BAR has no region");
+        struct vdev_err err;
+        s->msix_efd = vdev_pci_msix_vector_eventfd(s->f, 0, &err);
+        if (s->msix_efd < 0)
+            vdev_warn(d,
+                      "no doorbell for other processes (notifications go through the "
+                      "watcher): %s",
+                      err.msg);
     }
     return shmem_create_regions(s);
 }

@@ -84,6 +84,7 @@ int shmem_options_start(struct vdev *d)
     s->gid = (gid_t)-1;
     s->umask = process_umask();
     s->window_size = SHMEM_DEFAULT_WINDOW;
+    s->msix_efd = -1;
     if (pthread_mutex_init(&s->lock, NULL))
         return vdev_error(d, vdev_pos(d), NULL, "out of resources");
     s->lock_ready = true;
