@@ -9,9 +9,10 @@
  * process-shared robust mutex.
  *
  * Notifications cross processes through futexes on the header (each process slot has a
- * wake word its watcher thread sleeps on). A process that dies is found by its robust
- * "life" mutex (held by its watcher thread for as long as it has the region open): the
- * others reclaim its slots and see the detach within SHM_OBJ_SWEEP_MS.
+ * wake word its watcher thread sleeps on), or through a client's doorbell: an eventfd its
+ * process published, which the notifier writes itself (shm_client_set_doorbell). A process that
+ * dies is found by its robust "life" mutex (held by its watcher thread for as long as it has the
+ * region open): the others reclaim its slots and see the detach within SHM_OBJ_SWEEP_MS.
  *
  * Trust: every process that can open the object (its mode/gid) is trusted not to be
  * hostile to its peers; see docs/shmem-host.md for what such a process can still do.

@@ -1,10 +1,11 @@
 /* vdev shmem: inter-guest shared memory with QNX's guest_shm interface (docs/shmem.md).
  *
  * Without `loc` the device is a PCI function (vendor 0x1C05, device 0x0001): BAR 0 is the
- * factory page, BAR 2 a 64-bit prefetchable window the attached regions appear in, INTA
- * the interrupt. With a memory `loc` (and `intr`) the factory page sits there and the
- * device places its window itself (shmem_place_mmio_window) and describes both to ACPI
- * and the device tree as "qvm,guest_shm".
+ * factory page, BAR 2 a 64-bit prefetchable window the attached regions appear in, BAR 4
+ * the MSI-X table and PBA (one vector); the interrupt is INTA, or vector 0 while the guest
+ * has MSI-X on (then other processes raise it through its eventfd: docs/shmem.md). With a memory
+ * `loc` (and `intr`) the factory page sits there and the device places its window itself
+ * (shmem_place_mmio_window) and describes both to ACPI and the device tree as "qvm,guest_shm".
  */
 #include <inttypes.h>
 #include <libfdt.h>
