@@ -27,6 +27,7 @@
 #include "net_mac.h"
 #include "net_offload.h"
 #include "net_peer.h"
+#include "tap_if.h"
 
 #define NP_BATCH 64u
 #define NP_HINT  "hint: peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX][,netns=NAME][,offload=on|off]"
@@ -225,7 +226,7 @@ static void state_changed(void *opaque, bool up)
         p->waiting_space = false;
         tap_events(p, true); /* drain (and count) what the TAP gives while down */
     }
-    int r = net_peer_tap_set_carrier(p->tap, up);
+    int r = tap_if_set_carrier(p->tap, up);
     if (r < 0 && !p->carrier_warned) {
         p->carrier_warned = true;
         np_log(p, "cannot set the carrier (TUNSETCARRIER needs Linux 5.0): %s", strerror(-r));
@@ -241,11 +242,7 @@ static void sync_offload(struct np_peer *p)
     uint64_t want = p->o.offload ? peer_link_peer_features(p->link) & NET_GUEST_OFFLOADS : 0;
     if (p->offload_valid && want == p->offload_applied)
         return;
-    bool csum = want & NET_BIT(VIRTIO_NET_F_GUEST_CSUM); /* TSO needs it */
-    int r =
-        net_peer_tap_set_offload(p->tap, csum, csum && (want & NET_BIT(VIRTIO_NET_F_GUEST_TSO4)),
-                                 csum && (want & NET_BIT(VIRTIO_NET_F_GUEST_TSO6)),
-                                 csum && (want & NET_BIT(VIRTIO_NET_F_GUEST_ECN)));
+    int r = tap_if_set_offload(p->tap, want);
     if (r < 0)
         np_log(p, "TUNSETOFFLOAD: %s (the kernel keeps its previous offloads)", strerror(-r));
     p->offload_valid = true;
@@ -302,22 +299,6 @@ static void to_tap(struct np_peer *p, const uint8_t *f, size_t len)
 
 /* ---- tap -> guest ---- */
 
-static bool guest_takes_gso(uint64_t pf, unsigned gso_type)
-{
-    unsigned type = gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
-    if (!(pf & NET_BIT(VIRTIO_NET_F_GUEST_CSUM)))
-        return false;
-    if (type == VIRTIO_NET_HDR_GSO_TCPV4 && !(pf & NET_BIT(VIRTIO_NET_F_GUEST_TSO4)))
-        return false;
-    if (type == VIRTIO_NET_HDR_GSO_TCPV6 && !(pf & NET_BIT(VIRTIO_NET_F_GUEST_TSO6)))
-        return false;
-    if (type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_TCPV6)
-        return false;
-    if ((gso_type & VIRTIO_NET_HDR_GSO_ECN) && !(pf & NET_BIT(VIRTIO_NET_F_GUEST_ECN)))
-        return false;
-    return true;
-}
-
 /* A GSO frame the guest cannot take (read across a feature change): segment it from a
  * private copy into the ring. */
 static bool segment_to_guest(struct np *np, struct np_peer *p, const struct net_hdr *h, size_t flen)
@@ -361,7 +342,7 @@ static bool publish(struct np *np, struct np_peer *p, uint8_t *d, size_t n)
     size_t flen = n - NET_HDR_LEN;
     uint64_t pf = p->o.offload ? peer_link_peer_features(p->link) : 0;
     if ((h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE &&
-        !guest_takes_gso(pf, h.gso_type)) {
+        !net_guest_takes_gso(pf, h.gso_type)) {
         memcpy(np->scratch, d + NET_HDR_LEN, flen);
         peer_link_tx_commit(p->link, 0); /* cancel: the segments take its place */
         return segment_to_guest(np, p, &h, flen);

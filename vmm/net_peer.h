@@ -33,11 +33,7 @@ int net_peer_parse(char *spec, struct net_peer_opts *o, struct vdev_err *err);
  * no offloads yet, carrier off, MAC o->mac, administratively up) inside o->netns if given;
  * returns its fd (non-blocking), or -1 with err set (with a hint). */
 int net_peer_tap_open(const struct net_peer_opts *o, struct vdev_err *err);
-/* The offloads the TAP may hand us (TUN_F_CSUM, TSO4, TSO6, TSO_ECN; TSO needs csum): what
- * the guest negotiated. 0 or -errno. */
-int net_peer_tap_set_offload(int fd, bool csum, bool tso4, bool tso6, bool ecn);
-/* Carrier on/off (TUNSETCARRIER, Linux >= 5.0): 0 or -errno. */
-int net_peer_tap_set_carrier(int fd, bool on);
+/* Offloads and carrier: tap_if_set_offload(), tap_if_set_carrier() (tap_if.h). */
 
 /* argv[0] is "net-peer". Returns a process exit status. */
 int vmm_cmd_net_peer(int argc, char **argv);

@@ -1,5 +1,6 @@
-/* The host peer's TAP interfaces: creation (optionally inside another network namespace),
- * offloads and carrier. */
+/* The host peer's TAP interfaces: creation (optionally inside another network namespace).
+ * Headers, offloads and carrier: vdevs/virtio-net/tap_if.h (shared with the NIC's direct
+ * tap). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "net_peer.h"
+#include "tap_if.h"
 
 #define HINT_CAP "hint: run as root or give vdevkit CAP_NET_ADMIN"
 
@@ -39,14 +41,13 @@ static int tap_create(const struct net_peer_opts *o, struct vdev_err *err)
                                 ? "hint: the name is taken; choose another with name=PREFIX"
                                 : "hint: is the tun driver loaded?");
     }
-    int hdr = 12; /* the link's header: virtio 1.x, with num_buffers (NET_HDR_LEN) */
-    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
-        int e = errno;
+    int r = tap_if_vnet_setup(fd); /* the link's header: virtio 1.x, with num_buffers */
+    if (r < 0) {
         close(fd);
         return vdev_err_set(err, "tap '%s': setting the virtio-net header: %s", o->ifname,
-                            strerror(e));
+                            strerror(-r));
     }
-    net_peer_tap_set_carrier(fd, false); /* up only while the guest is there */
+    tap_if_set_carrier(fd, false); /* up only while the guest is there */
 
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
@@ -124,28 +125,4 @@ int net_peer_tap_open(const struct net_peer_opts *o, struct vdev_err *err)
     close(ns);
     close(home);
     return fd;
-}
-
-int net_peer_tap_set_offload(int fd, bool csum, bool tso4, bool tso6, bool ecn)
-{
-    unsigned off = csum ? TUN_F_CSUM : 0;
-    if (csum && tso4)
-        off |= TUN_F_TSO4;
-    if (csum && tso6)
-        off |= TUN_F_TSO6;
-    if (off & (TUN_F_TSO4 | TUN_F_TSO6) && ecn)
-        off |= TUN_F_TSO_ECN; /* ECN only qualifies TSO */
-    return ioctl(fd, TUNSETOFFLOAD, (unsigned long)off) < 0 ? -errno : 0;
-}
-
-int net_peer_tap_set_carrier(int fd, bool on)
-{
-#ifdef TUNSETCARRIER
-    int v = on;
-    return ioctl(fd, TUNSETCARRIER, &v) < 0 ? -errno : 0;
-#else
-    (void)fd;
-    (void)on;
-    return -ENOTSUP;
-#endif
 }

@@ -3,8 +3,9 @@
  * net_module.c  type, options, life-cycle, status line
  * net_config.c  configuration space, feature checks
  * net_thread.c  the data thread: waits on kicks and the link, runs tx, rx and ctrl
- * net_tx.c      guest -> link (header checks, software offloads for the peer)
- * net_rx.c      link -> guest (receive filter, mergeable buffers)
+ * net_tx.c      guest -> backend (header checks)
+ * net_rx.c      backend -> guest (receive filter, mergeable buffers)
+ * net_be_*.c    the backends (net_backend.h): the peer link, a host TAP (`tap NAME`)
  * net_ctrl.c    the control queue (receive filter, MAC)
  * net_capture*.c pcap capture of the NIC's frames (`capture FILE`, `vdevkit capture`)
  */
@@ -24,6 +25,8 @@
 
 struct peer_link;
 struct net_capture;
+struct net_backend;
+struct net_tap;
 
 enum { NET_Q_RX = 0, NET_Q_TX = 1, NET_Q_CTRL = 2, NET_NUM_QUEUES = 3 };
 
@@ -48,12 +51,17 @@ struct net {
     /* options */
     bool mac_given;
     uint8_t cfg_mac[6];
-    char *peer_path; /* resolved `peer` */
+    char *peer_path;            /* resolved `peer` */
+    char *tap_name;             /* `tap` */
+    struct vdev_srcpos tap_pos; /* for errors found later */
     uint64_t peerfeats;
     unsigned mtu;
 
-    char bind_path[PATH_MAX]; /* our endpoint, when linked */
-    struct peer_link *link;   /* NULL: no `peer`, or dryrun */
+    char bind_path[PATH_MAX];     /* our endpoint, when linked */
+    struct peer_link *link;       /* NULL: no `peer`, or dryrun */
+    struct net_tap *tap;          /* NULL: no `tap`, or dryrun */
+    const struct net_backend *be; /* net_be_tap with `tap`, else net_be_peer */
+    uint64_t link_due;            /* net_be_peer: when the link wants servicing (ms) */
 
     pthread_mutex_t cfg_lock; /* mac (MAC_ADDR_SET on the data thread, config reads anywhere) */
     uint8_t mac[6];
@@ -84,7 +92,7 @@ struct net {
     /* rx: a frame's chains; separate from tx's because held chains live across tx passes */
     uint16_t rx_heads[VDEV_VIRTQ_MAX_SIZE];
     uint32_t rx_lens[VDEV_VIRTQ_MAX_SIZE];
-    bool tx_blocked;        /* waiting for room in the peer's ring */
+    bool tx_blocked;        /* waiting for room in the peer's ring (net_be_peer) */
     bool tx_dropping;       /* the ring stayed full: drop until it takes a frame again */
     uint64_t tx_blocked_ms; /* when tx_blocked began (monotonic) */
     bool rx_wait_buffers;   /* a frame waits for the guest to post receive buffers */

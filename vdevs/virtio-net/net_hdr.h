@@ -35,6 +35,22 @@
     (NET_BIT(VIRTIO_NET_F_GUEST_CSUM) | NET_BIT(VIRTIO_NET_F_GUEST_TSO4) |                         \
      NET_BIT(VIRTIO_NET_F_GUEST_TSO6) | NET_BIT(VIRTIO_NET_F_GUEST_ECN))
 
+/* Can a guest that negotiated `f` receive a GSO frame of `gso_type` as it is (TCPV4/TCPV6,
+ * optionally with the ECN bit)? Else the sender segments it. */
+static inline int net_guest_takes_gso(uint64_t f, unsigned gso_type)
+{
+    unsigned type = gso_type & ~0x80u; /* VIRTIO_NET_HDR_GSO_ECN */
+    if (!(f & NET_BIT(VIRTIO_NET_F_GUEST_CSUM)))
+        return 0;
+    if (type == 1u /* TCPV4 */)
+        return (f & NET_BIT(VIRTIO_NET_F_GUEST_TSO4)) &&
+               (!(gso_type & 0x80u) || (f & NET_BIT(VIRTIO_NET_F_GUEST_ECN)));
+    if (type == 4u /* TCPV6 */)
+        return (f & NET_BIT(VIRTIO_NET_F_GUEST_TSO6)) &&
+               (!(gso_type & 0x80u) || (f & NET_BIT(VIRTIO_NET_F_GUEST_ECN)));
+    return 0;
+}
+
 /* struct virtio_net_hdr (v1 layout, little-endian fields), 12 bytes. */
 #define NET_HDR_LEN 12u
 struct net_hdr {

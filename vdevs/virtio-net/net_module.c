@@ -1,10 +1,14 @@
-/* vdev virtio-net: a virtio 1.x network card whose wire is a peer link to another VM.
+/* vdev virtio-net: a virtio 1.x network card whose wire is a peer link to another VM, or
+ * an existing TAP interface of the host.
  *
  *   vdev virtio-net name curly peer /run/vdevkit/sys1/moe mac 52:54:00:00:00:01
+ *   vdev virtio-net tap vm0
  *
  * Options (besides the common loc, intr, name, log):
  *   mac XX:XX:XX:XX:XX:XX  default: derived from the system and vdev names (net_mac.h)
  *   peer PATH              the other end's endpoint; needs `name` (our own endpoint)
+ *   tap NAME               attach to the host's TAP interface NAME, made beforehand with
+ *                          `ip tuntap add NAME mode tap [user U]` (not with `peer`)
  *   peerfeats MASK         guest offloads the peer may be sent (default: all; the link
  *                          tells which ones the peer's guest negotiated)
  *   mtu N                  the MTU offered with VIRTIO_NET_F_MTU (68..65535, default 1500)
@@ -15,6 +19,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +28,7 @@
 #include <vdev/machine.h>
 
 #include "net.h"
+#include "net_backend.h"
 #include "net_capture.h"
 #include "net_mac.h"
 #include "peer_link.h"
@@ -39,6 +45,11 @@ static const struct vdev_option net_options[] = {
      .kind = VDEV_OPT_PATH,
      .arg = "PATH",
      .help = "the endpoint of the other end of the link (RUNTIME_DIR/SYSTEM/NAME)"},
+    {.name = "tap",
+     .kind = VDEV_OPT_STRING,
+     .arg = "NAME",
+     .help = "attach to the existing host TAP interface NAME instead of a peer link (make it "
+             "first: ip tuntap add NAME mode tap [user USER])"},
     {.name = "peerfeats",
      .kind = VDEV_OPT_U64,
      .arg = "MASK",
@@ -108,6 +119,18 @@ static int net_option(struct vdev *d, const struct vdev_optval *v)
         n->peer_path = strdup(v->path);
         if (!n->peer_path)
             return vdev_error(d, v->pos, NULL, "out of memory");
+    } else if (!strcmp(o, "tap")) {
+        if (!v->text[0] || strlen(v->text) >= IFNAMSIZ || strpbrk(v->text, "/ \t:") ||
+            !strcmp(v->text, ".") || !strcmp(v->text, ".."))
+            return vdev_error(d, v->pos,
+                              "an interface name has 1 to 15 characters, no '/', ':' "
+                              "or blank",
+                              "tap '%s': not an interface name", v->text);
+        free(n->tap_name);
+        n->tap_name = strdup(v->text);
+        n->tap_pos = v->pos;
+        if (!n->tap_name)
+            return vdev_error(d, v->pos, NULL, "out of memory");
     } else if (!strcmp(o, "peerfeats")) {
         n->peerfeats = v->num;
     } else if (!strcmp(o, "mtu")) {
@@ -139,6 +162,11 @@ static size_t device_index(struct vdev *d)
 static int net_options_end(struct vdev *d)
 {
     struct net *n = vdev_state(d);
+    if (n->tap_name && n->peer_path)
+        return vdev_error(d, n->tap_pos,
+                          "keep one: 'tap NAME' joins the NIC to a host interface directly, "
+                          "'peer PATH' to another VM or to `vdevkit net-peer`",
+                          "option 'tap' cannot be combined with 'peer'");
     if (n->peer_path && !vdev_user_name(d))
         return vdev_error(d, vdev_pos(d),
                           "add 'name NAME': the peer reaches this NIC at RUNTIME_DIR/SYSTEM/NAME",
@@ -194,8 +222,16 @@ static int net_configured(struct vdev *d)
 {
     struct net *n = vdev_state(d);
     struct vdev_machine *m = vdev_machine_of(d);
+    n->be = n->tap_name ? &net_be_tap : &net_be_peer;
     if (vdev_machine_config(m)->dryrun)
         return 0;
+    if (n->tap_name) {
+        struct vdev_err err = {{0}};
+        if (net_tap_open(n, &err))
+            return vdev_error(d, n->tap_pos, NULL, "tap %s: %s", n->tap_name, err.msg);
+        atomic_store(&n->link_up, true); /* while attached: the host side changes nothing */
+        vdev_info(d, "attached to tap %s", n->tap_name);
+    }
     if (n->peer_path) {
         struct vdev_err err = {{0}};
         if (vdev_machine_runtime_path(m, vdev_user_name(d), n->bind_path, sizeof(n->bind_path),
@@ -233,8 +269,11 @@ static void net_status(struct vdev *d, FILE *out)
     net_get_mac(n, mac);
     net_mac_format(mac, text);
     const struct net_stats *s = &n->st;
-    fprintf(out, "%s mac %s link %s peer %s", n->vio ? vdev_virtio_where(n->vio) : "detached", text,
-            atomic_load(&n->link_up) ? "up" : "down", n->peer_path ? n->peer_path : "none");
+    fprintf(out, "%s mac %s link %s %s %s", n->vio ? vdev_virtio_where(n->vio) : "detached", text,
+            atomic_load(&n->link_up) ? "up" : "down", n->tap_name ? "tap" : "peer",
+            n->tap_name    ? n->tap_name
+            : n->peer_path ? n->peer_path
+                           : "none");
     fprintf(out,
             " rx %" PRIu64 " frames %" PRIu64 " bytes tx %" PRIu64 " frames %" PRIu64
             " bytes drops link-down %" PRIu64 " ring-full %" PRIu64 " no-buffers %" PRIu64
@@ -247,6 +286,8 @@ static void net_status(struct vdev *d, FILE *out)
             net_read(&s->drop_bad_header), net_read(&s->errors), net_read(&s->sw_gso_frames),
             net_read(&s->sw_gso_segments), net_read(&s->sw_csum), net_read(&s->link_connects),
             net_read(&s->link_disconnects), net_read(&s->link_bad_records));
+    if (n->tap_name)
+        fprintf(out, " tap-errors %" PRIu64, net_read(&s->tap_errors));
     pthread_mutex_lock(&n->cfg_lock);
     if (n->cap_shown)
         fprintf(out, " capture %s", n->cap_shown);
@@ -269,8 +310,10 @@ static void net_terminate(struct vdev *d)
     if (n->link)
         peer_link_close(n->link);
     n->link = NULL;
+    net_tap_close(n);
     free(n->peer_path);
-    n->peer_path = NULL;
+    free(n->tap_name);
+    n->peer_path = n->tap_name = NULL;
     close(n->wake_fd);
     pthread_mutex_destroy(&n->run_lock);
     pthread_mutex_destroy(&n->cfg_lock);
@@ -278,7 +321,7 @@ static void net_terminate(struct vdev *d)
 }
 
 VDEV_MODULE(virtio_net, .name = "virtio-net",
-            .summary = "virtio network card linked to another VM by a peer link",
+            .summary = "virtio network card linked to another VM by a peer link, or to a host TAP",
             .options = net_options, .state_size = sizeof(struct net),
             .places = VDEV_PLACE_PCI | VDEV_PLACE_MEM, .default_loc = NULL, .window_size = 0,
             .has_intr = true, .intr_optional = true, .options_start = net_options_start,

@@ -1,9 +1,10 @@
-/* Receive: frames from our ring (written by the peer) -> guest rx buffers.
+/* Receive: frames from the backend (our peer-link ring, or a TAP) -> guest rx buffers.
  *
  * The peer process is not trusted: every length and offset read from the ring is checked,
  * and the header is read once into local memory before use. A frame in a form the guest
  * did not negotiate is converted (checksum completed) or dropped (GSO; the sender
- * converts according to our features, so this only happens across a feature change).
+ * converts according to our features, and the TAP backend segments what it read across a
+ * feature change, so this only happens across a feature change on a peer link).
  *
  * With VIRTIO_NET_F_MRG_RXBUF a frame spreads over as many chains as it needs and
  * num_buffers says how many; without it, one chain per frame. When the guest has not
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "net_backend.h"
 #include "net_mac.h"
 #include "net_offload.h"
 #include "peer_link.h"
@@ -236,12 +238,12 @@ static enum rx_result rx_one(struct net *n, struct vdev_virtq *q, const uint8_t 
 bool net_rx_process(struct net *n)
 {
     struct vdev_virtq *q = vdev_virtio_queue(n->vio, NET_Q_RX);
-    if (!q || !n->link)
+    if (!q)
         return false;
     unsigned frames = 0, delivered = 0;
     while (frames < NET_BATCH) {
         size_t len;
-        const uint8_t *p = peer_link_rx_peek(n->link, &len);
+        const uint8_t *p = n->be->rx_peek(n, &len);
         if (!p) {
             rx_unhold(n, q); /* the link went down under a held frame */
             break;
@@ -251,7 +253,7 @@ bool net_rx_process(struct net *n)
             n->rx_wait_buffers = true; /* the frame stays in the ring */
             break;
         }
-        peer_link_rx_release(n->link);
+        n->be->rx_release(n);
         if (r == RX_FAILED)
             break;
         frames++;
@@ -266,13 +268,11 @@ bool net_rx_process(struct net *n)
 
 bool net_rx_discard(struct net *n)
 {
-    if (!n->link)
-        return false;
     size_t len;
     for (unsigned i = 0; i < NET_BATCH; i++) {
-        if (!peer_link_rx_peek(n->link, &len))
+        if (!n->be->rx_peek(n, &len))
             return false;
-        peer_link_rx_release(n->link);
+        n->be->rx_release(n);
         net_count(&n->st.drop_no_buffers, 1);
     }
     return true;

@@ -10,7 +10,7 @@ struct net_stats {
     _Atomic uint64_t rx_frames, rx_bytes; /* delivered to our guest */
     _Atomic uint64_t tx_frames, tx_bytes; /* put on the link (segments count one each) */
     _Atomic uint64_t drop_link_down;      /* guest sent while the link was down */
-    _Atomic uint64_t drop_ring_full;      /* the peer's ring stayed full */
+    _Atomic uint64_t drop_ring_full;      /* the peer's ring stayed full (TAP: EAGAIN) */
     _Atomic uint64_t drop_no_buffers;     /* frames for a guest without a running driver */
     _Atomic uint64_t drop_too_big;        /* frame larger than the guest's receive buffers */
     _Atomic uint64_t drop_filtered;       /* refused by the guest's receive filter */
@@ -19,6 +19,7 @@ struct net_stats {
     _Atomic uint64_t sw_gso_frames;       /* GSO frames segmented in software ... */
     _Atomic uint64_t sw_gso_segments;     /* ... into this many segments */
     _Atomic uint64_t sw_csum;             /* checksums completed in software */
+    _Atomic uint64_t tap_errors;          /* the TAP refused a write or failed a read */
     /* the link's own counters, copied by the data thread (the link is single-threaded) */
     _Atomic uint64_t link_connects, link_disconnects, link_bad_records;
 };

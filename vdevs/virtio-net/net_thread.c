@@ -1,6 +1,6 @@
-/* The data thread of one NIC: from `configured` to `terminate` it services the peer link
- * (so the link comes up whether or not the guest driver runs) and, between virtio start
- * and stop, moves frames. It sleeps in poll() on the queues' kick eventfds, the link's
+/* The data thread of one NIC: from `configured` to `terminate` it services the backend
+ * (so a peer link comes up whether or not the guest driver runs) and, between virtio start
+ * and stop, moves frames. It sleeps in poll() on the queues' kick eventfds, the backend's
  * fds and a wake-up eventfd; kicks are only asked for before sleeping. */
 #include <errno.h>
 #include <poll.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "net.h"
-#include "peer_link.h"
+#include "net_backend.h"
 
 uint64_t net_now_ms(void)
 {
@@ -59,14 +59,14 @@ void net_driver_error(struct net *n)
 static bool run_queues(struct net *n)
 {
     bool busy = false;
-    if (atomic_exchange(&n->features_dirty, false) && n->link)
-        peer_link_set_features(n->link, n->features);
+    if (atomic_exchange(&n->features_dirty, false))
+        n->be->features_changed(n);
     if (!atomic_load(&n->running)) {
         /* no driver: drop what arrives, and keep the peer's wake-ups coming so its ring
          * never fills on our account */
         if (net_rx_discard(n))
             return true;
-        return n->link && peer_link_rx_sleep(n->link);
+        return n->be->rx_sleep(n);
     }
     if (n->broken) /* NEEDS_RESET: the core stops the device soon */
         return false;
@@ -91,7 +91,7 @@ static bool run_queues(struct net *n)
     if (rxq && n->rx_wait_buffers) {
         if (vdev_virtq_set_kicks(rxq, true))
             busy = true;
-    } else if (n->link && peer_link_rx_sleep(n->link)) {
+    } else if (n->be->rx_sleep(n)) {
         busy = true;
     }
     return busy;
@@ -107,7 +107,7 @@ static void quiet_kicks(struct net *n)
     }
 }
 
-enum { FD_WAKE, FD_KICK_RX, FD_KICK_TX, FD_KICK_CTRL, FD_LINK, FD_LINK_RX, FD_LINK_SPACE, FD_N };
+enum { FD_WAKE, FD_KICK_RX, FD_KICK_TX, FD_KICK_CTRL, FD_BACKEND, FD_N = FD_BACKEND + NET_BE_FDS };
 
 static void *net_thread(void *arg)
 {
@@ -118,7 +118,6 @@ static void *net_thread(void *arg)
     int kick[NET_NUM_QUEUES];
     for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
         kick[q] = vdev_virtio_kick_fd(n->vio, q);
-    uint64_t link_due = 0;
     bool was_running = false;
 
     while (!atomic_load(&n->quit)) {
@@ -143,57 +142,23 @@ static void *net_thread(void *arg)
             net_capture_idle(n);
         pthread_mutex_unlock(&n->run_lock);
 
-        int timeout = busy ? 0 : -1;
-        uint64_t now = net_now_ms();
-        if (n->link) {
-            int lt = peer_link_timeout_ms(n->link);
-            if (lt >= 0 && (timeout < 0 || lt < timeout))
-                timeout = lt;
-            link_due = lt >= 0 ? now + (uint64_t)lt : UINT64_MAX;
-        }
-        if (n->tx_blocked) {
-            uint64_t end = n->tx_blocked_ms + NET_TX_STALL_MS;
-            int left = end > now ? (int)(end - now) : 0;
-            if (timeout < 0 || left < timeout)
-                timeout = left;
-        }
-
+        int timeout = n->be->poll_prepare(n, fds + FD_BACKEND);
+        if (busy)
+            timeout = 0;
         fds[FD_WAKE] = (struct pollfd){.fd = n->wake_fd, .events = POLLIN};
         fds[FD_KICK_RX] = (struct pollfd){.fd = kick[NET_Q_RX], .events = POLLIN};
         fds[FD_KICK_TX] = (struct pollfd){.fd = kick[NET_Q_TX], .events = POLLIN};
         fds[FD_KICK_CTRL] = (struct pollfd){.fd = kick[NET_Q_CTRL], .events = POLLIN};
-        fds[FD_LINK] =
-            (struct pollfd){.fd = n->link ? peer_link_fd(n->link) : -1, .events = POLLIN};
-        fds[FD_LINK_RX] =
-            (struct pollfd){.fd = n->link ? peer_link_rx_fd(n->link) : -1, .events = POLLIN};
-        fds[FD_LINK_SPACE] = (struct pollfd){
-            .fd = n->link && n->tx_blocked ? peer_link_tx_space_fd(n->link) : -1, .events = POLLIN};
         int r = poll(fds, FD_N, timeout);
         if (r < 0 && errno != EINTR) {
             vdev_log(n->d, VDEV_LOG_ERROR, "data thread: poll: %s", strerror(errno));
             usleep(1000);
             continue;
         }
-        for (unsigned i = 0; i < FD_N; i++)
-            if (i != FD_LINK && r > 0 && (fds[i].revents & POLLIN))
+        for (unsigned i = 0; i < FD_BACKEND; i++)
+            if (r > 0 && (fds[i].revents & POLLIN))
                 drain(fds[i].fd);
-        if (r > 0 && (fds[FD_LINK_SPACE].revents & POLLIN))
-            n->tx_blocked = false;
-        now = net_now_ms();
-        if (n->tx_blocked && now >= n->tx_blocked_ms + NET_TX_STALL_MS) {
-            /* the peer stopped draining its ring: drop rather than wedge the guest */
-            n->tx_blocked = false;
-            n->tx_dropping = true;
-        }
-        if (n->link &&
-            ((r > 0 && (fds[FD_LINK].revents & (POLLIN | POLLERR | POLLHUP))) || now >= link_due)) {
-            peer_link_service(n->link);
-            struct peer_link_stats ls;
-            peer_link_get_stats(n->link, &ls);
-            atomic_store_explicit(&n->st.link_connects, ls.connects, memory_order_relaxed);
-            atomic_store_explicit(&n->st.link_disconnects, ls.disconnects, memory_order_relaxed);
-            atomic_store_explicit(&n->st.link_bad_records, ls.bad_frames, memory_order_relaxed);
-        }
+        n->be->poll_done(n, fds + FD_BACKEND, r);
     }
     return NULL;
 }

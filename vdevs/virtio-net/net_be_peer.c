@@ -1,0 +1,204 @@
+/* The peer-link backend: guest tx frames go into the peer's ring (one copy), converted
+ * here when the peer's guest cannot take them (GSO segmented, NEEDS_CSUM completed); rx
+ * frames are read from our ring in place. With no `peer` (n->link NULL) it is the empty
+ * wire: sends drop as link-down, nothing arrives.
+ *
+ * Flow control: a full peer ring leaves the chain in the queue and the thread waits for
+ * room (the guest's TCP sees back-pressure, not loss). If the ring stays full for
+ * NET_TX_STALL_MS (a stuck peer) frames are dropped and counted until it takes one again,
+ * so a dead peer never wedges the guest's transmit queue. A link that is down drops at
+ * once. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "net_backend.h"
+#include "peer_link.h"
+
+static void count_sent(struct net *n, size_t frame_len)
+{
+    net_count(&n->st.tx_frames, 1);
+    net_count(&n->st.tx_bytes, frame_len);
+}
+
+/* Nothing reserved: the link went down, or the ring is full. */
+static enum net_tx_result tx_no_room(struct net *n, size_t len)
+{
+    if (!peer_link_up(n->link)) {
+        net_count(&n->st.drop_link_down, 1);
+        return NET_TX_DROPPED;
+    }
+    if (n->tx_dropping) {
+        net_count(&n->st.drop_ring_full, 1);
+        return NET_TX_DROPPED;
+    }
+    if (peer_link_tx_want_space(n->link, len))
+        return NET_TX_BLOCKED; /* room appeared already: the retry succeeds at once */
+    n->tx_blocked = true;
+    n->tx_blocked_ms = net_now_ms();
+    return NET_TX_BLOCKED;
+}
+
+/* Software TSO: every segment straight from the guest's buffers into the ring. A ring
+ * that fills after the first segment drops the rest (counted); TCP recovers. */
+static enum net_tx_result tx_segment(struct net *n, const struct net_hdr *h,
+                                     const struct net_src *src)
+{
+    uint8_t hdrs[NET_TSO_MAX_HDR];
+    size_t hl = net_src_read(src, 0, hdrs, sizeof(hdrs));
+    struct net_tso t;
+    const char *why;
+    if (net_tso_prepare(&t, hdrs, hl, src->len, h->gso_type, h->gso_size, &why)) {
+        net_count(&n->st.drop_bad_header, 1);
+        net_log_limited(n, "tx: GSO frame dropped: %s", why);
+        return NET_TX_DROPPED;
+    }
+    size_t max = NET_HDR_LEN + t.hdr_len + t.mss;
+    for (unsigned i = 0; i < t.nsegs; i++) {
+        uint8_t *p = peer_link_tx_reserve(n->link, max);
+        if (!p) {
+            if (i == 0)
+                return tx_no_room(n, max);
+            net_count(!peer_link_up(n->link) ? &n->st.drop_link_down : &n->st.drop_ring_full,
+                      t.nsegs - i);
+            break;
+        }
+        struct net_hdr out = {0};
+        net_hdr_store(&out, p);
+        size_t sl = net_tso_segment(&t, hdrs, src, i, p + NET_HDR_LEN);
+        net_capture(n, p + NET_HDR_LEN, sl);
+        peer_link_tx_commit(n->link, NET_HDR_LEN + sl);
+        count_sent(n, sl);
+        net_count(&n->st.sw_gso_segments, 1);
+    }
+    net_count(&n->st.sw_gso_frames, 1);
+    n->tx_dropping = false;
+    return NET_TX_SENT;
+}
+
+static enum net_tx_result peer_tx(struct net *n, struct net_hdr *h, const struct net_src *src)
+{
+    if (!n->link || !peer_link_up(n->link)) {
+        net_count(&n->st.drop_link_down, 1);
+        return NET_TX_DROPPED;
+    }
+    uint64_t pf = peer_link_peer_features(n->link) & n->peerfeats;
+    if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE && !net_guest_takes_gso(pf, h->gso_type))
+        return tx_segment(n, h, src);
+    bool do_csum =
+        (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !(pf & NET_BIT(VIRTIO_NET_F_GUEST_CSUM));
+
+    size_t len = NET_HDR_LEN + src->len;
+    uint8_t *p = peer_link_tx_reserve(n->link, len);
+    if (!p)
+        return tx_no_room(n, len);
+    net_src_read(src, 0, p + NET_HDR_LEN, src->len);
+    if (do_csum) {
+        net_csum_complete(p + NET_HDR_LEN, src->len, h->csum_start, h->csum_offset);
+        net_count(&n->st.sw_csum, 1);
+        h->flags = 0;
+        h->csum_start = h->csum_offset = 0;
+    }
+    h->num_buffers = 0;
+    net_hdr_store(h, p);
+    net_capture(n, p + NET_HDR_LEN, src->len);
+    peer_link_tx_commit(n->link, len);
+    count_sent(n, src->len);
+    n->tx_dropping = false;
+    return NET_TX_SENT;
+}
+
+static void peer_tx_flush(struct net *n)
+{
+    peer_link_tx_flush(n->link);
+}
+
+static const uint8_t *peer_rx_peek(struct net *n, size_t *len)
+{
+    return n->link ? peer_link_rx_peek(n->link, len) : NULL;
+}
+
+static void peer_rx_release(struct net *n)
+{
+    peer_link_rx_release(n->link);
+}
+
+static bool peer_rx_sleep(struct net *n)
+{
+    return n->link && peer_link_rx_sleep(n->link);
+}
+
+static void peer_features_changed(struct net *n)
+{
+    if (n->link)
+        peer_link_set_features(n->link, n->features);
+}
+
+enum { PFD_LINK, PFD_RX, PFD_SPACE };
+
+static int peer_poll_prepare(struct net *n, struct pollfd *fds)
+{
+    int timeout = -1;
+    uint64_t now = net_now_ms();
+    if (n->link) {
+        timeout = peer_link_timeout_ms(n->link);
+        n->link_due = timeout >= 0 ? now + (uint64_t)timeout : UINT64_MAX;
+    }
+    if (n->tx_blocked) {
+        uint64_t end = n->tx_blocked_ms + NET_TX_STALL_MS;
+        int left = end > now ? (int)(end - now) : 0;
+        if (timeout < 0 || left < timeout)
+            timeout = left;
+    }
+    fds[PFD_LINK] = (struct pollfd){.fd = n->link ? peer_link_fd(n->link) : -1, .events = POLLIN};
+    fds[PFD_RX] = (struct pollfd){.fd = n->link ? peer_link_rx_fd(n->link) : -1, .events = POLLIN};
+    fds[PFD_SPACE] = (struct pollfd){
+        .fd = n->link && n->tx_blocked ? peer_link_tx_space_fd(n->link) : -1, .events = POLLIN};
+    return timeout;
+}
+
+static void drain(int fd)
+{
+    uint64_t v;
+    if (fd >= 0 && read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
+        /* nothing to do: the fd is level-triggered by poll and read again next time */
+    }
+}
+
+static void peer_poll_done(struct net *n, const struct pollfd *fds, int r)
+{
+    if (r > 0 && (fds[PFD_RX].revents & POLLIN))
+        drain(fds[PFD_RX].fd);
+    if (r > 0 && (fds[PFD_SPACE].revents & POLLIN)) {
+        drain(fds[PFD_SPACE].fd);
+        n->tx_blocked = false;
+    }
+    uint64_t now = net_now_ms();
+    if (n->tx_blocked && now >= n->tx_blocked_ms + NET_TX_STALL_MS) {
+        /* the peer stopped draining its ring: drop rather than wedge the guest */
+        n->tx_blocked = false;
+        n->tx_dropping = true;
+    }
+    if (n->link &&
+        ((r > 0 && (fds[PFD_LINK].revents & (POLLIN | POLLERR | POLLHUP))) || now >= n->link_due)) {
+        peer_link_service(n->link);
+        struct peer_link_stats ls;
+        peer_link_get_stats(n->link, &ls);
+        atomic_store_explicit(&n->st.link_connects, ls.connects, memory_order_relaxed);
+        atomic_store_explicit(&n->st.link_disconnects, ls.disconnects, memory_order_relaxed);
+        atomic_store_explicit(&n->st.link_bad_records, ls.bad_frames, memory_order_relaxed);
+    }
+}
+
+const struct net_backend net_be_peer = {
+    .kind = "peer",
+    .tx = peer_tx,
+    .tx_flush = peer_tx_flush,
+    .rx_peek = peer_rx_peek,
+    .rx_release = peer_rx_release,
+    .rx_sleep = peer_rx_sleep,
+    .features_changed = peer_features_changed,
+    .poll_prepare = peer_poll_prepare,
+    .poll_done = peer_poll_done,
+};
