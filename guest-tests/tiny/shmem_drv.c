@@ -155,11 +155,9 @@ unsigned shm_attach(struct shm_dev *d, const char *name, uint32_t pages, bool fi
     return SHM_ST_OK;
 }
 
-/* Level-triggered: each status read clears that region's reason; the runtime sends the EOI
- * after this returns, when the line is low unless a new reason came meanwhile. */
-static void on_shm_irq(struct rt_frame *f)
+/* Reads each region's status and accumulates it; true if something was new. */
+static bool read_regions(void)
 {
-    (void)f;
     bool news = false;
     for (unsigned i = 0; i < n_irq_regions; i++) {
         struct shm_region *r = irq_regions[i];
@@ -172,13 +170,25 @@ static void on_shm_irq(struct rt_frame *f)
         __atomic_fetch_or(&r->pending, notified, __ATOMIC_SEQ_CST);
         __atomic_store_n(&r->attached, att, __ATOMIC_SEQ_CST);
     }
+    return news;
+}
+
+/* Level-triggered: each status read clears that region's reason; the runtime sends the EOI
+ * after this returns, when the line is low unless a new reason came meanwhile. MSI-X: a change
+ * after the read sends another message, taken after the EOI. */
+static void on_shm_irq(struct rt_frame *f)
+{
+    (void)f;
+    bool news = read_regions();
     shm_irqs = shm_irqs + 1;
     if (!news)
         shm_irqs_idle = shm_irqs_idle + 1;
 }
 
 /* MSI-X vector 0: the table in the BAR the capability names (32-bit memory, so inside the
- * runtime's 4 GiB map), entry 0 to vCPU 0, then MSI-X on. */
+ * runtime's 4 GiB map), entry 0 to vCPU 0, then MSI-X on. A change while MSI-X was off sent
+ * no message (INTx instead, which nobody routes), so the regions are read once after MSI-X is
+ * on, with the entry masked: what changes meanwhile is held as pending and sent on unmask. */
 static bool msix_setup(struct shm_dev *d)
 {
     if (!d->msix_cap)
@@ -192,8 +202,11 @@ static bool msix_setup(struct shm_dev *d)
     pci_cfg_write(d->bdf, PCI_COMMAND, 2, cmd | PCI_CMD_MEM);
     d->msix_table = (volatile uint32_t *)(uintptr_t)(base + off);
     pci_msix_route(d->msix_table, 0, d->vector, 0);
+    pci_msix_mask(d->msix_table, 0, true);
     pci_msix_enable(d->bdf, d->msix_cap, true);
     d->msix = true;
+    read_regions();
+    pci_msix_mask(d->msix_table, 0, false);
     return true;
 }
 
@@ -228,7 +241,7 @@ const char *shm_irq_mode(const struct shm_dev *d)
     return d->msix ? "MSI-X" : d->pci ? "INTx" : "line";
 }
 
-void shm_irq_add(struct shm_region *r)
+static void add_region(struct shm_region *r)
 {
     for (unsigned i = 0; i < n_irq_regions; i++)
         if (!irq_regions[i]) {
@@ -238,6 +251,21 @@ void shm_irq_add(struct shm_region *r)
     RT_CHECK(n_irq_regions < MAX_IRQ_REGION);
     __atomic_store_n(&irq_regions[n_irq_regions], r, __ATOMIC_SEQ_CST);
     __atomic_store_n(&n_irq_regions, n_irq_regions + 1, __ATOMIC_SEQ_CST);
+}
+
+/* With MSI-X on, a change to r before the handler knew it sent a message the handler found
+ * nothing in: read the regions once, masked, as msix_setup does. (A level line stays up.) */
+void shm_irq_add(struct shm_region *r)
+{
+    struct shm_dev *d = r->dev;
+    if (!d->msix) {
+        add_region(r);
+        return;
+    }
+    pci_msix_mask(d->msix_table, 0, true);
+    add_region(r);
+    read_regions();
+    pci_msix_mask(d->msix_table, 0, false);
 }
 
 /* The handler runs on this vCPU between CPL3 instructions, never half-way through this store. */

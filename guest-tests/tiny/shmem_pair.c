@@ -175,10 +175,11 @@ int shm_pair_run(struct shm_dev *d, const char *test, const char *region, bool m
     shm_irq_add(&data_r);
     shm_irq_add(&ack_r);
     RT_CHECK(shm_irq_setup(d, VEC_SHM, msix));
-    rt_printf("%s: %s: %s: %u pages at %lx, idx %u; %s: idx %u; interrupt %s (IOAPIC line %u), "
-              "factory vector %u\n",
+    rt_printf("%s: %s: %s: %u pages at %lx, idx %u; %s: idx %u; interrupt %s (%s %u), factory "
+              "vector %u\n",
               test, is_a ? "A" : "B", region, data_r.pages, data_r.gpa, data_r.idx, ack, ack_r.idx,
-              shm_irq_mode(d), d->line, shm_factory32(d, SHM_F_VECTOR));
+              shm_irq_mode(d), d->msix ? "entry 0 to LAPIC vector" : "IOAPIC line",
+              d->msix ? d->vector : d->line, shm_factory32(d, SHM_F_VECTOR));
 
     int rc = is_a ? run_a(d) : run_b(d);
     rt_printf("%s: %s: %u %s interrupts, %u without a reason\n", test, is_a ? "A" : "B", shm_irqs,
