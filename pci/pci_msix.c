@@ -165,6 +165,8 @@ static void arm_vector(struct vdev_pci_func *f, unsigned i, bool fresh)
 {
     struct pci_msix *x = f->msix;
     struct pci_msix_vec *v = &x->vec[i];
+    if (fresh && v->exported && !v->bound)
+        vdev_irqfd_take(atomic_load(&v->irqfd));
     if (!vec_live(x, v)) {
         if (v->exported)
             park_vector(x, v);
@@ -172,8 +174,6 @@ static void arm_vector(struct vdev_pci_func *f, unsigned i, bool fresh)
     }
     sync_vector(f, v);
     if (v->exported && !v->bound) {
-        if (fresh)
-            vdev_irqfd_take(atomic_load(&v->irqfd));
         fold_vector(x, i);
         /* Bound with the count consumed: the pending bit below fires it exactly once. */
         vdev_irqfd_set_bound(atomic_load(&v->irqfd), true);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,6 +102,22 @@ static inline int wait_child(pid_t pid)
     if (waitpid(pid, &st, 0) != pid)
         return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Whether this process may copy fds of process `pid` (pidfd_getfd: ptrace access; a
+ * container's seccomp profile or Yama may refuse it). Doorbells need it; without it
+ * notifications fall back to the watchers, and the tests that look for rings say so. */
+static inline bool can_getfd(pid_t pid)
+{
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pfd < 0)
+        return false;
+    int fd = (int)syscall(SYS_pidfd_getfd, pfd, 0, 0);
+    close(pfd);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
 }
 
 #endif

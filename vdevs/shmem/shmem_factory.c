@@ -432,6 +432,8 @@ void shmem_print_status(struct shmem *s, FILE *out)
     pthread_mutex_lock(&s->lock);
     uint64_t base = shmem_window_base(s);
     fprintf(out, "window 0x%" PRIx64 "+0x%" PRIx64, base, s->window_size);
+    if (s->msix)
+        fprintf(out, ", MSI-X on (%s)", s->msix_efd >= 0 ? "doorbells" : "no doorbells");
     unsigned n = 0;
     for (unsigned i = 0; i < SHMEM_MAX_ATTACH; i++) {
         const struct shmem_att *a = &s->att[i];
