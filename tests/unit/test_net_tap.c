@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netpacket/packet.h>
@@ -23,7 +24,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <linux/capability.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -541,6 +541,43 @@ START_TEST(guest_without_buffers_does_not_wedge)
 }
 END_TEST
 
+/* A driver that broke a rule: the NIC leaves the TAP alone until the device starts again. */
+START_TEST(broken_driver_does_not_spin)
+{
+    tap_make("vt0", -1);
+    tap_machine_up(&G, "tap vt0");
+    drv_start(&G, BASIC_FEATURES);
+    uint8_t gmac[6];
+    mac_of(&G, gmac);
+    struct dbuf b = {alloc_buf(&G, 4), 4, 0}; /* shorter than the virtio-net header */
+    drv_add(&G, NET_Q_TX, &b, 1);
+    for (int i = 0; i < 5000 && !net_read(&G.n->st.errors); i++)
+        usleep(1000);
+    ck_assert_uint_eq(net_read(&G.n->st.errors), 1);
+    int s = tap_socket("vt0", false, true);
+    static uint8_t f[2048];
+    tap_send(s, f, udp_frame(f, gmac, host_mac, 100));
+    usleep(50000);
+    double c0 = cpu_seconds();
+    usleep(300000);
+    double used = cpu_seconds() - c0;
+    ck_assert_msg(used < 0.1, "%.3f s of CPU in 0.3 s with a broken driver", used);
+    /* a new start of the driver gets frames again */
+    vdev_virtio_set_status(G.vio, 0);
+    drv_start(&G, BASIC_FEATURES);
+    uint64_t rx = drv_post_rx(&G, 8, 2048);
+    size_t len = udp_frame(f, gmac, host_mac, 300);
+    tap_send(s, f, len);
+    uint64_t at;
+    size_t got = guest_recv(&G, rx, 2048, &at);
+    if (got != NET_HDR_LEN + len) /* the frame of the broken run, if the kernel kept it */
+        got = guest_recv(&G, rx, 2048, &at);
+    ck_assert_uint_eq(got, NET_HDR_LEN + len);
+    ck_assert(memcmp(gpa(&G, at) + NET_HDR_LEN, f, len) == 0);
+    close(s);
+}
+END_TEST
+
 static size_t read_whole(const char *path, uint8_t *buf, size_t cap)
 {
     FILE *f = fopen(path, "rb");
@@ -595,8 +632,8 @@ START_TEST(missing_interface_is_an_error_not_created)
     ck_assert_uint_eq(if_nametoindex("nosuch0"), 0);
     /* something that is not a TAP */
     ck_assert_int_ne(tap_build(&G, "tap lo", &err), 0);
-    ck_assert_msg(strstr(err.msg, "tap lo: cannot attach to 'lo': Invalid argument (hint: "),
-                  "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "tap lo: cannot attach to 'lo': Invalid argument (hint: "), "%s",
+                  err.msg);
     /* a dry run opens nothing */
     ck_assert_msg(tap_build(&G, "tap nosuch0 dryrun", &err) == 0, "%s", err.msg);
     machine_down(&G);
@@ -724,6 +761,7 @@ static Suite *net_tap_suite(void)
     tcase_add_test(tc, guest_without_tso_gets_kernel_segments);
     tcase_add_test(tc, gso_across_a_feature_change_is_segmented_here);
     tcase_add_test(tc, guest_without_buffers_does_not_wedge);
+    tcase_add_test(tc, broken_driver_does_not_spin);
     tcase_add_test(tc, capture_records_both_directions);
     tcase_add_test(tc, missing_interface_is_an_error_not_created);
     tcase_add_test(tc, busy_interface_is_refused);

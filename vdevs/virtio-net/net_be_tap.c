@@ -29,9 +29,9 @@
 
 struct net_tap {
     int fd;
-    uint8_t *buf;      /* the frame read, header first */
-    size_t len;        /* its length; 0 = none */
-    uint8_t *seg;      /* a GSO frame the guest cannot take: its segment seg_next */
+    uint8_t *buf; /* the frame read, header first */
+    size_t len;   /* its length; 0 = none */
+    uint8_t *seg; /* a GSO frame the guest cannot take: its segment seg_next */
     struct net_tso tso;
     unsigned seg_count; /* 0: the frame goes as it is */
     unsigned seg_next;
@@ -115,8 +115,8 @@ static enum net_tx_result tap_tx(struct net *n, struct net_hdr *h, const struct 
             net_count(&n->st.drop_ring_full, 1);
         } else {
             net_count(&n->st.tap_errors, 1); /* EINVAL: the kernel refused the header */
-            net_log_limited(n, "tx: writing a %zu-byte frame to tap %s: %s", src->len,
-                            n->tap_name, strerror(e));
+            net_log_limited(n, "tx: writing a %zu-byte frame to tap %s: %s", src->len, n->tap_name,
+                            strerror(e));
         }
         return NET_TX_DROPPED;
     }
@@ -166,8 +166,7 @@ static bool tap_start_segments(struct net *n, struct net_tap *t, const struct ne
     size_t flen = t->len - NET_HDR_LEN;
     const char *why;
     size_t hl = flen < NET_TSO_MAX_HDR ? flen : NET_TSO_MAX_HDR;
-    if (net_tso_prepare(&t->tso, t->buf + NET_HDR_LEN, hl, flen, h->gso_type, h->gso_size,
-                        &why)) {
+    if (net_tso_prepare(&t->tso, t->buf + NET_HDR_LEN, hl, flen, h->gso_type, h->gso_size, &why)) {
         net_count(&n->st.drop_bad_header, 1);
         net_log_limited(n, "rx: GSO frame from tap %s dropped: %s", n->tap_name, why);
         return false;
@@ -206,9 +205,8 @@ static const uint8_t *tap_rx_peek(struct net *n, size_t *len)
         struct iovec iv = {t->buf + NET_HDR_LEN, flen};
         struct net_src src = {.iov = &iv, .niov = 1, .skip = 0, .len = flen};
         memset(t->seg, 0, NET_HDR_LEN); /* complete checksums: no flags */
-        t->seg_len = NET_HDR_LEN +
-                     net_tso_segment(&t->tso, t->buf + NET_HDR_LEN, &src, t->seg_next,
-                                     t->seg + NET_HDR_LEN);
+        t->seg_len = NET_HDR_LEN + net_tso_segment(&t->tso, t->buf + NET_HDR_LEN, &src, t->seg_next,
+                                                   t->seg + NET_HDR_LEN);
     }
     *len = t->seg_len;
     return t->seg;
@@ -250,8 +248,9 @@ static void tap_features_changed(struct net *n)
 
 static int tap_poll_prepare(struct net *n, struct pollfd *fds)
 {
-    /* a guest without buffers: leave the frames in the kernel until an rx kick */
-    bool paused = atomic_load(&n->running) && n->rx_wait_buffers;
+    /* a guest without buffers: leave the frames in the kernel until an rx kick; a broken
+     * driver: until the device starts again (readable, the fd would keep us spinning) */
+    bool paused = atomic_load(&n->running) && (n->rx_wait_buffers || n->broken);
     fds[0] = (struct pollfd){.fd = paused ? -1 : n->tap->fd, .events = POLLIN};
     fds[1] = fds[2] = (struct pollfd){.fd = -1};
     return -1;
