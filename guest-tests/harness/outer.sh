@@ -258,16 +258,19 @@ run_outer() {
             fi
         done
     ) &
-    local watcher=$!
+    watcher=$! # (global: on_signal stops it too)
     wait "$pipeline" || true
     kill "$watcher" 2>/dev/null || true
     qemu_rc=$(cat "$work/qemu.rc" 2>/dev/null || echo 255)
 }
 
 # Stop a running QEMU when we are interrupted or terminated.
+watcher=
 on_signal() {
     trap - INT TERM
     if [ -s "$work/qemu.pid" ]; then kill "$(cat "$work/qemu.pid")" 2>/dev/null || true; fi
+    # the silence watcher loops until QEMU is silent: without this, `wait` never returned
+    if [ -n "${watcher:-}" ]; then kill "$watcher" 2>/dev/null || true; fi
     wait 2>/dev/null || true   # let the console pipeline finish before cleanup
     vdk_log "outer.sh: interrupted; outer machine stopped"
     exit 130
