@@ -3,10 +3,9 @@
 
 #include "rt.h"
 
-#define VEC_CONFIG           0x50       /* MSI-X entry 0 */
-#define VEC_RX               0x51       /* MSI-X entry 1 */
-#define VEC_INTX             0x52       /* the IOAPIC input of INTA# or of the MMIO line */
-#define IOAPIC_LOW           (1u << 13) /* active low, as ACPI's _PRT describes PCI INTx */
+#define VEC_CONFIG           0x50 /* MSI-X entry 0 */
+#define VEC_RX               0x51 /* MSI-X entry 1 */
+#define VEC_INTX             0x52 /* the IOAPIC input of INTA# or of the MMIO line */
 #define NET_S_LINK_UP        1
 #define NET_CFG_STATUS       6
 #define F_MAC                (1ull << 5)
@@ -181,7 +180,7 @@ void net_init(struct net_dev *n, bool msix, uint32_t bar_addr)
         n->intx_line = vpd_intx_line(&n->pci);
         RT_CHECK(n->intx_line == 16 + (n->pci.bdf >> 3) % 4);
         rt_on_irq(VEC_INTX, on_intx);
-        rt_ioapic_route(n->intx_line, VEC_INTX, 0, RT_IOAPIC_LEVEL | IOAPIC_LOW);
+        rt_ioapic_route(n->intx_line, VEC_INTX, 0, RT_IOAPIC_LEVEL | RT_IOAPIC_ACTIVE_LOW);
     }
     net_start(n, msix);
 }

@@ -7,7 +7,6 @@
 #define PCI_BAR2       0x18
 #define SHM_VENDOR     0x1c05u
 #define SHM_DEVICE     0x0001u
-#define IOAPIC_LOW     (1u << 13) /* PCI INTx is active low (ACPI _PRT) */
 #define PTE_P          0x1ull
 #define PTE_W          0x2ull
 #define PTE_U          0x4ull
@@ -233,7 +232,8 @@ void shm_irq_unmask(struct shm_dev *d)
     if (d->msix)
         pci_msix_mask(d->msix_table, 0, false);
     else
-        rt_ioapic_route(d->line, d->vector, 0, RT_IOAPIC_LEVEL | (d->pci ? IOAPIC_LOW : 0));
+        rt_ioapic_route(d->line, d->vector, 0,
+                        RT_IOAPIC_LEVEL | (d->pci ? RT_IOAPIC_ACTIVE_LOW : 0));
 }
 
 const char *shm_irq_mode(const struct shm_dev *d)

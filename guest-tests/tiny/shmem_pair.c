@@ -4,6 +4,7 @@
 #include "rt.h"
 
 #define VEC_SHM     0x53
+#define VEC_INTX    0x54 /* MSI-X on: the INTx line, which must stay low */
 #define FIND_TRIES  200
 #define FIND_PAUSE  50000000ull /* TSC ticks between tries while A's VM comes up */
 #define HALF_WORDS  (SHM_PAIR_PAGES * SHM_PAGE / 2 / 8)
@@ -175,6 +176,10 @@ int shm_pair_run(struct shm_dev *d, const char *test, const char *region, bool m
     shm_irq_add(&data_r);
     shm_irq_add(&ack_r);
     RT_CHECK(shm_irq_setup(d, VEC_SHM, msix));
+    if (msix) { /* edge-triggered: counts assertions of INTx (a level route could storm) */
+        rt_on_irq(VEC_INTX, NULL);
+        rt_ioapic_route(d->line, VEC_INTX, 0, RT_IOAPIC_ACTIVE_LOW);
+    }
     rt_printf("%s: %s: %s: %u pages at %lx, idx %u; %s: idx %u; interrupt %s (%s %u), factory "
               "vector %u\n",
               test, is_a ? "A" : "B", region, data_r.pages, data_r.gpa, data_r.idx, ack, ack_r.idx,
@@ -182,16 +187,20 @@ int shm_pair_run(struct shm_dev *d, const char *test, const char *region, bool m
               d->msix ? d->vector : d->line, shm_factory32(d, SHM_F_VECTOR));
 
     int rc = is_a ? run_a(d) : run_b(d);
-    rt_printf("%s: %s: %u %s interrupts, %u without a reason\n", test, is_a ? "A" : "B", shm_irqs,
-              shm_irq_mode(d), shm_irqs_idle);
+    rt_printf("%s: %s: %u %s interrupts, %u without a reason%s\n", test, is_a ? "A" : "B", shm_irqs,
+              shm_irq_mode(d), shm_irqs_idle,
+              d->msix && !rt_irq_count[VEC_INTX] ? "; INTx never raised" : "");
     /* A level line is high only while there is something to read: never an empty interrupt.
      * MSI-X messages are edges, one per change: changes that came before the handler's read
      * leave the messages after it empty (B's VM end detaches two regions at once), but never
      * more than one per interrupt with a reason. */
-    if (d->msix)
+    if (d->msix) {
         RT_CHECK(shm_irqs_idle <= shm_irqs - shm_irqs_idle);
-    else
+        RT_CHECK(rt_irq_count[VEC_INTX] == 0);
+        rt_ioapic_mask(d->line);
+    } else {
         RT_CHECK(shm_irqs_idle == 0);
+    }
     if (rc == 0)
         rt_printf("PASS %s\n", test);
     return rc;

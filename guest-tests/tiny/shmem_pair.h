@@ -1,5 +1,5 @@
-/* Two tiny guests sharing shmem regions (the tier-2 pair tests shmem_pair_pci and
- * shmem_pair_mmio: run-tiny-tests.sh runs NAME.conf and NAME.peer.conf at once). Both load
+/* Two tiny guests sharing shmem regions (the tier-2 pair tests shmem_pair_pci, shmem_pair_msix
+ * and shmem_pair_mmio: run-tiny-tests.sh runs NAME.conf and NAME.peer.conf at once). Both load
  * the same ELF; the role comes from the VM's policy: A's shmem device has `deny role-b allow
  * pair*`, B's `deny role-a`, so `find role-b` answers NO_PERMISSION in A and DOES_NOT_EXIST in
  * B. A checks that another name meets the implicit final `deny *`, B that "bad/name" is an

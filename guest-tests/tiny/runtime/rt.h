@@ -157,7 +157,9 @@ void rt_timer_stop(void);
 #define RT_IOAPIC_LEVEL      (1u << 15)
 #define RT_IOAPIC_MASKED     (1u << 16)
 #define RT_IOAPIC_REMOTE_IRR (1u << 14)
-/* Routes `pin` as a fixed interrupt `vector` to LAPIC `dest`; flags: RT_IOAPIC_LEVEL/MASKED. */
+#define RT_IOAPIC_ACTIVE_LOW (1u << 13) /* PCI INTx, as ACPI's _PRT describes it */
+/* Routes `pin` as a fixed interrupt `vector` to LAPIC `dest`; flags:
+ * RT_IOAPIC_LEVEL/MASKED/ACTIVE_LOW. */
 void rt_ioapic_route(unsigned pin, unsigned vector, unsigned dest, uint32_t flags);
 uint64_t rt_ioapic_redir(unsigned pin);
 void rt_ioapic_mask(unsigned pin);
