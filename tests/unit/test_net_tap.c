@@ -541,6 +541,47 @@ START_TEST(guest_without_buffers_does_not_wedge)
 }
 END_TEST
 
+/* `ip link del`: the guest's link goes down; the interface made again: it comes back. */
+START_TEST(deleted_interface_link_down_and_back)
+{
+    if (system("ip -V >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "test_net_tap: no 'ip' command: deleted_interface skipped\n");
+        return;
+    }
+    tap_make("vt0", -1);
+    tap_machine_up(&G, "tap vt0");
+    drv_start(&G, BASIC_FEATURES);
+    uint8_t gmac[6];
+    mac_of(&G, gmac);
+    unsigned cfg0 = atomic_load(&G.ft->notify_config);
+    ck_assert_int_eq(system("ip link del vt0"), 0);
+    ck_assert(wait_link(&G, false));
+    ck_assert(!(cfg_status(&G) & VIRTIO_NET_S_LINK_UP));
+    ck_assert_uint_gt(atomic_load(&G.ft->notify_config), cfg0);
+    ck_assert_uint_eq(if_nametoindex("vt0"), 0); /* not made again by the NIC */
+    static uint8_t f[2048], got[2048];
+    size_t len = udp_frame(f, host_mac, gmac, 100);
+    struct net_hdr h = {0};
+    drv_send(&G, &h, f, len);
+    ck_assert_uint_eq(net_read(&G.n->st.drop_link_down), 1);
+    ck_assert_msg(strstr(status_of(&G), " link down tap vt0 "), "%s", status_of(&G));
+
+    tap_make("vt0", -1);
+    ck_assert(wait_link(&G, true));
+    ck_assert(cfg_status(&G) & VIRTIO_NET_S_LINK_UP);
+    int s = tap_socket("vt0", false, true);
+    drv_send(&G, &h, f, len);
+    ck_assert_int_eq(tap_recv(s, got, sizeof(got)), (ssize_t)len);
+    ck_assert(memcmp(got, f, len) == 0);
+    uint64_t rx = drv_post_rx(&G, 4, 2048);
+    len = udp_frame(f, gmac, host_mac, 200);
+    tap_send(s, f, len);
+    uint64_t at;
+    ck_assert_uint_eq(guest_recv(&G, rx, 2048, &at), NET_HDR_LEN + len);
+    close(s);
+}
+END_TEST
+
 /* A driver that broke a rule: the NIC leaves the TAP alone until the device starts again. */
 START_TEST(broken_driver_does_not_spin)
 {
@@ -787,6 +828,7 @@ static Suite *net_tap_suite(void)
     tcase_add_test(tc, gso_across_a_feature_change_is_segmented_here);
     tcase_add_test(tc, guest_without_buffers_does_not_wedge);
     tcase_add_test(tc, broken_driver_does_not_spin);
+    tcase_add_test(tc, deleted_interface_link_down_and_back);
     tcase_add_test(tc, capture_records_both_directions);
     tcase_add_test(tc, missing_interface_is_an_error_not_created);
     tcase_add_test(tc, busy_interface_is_refused);

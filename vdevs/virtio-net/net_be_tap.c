@@ -11,9 +11,12 @@
  *   (net_rx.c). When the guest has no buffers the frame read stays here and the TAP is not
  *   polled until an rx kick: the kernel's queue holds, then drops.
  * The link is up while the TAP is attached (from `configured` to `terminate`); nothing on
- * the host side changes it. */
+ * the host side changes it, except the interface's deletion: the NIC's link goes down and
+ * the NIC tries to attach again every second, so an interface made afresh under the same
+ * name is taken up again. */
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -26,6 +29,7 @@
 
 #define TAP_READ_MAX (PEER_LINK_MAX_FRAME + 1u) /* one more: a longer frame is seen, dropped */
 #define TAP_SEG_MAX  (NET_HDR_LEN + NET_TSO_MAX_HDR + 65536u)
+#define TAP_RETRY_MS 1000u /* a deleted interface: how often to look for it again */
 
 struct net_tap {
     int fd;
@@ -38,6 +42,8 @@ struct net_tap {
     size_t seg_len; /* of the segment built in seg; 0 = not built yet */
     uint64_t offload_applied;
     bool offload_valid;
+    bool gone;         /* the interface was deleted: fd is -1, attach is retried */
+    uint64_t retry_ms; /* when */
 };
 
 int net_tap_open(struct net *n, struct vdev_err *err)
@@ -77,11 +83,58 @@ void net_tap_close(struct net *n)
     n->tap = NULL;
 }
 
+static void set_link(struct net *n, bool up)
+{
+    atomic_store(&n->link_up, up);
+    if (atomic_load(&n->running))
+        vdev_virtio_config_changed(n->vio);
+}
+
+/* The fd no longer reaches an interface (EBADFD: `ip link del`): link down until a new
+ * interface of that name can be attached. */
+static void tap_gone(struct net *n, struct net_tap *t)
+{
+    if (t->gone)
+        return;
+    close(t->fd);
+    t->fd = -1;
+    t->gone = true;
+    t->len = 0;
+    t->seg_count = 0;
+    n->rx_held_stale = true; /* chains held for that frame go back */
+    t->retry_ms = net_now_ms() + TAP_RETRY_MS;
+    set_link(n, false);
+    vdev_warn(n->d, "tap %s was deleted: link down (attaching again when it is back)", n->tap_name);
+}
+
+static void tap_retry(struct net *n, struct net_tap *t)
+{
+    t->retry_ms = net_now_ms() + TAP_RETRY_MS;
+    struct vdev_err err = {{0}};
+    int fd = tap_if_attach(n->tap_name, &err);
+    if (fd < 0)
+        return;
+    t->fd = fd;
+    t->gone = false;
+    t->offload_valid = false;
+    int r = tap_if_set_offload(fd, n->features & NET_GUEST_OFFLOADS);
+    if (r == 0) {
+        t->offload_valid = true;
+        t->offload_applied = n->features & NET_GUEST_OFFLOADS;
+    }
+    set_link(n, true);
+    vdev_info(n->d, "tap %s is back: link up", n->tap_name);
+}
+
 /* ---- guest -> tap ---- */
 
 static enum net_tx_result tap_tx(struct net *n, struct net_hdr *h, const struct net_src *src)
 {
     struct net_tap *t = n->tap;
+    if (t->gone) {
+        net_count(&n->st.drop_link_down, 1);
+        return NET_TX_DROPPED;
+    }
     uint8_t raw[NET_HDR_LEN];
     h->num_buffers = 0;
     net_hdr_store(h, raw);
@@ -113,6 +166,9 @@ static enum net_tx_result tap_tx(struct net *n, struct net_hdr *h, const struct 
         int e = errno;
         if (e == EAGAIN || e == ENOBUFS) {
             net_count(&n->st.drop_ring_full, 1);
+        } else if (e == EBADFD) {
+            net_count(&n->st.drop_link_down, 1);
+            tap_gone(n, t);
         } else {
             net_count(&n->st.tap_errors, 1); /* EINVAL: the kernel refused the header */
             net_log_limited(n, "tx: writing a %zu-byte frame to tap %s: %s", src->len, n->tap_name,
@@ -137,11 +193,15 @@ static void tap_tx_flush(struct net *n)
 /* Reads the next frame into t->buf; false when the TAP has none. */
 static bool tap_read(struct net *n, struct net_tap *t)
 {
+    if (t->gone)
+        return false;
     for (;;) {
         ssize_t r = read(t->fd, t->buf, TAP_READ_MAX);
         if (r < 0) {
             int e = errno;
-            if (e != EAGAIN && e != EINTR) {
+            if (e == EBADFD) {
+                tap_gone(n, t);
+            } else if (e != EAGAIN && e != EINTR) {
                 net_count(&n->st.tap_errors, 1);
                 net_log_limited(n, "rx: reading tap %s: %s", n->tap_name, strerror(e));
             }
@@ -236,7 +296,7 @@ static void tap_features_changed(struct net *n)
 {
     struct net_tap *t = n->tap;
     uint64_t want = n->features & NET_GUEST_OFFLOADS;
-    if (t->offload_valid && want == t->offload_applied)
+    if (t->gone || (t->offload_valid && want == t->offload_applied))
         return;
     int r = tap_if_set_offload(t->fd, want);
     if (r < 0)
@@ -248,19 +308,32 @@ static void tap_features_changed(struct net *n)
 
 static int tap_poll_prepare(struct net *n, struct pollfd *fds)
 {
+    struct net_tap *t = n->tap;
     /* a guest without buffers: leave the frames in the kernel until an rx kick; a broken
      * driver: until the device starts again (readable, the fd would keep us spinning) */
     bool paused = atomic_load(&n->running) && (n->rx_wait_buffers || n->broken);
-    fds[0] = (struct pollfd){.fd = paused ? -1 : n->tap->fd, .events = POLLIN};
+    fds[0] = (struct pollfd){.fd = paused || t->gone ? -1 : t->fd, .events = POLLIN};
     fds[1] = fds[2] = (struct pollfd){.fd = -1};
-    return -1;
+    if (!t->gone)
+        return -1;
+    uint64_t now = net_now_ms();
+    return t->retry_ms > now ? (int)(t->retry_ms - now) : 0;
 }
 
 static void tap_poll_done(struct net *n, const struct pollfd *fds, int r)
 {
-    (void)n; /* the frames are read by rx_peek */
-    (void)fds;
-    (void)r;
+    struct net_tap *t = n->tap;
+    /* POLLIN: rx_peek reads. POLLERR: the interface is gone (a read says EBADFD). */
+    if (r > 0 && (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL))) {
+        pthread_mutex_lock(&n->run_lock);
+        tap_gone(n, t);
+        pthread_mutex_unlock(&n->run_lock);
+    }
+    if (t->gone && net_now_ms() >= t->retry_ms) {
+        pthread_mutex_lock(&n->run_lock);
+        tap_retry(n, t);
+        pthread_mutex_unlock(&n->run_lock);
+    }
 }
 
 const struct net_backend net_be_tap = {
