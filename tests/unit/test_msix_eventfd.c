@@ -243,6 +243,30 @@ START_TEST(vector_eventfd_on_the_event_thread)
 }
 END_TEST
 
+/* The embedder refuses to bind the eventfd again (out of routes): the event thread takes it
+ * over, and what was pending still fires once. */
+START_TEST(rebind_refused_falls_back_to_the_event_thread)
+{
+    build(true);
+    wr(bar + TBL + 12, 4, 0);
+    ring();
+    ck_assert_uint_eq(fired(), 1);
+    wr(bar + TBL + 12, 4, 1);
+    ring();
+    fe.exitless_msi = false; /* from now on fake KVM says no */
+    wr(bar + TBL + 12, 4, 0);
+    ck_assert_uint_eq(fired(), 1);
+    ring();
+    ck_assert_uint_eq(fired(), 1);
+    wr(bar + TBL + 12, 4, 1);
+    ring();
+    ck_assert_uint_eq(fired(), 0);
+    ck_assert_uint_eq(rd(bar + PBA, 8), 1);
+    wr(bar + TBL + 12, 4, 0);
+    ck_assert_uint_eq(fired(), 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("msix_eventfd");
@@ -250,6 +274,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, vector_eventfd_with_kvm_irqfds);
     tcase_add_test(tc, vector_eventfd_on_the_event_thread);
+    tcase_add_test(tc, rebind_refused_falls_back_to_the_event_thread);
     suite_add_tcase(s, tc);
     return s;
 }
