@@ -44,6 +44,7 @@ struct net_tap {
     bool offload_valid;
     bool gone;         /* the interface was deleted: fd is -1, attach is retried */
     uint64_t retry_ms; /* when */
+    bool tell_guest;   /* link_up changed: a configuration interrupt is due */
 };
 
 int net_tap_open(struct net *n, struct vdev_err *err)
@@ -76,22 +77,25 @@ void net_tap_close(struct net *n)
     struct net_tap *t = n->tap;
     if (!t)
         return;
-    close(t->fd);
+    if (t->fd >= 0)
+        close(t->fd);
     free(t->buf);
     free(t->seg);
     free(t);
     n->tap = NULL;
 }
 
-static void set_link(struct net *n, bool up)
+/* The guest hears of it from poll_done, outside run_lock (the transport's interrupt path
+ * must not run under it: the core holds its own locks when it calls start/stop, which take
+ * run_lock). */
+static void set_link(struct net *n, struct net_tap *t, bool up)
 {
     atomic_store(&n->link_up, up);
-    if (atomic_load(&n->running))
-        vdev_virtio_config_changed(n->vio);
+    t->tell_guest = true;
 }
 
 /* The fd no longer reaches an interface (EBADFD: `ip link del`): link down until a new
- * interface of that name can be attached. */
+ * interface of that name can be attached. Data thread. */
 static void tap_gone(struct net *n, struct net_tap *t)
 {
     if (t->gone)
@@ -103,7 +107,7 @@ static void tap_gone(struct net *n, struct net_tap *t)
     t->seg_count = 0;
     n->rx_held_stale = true; /* chains held for that frame go back */
     t->retry_ms = net_now_ms() + TAP_RETRY_MS;
-    set_link(n, false);
+    set_link(n, t, false);
     vdev_warn(n->d, "tap %s was deleted: link down (attaching again when it is back)", n->tap_name);
 }
 
@@ -117,12 +121,8 @@ static void tap_retry(struct net *n, struct net_tap *t)
     t->fd = fd;
     t->gone = false;
     t->offload_valid = false;
-    int r = tap_if_set_offload(fd, n->features & NET_GUEST_OFFLOADS);
-    if (r == 0) {
-        t->offload_valid = true;
-        t->offload_applied = n->features & NET_GUEST_OFFLOADS;
-    }
-    set_link(n, true);
+    atomic_store(&n->features_dirty, true); /* the next pass sets the offloads */
+    set_link(n, t, true);
     vdev_info(n->d, "tap %s is back: link up", n->tap_name);
 }
 
@@ -314,25 +314,27 @@ static int tap_poll_prepare(struct net *n, struct pollfd *fds)
     bool paused = atomic_load(&n->running) && (n->rx_wait_buffers || n->broken);
     fds[0] = (struct pollfd){.fd = paused || t->gone ? -1 : t->fd, .events = POLLIN};
     fds[1] = fds[2] = (struct pollfd){.fd = -1};
+    if (t->tell_guest)
+        return 0;
     if (!t->gone)
         return -1;
     uint64_t now = net_now_ms();
     return t->retry_ms > now ? (int)(t->retry_ms - now) : 0;
 }
 
+/* Without run_lock: touches only the backend's own state and link_up. */
 static void tap_poll_done(struct net *n, const struct pollfd *fds, int r)
 {
     struct net_tap *t = n->tap;
     /* POLLIN: rx_peek reads. POLLERR: the interface is gone (a read says EBADFD). */
-    if (r > 0 && (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL))) {
-        pthread_mutex_lock(&n->run_lock);
+    if (r > 0 && (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)))
         tap_gone(n, t);
-        pthread_mutex_unlock(&n->run_lock);
-    }
-    if (t->gone && net_now_ms() >= t->retry_ms) {
-        pthread_mutex_lock(&n->run_lock);
+    if (t->gone && net_now_ms() >= t->retry_ms)
         tap_retry(n, t);
-        pthread_mutex_unlock(&n->run_lock);
+    if (t->tell_guest) {
+        t->tell_guest = false;
+        if (atomic_load(&n->running))
+            vdev_virtio_config_changed(n->vio);
     }
 }
 
