@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
 # Shared memory between two tiny guests (vdev shmem): the notification round trip against the
 # cost of a plain VM exit, and copy bandwidth through the region against memcpy in guest RAM,
-# all measured in the same run by the tiny guests shmem_bench (PCI devices; MSI-X when the
-# device has it, else INTx) and shmem_bench_mmio (the same code on MMIO devices at `loc`, a
-# level line through the IOAPIC): guest-tests/tiny/tests/shmem_bench.c. N runs of each
-# (default 3, the variants alternating) in ONE boot of the outer machine, through the tier-2
-# runner (run-tiny-tests.sh: nested under QEMU TCG here, or the host's /dev/kvm). Prints each
-# run's figures, then per variant its interrupt mode and the median over the runs of each
-# figure. Figures go to docs/performance.md.
-#   bench/shmem-bench.sh [--pci|--mmio] BUILD_DIR [N]   (BUILD_DIR built with the tiny guests,
-#                                                        i.e. tests on; default: both variants)
+# all measured in the same run by the tiny guest shmem_bench (guest-tests/tiny/tests/
+# shmem_bench.c) in its variants: shmem_bench (PCI devices; MSI-X when the device has it, else
+# INTx), shmem_bench_mmio (MMIO devices at `loc`, a level line through the IOAPIC) and
+# shmem_bench_intx (PCI with MSI-X left off: INTx, for comparison). N runs of each (default 3,
+# the variants alternating) in ONE boot of the outer machine, through the tier-2 runner
+# (run-tiny-tests.sh: nested under QEMU TCG here, or the host's /dev/kvm). Prints each run's
+# figures, then per variant its interrupt mode and the median over the runs of each figure.
+# Figures go to docs/performance.md.
+#   bench/shmem-bench.sh [--pci|--mmio|--intx|--all] BUILD_DIR [N]
+#       BUILD_DIR built with the tiny guests (tests on); default: PCI and MMIO; --all: the three
 #   bench/shmem-bench.sh --parse LOG        (the figures of a runner log kept with SHMEM_BENCH_LOG)
 # Environment: SHMEM_BENCH_LOG (keep the runner's log there).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 status=0
-usage="usage: shmem-bench.sh [--pci|--mmio] BUILD_DIR [N] | --parse LOG"
+tmpfiles=()
+trap 'rm -f "${tmpfiles[@]}"' EXIT
+usage="usage: shmem-bench.sh [--pci|--mmio|--intx|--all] BUILD_DIR [N] | --parse LOG"
+all="shmem_bench shmem_bench_mmio shmem_bench_intx"
 variants="shmem_bench shmem_bench_mmio"
 case "${1:-}" in
 --pci) variants=shmem_bench; shift ;;
 --mmio) variants=shmem_bench_mmio; shift ;;
+--intx) variants=shmem_bench_intx; shift ;;
+--all) variants=$all; shift ;;
 esac
 if [ "${1:-}" = --parse ]; then
     log=${2:?$usage}
@@ -34,7 +40,7 @@ else
         log=$SHMEM_BENCH_LOG
     else
         log=$(mktemp /tmp/vdevkit-shmbench.XXXXXX.log)
-        trap 'rm -f "$log"' EXIT
+        tmpfiles+=("$log")
     fi
     only=
     for ((i = 0; i < n; i++)); do only="$only $variants"; done
@@ -45,13 +51,26 @@ else
 fi
 mode=$(sed -n 's/^TINY-INNER mode=\([a-z?]*\).*/\1/p' "$log" | tail -1)
 echo "shmem-bench: harness mode ${mode:-unknown}$([ "$mode" = nested ] && echo ' (KVM nested in QEMU TCG: figures are not those of hardware)')"
+# After an environment failure outer.sh (--retry-env) runs everything again: only the last
+# attempt counts (each attempt starts with the runner's TINY-INNER line).
+first=$(grep -n '^TINY-INNER ' "$log" | tail -1 | cut -d: -f1)
+if [ "${first:-1}" -gt 1 ]; then
+    echo "shmem-bench: the outer machine was retried: figures of the last attempt only"
+    last_log=$(mktemp /tmp/vdevkit-shmbench-last.XXXXXX.log)
+    tail -n "+$first" "$log" > "$last_log"
+    log=$last_log
+    tmpfiles+=("$last_log")
+fi
 
 # figures VARIANT: each run's figures (A's lines between the runner's markers), numbered; its
 # interrupt mode; the median over the runs of each figure.
 figures() {
     local v=$1
     echo
-    echo "== $v ($([ "$v" = shmem_bench ] && echo 'PCI' || echo 'MMIO at loc')): $(grep -c "^TINY-BEGIN $v\$" "$log") runs"
+    local what="PCI, MSI-X when the device has it"
+    [ "$v" = shmem_bench_mmio ] && what="MMIO at loc, level line"
+    [ "$v" = shmem_bench_intx ] && what="PCI, MSI-X off: INTx"
+    echo "== $v ($what): $(grep -c "^TINY-BEGIN $v\$" "$log") runs"
     awk -v v="$v" '$0 == "TINY-BEGIN " v { run++; on = 1; next } /^TINY-END / { on = 0 }
          on && /^testdev: shmem_bench: / { print "run " run ": " substr($0, 23) }' "$log"
     awk -v v="$v" '
@@ -97,7 +116,7 @@ END {
         x = med(order[k]); extra = ""
         if (order[k] ~ /^(round trip, (interrupt|polling)|one leg)/ && mmio && pio)
             extra = sprintf("   = %.1f x two MMIO exits, %.1f x two port exits", x / (2 * mmio), x / (2 * pio))
-        printf "  %-58s %s%s\n", order[k], x, extra
+        printf "  %-58s %s%s\n", order[k], (x == int(x) ? sprintf("%.0f", x) : sprintf("%.2f", x)), extra
     }
 }' "$log"
 }
@@ -106,7 +125,7 @@ if [ -n "${build:-}" ]; then
     for v in $variants; do figures "$v" || status=1; done
 else # --parse: the variants the log has
     found=0
-    for v in shmem_bench shmem_bench_mmio; do
+    for v in $all; do
         grep -q "^TINY-BEGIN $v\$" "$log" || continue
         found=1
         figures "$v" || status=1

@@ -3,7 +3,8 @@
  * policy as in shmem_pair.h (A denies "role-b"). Interrupts by MSI-X when the device has the
  * capability, else INTx; the line "shmem_bench: interrupt: ..." says which.
  * shmem_bench_mmio is this file built with SHMEM_BENCH_MMIO: the devices at `loc` SHM_LOC with
- * `intr ioapic:SHM_LINE` on both VMs (a level line through the IOAPIC), the same figures.
+ * `intr ioapic:SHM_LINE` on both VMs (a level line through the IOAPIC), the same figures;
+ * shmem_bench_intx with SHMEM_BENCH_INTX: PCI devices with MSI-X left off (INTx, level).
  *
  * In one run, on A (all bodies at CPL3, TSC deltas around each sample):
  * - the cost of a plain VM exit to the VMM: a port read of testdev (I/O exit) and a read of
@@ -28,6 +29,9 @@
 #define REGION   "shmbenchmmio"
 #define SHM_LOC  0xd1000000u /* the .conf files' loc */
 #define SHM_LINE 11          /* and intr ioapic:11 */
+#elif defined SHMEM_BENCH_INTX
+#define TEST   "shmem_bench_intx"
+#define REGION "shmbenchintx"
 #else
 #define TEST   "shmem_bench"
 #define REGION "shmbench"
@@ -383,7 +387,12 @@ int test_main(unsigned cpu, unsigned ncpus)
     reg.attached = shm_read_status(&reg) >> 16;
     sq = (struct seq *)(uintptr_t)reg.data;
     shm_irq_add(&reg);
-    RT_CHECK(shm_irq_setup(&dev, VEC_SHM, dev.msix_cap != 0)); /* MSI-X if the device has it */
+#ifdef SHMEM_BENCH_INTX
+    bool msix = false;
+#else
+    bool msix = dev.msix_cap != 0; /* MSI-X if the device has it */
+#endif
+    RT_CHECK(shm_irq_setup(&dev, VEC_SHM, msix));
     if (is_a) {
         print_interrupt();
         calibrate(); /* before the tick takes the LAPIC timer */
