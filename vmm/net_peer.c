@@ -30,7 +30,8 @@
 #include "tap_if.h"
 
 #define NP_BATCH 64u
-#define NP_HINT  "hint: peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX][,netns=NAME][,offload=on|off]"
+#define NP_HINT                                                                                    \
+    "hint: peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX|,tap=IFNAME][,netns=NAME][,offload=on|off]"
 
 struct np_stats {
     uint64_t tap_frames, tap_bytes;     /* guest -> tap */
@@ -98,7 +99,7 @@ int net_peer_parse(char *spec, struct net_peer_opts *o, struct vdev_err *err)
     memset(o, 0, sizeof(*o));
     o->offload = true;
     snprintf(o->ifname, sizeof(o->ifname), "vp");
-    bool mac_given = false;
+    bool name_given = false;
     char *save = NULL;
     for (char *kv = strtok_r(spec, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *val = strchr(kv, '=');
@@ -124,8 +125,16 @@ int net_peer_parse(char *spec, struct net_peer_opts *o, struct vdev_err *err)
                                     "mac=%s is a multicast or all-zero address (hint: the first "
                                     "byte must be even, e.g. 52:54:00:12:34:56)",
                                     val);
-            mac_given = true;
+            o->mac_given = true;
+        } else if (!strcmp(kv, "tap")) {
+            if (strlen(val) >= sizeof(o->ifname) || strchr(val, '/') || !strcmp(val, ".") ||
+                !strcmp(val, ".."))
+                return vdev_err_set(
+                    err, "tap=%s is not an interface name (hint: 1 to 15 characters)", val);
+            snprintf(o->ifname, sizeof(o->ifname), "%s", val);
+            o->existing = true;
         } else if (!strcmp(kv, "name")) {
+            name_given = true;
             if (!valid_prefix(val))
                 return vdev_err_set(err,
                                     "name=%s is not an interface name prefix (hint: 1 to 12 "
@@ -146,7 +155,10 @@ int net_peer_parse(char *spec, struct net_peer_opts *o, struct vdev_err *err)
     if (!o->bind)
         return vdev_err_set(err, "missing bind=PATH (hint: this end's endpoint, which the guest's "
                                  "'peer' names, e.g. /run/vdevkit/host/vp0)");
-    if (!mac_given)
+    if (o->existing && name_given)
+        return vdev_err_set(err, "tap= and name= exclude each other (hint: tap=IFNAME attaches to "
+                                 "an existing interface, name=PREFIX names the ones made here)");
+    if (!o->mac_given)
         net_mac_derive("host", o->bind, o->mac); /* stable across restarts */
     return 0;
 }
@@ -435,11 +447,13 @@ static bool pump(struct np *np, struct np_peer *p)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: vdevkit net-peer [-p] peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX]"
+            "usage: vdevkit net-peer [-p] peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX|,tap=IFNAME]"
             "[,netns=NAME][,offload=on|off] ...\n"
             "  one argument per guest NIC; each gets a TAP interface PREFIX0, PREFIX1, ...\n"
-            "  (default prefix vp) that carries the NIC's frames. SIGUSR1 prints the counters;\n"
-            "  SIGTERM or SIGINT removes the interfaces and endpoints and exits.\n"
+            "  (default prefix vp) that carries the NIC's frames, or attaches to the existing\n"
+            "  TAP IFNAME (tap=: made with 'ip tuntap add IFNAME mode tap'; it and its addresses\n"
+            "  outlive this process). SIGUSR1 prints the counters; SIGTERM or SIGINT removes\n"
+            "  the interfaces made here and the endpoints, and exits.\n"
             "  See docs/networking.md.\n");
 }
 
@@ -587,18 +601,20 @@ int vmm_cmd_net_peer(int argc, char **argv)
         free(orig);
         p->tap = -1;
         p->np = &np;
-        snprintf(p->prefix, sizeof(p->prefix), "%s", p->o.ifname);
-        unsigned same = 0; /* vp0, vp1, ...: numbered per prefix */
-        for (unsigned j = 0; j < np.n; j++)
-            same += !strcmp(np.p[j].prefix, p->prefix);
-        char name[32];
-        snprintf(name, sizeof(name), "%s%u", p->prefix, same);
-        if (strlen(name) >= sizeof(p->o.ifname)) {
-            fprintf(stderr, "net-peer: interface name %s is too long (hint: a shorter name=)\n",
-                    name);
-            goto out;
+        if (!p->o.existing) {
+            snprintf(p->prefix, sizeof(p->prefix), "%s", p->o.ifname);
+            unsigned same = 0; /* vp0, vp1, ...: numbered per prefix */
+            for (unsigned j = 0; j < np.n; j++)
+                same += !strcmp(np.p[j].prefix, p->prefix);
+            char name[32];
+            snprintf(name, sizeof(name), "%s%u", p->prefix, same);
+            if (strlen(name) >= sizeof(p->o.ifname)) {
+                fprintf(stderr, "net-peer: interface name %s is too long (hint: a shorter name=)\n",
+                        name);
+                goto out;
+            }
+            memcpy(p->o.ifname, name, strlen(name) + 1);
         }
-        memcpy(p->o.ifname, name, strlen(name) + 1);
         np.n++;
     }
     if (!np.n) {

@@ -14,11 +14,13 @@
 
 #include "peer_link.h"
 
-/* One peer's options: `peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX][,netns=NAME][,offload=on|off]`.
- */
+/* One peer's options: `peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX|,tap=IFNAME][,netns=NAME]
+ * [,offload=on|off]`. */
 struct net_peer_opts {
     const char *peer, *bind, *netns; /* point into argv */
-    char ifname[16];                 /* PREFIX + number */
+    char ifname[16];                 /* PREFIX + number, or the tap= interface */
+    bool existing; /* tap=: attach to that existing (persistent) TAP, never create or remove */
+    bool mac_given;
     uint8_t mac[6];
     bool offload; /* announce offloads to the guest and accept them from the tap */
 };
@@ -31,8 +33,10 @@ int net_peer_parse(char *spec, struct net_peer_opts *o, struct vdev_err *err);
 
 /* Creates the TAP interface o->ifname (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, 12-byte headers,
  * no offloads yet, carrier off, MAC o->mac, administratively up) inside o->netns if given;
- * returns its fd (non-blocking), or -1 with err set (with a hint). */
-int net_peer_tap_open(const struct net_peer_opts *o, struct vdev_err *err);
+ * with o->existing attaches to it instead (its addresses, MAC and up/down state are the
+ * owner's; mac= given: set; else o->mac gets the interface's). Returns its fd
+ * (non-blocking), or -1 with err set (with a hint). */
+int net_peer_tap_open(struct net_peer_opts *o, struct vdev_err *err);
 /* Offloads and carrier: tap_if_set_offload(), tap_if_set_carrier() (tap_if.h). */
 
 /* argv[0] is "net-peer". Returns a process exit status. */

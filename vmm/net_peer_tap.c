@@ -93,10 +93,45 @@ static int open_netns(const char *name, struct vdev_err *err)
     return fd;
 }
 
-int net_peer_tap_open(const struct net_peer_opts *o, struct vdev_err *err)
+/* tap=: the owner made the interface (and keeps it, with its addresses, across our
+ * restarts); we only attach, carrier off until the guest is there. */
+static int tap_existing(struct net_peer_opts *o, struct vdev_err *err)
+{
+    int fd = tap_if_attach(o->ifname, err);
+    if (fd < 0)
+        return -1;
+    tap_if_set_carrier(fd, false);
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", o->ifname);
+    int rc = s < 0 ? -1 : 0;
+    if (rc == 0 && o->mac_given) {
+        ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+        memcpy(ifr.ifr_hwaddr.sa_data, o->mac, 6);
+        rc = ioctl(s, SIOCSIFHWADDR, &ifr);
+    } else if (rc == 0 && ioctl(s, SIOCGIFHWADDR, &ifr) == 0) {
+        memcpy(o->mac, ifr.ifr_hwaddr.sa_data, 6); /* what the guest's side is told */
+    }
+    int e = errno;
+    if (s >= 0)
+        close(s);
+    if (rc < 0) {
+        close(fd);
+        return vdev_err_set(err, "tap '%s': setting its MAC: %s", o->ifname, strerror(e));
+    }
+    return fd;
+}
+
+static int tap_open_here(struct net_peer_opts *o, struct vdev_err *err)
+{
+    return o->existing ? tap_existing(o, err) : tap_create(o, err);
+}
+
+int net_peer_tap_open(struct net_peer_opts *o, struct vdev_err *err)
 {
     if (!o->netns)
-        return tap_create(o, err);
+        return tap_open_here(o, err);
     int ns = open_netns(o->netns, err);
     if (ns < 0)
         return -1;
@@ -113,7 +148,7 @@ int net_peer_tap_open(const struct net_peer_opts *o, struct vdev_err *err)
                           e == EPERM ? "hint: needs CAP_SYS_ADMIN"
                                      : "hint: is it a network namespace?");
     } else {
-        fd = tap_create(o, err);
+        fd = tap_open_here(o, err);
         if (setns(home, CLONE_NEWNET) < 0) { /* cannot happen: it is where we came from */
             int e = errno;
             if (fd >= 0)

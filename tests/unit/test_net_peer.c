@@ -488,6 +488,50 @@ START_TEST(carrier_follows_the_guest_and_restarts)
 }
 END_TEST
 
+/* tap=: a persistent TAP made beforehand (with an address) is attached, not created; it and
+ * its address outlive the host peer, which a restart attaches again. */
+START_TEST(existing_tap_outlives_the_host_peer)
+{
+    if (skipped)
+        return;
+    ck_assert_int_eq(system("ip tuntap add pt0 mode tap && ip addr add 10.9.9.1/24 dev pt0 && "
+                            "ip link set pt0 up"),
+                     0);
+    unsigned idx = if_nametoindex("pt0");
+    ck_assert_uint_ne(idx, 0);
+    np_start(",tap=pt0");
+    ck_assert(wait_link(&G, true));
+    ck_assert(wait_carrier("pt0", true));
+    ck_assert_uint_eq(if_nametoindex("vp0"), 0); /* nothing made */
+    drv_start(&G, BASIC_FEATURES);
+    uint8_t gmac[6];
+    mac_of(&G, gmac);
+    int s = tap_socket("pt0", false, true);
+    static uint8_t f[2048], got[2048];
+    size_t len = udp_frame(f, tap_mac, gmac, 300);
+    struct net_hdr h = {0};
+    drv_send(&G, &h, f, len);
+    ck_assert_int_eq(tap_recv(s, got, sizeof(got)), (ssize_t)len);
+    ck_assert(memcmp(got, f, len) == 0);
+    close(s);
+    char *st = np_stop(SIGTERM);
+    ck_assert_msg(strstr(st, "pt0 peer ") == st && strstr(st, " mac 52:54:00:00:00:aa link up"),
+                  "%s", st);
+    free(st);
+    /* the interface, same index, and its address stay; the guest's link goes down */
+    ck_assert(wait_link(&G, false));
+    ck_assert_uint_eq(if_nametoindex("pt0"), idx);
+    ck_assert_int_eq(system("ip -4 addr show dev pt0 | grep -q 10.9.9.1/24"), 0);
+    ck_assert(wait_carrier("pt0", false));
+    np_start(",tap=pt0");
+    ck_assert(wait_link(&G, true));
+    ck_assert(wait_carrier("pt0", true));
+    free(np_stop(SIGKILL));
+    ck_assert_uint_eq(if_nametoindex("pt0"), idx);
+    ck_assert_int_eq(system("ip link del pt0"), 0);
+}
+END_TEST
+
 START_TEST(netns_option_places_the_interface)
 {
     if (skipped)
@@ -832,6 +876,8 @@ START_TEST(option_errors)
     expect_error("peer=/x,bind=/y,offload=maybe", "offload=maybe: expected 'on' or 'off'", 2);
     expect_error("peer=/x,bind=/y,junk", "'junk' is not KEY=VALUE", 2);
     expect_error("-p", "-p needs a peer's options", 2);
+    expect_error("peer=/x,bind=/y,tap=a/b", "tap=a/b is not an interface name", 2);
+    expect_error("peer=/x,bind=/y,tap=t0,name=vp", "tap= and name= exclude each other", 2);
 }
 END_TEST
 
@@ -872,6 +918,7 @@ static Suite *net_peer_suite(void)
     tcase_add_test(tc, tso_crosses_with_its_header);
     tcase_add_test(tc, guest_without_tso_gets_segments);
     tcase_add_test(tc, carrier_follows_the_guest_and_restarts);
+    tcase_add_test(tc, existing_tap_outlives_the_host_peer);
     tcase_add_test(tc, netns_option_places_the_interface);
     tcase_add_test(tc, clear_errors_without_privileges);
     tcase_add_test(tc, hostile_guest_records_are_counted);
