@@ -20,11 +20,14 @@
 #                 restarted (the link returns), a ping captured on alpha's NIC (checked here,
 #                 then printed base64 between VDEVKIT-PCAP-BEGIN/END for run-net-tests.sh's
 #                 tshark); NET_HOST_IPERF_SECS (3) per iperf3 direction
+#   tap           alpha alone, its NIC attached straight to a TAP made here (`tap vt0`, no
+#                 host peer; vt0 10.0.9.1): ping and iperf3 both ways; vt0 deleted and made
+#                 again (alpha's link goes down and comes back, alpha pings us once more)
 # Prints "net: NAME: PASS|FAIL ..." per scenario, the figures, and "N passed, M failed".
 #   world         alpha alone behind the host peer in a namespace "gw": bridged to a veth
 #                 into namespace "world" (ping, iperf3 both ways), routed and masqueraded
 #                 (nftables) to a second subnet in namespace "world2" (below)
-# NET_ONLY="pair linkdown" picks scenarios (default: pair pair-nomsi dual host world);
+# NET_ONLY="pair linkdown" picks scenarios (default: pair pair-nomsi dual host tap world);
 # NET_IPERF_SECS (5) per iperf3 direction;
 # NET_GUEST_QUIET=0 keeps all the guests' boot messages on their consoles (default
 # loglevel=5, warnings and worse only: each console byte is a VM exit, slow when nested; a
@@ -39,8 +42,9 @@ host_secs=${NET_HOST_IPERF_SECS:-3}
 quiet=loglevel=5
 [ "${NET_GUEST_QUIET:-1}" = 1 ] || quiet=
 pair_timeout=${NET_PAIR_TIMEOUT:-300}
-default_scenarios="pair pair-nomsi dual host world"
+default_scenarios="pair pair-nomsi dual host tap world"
 ncpu=$(nproc)
+IP=$PWD/tools/ip # iproute2 (busybox ip has neither netns nor tuntap): tap and world
 pass=0
 fail=0
 echo "net: runtime dir $rt, $ncpu CPUs, iperf3 ${secs}s per direction (host: ${host_secs}s)"
@@ -416,6 +420,72 @@ host_scenario() {
     fi
 }
 
+# ---- tap: guest <-> this machine through a TAP the NIC attaches to itself (`tap vt0`) ----
+# (iproute2's ip from the payload's tools/: busybox ip has no tuntap)
+tap_make() {
+    "$IP" tuntap add vt0 mode tap && "$IP" link set vt0 up && "$IP" addr add 10.0.9.1/24 dev vt0
+}
+tap_scenario() {
+    name=tap
+    case " ${NET_ONLY:-$default_scenarios} " in *" $name "*) ;; *) return 0 ;; esac
+    if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ] || [ ! -x "$IP" ]; then
+        echo "net: $name: SKIP: needs root, /dev/net/tun and iproute2's ip (tools/ip)"
+        return 0
+    fi
+    why= figs=
+    rm -f host-iperf.log beta.log
+    t0=$(date +%s)
+    "$IP" link del vt0 2> /dev/null
+    tap_make || why="$why no-vt0"
+    conf alpha 0 curly host vp0 52:54:00:00:00:01 10.0.9.2 10.0.9.1 1500 net-host server ""
+    sed -i "s|peer $rt/host/vp0|tap vt0|" alpha.conf
+    grep -q ' tap vt0 ' alpha.conf || why="$why conf-without-tap"
+    start alpha 0
+    st_alpha=running
+    i=0
+    while ! grep -aq 'net-host ready' alpha.log && [ $i -lt 240 ]; do
+        check alpha
+        [ "$st_alpha" = running ] || break
+        guest_wedged alpha && break
+        sleep 1
+        i=$((i + 1))
+    done
+    if ! grep -aq 'net-host ready' alpha.log; then
+        why="$why alpha-not-ready($(grep -a 'VDEVKIT-RESULT' alpha.log | tr -d '\r' | head -1))"
+    else
+        t_ready=$(( $(date +%s) - t0 ))
+        host_answers 30 || why="$why no-answer"
+        host_measure tap
+        ./vdevkit stat alpha > tap-stat.log 2>&1
+        grep -q "link up tap vt0" tap-stat.log || why="$why stat-not-tap($(tr '\n' ' ' < tap-stat.log))"
+        # the interface goes away and comes back: the NIC re-attaches, alpha relinks
+        tk=$(date +%s)
+        "$IP" link del vt0
+        sleep 2
+        tap_make || why="$why no-vt0-again"
+        i=0
+        while ! grep -aq 'relinked n=1 ping ok' alpha.log && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+        if grep -aq 'relinked n=1 ping ok' alpha.log; then
+            figs="$figs vt0 deleted and made again: alpha relinked and pinged in $(( $(date +%s) - tk ))s;"
+        else
+            why="$why no-relink($(grep -a 'net-host relinked' alpha.log | tr -d '\r' | tr '\n' ' '))"
+        fi
+    fi
+    ap=$(vmm_pid alpha)
+    [ -n "$ap" ] && kill -KILL "$ap"
+    check alpha
+    "$IP" link del vt0 2> /dev/null
+    secs_used=$(( $(date +%s) - t0 ))
+    if [ -z "$why" ]; then
+        pass=$((pass + 1))
+        echo "net: $name: PASS (${secs_used}s, alpha ready after ${t_ready}s) alpha->host ping $(grep -a 'VDEVKIT-METRIC ping-rtt-avg' alpha.log | tr -d '\r' | head -1 | cut -d' ' -f3) ms;$figs"
+    else
+        [ -s host-iperf.log ] && tail -n 20 host-iperf.log
+        [ -s tap-stat.log ] && sed 's/^/    /' tap-stat.log
+        report_fail "$name" "$why (${secs_used}s)$figs"
+    fi
+}
+
 # ---- world: guest <-> a small "world" of network namespaces behind the host peer ----
 # Built here, inside the outer machine, with iproute2's ip (tools/ip in the payload; busybox
 # ip has no netns) and nft (tools/nft, optional: the NAT part is skipped without it); no
@@ -428,7 +498,6 @@ host_scenario() {
 # Alpha (scenario net-world, 10.0.9.2, default route via 10.0.9.1) pings and runs iperf3
 # both ways to world, then pings world2 and runs iperf3 to it; world2's iperf3 server must
 # have seen the masqueraded address 10.0.10.1 and the nft rule must have counted packets.
-IP=$PWD/tools/ip
 inns() { ns=$1; shift; "$IP" netns exec "$ns" "$@"; }
 world_setup() {
     mkdir -p /run/netns
@@ -552,6 +621,7 @@ dual dual-pci
 pair pair-mmio "" IO-APIC 1500 no "loc 0xd0000000 intr ioapic:10"
 linkdown
 host_scenario
+tap_scenario
 world_scenario
 rm -rf "$rt"
 echo "$pass passed, $fail failed"
