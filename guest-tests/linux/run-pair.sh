@@ -271,6 +271,20 @@ dual() {
 }
 
 
+# alpha_ready MARKER: waits up to 240 s for MARKER on alpha's console while alpha runs
+alpha_ready() {
+    st_alpha=running
+    i=0
+    while ! grep -aq "$1" alpha.log && [ $i -lt 240 ]; do
+        check alpha
+        [ "$st_alpha" = running ] || break
+        guest_wedged alpha && break
+        sleep 1
+        i=$((i + 1))
+    done
+    grep -aq "$1" alpha.log
+}
+
 # ---- host: guest <-> this (outer) machine through the host peer `vdevkit net-peer` ----
 # vp0 (10.0.9.1) is the host's end of alpha's NIC `curly` (10.0.9.2); the host peer runs on
 # CPU 1, alpha on CPU 0. Needs the tun module (run-net-tests.sh loads it in the outer
@@ -335,16 +349,7 @@ host_scenario() {
     host_peer_start "" || why="$why no-vp0($(tail -n 3 "$hp_log" | tr '\n' ' '))"
     conf alpha 0 curly host vp0 52:54:00:00:00:01 10.0.9.2 10.0.9.1 1500 net-host server ""
     start alpha 0
-    st_alpha=running
-    i=0
-    while ! grep -aq 'net-host ready' alpha.log && [ $i -lt 240 ]; do
-        check alpha
-        [ "$st_alpha" = running ] || break
-        guest_wedged alpha && break
-        sleep 1
-        i=$((i + 1))
-    done
-    if ! grep -aq 'net-host ready' alpha.log; then
+    if ! alpha_ready 'net-host ready'; then
         why="$why alpha-not-ready($(grep -a 'VDEVKIT-RESULT' alpha.log | tr -d '\r' | head -1))"
     else
         t_ready=$(( $(date +%s) - t0 ))
@@ -441,16 +446,7 @@ tap_scenario() {
     sed -i "s|peer $rt/host/vp0|tap vt0|" alpha.conf
     grep -q ' tap vt0 ' alpha.conf || why="$why conf-without-tap"
     start alpha 0
-    st_alpha=running
-    i=0
-    while ! grep -aq 'net-host ready' alpha.log && [ $i -lt 240 ]; do
-        check alpha
-        [ "$st_alpha" = running ] || break
-        guest_wedged alpha && break
-        sleep 1
-        i=$((i + 1))
-    done
-    if ! grep -aq 'net-host ready' alpha.log; then
+    if ! alpha_ready 'net-host ready'; then
         why="$why alpha-not-ready($(grep -a 'VDEVKIT-RESULT' alpha.log | tr -d '\r' | head -1))"
     else
         t_ready=$(( $(date +%s) - t0 ))

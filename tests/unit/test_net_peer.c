@@ -37,6 +37,7 @@
 extern const struct vdev_type vdev_module_virtio_net;
 
 #include "net_fixture.h"
+#include "tap_fixture.h"
 
 #define BASIC_FEATURES                                                                             \
     (NET_BIT(VIRTIO_NET_F_MAC) | NET_BIT(VIRTIO_NET_F_STATUS) | NET_BIT(VIRTIO_NET_F_MTU))
@@ -57,16 +58,6 @@ static bool can_run(void)
         return false;
     }
     return true;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t r = write(fd, text, strlen(text));
-        (void)r;
-        close(fd);
-    }
 }
 
 /* A fresh network namespace for this test's process (Check forks one per test); IPv6 off
@@ -143,29 +134,6 @@ static char *np_stop(int sig)
     return strdup(buf);
 }
 
-static short if_flags(const char *name)
-{
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-    int r = ioctl(s, SIOCGIFFLAGS, &ifr);
-    close(s);
-    return r < 0 ? -1 : ifr.ifr_flags;
-}
-
-/* IFF_RUNNING: the carrier as the stack sees it (it follows after a short delay). */
-static bool wait_carrier(const char *name, bool on)
-{
-    for (int i = 0; i < 5000; i++) {
-        short f = if_flags(name);
-        if (f >= 0 && !!(f & IFF_RUNNING) == on)
-            return true;
-        usleep(1000);
-    }
-    return false;
-}
-
 static bool wait_ifindex(const char *name, bool present)
 {
     for (int i = 0; i < 5000; i++) {
@@ -174,81 +142,6 @@ static bool wait_ifindex(const char *name, bool present)
         usleep(1000);
     }
     return false;
-}
-
-/* A packet socket on the TAP; with vnet, frames carry a struct virtio_net_hdr (10 bytes). */
-static int tap_socket(const char *name, bool vnet, bool bypass)
-{
-    int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(0x0003 /* ETH_P_ALL */));
-    ck_assert_int_ge(s, 0);
-    int one = 1;
-    if (vnet)
-        ck_assert_int_eq(setsockopt(s, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)), 0);
-    struct sockaddr_ll a = {.sll_family = AF_PACKET,
-                            .sll_protocol = htons(0x0003),
-                            .sll_ifindex = (int)if_nametoindex(name)};
-    ck_assert_int_ne(a.sll_ifindex, 0);
-    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-    /* Sends skip the qdisc: the kernel reports the carrier (IFF_RUNNING) a moment before it
-     * activates the qdisc, which drops until then. (Not for a GSO frame the kernel must
-     * segment: the direct path refuses those.) */
-    if (bypass)
-        ck_assert_int_eq(setsockopt(s, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)), 0);
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return s;
-}
-
-/* The next frame that came in from the wire side (not one the host sent): its length. */
-static ssize_t tap_recv(int s, uint8_t *buf, size_t len)
-{
-    for (;;) {
-        struct sockaddr_ll from;
-        socklen_t fl = sizeof(from);
-        ssize_t n = recvfrom(s, buf, len, 0, (struct sockaddr *)&from, &fl);
-        if (n < 0 || from.sll_pkttype != PACKET_OUTGOING)
-            return n;
-    }
-}
-
-static void tap_send(int s, const void *frame, size_t len)
-{
-    ck_assert_int_eq(send(s, frame, len, 0), (ssize_t)len);
-}
-
-/* The guest's next received frame: returns its length (header included), the address of
- * its first buffer in *at. */
-static size_t guest_recv(struct drv *v, uint64_t first, uint32_t bufsize, uint64_t *at)
-{
-    uint32_t id, ulen;
-    ck_assert_msg(drv_used(v, NET_Q_RX, &id, &ulen, 5000), "no frame reached the guest");
-    *at = first + (uint64_t)id * ((bufsize + 63) & ~63u);
-    struct net_hdr h;
-    net_hdr_load(&h, gpa(v, *at));
-    size_t total = ulen;
-    for (unsigned i = 1; i < h.num_buffers; i++) {
-        ck_assert(drv_used(v, NET_Q_RX, &id, &ulen, 5000));
-        total += ulen;
-    }
-    return total;
-}
-
-/* A TCP/IPv4 frame of `payload` bytes (content unchecked by anyone on these paths). */
-static size_t tcp_frame(uint8_t *f, const uint8_t dst[6], const uint8_t src[6], size_t payload)
-{
-    size_t len = udp_frame(f, dst, src, payload + 12); /* 28 + 12 = IPv4 + TCP headers */
-    uint8_t *ip = f + 14;
-    ip[9] = 6;
-    net_put_be16(ip + 10, 0);
-    net_put_be16(ip + 10, net_csum_fold(net_csum_add(0, ip, 20)));
-    uint8_t *tcp = ip + 20;
-    memset(tcp, 0, 20);
-    net_put_be16(tcp, 1000);
-    net_put_be16(tcp + 2, 2000);
-    tcp[12] = 5 << 4;
-    tcp[13] = 0x18; /* PSH|ACK */
-    net_put_be16(tcp + 14, 65535);
-    return len;
 }
 
 static struct drv G;
@@ -326,25 +219,6 @@ START_TEST(frames_cross_both_ways)
 }
 END_TEST
 
-/* linux/ethtool.h would clash with net_hdr.h's Ethernet constants */
-#define ETHTOOL_GTSO 0x0000001e
-struct ethtool_value {
-    uint32_t cmd, data;
-};
-
-static bool tap_tso_on(const char *name)
-{
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct ethtool_value ev = {.cmd = ETHTOOL_GTSO};
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-    ifr.ifr_data = (void *)&ev;
-    int r = ioctl(s, SIOCETHTOOL, &ifr);
-    close(s);
-    return r == 0 && ev.data;
-}
-
 START_TEST(tso_crosses_with_its_header)
 {
     if (skipped)
@@ -353,38 +227,19 @@ START_TEST(tso_crosses_with_its_header)
     ck_assert(wait_link(&G, true));
     drv_start(&G, BASIC_FEATURES | TSO_FEATURES);
     /* the host peer hears of the guest's features and sets the TAP's offloads */
-    for (int i = 0; i < 5000 && !tap_tso_on("vp0"); i++)
-        usleep(1000);
-    ck_assert_msg(tap_tso_on("vp0"), "TSO never enabled on the tap");
+    ck_assert_msg(wait_tso("vp0", true), "TSO never enabled on the tap");
     uint64_t rx = drv_post_rx(&G, 32, 4096);
     uint8_t gmac[6];
     mac_of(&G, gmac);
     int s = tap_socket("vp0", true, true);
 
-    /* guest -> tap: one 20000-byte TSO frame, seen whole with its header */
+    tso_frame_reaches_tap(&G, s, tap_mac, gmac);
     static uint8_t f[NET_MAX_FRAME], got[NET_MAX_FRAME];
-    size_t len = tcp_frame(f, tap_mac, gmac, 20000);
-    struct net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-                        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-                        .hdr_len = 54,
-                        .gso_size = 1448,
-                        .csum_start = 34,
-                        .csum_offset = 16};
-    drv_send(&G, &h, f, len);
-    ssize_t n = tap_recv(s, got, sizeof(got));
-    ck_assert_int_eq(n, 10 + (ssize_t)len);
-    ck_assert_uint_eq(got[1], VIRTIO_NET_HDR_GSO_TCPV4);
-    ck_assert_uint_eq(net_get16(got + 4), 1448);
-    ck_assert(memcmp(got + 10, f, len) == 0);
+    size_t len;
 
     /* tap -> guest: a TSO frame sent by the host reaches the guest in one piece */
     len = tcp_frame(f, gmac, tap_mac, 30000);
-    uint8_t out[10] = {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4};
-    net_put16(out + 2, 54);
-    net_put16(out + 4, 1400);
-    net_put16(out + 6, 34);
-    net_put16(out + 8, 16);
-    memcpy(got, out, 10);
+    tso_vnet_hdr(got, 1400);
     memcpy(got + 10, f, len);
     tap_send(s, got, 10 + len);
     uint64_t at;
@@ -413,14 +268,10 @@ START_TEST(guest_without_tso_gets_segments)
     ck_assert(wait_link(&G, true));
     /* first a driver with TSO, then (after a reset) one without: the TAP follows */
     drv_start(&G, BASIC_FEATURES | TSO_FEATURES);
-    for (int i = 0; i < 5000 && !tap_tso_on("vp0"); i++)
-        usleep(1000);
-    ck_assert(tap_tso_on("vp0"));
+    ck_assert(wait_tso("vp0", true));
     vdev_virtio_set_status(G.vio, 0);
     drv_start(&G, BASIC_FEATURES);
-    for (int i = 0; i < 5000 && tap_tso_on("vp0"); i++)
-        usleep(1000);
-    ck_assert(!tap_tso_on("vp0"));
+    ck_assert(wait_tso("vp0", false));
     uint64_t rx = drv_post_rx(&G, 64, 2048);
     uint8_t gmac[6];
     mac_of(&G, gmac);

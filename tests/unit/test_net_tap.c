@@ -46,6 +46,7 @@
 #define TUN_F_TSO4    0x02
 
 #include "net_fixture.h"
+#include "tap_fixture.h"
 
 #define BASIC_FEATURES                                                                             \
     (NET_BIT(VIRTIO_NET_F_MAC) | NET_BIT(VIRTIO_NET_F_STATUS) | NET_BIT(VIRTIO_NET_F_MTU))
@@ -57,16 +58,6 @@
 static const uint8_t host_mac[6] = {0x52, 0x54, 0x00, 0x00, 0x00, 0xaa};
 static struct drv G;
 static char capdir[64];
-
-static void write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t r = write(fd, text, strlen(text));
-        (void)r;
-        close(fd);
-    }
-}
 
 static void set_up(const char *name)
 {
@@ -148,135 +139,6 @@ static void tap_machine_up(struct drv *v, const char *opts)
     v->vio = v->n->vio;
     v->ft = transport_of(v->vio);
     v->buf_next = BUFBASE;
-}
-
-/* A packet socket on the TAP; with vnet, frames carry a struct virtio_net_hdr (10 bytes). */
-static int tap_socket(const char *name, bool vnet, bool bypass)
-{
-    int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(0x0003 /* ETH_P_ALL */));
-    ck_assert_int_ge(s, 0);
-    int one = 1;
-    if (vnet)
-        ck_assert_int_eq(setsockopt(s, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)), 0);
-    struct sockaddr_ll a = {.sll_family = AF_PACKET,
-                            .sll_protocol = htons(0x0003),
-                            .sll_ifindex = (int)if_nametoindex(name)};
-    ck_assert_int_ne(a.sll_ifindex, 0);
-    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-    if (bypass) /* the qdisc starts a moment after the carrier: skip it */
-        ck_assert_int_eq(setsockopt(s, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)), 0);
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return s;
-}
-
-/* The next frame that came from the guest (not one the host sent). */
-static ssize_t tap_recv(int s, uint8_t *buf, size_t len)
-{
-    for (;;) {
-        struct sockaddr_ll from;
-        socklen_t fl = sizeof(from);
-        ssize_t n = recvfrom(s, buf, len, 0, (struct sockaddr *)&from, &fl);
-        if (n < 0 || from.sll_pkttype != PACKET_OUTGOING)
-            return n;
-    }
-}
-
-static void tap_send(int s, const void *frame, size_t len)
-{
-    ssize_t r = send(s, frame, len, 0);
-    ck_assert_msg(r == (ssize_t)len, "send: %zd %s", r, strerror(errno));
-}
-
-/* The guest's next received frame: its length (header included); *at = its first buffer. */
-static size_t guest_recv(struct drv *v, uint64_t first, uint32_t bufsize, uint64_t *at)
-{
-    uint32_t id, ulen;
-    ck_assert_msg(drv_used(v, NET_Q_RX, &id, &ulen, 5000), "no frame reached the guest");
-    *at = first + (uint64_t)id * ((bufsize + 63) & ~63u);
-    struct net_hdr h;
-    net_hdr_load(&h, gpa(v, *at));
-    size_t total = ulen;
-    for (unsigned i = 1; i < h.num_buffers; i++) {
-        ck_assert(drv_used(v, NET_Q_RX, &id, &ulen, 5000));
-        total += ulen;
-    }
-    return total;
-}
-
-static size_t tcp_frame(uint8_t *f, const uint8_t dst[6], const uint8_t src[6], size_t payload)
-{
-    size_t len = udp_frame(f, dst, src, payload + 12); /* 28 + 12 = IPv4 + TCP headers */
-    uint8_t *ip = f + 14;
-    ip[9] = 6;
-    net_put_be16(ip + 10, 0);
-    net_put_be16(ip + 10, net_csum_fold(net_csum_add(0, ip, 20)));
-    uint8_t *tcp = ip + 20;
-    memset(tcp, 0, 20);
-    net_put_be16(tcp, 1000);
-    net_put_be16(tcp + 2, 2000);
-    tcp[12] = 5 << 4;
-    tcp[13] = 0x18; /* PSH|ACK */
-    net_put_be16(tcp + 14, 65535);
-    return len;
-}
-
-/* A TSO frame's 10-byte header as a packet socket takes it. */
-static void tso_vnet_hdr(uint8_t out[10], uint16_t mss)
-{
-    memset(out, 0, 10);
-    out[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    out[1] = VIRTIO_NET_HDR_GSO_TCPV4;
-    net_put16(out + 2, 54);
-    net_put16(out + 4, mss);
-    net_put16(out + 6, 34);
-    net_put16(out + 8, 16);
-}
-
-/* linux/ethtool.h would clash with net_hdr.h too */
-#define ETHTOOL_GTSO 0x0000001e
-struct ethtool_value {
-    uint32_t cmd, data;
-};
-
-static bool tap_tso_on(const char *name)
-{
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct ethtool_value ev = {.cmd = ETHTOOL_GTSO};
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-    ifr.ifr_data = (void *)&ev;
-    int r = ioctl(s, SIOCETHTOOL, &ifr);
-    close(s);
-    return r == 0 && ev.data;
-}
-
-/* IFF_RUNNING: the carrier, which the kernel turns on while a process has the TAP open. */
-static bool wait_carrier(const char *name, bool on)
-{
-    for (int i = 0; i < 5000; i++) {
-        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        struct ifreq ifr;
-        memset(&ifr, 0, sizeof(ifr));
-        snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-        int r = ioctl(s, SIOCGIFFLAGS, &ifr);
-        close(s);
-        if (r == 0 && !!(ifr.ifr_flags & IFF_RUNNING) == on)
-            return true;
-        usleep(1000);
-    }
-    return false;
-}
-
-static bool wait_tso(const char *name, bool on)
-{
-    for (int i = 0; i < 5000; i++) {
-        if (tap_tso_on(name) == on)
-            return true;
-        usleep(1000);
-    }
-    return false;
 }
 
 static const char *status_of(struct drv *v)
@@ -371,21 +233,9 @@ START_TEST(tso_crosses_whole_both_ways)
     mac_of(&G, gmac);
     int s = tap_socket("vt0", true, true);
 
-    /* guest -> tap: one 20000-byte TSO frame, seen whole with its header */
+    tso_frame_reaches_tap(&G, s, host_mac, gmac);
     static uint8_t f[NET_MAX_FRAME], got[NET_MAX_FRAME];
-    size_t len = tcp_frame(f, host_mac, gmac, 20000);
-    struct net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-                        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-                        .hdr_len = 54,
-                        .gso_size = 1448,
-                        .csum_start = 34,
-                        .csum_offset = 16};
-    drv_send(&G, &h, f, len);
-    ssize_t n = tap_recv(s, got, sizeof(got));
-    ck_assert_int_eq(n, 10 + (ssize_t)len);
-    ck_assert_uint_eq(got[1], VIRTIO_NET_HDR_GSO_TCPV4);
-    ck_assert_uint_eq(net_get16(got + 4), 1448);
-    ck_assert(memcmp(got + 10, f, len) == 0);
+    size_t len;
 
     /* tap -> guest: a 30000-byte TSO frame reaches the guest in one piece */
     len = tcp_frame(f, gmac, host_mac, 30000);
