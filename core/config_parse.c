@@ -397,6 +397,13 @@ static int kw_set(struct parser *P, const struct vdev_token *kw)
                     show(a->text).s);
     if (!*a->text)
         return perr(P, &a->pos, "'set %s': the value must not be empty", var->name);
+    if (!strcmp(var->arg, "MICROSECONDS")) {
+        uint64_t us;
+        const char *why = NULL;
+        if (vdev_parse_u64(a->text, &us, &why) || us > 1000000)
+            return perr(P, &a->pos, "'set %s': expected microseconds from 0 to 1000000, got '%s'",
+                        var->name, show(a->text).s);
+    }
 
     char *value = strdup(a->text);
     if (!value)

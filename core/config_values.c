@@ -10,6 +10,9 @@ const struct vdev_config_var vdev_config_vars[] = {
     {"acpi-dump-file", "PATH", "write the generated ACPI tables to PATH"},
     {"exit-on-halt", "yes|no", "end the VM when the guest halts"},
     {"fdt-dump-file", "PATH", "write the generated flattened device tree to PATH"},
+    {"halt-poll", "MICROSECONDS",
+     "longest a halted vCPU polls for a wake-up before it sleeps (0 to 1000000; default: the "
+     "host kernel's)"},
     {"runtime-dir", "PATH", "folder for the VM's run-time files (named endpoints)"},
     {NULL, NULL, NULL},
 };

@@ -58,6 +58,12 @@ int kvm_vm_open(struct kvm_vm *vm, struct vdev_err *err)
     return 0;
 }
 
+int kvm_vm_set_halt_poll(struct kvm_vm *vm, uint64_t ns)
+{
+    struct kvm_enable_cap cap = {.cap = KVM_CAP_HALT_POLL, .args = {ns}};
+    return ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0 ? -errno : 0;
+}
+
 void kvm_vm_close(struct kvm_vm *vm)
 {
     if (vm->vm_fd >= 0)

@@ -42,6 +42,9 @@ struct kvm_vm {
 
 /* Opens /dev/kvm, creates the VM with its irqchip and PIT. err says why not (e.g. no KVM). */
 int kvm_vm_open(struct kvm_vm *vm, struct vdev_err *err);
+/* KVM_CAP_HALT_POLL: how long (ns) a halted vCPU of this VM polls before it sleeps; 0 or
+ * -errno (EINVAL: the kernel predates Linux 5.8). */
+int kvm_vm_set_halt_poll(struct kvm_vm *vm, uint64_t ns);
 /* The embedder hooks of this VM (ctx = the vm); install before vdev_machine_build. */
 extern const struct vdev_embedder_ops kvm_vm_embedder_ops;
 /* Backs every RAM/ROM region of the built machine with memfd memory and maps it. */

@@ -53,6 +53,16 @@ int vmm_prepare(struct vmm *vmm, struct vdev_machine *m, struct vdev_err *err)
         return vdev_err_set(err, "eventfd: %s", strerror(errno));
     if (kvm_vm_open(&vmm->vm, err))
         return -1;
+    const char *hp = vdev_config_var(vdev_machine_config(m), "halt-poll");
+    uint64_t us;
+    if (hp && vdev_parse_u64(hp, &us, NULL) == 0) { /* validated by the parser */
+        int r = kvm_vm_set_halt_poll(&vmm->vm, us * 1000);
+        if (r < 0)
+            fprintf(stderr,
+                    "vdevkit: warning: set halt-poll: KVM_CAP_HALT_POLL: %s (the host "
+                    "kernel's halt polling applies; needs Linux 5.8)\n",
+                    strerror(-r));
+    }
     vmm->vm.m = m;
     vmm->vm.on_stop = on_device_stop;
     vmm->vm.on_stop_arg = vmm;

@@ -136,6 +136,10 @@ static const struct {
     {"set color red", "t:1:5: set: unknown variable 'color'"},
     {"set exit-on-halt maybe", "t:1:18: 'set exit-on-halt': expected yes|no, got 'maybe'"},
     {"set runtime-dir \"\"", "t:1:17: 'set runtime-dir': the value must not be empty"},
+    {"set halt-poll lots",
+     "t:1:15: 'set halt-poll': expected microseconds from 0 to 1000000, got 'lots'"},
+    {"set halt-poll 1000001",
+     "t:1:15: 'set halt-poll': expected microseconds from 0 to 1000000, got '1000001'"},
 
     /* pass-through and vdev */
     {"ram 1m\npass loc 0x1000", "t:2:1: pass-through is not supported by vdevkit"},

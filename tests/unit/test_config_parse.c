@@ -272,8 +272,10 @@ END_TEST
 START_TEST(set_variables)
 {
     parse_ok("set fdt-dump-file /tmp/x.dtb\nset exit-on-halt yes\nset acpi-dump-file a.bin\n"
-             "set runtime-dir /run/vdev\nset fdt-dump-file /tmp/y.dtb\nset exit-on-halt no");
-    ck_assert_uint_eq(cfg.nvars, 4); /* a later set replaces the value */
+             "set runtime-dir /run/vdev\nset fdt-dump-file /tmp/y.dtb\nset exit-on-halt no\n"
+             "set halt-poll 500");
+    ck_assert_uint_eq(cfg.nvars, 5); /* a later set replaces the value */
+    ck_assert_str_eq(vdev_config_var(&cfg, "halt-poll"), "500");
     ck_assert_str_eq(vdev_config_var(&cfg, "fdt-dump-file"), "/tmp/y.dtb");
     ck_assert_str_eq(vdev_config_var(&cfg, "exit-on-halt"), "no");
     ck_assert_str_eq(vdev_config_var(&cfg, "acpi-dump-file"), "a.bin");

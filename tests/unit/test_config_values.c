@@ -377,8 +377,9 @@ END_TEST
 
 START_TEST(var_table)
 {
-    const char *names[] = {"fdt-dump-file", "acpi-dump-file", "exit-on-halt", "runtime-dir"};
-    for (size_t i = 0; i < 4; i++) {
+    const char *names[] = {"fdt-dump-file", "acpi-dump-file", "exit-on-halt", "runtime-dir",
+                           "halt-poll"};
+    for (size_t i = 0; i < 5; i++) {
         bool found = false;
         for (size_t k = 0; vdev_config_vars[k].name; k++) {
             if (strcmp(vdev_config_vars[k].name, names[i]) == 0) {
