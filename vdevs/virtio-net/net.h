@@ -134,6 +134,8 @@ void net_set_mac(struct net *n, const uint8_t mac[6]);
 int net_thread_start(struct net *n);
 void net_thread_stop(struct net *n);
 uint64_t net_now_ms(void);
+/* Reads (resets) an eventfd poll reported readable; -1 and EAGAIN are fine. */
+void net_drain_fd(int fd);
 
 /* net_tx.c: pops and sends up to NET_BATCH chains; true if it made progress. */
 bool net_tx_process(struct net *n);

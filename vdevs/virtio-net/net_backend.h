@@ -32,7 +32,6 @@ enum net_tx_result {
 #define NET_BE_FDS 3 /* pollfds a backend may add to the data thread's poll */
 
 struct net_backend {
-    const char *kind; /* "peer", "tap": the `status` word before the wire's name */
     /* One frame from the guest, its header checked against the negotiated features
      * (src->skip bytes in src->iov is where the frame starts). Counts what it sends,
      * records it to the capture, may change *h. */

@@ -8,9 +8,7 @@
  * NET_TX_STALL_MS (a stuck peer) frames are dropped and counted until it takes one again,
  * so a dead peer never wedges the guest's transmit queue. A link that is down drops at
  * once. */
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "net.h"
 #include "net_backend.h"
@@ -158,20 +156,12 @@ static int peer_poll_prepare(struct net *n, struct pollfd *fds)
     return timeout;
 }
 
-static void drain(int fd)
-{
-    uint64_t v;
-    if (fd >= 0 && read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
-        /* nothing to do: the fd is level-triggered by poll and read again next time */
-    }
-}
-
 static void peer_poll_done(struct net *n, const struct pollfd *fds, int r)
 {
     if (r > 0 && (fds[PFD_RX].revents & POLLIN))
-        drain(fds[PFD_RX].fd);
+        net_drain_fd(fds[PFD_RX].fd);
     if (r > 0 && (fds[PFD_SPACE].revents & POLLIN)) {
-        drain(fds[PFD_SPACE].fd);
+        net_drain_fd(fds[PFD_SPACE].fd);
         n->tx_blocked = false;
     }
     uint64_t now = net_now_ms();
@@ -192,7 +182,6 @@ static void peer_poll_done(struct net *n, const struct pollfd *fds, int r)
 }
 
 const struct net_backend net_be_peer = {
-    .kind = "peer",
     .tx = peer_tx,
     .tx_flush = peer_tx_flush,
     .rx_peek = peer_rx_peek,

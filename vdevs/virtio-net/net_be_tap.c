@@ -339,7 +339,6 @@ static void tap_poll_done(struct net *n, const struct pollfd *fds, int r)
 }
 
 const struct net_backend net_be_tap = {
-    .kind = "tap",
     .tx = tap_tx,
     .tx_flush = tap_tx_flush,
     .rx_peek = tap_rx_peek,

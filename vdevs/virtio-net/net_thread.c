@@ -40,7 +40,7 @@ void net_log_limited(struct net *n, const char *fmt, ...)
     vdev_warn(n->d, "%s", msg);
 }
 
-static void drain(int fd)
+void net_drain_fd(int fd)
 {
     uint64_t v;
     if (fd >= 0 && read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
@@ -157,7 +157,7 @@ static void *net_thread(void *arg)
         }
         for (unsigned i = 0; i < FD_BACKEND; i++)
             if (r > 0 && (fds[i].revents & POLLIN))
-                drain(fds[i].fd);
+                net_drain_fd(fds[i].fd);
         n->be->poll_done(n, fds + FD_BACKEND, r);
     }
     return NULL;
