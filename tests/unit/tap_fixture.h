@@ -189,4 +189,21 @@ tso_frame_reaches_tap(struct drv *v, int s, const uint8_t host_mac[6], const uin
     ck_assert(memcmp(got + 10, f, len) == 0);
 }
 
+/* Guest -> TAP: a plain UDP frame of `payload` bytes from the synthetic guest `v` to
+ * host_mac reaches interface `ifname` byte for byte. */
+static NET_FIXTURE_UNUSED void udp_frame_reaches_tap(struct drv *v, const char *ifname,
+                                                     const uint8_t host_mac[6], size_t payload)
+{
+    uint8_t gmac[6];
+    mac_of(v, gmac);
+    int s = tap_socket(ifname, false, true);
+    static uint8_t f[2048], got[2048];
+    size_t len = udp_frame(f, host_mac, gmac, payload);
+    struct net_hdr h = {0};
+    drv_send(v, &h, f, len);
+    ck_assert_int_eq(tap_recv(s, got, sizeof(got)), (ssize_t)len);
+    ck_assert(memcmp(got, f, len) == 0);
+    close(s);
+}
+
 #endif

@@ -323,16 +323,7 @@ START_TEST(carrier_follows_the_guest_and_restarts)
     ck_assert(wait_link(&G, true));
     ck_assert(wait_carrier("vp0", true));
     drv_start(&G, BASIC_FEATURES);
-    uint8_t gmac[6];
-    mac_of(&G, gmac);
-    int s = tap_socket("vp0", false, true);
-    static uint8_t f[2048], got[2048];
-    size_t len = udp_frame(f, tap_mac, gmac, 100);
-    struct net_hdr h = {0};
-    drv_send(&G, &h, f, len);
-    ck_assert_int_eq(tap_recv(s, got, sizeof(got)), (ssize_t)len);
-    ck_assert(memcmp(got, f, len) == 0);
-    close(s);
+    udp_frame_reaches_tap(&G, "vp0", tap_mac, 100);
     char *st = np_stop(SIGTERM);
     ck_assert_msg(strstr(st, "link connects 1 disconnects 0"), "%s", st);
     free(st);
@@ -355,16 +346,7 @@ START_TEST(existing_tap_outlives_the_host_peer)
     ck_assert(wait_carrier("pt0", true));
     ck_assert_uint_eq(if_nametoindex("vp0"), 0); /* nothing made */
     drv_start(&G, BASIC_FEATURES);
-    uint8_t gmac[6];
-    mac_of(&G, gmac);
-    int s = tap_socket("pt0", false, true);
-    static uint8_t f[2048], got[2048];
-    size_t len = udp_frame(f, tap_mac, gmac, 300);
-    struct net_hdr h = {0};
-    drv_send(&G, &h, f, len);
-    ck_assert_int_eq(tap_recv(s, got, sizeof(got)), (ssize_t)len);
-    ck_assert(memcmp(got, f, len) == 0);
-    close(s);
+    udp_frame_reaches_tap(&G, "pt0", tap_mac, 300);
     char *st = np_stop(SIGTERM);
     ck_assert_msg(strstr(st, "pt0 peer ") == st && strstr(st, " mac 52:54:00:00:00:aa link up"),
                   "%s", st);
