@@ -14,26 +14,11 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:?usage: host-net-bench.sh BUILD_DIR [N]}" && pwd)
 n=${2:-2}
-eval "$("$top/guest-tests/images/fetch.sh")"
-command -v qemu-system-x86_64 > /dev/null || { echo "needs qemu-system-x86"; exit 1; }
-[ -n "${VDEVKIT_IPERF3_ROOT:-}" ] || { echo "needs iperf3 (fetch.sh could not fetch it)"; exit 1; }
-
-payload=$(mktemp -d /tmp/vdevkit-hostbench-XXXXXX)
-trap 'rm -rf "$payload"' EXIT
-cp "$build/vmm/vdevkit" "$payload/"
-cp -P "$build"/core/libvdev.so* "$payload/"
-mkdir -p "$payload/modules" "$payload/qemu-share"
-cp "$build"/modules/vdev-*.so "$payload/modules/"
-cp "$VDEVKIT_VMLINUZ" "$payload/bzImage"
-"$top/guest-tests/linux/build-initramfs.sh" --net "$payload/initrd-net.img"
+payload_tag=hostbench
+. "$top/bench/net-bench-payload.sh"
 # the host side's iperf3 (found through LD_LIBRARY_PATH=payload)
 cp "$VDEVKIT_IPERF3_ROOT/usr/bin/iperf3" "$payload/"
 for lib in "$VDEVKIT_IPERF3_ROOT"/usr/lib/x86_64-linux-gnu/*.so.[0-9]; do cp -L "$lib" "$payload/"; done
-# QEMU: microvm boots through qboot/bios-microvm; virtio-net-pci gets romfile= (no iPXE ROM)
-cp "$(command -v qemu-system-x86_64)" "$payload/"
-for f in bios-microvm.bin qboot.rom linuxboot_dma.bin linuxboot.bin kvmvapic.bin; do
-    cp -L "/usr/share/qemu/$f" "$payload/qemu-share/" 2> /dev/null || true
-done
 cp "$top/bench/host-net-bench-inner.sh" "$payload/"
 variants=${BENCH_VARIANTS:-vdevkit qemu-tap qemu-vhost}
 nvar=$(( $(echo "$variants" | wc -w) * n ))

@@ -14,18 +14,8 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:?usage: net-pair-bench.sh BUILD_DIR [N]}" && pwd)
 n=${2:-3}
-eval "$("$top/guest-tests/images/fetch.sh")"
-command -v qemu-system-x86_64 >/dev/null || { echo "needs qemu-system-x86"; exit 1; }
-[ -n "${VDEVKIT_IPERF3_ROOT:-}" ] || { echo "needs iperf3 (fetch.sh could not fetch it)"; exit 1; }
-
-payload=$(mktemp -d /tmp/vdevkit-netbench-XXXXXX)
-trap 'rm -rf "$payload"' EXIT
-cp "$build/vmm/vdevkit" "$payload/"
-cp -P "$build"/core/libvdev.so* "$payload/"
-mkdir -p "$payload/modules" "$payload/qemu-share"
-cp "$build"/modules/vdev-*.so "$payload/modules/"
-cp "$VDEVKIT_VMLINUZ" "$payload/bzImage"
-"$top/guest-tests/linux/build-initramfs.sh" --net "$payload/initrd-net.img"
+payload_tag=netbench
+. "$top/bench/net-bench-payload.sh"
 # The same initramfs with the client's two iperf3 tests in the other order (-R first), for
 # the `*-rxfirst` variants: a second cpio archive appended, whose /init replaces the first's.
 rxfirst=$(mktemp -d)
@@ -45,10 +35,6 @@ fi
 cp "$payload/initrd-net.img" "$payload/initrd-net-rxfirst.img"
 (cd "$rxfirst" && echo init | cpio -o -H newc -R 0:0 --quiet | gzip -9) >> "$payload/initrd-net-rxfirst.img"
 rm -rf "$rxfirst"
-cp "$(command -v qemu-system-x86_64)" "$payload/"
-for f in bios-microvm.bin qboot.rom linuxboot_dma.bin linuxboot.bin kvmvapic.bin; do
-    cp -L "/usr/share/qemu/$f" "$payload/qemu-share/" 2>/dev/null || true
-done
 cp "$top/bench/net-pair-bench-inner.sh" "$payload/"
 nvar=$(( $(echo "${BENCH_VARIANTS:-vdevkit qemu}" | wc -w) * n + $(echo "${BENCH_EXTRA:-}" | wc -w) ))
 echo "host load before: $(uptime)"
