@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <vdev/config.h>
 
 #include "net_hdr.h"
 #include "net_mac.h"
@@ -71,17 +72,6 @@ enum { TAG_SIGNAL = 0, TAG_TAP, TAG_LINK, TAG_RX, TAG_SPACE };
 
 /* ---- options ---- */
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-    unsigned v[6];
-    char end;
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) != 6)
-        return -1;
-    for (int i = 0; i < 6; i++)
-        mac[i] = (uint8_t)v[i];
-    return 0;
-}
-
 static bool valid_prefix(const char *s)
 {
     size_t n = strlen(s);
@@ -115,16 +105,12 @@ int net_peer_parse(char *spec, struct net_peer_opts *o, struct vdev_err *err)
         } else if (!strcmp(kv, "netns")) {
             o->netns = val;
         } else if (!strcmp(kv, "mac")) {
-            if (parse_mac(val, o->mac))
+            const char *why;
+            if (vdev_parse_mac(val, o->mac, &why)) /* the config language's MAC rules */
                 return vdev_err_set(err,
-                                    "mac=%s is not a MAC address (hint: six hex bytes such as "
-                                    "52:54:00:12:34:56)",
-                                    val);
-            if (net_mac_is_multicast(o->mac) || !memcmp(o->mac, "\0\0\0\0\0\0", 6))
-                return vdev_err_set(err,
-                                    "mac=%s is a multicast or all-zero address (hint: the first "
-                                    "byte must be even, e.g. 52:54:00:12:34:56)",
-                                    val);
+                                    "mac=%s: %s (hint: six hex bytes, the first one even, such "
+                                    "as 52:54:00:12:34:56)",
+                                    val, why);
             o->mac_given = true;
         } else if (!strcmp(kv, "tap")) {
             if (strlen(val) >= sizeof(o->ifname) || strchr(val, '/') || !strcmp(val, ".") ||

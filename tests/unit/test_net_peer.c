@@ -703,8 +703,12 @@ START_TEST(option_errors)
     expect_error("bogus=1", "net-peer: in 'bogus=1': unknown option 'bogus' (hint: peer=PATH", 2);
     expect_error("peer=/x", "missing bind=PATH (hint:", 2);
     expect_error("bind=/x", "missing peer=PATH (hint:", 2);
-    expect_error("peer=/x,bind=/y,mac=zz", "mac=zz is not a MAC address (hint:", 2);
-    expect_error("peer=/x,bind=/y,mac=01:00:00:00:00:01", "multicast or all-zero", 2);
+    expect_error("peer=/x,bind=/y,mac=zz",
+                 "mac=zz: expected a MAC address like 52:54:00:12:34:56 (hint:", 2);
+    expect_error("peer=/x,bind=/y,mac=01:00:00:00:00:01",
+                 "mac=01:00:00:00:00:01: multicast MAC (hint:", 2);
+    expect_error("peer=/x,bind=/y,mac=00:00:00:00:00:00",
+                 "mac=00:00:00:00:00:00: all-zero MAC (hint:", 2);
     expect_error("peer=/x,bind=/y,name=waytoolongprefix", "name=waytoolongprefix is not", 2);
     expect_error("peer=/x,bind=/y,offload=maybe", "offload=maybe: expected 'on' or 'off'", 2);
     expect_error("peer=/x,bind=/y,junk", "'junk' is not KEY=VALUE", 2);
