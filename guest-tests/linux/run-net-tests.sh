@@ -61,10 +61,14 @@ VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} tun veth bridge crc32c_generic
     NET_IPERF_SECS="${NET_IPERF_SECS:-5}" NET_HOST_IPERF_SECS="${NET_HOST_IPERF_SECS:-3}" \
     sh ./run-pair.sh 2>&1 | tee "$log" || status=$?
 # `host`: the ping captured on alpha's NIC came back base64 on the console; Debian's tshark
-# must read it and see the echo request and reply.
+# must read it and see the echo request and reply. Only the last complete block counts: an
+# outer machine retried after an environment failure (outer.sh --retry-env) may have
+# printed one already.
 if grep -aq 'VDEVKIT-PCAP-BEGIN' "$log"; then
-    tr -d '\r' < "$log" | sed -n '/^VDEVKIT-PCAP-BEGIN/,/^VDEVKIT-PCAP-END/p' |
-        grep -v '^VDEVKIT-PCAP-' | base64 -d > "$pcap" 2>/dev/null || true
+    tr -d '\r' < "$log" | awk '/^VDEVKIT-PCAP-BEGIN/ { cur = ""; on = 1; next }
+        /^VDEVKIT-PCAP-END/ { if (on) last = cur; on = 0; next }
+        on { cur = cur $0 "\n" }
+        END { printf "%s", last }' | base64 -d > "$pcap" 2>/dev/null || true
     if ! command -v tshark > /dev/null; then
         echo "net: host-capture: SKIP: no tshark on this host (scripts/install-deps.sh installs it)"
     elif out=$(tshark -r "$pcap" -Y icmp 2>&1) && grep -q 'Echo (ping) request' <<<"$out" &&
