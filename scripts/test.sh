@@ -1,7 +1,7 @@
 #!/bin/bash
 # The whole test suite, as CI runs it: dependencies, a normal build, a sanitizer build
-# (ASan+UBSan), the install/embedding check and a short fuzzing run of the configuration
-# language. Each stage prints what it runs; the first failure stops it.
+# (ASan+UBSan), the install/embedding check and a short fuzzing run of every
+# fuzz target. Each stage prints what it runs; the first failure stops it.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -19,8 +19,8 @@ echo "== build (ASan+UBSan)"
 echo "== install and embed"
 "$top/scripts/check-install.sh" "$top/build"
 
-echo "== fuzz the configuration language (smoke run)"
-"$top/scripts/fuzz.sh" 20
+echo "== fuzz every surface (a short smoke run per target; scripts/fuzz.sh)"
+"$top/scripts/fuzz.sh" --time 10
 
 echo "== fetch the guest kernel and busybox (cached)"
 "$top/guest-tests/images/fetch.sh" >/dev/null
