@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
 done
 case "$secs" in '' | *[!0-9]*) echo "fuzz.sh: --time wants seconds, not '$secs'" >&2; exit 2 ;; esac
 
-dir="$top/build-fuzz"
+dir=${VDEVKIT_FUZZ_BUILD:-$top/build-fuzz} # a helper's own tree: VDEVKIT_FUZZ_BUILD=DIR
 CC=clang "$top/scripts/build.sh" "$dir" -DVDEVKIT_FUZZ=ON -DVDEVKIT_TESTS=OFF \
     -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ ${#targets[@]} -eq 0 ]; then
