@@ -314,7 +314,9 @@ static bool segment_to_guest(struct np *np, struct np_peer *p, const struct net_
     struct net_src src = {.iov = &iv, .niov = 1, .skip = 0, .len = flen};
     bool sent = false;
     for (unsigned i = 0; i < t.nsegs; i++) {
-        uint8_t *q = peer_link_tx_reserve(p->link, NET_HDR_LEN + t.hdr_len + t.mss);
+        /* this segment's length: hdr_len + mss may exceed any record, a segment never
+         * exceeds the frame */
+        uint8_t *q = peer_link_tx_reserve(p->link, NET_HDR_LEN + net_tso_seg_len(&t, i));
         if (!q) {
             p->st.drop_ring_full += t.nsegs - i; /* TCP retransmits them */
             break;

@@ -659,6 +659,44 @@ START_TEST(throughput_with_and_without_capture)
 }
 END_TEST
 
+/* Issue 13: the buffer was exactly the snapshot length, so a record of 262,129 bytes or more
+ * (frame + 16-byte header) overflowed it by up to 16 bytes (ASan: heap-buffer-overflow).
+ * Frames that long cannot cross a link today; the writer must hold them anyway: whole up to
+ * the snapshot length, cut to it beyond (orig_len says how long the frame was). */
+START_TEST(longest_records_fit_the_buffer)
+{
+    struct vdev_err err = {{0}};
+    struct net_capture *c = net_capture_open(pcap_path, &err);
+    ck_assert_msg(c, "%s", err.msg);
+    static const size_t lens[] = {100, 262129, 262144, 300000, 60};
+    uint8_t *f = malloc(300000);
+    for (size_t i = 0; i < 300000; i++)
+        f[i] = (uint8_t)(i * 7);
+    for (unsigned i = 0; i < 5; i++)
+        ck_assert_int_eq(net_capture_frame(c, f, lens[i]), 0);
+    ck_assert_int_eq(net_capture_close(c, &err), 0);
+    FILE *in = fopen(pcap_path, "rb");
+    ck_assert_ptr_nonnull(in);
+    uint8_t *buf = malloc(2 << 20);
+    size_t size = fread(buf, 1, 2 << 20, in);
+    fclose(in);
+    size_t off = PCAP_GLOBAL_HDR_LEN;
+    for (unsigned i = 0; i < 5; i++) {
+        ck_assert_uint_le(off + PCAP_RECORD_HDR_LEN, size);
+        uint32_t incl = le32(buf + off + 8), orig = le32(buf + off + 12);
+        size_t want = lens[i] < NET_CAPTURE_SNAPLEN ? lens[i] : NET_CAPTURE_SNAPLEN;
+        ck_assert_uint_eq(incl, want);
+        ck_assert_uint_eq(orig, lens[i]);
+        ck_assert_uint_le(off + PCAP_RECORD_HDR_LEN + incl, size);
+        ck_assert(memcmp(buf + off + PCAP_RECORD_HDR_LEN, f, incl) == 0);
+        off += PCAP_RECORD_HDR_LEN + incl;
+    }
+    ck_assert_uint_eq(off, size);
+    free(buf);
+    free(f);
+}
+END_TEST
+
 static Suite *net_capture_suite(void)
 {
     Suite *s = suite_create("net_capture");
@@ -672,6 +710,7 @@ static Suite *net_capture_suite(void)
     tcase_add_test(tc, bad_paths_are_refused);
     tcase_add_test(tc, file_error_stops_the_capture_not_the_nic);
     tcase_add_test(tc, throughput_with_and_without_capture);
+    tcase_add_test(tc, longest_records_fit_the_buffer);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -201,6 +201,65 @@ START_TEST(tso_segmented_for_a_plain_peer)
 }
 END_TEST
 
+/* Issue 13: a VLAN-tagged TSO frame may legally have gso_size up to 65495 (hdr_len + mss up
+ * to 0xffff + the 18-byte L2 header); hdr_len + mss then exceeds the largest ring record.
+ * Reserving that much stalled tx for 200 ms, dropped the frame as ring-full and left tx
+ * dropping. Each frame must cross at once as its one segment, with nothing dropped, and a
+ * full ring must still back-pressure afterwards. */
+START_TEST(vlan_tso_with_the_largest_gso_size_crosses)
+{
+    ck_assert(wait_link(&A, true));
+    drv_start(&A, BASIC_FEATURES | NET_BIT(VIRTIO_NET_F_CSUM) | NET_BIT(VIRTIO_NET_F_HOST_TSO4));
+    drv_start(&B, BASIC_FEATURES); /* no GUEST_TSO4: A segments */
+    uint64_t rxb = drv_post_rx(&B, 3, 4096);
+    uint8_t ma[6], mb[6];
+    mac_of(&A, ma);
+    mac_of(&B, mb);
+    static uint8_t f[4096];
+    size_t l3 = 18, l4 = l3 + 20, payload = 2000, len = l4 + 20 + payload;
+    memset(f, 0, len);
+    memcpy(f, mb, 6);
+    memcpy(f + 6, ma, 6);
+    net_put_be16(f + 12, ETH_P_8021Q);
+    net_put_be16(f + 14, 7);
+    net_put_be16(f + 16, ETH_P_IP);
+    f[l3] = 0x45;
+    f[l3 + 8] = 64;
+    f[l3 + 9] = 6;
+    memcpy(f + l3 + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+    f[l4 + 12] = 0x50;
+    f[l4 + 13] = 0x10;
+    for (size_t i = 0; i < payload; i++)
+        f[l4 + 20 + i] = (uint8_t)i;
+    for (unsigned k = 0; k < 3; k++) {
+        struct net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                            .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                            .hdr_len = (uint16_t)(l4 + 20),
+                            .gso_size = (uint16_t)(65493 + k),
+                            .csum_start = (uint16_t)l4,
+                            .csum_offset = 16};
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        drv_send(&A, &h, f, len);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        uint32_t id, ulen;
+        ck_assert_msg(drv_used(&B, NET_Q_RX, &id, &ulen, 5000), "gso_size %u: no segment",
+                      65493 + k);
+        ck_assert_uint_eq(ulen, NET_HDR_LEN + len);
+        const uint8_t *s = gpa(&B, rxb + 4096ull * k) + NET_HDR_LEN;
+        uint64_t sum = net_csum_add(0, s + l3 + 12, 8) + 6 + 20 + payload;
+        ck_assert_uint_eq(net_csum_fold(net_csum_add(sum, s + l4, 20 + payload)), 0);
+        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        ck_assert_msg(ms < NET_TX_STALL_MS, "tx stalled %ld ms", ms);
+    }
+    ck_assert_uint_eq(net_read(&A.n->st.drop_ring_full), 0);
+    ck_assert_uint_eq(net_read(&A.n->st.drop_too_big), 0);
+    ck_assert_uint_eq(net_read(&A.n->st.tx_frames), 3);
+    ck_assert_uint_eq(net_read(&B.n->st.rx_frames), 3);
+    ck_assert(!A.n->tx_dropping); /* a full ring would back-pressure again */
+}
+END_TEST
+
 /* Mergeable receive buffers: a frame larger than one buffer spreads over several. */
 START_TEST(mergeable_rx_buffers)
 {
@@ -756,6 +815,7 @@ static Suite *net_link_suite(void)
     tcase_add_test(tc, frames_cross_both_ways);
     tcase_add_test(tc, link_down_and_back);
     tcase_add_test(tc, tso_segmented_for_a_plain_peer);
+    tcase_add_test(tc, vlan_tso_with_the_largest_gso_size_crosses);
     tcase_add_test(tc, mergeable_rx_buffers);
     tcase_add_test(tc, held_chains_survive_a_link_drop);
     tcase_add_test(tc, held_chains_survive_transmissions);

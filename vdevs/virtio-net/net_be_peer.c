@@ -27,6 +27,11 @@ static enum net_tx_result tx_no_room(struct net *n, size_t len)
         net_count(&n->st.drop_link_down, 1);
         return NET_TX_DROPPED;
     }
+    if (len > PEER_LINK_MAX_FRAME) {
+        /* no ring will ever take it: waiting for room would stall tx for nothing */
+        net_count(&n->st.drop_too_big, 1);
+        return NET_TX_DROPPED;
+    }
     if (n->tx_dropping) {
         net_count(&n->st.drop_ring_full, 1);
         return NET_TX_DROPPED;
@@ -52,12 +57,14 @@ static enum net_tx_result tx_segment(struct net *n, const struct net_hdr *h,
         net_log_limited(n, "tx: GSO frame dropped: %s", why);
         return NET_TX_DROPPED;
     }
-    size_t max = NET_HDR_LEN + t.hdr_len + t.mss;
     for (unsigned i = 0; i < t.nsegs; i++) {
-        uint8_t *p = peer_link_tx_reserve(n->link, max);
+        /* Exactly this segment's length: hdr_len + mss may exceed any record (a VLAN tag
+         * lets gso_size reach 65495), a segment never exceeds the frame, which fits. */
+        size_t len = NET_HDR_LEN + net_tso_seg_len(&t, i);
+        uint8_t *p = peer_link_tx_reserve(n->link, len);
         if (!p) {
             if (i == 0)
-                return tx_no_room(n, max);
+                return tx_no_room(n, len);
             net_count(!peer_link_up(n->link) ? &n->st.drop_link_down : &n->st.drop_ring_full,
                       t.nsegs - i);
             break;

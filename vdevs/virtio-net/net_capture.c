@@ -132,8 +132,10 @@ int net_capture_frame(struct net_capture *c, const void *frame, size_t len)
 {
     if (c->error[0])
         return -1;
+    size_t orig = len;
     if (len > NET_CAPTURE_SNAPLEN)
         len = NET_CAPTURE_SNAPLEN; /* cannot happen with our frame limit; stay a valid file */
+    /* after a flush the buffer is empty, and NET_CAPTURE_BUF holds the longest record */
     if (PCAP_RECORD_HDR_LEN + len > NET_CAPTURE_BUF - c->used && net_capture_flush(c))
         return -1;
     struct timespec ts;
@@ -145,8 +147,8 @@ int net_capture_frame(struct net_capture *c, const void *frame, size_t len)
     uint8_t *r = c->buf + c->used;
     put_le32(r, (uint32_t)(ns / 1000000000u));
     put_le32(r + 4, (uint32_t)(ns % 1000000000u));
-    put_le32(r + 8, (uint32_t)len);  /* incl_len */
-    put_le32(r + 12, (uint32_t)len); /* orig_len: frames are never cut */
+    put_le32(r + 8, (uint32_t)len);                                      /* incl_len */
+    put_le32(r + 12, (uint32_t)(orig > UINT32_MAX ? UINT32_MAX : orig)); /* orig_len */
     memcpy(r + PCAP_RECORD_HDR_LEN, frame, len);
     c->used += PCAP_RECORD_HDR_LEN + len;
     c->frames++;

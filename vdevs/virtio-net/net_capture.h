@@ -16,13 +16,18 @@
 #include <stdint.h>
 #include <vdev/types.h>
 
-#define NET_CAPTURE_BUF     (256u << 10)
 #define NET_CAPTURE_SNAPLEN 262144u /* libpcap's largest; our frames are at most 65550 */
 
 #define PCAP_MAGIC_NS       0xa1b23c4du
 #define PCAP_LINKTYPE_ETHER 1u
 #define PCAP_GLOBAL_HDR_LEN 24u
 #define PCAP_RECORD_HDR_LEN 16u
+
+/* 256 KiB of records plus one record header: the longest record (a frame cut to the
+ * snapshot length) always fits in the empty buffer, so no length can overflow it. */
+#define NET_CAPTURE_BUF ((256u << 10) + PCAP_RECORD_HDR_LEN)
+_Static_assert(NET_CAPTURE_BUF >= PCAP_RECORD_HDR_LEN + NET_CAPTURE_SNAPLEN,
+               "the capture buffer must hold the longest record");
 
 struct net_capture;
 

@@ -159,15 +159,20 @@ int net_tso_prepare(struct net_tso *t, const uint8_t *h, size_t hlen, size_t fra
     return 0;
 }
 
-size_t net_tso_segment(const struct net_tso *t, const uint8_t *hdrs, const struct net_src *src,
-                       unsigned i, uint8_t *dst)
+size_t net_tso_seg_len(const struct net_tso *t, unsigned i)
 {
     size_t payload = t->frame_len - t->hdr_len;
     size_t off = (size_t)i * t->mss;
     size_t plen = off < payload ? payload - off : 0;
-    if (plen > t->mss)
-        plen = t->mss;
-    size_t seg_len = t->hdr_len + plen;
+    return t->hdr_len + (plen > t->mss ? t->mss : plen);
+}
+
+size_t net_tso_segment(const struct net_tso *t, const uint8_t *hdrs, const struct net_src *src,
+                       unsigned i, uint8_t *dst)
+{
+    size_t off = (size_t)i * t->mss;
+    size_t seg_len = net_tso_seg_len(t, i);
+    size_t plen = seg_len - t->hdr_len;
     bool first = i == 0, last = i + 1 == t->nsegs;
 
     memcpy(dst, hdrs, t->hdr_len);

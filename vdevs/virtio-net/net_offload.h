@@ -53,7 +53,10 @@ struct net_tso {
  * with *why set when the frame is not one we can segment. */
 int net_tso_prepare(struct net_tso *t, const uint8_t *hdrs, size_t hdrs_len, size_t frame_len,
                     unsigned gso_type, unsigned gso_size, const char **why);
-/* Writes segment i (0 <= i < nsegs) to dst (room for hdr_len + mss bytes): the headers with
+/* The length of segment i (0 <= i < nsegs): hdr_len + its share of the payload, never more
+ * than frame_len (a segment is never longer than the frame it comes from, whatever mss). */
+size_t net_tso_seg_len(const struct net_tso *t, unsigned i);
+/* Writes segment i (0 <= i < nsegs) to dst (room for net_tso_seg_len(t, i) bytes): the headers with
  * IP length/ID/checksum, TCP sequence number, flags (FIN and PSH only on the last segment,
  * CWR only on the first) and a complete TCP checksum. Returns the segment's length. */
 size_t net_tso_segment(const struct net_tso *t, const uint8_t *hdrs, const struct net_src *src,
