@@ -430,8 +430,11 @@ void vdev_virtio_set_status(struct vdev_virtio *vio, uint8_t status)
     uint8_t old = atomic_load(&vio->status);
     /* Bits are only ever added until a reset; NEEDS_RESET is the device's to set. */
     uint8_t add = status & ~old & ~VIRTIO_STATUS_NEEDS_RESET;
-    if (old & VIRTIO_STATUS_NEEDS_RESET)
-        add &= VIRTIO_STATUS_FAILED; /* nothing else until a reset */
+    /* After NEEDS_RESET, or once the driver gave up (FAILED: the device was stopped and its
+     * queues forgotten), nothing but a reset brings the device back: a later DRIVER_OK
+     * would restart it on rings whose indices it lost. */
+    if (old & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED))
+        add &= VIRTIO_STATUS_FAILED;
     if (add & VIRTIO_STATUS_FEATURES_OK) {
         if (!(old & VIRTIO_STATUS_DRIVER) && !(add & VIRTIO_STATUS_DRIVER))
             add &= ~VIRTIO_STATUS_FEATURES_OK;

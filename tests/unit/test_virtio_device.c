@@ -282,6 +282,32 @@ START_TEST(failed_stops_the_device)
 }
 END_TEST
 
+/* Found by fuzz_virtio_core: FAILED, then the rest of the handshake restarted the device
+ * (queues mapped again from index 0) without a reset. */
+START_TEST(failed_until_reset)
+{
+    vdev_virtio_set_status(vio, ACK | VIRTIO_STATUS_FAILED);
+    ck_assert_uint_eq(drv_negotiate(V1), ACK | VIRTIO_STATUS_FAILED);
+    drv_queue(0, 8, VT_DESC, VT_AVAIL, VT_USED);
+    drv_driver_ok();
+    ck_assert_uint_eq(vt->starts, 0);
+    ck_assert_uint_eq(vdev_virtio_get_status(vio), ACK | VIRTIO_STATUS_FAILED);
+    /* Given up in the middle of a run: stopped, and DRIVER_OK again does not restart it. */
+    vdev_virtio_set_status(vio, 0);
+    drv_start(0, 8);
+    ck_assert_uint_eq(vt->starts, 1);
+    vdev_virtio_set_status(vio, vdev_virtio_get_status(vio) | VIRTIO_STATUS_FAILED);
+    ck_assert_uint_eq(vt->stops, 1);
+    vdev_virtio_set_status(vio, ACK | DRIVER | FEAT | DOK);
+    ck_assert_uint_eq(vt->starts, 1);
+    ck_assert_uint_eq(vdev_virtq_size(vdev_virtio_queue(vio, 0)), 0);
+    /* A reset lets it start again. */
+    vdev_virtio_set_status(vio, 0);
+    drv_start(0, 8);
+    ck_assert_uint_eq(vt->starts, 2);
+}
+END_TEST
+
 START_TEST(driver_cannot_set_needs_reset)
 {
     vdev_virtio_set_status(vio, ACK | VIRTIO_STATUS_NEEDS_RESET);
@@ -382,6 +408,7 @@ static Suite *suite(void)
     tcase_add_test(tc, start_and_reset);
     tcase_add_test(tc, machine_reset_resets_virtio);
     tcase_add_test(tc, failed_stops_the_device);
+    tcase_add_test(tc, failed_until_reset);
     tcase_add_test(tc, driver_cannot_set_needs_reset);
     tcase_add_test(tc, device_fail);
     tcase_add_test(tc, queue_config_frozen_at_driver_ok);
