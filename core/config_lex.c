@@ -15,12 +15,19 @@
 
 #define INCLUDE_DEPTH_MAX 16
 #define FILE_SIZE_MAX     (16u << 20) /* a config file is small; refuse /dev/zero and friends */
+/* What one parse call may expand to, counting a file again each time it is included: files
+ * that include each other several times multiply (10 x 10 x ... ), so the depth limit alone
+ * lets a few KiB become gigabytes. Real configurations are a few hundred tokens. */
+#define EXPAND_TOKENS_MAX   1000000u
+#define EXPAND_BYTES_MAX    (64u << 20)
+#define EXPAND_INCLUDES_MAX 10000u
 
 static const char cmdline_name[] = "command line";
 
 struct frame {
-    char *real;       /* realpath, for cycle detection */
-    const char *name; /* as the user wrote it, for messages */
+    char *real;                  /* realpath, for cycle detection */
+    const char *name;            /* as the user wrote it, for messages */
+    const struct vdev_token *at; /* the @token that included it, NULL for the first file */
 };
 
 struct lexer {
@@ -29,6 +36,7 @@ struct lexer {
     struct vdev_err *err;
     struct frame stack[INCLUDE_DEPTH_MAX];
     int depth;
+    size_t tokens, bytes, includes; /* expanded so far (EXPAND_*_MAX) */
 };
 
 static int lex_file(struct lexer *L, const char *path, const struct vdev_token *at);
@@ -106,9 +114,24 @@ static char *join(const char *dir, const char *name)
     return s;
 }
 
+/* One error for an expansion over budget, at the @token `at`. */
+static int budget_error(struct lexer *L, const struct vdev_token *at, const char *what)
+{
+    return vdev_err_set(L->err,
+                        "%s:%u:%u: %s: the configuration expands to more than %s (hint: a file "
+                        "included several times, at several levels, counts each time; include "
+                        "it once)",
+                        at->pos.file, at->pos.line, at->pos.col, at->text, what);
+}
+
 static int include(struct lexer *L, const struct vdev_token *at)
 {
     const struct vdev_srcpos *p = &at->pos;
+    if (++L->includes > EXPAND_INCLUDES_MAX) {
+        char what[64];
+        snprintf(what, sizeof(what), "%u @file includes", EXPAND_INCLUDES_MAX);
+        return budget_error(L, at, what);
+    }
     if (at->text[1] == '\0')
         return vdev_err_set(L->err, "%s:%u:%u: '@' needs a file name", p->file, p->line, p->col);
     char *path = join(at->dir, at->text + 1);
@@ -195,6 +218,15 @@ static int lex_text(struct lexer *L, const char *name, const char *dir, const ch
         if (end == (size_t)-1)
             return vdev_err_set(L->err, "%s:%u:%u: unterminated quote", name, line,
                                 (unsigned)(bad - line_start + 1));
+        if (++L->tokens > EXPAND_TOKENS_MAX) {
+            char tmp[32], what[64];
+            snprintf(tmp, sizeof(tmp), "%.*s", (int)(n < 24 ? n : 24), s + i);
+            snprintf(what, sizeof(what), "%u tokens", EXPAND_TOKENS_MAX);
+            /* Named at the @token that brought in this file, else at the token itself. */
+            struct vdev_token tok = {tmp, pos, 0, quoted, dir};
+            const struct frame *top = L->depth > 0 ? &L->stack[L->depth - 1] : NULL;
+            return budget_error(L, top && top->at ? top->at : &tok, what);
+        }
         char *text = malloc(n + 1);
         if (!text)
             return oom(L);
@@ -302,6 +334,12 @@ static int lex_file(struct lexer *L, const char *path, const struct vdev_token *
     size_t len = 0;
     int e = read_all(f, &buf, &len);
     fclose(f);
+    if (!e && (L->bytes += len) > EXPAND_BYTES_MAX) {
+        free(real);
+        free(buf);
+        snprintf(what, sizeof(what), "%u MiB of text", EXPAND_BYTES_MAX >> 20);
+        return at ? budget_error(L, at, what) : file_error(L, path, at, what);
+    }
     if (e) {
         free(real);
         if (e == EFBIG)
@@ -337,6 +375,7 @@ static int lex_file(struct lexer *L, const char *path, const struct vdev_token *
     } else {
         L->stack[L->depth].real = real;
         L->stack[L->depth].name = name;
+        L->stack[L->depth].at = at;
         L->depth++;
         rc = lex_text(L, name, dir, buf, len);
         L->depth--;

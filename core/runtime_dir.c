@@ -1,11 +1,11 @@
 /* The VM's run-time folder: where named endpoints and the control socket live. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host_owner.h"
 #include "internal.h"
 
 const char *vdev_machine_runtime_base(const struct vdev_machine *m)
@@ -25,25 +25,21 @@ const char *vdev_machine_system_name(const struct vdev_machine *m)
     return fallback;
 }
 
-/* mkdir -p for the folders we own; existing folders are fine. */
-static int make_dirs(char *path, struct vdev_err *err)
+/* mkdir -p of the run-time folder, component by component (openat/mkdirat, no symbolic link
+ * another user made is followed); an existing component that another user owns or may
+ * change is refused, since whoever controls the folder controls our sockets. The folder
+ * itself must not be writable by others even if sticky. */
+static int make_dirs(const char *path, struct vdev_err *err)
 {
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        int rc = mkdir(path, 0755);
-        int e = errno;
-        *p = c;
-        if (rc && e != EEXIST)
-            return vdev_err_set(err,
-                                "cannot create the run-time folder %.*s: %s (hint: set "
-                                "VDEVKIT_RUNTIME_DIR or 'set runtime-dir' to a writable folder)",
-                                (int)(p - path), path, strerror(e));
-        if (!c)
-            return 0;
-    }
+    char why[VDEV_ERR_MAX];
+    int fd = host_owner_open_dir(path, true, 0755, false,
+                                 "set VDEVKIT_RUNTIME_DIR or 'set runtime-dir' to a folder of "
+                                 "this user that others cannot write",
+                                 why, sizeof(why));
+    if (fd < 0)
+        return vdev_err_set(err, "run-time folder %s: %s", path, why);
+    close(fd);
+    return 0;
 }
 
 int vdev_machine_runtime_path(struct vdev_machine *m, const char *leaf, char *buf, size_t len,

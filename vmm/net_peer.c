@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <vdev/config.h>
 
+#include "host_owner.h"
 #include "net_hdr.h"
 #include "net_mac.h"
 #include "net_offload.h"
@@ -459,27 +460,17 @@ static int ep_add(int ep, int fd, uint32_t events, uint64_t tag)
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* The endpoint's folder (e.g. /run/vdevkit/host) is made if missing, as a VM makes its own;
- * what cannot be made shows up as peer_link_open's bind error. */
-static void make_parents(const char *path)
+/* The endpoint's folder (e.g. /run/vdevkit/host) is made if missing, as a VM makes its own,
+ * component by component; an existing one another user owns or may change is refused. */
+static int make_parents(const char *path, struct vdev_err *err)
 {
-    char d[PATH_MAX];
-    snprintf(d, sizeof(d), "%s", path);
-    char *slash = strrchr(d, '/');
-    if (!slash || slash == d)
-        return;
-    *slash = '\0';
-    for (char *q = d + 1;; q++) {
-        if (*q != '/' && *q != '\0')
-            continue;
-        char c = *q;
-        *q = '\0';
-        if (mkdir(d, 0755) < 0 && errno != EEXIST)
-            return;
-        *q = c;
-        if (!c)
-            return;
-    }
+    char why[VDEV_ERR_MAX];
+    if (host_owner_check_parent(path, true, 0755, true,
+                                "bind endpoints in a folder of this user, such as the run-time "
+                                "folder",
+                                why, sizeof(why)))
+        return vdev_err_set(err, "bind=%s: %s", path, why);
+    return 0;
 }
 
 static int setup(struct np *np, struct vdev_err *err)
@@ -501,7 +492,8 @@ static int setup(struct np *np, struct vdev_err *err)
             .opaque = p,
         };
         memcpy(cfg.mac, p->o.mac, 6);
-        make_parents(p->o.bind);
+        if (make_parents(p->o.bind, err))
+            return -1;
         struct vdev_err lerr = {{0}};
         p->link = peer_link_open(&cfg, &lerr);
         if (!p->link)

@@ -59,6 +59,11 @@ static void print_region(const struct shm_obj_info *info, void *arg)
     if (!group[0])
         snprintf(group, sizeof(group), "%u", (unsigned)info->gid);
     snprintf(owner, sizeof(owner), "%s:%s", user, group);
+    if (info->foreign) {
+        printf("%-20s %-8s %04o  %-16s %-5s %s\n", info->name, "-", info->mode, owner, "-",
+               "another user's object: not used by VMs (its owner or root may remove it)");
+        return;
+    }
     if (info->corrupt) {
         printf("%-20s %-8s %04o  %-16s %-5s %s\n", info->name, "-", info->mode, owner, "-",
                "not a valid region (vdevkit shmem remove it)");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <vdev/config.h>
 
@@ -411,6 +412,74 @@ START_TEST(include_depth_17_refused)
 }
 END_TEST
 
+/* The issue's blow-up: five files of 2.3 KiB in all, each including the next ten times, the
+ * last holding 1000 tokens: 10 million tokens (700 MB) unbounded. Refused at the 1 million
+ * token budget, quickly, with one message at an @token. */
+static void make_fanout(int levels, int leaf_tokens)
+{
+    for (int i = 1; i <= levels; i++) {
+        char name[32], text[4096];
+        size_t n = 0;
+        snprintf(name, sizeof(name), "l%d.conf", i);
+        for (int k = 0; k < (i < levels ? 10 : leaf_tokens); k++)
+            n += (size_t)snprintf(text + n, sizeof(text) - n, i < levels ? "@l%d.conf\n" : "x\n",
+                                  i + 1);
+        write_file(name, text, n);
+    }
+}
+
+START_TEST(include_blowup_refused)
+{
+    make_tmpdir();
+    make_fanout(5, 1000);
+    ck_assert_int_eq(chdir(tmpdir), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(vdev_lex_file_(&cfg, "l1.conf", &toks, &err), -1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_msg(strncmp(err.msg, "l4.conf:", 8) == 0, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, ":1: @l5.conf: the configuration expands to more than 1000000 "
+                                  "tokens (hint: "),
+                  "%s", err.msg);
+    ck_assert_msg(!strchr(err.msg, '\n'), "%s", err.msg);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_msg(s < 20, "took %.1f s", s);
+    /* The same through the command line, one level more (7 GB unbounded). */
+    vdev_token_list_free_(&toks);
+    make_fanout(6, 1000);
+    char *argv[] = {"ram", "@l1.conf", NULL};
+    ck_assert_int_eq(vdev_lex_args_(&cfg, 2, argv, &toks, &err), -1);
+    ck_assert_msg(strstr(err.msg, "@l6.conf: the configuration expands to more than"), "%s",
+                  err.msg);
+}
+END_TEST
+
+/* Includes of empty files cost no token but a file each: bounded too. */
+START_TEST(include_fanout_of_empty_files_refused)
+{
+    make_tmpdir();
+    make_fanout(5, 0);
+    ck_assert_int_eq(chdir(tmpdir), 0);
+    ck_assert_int_eq(vdev_lex_file_(&cfg, "l1.conf", &toks, &err), -1);
+    ck_assert_msg(strstr(err.msg, ".conf: the configuration expands to more than 10000 @file "
+                                  "includes (hint: ") &&
+                      strstr(err.msg, ":1: @l"),
+                  "%s", err.msg);
+}
+END_TEST
+
+/* Real nesting with repeats stays well inside the budget. */
+START_TEST(include_repeats_within_budget)
+{
+    make_tmpdir();
+    make_fanout(4, 20); /* 1000 includes of a 20-token file: 20000 tokens */
+    ck_assert_int_eq(chdir(tmpdir), 0);
+    ck_assert_int_eq(vdev_lex_file_(&cfg, "l1.conf", &toks, &err), 0);
+    ck_assert_uint_eq(toks.n, 20000);
+    tok_is(19999, "x", "l4.conf", 20, 1);
+}
+END_TEST
+
 START_TEST(include_same_file_twice_is_no_cycle)
 {
     make_tmpdir();
@@ -505,6 +574,9 @@ static Suite *suite(void)
     tcase_add_test(tc, include_same_file_twice_is_no_cycle);
     tcase_add_test(tc, include_quoted_name_with_space);
     tcase_add_test(tc, nul_byte_refused);
+    tcase_add_test(tc, include_blowup_refused);
+    tcase_add_test(tc, include_fanout_of_empty_files_refused);
+    tcase_add_test(tc, include_repeats_within_budget);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host_owner.h"
 #include "shm_object_internal.h"
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -116,6 +117,29 @@ static int refused(const char *name, int err, char *why, size_t whylen)
     return shm_errno_status(err);
 }
 
+int shm_obj_trusted(int fd, const char *name, unsigned mode, char *why, size_t whylen)
+{
+    char path[SHM_NAME_MAX + 64], hint[SHM_NAME_MAX + 96];
+    snprintf(path, sizeof(path), SHM_DIR "/%s%s", SHM_OBJ_PREFIX, name);
+    snprintf(hint, sizeof(hint), "its owner or root may remove it: vdevkit shmem remove %s", name);
+    struct stat st;
+    if (fstat(fd, &st)) {
+        shm_setwhy(why, whylen, "%s: fstat: %s", path, strerror(errno));
+        return SHM_UNKNOWN;
+    }
+    /* Others' bits beyond what this process would give a new region: only an administrator's
+     * (root's) region may be more open than that; group bits are the owner's way to share. */
+    mode_t forbid = st.st_uid == 0 ? 0 : (S_IROTH | S_IWOTH) & ~(mode_t)mode;
+    char w[1024];
+    if (!S_ISREG(st.st_mode))
+        shm_setwhy(why, whylen, "%s is not a regular file: not used (hint: %s)", path, hint);
+    else if (host_owner_check_stat(&st, path, forbid, hint, w, sizeof(w)) == 0)
+        return SHM_OK;
+    else
+        shm_setwhy(why, whylen, "%s", w);
+    return SHM_NO_PERMISSION;
+}
+
 /* The name exists: validate it, then claim a user slot (which also detects stale regions). */
 static int open_existing(struct shm_obj *o, char *why, size_t whylen)
 {
@@ -138,9 +162,16 @@ static int open_existing(struct shm_obj *o, char *why, size_t whylen)
 int shm_create_tmp(struct shm_obj *o, uint64_t pages, bool persistent, unsigned mode, gid_t gid,
                    char *tmp, size_t tmplen, char *why, size_t whylen)
 {
-    snprintf(tmp, tmplen, "/%s%d.%u", SHM_TMP_PREFIX, (int)getpid(),
-             atomic_fetch_add(&tmp_counter, 1));
-    int fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = -1;
+    /* O_EXCL: never an object someone else made; a name taken (a squatter guessing our
+     * pid) only costs another try. */
+    for (int i = 0; i < 64 && fd < 0; i++) {
+        snprintf(tmp, tmplen, "/%s%d.%u", SHM_TMP_PREFIX, (int)getpid(),
+                 atomic_fetch_add(&tmp_counter, 1));
+        fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0) {
         int e = errno;
         shm_setwhy(why, whylen, "create %s: %s", tmp, strerror(e));
@@ -240,7 +271,11 @@ static int open_new(const char *name, const struct shm_open_args *a, struct shm_
         int r;
         o->fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
         if (o->fd >= 0) {
-            r = open_existing(o, why, whylen);
+            /* Checked before anything is mapped: a squatter's object never gets a guest's
+             * pages, nor our process's trust in its mutexes. */
+            r = shm_obj_trusted(o->fd, name, a->mode, why, whylen);
+            if (!r)
+                r = open_existing(o, why, whylen);
         } else if (errno == ENOENT) {
             if (!a->create) {
                 shm_obj_free(o);

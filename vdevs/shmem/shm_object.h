@@ -119,6 +119,7 @@ struct shm_obj_info {
     bool persistent;
     bool corrupt;   /* not a valid region (pages and clients unknown): remove it */
     bool readonly;  /* we may not write it: shown as is, dead users not reclaimed */
+    bool foreign;   /* owned by another user (not root): never used; pages and clients unknown */
     unsigned users; /* live processes with the region open */
     uint32_t attached;
     struct {

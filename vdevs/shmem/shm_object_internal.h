@@ -130,6 +130,10 @@ struct shm_client {
 /* shm_object_header.c */
 int shm_name_check(const char *name);
 void shm_obj_path(char *buf, size_t len, const char *name); /* "/vdevkit-shm.NAME" */
+/* An opened existing object may be used: a regular file owned by us or root, not open to
+ * others beyond `mode` (the mode we would give it) unless root owns it. SHM_OK, or
+ * SHM_NO_PERMISSION with `why` naming the path, its owner or mode, and a hint. */
+int shm_obj_trusted(int fd, const char *name, unsigned mode, char *why, size_t whylen);
 void shm_setwhy(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int shm_errno_status(int err);

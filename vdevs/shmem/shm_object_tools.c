@@ -86,6 +86,15 @@ static int list_one(const char *name, struct shm_obj_info *info)
     info->uid = st.st_uid;
     info->gid = st.st_gid;
     info->readonly = !rw;
+    /* Another user's object under our prefix: shown, never mapped nor swept (its mutexes
+     * are whatever that user wrote). */
+    if (shm_obj_trusted(fd, name, 0777, NULL, 0)) {
+        info->foreign = true;
+        info->readonly = true;
+        info->corrupt = !S_ISREG(st.st_mode) || st.st_size < (off_t)SHM_HDR_SIZE;
+        close(fd);
+        return 0;
+    }
     struct shm_header *h;
     if (shm_map_header(fd, rw, &h, NULL, NULL, 0)) {
         info->corrupt = true;
@@ -201,6 +210,12 @@ int shm_obj_create_persistent(const char *name, uint64_t pages, unsigned mode, g
             shm_setwhy(why, whylen, "exists");
             return SHM_UNKNOWN;
         }
+        char fw[512];
+        if (shm_obj_trusted(fd, name, 0777, fw, sizeof(fw))) {
+            close(fd); /* another user's: not ours to sweep or replace */
+            shm_setwhy(why, whylen, "exists: %s", fw);
+            return SHM_UNKNOWN;
+        }
         struct shm_header *h;
         bool stale = false;
         if (shm_map_header(fd, true, &h, NULL, NULL, 0) == SHM_OK) {
@@ -230,9 +245,11 @@ int shm_obj_remove(const char *name)
     shm_obj_path(path, sizeof(path), name);
     int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
     if (fd >= 0) {
-        /* Tell its users the name is gone, so the last one does not unlink a successor. */
+        /* Tell its users the name is gone, so the last one does not unlink a successor
+         * (not in another user's object: we do not lock its mutexes). */
         struct shm_header *h;
-        if (shm_map_header(fd, true, &h, NULL, NULL, 0) == SHM_OK) {
+        if (shm_obj_trusted(fd, name, 0777, NULL, 0) == SHM_OK &&
+            shm_map_header(fd, true, &h, NULL, NULL, 0) == SHM_OK) {
             if (shm_hdr_lock(h) == 0) {
                 atomic_store(&h->unlinked, 1);
                 shm_hdr_unlock(h);

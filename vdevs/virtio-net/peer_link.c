@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host_owner.h"
 #include "peer_link_proto.h"
 #include "shm_ring.h"
 
@@ -203,6 +204,22 @@ static void close_in(struct peer_link *l)
     l->peer_features = 0;
 }
 
+/* The process at the other end of a connection runs as this user or root (SO_PEERCRED, the
+ * kernel's word, not a file's owner that a path could fake); else `who` names its uid. */
+static bool peer_trusted(int fd, char *who, size_t len)
+{
+    struct ucred cr;
+    socklen_t cl = sizeof(cr);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) || cl != sizeof(cr)) {
+        snprintf(who, len, "an unknown user");
+        return false;
+    }
+    if (host_owner_trusted(cr.uid))
+        return true;
+    host_owner_describe(cr.uid, who, len);
+    return false;
+}
+
 static void try_connect(struct peer_link *l)
 {
     struct sockaddr_un a;
@@ -217,6 +234,17 @@ static void try_connect(struct peer_link *l)
              l->bind_path, l->peer_path, strerror(errno));
         close(fd);
         l->retry_at = now_ms() + PL_RETRY_MS;
+        return;
+    }
+    char who[256];
+    if (!peer_trusted(fd, who, sizeof(who))) {
+        /* Our HELLO hands over the guest's receive ring: never to another user's socket. */
+        note(l, VDEV_LOG_ERROR, NOTE_CONNECT,
+             "peer link %s: peer %s is bound by %s, not by this user or root: not used (hint: "
+             "remove it; peers run as the same user)",
+             l->bind_path, l->peer_path, who);
+        close(fd);
+        l->retry_at = now_ms() + PL_REFUSED_RETRY_MS;
         return;
     }
     /* A fresh ring for every connection: whatever an old peer still writes into the last
@@ -477,6 +505,14 @@ static void accept_all(struct peer_link *l)
         int fd = accept4(l->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
+        char who[256];
+        if (!peer_trusted(fd, who, sizeof(who))) {
+            note(l, VDEV_LOG_WARNING, NOTE_REFUSED_IN,
+                 "peer link %s: refused a connection from %s (not this user or root)", l->bind_path,
+                 who);
+            close(fd);
+            continue;
+        }
         unsigned i = 0;
         while (i < PL_MAX_PENDING && l->pending[i].fd >= 0)
             i++;
@@ -600,9 +636,19 @@ static int bind_endpoint(struct peer_link *l, struct vdev_err *err)
     struct sockaddr_un a;
     fill_addr(&a, l->bind_path);
     struct stat st;
+    /* The folder must be one no other user can change (a sticky one such as /tmp is fine:
+     * the socket's own owner is checked), and an existing socket must be ours or root's. */
+    char why[VDEV_ERR_MAX];
+    static const char hint[] =
+        "bind endpoints in a folder of this user, such as the run-time folder";
+    if (host_owner_check_parent(l->bind_path, false, 0755, true, hint, why, sizeof(why)))
+        return vdev_err_set(err, "endpoint %s: %s", l->bind_path, why);
     if (lstat(l->bind_path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
             return vdev_err_set(err, "%s exists and is not a socket", l->bind_path);
+        if (host_owner_check_stat(&st, l->bind_path, 0, "remove it if nobody uses it", why,
+                                  sizeof(why)))
+            return vdev_err_set(err, "endpoint %s", why);
         int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (probe < 0)
             return vdev_err_set(err, "socket: %s", strerror(errno));
