@@ -322,6 +322,8 @@ static const struct vdev_type fzv_type = {
     .name = "fzvio",
     .state_size = sizeof(struct fzv_dev),
     .places = VDEV_PLACE_PCI | VDEV_PLACE_MEM,
+    .has_intr = true, /* virtio-mmio's line; PCI takes none */
+    .intr_optional = true,
     .assign = fzv_assign,
 };
 
