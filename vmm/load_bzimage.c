@@ -144,6 +144,10 @@ int load_bzimage(struct vdev_machine *m, const void *image, size_t len, const ch
                  const char *cmdline, uint64_t rsdp, struct x86_entry *entry, struct vdev_err *err)
 {
     const uint8_t *img = image;
+    /* Every header field read below lies before the end of init_size. */
+    if (len < BP_INIT_SIZE + 4 || memcmp(img + BP_HEADER, "HdrS", 4))
+        return vdev_err_set(err, "not a bzImage: no boot protocol header (truncated at %zu bytes?)",
+                            len);
     uint16_t version = rd16(img + BP_VERSION);
     if (version < 0x20c || !(rd16(img + BP_XLOADFLAGS) & XLF_KERNEL_64))
         return vdev_err_set(err, "bzImage boot protocol %u.%u has no 64-bit entry (need 2.12+)",
