@@ -103,6 +103,20 @@ START_TEST(bad_patterns)
 }
 END_TEST
 
+/* Found by fuzz_shmem_policy: a control character escaped by '\\' or inside brackets
+ * passed the check, which skipped those bytes while it looked for the bracket's end. */
+START_TEST(control_characters_hidden_in_escapes_and_brackets)
+{
+    const char *bad[] = {"liv\\\026", "a\\\x7f", "[\001]x", "[!\033]", "[]\t]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *why = NULL;
+        ck_assert_msg(shmem_policy_add_rule(&pol, false, bad[i], &why) == -1, "pattern %zu", i);
+        ck_assert_str_eq(why, "the pattern has a control character");
+    }
+    ck_assert_uint_eq(pol.nrules, 0);
+}
+END_TEST
+
 /* The facts' example: subst ,guest0 + mem = guest0mem. */
 START_TEST(subst_prepends)
 {
@@ -188,6 +202,7 @@ static Suite *policy_suite(void)
     tcase_add_test(tc, deny_list_ends_with_allow_all);
     tcase_add_test(tc, wildcards);
     tcase_add_test(tc, bad_patterns);
+    tcase_add_test(tc, control_characters_hidden_in_escapes_and_brackets);
     tcase_add_test(tc, subst_prepends);
     tcase_add_test(tc, subst_replaces_the_match);
     tcase_add_test(tc, subst_result_is_checked);

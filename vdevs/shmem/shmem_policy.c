@@ -41,10 +41,12 @@ static const char *pattern_problem(const char *pat)
         return "the pattern is longer than 255 characters";
     if (strchr(pat, '/'))
         return "a region name never contains '/'";
+    /* All bytes first: the scan below skips escaped bytes and bracket members. */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)pat[i] < 0x20 || pat[i] == 0x7f)
+            return "the pattern has a control character";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)pat[i];
-        if (c < 0x20 || c == 0x7f)
-            return "the pattern has a control character";
         if (c == '\\') {
             if (++i >= n)
                 return "the pattern ends with a lone '\\'";
