@@ -1,28 +1,45 @@
-/* The memory and I/O maps: non-overlapping regions, lock-free lookup for vCPU exits.
+/* The memory and I/O maps: non-overlapping regions, lock-free lookup for vCPU exits and
+ * device threads.
  *
- * Writers (adding, moving, enabling regions; rare) take the bus mutex and publish a new
- * sorted snapshot of the enabled regions of that space. Readers (every exit) load the
- * current snapshot and binary-search it. Old snapshots and removed regions are kept until
- * the bus is freed, so a reader racing a writer only ever sees valid memory.
+ * Writers (adding, moving, enabling, removing regions; rare) take the bus mutex and publish
+ * a new sorted snapshot of the enabled regions of that space. A snapshot holds copies of
+ * what a lookup needs (base, size, kind, host mapping, handlers), so a reader never sees a
+ * region half-moved: one lookup, one consistent translation. Readers look up inside an
+ * epoch section (epoch.h); old snapshots and removed regions are freed once every section
+ * that could see them has ended, and removing or re-pointing host-backed memory waits for
+ * that, so its owner may unmap it as soon as the call returns.
+ *
+ * Guest RAM and ROM never move, turn off or go away while the machine lives: that is what
+ * lets vdev_gmem_ptr() hand out pointers that outlive a section (docs/security.md).
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "epoch.h"
 #include "internal.h"
+
+/* One enabled region as a lookup sees it. Inside a window, base is the offset in it. */
+struct map_entry {
+    uint64_t base, size;
+    enum vdev_region_kind kind;
+    void *host;
+    const struct vdev_region_ops *ops;
+    void *opaque;
+    struct vdev_region *r;
+};
 
 struct snapshot {
     size_t n;
-    struct vdev_region *r[];
+    struct map_entry e[];
 };
 
 struct vdev_bus {
     pthread_mutex_t lock;
-    struct vdev_region **all; /* every region ever added, removed ones included */
+    struct vdev_region **all; /* every live region (removed ones leave) */
     size_t nall, capall;
     struct snapshot *_Atomic snap[2]; /* per space: enabled regions sorted by base */
-    struct snapshot **retired;
-    size_t nretired, capretired;
+    struct vdev_retire_list retired;  /* snapshots and regions waiting for readers */
     void (*listener)(void *arg, const struct vdev_region *r, bool map);
     void *listener_arg;
 };
@@ -65,19 +82,22 @@ struct vdev_bus *vdev_bus_new(void)
     return bus;
 }
 
+static void region_free(void *p)
+{
+    struct vdev_region *r = p;
+    free(r->owner);
+    free(atomic_load(&r->kids));
+    free(r);
+}
+
 void vdev_bus_free(struct vdev_bus *bus)
 {
     if (!bus)
         return;
-    for (size_t i = 0; i < bus->nall; i++) {
-        free(bus->all[i]->owner);
-        free(atomic_load(&bus->all[i]->kids));
-        free(bus->all[i]);
-    }
+    vdev_epoch_reclaim(&bus->retired, true);
+    for (size_t i = 0; i < bus->nall; i++)
+        region_free(bus->all[i]);
     free(bus->all);
-    for (size_t i = 0; i < bus->nretired; i++)
-        free(bus->retired[i]);
-    free(bus->retired);
     for (int s = 0; s < 2; s++)
         free(atomic_load(&bus->snap[s]));
     pthread_mutex_destroy(&bus->lock);
@@ -153,6 +173,17 @@ static int cmp_base(const void *a, const void *b)
     return x->base < y->base ? -1 : x->base > y->base;
 }
 
+static int cmp_entry(const void *a, const void *b)
+{
+    const struct map_entry *x = a, *y = b;
+    return x->base < y->base ? -1 : x->base > y->base;
+}
+
+static void snapshot_free(void *p)
+{
+    free(p);
+}
+
 static int publish_in(struct vdev_bus *bus, enum vdev_space space, struct vdev_region *parent);
 
 /* Rebuilds and publishes the snapshot of `space`. Called with the lock held. */
@@ -161,7 +192,8 @@ static int publish(struct vdev_bus *bus, enum vdev_space space)
     return publish_in(bus, space, NULL);
 }
 
-/* Publishes the snapshot of `parent`'s children (parent NULL: of the top level). */
+/* Publishes the snapshot of `parent`'s children (parent NULL: of the top level) and
+ * retires the one it replaces. Called with the lock held. */
 static int publish_in(struct vdev_bus *bus, enum vdev_space space, struct vdev_region *parent)
 {
     size_t n = 0;
@@ -170,30 +202,26 @@ static int publish_in(struct vdev_bus *bus, enum vdev_space space, struct vdev_r
         if (!o->removed && o->enabled && o->space == space && o->parent == parent)
             n++;
     }
-    struct snapshot *s = malloc(sizeof(*s) + n * sizeof(s->r[0]));
+    struct snapshot *s = malloc(sizeof(*s) + n * sizeof(s->e[0]));
     if (!s)
         return -1;
     s->n = 0;
     for (size_t i = 0; i < bus->nall; i++) {
         struct vdev_region *o = bus->all[i];
-        if (!o->removed && o->enabled && o->space == space && o->parent == parent)
-            s->r[s->n++] = o;
+        if (o->removed || !o->enabled || o->space != space || o->parent != parent)
+            continue;
+        s->e[s->n++] = (struct map_entry){.base = parent ? o->offset : o->base,
+                                          .size = o->size,
+                                          .kind = o->kind,
+                                          .host = o->host,
+                                          .ops = o->ops,
+                                          .opaque = o->opaque,
+                                          .r = o};
     }
-    qsort(s->r, s->n, sizeof(s->r[0]), cmp_base);
-    if (bus->nretired == bus->capretired) {
-        size_t cap = bus->capretired ? bus->capretired * 2 : 16;
-        struct snapshot **p = realloc(bus->retired, cap * sizeof(*p));
-        if (!p) {
-            free(s);
-            return -1;
-        }
-        bus->retired = p;
-        bus->capretired = cap;
-    }
+    qsort(s->e, s->n, sizeof(s->e[0]), cmp_entry);
     struct snapshot *_Atomic *slot = parent ? &parent->kids : &bus->snap[space];
     struct snapshot *old = atomic_exchange_explicit(slot, s, memory_order_acq_rel);
-    if (old)
-        bus->retired[bus->nretired++] = old;
+    vdev_epoch_retire(&bus->retired, old, snapshot_free);
     return 0;
 }
 
@@ -311,6 +339,15 @@ static int add_region(struct vdev_bus *bus, const struct vdev_region_desc *desc,
     return 0;
 }
 
+/* Guest RAM and ROM stay put for the machine's life (vdev_gmem_ptr relies on it). */
+static int check_movable(const struct vdev_region *r, const char *what, struct vdev_err *err)
+{
+    if (r->kind == VDEV_REGION_RAM || r->kind == VDEV_REGION_ROM)
+        return vdev_err_set(err, "%s: guest %s cannot be %s while the machine exists", r->owner,
+                            vdev_region_kind_name(r->kind), what);
+    return 0;
+}
+
 int vdev_region_move(struct vdev_region *r, uint64_t new_base, struct vdev_err *err)
 {
     struct vdev_bus *bus = r->bus;
@@ -318,6 +355,8 @@ int vdev_region_move(struct vdev_region *r, uint64_t new_base, struct vdev_err *
         return 0;
     if (r->parent)
         return vdev_err_set(err, "%s: a region inside a window moves with its window", r->owner);
+    if (check_movable(r, "moved", err))
+        return -1;
     pthread_mutex_lock(&bus->lock);
     /* A disabled region may sit anywhere in range; overlaps are checked when it is enabled. */
     int rc = 0;
@@ -331,6 +370,8 @@ int vdev_region_move(struct vdev_region *r, uint64_t new_base, struct vdev_err *
         notify_kids(bus, r, false);
     }
     if (rc == 0) {
+        /* Readers use the snapshot's copy; base here is for writers, messages and the
+         * listener. Children keep their offsets: their snapshot does not change. */
         r->base = new_base;
         for (size_t i = 0; i < bus->nall; i++)
             if (bus->all[i]->parent == r)
@@ -350,6 +391,8 @@ int vdev_region_set_enabled(struct vdev_region *r, bool enabled, struct vdev_err
     struct vdev_bus *bus = r->bus;
     if (r->enabled == enabled)
         return 0;
+    if (!enabled && check_movable(r, "turned off", err))
+        return -1;
     pthread_mutex_lock(&bus->lock);
     int rc = 0;
     if (enabled && r->parent) {
@@ -375,9 +418,19 @@ int vdev_region_set_enabled(struct vdev_region *r, bool enabled, struct vdev_err
     return rc;
 }
 
+/* Takes r out of the list of live regions. Called with the lock held. */
+static void unlist(struct vdev_bus *bus, const struct vdev_region *r)
+{
+    for (size_t i = 0; i < bus->nall; i++)
+        if (bus->all[i] == r) {
+            bus->all[i] = bus->all[--bus->nall];
+            return;
+        }
+}
+
 void vdev_region_remove(struct vdev_region *r)
 {
-    if (!r || r->removed)
+    if (!r || r->removed || check_movable(r, "removed", NULL))
         return;
     struct vdev_bus *bus = r->bus;
     pthread_mutex_lock(&bus->lock);
@@ -386,21 +439,48 @@ void vdev_region_remove(struct vdev_region *r)
         notify_kids(bus, r, false);
     r->removed = true;
     publish_in(bus, r->space, r->parent);
+    /* A window's children go with it. */
+    for (size_t i = 0; i < bus->nall; i++)
+        if (bus->all[i]->parent == r)
+            bus->all[i]->removed = true;
     pthread_mutex_unlock(&bus->lock);
     if (was_mapped)
         notify(bus, r, false);
+    /* No section may still copy from r's host memory when its owner unmaps it. */
+    vdev_epoch_synchronize();
+    pthread_mutex_lock(&bus->lock);
+    for (size_t i = 0; i < bus->nall;) {
+        struct vdev_region *o = bus->all[i];
+        if (o == r || o->parent == r) {
+            unlist(bus, o);
+            vdev_epoch_retire(&bus->retired, o, region_free);
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&bus->lock);
 }
 
 void vdev_region_set_host(struct vdev_region *r, void *host)
 {
-    if (!r)
+    if (!r || r->host == host)
         return;
+    /* RAM and ROM get their backing once: vdev_gmem_ptr's pointers must stay valid. */
+    if ((r->kind == VDEV_REGION_RAM || r->kind == VDEV_REGION_ROM) && r->host)
+        return;
+    struct vdev_bus *bus = r->bus;
     bool on = effectively_enabled(r);
     if (r->host && on)
-        notify(r->bus, r, false);
+        notify(bus, r, false);
+    pthread_mutex_lock(&bus->lock);
+    void *old = r->host;
     r->host = host;
+    publish_in(bus, r->space, r->parent);
+    pthread_mutex_unlock(&bus->lock);
+    if (old)
+        vdev_epoch_synchronize(); /* the old mapping may go once we return */
     if (on)
-        notify(r->bus, r, true);
+        notify(bus, r, true);
 }
 
 void vdev_region_get_info(const struct vdev_region *r, struct vdev_region_info *out)
@@ -417,6 +497,9 @@ void vdev_region_get_info(const struct vdev_region *r, struct vdev_region_info *
 void vdev_bus_foreach(struct vdev_bus *bus, enum vdev_space space,
                       void (*fn)(const struct vdev_region_info *r, void *arg), void *arg)
 {
+    /* The section keeps the listed regions alive even if fn (or another thread) removes
+     * one; fn may change the map. */
+    vdev_epoch_enter();
     pthread_mutex_lock(&bus->lock);
     size_t n = 0;
     struct vdev_region **list = malloc((bus->nall + 1) * sizeof(*list));
@@ -424,45 +507,83 @@ void vdev_bus_foreach(struct vdev_bus *bus, enum vdev_space space,
         if (!bus->all[i]->removed && bus->all[i]->space == space && !bus->all[i]->parent)
             list[n++] = bus->all[i];
     pthread_mutex_unlock(&bus->lock);
-    if (!list)
-        return;
-    qsort(list, n, sizeof(list[0]), cmp_base);
-    for (size_t i = 0; i < n; i++) {
-        struct vdev_region_info info;
-        vdev_region_get_info(list[i], &info);
-        fn(&info, arg);
+    if (list) {
+        qsort(list, n, sizeof(list[0]), cmp_base);
+        for (size_t i = 0; i < n; i++) {
+            struct vdev_region_info info;
+            vdev_region_get_info(list[i], &info);
+            fn(&info, arg);
+        }
+        free(list);
     }
-    free(list);
+    vdev_epoch_leave();
 }
 
-/* The region of snapshot s containing addr, or NULL. */
-static struct vdev_region *search(const struct snapshot *s, uint64_t addr)
+/* The entry of snapshot s containing addr (an offset inside a window for children). */
+static const struct map_entry *search(const struct snapshot *s, uint64_t addr)
 {
-    size_t lo = 0, hi = s->n; /* find the last region with base <= addr */
+    size_t lo = 0, hi = s->n; /* find the last entry with base <= addr */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (s->r[mid]->base <= addr)
+        if (s->e[mid].base <= addr)
             lo = mid + 1;
         else
             hi = mid;
     }
     if (lo == 0)
         return NULL;
-    struct vdev_region *r = s->r[lo - 1];
-    return addr - r->base < r->size ? r : NULL;
+    const struct map_entry *e = &s->e[lo - 1];
+    return addr - e->base < e->size ? e : NULL;
+}
+
+/* Copies the enabled region at addr into *out with its absolute base. Inside a section. */
+static bool lookup(struct vdev_bus *bus, enum vdev_space space, uint64_t addr,
+                   struct map_entry *out)
+{
+    if (space != VDEV_SPACE_MEM && space != VDEV_SPACE_IO)
+        return false;
+    const struct map_entry *e =
+        search(atomic_load_explicit(&bus->snap[space], memory_order_acquire), addr);
+    if (e && e->kind == VDEV_REGION_WINDOW) {
+        const uint64_t wbase = e->base;
+        const struct snapshot *k = atomic_load_explicit(&e->r->kids, memory_order_acquire);
+        e = k ? search(k, addr - wbase) : NULL;
+        if (!e)
+            return false;
+        *out = *e;
+        out->base += wbase;
+        return true;
+    }
+    if (!e)
+        return false;
+    *out = *e;
+    return true;
 }
 
 struct vdev_region *vdev_bus_find(struct vdev_bus *bus, enum vdev_space space, uint64_t addr)
 {
-    if (space != VDEV_SPACE_MEM && space != VDEV_SPACE_IO)
-        return NULL;
-    struct vdev_region *r =
-        search(atomic_load_explicit(&bus->snap[space], memory_order_acquire), addr);
-    if (r && r->kind == VDEV_REGION_WINDOW) {
-        const struct snapshot *k = atomic_load_explicit(&r->kids, memory_order_acquire);
-        r = k ? search(k, addr) : NULL;
-    }
-    return r;
+    struct map_entry e;
+    vdev_epoch_enter();
+    bool found = lookup(bus, space, addr, &e);
+    vdev_epoch_leave();
+    return found ? e.r : NULL;
+}
+
+int vdev_bus_translate(struct vdev_bus *bus, uint64_t gpa, bool writable, void **host,
+                       uint64_t *avail)
+{
+    struct map_entry e;
+    vdev_epoch_enter();
+    bool found = lookup(bus, VDEV_SPACE_MEM, gpa, &e);
+    vdev_epoch_leave();
+    /* Only guest RAM (and ROM, read-only) takes device DMA: it is mapped for as long as the
+     * machine exists. Device memory can be unmapped by the guest at any moment. */
+    if (!found || !e.host ||
+        !(e.kind == VDEV_REGION_RAM || (e.kind == VDEV_REGION_ROM && !writable)))
+        return -1;
+    *host = (uint8_t *)e.host + (gpa - e.base);
+    *avail = e.size - (gpa - e.base);
+    return 0;
 }
 
 int vdev_bus_find_free(struct vdev_bus *bus, enum vdev_space space, uint64_t from, uint64_t limit,
@@ -508,37 +629,49 @@ enum vdev_access_result vdev_bus_access(struct vdev_bus *bus, enum vdev_space sp
         *value = ones(size_ok ? size : 8);
     if (!size_ok)
         return VDEV_ACCESS_BAD_SIZE;
-    struct vdev_region *r = vdev_bus_find(bus, space, addr);
-    if (!r || r->kind == VDEV_REGION_RESERVED)
-        return VDEV_ACCESS_UNMAPPED;
-    uint64_t off = addr - r->base;
-    if (size - 1 > r->size - 1 - off)
-        return VDEV_ACCESS_BAD_SIZE; /* runs past the end of the window */
-    if (r->kind != VDEV_REGION_DEVICE) {
-        if (!r->host)
-            return VDEV_ACCESS_UNMAPPED;
-        if (is_write && r->kind == VDEV_REGION_ROM)
-            return VDEV_ACCESS_READ_ONLY;
-        uint8_t *p = (uint8_t *)r->host + off;
-        if (is_write) {
-            memcpy(p, value, size); /* little-endian host, as the guests are */
-        } else {
+    struct map_entry r = {0};
+    vdev_epoch_enter();
+    enum vdev_access_result res = VDEV_ACCESS_OK;
+    if (!lookup(bus, space, addr, &r) || r.kind == VDEV_REGION_RESERVED)
+        res = VDEV_ACCESS_UNMAPPED;
+    const uint64_t off = addr - r.base;
+    if (res == VDEV_ACCESS_OK && size - 1 > r.size - 1 - off)
+        res = VDEV_ACCESS_BAD_SIZE; /* runs past the end of the window */
+    if (res == VDEV_ACCESS_OK && r.kind != VDEV_REGION_DEVICE) {
+        /* Host-backed memory is copied inside the section: removing it waits for us. */
+        if (!r.host)
+            res = VDEV_ACCESS_UNMAPPED;
+        else if (is_write && r.kind == VDEV_REGION_ROM)
+            res = VDEV_ACCESS_READ_ONLY;
+        else if (is_write)
+            memcpy((uint8_t *)r.host + off, value, size); /* little-endian, as the guests */
+        else {
             *value = 0;
-            memcpy(value, p, size);
+            memcpy(value, (uint8_t *)r.host + off, size);
         }
-        return VDEV_ACCESS_OK;
+        vdev_epoch_leave();
+        return res;
     }
-    unsigned sizes = r->ops->sizes ? r->ops->sizes : 0xf;
-    if (!(sizes & size))
+    if (res != VDEV_ACCESS_OK) {
+        vdev_epoch_leave();
+        return res;
+    }
+    unsigned sizes = r.ops->sizes ? r.ops->sizes : 0xf;
+    if (!(sizes & size)) {
+        vdev_epoch_leave();
         return VDEV_ACCESS_BAD_SIZE;
-    if (is_write) {
-        uint64_t v = *value & ones(size);
-        if (atomic_load_explicit(&r->doorbells, memory_order_acquire) &&
-            vdev_doorbell_trap(r, addr, size, v))
-            return VDEV_ACCESS_OK;
-        r->ops->write(r->opaque, off, size, v);
-    } else {
-        *value = r->ops->read(r->opaque, off, size) & ones(size);
     }
+    uint64_t v = is_write ? *value & ones(size) : 0;
+    bool trapped = is_write && atomic_load_explicit(&r.r->doorbells, memory_order_acquire) &&
+                   vdev_doorbell_trap(r.r, addr, size, v);
+    /* Handlers run outside the section: they may change the map, which waits for sections.
+     * Their opaque state lives as long as the device that registered them. */
+    vdev_epoch_leave();
+    if (trapped)
+        return VDEV_ACCESS_OK;
+    if (is_write)
+        r.ops->write(r.opaque, off, size, v);
+    else
+        *value = r.ops->read(r.opaque, off, size) & ones(size);
     return VDEV_ACCESS_OK;
 }

@@ -1,68 +1,49 @@
-/* Guest-memory accessors: every (address, length) checked against host-backed regions. */
+/* Guest-memory accessors: every (address, length) checked against guest RAM (and ROM for
+ * reads). Device memory (shmem data pages, DEVMEM BARs) is refused: the guest can unmap it
+ * at any moment, so no device may keep or use a pointer into it (docs/security.md). */
 #include <string.h>
 
 #include "internal.h"
 
-/* The host-backed region holding gpa and how many bytes of it follow gpa; NULL if none. */
-static struct vdev_region *backed_at(struct vdev_machine *m, uint64_t gpa, bool writable,
-                                     uint64_t *avail)
-{
-    struct vdev_region *r = vdev_bus_find(m->bus, VDEV_SPACE_MEM, gpa);
-    if (!r || !r->host)
-        return NULL;
-    if (r->kind != VDEV_REGION_RAM && r->kind != VDEV_REGION_DEVMEM &&
-        !(r->kind == VDEV_REGION_ROM && !writable))
-        return NULL;
-    *avail = r->size - (gpa - r->base);
-    return r;
-}
-
 void *vdev_gmem_ptr(struct vdev_machine *m, uint64_t gpa, uint64_t len, bool writable)
 {
+    void *host;
     uint64_t avail;
-    if (len == 0)
+    if (len == 0 || vdev_bus_translate(m->bus, gpa, writable, &host, &avail) || len > avail)
         return NULL;
-    struct vdev_region *r = backed_at(m, gpa, writable, &avail);
-    if (!r || len > avail)
-        return NULL;
-    return (uint8_t *)r->host + (gpa - r->base);
+    return host;
 }
 
-/* Checks that all of [gpa, gpa+len) is backed, across adjacent regions. */
-static bool all_backed(struct vdev_machine *m, uint64_t gpa, size_t len, bool writable)
-{
-    while (len) {
-        uint64_t avail;
-        if (!backed_at(m, gpa, writable, &avail))
-            return false;
-        if (avail >= len)
-            return true;
-        if (gpa + avail < gpa)
-            return false; /* wraps past the top of the address space */
-        gpa += avail;
-        len -= avail;
-    }
-    return true;
-}
-
+/* Copies across adjacent RAM regions; checks the whole range before the first byte moves,
+ * so a failed write leaves guest memory untouched. RAM never moves or goes away while the
+ * machine exists, so the second pass sees what the first checked. */
 static int copy(struct vdev_machine *m, uint64_t gpa, void *buf, size_t len, bool to_guest)
 {
     if (len == 0)
         return 0;
-    if (!all_backed(m, gpa, len, to_guest))
-        return -1;
+    for (uint64_t a = gpa, left = len; left;) {
+        void *host;
+        uint64_t avail;
+        if (vdev_bus_translate(m->bus, a, to_guest, &host, &avail))
+            return -1;
+        if (avail >= left)
+            break;
+        if (a + avail < a)
+            return -1; /* wraps past the top of the address space */
+        a += avail;
+        left -= avail;
+    }
     uint8_t *p = buf;
     while (len) {
+        void *host;
         uint64_t avail;
-        struct vdev_region *r = backed_at(m, gpa, to_guest, &avail);
-        if (!r)
-            return -1; /* the map changed under us; the first check makes this rare */
+        if (vdev_bus_translate(m->bus, gpa, to_guest, &host, &avail))
+            return -1;
         size_t n = avail < len ? (size_t)avail : len;
-        uint8_t *h = (uint8_t *)r->host + (gpa - r->base);
         if (to_guest)
-            memcpy(h, p, n);
+            memcpy(host, p, n);
         else
-            memcpy(p, h, n);
+            memcpy(p, host, n);
         p += n;
         gpa += n;
         len -= n;

@@ -28,6 +28,15 @@ struct vdev_opt_setting {
     struct vdev_srcpos pos;
 };
 
+/* A log source's token bucket: a guest that provokes a message per access gets a burst,
+ * then a steady trickle and a count of what was dropped (log.c). */
+struct vdev_log_limit {
+    uint64_t last_ms;      /* when tokens were last topped up */
+    unsigned tokens;       /* lines that may go out now */
+    unsigned long dropped; /* lines suppressed since the last one that went out */
+    bool primed;
+};
+
 struct vdev {
     struct vdev_machine *m;
     const struct vdev_type *type;
@@ -56,6 +65,7 @@ struct vdev {
     unsigned log_mask; /* bit per enum vdev_log_level */
     int log_fd;        /* -1: the embedder's log hook */
     bool log_fd_owned;
+    struct vdev_log_limit log_limit;
 
     struct vdev_opt_setting *settings;
     size_t nsettings;
@@ -83,11 +93,17 @@ struct vdev_region {
     bool removed;
     struct vdev_doorbell *_Atomic doorbells; /* trapped doorbells inside this window */
     /* Windows (VDEV_REGION_WINDOW) hold children: a child's base stays absolute (updated
-     * when its window moves) and `offset` is where it sits inside the window. */
+     * when its window moves, for writers and messages) and `offset` is where it sits
+     * inside the window (what the window's snapshot of children is sorted by). */
     struct vdev_region *parent;
     uint64_t offset;
-    struct snapshot *_Atomic kids; /* enabled children sorted by base */
+    struct snapshot *_Atomic kids; /* enabled children sorted by offset */
 };
+
+/* Translates gpa for device DMA: only guest RAM, and ROM when !writable (docs/security.md).
+ * Returns 0 with the host address and the bytes of the region from there on, or -1. */
+int vdev_bus_translate(struct vdev_bus *bus, uint64_t gpa, bool writable, void **host,
+                       uint64_t *avail);
 
 /* Called when a host-backed region appears (map=true) or goes (map=false). */
 void vdev_bus_set_listener(struct vdev_bus *bus,
@@ -115,7 +131,8 @@ struct vdev_machine {
     struct vdev_doorbell *doorbells; /* all of them, freed with the machine */
     struct vdev_virtio *virtios;     /* virtio.c: every virtio device, freed with the machine */
     struct vdev_pci_host *pci;       /* the PCI host bridge (pci/), or NULL */
-    pthread_mutex_t log_lock;
+    pthread_mutex_t log_lock;        /* also guards every log_limit of the machine */
+    struct vdev_log_limit log_limit;
     struct vdev_control *control;                 /* control.c: the control socket, or NULL */
     const struct vdev_fdt_platform *fdt_platform; /* fdt_gen.c: set while building a tree */
     uint32_t fdt_intc_phandle;                    /* fdt_gen.c: 0 outside a build */

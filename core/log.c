@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -67,8 +68,69 @@ void vdev_log_close(struct vdev *d)
     d->log_fd_owned = false;
 }
 
-static void emit(struct vdev_machine *m, int fd, enum vdev_log_level level, const char *who,
-                 const char *msg)
+/* Every source may send VDEV_LOG_BURST lines at once and VDEV_LOG_PER_SEC a second after
+ * that; fatal and internal lines (our own bugs, the VM stopping) always go out. */
+#define VDEV_LOG_BURST   100u
+#define VDEV_LOG_PER_SEC 10u
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Takes a token for one line; returns how many lines were dropped before it (to report),
+ * or -1 if this line is dropped too. */
+static long limit_take(struct vdev_machine *m, struct vdev_log_limit *l, enum vdev_log_level level)
+{
+    if (level <= VDEV_LOG_INTERNAL)
+        return 0;
+    pthread_mutex_lock(&m->log_lock);
+    uint64_t now = now_ms();
+    if (!l->primed) {
+        l->primed = true;
+        l->tokens = VDEV_LOG_BURST;
+        l->last_ms = now;
+    }
+    uint64_t earned = (now - l->last_ms) * VDEV_LOG_PER_SEC / 1000u;
+    if (earned) {
+        l->tokens =
+            earned >= VDEV_LOG_BURST - l->tokens ? VDEV_LOG_BURST : l->tokens + (unsigned)earned;
+        l->last_ms = now;
+    }
+    long rc = -1;
+    if (l->tokens) {
+        l->tokens--;
+        rc = (long)l->dropped;
+        l->dropped = 0;
+    } else {
+        l->dropped++;
+    }
+    pthread_mutex_unlock(&m->log_lock);
+    return rc;
+}
+
+static void emit_line(struct vdev_machine *m, int fd, enum vdev_log_level level, const char *who,
+                      const char *msg);
+
+static void emit(struct vdev_machine *m, struct vdev_log_limit *l, int fd,
+                 enum vdev_log_level level, const char *who, const char *msg)
+{
+    long dropped = limit_take(m, l, level);
+    if (dropped < 0)
+        return;
+    if (dropped) {
+        char note[96];
+        snprintf(note, sizeof(note), "%ld lines dropped (more than %u a second)", dropped,
+                 VDEV_LOG_PER_SEC);
+        emit_line(m, fd, VDEV_LOG_WARNING, who, note);
+    }
+    emit_line(m, fd, level, who, msg);
+}
+
+static void emit_line(struct vdev_machine *m, int fd, enum vdev_log_level level, const char *who,
+                      const char *msg)
 {
     if (fd < 0 && m->ops && m->ops->log) {
         m->ops->log(m->ctx, level, who, msg);
@@ -95,7 +157,7 @@ void vdev_log(struct vdev *d, enum vdev_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    emit(d->m, d->log_fd, level, d->label, msg);
+    emit(d->m, &d->log_limit, d->log_fd, level, d->label, msg);
 }
 
 void vdev_machine_log(struct vdev_machine *m, enum vdev_log_level level, const char *fmt, ...)
@@ -107,7 +169,7 @@ void vdev_machine_log(struct vdev_machine *m, enum vdev_log_level level, const c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    emit(m, -1, level, "vdevkit", msg);
+    emit(m, &m->log_limit, -1, level, "vdevkit", msg);
 }
 
 const char *vdev_log_level_name(enum vdev_log_level level)

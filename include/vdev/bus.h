@@ -3,8 +3,10 @@
  * Every window of the machine is a region: RAM, ROM, reserved (platform areas and
  * `reserve loc`), device windows that trap to a handler, and device memory backed by host
  * memory. Regions never overlap inside one space; adding an overlapping one fails with a
- * message naming both. Lookups use a sorted snapshot and binary search, and are lock-free
- * so vCPU threads can dispatch while a region moves (a PCI BAR being reprogrammed).
+ * message naming both. Lookups use a sorted snapshot of copies and binary search, and are
+ * lock-free so vCPU threads can dispatch while a region moves (a PCI BAR being
+ * reprogrammed): each sees the map before or after the change, never a mix; replaced
+ * snapshots are freed once no lookup can see them (docs/security.md).
  */
 #ifndef VDEV_BUS_H
 #define VDEV_BUS_H
@@ -72,6 +74,10 @@ int vdev_region_move(struct vdev_region *r, uint64_t new_base, struct vdev_err *
 /* A disabled region is kept but answers nothing (a PCI BAR with decoding off). Enabling
  * checks for overlaps again. */
 int vdev_region_set_enabled(struct vdev_region *r, bool enabled, struct vdev_err *err);
+/* Removes r (a window with its children). When it returns, no access of the bus reads r's
+ * host memory any more (the owner may unmap it) and the pointer r is no longer valid.
+ * Guest RAM and ROM cannot be moved, turned off or removed while the machine exists (the
+ * calls fail, remove does nothing): devices keep pointers into them (vdev_gmem_ptr). */
 void vdev_region_remove(struct vdev_region *r);
 /* Adds a DEVICE or DEVMEM region inside window `window` (a VDEV_REGION_WINDOW region);
  * desc->base is the offset from the window's start. Children never overlap each other but
@@ -80,6 +86,8 @@ void vdev_region_remove(struct vdev_region *r);
  * enabled. Children cannot be moved on their own; vdev_region_remove() removes one. */
 int vdev_region_add_child(struct vdev_region *window, const struct vdev_region_desc *desc,
                           struct vdev_region **out, struct vdev_err *err);
+/* Sets the host memory behind a RAM/ROM/DEVMEM region. Guest RAM and ROM get it once;
+ * for device memory, when it returns, the old mapping is no longer read. */
 void vdev_region_set_host(struct vdev_region *r, void *host);
 void vdev_region_get_info(const struct vdev_region *r, struct vdev_region_info *out);
 
@@ -88,7 +96,8 @@ void vdev_region_get_info(const struct vdev_region *r, struct vdev_region_info *
 void vdev_bus_foreach(struct vdev_bus *bus, enum vdev_space space,
                       void (*fn)(const struct vdev_region_info *r, void *arg), void *arg);
 
-/* The enabled region containing addr, or NULL. */
+/* The enabled region containing addr, or NULL. The pointer stays valid until the region is
+ * removed; its owner decides when that is. */
 struct vdev_region *vdev_bus_find(struct vdev_bus *bus, enum vdev_space space, uint64_t addr);
 
 /* Lowest base >= `from`, aligned to `align` (a power of two), where `size` bytes fit

@@ -1,9 +1,12 @@
 /* Guest memory as devices see it: the only way a device touches guest RAM.
  *
- * Every (address, length) is checked against the RAM/ROM/device-memory regions of the
- * memory map, including address + length overflow; nothing outside one host-backed
- * region is ever read or written. A guest-controlled address that fails the check is a
- * guest error for the device to handle, never a crash.
+ * Every (address, length) is checked against the guest RAM regions of the memory map (and
+ * ROM, for reads), including address + length overflow; nothing outside one of them is
+ * ever read or written. Device memory (a DEVMEM BAR, shmem data pages) is refused: the
+ * guest can unmap it at any moment, while RAM stays mapped as long as the machine, so a
+ * pointer from vdev_gmem_ptr() may be kept until the device stops. A guest-controlled
+ * address that fails the check is a guest error for the device to handle (NEEDS_RESET, a
+ * dropped buffer), never a crash. See docs/security.md.
  */
 #ifndef VDEV_GMEM_H
 #define VDEV_GMEM_H
@@ -16,12 +19,12 @@ extern "C" {
 
 struct vdev_machine;
 
-/* Host pointer for [gpa, gpa+len) when it lies inside one host-backed region (RAM, and
- * for reads also ROM); NULL otherwise. `writable` refuses ROM. len 0 is refused. */
+/* Host pointer for [gpa, gpa+len) when it lies inside one RAM region (for reads also
+ * ROM); NULL otherwise. `writable` refuses ROM. len 0 is refused. */
 void *vdev_gmem_ptr(struct vdev_machine *m, uint64_t gpa, uint64_t len, bool writable);
 
 /* Copies, possibly across adjacent regions. Return 0, or -1 if any byte is outside
- * host-backed guest memory (then nothing is written to the guest). */
+ * guest RAM (ROM too for reads); then nothing is written to the guest. */
 int vdev_gmem_read(struct vdev_machine *m, uint64_t gpa, void *buf, size_t len);
 int vdev_gmem_write(struct vdev_machine *m, uint64_t gpa, const void *buf, size_t len);
 
