@@ -563,6 +563,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         check();
     }
+    fzv_report(&t, NULL);
     fzt_free(&t);
     return 0;
 }

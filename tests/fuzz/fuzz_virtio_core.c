@@ -403,6 +403,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         check(&t, &md, polled);
     }
+    fzv_report(&t, &core->v);
     fzt_free(&t);
     for (unsigned i = 0; i < md.nfds; i++)
         close(md.fds[i]);

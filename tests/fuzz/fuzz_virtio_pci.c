@@ -376,6 +376,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         check();
     }
+    fzv_report(&t, dev);
     fzt_free(&t);
     return 0;
 }

@@ -327,6 +327,17 @@ static const struct vdev_type fzv_type = {
     .assign = fzv_assign,
 };
 
+/* FZ_VERBOSE=1: how deep an input got (for writing seeds). */
+static inline void fzv_report(const struct fzt *t, const struct fzv_dev *v)
+{
+    if (!getenv("FZ_VERBOSE"))
+        return;
+    fprintf(stderr,
+            "fzvio: status 0x%02x starts %u popped %u pushed %u fails %u; msis %lu raises %lu\n",
+            v ? vdev_virtio_get_status(v->vio) : 0, v ? v->starts : 0, v ? v->popped : 0,
+            v ? v->pushed : 0, v ? v->fails : 0, t->fm.msis, t->fm.irq_raises);
+}
+
 /* Builds `config` (which names one fzvio) and returns its device. */
 static inline struct fzv_dev *fzv_build(struct fzt *t, const char *config, bool pci)
 {
