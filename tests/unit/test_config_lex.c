@@ -574,6 +574,13 @@ static Suite *suite(void)
     tcase_add_test(tc, include_same_file_twice_is_no_cycle);
     tcase_add_test(tc, include_quoted_name_with_space);
     tcase_add_test(tc, nul_byte_refused);
+    suite_add_tcase(s, tc);
+
+    /* A million tokens take a second or two under ASan on a loaded host: more than Check's
+     * default 4 s would allow with margin. */
+    tc = tcase_create("expansion budget");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, include_blowup_refused);
     tcase_add_test(tc, include_fanout_of_empty_files_refused);
     tcase_add_test(tc, include_repeats_within_budget);
