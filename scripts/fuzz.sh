@@ -57,14 +57,14 @@ for t in "${targets[@]}"; do
         -rss_limit_mb=2048 -print_final_stats=1 "${extra[@]}" "$corpus" "${seeds[@]}" \
         >"$log" 2>&1); then
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-        cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
-        ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
+        cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
+        ft=$(grep -ao 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
         printf '%-22s ok   %10s execs  cov %6s  ft %6s  corpus %5s\n' "$t" "${execs:-?}" \
             "${cov:-?}" "${ft:-?}" "$(find "$corpus" -type f | wc -l)"
     else
         failed=1
         printf '%-22s FAILED (reproducer in %s, log %s):\n' "$t" "$findings" "$log"
-        grep -m 1 -A 30 'ERROR\|runtime error\|deadly signal' "$log" | head -n 40 || tail -n 30 "$log"
+        grep -a -m 1 -A 30 'ERROR\|runtime error\|deadly signal' "$log" | head -n 40 || tail -n 30 "$log"
     fi
 done
 exit "$failed"
