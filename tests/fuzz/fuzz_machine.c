@@ -9,6 +9,7 @@
  * the machine comes apart cleanly after every input.
  * FUZZ_ARGS: -max_len=4096 -timeout=20
  */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,21 @@ extern const struct vdev_type vdev_module_testdev;
 #define MAX_OPS    192
 
 static char config[1024];
+static char rundir[64];
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_rundir(void)
+{
+    nftw(rundir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+}
 
 static void setup_once(void)
 {
@@ -46,8 +62,8 @@ static void setup_once(void)
     const char *rt = mkdtemp(tmpl);
     if (!rt)
         abort();
-    static char rundir[64];
     snprintf(rundir, sizeof(rundir), "%s", rt);
+    atexit(remove_rundir);
     setenv("VDEVKIT_RUNTIME_DIR", rundir, 1);
     unsigned id = (unsigned)getpid();
     snprintf(config, sizeof(config),
