@@ -156,6 +156,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
     }
+    if (getenv("FZ_VERBOSE")) { /* how deep an input got: the MMIO NIC's status, interrupts */
+        uint64_t st = fzt_io(&t, VDEV_SPACE_MEM, NET_MMIO + 0x70, 4, false, 0, NULL);
+        usleep(20000);
+        fprintf(stderr,
+                "fuzz_machine: net mmio status 0x%llx, %lu line raises, %lu MSIs, %lu log lines\n",
+                (unsigned long long)st, fm->irq_raises, fm->msis, fm->log_lines);
+    }
     fzt_free(&t);
     return 0;
 }
