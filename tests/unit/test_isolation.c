@@ -13,20 +13,7 @@
 
 #include "virtio_fixture.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-/* From the ASan runtime (gcc ships no header for it); malloc statistics are ASan's there. */
-size_t __sanitizer_get_current_allocated_bytes(void);
-static size_t heap_in_use(void)
-{
-    return __sanitizer_get_current_allocated_bytes();
-}
-#else
-#include <malloc.h>
-static size_t heap_in_use(void)
-{
-    return mallinfo2().uordblks;
-}
-#endif
+#include "heap_usage.h"
 
 #define DEVMEM_BASE 0xc0000000ull
 #define DEVMEM_SIZE 0x4000ull
