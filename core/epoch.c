@@ -33,9 +33,19 @@ static void slot_release(void *p)
     atomic_store_explicit(&r->used, false, memory_order_release);
 }
 
+/* In a child of fork() only the forking thread exists: the others' slots are released, or
+ * a section they had open at the fork would block every grace period forever. */
+static void after_fork_child(void)
+{
+    for (struct reader *r = atomic_load(&readers); r; r = r->next)
+        if (r != self)
+            slot_release(r);
+}
+
 static void slot_key_init(void)
 {
-    if (pthread_key_create(&slot_key, slot_release) != 0)
+    if (pthread_key_create(&slot_key, slot_release) != 0 ||
+        pthread_atfork(NULL, NULL, after_fork_child) != 0)
         abort(); /* no thread-exit hook: slots could never be reused */
 }
 
