@@ -13,11 +13,20 @@
 # met too; "# tiny-peer-runs: N" starts the peer again each time it ends, N runs in all
 # (1 s apart: link down, then up), each run checked against its status;
 # "# tiny-peer-kill-on: TEXT" kills every peer run but the last with SIGKILL once TEXT is in
-# its output (expected status 137, "TINY-PEER-KILL N" in the output). Prints "tiny: NAME: PASS|FAIL (status S, expected E)"
+# its output (expected status 137, "TINY-PEER-KILL N" in the output);
+# "# tiny-peer-pause: S" changes the 1 s between runs (0: none);
+# "# tiny-peer-restart-on: TEXT" starts the next run only once TEXT, with %d replaced by the
+# number of the run that ended, is in the main VM's output (it saw the peer go);
+# "# tiny-peer-sample-main: KIB" samples the main VMM at each kill (VmRSS, open fds: a
+# TINY-SAMPLE line) and fails the test if from the first kill to the last its RSS grew by more
+# than KIB KiB or its fd count grew at all (the soak, pair_soak). "# tiny-timeout: S" in
+# NAME.conf gives the main VM S seconds instead of TINY_TEST_TIMEOUT (and adds S to the outer
+# budget). Prints "tiny: NAME: PASS|FAIL (status S, expected E)"
 # per test, the timings, then last "N passed, M failed". Exit: 0 all passed, 1 a test failed,
 # 125 environment failure (outer machine broken; no verdict on the tests), 2 usage.
 #
-# Environment: TINY_TIMEOUT (outer.sh budget, seconds, default 600), TINY_TEST_TIMEOUT (per
+# Environment: TINY_TIMEOUT (outer.sh budget, seconds; default 300 plus the tiny-timeout of
+# each test selected), TINY_TEST_TIMEOUT (per
 # guest, default 60), TINY_ONLY (space-separated test names), TINY_LOG (where the full log is
 # kept; default BUILD_DIR/guest-tests/tiny/last-run.log).
 set -euo pipefail
@@ -58,58 +67,104 @@ cat > "$payload/inner.sh" <<'EOF'
 export LD_LIBRARY_PATH="$PWD/lib" VDEVKIT_MODULE_PATH="$PWD/modules" VDEVKIT_DEBUG=1
 per=$1; shift
 echo "TINY-INNER mode=${VDEVKIT_HARNESS_MODE:-?} nproc=$(nproc)"
-# A zombie (exited, not yet waited for) is not alive.
-alive() { [ -e "/proc/$1" ] && ! grep -qE '^[0-9]+ \(.*\) Z' "/proc/$1/stat" 2>/dev/null; }
+# A zombie (exited, not yet waited for) is not alive. (Shell builtins only: this runs in
+# polling loops, and every process started in the outer machine costs milliseconds.)
+alive() {
+    [ -e "/proc/$1" ] && read -r _ _ state _ < "/proc/$1/stat" 2>/dev/null && [ "$state" != Z ]
+}
 # The VMM's pid under `timeout` pid $1 (busybox timeout execs it, coreutils forks it).
 vmm_pid() {
     if [ "$(cat "/proc/$1/comm" 2>/dev/null)" = vdevkit ]; then echo "$1"; else
         awk '{ print $1 }' "/proc/$1/task/$1/children" 2>/dev/null; fi
 }
-# A pair's peer NAME RUNS [KILL_TEXT]: started again each time it ends; every run but the
-# last is killed (SIGKILL) once KILL_TEXT shows in its output. Sets peer_st ("S1,S2...").
+# The main VM's VMM (main_pid: its `timeout`): a TINY-SAMPLE line for run $1 (uptime, VmRSS,
+# open fds).
+sample_main() {
+    mp=$(vmm_pid "$main_pid")
+    rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$mp/status" 2>/dev/null)
+    set -- "$1" /proc/"$mp"/fd/*
+    read -r t _ < /proc/uptime
+    echo "TINY-SAMPLE run=$1 t=$t rss_kb=${rss:-none} fds=$(($# - 1))"
+}
+# A pair's peer NAME RUNS [KILL_TEXT [PAUSE [RESTART_TEXT [SAMPLE]]]]: started again each time
+# it ends, PAUSE seconds later (default 1); every run but the last is killed (SIGKILL) as soon
+# as KILL_TEXT shows in its output (read line by line through a FIFO: no polling), after
+# sample_main if SAMPLE is set; with RESTART_TEXT (%d: the number of the run that ended) the
+# next run starts once that shows in the main VM's output. Sets peer_st ("S1,S2...").
 run_peer() {
-    peer_st= i=1 out="tests/$1.peer.out"
+    peer_st= i=1 out="tests/$1.peer.out" runs=${2:-1}
     : > "$out"
-    while [ "$i" -le "$2" ]; do
-        [ "$i" -gt 1 ] && sleep 1
-        echo "TINY-PEER-RUN $i" >> "$out"
-        timeout -k 5 "$per" ./vdevkit run "@tests/$1.peer.conf" >> "$out" 2>&1 < /dev/null &
+    rm -f "$out.fifo" && mkfifo "$out.fifo"
+    while [ "$i" -le "$runs" ]; do
+        [ "$i" -gt 1 ] && [ "${4:-1}" != 0 ] && sleep "${4:-1}"
+        read -r t _ < /proc/uptime
+        echo "TINY-PEER-RUN $i t=$t" >> "$out"
+        # Long series: a sign of life on the console (outer.sh takes a long silence for a hang).
+        [ $((i % 20)) -ne 0 ] || echo "TINY-PROGRESS $1.peer run $i of $runs"
+        # The FIFO is opened by the shell that becomes the VMM, so a watcher process of
+        # `timeout` does not hold it open after the VMM died (no end of file then).
+        timeout -k 5 "$per" sh -c 'exec ./vdevkit run "@tests/$1.peer.conf" > "$2" 2>&1' \
+            sh "$1" "$out.fifo" < /dev/null &
         p=$!
-        if [ -n "$3" ] && [ "$i" -lt "$2" ]; then
-            w=0
-            while alive "$p" && ! grep -qF -- "$3" "$out" && [ "$w" -lt $((per * 10)) ]; do
-                sleep 0.1
-                w=$((w + 1))
-            done
-            vp=$(vmm_pid "$p")
-            if alive "$p" && [ -n "$vp" ]; then
-                echo "TINY-PEER-KILL $i (pid $vp)" >> "$out"
-                kill -KILL "$vp"
-            fi
-        fi
+        kill_on=
+        [ "$i" -lt "$runs" ] && kill_on=$3
+        while IFS= read -r line || [ -n "$line" ]; do
+            printf '%s\n' "$line"
+            case $line in
+                *"$kill_on"*)
+                    [ -n "$kill_on" ] || continue
+                    kill_on=
+                    vp=$(vmm_pid "$p")
+                    if [ -n "$vp" ]; then
+                        [ -z "$6" ] || sample_main "$i"
+                        echo "TINY-PEER-KILL $i (pid $vp)"
+                        kill -KILL "$vp"
+                    fi
+                    ;;
+            esac
+        done < "$out.fifo" >> "$out"
         wait "$p"
         peer_st="$peer_st${peer_st:+,}$?"
+        if [ -n "$5" ] && [ "$i" -lt "$runs" ]; then
+            case $5 in
+                *%d*) want="${5%%"%d"*}$i${5#*"%d"}" ;;
+                *) want=$5 ;;
+            esac
+            read -r w0 _ < /proc/uptime
+            w0=${w0%.*}
+            now=$w0
+            while alive "$main_pid" && ! grep -qF -- "$want" "tests/$1.out" &&
+                [ "$now" -lt $((w0 + per)) ]; do
+                sleep 0.02
+                read -r now _ < /proc/uptime
+                now=${now%.*}
+            done
+        fi
         i=$((i + 1))
     done
 }
 for name in "$@"; do
     read -r t0 _ < /proc/uptime
+    # "# tiny-timeout: S" in NAME.conf: the main VM's time limit instead of PER_TEST_TIMEOUT.
+    own=$(sed -n 's/^# *tiny-timeout: *//p' "tests/$name.conf" | tail -1)
+    own=${own:-$per}
     if [ -e "tests/$name.peer.conf" ]; then
         rm -rf rt && mkdir rt
-        runs=$(sed -n 's/^# *tiny-peer-runs: *//p' "tests/$name.peer.conf" | tail -1)
-        kill_on=$(sed -n 's/^# *tiny-peer-kill-on: *//p' "tests/$name.peer.conf" | tail -1)
-        VDEVKIT_RUNTIME_DIR="$PWD/rt" timeout -k 5 "$per" ./vdevkit run "@tests/$name.conf" \
+        pv() { sed -n "s/^# *tiny-peer-$1: *//p" "tests/$name.peer.conf" | tail -1; }
+        VDEVKIT_RUNTIME_DIR="$PWD/rt" timeout -k 5 "$own" ./vdevkit run "@tests/$name.conf" \
             > "tests/$name.out" 2>&1 < /dev/null &
         pid=$!
-        VDEVKIT_RUNTIME_DIR="$PWD/rt" run_peer "$name" "${runs:-1}" "$kill_on"
+        main_pid=$pid
+        VDEVKIT_RUNTIME_DIR="$PWD/rt" run_peer "$name" "$(pv runs)" "$(pv kill-on)" "$(pv pause)" \
+            "$(pv restart-on)" "$(pv sample-main)"
         wait "$pid"
         st=$?
     else
-        timeout -k 5 "$per" ./vdevkit run "@tests/$name.conf" > "tests/$name.out" 2>&1 < /dev/null
+        timeout -k 5 "$own" ./vdevkit run "@tests/$name.conf" > "tests/$name.out" 2>&1 < /dev/null
         st=$?
     fi
     read -r t1 _ < /proc/uptime
-    awk "BEGIN { exit !($t1 - $t0 >= $per) }" && echo "TINY-TIMEOUT $name"
+    awk "BEGIN { exit !($t1 - $t0 >= $own) }" && echo "TINY-TIMEOUT $name"
     echo "TINY-BEGIN $name"
     cat "tests/$name.out"
     echo "TINY-END $name"
@@ -123,9 +178,19 @@ for name in "$@"; do
 done
 EOF
 
+# The outer machine's budget: 300 s, plus the own time limit of each test that has one (the
+# soak's "tiny-timeout").
+budget=${TINY_TIMEOUT:-}
+if [ -z "$budget" ]; then
+    budget=300
+    for n in "${names[@]}"; do
+        t=$(sed -n 's/^# *tiny-timeout: *//p' "$tiny/$n.conf" | tail -1)
+        budget=$((budget + ${t:-0}))
+    done
+fi
 echo "tiny: running ${#names[@]} guests through outer.sh (log: $log)" >&2
 set +e
-"$here/../harness/outer.sh" --timeout "${TINY_TIMEOUT:-300}" "$@" --payload "$payload" \
+"$here/../harness/outer.sh" --timeout "$budget" "$@" --payload "$payload" \
     -- sh inner.sh "${TINY_TEST_TIMEOUT:-60}" "${names[@]}" > "$log" 2>&1
 rc=$?
 set -e
@@ -160,6 +225,13 @@ check_vm() {
     fi
 }
 
+# A peer's statuses, repeats counted: "137,137,137,0" -> "137 x3,0".
+squeeze() {
+    awk -F, '{ for (i = 1; i <= NF; i++) { k = 1; while (i < NF && $(i + 1) == $i) { i++; k++ }
+                                           printf "%s%s%s", (i > k ? "," : ""), $i, (k > 1 ? " x" k : "") }
+               print "" }' <<<"$1"
+}
+
 # Prints why VM failed and its output.
 report_vm() {
     if grep -q "^TINY-BEGIN $1\$" "$log"; then
@@ -170,18 +242,59 @@ report_vm() {
     fi >&2
 }
 
+# check_samples NAME: for a peer with "tiny-peer-sample-main: KIB", the main VMM's samples taken
+# at each kill (TINY-SAMPLE lines): prints the first and the last (RSS, open fds) and the
+# restart cycles' times (from one kill to the next); sets `why` if RSS grew by more than KIB
+# KiB or the fd count grew at all, or samples are missing (one per killed run).
+check_samples() {
+    local margin runs lines first last n_s r1 r2 f1 f2 c1 c2 cycles
+    margin=$(conf_value "$1.peer" tiny-peer-sample-main | tail -1)
+    why=
+    [ -n "$margin" ] || return 0
+    runs=$(conf_value "$1.peer" tiny-peer-runs | tail -1)
+    lines=$(sed -n "/^TINY-BEGIN $1.peer\$/,/^TINY-END $1.peer\$/p" "$log" | grep '^TINY-SAMPLE ' || true)
+    n_s=$(grep -c . <<<"$lines" || true)
+    if [ "$n_s" -lt 2 ] || [ "$n_s" -ne $((${runs:-1} - 1)) ]; then
+        why="$n_s samples of the main VMM, expected $((${runs:-1} - 1))"
+        return 0
+    fi
+    first=$(head -1 <<<"$lines") last=$(tail -1 <<<"$lines")
+    field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+    r1=$(field rss_kb "$first") r2=$(field rss_kb "$last")
+    f1=$(field fds "$first") f2=$(field fds "$last")
+    c1=$(field run "$first") c2=$(field run "$last")
+    cycles=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^t=/) t[NR] = substr($i, 3) }
+        END { min = 1e9; max = 0
+              for (k = 2; k <= NR; k++) { d = t[k] - t[k - 1]; s += d
+                                          if (d < min) min = d; if (d > max) max = d }
+              printf "%d restart cycles: %.2f s on average, %.2f-%.2f s, %.1f s in all",
+                     NR - 1, s / (NR - 1), min, max, t[NR] - t[1] }' <<<"$lines")
+    echo "tiny: $1: main VMM at cycle $c1: RSS ${r1:-?} KiB, ${f1:-?} open fds; at cycle $c2: RSS ${r2:-?} KiB, ${f2:-?} open fds; $cycles"
+    if [ -z "$r1" ] || [ -z "$r2" ] || [ -z "$f1" ] || [ -z "$f2" ]; then
+        why="unreadable samples: $first / $last"
+    elif [ $((r2 - r1)) -gt "$margin" ]; then
+        why="the main VMM's RSS grew by $((r2 - r1)) KiB from cycle $c1 to $c2 (limit $margin KiB)"
+    elif [ "$f2" -gt "$f1" ]; then
+        why="the main VMM's open fds grew from $f1 to $f2 from cycle $c1 to $c2"
+    fi
+}
+
 passed=0 failed=0 times=()
 for n in "${names[@]}"; do
     check_vm "$n"
     result=$(grep -E "^TINY-RESULT $n status=" "$log" | tail -1 || true)
     [ -z "$result" ] || [ "$rc" -eq 125 ] || times+=("$n ${result##*seconds=}s")
-    grep -q "^TINY-TIMEOUT $n\$" "$log" && why="$why (timed out after ${TINY_TEST_TIMEOUT:-60}s)"
+    grep -q "^TINY-TIMEOUT $n\$" "$log" && why="$why (timed out)"
     a_status=$status a_expected=$expected a_why=$why
     peer_why= peer_note=
     if [ -e "$tiny/$n.peer.conf" ]; then
         check_vm "$n.peer"
         peer_why=$why
-        peer_note=", peer $status, expected $expected"
+        peer_note=", peer $(squeeze "$status"), expected $(squeeze "$expected")"
+        if [ "$rc" -ne 125 ]; then
+            check_samples "$n"
+            [ -z "$why" ] || peer_why="${peer_why:+$peer_why; }$why"
+        fi
     fi
     if [ -z "$a_why" ] && [ -z "$peer_why" ]; then
         echo "tiny: $n: PASS (status $a_status, expected $a_expected$peer_note)"
@@ -202,7 +315,7 @@ if [ "$rc" -eq 125 ]; then
     echo "tiny: ENVIRONMENT FAILURE (outer.sh status 125): the tests did not run; see $log"
     grep -E '^outer.sh: ENVIRONMENT FAILURE' "$log" | sed 's/^/    /' >&2 || true
 elif [ "$rc" -eq 124 ]; then
-    echo "tiny: the run timed out (TINY_TIMEOUT=${TINY_TIMEOUT:-300}); see $log" >&2
+    echo "tiny: the run timed out (outer budget ${budget} s, TINY_TIMEOUT); see $log" >&2
 fi
 echo "$passed passed, $failed failed"
 [ "$rc" -eq 125 ] && exit 125
