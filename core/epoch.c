@@ -76,7 +76,8 @@ void vdev_epoch_enter(void)
         return;
     if (!self)
         self = slot_get();
-    atomic_store(&self->epoch, atomic_load(&global_epoch));
+    atomic_store_explicit(&self->epoch, atomic_load_explicit(&global_epoch, memory_order_relaxed),
+                          memory_order_relaxed);
     /* The slot must be visible before this thread loads any published pointer. */
     atomic_thread_fence(memory_order_seq_cst);
 }
