@@ -223,6 +223,16 @@ START_TEST(bad_hellos_are_refused)
     fds[3] = eventfd(0, EFD_CLOEXEC);
     expect_refused(a, &h, sizeof(h), fds, 4, "too many fds");
 
+    /* A peer may send many more; pl_send's control buffer once held 4 fds (ASan: a stack
+     * overflow for more), found by fuzz_peer_ring. */
+    int many[16];
+    good_hello(&h);
+    make_fds(many, ring_bytes, true);
+    for (int i = 3; i < 16; i++)
+        many[i] = eventfd(0, EFD_CLOEXEC);
+    expect_refused(a, &h, sizeof(h), many, 16, "too many fds");
+    ck_assert_int_eq(pl_send(0, &h, sizeof(h), many, 17), -EINVAL);
+
     good_hello(&h);
     make_fds(fds, ring_bytes, true);
     close(fds[2]);

@@ -23,12 +23,15 @@ void pl_hdr_init(struct pl_hdr *h, enum pl_type type)
 
 int pl_send(int sock, const void *msg, size_t len, const int *fds, int nfds)
 {
+    /* Room for as many fds as we receive: tests send a HELLO with too many on purpose. */
     union {
-        char buf[CMSG_SPACE(sizeof(int) * PL_MAX_FDS)];
+        char buf[CMSG_SPACE(sizeof(int) * PL_RECV_FDS)];
         struct cmsghdr align;
     } ctl;
     struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds > PL_RECV_FDS)
+        return -EINVAL; /* more would overflow ctl */
     if (nfds > 0) {
         memset(&ctl, 0, sizeof(ctl));
         mh.msg_control = ctl.buf;

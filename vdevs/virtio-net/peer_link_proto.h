@@ -65,7 +65,8 @@ union pl_msg {
     char raw[512]; /* anything longer is truncated and refused */
 };
 
-/* Sends one message with up to PL_MAX_FDS fds, never blocking: 0 or -errno. */
+/* Sends one message with fds (up to 16: more than a HELLO may carry, so that tests can
+ * send too many), never blocking: 0 or -errno (-EINVAL beyond 16). */
 int pl_send(int sock, const void *msg, size_t len, const int *fds, int nfds);
 /* Receives one message: its length (0 = hang-up), or -errno (-EAGAIN: nothing). All fds
  * that came with it are returned in fds[] (up to PL_MAX_FDS; extra ones are closed) and
