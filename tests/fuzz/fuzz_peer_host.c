@@ -1,0 +1,390 @@
+/* The host peer `vdevkit net-peer` (vmm/net_peer.c) as a hostile guest and the kernel reach
+ * it: records from the guest's NIC of any header and size (up to the largest record), frames
+ * from the TAP with any header (GSO frames the guest did not negotiate are segmented, partial
+ * checksums completed, bad offsets dropped), the guest renegotiating its features, a guest
+ * ring that fills (the TAP is then not read until room appears) and drains.
+ *
+ * net_peer.c is the VMM's and its data path is static: it is compiled into this target
+ * (#include below). One peer: its link is a real peer link to a "guest" end in this process
+ * (made once); its TAP is a SOCK_SEQPACKET socket pair (one frame per read and write, as a
+ * TAP), tap_if.c's ioctls replaced below. Invariants, per input:
+ *   - every frame written to the TAP has a header the kernel takes (known flags, checksum
+ *     offsets inside the frame, TCP GSO only with gso_size and NEEDS_CSUM); as many as to-tap;
+ *   - every record put in the guest's ring is within the record limit and carries only
+ *     offloads the guest negotiated (and offload= allows); as many as to-guest;
+ *   - a single-segment frame from the TAP, with the guest's ring empty, is never dropped as
+ *     ring-full (the segment's record is never larger than the frame's);
+ *   - once the guest drains, the TAP is read again (no wedge); no leak, no OOB access. */
+/* FUZZ_ARGS: -max_len=4096 */
+#include "../../vmm/net_peer.c"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "fuzz_common.h"
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_peer_host: invariant broken: %s: ", #cond);                      \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* ---- the TAP's ioctls, replaced (no TAP is made) ---- */
+
+int tap_if_vnet_setup(int fd)
+{
+    (void)fd;
+    return 0;
+}
+int tap_if_attach(const char *name, struct vdev_err *err)
+{
+    (void)name;
+    return vdev_err_set(err, "no TAP in the fuzzer");
+}
+int tap_if_set_offload(int fd, uint64_t guest_features)
+{
+    (void)fd, (void)guest_features;
+    return 0;
+}
+int tap_if_set_carrier(int fd, bool on)
+{
+    (void)fd, (void)on;
+    return 0;
+}
+int net_peer_tap_open(struct net_peer_opts *o, struct vdev_err *err)
+{
+    (void)o;
+    return vdev_err_set(err, "no TAP in the fuzzer");
+}
+
+/* ---- one peer, its link to a guest end, the TAP stand-in ---- */
+
+static struct np hp;
+static struct np_peer *peer;
+static struct peer_link *guest;
+static int kernel = -1; /* the far end of the TAP stand-in */
+static char dir[64], path_host[96], path_guest[96];
+static uint8_t buf[NET_HDR_LEN + NET_MAX_FRAME + 64];
+static uint8_t pattern[256 + NET_MAX_FRAME + 64];
+
+static void guest_state(void *opaque, bool up)
+{
+    (void)opaque, (void)up;
+}
+static void quiet(void *opaque, enum vdev_log_level level, const char *msg)
+{
+    (void)opaque, (void)level, (void)msg;
+}
+
+static void wait_up(void)
+{
+    for (int i = 0; i < 4000 && !(peer_link_up(peer->link) && peer_link_up(guest)); i++) {
+        peer_link_service(peer->link);
+        peer_link_service(guest);
+        if (i > 10)
+            usleep(500);
+    }
+    CHECK(peer_link_up(peer->link) && peer_link_up(guest), "the in-process link is down");
+}
+
+static void init(void)
+{
+    for (size_t i = 0; i < sizeof(pattern); i++)
+        pattern[i] = (uint8_t)(i * 31 + 7);
+    snprintf(dir, sizeof(dir), "/tmp/fuzz_peer_host_XXXXXX");
+    if (!mkdtemp(dir))
+        abort();
+    snprintf(path_host, sizeof(path_host), "%s/vp0", dir);
+    snprintf(path_guest, sizeof(path_guest), "%s/eth0", dir);
+    hp.p = calloc(1, sizeof(*hp.p));
+    hp.n = 1;
+    hp.scratch = malloc(PEER_LINK_MAX_FRAME);
+    hp.ep = epoll_create1(EPOLL_CLOEXEC);
+    hp.sfd = -1;
+    peer = &hp.p[0];
+    peer->np = &hp;
+    snprintf(peer->o.ifname, sizeof(peer->o.ifname), "vp0");
+    peer->o.peer = path_guest;
+    peer->o.bind = path_host;
+    peer->o.offload = true;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
+        abort();
+    int big = 1 << 20;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    peer->tap = sv[0];
+    kernel = sv[1];
+    struct peer_link_cfg hc = {.bind_path = path_host,
+                               .peer_path = path_guest,
+                               .features = NET_GUEST_OFFLOADS,
+                               .state_changed = state_changed,
+                               .log = quiet,
+                               .opaque = peer};
+    struct peer_link_cfg gc = {.bind_path = path_guest,
+                               .peer_path = path_host,
+                               .mac = {0x52, 0x54, 0, 0, 0, 1},
+                               .state_changed = guest_state,
+                               .log = quiet,
+                               .ring_size = 256u << 10};
+    struct vdev_err err = {{0}};
+    peer->link = peer_link_open(&hc, &err);
+    guest = peer->link ? peer_link_open(&gc, &err) : NULL;
+    if (!guest) {
+        fprintf(stderr, "fuzz_peer_host: %s\n", err.msg);
+        abort();
+    }
+    if (ep_add(hp.ep, peer->tap, EPOLLIN, TAG(0, TAG_TAP)))
+        abort();
+    wait_up();
+}
+
+/* ---- what reached each side ---- */
+
+static uint64_t guest_records, kernel_frames;
+static bool renegotiated; /* records in the ring may predate the guest's current features */
+
+static void guest_drain(unsigned max)
+{
+    size_t len;
+    const uint8_t *r;
+    uint64_t gf = peer->o.offload ? peer_link_peer_features(peer->link) : 0;
+    while (max-- && (r = peer_link_rx_peek(guest, &len))) {
+        CHECK(len >= NET_HDR_LEN + ETH_HLEN && len <= PEER_LINK_MAX_FRAME, "record of %zu", len);
+        struct net_hdr h;
+        net_hdr_load(&h, r);
+        CHECK(renegotiated || !(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
+                  (gf & NET_BIT(VIRTIO_NET_F_GUEST_CSUM)),
+              "partial checksum for a guest without GUEST_CSUM");
+        CHECK(renegotiated || (h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_NONE ||
+                  net_guest_takes_gso(gf, h.gso_type),
+              "GSO type 0x%x for a guest that cannot take it", h.gso_type);
+        CHECK(h.num_buffers == 0, "num_buffers %u", h.num_buffers);
+        guest_records++;
+        peer_link_rx_release(guest);
+    }
+    if (!peer_link_rx_peek(guest, &len))
+        renegotiated = false; /* all drained: what comes now follows the current features */
+    peer_link_tx_flush(guest);
+}
+
+static void kernel_drain(void)
+{
+    for (;;) {
+        ssize_t r = recv(kernel, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+        if (r <= 0)
+            break;
+        CHECK((size_t)r >= NET_HDR_LEN + ETH_HLEN && (size_t)r <= NET_HDR_LEN + NET_MAX_FRAME,
+              "a %zd-byte write to the tap", r);
+        struct net_hdr h;
+        net_hdr_load(&h, buf);
+        size_t flen = (size_t)r - NET_HDR_LEN;
+        unsigned type = h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+        CHECK(!(h.flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)),
+              "flags 0x%x", h.flags);
+        CHECK(!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
+                  (size_t)h.csum_start + h.csum_offset + 2 <= flen,
+              "checksum offsets outside the frame");
+        CHECK(type == VIRTIO_NET_HDR_GSO_NONE ||
+                  ((type == VIRTIO_NET_HDR_GSO_TCPV4 || type == VIRTIO_NET_HDR_GSO_TCPV6) &&
+                   h.gso_size && (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)),
+              "GSO header the kernel refuses: type 0x%x size %u", h.gso_type, h.gso_size);
+        kernel_frames++;
+    }
+}
+
+/* The host peer's loop reacts to the space eventfd (run()). */
+static void space_events(void)
+{
+    struct pollfd pf = {.fd = peer_link_tx_space_fd(peer->link), .events = POLLIN};
+    if (poll(&pf, 1, 0) == 1) {
+        drain_fd(pf.fd);
+        peer->waiting_space = false;
+        tap_events(peer, true);
+    }
+    pf = (struct pollfd){.fd = peer_link_rx_fd(peer->link), .events = POLLIN};
+    if (poll(&pf, 1, 0) == 1)
+        drain_fd(pf.fd);
+}
+
+/* ---- frames ---- */
+
+static size_t make_frame(struct fz_in *in, uint8_t *f, size_t len, size_t *l4, bool *v6)
+{
+    uint8_t shape = fz_u8(in);
+    memcpy(f, pattern + shape, len);
+    fz_take(in, f, len < 48 ? len : 48);
+    *l4 = 0;
+    *v6 = shape & 4;
+    if (!(shape & 1) || len < 80)
+        return len;
+    bool vlan = shape & 2;
+    size_t l3 = vlan ? 18 : 14;
+    net_put_be16(f + 12, vlan ? ETH_P_8021Q : (*v6 ? ETH_P_IPV6 : ETH_P_IP));
+    if (vlan)
+        net_put_be16(f + 16, *v6 ? ETH_P_IPV6 : ETH_P_IP);
+    size_t ipopt = (shape >> 3 & 3) * 4, tcpopt = (shape >> 5 & 3) * 4;
+    size_t t4 = l3 + (*v6 ? 40 : 20 + ipopt);
+    if (t4 + 20 + tcpopt > len)
+        return len;
+    uint8_t *ip = f + l3;
+    if (*v6) {
+        ip[0] = 0x60;
+        ip[6] = 6;
+    } else {
+        ip[0] = (uint8_t)(0x40 | (20 + ipopt) / 4);
+        net_put_be16(ip + 6, shape & 0x80 ? 0x2000 : 0x4000);
+        ip[9] = 6;
+    }
+    f[t4 + 12] = (uint8_t)((20 + tcpopt) / 4 << 4);
+    *l4 = t4;
+    return len;
+}
+
+static void header(struct fz_in *in, struct net_hdr *h, uint8_t mode, size_t l4, bool v6)
+{
+    uint8_t raw[NET_HDR_LEN];
+    fz_take(in, raw, sizeof(raw));
+    net_hdr_load(h, raw);
+    if (mode & 2) {
+        h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        h->csum_start = (uint16_t)(l4 ? l4 : 34);
+        h->csum_offset = 16;
+        h->gso_type = mode & 4 ? 0 : (v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4);
+        if (mode & 8)
+            h->gso_size = (uint16_t)(65535 - (h->gso_size & 0x7f));
+        if (l4)
+            h->hdr_len = (uint16_t)(l4 + 20);
+    }
+}
+
+static void guest_send(struct fz_in *in)
+{
+    uint8_t mode = fz_u8(in);
+    size_t len = fz_u16(in);
+    if (mode & 0x80)
+        len += 65536u - 4096u;
+    size_t rec = NET_HDR_LEN + len;
+    if (rec > PEER_LINK_MAX_FRAME || !len)
+        return;
+    uint8_t *p = peer_link_tx_reserve(guest, rec);
+    if (!p)
+        return;
+    size_t l4;
+    bool v6;
+    make_frame(in, p + NET_HDR_LEN, len, &l4, &v6);
+    struct net_hdr h;
+    header(in, &h, mode, l4, v6);
+    net_hdr_store(&h, p);
+    peer_link_tx_commit(guest, rec);
+    peer_link_tx_flush(guest);
+}
+
+static bool single_pending; /* a single-segment GSO frame waits in the TAP */
+static unsigned pending;    /* frames sent to the TAP since the last round */
+
+static void kernel_send(struct fz_in *in)
+{
+    uint8_t mode = fz_u8(in);
+    size_t len = fz_u16(in);
+    if (mode & 0x80)
+        len += 65536u - 4096u;
+    if (len > NET_MAX_FRAME + 64)
+        len = NET_MAX_FRAME + 64;
+    size_t l4;
+    bool v6;
+    make_frame(in, buf + NET_HDR_LEN, len, &l4, &v6);
+    struct net_hdr h;
+    header(in, &h, mode, l4, v6);
+    net_hdr_store(&h, buf);
+    if (send(kernel, buf, NET_HDR_LEN + len, MSG_DONTWAIT) < 0)
+        return;
+    pending++;
+    /* a frame the guest cannot take as it is, that is one segment: its record always fits */
+    if (l4 && h.gso_type && h.gso_size >= len && NET_HDR_LEN + len <= PEER_LINK_MAX_FRAME)
+        single_pending = true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!peer)
+        init();
+    wait_up();
+    struct fz_in in = {data, size};
+    peer->o.offload = fz_u8(&in) & 1;
+    peer_link_set_features(guest, fz_u32(&in) & 0x3ffu);
+    renegotiated = false; /* the last input drained everything */
+    for (int i = 0; i < 4; i++) {
+        peer_link_service(guest);
+        peer_link_service(peer->link);
+    }
+    guest_records = kernel_frames = 0;
+    struct np_stats st0 = peer->st;
+    single_pending = false;
+    pending = 0;
+    for (unsigned steps = 0; fz_left(&in) && steps < 256; steps++) {
+        uint8_t op = fz_u8(&in);
+        switch (op % 8) {
+        case 0:
+        case 1:
+            guest_send(&in);
+            break;
+        case 2:
+        case 3:
+            kernel_send(&in);
+            break;
+        case 4: { /* the host peer's loop: one round */
+            bool empty = !peer_link_rx_peek(guest, &(size_t){0});
+            uint64_t full = peer->st.drop_ring_full;
+            bool single = single_pending && pending == 1; /* alone: nothing else can fill */
+            single_pending = false;
+            pending = 0;
+            space_events();
+            pump(&hp, peer);
+            peer_link_service(guest);
+            if (empty && single && !peer->waiting_space)
+                CHECK(peer->st.drop_ring_full == full,
+                      "a one-segment frame dropped as ring-full with the guest's ring empty");
+            break;
+        }
+        case 5:
+            guest_drain(op >> 3);
+            break;
+        case 6:
+            kernel_drain();
+            break;
+        default: /* the guest renegotiates */
+            peer_link_set_features(guest, fz_u32(&in) & 0x3ffu);
+            peer_link_service(guest);
+            renegotiated = true;
+            break;
+        }
+    }
+    /* the guest drains: the host peer goes back to reading the TAP, nothing stays stuck */
+    for (unsigned i = 0; i < 64; i++) {
+        guest_drain(~0u);
+        space_events();
+        pump(&hp, peer);
+        peer_link_service(guest);
+        kernel_drain();
+        struct pollfd pf = {.fd = peer->tap, .events = POLLIN};
+        if (poll(&pf, 1, 0) == 0 && !peer_link_rx_peek(guest, &(size_t){0}))
+            break;
+    }
+    guest_drain(~0u);
+    kernel_drain();
+    struct pollfd pf = {.fd = peer->tap, .events = POLLIN};
+    CHECK(poll(&pf, 1, 0) == 0, "the TAP is no longer read (waiting_space %d)",
+          peer->waiting_space);
+    CHECK(guest_records == peer->st.guest_frames - st0.guest_frames,
+          "%llu records in the guest's ring, %llu counted", (unsigned long long)guest_records,
+          (unsigned long long)(peer->st.guest_frames - st0.guest_frames));
+    CHECK(kernel_frames == peer->st.tap_frames - st0.tap_frames,
+          "%llu frames on the TAP, %llu counted", (unsigned long long)kernel_frames,
+          (unsigned long long)(peer->st.tap_frames - st0.tap_frames));
+    return 0;
+}
