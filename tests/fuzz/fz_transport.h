@@ -7,9 +7,11 @@
 #ifndef FZ_TRANSPORT_H
 #define FZ_TRANSPORT_H
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <vdev/pci.h>
 #include <vdev/virtio_transport.h>
@@ -35,11 +37,33 @@
 #define FZT_IOWIN_SIZE  0x1000u
 #define FZT_INTX_GSI0   16
 
+#define FZT_MAX_BINDINGS 256
+
+/* What the embedder bound in "the kernel" (exitless mode): ioeventfds and irqfds. */
+struct fzt_binding {
+    int fd;
+    bool irqfd, msi;
+    enum vdev_space space;
+    uint64_t addr, data;
+    unsigned len;
+    bool match;
+    struct vdev_msi m;
+    uint32_t gsi;
+};
+
 struct fzt {
     struct fz_machine fm; /* RAM, counters; fm.ops is this machine's embedder */
     bool level[FZT_GSIS]; /* each GSI as last driven */
     struct vdev_msi last_msi;
+    /* Exitless mode: the embedder takes ioeventfds and irqfds as KVM does; fzt_io matches
+     * writes against the ioeventfds before dispatching, fzt_kernel delivers the irqfds. */
+    bool exitless;
+    struct fzt_binding bind[FZT_MAX_BINDINGS];
+    unsigned nbind;
 };
+
+/* Set before fzt_build: the next machine's embedder binds doorbells and irqfds. */
+static bool fzt_exitless;
 
 static inline int fzt_set_irq_line(void *ctx, uint32_t gsi, bool level)
 {
@@ -71,6 +95,97 @@ static inline void fzt_request_stop(void *ctx, int status)
 {
     struct fzt *t = ctx;
     t->fm.stop_status = status;
+}
+
+static inline int fzt_find_binding(struct fzt *t, bool irqfd, int fd)
+{
+    for (unsigned i = 0; i < t->nbind; i++)
+        if (t->bind[i].irqfd == irqfd && t->bind[i].fd == fd)
+            return (int)i;
+    return -1;
+}
+
+static inline void fzt_unbind(struct fzt *t, unsigned i)
+{
+    t->bind[i] = t->bind[--t->nbind];
+}
+
+/* KVM_IOEVENTFD: refuses a second one on the same address, length and match (EEXIST);
+ * removing one that is not there is a bookkeeping bug of the caller. */
+static inline int fzt_ioeventfd(void *ctx, int fd, enum vdev_space space, uint64_t addr,
+                                unsigned len, bool match, uint64_t data, bool assign)
+{
+    struct fzt *t = ctx;
+    for (unsigned i = 0; i < t->nbind; i++) {
+        struct fzt_binding *b = &t->bind[i];
+        if (b->irqfd || b->space != space || b->addr != addr || b->len != len)
+            continue;
+        if (!assign && b->fd == fd && b->match == match && (!match || b->data == data)) {
+            fzt_unbind(t, i);
+            return 0;
+        }
+        if (assign && (!match || !b->match || b->data == data))
+            return -1;
+    }
+    FZ_ASSERT(assign); /* unbinding a doorbell that was never bound (or bound elsewhere) */
+    FZ_ASSERT(t->nbind < FZT_MAX_BINDINGS);
+    t->bind[t->nbind++] = (struct fzt_binding){
+        .fd = fd, .space = space, .addr = addr, .data = data, .len = len, .match = match};
+    return 0;
+}
+
+static inline int fzt_irqfd_line(void *ctx, int fd, int resample_fd, uint32_t gsi, bool assign)
+{
+    struct fzt *t = ctx;
+    (void)resample_fd;
+    int i = fzt_find_binding(t, true, fd);
+    if (!assign) {
+        FZ_ASSERT(i >= 0 && !t->bind[i].msi && t->bind[i].gsi == gsi);
+        fzt_unbind(t, (unsigned)i);
+        return 0;
+    }
+    FZ_ASSERT(i < 0 && t->nbind < FZT_MAX_BINDINGS && gsi < FZT_GSIS);
+    t->bind[t->nbind++] = (struct fzt_binding){.fd = fd, .irqfd = true, .gsi = gsi};
+    return 0;
+}
+
+/* KVM_IRQFD with a GSI routed to the message; assigning again reprograms it. */
+static inline int fzt_irqfd_msi(void *ctx, int fd, const struct vdev_msi *msi, bool assign)
+{
+    struct fzt *t = ctx;
+    int i = fzt_find_binding(t, true, fd);
+    if (!assign) {
+        FZ_ASSERT(i >= 0 && t->bind[i].msi);
+        fzt_unbind(t, (unsigned)i);
+        return 0;
+    }
+    FZ_ASSERT(msi);
+    if (i >= 0) {
+        FZ_ASSERT(t->bind[i].msi);
+        t->bind[i].m = *msi;
+        return 0;
+    }
+    FZ_ASSERT(t->nbind < FZT_MAX_BINDINGS);
+    t->bind[t->nbind++] = (struct fzt_binding){.fd = fd, .irqfd = true, .msi = true, .m = *msi};
+    return 0;
+}
+
+/* What KVM does on its own: each signalled irqfd delivers its message or pulses its line. */
+static inline void fzt_kernel(struct fzt *t)
+{
+    for (unsigned i = 0; i < t->nbind; i++) {
+        struct fzt_binding *b = &t->bind[i];
+        struct pollfd p = {.fd = b->fd, .events = POLLIN};
+        uint64_t n;
+        if (!b->irqfd || poll(&p, 1, 0) != 1 || read(b->fd, &n, sizeof(n)) != sizeof(n))
+            continue;
+        if (b->msi) {
+            t->fm.msis++;
+            t->last_msi = b->m;
+        } else {
+            t->fm.irq_raises++;
+        }
+    }
 }
 
 struct fzt_back {
@@ -107,6 +222,12 @@ static inline void fzt_build(struct fzt *t, const char *config, bool pci)
     fm->ops.signal_msi = fzt_signal_msi;
     fm->ops.log = fzt_log;
     fm->ops.request_stop = fzt_request_stop;
+    t->exitless = fzt_exitless;
+    if (t->exitless) {
+        fm->ops.ioeventfd = fzt_ioeventfd;
+        fm->ops.irqfd_line = fzt_irqfd_line;
+        fm->ops.irqfd_msi = fzt_irqfd_msi;
+    }
     struct vdev_err err = {0};
     struct vdev_pci_host_desc h = {
         .ecam_base = FZT_ECAM,
@@ -134,9 +255,11 @@ static inline void fzt_build(struct fzt *t, const char *config, bool pci)
     vdev_bus_foreach(a.bus, VDEV_SPACE_MEM, fzt_back_one, &a);
 }
 
+/* Frees the machine; everything it bound in the embedder must be unbound by then. */
 static inline void fzt_free(struct fzt *t)
 {
     fz_machine_free(&t->fm);
+    FZ_ASSERT(t->nbind == 0);
 }
 
 /* A host pointer into RAM region 0 for guest address gpa (gpa inside it). */
@@ -148,7 +271,22 @@ static inline uint8_t *fzt_ram(struct fzt *t, uint64_t gpa)
 static inline uint64_t fzt_io(struct fzt *t, enum vdev_space sp, uint64_t addr, unsigned size,
                               bool wr, uint64_t v, enum vdev_access_result *res)
 {
-    enum vdev_access_result r = vdev_machine_access(t->fm.m, sp, addr, size, wr, &v);
+    enum vdev_access_result r = VDEV_ACCESS_OK;
+    bool taken = false;
+    for (unsigned i = 0; wr && i < t->nbind && !taken; i++) {
+        struct fzt_binding *b = &t->bind[i];
+        uint64_t mask = size >= 8 ? UINT64_MAX : (1ull << (8 * size)) - 1;
+        if (!b->irqfd && b->space == sp && b->addr == addr && b->len == size &&
+            (!b->match || b->data == (v & mask))) {
+            uint64_t one = 1; /* the kernel signals the eventfd; no exit */
+            if (write(b->fd, &one, sizeof(one)) < 0) {
+                /* saturated: the kick is pending anyway */
+            }
+            taken = true;
+        }
+    }
+    if (!taken)
+        r = vdev_machine_access(t->fm.m, sp, addr, size, wr, &v);
     if (res)
         *res = r;
     if (!wr && r != VDEV_ACCESS_OK) /* nothing answered: all ones, whatever the cause */
