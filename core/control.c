@@ -247,7 +247,8 @@ static int client_answer(struct vdev_control *c, struct control_client *cl, char
     fclose(out);
     if (len > CONTROL_OUT_MAX - 64) { /* bounded: say so rather than send it all */
         static const char cut[] = "... (reply truncated)\n\n";
-        len = CONTROL_OUT_MAX - 64;
+        /* Room for the notice inside what open_memstream gave us (len bytes). */
+        len = CONTROL_OUT_MAX - 64 - (sizeof(cut) - 1);
         char *nl = memrchr(buf, '\n', len);
         len = nl ? (size_t)(nl - buf) + 1 : 0;
         memcpy(buf + len, cut, sizeof(cut) - 1);
@@ -287,6 +288,7 @@ static void client_readable(struct vdev_control *c, struct control_client *cl)
             cl->closing = true;
             if (client_queue(c, cl, msg, sizeof(msg) - 1))
                 return;
+            break; /* send it now: the client may be waiting with nothing more to send */
         }
     }
     client_flush(c, cl);

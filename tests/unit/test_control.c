@@ -140,6 +140,25 @@ START_TEST(errors_are_lines)
 }
 END_TEST
 
+/* Found by fuzz_control: a client that sent exactly one buffer (256 bytes) without a newline
+ * and then waited got its error only once it sent more or hung up; the reply sat queued. */
+START_TEST(too_long_line_answered_while_the_client_waits)
+{
+    open_and_start();
+    char line[256];
+    memset(line, 'y', sizeof(line));
+    int fd = connect_to(sock);
+    ck_assert_int_eq(write(fd, line, sizeof(line)), (ssize_t)sizeof(line));
+    char *r = read_reply(fd); /* nothing more sent, the socket stays open */
+    ck_assert_str_eq(r, "error: request line too long\n\n");
+    free(r);
+    char c;
+    ck_assert_int_le(read(fd, &c, 1), 0); /* then closed by the VM */
+    close(fd);
+    fake_machine_free(&fe);
+}
+END_TEST
+
 START_TEST(info_help_and_several_requests)
 {
     open_and_start();
@@ -323,6 +342,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, stat_lists_every_device);
     tcase_add_test(tc, errors_are_lines);
+    tcase_add_test(tc, too_long_line_answered_while_the_client_waits);
     tcase_add_test(tc, info_help_and_several_requests);
     tcase_add_test(tc, idle_clients_do_not_lock_out);
     tcase_add_test(tc, unread_replies_close_the_client);
