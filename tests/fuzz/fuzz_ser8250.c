@@ -6,10 +6,11 @@
  *   - the interrupt line the embedder sees is asserted exactly when OUT2 is set and an
  *     enabled source is pending (the model), and a read of IIR agrees with the line it saw;
  *   - a reset drops the line.
- * Input: u8 n, n bytes the host has for the guest (`input`, a regular file: read as the
- * guest drains the FIFO), then steps of 2 bytes: op (bits 0-2 register, bits 3-4: read,
+ * Input: u8 n (bit 7: a pipe, else a regular file), n & 0x7f bytes the host has for the guest
+ * (`input`), then steps of 2 bytes: op (bits 0-2 register, bits 3-4: read,
  * write, reset) and value. */
 /* FUZZ_ARGS: -max_len=4096 */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,16 +241,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         registered = true;
     }
     struct fz_in in = {data, size};
-    uint8_t hostbytes[255];
-    size_t nhost = fz_take(&in, hostbytes, fz_u8(&in));
+    uint8_t first = fz_u8(&in), hostbytes[127];
+    size_t nhost = fz_take(&in, hostbytes, first & 0x7f);
+    bool piped = first & 0x80;
 
-    /* The host input is a regular file (a memfd), so when bytes arrive is deterministic. */
-    int mfd = memfd_create("fuzz-ser-in", MFD_CLOEXEC);
-    if (mfd < 0 || write(mfd, hostbytes, nhost) != (ssize_t)nhost || lseek(mfd, 0, SEEK_SET))
-        abort();
+    /* The host input is a regular file (a memfd: read on demand by the vCPU side) or a pipe
+     * (watched by the event loop, which this target runs). Either way when bytes arrive is
+     * deterministic: a file's at once; a pipe's (all written up front, fewer than one read
+     * takes) at the loop's first turn. */
+    int mfd = -1, pfd[2] = {-1, -1};
+    if (piped) {
+        if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) || write(pfd[1], hostbytes, nhost) != (ssize_t)nhost)
+            abort();
+    } else {
+        mfd = memfd_create("fuzz-ser-in", MFD_CLOEXEC);
+        if (mfd < 0 || write(mfd, hostbytes, nhost) != (ssize_t)nhost || lseek(mfd, 0, SEEK_SET))
+            abort();
+    }
     char conf[128];
     snprintf(conf, sizeof(conf), "ram 64K vdev ser8250 hostdev /dev/null input /proc/self/fd/%d",
-             mfd);
+             piped ? pfd[0] : mfd);
     struct fz_machine fm;
     fz_machine_build(&fm, conf);
     fm.ops.set_irq_line = track_line; /* levels, not only raises */
@@ -258,7 +269,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct model s = {0};
     power_on(&s);
     s.host = hostbytes;
-    s.nhost = nhost;
+    s.nhost = piped ? 0 : nhost; /* a pipe's bytes come with the loop's first turn */
+    bool arrived = !piped;
 
     for (unsigned step = 0; fz_left(&in) >= 2; step++) {
         uint8_t op = fz_u8(&in), v = fz_u8(&in);
@@ -292,8 +304,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 s.in_started = false;
                 if (line[GSI])
                     fail("the line stays up across a reset", step, 1, 0);
-            } else { /* the event thread's turn: nothing may change for a regular file */
+            } else { /* the event thread's turn: a pipe's bytes arrive, room is filled */
                 vdev_machine_poll(fm.m, 0);
+                if (!arrived) {
+                    arrived = true;
+                    s.nhost = nhost;
+                }
+                feed(&s);
             }
             break;
         }
@@ -301,6 +318,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fail("interrupt line", step, line[GSI], level(&s));
     }
     fz_machine_free(&fm);
-    close(mfd);
+    if (piped) {
+        close(pfd[0]);
+        close(pfd[1]);
+    } else {
+        close(mfd);
+    }
     return 0;
 }
