@@ -55,7 +55,7 @@ extern const struct vdev_type vdev_module_virtio_net;
 /* Guest-physical layout (RAM at 0): queue q's descriptors at FN_QBASE + q * 0x4000, its
  * available ring 0x1000 after them, its used ring 0x2000 after; buffers from FN_BUF, never
  * reused within an input (so a delivered frame can be compared with what was sent). */
-#define FN_RAM    (16u << 20)
+#define FN_RAM    (4u << 20)
 #define FN_QBASE  0x10000ull
 #define FN_BUF    0x40000ull
 #define FN_QMAX   256u
@@ -107,6 +107,7 @@ struct fn {
     uint64_t features; /* negotiated (0: driver not running) */
     bool hostile;      /* raw scribbles happened: chain bookkeeping no longer holds */
     bool nomatch;      /* deliveries may be segments of what was sent (TAP): no matching */
+    bool pf_changed;   /* peerfeats changed with records in the sink's ring (made before) */
     bool started;
     uint64_t buf_next;
     struct fn_q q[NET_NUM_QUEUES];
@@ -252,33 +253,72 @@ static void fn_thread_buffers(struct net *n)
         abort();
 }
 
-static void fn_new(struct fn *f, unsigned ops, const char *extra)
+static void fn_destroy(struct fn *f)
+{
+    if (f->n && f->n->link) {
+        f->n->link = NULL; /* the link outlives the NIC */
+        fn_cur = NULL;
+    }
+    fz_machine_free(&f->fm);
+    free(f->asm_buf);
+    f->asm_buf = NULL;
+    f->n = NULL;
+}
+
+/* The NIC for the next input. The machine is kept from input to input (building one per
+ * input costs more than the input: guest RAM is faulted in afresh each time) and the driver
+ * reset instead, which forgets what a guest can change (features, queues, filter, MAC); the
+ * counters are zeroed. A TAP whose interface went away is made again with a new machine. */
+static void fn_new(struct fn *f, unsigned ops, const char *extra, void (*setup)(struct fn *))
 {
     fn_init_once();
-    memset(f, 0, sizeof(*f));
-    f->ops = ops;
-    f->tap_far = -1;
-    char cfg[256];
-    snprintf(cfg, sizeof(cfg),
-             "dryrun ram 16M vdev virtio-net loc 0xd0000000 intr ioapic:5 name nic0 mac "
-             "52:54:00:00:00:01 %s",
-             extra ? extra : "");
-    fz_machine_build(&f->fm, cfg);
-    f->d = vdev_machine_device(f->fm.m, 0);
-    f->n = vdev_state(f->d);
-    f->vio = f->n->vio;
-    f->ram = f->fm.ram[0].host;
-    FN_CHECK(f->fm.nram == 1 && f->fm.ram[0].base == 0 && f->fm.ram[0].size == FN_RAM, "ram");
-    fn_thread_buffers(f->n);
-    f->buf_next = FN_BUF;
-    f->asm_buf = malloc(NET_HDR_LEN + NET_MAX_FRAME + 64);
-    if (!(ops & FN_OP_TAP)) {
-        fn_link_init();
-        fn_link_wait_up();
-        fn_cur = f->n;
-        f->n->link = fn_nic_link;
-        atomic_store(&f->n->link_up, true);
+    bool reuse = f->fm.m && !((ops & FN_OP_TAP) && !atomic_load(&f->n->link_up));
+    if (f->fm.m && !reuse)
+        fn_destroy(f);
+    if (!reuse) {
+        memset(f, 0, sizeof(*f));
+        f->tap_far = -1;
+        char cfg[256];
+        snprintf(cfg, sizeof(cfg),
+                 "dryrun ram 4M vdev virtio-net loc 0xd0000000 intr ioapic:5 name nic0 mac "
+                 "52:54:00:00:00:01 %s",
+                 extra ? extra : "");
+        fz_machine_build(&f->fm, cfg);
+        f->d = vdev_machine_device(f->fm.m, 0);
+        f->n = vdev_state(f->d);
+        f->vio = f->n->vio;
+        f->ram = f->fm.ram[0].host;
+        FN_CHECK(f->fm.nram == 1 && f->fm.ram[0].base == 0 && f->fm.ram[0].size == FN_RAM, "ram");
+        fn_thread_buffers(f->n);
+        f->asm_buf = malloc(NET_HDR_LEN + NET_MAX_FRAME + 64);
+        if (!(ops & FN_OP_TAP)) {
+            fn_link_init();
+            fn_cur = f->n;
+            f->n->link = fn_nic_link;
+            atomic_store(&f->n->link_up, true);
+        }
+        if (setup)
+            setup(f);
+    } else {
+        vdev_virtio_reset(f->vio);
+        memset(&f->n->st, 0, sizeof(f->n->st));
     }
+    if (!(ops & FN_OP_TAP))
+        fn_link_wait_up();
+    f->ops = ops;
+    f->features = 0;
+    f->hostile = f->nomatch = f->started = f->pf_changed = false;
+    f->buf_next = FN_BUF;
+    memset(f->q, 0, sizeof(f->q));
+    f->nsent = f->sent_pos = 0;
+    f->sink_records = 0;
+    f->asm_left = 0;
+    f->model_valid = false;
+    f->n->peerfeats = NET_GUEST_OFFLOADS;
+    /* nothing from the last input may arrive in this one */
+    size_t len;
+    for (unsigned i = 0; i < 4096 && f->n->be->rx_peek(f->n, &len); i++)
+        f->n->be->rx_release(f->n);
 }
 
 /* ---- the synthetic driver ---- */
@@ -535,10 +575,11 @@ static void fn_sink_drain(struct fn *f, unsigned max)
         struct net_hdr h;
         net_hdr_load(&h, p);
         FN_CHECK(!(h.flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM), "tx flags 0x%x", h.flags);
-        FN_CHECK(!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
+        FN_CHECK(f->pf_changed || !(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
                      (pf & NET_BIT(VIRTIO_NET_F_GUEST_CSUM)),
                  "partial checksum sent to a peer without GUEST_CSUM");
-        FN_CHECK(h.gso_type == VIRTIO_NET_HDR_GSO_NONE || net_guest_takes_gso(pf, h.gso_type),
+        FN_CHECK(f->pf_changed || h.gso_type == VIRTIO_NET_HDR_GSO_NONE ||
+                     net_guest_takes_gso(pf, h.gso_type),
                  "GSO type 0x%x sent to a peer that cannot take it (pf 0x%llx)", h.gso_type,
                  (unsigned long long)pf);
         FN_CHECK(h.num_buffers == 0, "num_buffers %u on the wire", h.num_buffers);
@@ -548,6 +589,8 @@ static void fn_sink_drain(struct fn *f, unsigned max)
         f->sink_records++;
         peer_link_rx_release(fn_sink);
     }
+    if (!peer_link_rx_peek(fn_sink, &len))
+        f->pf_changed = false; /* what comes next follows the current peerfeats */
 }
 
 /* One pass of the data thread's loop (net_thread.c), synchronously; `poll` with no wait
@@ -923,7 +966,8 @@ static void fn_finish(struct fn *f)
     }
 }
 
-static void fn_free(struct fn *f)
+/* End of an input: both rings empty for the next one. */
+static void fn_end(struct fn *f)
 {
     if (!(f->ops & FN_OP_TAP)) {
         size_t len;
@@ -933,13 +977,7 @@ static void fn_free(struct fn *f)
             peer_link_rx_release(fn_sink);
         peer_link_service(fn_sink);
         peer_link_service(fn_nic_link);
-        f->n->link = NULL; /* the link outlives the NIC */
-        fn_cur = NULL;
     }
-    fz_machine_free(&f->fm);
-    if (f->tap_far >= 0)
-        close(f->tap_far);
-    free(f->asm_buf);
 }
 
 #define FN_OFFERED                                                                                 \
@@ -969,9 +1007,7 @@ static int fn_run(const uint8_t *data, size_t size, unsigned ops, const char *ex
                   void (*setup)(struct fn *), fn_hook wire)
 {
     struct fn *f = &fn_state;
-    fn_new(f, ops, extra);
-    if (setup)
-        setup(f);
+    fn_new(f, ops, extra, setup);
     struct fz_in in = {data, size};
     fn_start_from(f, &in);
     if (ops & FN_OP_FLOW)
@@ -1020,8 +1056,10 @@ static int fn_run(const uint8_t *data, size_t size, unsigned ops, const char *ex
                 f->n->tx_blocked_ms -= NET_TX_STALL_MS;
             break;
         case 11:
-            if (ops & FN_OP_FLOW)
+            if (ops & FN_OP_FLOW) {
                 f->n->peerfeats = (uint64_t)fz_u16(&in) << 1 & 0x3ff;
+                f->pf_changed = true;
+            }
             break;
         case 12:
             if (ops & FN_OP_RESET)
@@ -1045,7 +1083,7 @@ static int fn_run(const uint8_t *data, size_t size, unsigned ops, const char *ex
         fn_finish(f);
     if (fn_at_end)
         fn_at_end(f);
-    fn_free(f);
+    fn_end(f);
     return 0;
 }
 

@@ -79,8 +79,6 @@ static void tap_drain(struct fn *f)
 static void tap_setup(struct fn *f)
 {
     struct vdev_err err = {{0}};
-    refuse_offload = false;
-    tap_written = 0;
     if (net_tap_open(f->n, &err)) {
         fprintf(stderr, "fuzz_net_tap: %s\n", err.msg);
         abort();
@@ -150,11 +148,8 @@ static void tap_end(struct fn *f)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fn_at_end = tap_end;
-    fn_run(data, size, FN_OP_TAP | FN_OP_TX | FN_OP_RX | FN_OP_RAW | FN_OP_RESET, "tap vt0",
-           tap_setup, tap_wire);
-    if (tap_far >= 0) {
-        close(tap_far);
-        tap_far = -1;
-    }
-    return 0;
+    refuse_offload = false;
+    tap_written = 0;
+    return fn_run(data, size, FN_OP_TAP | FN_OP_TX | FN_OP_RX | FN_OP_RAW | FN_OP_RESET, "tap vt0",
+                  tap_setup, tap_wire);
 }
