@@ -26,6 +26,7 @@
 #define BP_XLOADFLAGS        0x236
 #define BP_CMDLINE_SIZE      0x238
 #define BP_INIT_SIZE         0x260
+#define BP_SETUP_HEADER_END  0x290 /* boot_params: edd_mbr_sig_buffer follows the header */
 #define BP_E820_TABLE        0x2d0
 #define E820_MAX             128
 
@@ -172,7 +173,8 @@ int load_bzimage(struct vdev_machine *m, const void *image, size_t len, const ch
 
     memset(zp, 0, 4096);
     size_t hdr_end = 0x202 + img[0x201]; /* the setup header's own length */
-    if (hdr_end > setup_size || hdr_end > 4096)
+    /* The header may not run into the zero page's fields after it (EDD, e820 at 0x2d0). */
+    if (hdr_end > setup_size || hdr_end > BP_SETUP_HEADER_END)
         return vdev_err_set(err, "bzImage setup header is malformed");
     memcpy(zp + BP_SETUP_SECTS, img + BP_SETUP_SECTS, hdr_end - BP_SETUP_SECTS);
     zp[BP_TYPE_OF_LOADER] = 0xff;

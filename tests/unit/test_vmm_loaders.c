@@ -61,12 +61,48 @@ START_TEST(bzimage_shorter_than_its_header_is_refused)
 }
 END_TEST
 
+/* A valid little bzImage: protocol 2.15, 64-bit entry, one setup sector, 512 bytes of kernel. */
+static size_t tiny_bzimage(uint8_t *img, uint8_t hdr_len)
+{
+    memset(img, 0, 3 * 512);
+    img[0x1f1] = 1;
+    img[0x201] = hdr_len;
+    memcpy(img + 0x202, "HdrS", 4);
+    img[0x206] = 0x0f;
+    img[0x207] = 0x02;
+    img[0x236] = 1;
+    memcpy(img + 0x238, &(uint32_t){2048}, 4);   /* cmdline_size */
+    memcpy(img + 0x260, &(uint32_t){0x2000}, 4); /* init_size */
+    memset(img + 0x290, 0xee, 0x400 - 0x290);    /* what follows the header in the image */
+    return 3 * 512;
+}
+
+/* Found by fuzz_loader_bzimage: a header length (byte 0x201) reaching past the setup header
+ * copied the image's bytes over the zero page's EDD signatures and e820 table. */
+START_TEST(bzimage_header_longer_than_its_area_is_refused)
+{
+    uint8_t img[3 * 512];
+    struct x86_entry e = {0};
+    struct vdev_err err = {0};
+    size_t len = tiny_bzimage(img, 0x6a); /* 0x26c: a real kernel's */
+    ck_assert_msg(load_bzimage(fe.m, img, len, NULL, "console=ttyS0", 0, &e, &err) == 0, "%s",
+                  err.msg);
+    len = tiny_bzimage(img, 211); /* 0x2d5: over EDD's area and into e820 */
+    ck_assert_int_eq(load_bzimage(fe.m, img, len, NULL, "console=ttyS0", 0, &e, &err), -1);
+    ck_assert_str_eq(err.msg, "bzImage setup header is malformed");
+    const uint8_t *zp = vdev_gmem_ptr(fe.m, X86_BOOT_ZERO_PAGE, 4096, false);
+    for (unsigned i = 0x290; i < 0x2d0; i++)
+        ck_assert_uint_ne(zp[i], 0xee);
+}
+END_TEST
+
 static Suite *loaders_suite(void)
 {
     Suite *s = suite_create("vmm_loaders");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, bzimage_shorter_than_its_header_is_refused);
+    tcase_add_test(tc, bzimage_header_longer_than_its_area_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }
