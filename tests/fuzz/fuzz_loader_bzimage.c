@@ -194,7 +194,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t init_size = rd32(img + 0x260);
         need = init_size > kernel_size ? init_size : kernel_size;
         ok = ram_at(KERNEL_LOAD, need) && 0x202u + img[0x201] <= setup_size &&
-             clen <= rd32(img + 0x238) && clen < X86_BOOT_CMDLINE_MAX;
+             0x202u + img[0x201] <= 0x290 && clen <= rd32(img + 0x238) &&
+             clen < X86_BOOT_CMDLINE_MAX;
     }
     uint64_t at = 0;
     if (ok && initrd) {
