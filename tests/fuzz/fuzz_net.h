@@ -1083,6 +1083,29 @@ static int fn_run(const uint8_t *data, size_t size, unsigned ops, const char *ex
         fn_finish(f);
     if (fn_at_end)
         fn_at_end(f);
+    static int verbose = -1; /* FUZZ_NET_VERBOSE=1: what an input did (seed writing) */
+    if (verbose < 0)
+        verbose = getenv("FUZZ_NET_VERBOSE") != NULL;
+    if (verbose) {
+        const struct net_stats *st = &f->n->st;
+        fprintf(stderr,
+                "features 0x%llx rx %llu tx %llu sw-gso %llu/%llu sw-csum %llu drops: link-down "
+                "%llu ring-full %llu no-buffers %llu too-big %llu filtered %llu bad-header %llu "
+                "errors %llu; sink %llu, sent %u matched %u\n",
+                (unsigned long long)f->features, (unsigned long long)net_read(&st->rx_frames),
+                (unsigned long long)net_read(&st->tx_frames),
+                (unsigned long long)net_read(&st->sw_gso_frames),
+                (unsigned long long)net_read(&st->sw_gso_segments),
+                (unsigned long long)net_read(&st->sw_csum),
+                (unsigned long long)net_read(&st->drop_link_down),
+                (unsigned long long)net_read(&st->drop_ring_full),
+                (unsigned long long)net_read(&st->drop_no_buffers),
+                (unsigned long long)net_read(&st->drop_too_big),
+                (unsigned long long)net_read(&st->drop_filtered),
+                (unsigned long long)net_read(&st->drop_bad_header),
+                (unsigned long long)net_read(&st->errors), (unsigned long long)f->sink_records,
+                f->nsent, f->sent_pos);
+    }
     fn_end(f);
     return 0;
 }

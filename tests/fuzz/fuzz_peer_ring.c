@@ -443,6 +443,12 @@ static void proto_input(struct fz_in *in)
         }
     }
     service(a, 2);
+    if (getenv("FUZZ_NET_VERBOSE")) {
+        struct peer_link_stats st;
+        peer_link_get_stats(a, &st);
+        fprintf(stderr, "link ups %u, up now %d, bad records %llu\n", ups, peer_link_up(a),
+                (unsigned long long)st.bad_frames);
+    }
     peer_link_close(a);
     for (unsigned i = 0; i < nconn; i++)
         close(conns[i]);

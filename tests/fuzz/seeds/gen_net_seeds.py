@@ -129,5 +129,7 @@ write('fuzz_peer_ring', 'records', b'\x01\x20' + (b'\x09' + u16(100)) * 4 + b'\x
       b'\x00\x05' + b'\x03' + b'\x09' + u16(3000) + b'\x01\x07\x01\x00' + b'\x03' +
       b'\x06\x06' + u16(60000) + b'\x08\x10' + struct.pack('<I', 0x12345677) + b'\x00' +
       b'\x07\x06' + u16(1000) + b'\x03')
-write('fuzz_peer_ring', 'handshake', b'\x00\x08' + b'\x02' + b'\x03' + b'\x03' + b'\x07' +
-      b'\x24' + b'\x07' + b'\x05' + b'\x10' + struct.pack('<I', 0x4b4c5056) + b'\x07')
+# listen as B, HELLO (instance 42, ring size right, features), service, accept A's
+# connection and ACK it: the link comes up; then FEATURES-like junk on B's out connection.
+write('fuzz_peer_ring', 'handshake', b'\x00\x08' + b'\x02' + b'\x03\x03' + bytes(8) +
+      b'\x07' + b'\x24' + b'\x07' + b'\x05\x10' + bytes(8) + b'\x04' + b'\x07')
