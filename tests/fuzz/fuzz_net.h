@@ -92,7 +92,8 @@ struct fn_q {
 struct fn_sent { /* a frame the far end sent, for matching deliveries */
     uint32_t len;
     uint32_t hash;
-    bool loose; /* its checksum may be completed on the way: compare the length only */
+    bool loose;     /* its checksum may be completed on the way: compare the length only */
+    uint8_t dst[6]; /* as sent: a completed checksum may land anywhere, even on it */
 };
 
 #define FN_MAX_SENT 512
@@ -346,6 +347,8 @@ static uint64_t fn_alloc(struct fn *f, size_t len)
 
 static bool fn_driver_start(struct fn *f, uint64_t features, const uint8_t qsize_log[3])
 {
+    if (getenv("FUZZ_NET_TRACE"))
+        fprintf(stderr, "trace: driver start 0x%llx\n", (unsigned long long)features);
     struct vdev_virtio *vio = f->vio;
     vdev_virtio_reset(vio);
     vdev_virtio_set_status(vio, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
@@ -473,15 +476,17 @@ static uint32_t fn_hash(const uint8_t *p, size_t n)
 
 /* A frame delivered to the guest must be the next one sent, or one after it (the ones in
  * between were dropped: filtered, too big, bad header). */
-static void fn_delivered(struct fn *f, const uint8_t *frame, size_t len, bool converted)
+static const struct fn_sent *fn_delivered(struct fn *f, const uint8_t *frame, size_t len,
+                                          bool converted)
 {
     uint32_t h = fn_hash(frame, len);
     while (f->sent_pos < f->nsent) {
         const struct fn_sent *s = &f->sent[f->sent_pos++];
         if (s->len == len && (s->hash == h || (converted && s->loose)))
-            return;
+            return s;
     }
     FN_CHECK(f->nsent >= FN_MAX_SENT, "delivered a %zu-byte frame that was never sent", len);
+    return NULL;
 }
 
 struct fn_ctrl_rec { /* where an outstanding command's bytes and ack are */
@@ -555,11 +560,20 @@ static void fn_reap(struct fn *f, unsigned q)
         }
         if (--f->asm_left == 0) {
             FN_CHECK(f->asm_len >= NET_HDR_LEN + ETH_HLEN, "delivered %zu bytes", f->asm_len);
-            if (f->ops & FN_OP_CTRL)
-                FN_CHECK(fn_model_accepts(f, f->asm_buf + NET_HDR_LEN),
-                         "a frame the acknowledged filter refuses was delivered");
+            const struct fn_sent *sent = NULL;
             if (!f->nomatch)
-                fn_delivered(f, f->asm_buf + NET_HDR_LEN, f->asm_len - NET_HDR_LEN, true);
+                sent = fn_delivered(f, f->asm_buf + NET_HDR_LEN, f->asm_len - NET_HDR_LEN, true);
+            /* the filter decided on the destination as sent */
+            const uint8_t *dst = sent ? sent->dst : f->asm_buf + NET_HDR_LEN;
+            if (f->ops & FN_OP_CTRL)
+                FN_CHECK(fn_model_accepts(f, dst),
+                         "a frame to %02x:%02x:%02x:%02x:%02x:%02x the acknowledged filter "
+                         "refuses was delivered (model promisc %d allmulti %d alluni %d nomulti "
+                         "%d nouni %d nobcast %d uni %u%s multi %u%s)",
+                         dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], f->model.promisc,
+                         f->model.allmulti, f->model.alluni, f->model.nomulti, f->model.nouni,
+                         f->model.nobcast, f->model.n_uni, f->model.uni_overflow ? "+" : "",
+                         f->model.n_multi, f->model.multi_overflow ? "+" : "");
         }
     }
 }
@@ -597,6 +611,7 @@ static void fn_sink_drain(struct fn *f, unsigned max)
  * reports what the backend's fds really have. */
 static void fn_pass(struct fn *f)
 {
+
     struct net *n = f->n;
     if (atomic_exchange(&n->fresh_start, false)) {
         n->tx_blocked = n->tx_dropping = n->rx_wait_buffers = false;
@@ -743,6 +758,7 @@ static void fn_op_tx(struct fn *f, struct fz_in *in)
 
 static void fn_op_rx_post(struct fn *f, struct fz_in *in)
 {
+
     uint8_t mode = fz_u8(in);
     unsigned count = 1 + (mode & 15);
     uint32_t size = fz_u16(in);
@@ -809,8 +825,12 @@ static void fn_op_peer_send(struct fn *f, struct fz_in *in)
     peer_link_tx_commit(fn_sink, rec);
     peer_link_tx_flush(fn_sink);
     if (f->nsent < FN_MAX_SENT)
-        f->sent[f->nsent++] = (struct fn_sent){(uint32_t)len, fn_hash(p + NET_HDR_LEN, len),
-                                               (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0};
+        f->sent[f->nsent] = (struct fn_sent){(uint32_t)len,
+                                             fn_hash(p + NET_HDR_LEN, len),
+                                             (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0,
+                                             {0}};
+    if (f->nsent < FN_MAX_SENT)
+        memcpy(f->sent[f->nsent++].dst, p + NET_HDR_LEN, len < 6 ? len : 6);
 }
 
 static void fn_op_raw(struct fn *f, struct fz_in *in)
@@ -880,6 +900,8 @@ static void fn_op_ctrl(struct fn *f, struct fz_in *in)
 
 static void fn_model_apply(struct fn *f, const uint8_t *c, size_t len)
 {
+    if (getenv("FUZZ_NET_TRACE"))
+        fprintf(stderr, "trace: acked class %u cmd %u len %zu\n", c[0], c[1], len);
     struct net_filter *m = &f->model;
     if (c[0] == VIRTIO_NET_CTRL_RX && len == 3) {
         bool on = c[2] != 0;
@@ -994,6 +1016,7 @@ static void fn_end(struct fn *f)
 /* Hooks of a target: the TAP target adds its own wire operations, and checks at the end. */
 typedef void (*fn_hook)(struct fn *f, struct fz_in *in, uint8_t op);
 static void (*fn_at_end)(struct fn *f);
+static void (*fn_before_reset)(struct fn *f);
 
 static void fn_start_from(struct fn *f, struct fz_in *in)
 {
@@ -1062,11 +1085,16 @@ static int fn_run(const uint8_t *data, size_t size, unsigned ops, const char *ex
             }
             break;
         case 12:
-            if (ops & FN_OP_RESET)
+            if (ops & FN_OP_RESET) {
+                if (fn_before_reset)
+                    fn_before_reset(f);
                 fn_start_from(f, &in);
+            }
             break;
         case 13: /* the driver resets and stays away a while */
             if ((ops & FN_OP_RESET) && (op & 0x10)) {
+                if (fn_before_reset)
+                    fn_before_reset(f);
                 vdev_virtio_reset(f->vio);
                 f->features = 0;
                 memset(f->q, 0, sizeof(f->q));

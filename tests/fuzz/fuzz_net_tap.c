@@ -133,9 +133,13 @@ static void tap_wire(struct fn *f, struct fz_in *in, uint8_t op)
     size_t total = (mode & 0x40) ? fz_u8(in) % NET_HDR_LEN : NET_HDR_LEN + len; /* short */
     if (send(tap_far, buf, total, MSG_DONTWAIT) < 0)
         return;
-    if (total == NET_HDR_LEN + len && f->nsent < FN_MAX_SENT)
-        f->sent[f->nsent++] = (struct fn_sent){(uint32_t)len, fn_hash(buf + NET_HDR_LEN, len),
-                                               (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0};
+    if (total == NET_HDR_LEN + len && f->nsent < FN_MAX_SENT) {
+        f->sent[f->nsent] = (struct fn_sent){(uint32_t)len,
+                                             fn_hash(buf + NET_HDR_LEN, len),
+                                             (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0,
+                                             {0}};
+        memcpy(f->sent[f->nsent++].dst, buf + NET_HDR_LEN, len < 6 ? len : 6);
+    }
 }
 
 static void tap_end(struct fn *f)
@@ -148,6 +152,7 @@ static void tap_end(struct fn *f)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fn_at_end = tap_end;
+    fn_before_reset = tap_drain; /* checked against the features they were sent under */
     refuse_offload = false;
     tap_written = 0;
     return fn_run(data, size, FN_OP_TAP | FN_OP_TX | FN_OP_RX | FN_OP_RAW | FN_OP_RESET, "tap vt0",
