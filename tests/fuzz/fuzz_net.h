@@ -92,8 +92,10 @@ struct fn_q {
 struct fn_sent { /* a frame the far end sent, for matching deliveries */
     uint32_t len;
     uint32_t hash;
-    bool loose;     /* its checksum may be completed on the way: compare the length only */
-    uint8_t dst[6]; /* as sent: a completed checksum may land anywhere, even on it */
+    bool loose; /* its checksum may be completed on the way, at csum_at */
+    uint32_t csum_at;
+    uint8_t csum_orig[2]; /* what was there */
+    uint8_t dst[6];       /* as sent: a completed checksum may land anywhere, even on it */
 };
 
 #define FN_MAX_SENT 512
@@ -118,8 +120,7 @@ struct fn {
     uint8_t *asm_buf; /* a delivered frame put together */
     size_t asm_len;
     unsigned asm_left; /* chains still to come for it */
-    bool asm_loose;
-    int tap_far; /* the "kernel" end of the TAP stand-in */
+    int tap_far;       /* the "kernel" end of the TAP stand-in */
     /* receive-filter model (fuzz_net_ctrl), updated from acked commands */
     struct net_filter model;
     bool model_valid;
@@ -474,6 +475,25 @@ static uint32_t fn_hash(const uint8_t *p, size_t n)
     return h;
 }
 
+/* Remembers a frame the far end sent (frame = header + frame bytes). */
+static void fn_sent_add(struct fn *f, const uint8_t *rec, size_t len)
+{
+    if (f->nsent >= FN_MAX_SENT)
+        return;
+    struct net_hdr h;
+    net_hdr_load(&h, rec);
+    const uint8_t *frame = rec + NET_HDR_LEN;
+    struct fn_sent *s = &f->sent[f->nsent++];
+    memset(s, 0, sizeof(*s));
+    s->len = (uint32_t)len;
+    s->hash = fn_hash(frame, len);
+    memcpy(s->dst, frame, len < 6 ? len : 6);
+    s->loose = (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0;
+    s->csum_at = (uint32_t)h.csum_start + h.csum_offset;
+    if (s->csum_at + 2 <= len)
+        memcpy(s->csum_orig, frame + s->csum_at, 2);
+}
+
 /* A frame delivered to the guest must be the next one sent, or one after it (the ones in
  * between were dropped: filtered, too big, bad header). */
 static const struct fn_sent *fn_delivered(struct fn *f, const uint8_t *frame, size_t len,
@@ -482,8 +502,20 @@ static const struct fn_sent *fn_delivered(struct fn *f, const uint8_t *frame, si
     uint32_t h = fn_hash(frame, len);
     while (f->sent_pos < f->nsent) {
         const struct fn_sent *s = &f->sent[f->sent_pos++];
-        if (s->len == len && (s->hash == h || (converted && s->loose)))
+        if (s->len != len)
+            continue;
+        if (s->hash == h)
             return s;
+        if (converted && s->loose && s->csum_at + 2 <= len) {
+            /* equal but for the two checksum bytes */
+            uint8_t save[2] = {frame[s->csum_at], frame[s->csum_at + 1]};
+            uint8_t *w = (uint8_t *)frame;
+            w[s->csum_at] = s->csum_orig[0], w[s->csum_at + 1] = s->csum_orig[1];
+            bool same = fn_hash(frame, len) == s->hash;
+            w[s->csum_at] = save[0], w[s->csum_at + 1] = save[1];
+            if (same)
+                return s;
+        }
     }
     FN_CHECK(f->nsent >= FN_MAX_SENT, "delivered a %zu-byte frame that was never sent", len);
     return NULL;
@@ -552,7 +584,6 @@ static void fn_reap(struct fn *f, unsigned q)
                                                      : net_guest_takes_gso(f->features, h.gso_type),
                      "rx gso_type 0x%x not negotiated", h.gso_type);
             f->asm_left = h.num_buffers;
-            f->asm_loose = false;
         } else {
             size_t room = NET_HDR_LEN + NET_MAX_FRAME - f->asm_len;
             FN_CHECK(len <= room, "merged frame longer than the limit");
@@ -565,6 +596,9 @@ static void fn_reap(struct fn *f, unsigned q)
                 sent = fn_delivered(f, f->asm_buf + NET_HDR_LEN, f->asm_len - NET_HDR_LEN, true);
             /* the filter decided on the destination as sent */
             const uint8_t *dst = sent ? sent->dst : f->asm_buf + NET_HDR_LEN;
+            if (getenv("FUZZ_NET_TRACE"))
+                fprintf(stderr, "trace: delivered %zu bytes to %02x:%02x:%02x:%02x:%02x:%02x\n",
+                        f->asm_len - NET_HDR_LEN, dst[0], dst[1], dst[2], dst[3], dst[4], dst[5]);
             if (f->ops & FN_OP_CTRL)
                 FN_CHECK(fn_model_accepts(f, dst),
                          "a frame to %02x:%02x:%02x:%02x:%02x:%02x the acknowledged filter "
@@ -611,6 +645,8 @@ static void fn_sink_drain(struct fn *f, unsigned max)
  * reports what the backend's fds really have. */
 static void fn_pass(struct fn *f)
 {
+    if (getenv("FUZZ_NET_TRACE"))
+        fprintf(stderr, "trace: pass\n");
 
     struct net *n = f->n;
     if (atomic_exchange(&n->fresh_start, false)) {
@@ -824,13 +860,7 @@ static void fn_op_peer_send(struct fn *f, struct fz_in *in)
     net_hdr_store(&h, p);
     peer_link_tx_commit(fn_sink, rec);
     peer_link_tx_flush(fn_sink);
-    if (f->nsent < FN_MAX_SENT)
-        f->sent[f->nsent] = (struct fn_sent){(uint32_t)len,
-                                             fn_hash(p + NET_HDR_LEN, len),
-                                             (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0,
-                                             {0}};
-    if (f->nsent < FN_MAX_SENT)
-        memcpy(f->sent[f->nsent++].dst, p + NET_HDR_LEN, len < 6 ? len : 6);
+    fn_sent_add(f, p, len);
 }
 
 static void fn_op_raw(struct fn *f, struct fz_in *in)

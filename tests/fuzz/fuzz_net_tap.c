@@ -133,13 +133,8 @@ static void tap_wire(struct fn *f, struct fz_in *in, uint8_t op)
     size_t total = (mode & 0x40) ? fz_u8(in) % NET_HDR_LEN : NET_HDR_LEN + len; /* short */
     if (send(tap_far, buf, total, MSG_DONTWAIT) < 0)
         return;
-    if (total == NET_HDR_LEN + len && f->nsent < FN_MAX_SENT) {
-        f->sent[f->nsent] = (struct fn_sent){(uint32_t)len,
-                                             fn_hash(buf + NET_HDR_LEN, len),
-                                             (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0,
-                                             {0}};
-        memcpy(f->sent[f->nsent++].dst, buf + NET_HDR_LEN, len < 6 ? len : 6);
-    }
+    if (total == NET_HDR_LEN + len)
+        fn_sent_add(f, buf, len);
 }
 
 static void tap_end(struct fn *f)
