@@ -21,7 +21,9 @@
 # TINY-SAMPLE line) and fails the test if from the first kill to the last its RSS grew by more
 # than KIB KiB or its fd count grew at all (the soak, pair_soak). "# tiny-timeout: S" in
 # NAME.conf gives the main VM S seconds instead of TINY_TEST_TIMEOUT (and adds S to the outer
-# budget). Prints "tiny: NAME: PASS|FAIL (status S, expected E)"
+# budget). "# tiny-taskset: CPU" (either .conf) runs that whole VMM under `taskset -c CPU`
+# (the stable setting for many VM starts, see nested-harness.md; `cpu runmask` pins only the
+# vCPU threads). Prints "tiny: NAME: PASS|FAIL (status S, expected E)"
 # per test, the timings, then last "N passed, M failed". Exit: 0 all passed, 1 a test failed,
 # 125 environment failure (outer machine broken; no verdict on the tests), 2 usage.
 #
@@ -78,19 +80,23 @@ vmm_pid() {
         awk '{ print $1 }' "/proc/$1/task/$1/children" 2>/dev/null; fi
 }
 # The main VM's VMM (main_pid: its `timeout`): a TINY-SAMPLE line for run $1 (uptime, VmRSS,
-# open fds).
+# open fds, then what the RSS is made of and the thread count).
 sample_main() {
     mp=$(vmm_pid "$main_pid")
-    rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$mp/status" 2>/dev/null)
+    st=$(awk '$1 == "VmRSS:" { rss = $2 } $1 == "RssAnon:" { a = $2 } $1 == "RssFile:" { f = $2 }
+              $1 == "RssShmem:" { s = $2 } $1 == "Threads:" { t = $2 }
+              END { printf "rss_kb=%s anon=%s file=%s shmem=%s threads=%s", rss, a, f, s, t }' \
+             "/proc/$mp/status" 2>/dev/null)
     set -- "$1" /proc/"$mp"/fd/*
     read -r t _ < /proc/uptime
-    echo "TINY-SAMPLE run=$1 t=$t rss_kb=${rss:-none} fds=$(($# - 1))"
+    echo "TINY-SAMPLE run=$1 t=$t ${st:-rss_kb=none} fds=$(($# - 1))"
 }
-# A pair's peer NAME RUNS [KILL_TEXT [PAUSE [RESTART_TEXT [SAMPLE]]]]: started again each time
-# it ends, PAUSE seconds later (default 1); every run but the last is killed (SIGKILL) as soon
-# as KILL_TEXT shows in its output (read line by line through a FIFO: no polling), after
-# sample_main if SAMPLE is set; with RESTART_TEXT (%d: the number of the run that ended) the
-# next run starts once that shows in the main VM's output. Sets peer_st ("S1,S2...").
+# A pair's peer NAME RUNS [KILL_TEXT [PAUSE [RESTART_TEXT [SAMPLE [CPU]]]]]: started again
+# each time it ends, PAUSE seconds later (default 1); every run but the last is killed
+# (SIGKILL) as soon as KILL_TEXT shows in its output (read line by line through a FIFO: no
+# polling), after sample_main if SAMPLE is set; with RESTART_TEXT (%d: the number of the run
+# that ended) the next run starts once that shows in the main VM's output; with CPU the whole
+# VMM runs under `taskset -c CPU`. Sets peer_st ("S1,S2...").
 run_peer() {
     peer_st= i=1 out="tests/$1.peer.out" runs=${2:-1}
     : > "$out"
@@ -103,8 +109,8 @@ run_peer() {
         [ $((i % 20)) -ne 0 ] || echo "TINY-PROGRESS $1.peer run $i of $runs"
         # The FIFO is opened by the shell that becomes the VMM, so a watcher process of
         # `timeout` does not hold it open after the VMM died (no end of file then).
-        timeout -k 5 "$per" sh -c 'exec ./vdevkit run "@tests/$1.peer.conf" > "$2" 2>&1' \
-            sh "$1" "$out.fifo" < /dev/null &
+        timeout -k 5 "$per" ${7:+taskset -c "$7"} \
+            sh -c 'exec ./vdevkit run "@tests/$1.peer.conf" > "$2" 2>&1' sh "$1" "$out.fifo" < /dev/null &
         p=$!
         kill_on=
         [ "$i" -lt "$runs" ] && kill_on=$3
@@ -148,19 +154,22 @@ for name in "$@"; do
     # "# tiny-timeout: S" in NAME.conf: the main VM's time limit instead of PER_TEST_TIMEOUT.
     own=$(sed -n 's/^# *tiny-timeout: *//p' "tests/$name.conf" | tail -1)
     own=${own:-$per}
+    # "# tiny-taskset: CPU": the whole VMM (not only its vCPU threads) on that outer CPU.
+    pin=$(sed -n 's/^# *tiny-taskset: *//p' "tests/$name.conf" | tail -1)
     if [ -e "tests/$name.peer.conf" ]; then
         rm -rf rt && mkdir rt
-        pv() { sed -n "s/^# *tiny-peer-$1: *//p" "tests/$name.peer.conf" | tail -1; }
-        VDEVKIT_RUNTIME_DIR="$PWD/rt" timeout -k 5 "$own" ./vdevkit run "@tests/$name.conf" \
-            > "tests/$name.out" 2>&1 < /dev/null &
+        pv() { sed -n "s/^# *tiny-$1: *//p" "tests/$name.peer.conf" | tail -1; }
+        VDEVKIT_RUNTIME_DIR="$PWD/rt" timeout -k 5 "$own" ${pin:+taskset -c "$pin"} \
+            ./vdevkit run "@tests/$name.conf" > "tests/$name.out" 2>&1 < /dev/null &
         pid=$!
         main_pid=$pid
-        VDEVKIT_RUNTIME_DIR="$PWD/rt" run_peer "$name" "$(pv runs)" "$(pv kill-on)" "$(pv pause)" \
-            "$(pv restart-on)" "$(pv sample-main)"
+        VDEVKIT_RUNTIME_DIR="$PWD/rt" run_peer "$name" "$(pv peer-runs)" "$(pv peer-kill-on)" \
+            "$(pv peer-pause)" "$(pv peer-restart-on)" "$(pv peer-sample-main)" "$(pv taskset)"
         wait "$pid"
         st=$?
     else
-        timeout -k 5 "$own" ./vdevkit run "@tests/$name.conf" > "tests/$name.out" 2>&1 < /dev/null
+        timeout -k 5 "$own" ${pin:+taskset -c "$pin"} ./vdevkit run "@tests/$name.conf" \
+            > "tests/$name.out" 2>&1 < /dev/null
         st=$?
     fi
     read -r t1 _ < /proc/uptime
@@ -263,17 +272,28 @@ check_samples() {
     r1=$(field rss_kb "$first") r2=$(field rss_kb "$last")
     f1=$(field fds "$first") f2=$(field fds "$last")
     c1=$(field run "$first") c2=$(field run "$last")
+    # A sanitizer's allocator (quarantine, bookkeeping) grows by one-off steps of several MiB
+    # in the first cycles (seen: 3.4 and 5.4 MiB at cycle 10, flat from there to 100): there
+    # the RSS limit applies from the middle sample on (a leak per cycle still shows; LSan
+    # checks the rest when the VM ends). The fd count is checked from the first one.
+    local base=$first note=
+    if ldd "$build/vmm/vdevkit" 2>/dev/null | grep -q libasan; then
+        base=$(sed -n "$(((n_s + 1) / 2))p" <<<"$lines")
+        note=" (sanitizer build: RSS limit from cycle $(field run "$base"), RSS $(field rss_kb "$base") KiB)"
+    fi
+    local rb cb
+    rb=$(field rss_kb "$base") cb=$(field run "$base")
     cycles=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^t=/) t[NR] = substr($i, 3) }
         END { min = 1e9; max = 0
               for (k = 2; k <= NR; k++) { d = t[k] - t[k - 1]; s += d
                                           if (d < min) min = d; if (d > max) max = d }
               printf "%d restart cycles: %.2f s on average, %.2f-%.2f s, %.1f s in all",
                      NR - 1, s / (NR - 1), min, max, t[NR] - t[1] }' <<<"$lines")
-    echo "tiny: $1: main VMM at cycle $c1: RSS ${r1:-?} KiB, ${f1:-?} open fds; at cycle $c2: RSS ${r2:-?} KiB, ${f2:-?} open fds; $cycles"
-    if [ -z "$r1" ] || [ -z "$r2" ] || [ -z "$f1" ] || [ -z "$f2" ]; then
+    echo "tiny: $1: main VMM at cycle $c1: RSS ${r1:-?} KiB, ${f1:-?} open fds; at cycle $c2: RSS ${r2:-?} KiB, ${f2:-?} open fds$note; $cycles"
+    if [ -z "$r1" ] || [ -z "$r2" ] || [ -z "$rb" ] || [ -z "$f1" ] || [ -z "$f2" ]; then
         why="unreadable samples: $first / $last"
-    elif [ $((r2 - r1)) -gt "$margin" ]; then
-        why="the main VMM's RSS grew by $((r2 - r1)) KiB from cycle $c1 to $c2 (limit $margin KiB)"
+    elif [ $((r2 - rb)) -gt "$margin" ]; then
+        why="the main VMM's RSS grew by $((r2 - rb)) KiB from cycle $cb to $c2 (limit $margin KiB)"
     elif [ "$f2" -gt "$f1" ]; then
         why="the main VMM's open fds grew from $f1 to $f2 from cycle $c1 to $c2"
     fi
