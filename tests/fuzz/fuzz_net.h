@@ -319,7 +319,7 @@ static void fn_new(struct fn *f, unsigned ops, const char *extra, void (*setup)(
     f->n->peerfeats = NET_GUEST_OFFLOADS;
     /* nothing from the last input may arrive in this one */
     size_t len;
-    for (unsigned i = 0; i < 4096 && f->n->be->rx_peek(f->n, &len); i++)
+    for (unsigned i = 0; i < (1u << 20) && f->n->be->rx_peek(f->n, &len); i++) /* 64 Ki segments */
         f->n->be->rx_release(f->n);
 }
 
@@ -1060,6 +1060,8 @@ static int fn_run(const uint8_t *data, size_t size, unsigned ops, const char *ex
                   void (*setup)(struct fn *), fn_hook wire)
 {
     struct fn *f = &fn_state;
+    if (getenv("FUZZ_NET_TRACE"))
+        fprintf(stderr, "trace: input of %zu bytes, hash %08x\n", size, fn_hash(data, size));
     fn_new(f, ops, extra, setup);
     struct fz_in in = {data, size};
     fn_start_from(f, &in);
