@@ -60,6 +60,7 @@ struct fzt {
     bool exitless;
     struct fzt_binding bind[FZT_MAX_BINDINGS];
     unsigned nbind;
+    bool taken; /* the last fzt_io write went to an ioeventfd, not to the bus */
 };
 
 /* Set before fzt_build: the next machine's embedder binds doorbells and irqfds. */
@@ -285,6 +286,7 @@ static inline uint64_t fzt_io(struct fzt *t, enum vdev_space sp, uint64_t addr, 
             taken = true;
         }
     }
+    t->taken = taken;
     if (!taken)
         r = vdev_machine_access(t->fm.m, sp, addr, size, wr, &v);
     if (res)
