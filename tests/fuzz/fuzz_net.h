@@ -167,10 +167,22 @@ static void fn_link_wait_up(void)
     FN_CHECK(peer_link_up(fn_nic_link) && peer_link_up(fn_sink), "the in-process link is down");
 }
 
+/* At exit: the endpoints and their folder go (a CI smoke run leaves nothing in /tmp). */
+static void fn_link_cleanup(void)
+{
+    if (fn_cur && fn_cur->link)
+        fn_cur->link = NULL;
+    peer_link_close(fn_sink);
+    peer_link_close(fn_nic_link);
+    fn_sink = fn_nic_link = NULL;
+    rmdir(fn_dir);
+}
+
 static void fn_link_init(void)
 {
     if (fn_nic_link)
         return;
+    atexit(fn_link_cleanup);
     snprintf(fn_dir, sizeof(fn_dir), "/tmp/fuzz_net_XXXXXX");
     if (!mkdtemp(fn_dir))
         abort();

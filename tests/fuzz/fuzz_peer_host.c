@@ -91,8 +91,16 @@ static void wait_up(void)
     CHECK(peer_link_up(peer->link) && peer_link_up(guest), "the in-process link is down");
 }
 
+static void cleanup(void)
+{
+    peer_link_close(guest);
+    peer_link_close(peer->link);
+    rmdir(dir);
+}
+
 static void init(void)
 {
+    atexit(cleanup);
     for (size_t i = 0; i < sizeof(pattern); i++)
         pattern[i] = (uint8_t)(i * 31 + 7);
     snprintf(dir, sizeof(dir), "/tmp/fuzz_peer_host_XXXXXX");

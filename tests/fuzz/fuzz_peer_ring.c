@@ -462,6 +462,11 @@ static void proto_input(struct fz_in *in)
     unlink(path_a);
 }
 
+static void cleanup(void)
+{
+    rmdir(dir); /* each input removed its endpoints */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int base_fds = -1;
@@ -473,6 +478,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         snprintf(path_a, sizeof(path_a), "%s/a", dir);
         snprintf(path_b, sizeof(path_b), "%s/b", dir);
+        atexit(cleanup);
     }
     /* counted per input: libFuzzer itself opens fds between inputs (the symbolizer's pipes
      * when it prints a new function) */
