@@ -27,10 +27,13 @@
 # per test, the timings, then last "N passed, M failed". Exit: 0 all passed, 1 a test failed,
 # 125 environment failure (outer machine broken; no verdict on the tests), 2 usage.
 #
+# "# tiny-skip-sanitized: WHY" in NAME.conf: not run (SKIP) when vdevkit is a sanitizer build.
+#
 # Environment: TINY_TIMEOUT (outer.sh budget, seconds; default 300 plus the tiny-timeout of
-# each test selected), TINY_TEST_TIMEOUT (per
-# guest, default 60), TINY_ONLY (space-separated test names), TINY_LOG (where the full log is
-# kept; default BUILD_DIR/guest-tests/tiny/last-run.log).
+# each test selected), TINY_TEST_TIMEOUT (per guest, default 60), TINY_ONLY (space-separated
+# test names), TINY_SKIP (names left out), TINY_SANITIZED_ALL=1 (run tiny-skip-sanitized tests
+# too), TINY_LOG (where the full log is kept; default BUILD_DIR/guest-tests/tiny/last-run.log).
+# Exit 77 when every test selected was skipped.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -49,6 +52,34 @@ else
     for elf in "$tiny"/*.elf; do [ -e "$elf" ] && names+=("$(basename "$elf" .elf)"); done
 fi
 [ ${#names[@]} -gt 0 ] || { echo "run-tiny-tests: no tiny guests in $tiny: build the project first" >&2; exit 2; }
+if [ -n "${TINY_SKIP:-}" ]; then # left out (ctest runs the soak as its own test)
+    kept=()
+    for n in "${names[@]}"; do [[ " $TINY_SKIP " == *" $n "* ]] || kept+=("$n"); done
+    names=("${kept[@]}")
+    [ ${#names[@]} -gt 0 ] || { echo "run-tiny-tests: TINY_SKIP leaves no test" >&2; exit 2; }
+fi
+# "# tiny-skip-sanitized: WHY" in NAME.conf: not run when the VMM is a sanitizer build, unless
+# TINY_SANITIZED_ALL=1 (the soak: see docs/testing.md).
+sanitized=0
+ldd "$build/vmm/vdevkit" 2>/dev/null | grep -q libasan && sanitized=1
+skipped=()
+if [ "$sanitized" = 1 ] && [ "${TINY_SANITIZED_ALL:-0}" != 1 ]; then
+    kept=()
+    for n in "${names[@]}"; do
+        why=$(sed -n 's/^# *tiny-skip-sanitized: *//p' "$tiny/$n.conf" 2>/dev/null | tail -1)
+        if [ -n "$why" ]; then
+            echo "tiny: $n: SKIP (sanitizer build: $why; TINY_SANITIZED_ALL=1 runs it)"
+            skipped+=("$n")
+        else
+            kept+=("$n")
+        fi
+    done
+    names=("${kept[@]}")
+    if [ ${#names[@]} -eq 0 ]; then
+        echo "0 passed, 0 failed, ${#skipped[@]} skipped"
+        exit 77 # ctest: SKIP_RETURN_CODE
+    fi
+fi
 
 # The payload: the VMM, its library and modules, the guests and their configs, the inner script.
 payload=$(mktemp -d "${TMPDIR:-/tmp}/vdevkit-tiny.XXXXXX")
@@ -93,44 +124,46 @@ sample_main() {
 }
 # A pair's peer NAME RUNS [KILL_TEXT [PAUSE [RESTART_TEXT [SAMPLE [CPU]]]]]: started again
 # each time it ends, PAUSE seconds later (default 1); every run but the last is killed
-# (SIGKILL) as soon as KILL_TEXT shows in its output (read line by line through a FIFO: no
-# polling), after sample_main if SAMPLE is set; with RESTART_TEXT (%d: the number of the run
+# (SIGKILL) once KILL_TEXT shows in its output (polled every 0.1 s, 0.02 s with RESTART_TEXT;
+# a FIFO read by the shell was tried: busybox ash gave up an open interrupted by a signal),
+# after sample_main if SAMPLE is set; with RESTART_TEXT (%d: the number of the run
 # that ended) the next run starts once that shows in the main VM's output; with CPU the whole
 # VMM runs under `taskset -c CPU`. Sets peer_st ("S1,S2...").
 run_peer() {
-    peer_st= i=1 out="tests/$1.peer.out" runs=${2:-1}
+    peer_st= i=1 out="tests/$1.peer.out" runs=${2:-1} cpu=$7 poll=0.1
+    [ -z "$5" ] || poll=0.02 # a series of quick restarts (the soak)
+    command -v taskset > /dev/null 2>&1 || cpu=
     : > "$out"
-    rm -f "$out.fifo" && mkfifo "$out.fifo"
     while [ "$i" -le "$runs" ]; do
         [ "$i" -gt 1 ] && [ "${4:-1}" != 0 ] && sleep "${4:-1}"
         read -r t _ < /proc/uptime
         echo "TINY-PEER-RUN $i t=$t" >> "$out"
         # Long series: a sign of life on the console (outer.sh takes a long silence for a hang).
         [ $((i % 20)) -ne 0 ] || echo "TINY-PROGRESS $1.peer run $i of $runs"
-        # The FIFO is opened by the shell that becomes the VMM, so a watcher process of
-        # `timeout` does not hold it open after the VMM died (no end of file then).
-        timeout -k 5 "$per" ${7:+taskset -c "$7"} \
-            sh -c 'exec ./vdevkit run "@tests/$1.peer.conf" > "$2" 2>&1' sh "$1" "$out.fifo" < /dev/null &
+        run_out="$out.run" # this run's output only, appended to $out when it ends
+        : > "$run_out"
+        timeout -k 5 "$per" ${cpu:+taskset -c "$cpu"} ./vdevkit run "@tests/$1.peer.conf" \
+            >> "$run_out" 2>&1 < /dev/null &
         p=$!
-        kill_on=
-        [ "$i" -lt "$runs" ] && kill_on=$3
-        while IFS= read -r line || [ -n "$line" ]; do
-            printf '%s\n' "$line"
-            case $line in
-                *"$kill_on"*)
-                    [ -n "$kill_on" ] || continue
-                    kill_on=
-                    vp=$(vmm_pid "$p")
-                    if [ -n "$vp" ]; then
-                        [ -z "$6" ] || sample_main "$i"
-                        echo "TINY-PEER-KILL $i (pid $vp)"
-                        kill -KILL "$vp"
-                    fi
-                    ;;
-            esac
-        done < "$out.fifo" >> "$out"
+        if [ -n "$3" ] && [ "$i" -lt "$runs" ]; then
+            read -r w0 _ < /proc/uptime
+            w0=${w0%.*}
+            now=$w0
+            while alive "$p" && ! grep -qF -- "$3" "$run_out" && [ "$now" -lt $((w0 + per)) ]; do
+                sleep "$poll"
+                read -r now _ < /proc/uptime
+                now=${now%.*}
+            done
+            vp=$(vmm_pid "$p")
+            if alive "$p" && [ -n "$vp" ]; then
+                [ -z "$6" ] || sample_main "$i" >> "$run_out"
+                echo "TINY-PEER-KILL $i (pid $vp)" >> "$run_out"
+                kill -KILL "$vp"
+            fi
+        fi
         wait "$p"
         peer_st="$peer_st${peer_st:+,}$?"
+        cat "$run_out" >> "$out"
         if [ -n "$5" ] && [ "$i" -lt "$runs" ]; then
             case $5 in
                 *%d*) want="${5%%"%d"*}$i${5#*"%d"}" ;;
@@ -156,6 +189,7 @@ for name in "$@"; do
     own=${own:-$per}
     # "# tiny-taskset: CPU": the whole VMM (not only its vCPU threads) on that outer CPU.
     pin=$(sed -n 's/^# *tiny-taskset: *//p' "tests/$name.conf" | tail -1)
+    command -v taskset > /dev/null 2>&1 || pin=
     if [ -e "tests/$name.peer.conf" ]; then
         rm -rf rt && mkdir rt
         pv() { sed -n "s/^# *tiny-$1: *//p" "tests/$name.peer.conf" | tail -1; }
@@ -277,7 +311,7 @@ check_samples() {
     # the RSS limit applies from the middle sample on (a leak per cycle still shows; LSan
     # checks the rest when the VM ends). The fd count is checked from the first one.
     local base=$first note=
-    if ldd "$build/vmm/vdevkit" 2>/dev/null | grep -q libasan; then
+    if [ "$sanitized" = 1 ]; then
         base=$(sed -n "$(((n_s + 1) / 2))p" <<<"$lines")
         note=" (sanitizer build: RSS limit from cycle $(field run "$base"), RSS $(field rss_kb "$base") KiB)"
     fi
@@ -337,6 +371,6 @@ if [ "$rc" -eq 125 ]; then
 elif [ "$rc" -eq 124 ]; then
     echo "tiny: the run timed out (outer budget ${budget} s, TINY_TIMEOUT); see $log" >&2
 fi
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed${skipped[0]:+, ${#skipped[@]} skipped}"
 [ "$rc" -eq 125 ] && exit 125
 [ "$failed" -eq 0 ]
