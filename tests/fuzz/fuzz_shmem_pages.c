@@ -420,11 +420,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (vdev_register_type(&vdev_module_shmem, &err))
             abort();
         registered = true;
-        snprintf(glob_prefix, sizeof(glob_prefix), "%sfz%d.", SHM_OBJ_PREFIX, (int)getpid());
+        snprintf(glob_prefix, sizeof(glob_prefix), "%sfz%d_", SHM_OBJ_PREFIX, (int)getpid());
         atexit(sweep_leftovers);
     }
-    /* A prefix of this process and run: no other run's objects can be reached. */
-    snprintf(prefix, sizeof(prefix), "fz%d.%lu.", (int)getpid(), run++);
+    /* A prefix of this process and run: no other run's objects can be reached. It ends in
+     * '_', not '.': a guest name starting with '.' would make ".." (ILLEGAL_NAME). */
+    snprintf(prefix, sizeof(prefix), "fz%d_%lu_", (int)getpid(), run++);
     natt = nnames = 0;
     boot(&ga, true);
     boot(&gb, false);
