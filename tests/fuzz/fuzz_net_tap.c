@@ -54,6 +54,8 @@ static void tap_drain(struct fn *f)
     static uint8_t buf[NET_HDR_LEN + NET_MAX_FRAME + 64];
     for (;;) {
         ssize_t r = recv(tap_far, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+        if (r < 0 && errno == ECONNRESET)
+            continue; /* the NIC closed its end with frames unread: said once, then the data */
         if (r <= 0)
             break; /* 0: the NIC closed its end (the interface went away) */
         FN_CHECK((size_t)r >= NET_HDR_LEN + ETH_HLEN && (size_t)r <= NET_HDR_LEN + NET_MAX_FRAME,
@@ -89,6 +91,9 @@ static void tap_setup(struct fn *f)
 /* The kernel hands the NIC a frame (or the interface goes away, or offloads are refused). */
 static void tap_wire(struct fn *f, struct fz_in *in, uint8_t op)
 {
+    if (getenv("FUZZ_NET_TRACE"))
+        fprintf(stderr, "trace: tap op 0x%02x (tx so far %llu)\n", op,
+                (unsigned long long)net_read(&f->n->st.tx_frames));
     if (op >> 4 == 15 && (op & 15) == 15) { /* rare: `ip link del` */
         struct pollfd fds[NET_BE_FDS] = {{.fd = -1}, {.fd = -1}, {.fd = -1}};
         fds[0].revents = POLLHUP;
