@@ -1,22 +1,25 @@
 #!/bin/bash
 # Builds the libFuzzer targets (tests/fuzz/fuzz_*.c) with clang and runs them.
-#   scripts/fuzz.sh [--time SECS] [--runs N] [--jobs J] [TARGET...]
+#   scripts/fuzz.sh [--time SECS] [--runs N] [--seed S] [TARGET...]
 # Each named target (default: all) runs for SECS seconds (default 20) or N executions,
 # whichever ends first, from its seeds (tests/fuzz/seeds/TARGET/, the test configurations
-# for fuzz_config) plus the corpus it grew before (build-fuzz/corpus/TARGET/). A target's
-# own libFuzzer flags follow "FUZZ_ARGS:" in its source. Prints one line per target
-# (executions, coverage, corpus size); a crash, leak, timeout or sanitizer report fails
-# the run and leaves the reproducer in build-fuzz/findings/TARGET/.
+# for fuzz_config) plus the corpus it grew before (build-fuzz/corpus/TARGET/); --seed fixes
+# libFuzzer's random seed (a repeatable smoke run). A target's own libFuzzer flags follow
+# "FUZZ_ARGS:" in its source. Prints one line per target (executions, coverage, corpus);
+# a crash, leak, timeout or sanitizer report fails the run and leaves the reproducer in
+# build-fuzz/findings/TARGET/.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=20
 runs=-1
+seed=()
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --time) secs=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --seed) seed=(-seed="$2"); shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     *) targets+=("${1%.c}"); shift ;;
     esac
@@ -54,7 +57,7 @@ for t in "${targets[@]}"; do
         "$top/tests/fuzz/$t.c" | head -n 1)"
     log="$dir/findings/$t.log"
     if (cd "$findings" && "$bin" -max_total_time="$secs" -runs="$runs" -timeout=10 \
-        -rss_limit_mb=2048 -print_final_stats=1 "${extra[@]}" "$corpus" "${seeds[@]}" \
+        -rss_limit_mb=2048 -print_final_stats=1 "${seed[@]}" "${extra[@]}" "$corpus" "${seeds[@]}" \
         >"$log" 2>&1); then
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
         cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
