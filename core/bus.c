@@ -65,10 +65,15 @@ const char *vdev_region_kind_name(enum vdev_region_kind kind)
     return "?";
 }
 
+/* Guest RAM and ROM: the only memory devices may DMA to (docs/security.md). */
+static bool guest_memory(enum vdev_region_kind kind)
+{
+    return kind == VDEV_REGION_RAM || kind == VDEV_REGION_ROM;
+}
+
 static bool host_backed(const struct vdev_region *r)
 {
-    return r->kind == VDEV_REGION_RAM || r->kind == VDEV_REGION_ROM ||
-           r->kind == VDEV_REGION_DEVMEM;
+    return guest_memory(r->kind) || r->kind == VDEV_REGION_DEVMEM;
 }
 
 struct vdev_bus *vdev_bus_new(void)
@@ -342,7 +347,7 @@ static int add_region(struct vdev_bus *bus, const struct vdev_region_desc *desc,
 /* Guest RAM and ROM stay put for the machine's life (vdev_gmem_ptr relies on it). */
 static int check_movable(const struct vdev_region *r, const char *what, struct vdev_err *err)
 {
-    if (r->kind == VDEV_REGION_RAM || r->kind == VDEV_REGION_ROM)
+    if (guest_memory(r->kind))
         return vdev_err_set(err, "%s: guest %s cannot be %s while the machine exists", r->owner,
                             vdev_region_kind_name(r->kind), what);
     return 0;
@@ -466,7 +471,7 @@ void vdev_region_set_host(struct vdev_region *r, void *host)
     if (!r || r->host == host)
         return;
     /* RAM and ROM get their backing once: vdev_gmem_ptr's pointers must stay valid. */
-    if ((r->kind == VDEV_REGION_RAM || r->kind == VDEV_REGION_ROM) && r->host)
+    if (guest_memory(r->kind) && r->host)
         return;
     struct vdev_bus *bus = r->bus;
     bool on = effectively_enabled(r);
@@ -578,8 +583,7 @@ int vdev_bus_translate(struct vdev_bus *bus, uint64_t gpa, bool writable, void *
     vdev_epoch_leave();
     /* Only guest RAM (and ROM, read-only) takes device DMA: it is mapped for as long as the
      * machine exists. Device memory can be unmapped by the guest at any moment. */
-    if (!found || !e.host ||
-        !(e.kind == VDEV_REGION_RAM || (e.kind == VDEV_REGION_ROM && !writable)))
+    if (!found || !e.host || !guest_memory(e.kind) || (writable && e.kind == VDEV_REGION_ROM))
         return -1;
     *host = (uint8_t *)e.host + (gpa - e.base);
     *avail = e.size - (gpa - e.base);
@@ -621,6 +625,39 @@ static uint64_t ones(unsigned size)
     return size >= 8 ? UINT64_MAX : (UINT64_C(1) << (size * 8)) - 1;
 }
 
+/* The part of an access that needs the map, run inside a section: finds the window, copies
+ * host-backed memory (removing it waits for the section) or lets a trapped doorbell take the
+ * write. *call says a device handler is still to run, with r's ops and opaque. */
+static enum vdev_access_result access_map(struct vdev_bus *bus, enum vdev_space space,
+                                          uint64_t addr, unsigned size, bool is_write,
+                                          uint64_t *value, struct map_entry *r, bool *call)
+{
+    *call = false;
+    if (!lookup(bus, space, addr, r) || r->kind == VDEV_REGION_RESERVED)
+        return VDEV_ACCESS_UNMAPPED;
+    const uint64_t off = addr - r->base;
+    if (size - 1 > r->size - 1 - off)
+        return VDEV_ACCESS_BAD_SIZE; /* runs past the end of the window */
+    if (r->kind != VDEV_REGION_DEVICE) {
+        if (!r->host)
+            return VDEV_ACCESS_UNMAPPED;
+        if (is_write && r->kind == VDEV_REGION_ROM)
+            return VDEV_ACCESS_READ_ONLY;
+        if (is_write) {
+            memcpy((uint8_t *)r->host + off, value, size); /* little-endian, as the guests */
+        } else {
+            *value = 0;
+            memcpy(value, (uint8_t *)r->host + off, size);
+        }
+        return VDEV_ACCESS_OK;
+    }
+    if (!((r->ops->sizes ? r->ops->sizes : 0xf) & size))
+        return VDEV_ACCESS_BAD_SIZE;
+    *call = !(is_write && atomic_load_explicit(&r->r->doorbells, memory_order_acquire) &&
+              vdev_doorbell_trap(r->r, addr, size, *value & ones(size)));
+    return VDEV_ACCESS_OK;
+}
+
 enum vdev_access_result vdev_bus_access(struct vdev_bus *bus, enum vdev_space space, uint64_t addr,
                                         unsigned size, bool is_write, uint64_t *value)
 {
@@ -629,49 +666,16 @@ enum vdev_access_result vdev_bus_access(struct vdev_bus *bus, enum vdev_space sp
         *value = ones(size_ok ? size : 8);
     if (!size_ok)
         return VDEV_ACCESS_BAD_SIZE;
-    struct map_entry r = {0};
+    struct map_entry r;
+    bool call;
     vdev_epoch_enter();
-    enum vdev_access_result res = VDEV_ACCESS_OK;
-    if (!lookup(bus, space, addr, &r) || r.kind == VDEV_REGION_RESERVED)
-        res = VDEV_ACCESS_UNMAPPED;
-    const uint64_t off = addr - r.base;
-    if (res == VDEV_ACCESS_OK && size - 1 > r.size - 1 - off)
-        res = VDEV_ACCESS_BAD_SIZE; /* runs past the end of the window */
-    if (res == VDEV_ACCESS_OK && r.kind != VDEV_REGION_DEVICE) {
-        /* Host-backed memory is copied inside the section: removing it waits for us. */
-        if (!r.host)
-            res = VDEV_ACCESS_UNMAPPED;
-        else if (is_write && r.kind == VDEV_REGION_ROM)
-            res = VDEV_ACCESS_READ_ONLY;
-        else if (is_write)
-            memcpy((uint8_t *)r.host + off, value, size); /* little-endian, as the guests */
-        else {
-            *value = 0;
-            memcpy(value, (uint8_t *)r.host + off, size);
-        }
-        vdev_epoch_leave();
-        return res;
-    }
-    if (res != VDEV_ACCESS_OK) {
-        vdev_epoch_leave();
-        return res;
-    }
-    unsigned sizes = r.ops->sizes ? r.ops->sizes : 0xf;
-    if (!(sizes & size)) {
-        vdev_epoch_leave();
-        return VDEV_ACCESS_BAD_SIZE;
-    }
-    uint64_t v = is_write ? *value & ones(size) : 0;
-    bool trapped = is_write && atomic_load_explicit(&r.r->doorbells, memory_order_acquire) &&
-                   vdev_doorbell_trap(r.r, addr, size, v);
+    enum vdev_access_result res = access_map(bus, space, addr, size, is_write, value, &r, &call);
+    vdev_epoch_leave();
     /* Handlers run outside the section: they may change the map, which waits for sections.
      * Their opaque state lives as long as the device that registered them. */
-    vdev_epoch_leave();
-    if (trapped)
-        return VDEV_ACCESS_OK;
-    if (is_write)
-        r.ops->write(r.opaque, off, size, v);
-    else
-        *value = r.ops->read(r.opaque, off, size) & ones(size);
-    return VDEV_ACCESS_OK;
+    if (call && is_write)
+        r.ops->write(r.opaque, addr - r.base, size, *value & ones(size));
+    else if (call)
+        *value = r.ops->read(r.opaque, addr - r.base, size) & ones(size);
+    return res;
 }

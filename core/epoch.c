@@ -138,7 +138,7 @@ void vdev_epoch_reclaim(struct vdev_retire_list *l, bool wait)
             l->items[kept++] = l->items[i];
     }
     l->n = kept;
-    if (l->n == 0) {
+    if (wait && l->n == 0) { /* kept between publishes: no allocation per map change */
         free(l->items);
         l->items = NULL;
         l->cap = 0;

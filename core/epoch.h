@@ -39,7 +39,8 @@ struct vdev_retire_list {
 #define VDEV_RETIRE_MAX 64
 void vdev_epoch_retire(struct vdev_retire_list *l, void *ptr, void (*free_fn)(void *));
 /* Frees what no section can see any more; with `wait`, synchronizes first (then only what
- * the caller's own open section might hold stays queued). */
+ * the caller's own open section might hold stays queued) and, once the list is empty,
+ * releases its array: the owner's last call (the array is kept between map changes). */
 void vdev_epoch_reclaim(struct vdev_retire_list *l, bool wait);
 
 #endif

@@ -96,6 +96,7 @@ START_TEST(retired_freed_after_earlier_sections_end)
     ck_assert_int_eq(atomic_load(&freed), 10);
     ck_assert_uint_eq(l.n, 0);
     vdev_epoch_leave();
+    vdev_epoch_reclaim(&l, true); /* the owner's last call releases the list itself */
 }
 END_TEST
 
