@@ -29,9 +29,11 @@
 #
 # Other knobs (environment): VDEVKIT_OUTER_MODULES (extra kernel modules to load,
 # e.g. "tun vhost_net"), VDEVKIT_KVM_AMD_PARAMS (default "npt=0"),
-# VDEVKIT_OUTER_APPEND (extra kernel command line), VDEVKIT_OUTER_CPU (QEMU -cpu,
+# VDEVKIT_OUTER_APPEND (extra kernel command line), VDEVKIT_OUTER_ACCEL (QEMU -accel,
+# default tcg; tcg,thread=single is steadier on a loaded host), VDEVKIT_OUTER_CPU (QEMU -cpu,
 # default max; "qemu64,-svm" lacks SVM, to exercise the failure path),
-# VDEVKIT_OUTER_LOG (keep the outer console log at this path),
+# VDEVKIT_OUTER_LOG (keep the outer console log at this path), VDEVKIT_OUTER_WEDGED (a
+# soft lockup this many seconds long ends the attempt as a wedge; default 60),
 # VDEVKIT_OUTER_KERNEL=vmlinux|vmlinuz (default vmlinux: PVH boot of the
 # uncompressed kernel, ~3 s faster), VDEVKIT_CACHE (download cache).
 # The payload lives in the outer machine's RAM (initramfs): size --mem to match.
@@ -45,6 +47,7 @@ images=$(cd "$here/../images" && pwd)
 ENV_FAIL=125
 timeout_s=600
 silence=${VDEVKIT_OUTER_SILENCE:-240} # seconds without console output = a hung outer machine
+wedged_after=${VDEVKIT_OUTER_WEDGED:-60} # seconds a soft lockup lasts = a wedged outer machine
 smp=2
 mem=3072
 payload=
@@ -225,7 +228,7 @@ vdk_log "outer.sh: initramfs $(du -h "$initrd" | cut -f1), kernel ${kernel##*/},
 run_outer() {
     local log=$1
     local -a qemu=(
-        qemu-system-x86_64 -M q35 -accel tcg -cpu "${VDEVKIT_OUTER_CPU:-max}" -smp "$smp" -m "$mem"
+        qemu-system-x86_64 -M q35 -accel "${VDEVKIT_OUTER_ACCEL:-tcg}" -cpu "${VDEVKIT_OUTER_CPU:-max}" -smp "$smp" -m "$mem"
         # = the recipe's -nographic, minus SeaBIOS's serial console, which with
         # -nographic sends "ESC c" (terminal reset) and clears the caller's screen.
         -display none -serial stdio -monitor none -no-reboot -nic none
@@ -253,6 +256,15 @@ run_outer() {
             last=$size
             if [ "$quiet_for" -ge "$silence" ] && [ -s "$work/qemu.pid" ]; then
                 touch "$work/silent"
+                kill "$(cat "$work/qemu.pid")" 2>/dev/null
+                break
+            fi
+            # A CPU stuck in the outer kernel that long is wedged, not slow (a starved host
+            # gives short soft lockups that pass); its repeated reports are not silence.
+            stuck=$(grep -aoE 'soft lockup - CPU#[0-9]+ stuck for [0-9]+s' "$log" 2>/dev/null |
+                sed 's/.* \([0-9]*\)s$/\1/' | sort -n | tail -n 1)
+            if [ "${stuck:-0}" -ge "$wedged_after" ] && [ -s "$work/qemu.pid" ]; then
+                echo "$stuck" > "$work/wedged"
                 kill "$(cat "$work/qemu.pid")" 2>/dev/null
                 break
             fi
@@ -285,6 +297,9 @@ diagnose() {
     if [ -e "$work/silent" ]; then
         rm -f "$work/silent"
         echo "outer machine hung: no console output for ${silence}s"
+    elif [ -e "$work/wedged" ]; then
+        echo "outer machine wedged: a CPU stuck in the outer kernel for $(cat "$work/wedged")s (soft lockup)"
+        rm -f "$work/wedged"
     elif grep -aq "VDEVKIT-OUTER-ENV-ERROR:.*run=$nonce" "$log"; then
         grep -a "VDEVKIT-OUTER-ENV-ERROR:" "$log" | tail -1 | tr -d '\r'
     elif grep -aqE "$crash_re" "$log"; then

@@ -205,7 +205,7 @@ bool net_wait_link(struct net_dev *n, bool up, unsigned rounds)
 {
     uint64_t t0 = rt_rdtsc();
     while (net_link_up(n) != up) {
-        if (rt_rdtsc() - t0 > rounds * RT_WAIT_TICKS)
+        if (rt_rdtsc() - t0 > rounds * RT_HANG_TICKS)
             return false;
         rt_delay(1000000);
     }
@@ -220,7 +220,7 @@ uint32_t net_wait_config_irq(uint32_t seen, bool up, unsigned rounds)
         for (; seen < now; seen++)
             if (((net_config_status[seen % 16] & NET_S_LINK_UP) != 0) == up)
                 return seen + 1;
-        if (rt_rdtsc() - t0 > rounds * RT_WAIT_TICKS)
+        if (rt_rdtsc() - t0 > rounds * RT_HANG_TICKS)
             return 0;
         rt_pause();
     }
@@ -238,7 +238,7 @@ void net_send(struct net_dev *n, const uint8_t *frame, unsigned len)
     dev_queue_kick(n, &n->txq, 0);
     uint64_t t0 = rt_rdtsc();
     while (vpd_used_idx(&n->txq) != want) {
-        if (rt_rdtsc() - t0 > RT_WAIT_TICKS)
+        if (rt_rdtsc() - t0 > RT_HANG_TICKS)
             rt_fail(__FILE__, __LINE__, "tx buffer not given back");
         rt_pause();
     }
@@ -343,8 +343,8 @@ int net_echo_serve(struct net_dev *n, const char *test)
     for (;;) {
         /* In slices, so that a tester gone without "bye" (link down) fails us at once. */
         int len = -1;
-        for (unsigned slice = 0; len < 0 && slice < 30; slice++) {
-            len = net_recv(n, frame_buf, sizeof(frame_buf), RT_WAIT_TICKS / 10);
+        for (unsigned slice = 0; len < 0 && slice < RT_HANG_TICKS / NET_SLICE_TICKS; slice++) {
+            len = net_recv(n, frame_buf, sizeof(frame_buf), NET_SLICE_TICKS);
             if (len < 0 && !net_link_up(n))
                 rt_fail(__FILE__, __LINE__, "echo peer: link down before bye");
         }
@@ -366,7 +366,7 @@ int net_echo_serve(struct net_dev *n, const char *test)
             break;
         else if (frame_buf[14] == NET_KIND_WAIT) {
             rt_printf("%s: echo peer: echoed %u data frames, waiting to be killed\n", test, data);
-            rt_delay(3 * RT_WAIT_TICKS);
+            rt_delay(RT_HANG_TICKS);
             rt_fail(__FILE__, __LINE__, "echo peer: not killed");
         } else
             rt_fail(__FILE__, __LINE__, "echo peer: unknown frame kind");
@@ -407,7 +407,7 @@ static unsigned data_len(unsigned i)
 static void expect_echo(struct net_dev *n, uint32_t seq, unsigned len)
 {
     for (;;) {
-        int got = net_recv(n, echo_buf, sizeof(echo_buf), RT_WAIT_TICKS);
+        int got = net_recv(n, echo_buf, sizeof(echo_buf), RT_HANG_TICKS);
         if (got < 0) {
             rt_printf("FAIL exchange: no echo of data frame %u (%u bytes)\n", seq, len);
             rt_exit(RT_EXIT_FAIL);
@@ -443,7 +443,7 @@ void net_request(struct net_dev *n, uint8_t kind)
     net_frame(n, frame_buf, NET_MAC_B, kind, 0, 60);
     net_send(n, frame_buf, 60);
     for (;;) {
-        int got = net_recv(n, echo_buf, sizeof(echo_buf), RT_WAIT_TICKS);
+        int got = net_recv(n, echo_buf, sizeof(echo_buf), RT_HANG_TICKS);
         RT_CHECK(got >= 0);
         if (net_frame_is(n, echo_buf, (unsigned)got, NET_MAC_B, kind, 0, 60))
             return;

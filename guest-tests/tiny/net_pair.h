@@ -58,7 +58,9 @@ void net_init(struct net_dev *n, bool msix, uint32_t bar_addr);
  * level line is IOAPIC input `gsi` (active high, as its ACPI node says). */
 void net_init_mmio(struct net_dev *n, uint32_t base, unsigned gsi);
 bool net_link_up(struct net_dev *n);
-/* Waits until LINK_UP shows `up` (up to about `rounds` RT_WAIT_TICKS); true if it did. */
+/* A receive slice of an echo peer's wait: between slices it checks that the link is still up. */
+#define NET_SLICE_TICKS (RT_WAIT_TICKS / 10)
+/* Waits until LINK_UP shows `up` (up to about `rounds` RT_HANG_TICKS); true if it did. */
 bool net_wait_link(struct net_dev *n, bool up, unsigned rounds);
 /* Waits for a configuration interrupt beyond `seen` whose handler read LINK_UP == `up`;
  * returns the number of configuration interrupts by then, 0 on timeout. */

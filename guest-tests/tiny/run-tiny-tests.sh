@@ -37,6 +37,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The outer machine on one TCG thread: with QEMU 7.2's multi-threaded TCG, a loaded host
+# (a CI neighbour; here: builds and fuzzers) wedged it in 3 of 4 runs (both outer CPUs
+# silent or in soft lockups for minutes; the cause of CI stop 19's two tier-2 failures), and
+# single-threaded it passed 4 of 4 under the same load, faster (51-60 s against 74 s).
+export VDEVKIT_OUTER_ACCEL=${VDEVKIT_OUTER_ACCEL:-tcg,thread=single}
 [ $# -ge 1 ] || { sed -n '6p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2; exit 2; }
 build=$(realpath "$1"); shift
 tiny=$build/guest-tests/tiny
@@ -139,7 +144,7 @@ run_peer() {
         read -r t _ < /proc/uptime
         echo "TINY-PEER-RUN $i t=$t" >> "$out"
         # Long series: a sign of life on the console (outer.sh takes a long silence for a hang).
-        [ $((i % 20)) -ne 0 ] || echo "TINY-PROGRESS $1.peer run $i of $runs"
+        [ $((i % 10)) -ne 0 ] || echo "TINY-PROGRESS $1.peer run $i of $runs t=$t"
         run_out="$out.run" # this run's output only, appended to $out when it ends
         : > "$run_out"
         timeout -k 5 "$per" ${cpu:+taskset -c "$cpu"} ./vdevkit run "@tests/$1.peer.conf" \
@@ -368,6 +373,10 @@ echo "tiny: times: mode ${mode:-unknown}${boot:+, $boot}; ${joined//,/, }"
 if [ "$rc" -eq 125 ]; then
     echo "tiny: ENVIRONMENT FAILURE (outer.sh status 125): the tests did not run; see $log"
     grep -E '^outer.sh: ENVIRONMENT FAILURE' "$log" | sed 's/^/    /' >&2 || true
+    # how far it got (a slow host or a wedge?) and the console's last words, for CI's output
+    grep -a 'TINY-PROGRESS' "$log" | tail -n 1 | tr -d '\r' | sed 's/^/    last progress: /' >&2 || true
+    sed -n '/^outer.sh: --- last 40 lines/,/^outer.sh: --- end/p' "$log" | tail -n 13 |
+        head -n 12 | sed 's/^/    | /' >&2 || true
 elif [ "$rc" -eq 124 ]; then
     echo "tiny: the run timed out (outer budget ${budget} s, TINY_TIMEOUT); see $log" >&2
 fi

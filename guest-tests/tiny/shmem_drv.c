@@ -285,7 +285,7 @@ uint32_t shm_wait_notify(struct shm_region *r, uint32_t bits)
 {
     uint64_t t0 = rt_rdtsc();
     while (!(__atomic_load_n(&r->pending, __ATOMIC_SEQ_CST) & bits)) {
-        if (rt_rdtsc() - t0 > RT_WAIT_TICKS)
+        if (rt_rdtsc() - t0 > RT_HANG_TICKS)
             return 0;
         rt_pause();
     }
@@ -296,7 +296,7 @@ bool shm_wait_attached(struct shm_region *r, uint32_t mask, uint32_t want)
 {
     uint64_t t0 = rt_rdtsc();
     while ((__atomic_load_n(&r->attached, __ATOMIC_SEQ_CST) & mask) != want) {
-        if (rt_rdtsc() - t0 > RT_WAIT_TICKS)
+        if (rt_rdtsc() - t0 > RT_HANG_TICKS)
             return false;
         rt_pause();
     }

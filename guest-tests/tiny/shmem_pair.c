@@ -64,7 +64,7 @@ static unsigned wait_other(struct shm_region *r)
     uint64_t t0 = rt_rdtsc();
     uint32_t others;
     while (!(others = __atomic_load_n(&r->attached, __ATOMIC_SEQ_CST) & ~(1u << r->idx))) {
-        RT_CHECK(rt_rdtsc() - t0 < RT_WAIT_TICKS);
+        RT_CHECK(rt_rdtsc() - t0 < RT_HANG_TICKS);
         rt_pause();
     }
     return (unsigned)__builtin_ctz(others);

@@ -228,7 +228,7 @@ bool rt_wait(volatile uint32_t *counter, uint32_t target)
 {
     uint64_t t0 = rt_rdtsc();
     while (*counter < target) {
-        if (rt_rdtsc() - t0 > RT_WAIT_TICKS)
+        if (rt_rdtsc() - t0 > RT_HANG_TICKS)
             return false;
         rt_pause();
     }

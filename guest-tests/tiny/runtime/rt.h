@@ -118,9 +118,14 @@ extern volatile uint32_t rt_irq_count[256];
 /* Installs a handler (CPL0, interrupts off; the runtime sends the EOI after it returns).
  * fn may be NULL: the vector is then only counted. Vectors 0x20..0xfe, not 0x80. */
 void rt_on_irq(unsigned vector, rt_irq_fn *fn);
-/* Spins (at any CPL, interrupts on) until *counter >= target or about RT_WAIT_TICKS TSC
+/* Protocol timing (receive slices, retries, deliberate delays): 10 s at 1 GHz, 4 s at 2.4 GHz. */
+#define RT_WAIT_TICKS 10000000000ull
+/* The bound of a wait that only catches a hang (an interrupt, a reply or a peer that never
+ * comes): 12 s at 2.4 GHz. Generous because a loaded host stalls a nested guest for seconds
+ * (seen in CI: a 4 s bound failed a healthy shmem round trip). */
+#define RT_HANG_TICKS (3 * RT_WAIT_TICKS)
+/* Spins (at any CPL, interrupts on) until *counter >= target or about RT_HANG_TICKS TSC
  * ticks pass; true if the target was reached. */
-#define RT_WAIT_TICKS 10000000000ull /* 10 s at 1 GHz, 3 s at 3.3 GHz */
 bool rt_wait(volatile uint32_t *counter, uint32_t target);
 static inline bool rt_wait_irq(unsigned vector, uint32_t target)
 {

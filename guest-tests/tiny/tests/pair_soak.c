@@ -24,7 +24,7 @@
 #define REGION_PAGES  16 /* A's `create soak,0x10000` */
 #define FIND_TRIES    200
 #define FIND_PAUSE    50000000ull /* TSC ticks between tries */
-#define ROUNDS_LINK   3           /* net_wait_*: about 3 RT_WAIT_TICKS */
+#define ROUNDS_LINK   3           /* net_wait_*: about 3 RT_HANG_TICKS */
 #define SEQ_PER_CYCLE 16
 #define VEC_TICK      0x61
 #define TICK_COUNT    312500 /* LAPIC timer counts: 5 ms (62500 = 1 ms, see rt.h) */
@@ -78,7 +78,7 @@ static unsigned wait_other(void)
         uint32_t others = __atomic_load_n(&r.attached, __ATOMIC_SEQ_CST) & ~(1u << r.idx);
         if (others)
             return (unsigned)__builtin_ctz(others);
-        if (rt_rdtsc() - t0 > RT_WAIT_TICKS)
+        if (rt_rdtsc() - t0 > RT_HANG_TICKS)
             return 16;
         idle(&shm_irqs, irqs);
     }
@@ -92,7 +92,7 @@ static bool wait_attached(uint32_t mask, uint32_t want)
         uint32_t irqs = shm_irqs;
         if ((__atomic_load_n(&r.attached, __ATOMIC_SEQ_CST) & mask) == want)
             return true;
-        if (rt_rdtsc() - t0 > RT_WAIT_TICKS)
+        if (rt_rdtsc() - t0 > RT_HANG_TICKS)
             return false;
         idle(&shm_irqs, irqs);
     }
@@ -106,7 +106,7 @@ static uint32_t wait_notify(uint32_t bits)
         uint32_t irqs = shm_irqs;
         if (__atomic_load_n(&r.pending, __ATOMIC_SEQ_CST) & bits)
             return shm_take_pending(&r);
-        if (rt_rdtsc() - t0 > RT_WAIT_TICKS)
+        if (rt_rdtsc() - t0 > RT_HANG_TICKS)
             return 0;
         idle(&shm_irqs, irqs);
     }
@@ -122,7 +122,7 @@ static uint32_t wait_config(uint32_t seen, bool up)
         for (; seen < now; seen++)
             if (((net_config_status[seen % 16] & NET_S_LINK_UP) != 0) == up)
                 return seen + 1;
-        if (rt_rdtsc() - t0 > ROUNDS_LINK * RT_WAIT_TICKS)
+        if (rt_rdtsc() - t0 > ROUNDS_LINK * RT_HANG_TICKS)
             return 0;
         idle(&net_config_irqs, now);
     }
@@ -130,15 +130,15 @@ static uint32_t wait_config(uint32_t seen, bool up)
 
 /* B's echo loop (net_echo_serve, but halting while it waits to be killed): echoes every frame
  * with the MACs swapped; after "wait" it says so and halts until the runner kills it (failing
- * if it is still alive some 3 RT_WAIT_TICKS later); after "bye" it returns. */
+ * if it is still alive some RT_HANG_TICKS later); after "bye" it returns. */
 static void serve(void)
 {
     static uint8_t f[NET_FRAME_MAX];
     unsigned data = 0;
     for (;;) {
         int len = -1;
-        for (unsigned slice = 0; len < 0 && slice < 30; slice++) {
-            len = net_recv(&n, f, sizeof(f), RT_WAIT_TICKS / 10);
+        for (unsigned slice = 0; len < 0 && slice < RT_HANG_TICKS / NET_SLICE_TICKS; slice++) {
+            len = net_recv(&n, f, sizeof(f), NET_SLICE_TICKS);
             if (len < 0 && !net_link_up(&n))
                 rt_fail(__FILE__, __LINE__, "B: link down before bye");
         }
@@ -159,7 +159,7 @@ static void serve(void)
             /* Short: every character is a VM exit, and this is printed 100 times. */
             rt_printf("pair_soak: B: idx %u, waiting to be killed\n", r.idx);
             uint64_t t0 = rt_rdtsc();
-            while (rt_rdtsc() - t0 < 3 * RT_WAIT_TICKS)
+            while (rt_rdtsc() - t0 < RT_HANG_TICKS)
                 idle(&rt_irq_count[VEC_TICK], rt_irq_count[VEC_TICK]);
             rt_fail(__FILE__, __LINE__, "B: not killed");
         } else {

@@ -147,7 +147,7 @@ static void set_mode(uint32_t m)
     __atomic_store_n(&sq->mode, m, __ATOMIC_SEQ_CST);
     uint64_t t0 = rt_rdtsc();
     while (__atomic_load_n(&sq->ack, __ATOMIC_SEQ_CST) != m)
-        RT_CHECK(rt_rdtsc() - t0 < RT_WAIT_TICKS);
+        RT_CHECK(rt_rdtsc() - t0 < RT_HANG_TICKS);
 }
 
 static unsigned peer_idx(void)
@@ -155,7 +155,7 @@ static unsigned peer_idx(void)
     uint64_t t0 = rt_rdtsc();
     uint32_t others;
     while (!(others = __atomic_load_n(&reg.attached, __ATOMIC_SEQ_CST) & ~(1u << reg.idx)))
-        RT_CHECK(rt_rdtsc() - t0 < RT_WAIT_TICKS);
+        RT_CHECK(rt_rdtsc() - t0 < RT_HANG_TICKS);
     return (unsigned)__builtin_ctz(others);
 }
 
@@ -175,7 +175,7 @@ static bool wait_bit(uint32_t bit, uint32_t how, const volatile uint32_t *mode, 
         }
         if (mode && *mode != cur)
             return false;
-        RT_CHECK(rt_rdtsc() - t0 < RT_WAIT_TICKS);
+        RT_CHECK(rt_rdtsc() - t0 < RT_HANG_TICKS);
         if (how == MODE_IRQ_HALT)
             rt_halt_while(&shm_irqs, irqs); /* the tick bounds it */
     }
@@ -194,7 +194,7 @@ static uint64_t round_trips(const char *what, uint32_t mode, unsigned b)
         if (mode == MODE_MEM) {
             __atomic_store_n(&sq->ping, i + 1, __ATOMIC_SEQ_CST);
             while (__atomic_load_n(&sq->pong, __ATOMIC_SEQ_CST) != i + 1)
-                RT_CHECK(rt_rdtsc() - t0 < RT_WAIT_TICKS);
+                RT_CHECK(rt_rdtsc() - t0 < RT_HANG_TICKS);
         } else {
             shm_notify(&reg, 1u << b);
             RT_CHECK(wait_bit(1u << b, mode, 0, 0));
