@@ -282,11 +282,13 @@ static void fn_destroy(struct fn *f)
 /* The NIC for the next input. The machine is kept from input to input (building one per
  * input costs more than the input: guest RAM is faulted in afresh each time) and the driver
  * reset instead, which forgets what a guest can change (features, queues, filter, MAC); the
- * counters are zeroed. A TAP whose interface went away is made again with a new machine. */
+ * counters are zeroed. The TAP target builds a new machine for every input: its backend keeps
+ * state a driver reset does not clear (offloads applied, a deleted interface's retry), and a
+ * finding must reproduce from its input alone (one did not, when the machine was kept). */
 static void fn_new(struct fn *f, unsigned ops, const char *extra, void (*setup)(struct fn *))
 {
     fn_init_once();
-    bool reuse = f->fm.m && !((ops & FN_OP_TAP) && !atomic_load(&f->n->link_up));
+    bool reuse = f->fm.m && !(ops & FN_OP_TAP);
     if (f->fm.m && !reuse)
         fn_destroy(f);
     if (!reuse) {
