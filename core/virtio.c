@@ -200,11 +200,19 @@ struct vdev_virtio *vdev_virtio_attach(struct vdev *d, const struct vdev_virtio_
     /* The transport registered for the kind of loc; a device without one goes on PCI. */
     const struct vdev_virtio_transport *t =
         vdev_virtio_transport_find(d->loc.kind == VDEV_LOC_NONE ? VDEV_LOC_PCI : d->loc.kind);
-    int rc = t ? t->create(d, vio, err)
-               : vdev_err_set(err,
-                              "%s: a virtio device sits on PCI or in memory space, not in I/O "
-                              "space",
-                              d->label);
+    int rc;
+    if (t)
+        rc = t->create(d, vio, err);
+    else if (d->loc.kind == VDEV_LOC_IO)
+        rc = vdev_err_set(err,
+                          "%s: a virtio device sits on PCI or in memory space, not in I/O "
+                          "space",
+                          d->label);
+    else /* a program linked the static libvdev without -u for the transports */
+        rc = vdev_err_set(err,
+                          "%s: libvdev has no virtio transport for its loc (linked without "
+                          "the transports' symbols: see vdevkit.pc)",
+                          d->label);
     /* On failure vio stays on the machine's list (the transport may have pointed doorbells
      * at it) and goes with the machine. */
     return rc ? NULL : vio;
