@@ -1,7 +1,6 @@
 /* The machine's share of the DSDT: Scope (\_SB) with every device's gen_acpi nodes. */
 #include <vdev/acpi.h>
 
-#include "../pci/pci_internal.h"
 #include "internal.h"
 
 int vdev_machine_gen_acpi(struct vdev_machine *m, struct vdev_aml *dsdt, struct vdev_err *err)
@@ -19,11 +18,14 @@ int vdev_machine_gen_acpi(struct vdev_machine *m, struct vdev_aml *dsdt, struct 
     if (vdev_aml_error(dsdt))
         return vdev_err_set(err, "ACPI: %s", vdev_aml_error(dsdt));
     unsigned depth = vdev_aml_depth(dsdt);
-    /* The host bridge comes before the devices (which may sit behind it). */
-    if (m->pci)
-        pci_gen_acpi(m->pci, dsdt);
-    if (vdev_aml_error(dsdt))
-        return vdev_err_set(err, "ACPI: PCI host bridge: %s", vdev_aml_error(dsdt));
+    /* The buses (the PCI host bridge) come before the devices (which may sit behind them). */
+    for (size_t i = 0; i < m->nbuses; i++) {
+        const struct vdev_bus_slot *b = &m->buses[i];
+        if (b->p->gen_acpi)
+            b->p->gen_acpi(b->bus, dsdt);
+        if (vdev_aml_error(dsdt))
+            return vdev_err_set(err, "ACPI: %s: %s", b->p->name, vdev_aml_error(dsdt));
+    }
 
     /* A hook reports with vdev_error(), which writes where a build would. */
     struct vdev_err local;
@@ -33,12 +35,13 @@ int vdev_machine_gen_acpi(struct vdev_machine *m, struct vdev_aml *dsdt, struct 
     int rc = 0;
     for (size_t i = 0; i < m->ndevs && rc == 0; i++) {
         struct vdev *d = m->devs[i];
-        if (!d->type->gen_acpi && !d->transport_gen_acpi)
+        const struct vdev_transport_nodes *tn = &d->transport_nodes;
+        if (!d->type->gen_acpi && !tn->gen_acpi)
             continue;
         out->msg[0] = '\0';
         int hook_rc = d->type->gen_acpi ? d->type->gen_acpi(d, dsdt) : 0;
-        if (hook_rc == 0 && !vdev_aml_error(dsdt) && d->transport_gen_acpi)
-            hook_rc = d->transport_gen_acpi(d, dsdt, d->transport_opaque);
+        if (hook_rc == 0 && !vdev_aml_error(dsdt) && tn->gen_acpi)
+            hook_rc = tn->gen_acpi(d, dsdt, tn->opaque);
         const char *why = vdev_aml_error(dsdt);
         unsigned now = vdev_aml_depth(dsdt);
         if (hook_rc) {

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../pci/pci_internal.h"
 #include "internal.h"
 
 struct vdev *vdev_device_new(struct vdev_machine *m, const struct vdev_type *type,
@@ -73,19 +72,18 @@ static bool ranges_meet(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
     return alen && blen && a <= b + (blen - 1) && b <= a + (alen - 1);
 }
 
-/* The PCI memory windows are not bus regions (BARs come and go inside them), so a device
- * placed in memory is checked against them here. */
-static int check_pci_windows(struct vdev *d, uint64_t len, struct vdev_err *err)
+/* A bus's memory windows (PCI's) are not bus regions (BARs come and go inside them), so a
+ * device placed in memory is checked against them here. */
+static int check_bus_windows(struct vdev *d, uint64_t len, struct vdev_err *err)
 {
-    struct vdev_pci_host_desc h;
-    if (!len || !vdev_machine_pci_host(d->m, &h))
-        return 0;
-    const struct {
-        const char *what;
-        uint64_t base, size;
-    } w[] = {{"the PCI 32-bit memory window", h.mmio32_base, h.mmio32_size},
-             {"the PCI 64-bit memory window", h.mmio64_base, h.mmio64_size}};
-    for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+    struct vdev_bus_window w[4];
+    size_t n = 0;
+    for (size_t b = 0; len && b < d->m->nbuses && n < sizeof(w) / sizeof(w[0]); b++) {
+        const struct vdev_bus_slot *s = &d->m->buses[b];
+        if (s->p->mem_windows)
+            n += s->p->mem_windows(s->bus, w + n, sizeof(w) / sizeof(w[0]) - n);
+    }
+    for (size_t i = 0; i < n; i++)
         if (ranges_meet(d->loc.addr, len, w[i].base, w[i].size))
             return vdev_err_at(err, d->loc_pos,
                                "vdev %s: option 'loc': %s 0x%llx-0x%llx overlaps %s "
@@ -101,11 +99,12 @@ static int check_pci_windows(struct vdev *d, uint64_t len, struct vdev_err *err)
 static int settle_loc(struct vdev *d, struct vdev_err *err)
 {
     const struct vdev_type *t = d->type;
-    if (!d->loc_given && (t->places & VDEV_PLACE_PCI) && d->m->pci) {
+    const struct vdev_bus_slot *pci = vdev_bus_for(d->m, VDEV_LOC_PCI);
+    if (!d->loc_given && (t->places & VDEV_PLACE_PCI) && pci) {
         /* On a machine with PCI, a type that can sit there does, in the next free slot
          * (pinned slots were claimed before any device was placed). */
         struct vdev_err e;
-        if (pci_alloc_slot(d->m->pci, &d->loc, d->label, &e))
+        if (pci->p->alloc(pci->bus, &d->loc, d->label, &e))
             return vdev_err_at(err, d->cfg->pos, "vdev %s: %s", t->name, e.msg);
         d->loc_pos = d->cfg->pos;
         return 0;
@@ -137,17 +136,18 @@ static int settle_loc(struct vdev *d, struct vdev_err *err)
     case VDEV_LOC_PCI:
         if (!(t->places & VDEV_PLACE_PCI))
             return place_error(d, err, d->loc_pos, "a PCI slot");
-        if (!d->m->pci)
+        if (!pci)
             return vdev_err_at(err, d->loc_pos,
                                "vdev %s: option 'loc': this machine has no PCI bus", t->name);
-        return 0; /* the slot was claimed by vdev_pci_claim_pinned */
+        return 0; /* the slot was claimed by vdev_device_claim_pinned */
     case VDEV_LOC_NONE:
         return vdev_err_at(err, d->cfg->pos, "vdev %s: no location", t->name);
     }
     uint64_t window = t->window_size;
-    if (!window && d->loc.kind == VDEV_LOC_MEM && (t->places & VDEV_PLACE_PCI))
-        window = VDEV_MMIO_TRANSPORT_WINDOW; /* a transport (virtio-mmio) adds it */
-    if (d->loc.kind == VDEV_LOC_MEM && check_pci_windows(d, window, err))
+    const struct vdev_virtio_transport *mem = vdev_virtio_transport_find(VDEV_LOC_MEM);
+    if (!window && d->loc.kind == VDEV_LOC_MEM && (t->places & VDEV_PLACE_PCI) && mem)
+        window = mem->window_size; /* a type that can sit on PCI: its transport adds it */
+    if (d->loc.kind == VDEV_LOC_MEM && check_bus_windows(d, window, err))
         return -1;
     if (d->loc.len && d->loc.len != window)
         return vdev_err_at(err, d->loc_pos,
@@ -207,14 +207,15 @@ static int settle_intr(struct vdev *d, struct vdev_err *err)
 
 /* Pinned PCI slots (`loc pci:B:D`) are claimed before any device is placed, so a device
  * without `loc` never takes a slot a later line asks for. */
-int vdev_pci_claim_pinned(struct vdev_machine *m, struct vdev_err *err)
+int vdev_device_claim_pinned(struct vdev_machine *m, struct vdev_err *err)
 {
-    for (size_t i = 0; m->pci && i < m->ndevs; i++) {
+    const struct vdev_bus_slot *pci = vdev_bus_for(m, VDEV_LOC_PCI);
+    for (size_t i = 0; pci && i < m->ndevs; i++) {
         struct vdev *d = m->devs[i];
         struct vdev_err e;
         if (!d->loc_given || d->loc.kind != VDEV_LOC_PCI || !(d->type->places & VDEV_PLACE_PCI))
             continue;
-        if (pci_claim_slot(m->pci, &d->loc, d->label, d->loc_pos, &e))
+        if (pci->p->claim(pci->bus, &d->loc, d->label, &e))
             return vdev_err_at(err, d->loc_pos, "vdev %s: option 'loc': %s: %s", d->type->name,
                                d->label, e.msg);
     }
@@ -291,6 +292,30 @@ const struct vdev_intr *vdev_intr(const struct vdev *d)
 struct vdev_srcpos vdev_pos(const struct vdev *d)
 {
     return d->cfg->pos;
+}
+
+/* ---- for transports (transport_api.h) ---- */
+
+struct vdev_srcpos vdev_loc_pos(const struct vdev *d)
+{
+    return d->loc_pos;
+}
+
+bool vdev_gsi(const struct vdev *d, uint32_t *gsi)
+{
+    if (d->has_gsi && gsi)
+        *gsi = d->gsi;
+    return d->has_gsi;
+}
+
+size_t vdev_index(const struct vdev *d)
+{
+    return d->index;
+}
+
+void vdev_set_transport_nodes(struct vdev *d, const struct vdev_transport_nodes *nodes)
+{
+    d->transport_nodes = *nodes;
 }
 
 int vdev_error(struct vdev *d, struct vdev_srcpos pos, const char *hint, const char *fmt, ...)

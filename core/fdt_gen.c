@@ -245,8 +245,8 @@ static int device_nodes(struct vdev_machine *m, void *fdt, struct vdev_err *out)
         const char *what = "transport node";
         int rc = 0;
         out->msg[0] = '\0';
-        if (d->transport_gen_fdt)
-            rc = d->transport_gen_fdt(d, fdt, 0, d->transport_opaque);
+        if (d->transport_nodes.gen_fdt)
+            rc = d->transport_nodes.gen_fdt(d, fdt, 0, d->transport_nodes.opaque);
         if (rc == 0 && d->type->gen_fdt) {
             what = "gen_fdt";
             rc = d->type->gen_fdt(d, fdt, 0);

@@ -5,11 +5,11 @@
 #include <pthread.h>
 #include <vdev/vdev.h>
 
-#define VDEV_MAX_PICS        8
-#define VDEV_MAX_MODULE_DIRS 8
-/* A type that can sit on PCI but is placed in memory gets a transport's window of this size
- * (virtio-mmio). */
-#define VDEV_MMIO_TRANSPORT_WINDOW 0x200u
+#include "transport_api.h"
+
+#define VDEV_MAX_PICS          8
+#define VDEV_MAX_MODULE_DIRS   8
+#define VDEV_MAX_BUS_PROVIDERS 2
 
 struct vdev_aml;
 
@@ -54,12 +54,8 @@ struct vdev {
     bool has_gsi;
     struct vdev_region *window;
     struct vdev_region_ops window_ops;
-    struct vdev_pci_func *pci_func; /* its PCI function, when it sits on PCI */
-    /* fdt_gen.c: the transport's own device-tree node (virtio-mmio), written before gen_fdt */
-    int (*transport_gen_fdt)(struct vdev *d, void *fdt, int parent, void *opaque);
-    /* acpi_gen.c: the transport's own DSDT node (virtio-mmio), written after gen_acpi */
-    int (*transport_gen_acpi)(struct vdev *d, struct vdev_aml *dsdt, void *opaque);
-    void *transport_opaque;
+    /* fdt_gen.c, acpi_gen.c: the transport's own nodes (virtio-mmio) */
+    struct vdev_transport_nodes transport_nodes;
 
     /* logging (`log FILTERS DEST`) */
     unsigned log_mask; /* bit per enum vdev_log_level */
@@ -109,6 +105,12 @@ int vdev_bus_translate(struct vdev_bus *bus, uint64_t gpa, bool writable, void *
 void vdev_bus_set_listener(struct vdev_bus *bus,
                            void (*fn)(void *arg, const struct vdev_region *r, bool map), void *arg);
 
+/* A bus the platform added (bus_provider.c). */
+struct vdev_bus_slot {
+    const struct vdev_bus_provider *p;
+    void *bus;
+};
+
 struct vdev_machine {
     const struct vdev_embedder_ops *ops;
     void *ctx;
@@ -130,8 +132,9 @@ struct vdev_machine {
     struct vdev_err *build_err;      /* where vdev_error() writes while building */
     struct vdev_doorbell *doorbells; /* all of them, freed with the machine */
     struct vdev_virtio *virtios;     /* virtio.c: every virtio device, freed with the machine */
-    struct vdev_pci_host *pci;       /* the PCI host bridge (pci/), or NULL */
-    pthread_mutex_t log_lock;        /* also guards every log_limit of the machine */
+    struct vdev_bus_slot buses[VDEV_MAX_BUS_PROVIDERS]; /* bus_provider.c: PCI */
+    size_t nbuses;
+    pthread_mutex_t log_lock; /* also guards every log_limit of the machine */
     struct vdev_log_limit log_limit;
     struct vdev_control *control;                 /* control.c: the control socket, or NULL */
     const struct vdev_fdt_platform *fdt_platform; /* fdt_gen.c: set while building a tree */
@@ -156,7 +159,11 @@ struct vdev *vdev_device_new(struct vdev_machine *m, const struct vdev_type *typ
                              const struct vdev_vdev_cfg *cfg, size_t index);
 void vdev_device_free(struct vdev *d);
 int vdev_device_assign(struct vdev *d, struct vdev_err *err);
-int vdev_pci_claim_pinned(struct vdev_machine *m, struct vdev_err *err);
+/* Places pinned on a bus (`loc pci:B:D`) are claimed before any device is placed. */
+int vdev_device_claim_pinned(struct vdev_machine *m, struct vdev_err *err);
+
+/* bus_provider.c: the machine's bus for a location kind, or NULL. */
+const struct vdev_bus_slot *vdev_bus_for(const struct vdev_machine *m, enum vdev_loc_kind kind);
 
 /* irq.c */
 struct vdev_pic *vdev_pic_find(struct vdev_machine *m, const char *name);
@@ -189,10 +196,7 @@ int vdev_log_parse(struct vdev *d, const char *filters, const char *dest, const 
 void vdev_log_close(struct vdev *d);
 const char *vdev_log_level_name(enum vdev_log_level level);
 
-/* err.c helpers */
-int vdev_err_at(struct vdev_err *err, struct vdev_srcpos pos, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-char *vdev_strdup(const char *s);
+/* err.c helpers (vdev_err_at and vdev_strdup: transport_api.h) */
 /* Appends ", did you mean 'X'?" style hint: returns " (did you mean 'X'?)" or "". */
 const char *vdev_did_you_mean(char *buf, size_t len, const char *word, const char *const *cands);
 

@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../pci/pci_internal.h"
 #include "internal.h"
 
 struct vdev_machine *vdev_machine_new(const struct vdev_embedder_ops *ops, void *ctx)
@@ -37,7 +36,9 @@ void vdev_machine_free(struct vdev_machine *m)
         if (m->devs[i]->type->terminate)
             m->devs[i]->type->terminate(m->devs[i]);
     vdev_virtio_free_all(m);
-    pci_host_free(m->pci); /* its irqfds go before the event machinery */
+    for (size_t i = 0; i < m->nbuses; i++) /* their irqfds go before the event machinery */
+        if (m->buses[i].p->destroy)
+            m->buses[i].p->destroy(m->buses[i].bus);
     vdev_events_free_all(m);
     for (size_t i = 0; i < m->ndevs; i++)
         vdev_device_free(m->devs[i]);
@@ -143,9 +144,10 @@ static int apply_reserves(struct vdev_machine *m, struct vdev_err *err)
             if (vdev_bus_add(m->bus, &desc, NULL, &e))
                 return vdev_err_at(err, rc->loc_pos, "reserve: %s", e.msg);
         } else if (rc->loc.kind == VDEV_LOC_PCI) {
-            if (!m->pci)
+            const struct vdev_bus_slot *pci = vdev_bus_for(m, VDEV_LOC_PCI);
+            if (!pci)
                 return vdev_err_at(err, rc->loc_pos, "reserve: this machine has no PCI bus");
-            if (pci_reserve_slot(m->pci, &rc->loc, rc->pos.line, &e))
+            if (pci->p->reserve(pci->bus, &rc->loc, rc->pos.line, &e))
                 return vdev_err_at(err, rc->loc_pos, "reserve: %s", e.msg);
         }
         if (rc->intr.given) {
@@ -221,13 +223,14 @@ int vdev_machine_build(struct vdev_machine *m, struct vdev_err *err)
         rc = create_devices(m, err);
     if (rc == 0) {
         label_devices(m);
-        rc = vdev_pci_claim_pinned(m, err);
+        rc = vdev_device_claim_pinned(m, err);
     }
     for (size_t i = 0; rc == 0 && i < m->ndevs; i++)
         rc = vdev_device_assign(m->devs[i], err);
     /* BAR addresses, as firmware would give them, once every function is declared. */
-    if (rc == 0 && m->pci)
-        rc = pci_assign_bars(m->pci, err);
+    for (size_t i = 0; rc == 0 && i < m->nbuses; i++)
+        if (m->buses[i].p->assign)
+            rc = m->buses[i].p->assign(m->buses[i].bus, err);
     /* Host-backed memory from here on is the embedder's to map. */
     if (rc == 0)
         vdev_bus_set_listener(m->bus, memory_listener, m);
@@ -254,8 +257,9 @@ enum vdev_access_result vdev_machine_access(struct vdev_machine *m, enum vdev_sp
 
 void vdev_machine_reset(struct vdev_machine *m)
 {
-    if (m->pci)
-        pci_host_reset(m->pci); /* configuration spaces back to power-on, BARs off */
+    for (size_t i = 0; i < m->nbuses; i++) /* PCI: config spaces back to power-on, BARs off */
+        if (m->buses[i].p->reset)
+            m->buses[i].p->reset(m->buses[i].bus);
     vdev_virtio_reset_all(m);
     for (size_t i = 0; i < m->ndevs; i++)
         if (m->devs[i]->type->reset)
@@ -278,6 +282,11 @@ struct vdev *vdev_machine_find_device(struct vdev_machine *m, const char *name)
         if (m->devs[i]->user_name && strcmp(m->devs[i]->user_name, name) == 0)
             return m->devs[i];
     return NULL;
+}
+
+bool vdev_machine_is_built(const struct vdev_machine *m)
+{
+    return m->built;
 }
 
 int vdev_machine_stop_status(const struct vdev_machine *m)

@@ -2,7 +2,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "../pci/pci_internal.h"
 #include "internal.h"
 
 static void human_size(uint64_t n, char *buf, size_t len)
@@ -158,8 +157,9 @@ void vdev_machine_print(struct vdev_machine *m, FILE *out)
     fprintf(out, "io ports:\n");
     vdev_bus_foreach(m->bus, VDEV_SPACE_IO, print_io_region, out);
     print_pics(m, out);
-    if (m->pci)
-        pci_print(m->pci, out);
+    for (size_t i = 0; i < m->nbuses; i++)
+        if (m->buses[i].p->print)
+            m->buses[i].p->print(m->buses[i].bus, out);
     fprintf(out, "devices: %zu\n", m->ndevs);
     for (size_t i = 0; i < m->ndevs; i++)
         print_device(m->devs[i], out);

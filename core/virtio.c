@@ -197,22 +197,22 @@ struct vdev_virtio *vdev_virtio_attach(struct vdev *d, const struct vdev_virtio_
     struct vdev_virtio *vio = vdev_virtio_new(d, ops, opaque, err);
     if (!vio)
         return NULL;
+    /* The transport registered for the kind of loc; a device without one goes on PCI. */
+    const struct vdev_virtio_transport *t =
+        vdev_virtio_transport_find(d->loc.kind == VDEV_LOC_NONE ? VDEV_LOC_PCI : d->loc.kind);
     int rc;
-    switch (d->loc.kind) {
-    case VDEV_LOC_MEM:
-        rc = vdev_virtio_mmio_create(d, vio, err);
-        break;
-    case VDEV_LOC_PCI:
-    case VDEV_LOC_NONE:
-        rc = vdev_virtio_pci_create(d, vio, err);
-        break;
-    default:
+    if (t)
+        rc = t->create(d, vio, err);
+    else if (d->loc.kind == VDEV_LOC_IO)
         rc = vdev_err_set(err,
                           "%s: a virtio device sits on PCI or in memory space, not in I/O "
                           "space",
                           d->label);
-        break;
-    }
+    else /* a program linked the static libvdev without -u for the transports */
+        rc = vdev_err_set(err,
+                          "%s: libvdev has no virtio transport for its loc (linked without "
+                          "the transports' symbols: see vdevkit.pc)",
+                          d->label);
     /* On failure vio stays on the machine's list (the transport may have pointed doorbells
      * at it) and goes with the machine. */
     return rc ? NULL : vio;

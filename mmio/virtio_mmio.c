@@ -11,7 +11,7 @@
 #include <vdev/module.h>
 #include <vdev/virtio_transport.h>
 
-#include "../core/internal.h"
+#include "../core/transport_api.h"
 #include "virtio_mmio.h"
 
 struct vmmio {
@@ -20,6 +20,7 @@ struct vmmio {
     unsigned nq;
     uint32_t device_id;
     uint32_t config_size;
+    uint32_t gsi; /* the device's `intr` line */
     struct vdev_region *window;
     struct vdev_doorbell *db[VMMIO_MAX_QUEUES];
 
@@ -266,21 +267,23 @@ static const struct vdev_region_ops window_ops = {
 /* DSDT node (virtio-mmio's ACPI binding in Linux: _HID LNRO0005). */
 static int gen_acpi(struct vdev *d, struct vdev_aml *dsdt, void *opaque)
 {
-    (void)opaque;
-    if (d->loc.addr + VMMIO_WINDOW_SIZE > 0x100000000ull)
-        return vdev_error(d, d->loc_pos, "leave it below 4 GiB for ACPI's Memory32Fixed",
+    const struct vmmio *t = opaque;
+    const uint64_t addr = vdev_loc(d)->addr;
+    if (addr + VMMIO_WINDOW_SIZE > 0x100000000ull)
+        return vdev_error(d, vdev_loc_pos(d), "leave it below 4 GiB for ACPI's Memory32Fixed",
                           "ACPI: virtio-mmio window 0x%llx is above 4 GiB",
-                          (unsigned long long)d->loc.addr);
+                          (unsigned long long)addr);
+    const size_t index = vdev_index(d);
     char name[5];
-    snprintf(name, sizeof(name), "VR%02X", (unsigned)(d->index & 0xff));
+    snprintf(name, sizeof(name), "VR%02X", (unsigned)(index & 0xff));
     vdev_aml_device_begin(dsdt, name);
     vdev_aml_name_string(dsdt, "_HID", "LNRO0005");
-    vdev_aml_name_int(dsdt, "_UID", d->index);
+    vdev_aml_name_int(dsdt, "_UID", index);
     vdev_aml_name_int(dsdt, "_CCA", 1);
     vdev_aml_name_begin(dsdt, "_CRS");
     vdev_aml_crs_begin(dsdt);
-    vdev_aml_res_mem32(dsdt, d->loc.addr, VMMIO_WINDOW_SIZE);
-    vdev_aml_res_interrupt(dsdt, d->gsi, true, true, false);
+    vdev_aml_res_mem32(dsdt, addr, VMMIO_WINDOW_SIZE);
+    vdev_aml_res_interrupt(dsdt, t->gsi, true, true, false);
     vdev_aml_crs_end(dsdt);
     vdev_aml_end(dsdt);
     return 0;
@@ -289,20 +292,21 @@ static int gen_acpi(struct vdev *d, struct vdev_aml *dsdt, void *opaque)
 /* Device-tree node (the "virtio,mmio" binding): reg, a level interrupt, dma-coherent. */
 static int gen_fdt(struct vdev *d, void *fdt, int parent, void *opaque)
 {
-    (void)opaque;
+    const struct vmmio *t = opaque;
+    const uint64_t addr = vdev_loc(d)->addr;
     char name[40];
-    snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)d->loc.addr);
+    snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)addr);
     int node = fdt_add_subnode(fdt, parent, name);
     if (node < 0)
         return node;
-    const fdt64_t reg[2] = {cpu_to_fdt64(d->loc.addr), cpu_to_fdt64(VMMIO_WINDOW_SIZE)};
+    const fdt64_t reg[2] = {cpu_to_fdt64(addr), cpu_to_fdt64(VMMIO_WINDOW_SIZE)};
     int rc = fdt_setprop_string(fdt, node, "compatible", "virtio,mmio");
     if (rc == 0)
         rc = fdt_setprop(fdt, node, "reg", reg, sizeof(reg));
     if (rc == 0)
         rc = fdt_setprop_empty(fdt, node, "dma-coherent");
     if (rc == 0)
-        rc = vdev_fdt_set_gsi(d->m, fdt, node, d->gsi, true);
+        rc = vdev_fdt_set_gsi(vdev_machine_of(d), fdt, node, t->gsi, true);
     return rc;
 }
 
@@ -311,7 +315,7 @@ static int make_doorbells(struct vmmio *t, struct vdev_err *err)
     for (unsigned q = 0; q < t->nq; q++) {
         /* Linux writes the queue index with writel; one eventfd per queue, matched on it. */
         struct vdev_doorbell_desc desc = {.space = VDEV_SPACE_MEM,
-                                          .addr = t->d->loc.addr + VMMIO_QUEUE_NOTIFY,
+                                          .addr = vdev_loc(t->d)->addr + VMMIO_QUEUE_NOTIFY,
                                           .len = 4,
                                           .match = true,
                                           .data = q};
@@ -322,26 +326,30 @@ static int make_doorbells(struct vmmio *t, struct vdev_err *err)
     return 0;
 }
 
-int vdev_virtio_mmio_create(struct vdev *d, struct vdev_virtio *vio, struct vdev_err *err)
+static int create(struct vdev *d, struct vdev_virtio *vio, struct vdev_err *err)
 {
     const struct vdev_virtio_ops *ops = vdev_virtio_device_ops(vio);
+    const struct vdev_srcpos pos = vdev_loc_pos(d);
+    const char *type = vdev_type_name(d);
     unsigned nq = vdev_virtio_num_queues(vio);
+    uint32_t gsi;
     if (nq == 0 || nq > VMMIO_MAX_QUEUES)
-        return vdev_err_at(err, d->loc_pos, "vdev %s: virtio-mmio carries 1 to %u queues, not %u",
-                           d->type->name, VMMIO_MAX_QUEUES, nq);
+        return vdev_err_at(err, pos, "vdev %s: virtio-mmio carries 1 to %u queues, not %u", type,
+                           VMMIO_MAX_QUEUES, nq);
     if (ops->config_size > VMMIO_WINDOW_SIZE - VMMIO_CONFIG)
-        return vdev_err_at(err, d->loc_pos,
-                           "vdev %s: virtio-mmio device configuration is at most %u bytes",
-                           d->type->name, VMMIO_WINDOW_SIZE - VMMIO_CONFIG);
-    if (!d->has_gsi)
-        return vdev_err_at(err, d->loc_pos,
+        return vdev_err_at(err, pos,
+                           "vdev %s: virtio-mmio device configuration is at most %u bytes", type,
+                           VMMIO_WINDOW_SIZE - VMMIO_CONFIG);
+    if (!vdev_gsi(d, &gsi))
+        return vdev_err_at(err, pos,
                            "vdev %s: a virtio-mmio device needs 'intr' (hint: add e.g. "
                            "'intr ioapic:10')",
-                           d->type->name);
+                           type);
     struct vmmio *t = calloc(1, sizeof(*t));
     if (!t)
         return vdev_err_set(err, "out of memory");
     t->d = d;
+    t->gsi = gsi;
     t->vio = vio;
     t->nq = nq;
     t->device_id = ops->device_id;
@@ -350,21 +358,23 @@ int vdev_virtio_mmio_create(struct vdev *d, struct vdev_virtio *vio, struct vdev
     /* Bound first so the core frees t with the machine even if the rest fails. */
     vdev_virtio_bind_transport(vio, &transport_ops, t, "mmio");
 
-    struct vdev_region_desc desc = {.owner = d->label,
+    struct vdev_region_desc desc = {.owner = vdev_label(d),
                                     .space = VDEV_SPACE_MEM,
                                     .kind = VDEV_REGION_DEVICE,
-                                    .base = d->loc.addr,
+                                    .base = vdev_loc(d)->addr,
                                     .size = VMMIO_WINDOW_SIZE,
                                     .ops = &window_ops,
                                     .opaque = t};
     struct vdev_err e;
-    if (vdev_bus_add(d->m->bus, &desc, &t->window, &e))
-        return vdev_err_at(err, d->loc_pos, "vdev %s: option 'loc': %s", d->type->name, e.msg);
-    d->window = t->window;
+    if (vdev_bus_add(vdev_machine_bus(vdev_machine_of(d)), &desc, &t->window, &e))
+        return vdev_err_at(err, pos, "vdev %s: option 'loc': %s", type, e.msg);
     if (make_doorbells(t, err))
         return -1;
-    d->transport_gen_acpi = gen_acpi;
-    d->transport_gen_fdt = gen_fdt;
-    d->transport_opaque = t;
+    vdev_set_transport_nodes(
+        d, &(struct vdev_transport_nodes){.gen_acpi = gen_acpi, .gen_fdt = gen_fdt, .opaque = t});
     return 0;
 }
+
+/* A virtio device placed in memory (`loc mem:ADDR`, with an `intr`). */
+VDEV_VIRTIO_TRANSPORT(vdev_virtio_mmio_transport, .name = "virtio-mmio", .kind = VDEV_LOC_MEM,
+                      .window_size = VMMIO_WINDOW_SIZE, .create = create)

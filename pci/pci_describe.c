@@ -6,8 +6,9 @@
 /* Device (PCI0): a PCI Express root bridge (PNP0A08, compatible PNP0A03) with its bus range,
  * config ports and windows, and the INTx routing table; then the ECAM window as a
  * motherboard resource (PNP0C02), which Linux wants before it trusts MCFG. */
-void pci_gen_acpi(struct vdev_pci_host *h, struct vdev_aml *a)
+void pci_gen_acpi(void *host, struct vdev_aml *a)
 {
+    const struct vdev_pci_host *h = host;
     const struct vdev_pci_host_desc *d = &h->desc;
     vdev_aml_device_begin(a, "PCI0");
     vdev_aml_name_eisaid(a, "_HID", "PNP0A08");
@@ -60,8 +61,9 @@ static const char *bar_kind(const struct pci_bar *b)
     return b->desc.flags & VDEV_PCI_BAR_PREFETCH ? "mem32 pref" : "mem32";
 }
 
-void pci_print(struct vdev_pci_host *h, FILE *out)
+void pci_print(void *host, FILE *out)
 {
+    const struct vdev_pci_host *h = host;
     const struct vdev_pci_host_desc *d = &h->desc;
     fprintf(out, "pci host bridge: ecam 0x%" PRIx64 " (buses 0-%u)%s\n", d->ecam_base,
             d->buses - 1u, d->cf8_ports ? ", ports 0xcf8-0xcff" : "");
@@ -85,7 +87,7 @@ void pci_print(struct vdev_pci_host *h, FILE *out)
                 continue;
             }
             fprintf(out, "  %u:%u.0  %04x:%04x class %06x  %s", bus, dev, f->ident.vendor,
-                    f->ident.device, f->ident.class_code, f->d ? f->d->label : "host bridge");
+                    f->ident.device, f->ident.class_code, f->d ? vdev_label(f->d) : "host bridge");
             if (f->d)
                 fprintf(out, "  INTA -> GSI %u", f->intx_gsi);
             if (f->msix)

@@ -71,38 +71,39 @@ struct vdev_pci_func *vdev_pci_func_new(struct vdev *d, const struct vdev_pci_id
                                         const struct vdev_pci_func_ops *ops, void *opaque,
                                         struct vdev_err *err)
 {
-    struct vdev_pci_host *h = d->m->pci;
+    struct vdev_machine *m = vdev_machine_of(d);
+    struct vdev_pci_host *h = pci_host_of(m);
+    const char *label = vdev_label(d);
+    const struct vdev_loc *loc = vdev_loc(d);
     if (!h) {
-        vdev_err_set(err, "%s: this machine has no PCI bus", d->label);
+        vdev_err_set(err, "%s: this machine has no PCI bus", label);
         return NULL;
     }
-    if (d->loc.kind != VDEV_LOC_PCI) {
-        vdev_err_set(err, "%s: it does not sit on PCI (loc is not pci:B:D)", d->label);
+    if (loc->kind != VDEV_LOC_PCI) {
+        vdev_err_set(err, "%s: it does not sit on PCI (loc is not pci:B:D)", label);
         return NULL;
     }
-    if (d->pci_func) {
-        vdev_err_set(err, "%s: it already has a PCI function", d->label);
+    const bool in_range = loc->bus < h->desc.buses && loc->dev < PCI_SLOTS;
+    if (in_range && h->slot_func[loc->bus][loc->dev] && h->slot_func[loc->bus][loc->dev]->d == d) {
+        vdev_err_set(err, "%s: it already has a PCI function", label);
         return NULL;
     }
-    if (d->m->built || h->nfuncs == 0 || h->funcs[h->nfuncs - 1]->bars_assigned) {
-        vdev_err_set(err, "%s: PCI functions are made in the assign hook", d->label);
+    if (vdev_machine_is_built(m) || h->nfuncs == 0 || h->funcs[h->nfuncs - 1]->bars_assigned) {
+        vdev_err_set(err, "%s: PCI functions are made in the assign hook", label);
         return NULL;
     }
     if (!id || id->vendor == 0xffff || id->vendor == 0) {
-        vdev_err_set(err, "%s: bad PCI vendor ID 0x%04x", d->label, id ? id->vendor : 0);
+        vdev_err_set(err, "%s: bad PCI vendor ID 0x%04x", label, id ? id->vendor : 0);
         return NULL;
     }
-    if (d->loc.bus >= h->desc.buses || d->loc.dev >= PCI_SLOTS ||
-        h->slot_owner[d->loc.bus][d->loc.dev] != d->label) {
-        vdev_err_set(err, "%s: pci %u:%u.%u is not its slot", d->label, d->loc.bus, d->loc.dev,
-                     d->loc.fn);
+    if (!in_range || h->slot_owner[loc->bus][loc->dev] != label) {
+        vdev_err_set(err, "%s: pci %u:%u.%u is not its slot", label, loc->bus, loc->dev, loc->fn);
         return NULL;
     }
-    struct vdev_pci_func *f = pci_func_create(h, d, d->loc.bus, d->loc.dev, id);
+    struct vdev_pci_func *f = pci_func_create(h, d, loc->bus, loc->dev, id);
     f->ops = ops;
     f->opaque = opaque;
     h->slot_func[f->bus][f->dev] = f;
-    d->pci_func = f;
     return f;
 }
 
@@ -115,7 +116,7 @@ const char *vdev_pci_func_name(const struct vdev_pci_func *f)
 
 static int bar_error(struct vdev_pci_func *f, struct vdev_err *err, unsigned index, const char *why)
 {
-    return vdev_err_set(err, "%s (%s): BAR%u: %s", f->d ? f->d->label : "host bridge", f->name,
+    return vdev_err_set(err, "%s (%s): BAR%u: %s", f->d ? vdev_label(f->d) : "host bridge", f->name,
                         index, why);
 }
 
@@ -267,14 +268,14 @@ int pci_func_assign_bars(struct vdev_pci_func *f, struct vdev_err *err)
             wbase = hd->mmio32_base;
             wsize = hd->mmio32_size;
         }
-        if (!wsize ||
-            vdev_bus_find_free(h->m->bus, space, wbase, wbase + wsize - 1, size, align, &base))
+        if (!wsize || vdev_bus_find_free(vdev_machine_bus(h->m), space, wbase, wbase + wsize - 1,
+                                         size, align, &base))
             return vdev_err_set(err,
                                 "%s (%s): BAR%u: no room for 0x%" PRIx64 " bytes in the PCI %s "
                                 "window",
-                                f->d->label, f->name, i, size, io ? "I/O" : "memory");
+                                vdev_label(f->d), f->name, i, size, io ? "I/O" : "memory");
         char owner[128];
-        snprintf(owner, sizeof(owner), "%s BAR%u", f->d->label, i);
+        snprintf(owner, sizeof(owner), "%s BAR%u", vdev_label(f->d), i);
         struct vdev_region_desc rd = {.owner = owner,
                                       .space = space,
                                       .kind = b->desc.kind,
@@ -290,7 +291,7 @@ int pci_func_assign_bars(struct vdev_pci_func *f, struct vdev_err *err)
             rd.ops = &b->wrap;
             rd.opaque = b;
         }
-        if (vdev_bus_add(h->m->bus, &rd, &b->region, err))
+        if (vdev_bus_add(vdev_machine_bus(h->m), &rd, &b->region, err))
             return -1;
         atomic_store(&b->base, base);
         b->assigned = base;
@@ -369,7 +370,7 @@ static void update_bars(struct vdev_pci_func *f)
 int vdev_pci_add_cap(struct vdev_pci_func *f, uint8_t cap_id, const void *body, size_t len,
                      uint8_t *offset, struct vdev_err *err)
 {
-    const char *who = f->d ? f->d->label : "host bridge";
+    const char *who = f->d ? vdev_label(f->d) : "host bridge";
     if (f->bars_assigned)
         return vdev_err_set(err, "%s: capabilities are added in the assign hook", who);
     if ((len && !body) || len > PCI_CFG_SIZE || f->cap_end + 2 + len > PCI_CFG_SIZE)

@@ -106,6 +106,9 @@ static const struct vdev_region_ops ecam_ops = {
 
 /* ---- the platform's call ---- */
 
+static const struct vdev_bus_provider pci_bus;
+static void host_free(void *host);
+
 static bool window_ok(uint64_t base, uint64_t size, uint64_t limit)
 {
     return size == 0 || (base <= limit && size - 1 <= limit - base);
@@ -133,9 +136,9 @@ static int check_desc(const struct vdev_pci_host_desc *d, struct vdev_err *err)
 int vdev_machine_add_pci(struct vdev_machine *m, const struct vdev_pci_host_desc *desc,
                          struct vdev_err *err)
 {
-    if (m->pci)
+    if (pci_host_of(m))
         return vdev_err_set(err, "PCI host bridge added twice");
-    if (m->built)
+    if (vdev_machine_is_built(m))
         return vdev_err_set(err, "PCI host bridge: add it before building the machine");
     if (check_desc(desc, err))
         return -1;
@@ -151,10 +154,14 @@ int vdev_machine_add_pci(struct vdev_machine *m, const struct vdev_pci_host_desc
     h->slot_owner = calloc(desc->buses, sizeof(*h->slot_owner));
     h->slot_func = calloc(desc->buses, sizeof(*h->slot_func));
     if (!h->slot_owner || !h->slot_func) {
-        pci_host_free(h);
+        host_free(h);
         return vdev_err_set(err, "out of memory");
     }
-    m->pci = h; /* from here on freed with the machine */
+    if (vdev_machine_add_bus_provider(m, &pci_bus, h, err)) {
+        host_free(h);
+        return -1;
+    }
+    /* From here on freed with the machine. */
 
     /* INTA-D lines: shared by every function, so nothing else may take them. */
     for (unsigned i = 0; i < 4; i++) {
@@ -172,7 +179,7 @@ int vdev_machine_add_pci(struct vdev_machine *m, const struct vdev_pci_host_desc
                                     .size = (uint64_t)desc->buses << 20,
                                     .ops = &ecam_ops,
                                     .opaque = h};
-    if (vdev_bus_add(m->bus, &ecam, &h->ecam, err))
+    if (vdev_bus_add(vdev_machine_bus(m), &ecam, &h->ecam, err))
         return -1;
     if (desc->cf8_ports) {
         struct vdev_region_desc cf8 = {.owner = "pci config ports",
@@ -182,7 +189,7 @@ int vdev_machine_add_pci(struct vdev_machine *m, const struct vdev_pci_host_desc
                                        .size = 8,
                                        .ops = &cf8_ops,
                                        .opaque = h};
-        if (vdev_bus_add(m->bus, &cf8, &h->cf8, err))
+        if (vdev_bus_add(vdev_machine_bus(m), &cf8, &h->cf8, err))
             return -1;
     }
     struct vdev_pci_func *hb = pci_func_create(h, NULL, 0, 0, &host_bridge_ident);
@@ -194,11 +201,17 @@ int vdev_machine_add_pci(struct vdev_machine *m, const struct vdev_pci_host_desc
 
 bool vdev_machine_pci_host(const struct vdev_machine *m, struct vdev_pci_host_desc *out)
 {
-    if (!m || !m->pci)
+    const struct vdev_pci_host *h = pci_host_of(m);
+    if (!h)
         return false;
     if (out)
-        *out = m->pci->desc;
+        *out = h->desc;
     return true;
+}
+
+struct vdev_pci_host *pci_host_of(const struct vdev_machine *m)
+{
+    return vdev_machine_bus_provider(m, &pci_bus);
 }
 
 /* ---- slots ---- */
@@ -218,10 +231,11 @@ static int check_slot(struct vdev_pci_host *h, const struct vdev_loc *loc, struc
     return 0;
 }
 
-int pci_claim_slot(struct vdev_pci_host *h, const struct vdev_loc *loc, const char *owner,
-                   struct vdev_srcpos pos, struct vdev_err *err)
+/* Claims slot B:D for `owner` (a `reserve` line or a device's pinned loc). */
+static int claim_slot(void *host, const struct vdev_loc *loc, const char *owner,
+                      struct vdev_err *err)
 {
-    (void)pos;
+    struct vdev_pci_host *h = host;
     if (check_slot(h, loc, err))
         return -1;
     const char *cur = h->slot_owner[loc->bus][loc->dev];
@@ -231,9 +245,10 @@ int pci_claim_slot(struct vdev_pci_host *h, const struct vdev_loc *loc, const ch
     return 0;
 }
 
-int pci_alloc_slot(struct vdev_pci_host *h, struct vdev_loc *loc, const char *owner,
-                   struct vdev_err *err)
+/* The lowest free slot for `owner`, filling loc. */
+static int alloc_slot(void *host, struct vdev_loc *loc, const char *owner, struct vdev_err *err)
 {
+    struct vdev_pci_host *h = host;
     for (unsigned bus = 0; bus < h->desc.buses; bus++)
         for (unsigned dev = 1; dev < PCI_SLOTS; dev++)
             if (!h->slot_owner[bus][dev]) {
@@ -249,9 +264,9 @@ int pci_alloc_slot(struct vdev_pci_host *h, struct vdev_loc *loc, const char *ow
 }
 
 /* `reserve loc pci:B:D`: the owner string lives as long as the host. */
-int pci_reserve_slot(struct vdev_pci_host *h, const struct vdev_loc *loc, unsigned line,
-                     struct vdev_err *err)
+static int reserve_slot(void *host, const struct vdev_loc *loc, unsigned line, struct vdev_err *err)
 {
+    struct vdev_pci_host *h = host;
     char **p = realloc(h->names, (h->nnames + 1) * sizeof(*p));
     if (!p)
         return vdev_err_set(err, "out of memory");
@@ -259,14 +274,15 @@ int pci_reserve_slot(struct vdev_pci_host *h, const struct vdev_loc *loc, unsign
     char name[48];
     snprintf(name, sizeof(name), "reserve (line %u)", line);
     h->names[h->nnames] = vdev_strdup(name);
-    struct vdev_srcpos none = {0};
-    return pci_claim_slot(h, loc, h->names[h->nnames++], none, err);
+    return claim_slot(h, loc, h->names[h->nnames++], err);
 }
 
 /* ---- build, reset, free ---- */
 
-int pci_assign_bars(struct vdev_pci_host *h, struct vdev_err *err)
+/* After every assign hook ran: gives every BAR its address and region. */
+static int assign_bars(void *host, struct vdev_err *err)
 {
+    struct vdev_pci_host *h = host;
     /* Every region is added enabled so the next search sees it, then all are turned off:
      * the guest enables decoding itself, as after firmware. */
     for (size_t i = 0; i < h->nfuncs; i++)
@@ -277,15 +293,17 @@ int pci_assign_bars(struct vdev_pci_host *h, struct vdev_err *err)
     return 0;
 }
 
-void pci_host_reset(struct vdev_pci_host *h)
+static void host_reset(void *host)
 {
+    struct vdev_pci_host *h = host;
     for (size_t i = 0; i < h->nfuncs; i++)
         pci_func_reset(h->funcs[i]);
     atomic_store(&h->cf8_addr, 0);
 }
 
-void pci_host_free(struct vdev_pci_host *h)
+static void host_free(void *host)
 {
+    struct vdev_pci_host *h = host;
     if (!h)
         return;
     for (size_t i = 0; i < h->nfuncs; i++)
@@ -300,3 +318,32 @@ void pci_host_free(struct vdev_pci_host *h)
     pthread_mutex_destroy(&h->intx_lock);
     free(h);
 }
+
+/* The memory windows BARs are placed in: a device placed in memory stays out of them. */
+static size_t mem_windows(void *host, struct vdev_bus_window *out, size_t max)
+{
+    const struct vdev_pci_host_desc *d = &((struct vdev_pci_host *)host)->desc;
+    const struct vdev_bus_window w[] = {
+        {"the PCI 32-bit memory window", d->mmio32_base, d->mmio32_size},
+        {"the PCI 64-bit memory window", d->mmio64_base, d->mmio64_size}};
+    size_t n = 0;
+    for (; n < max && n < sizeof(w) / sizeof(w[0]); n++)
+        out[n] = w[n];
+    return n;
+}
+
+/* How the machine build drives the host bridge (core/transport_api.h). */
+static const struct vdev_bus_provider pci_bus = {
+    .size = sizeof(struct vdev_bus_provider),
+    .name = "PCI host bridge",
+    .kind = VDEV_LOC_PCI,
+    .claim = claim_slot,
+    .reserve = reserve_slot,
+    .alloc = alloc_slot,
+    .mem_windows = mem_windows,
+    .assign = assign_bars,
+    .reset = host_reset,
+    .print = pci_print,
+    .gen_acpi = pci_gen_acpi,
+    .destroy = host_free,
+};

@@ -1,5 +1,5 @@
-/* The PCI host bridge and its functions: private to the pci/ files and the core files that place
- * devices on it (device.c, machine.c, print.c, acpi_gen.c). */
+/* The PCI host bridge and its functions: private to the pci/ files. The core drives the host
+ * bridge through the bus provider it registers (pci_host.c) and never sees this header. */
 #ifndef VDEV_PCI_INTERNAL_H
 #define VDEV_PCI_INTERNAL_H
 
@@ -8,7 +8,7 @@
 #include <vdev/acpi.h>
 #include <vdev/pci.h>
 
-#include "internal.h"
+#include "../core/transport_api.h"
 
 #define PCI_SLOTS       32
 #define PCI_CFG_SIZE    256  /* conventional config space we model */
@@ -132,27 +132,14 @@ struct vdev_pci_host {
     size_t nnames;
 };
 
-/* ---- called by the core ---- */
-
-/* Claims slot B:D for `owner` (a `reserve` line or a device's pinned loc). */
-int pci_claim_slot(struct vdev_pci_host *h, const struct vdev_loc *loc, const char *owner,
-                   struct vdev_srcpos pos, struct vdev_err *err);
-/* `reserve loc pci:B:D` on configuration line `line`. */
-int pci_reserve_slot(struct vdev_pci_host *h, const struct vdev_loc *loc, unsigned line,
-                     struct vdev_err *err);
-/* Picks the lowest free slot for `owner`, filling loc. */
-int pci_alloc_slot(struct vdev_pci_host *h, struct vdev_loc *loc, const char *owner,
-                   struct vdev_err *err);
-/* After every assign hook ran: gives every BAR its address and region. */
-int pci_assign_bars(struct vdev_pci_host *h, struct vdev_err *err);
-void pci_host_reset(struct vdev_pci_host *h);
-void pci_host_free(struct vdev_pci_host *h);
-/* dryrun: the host bridge and its functions. */
-void pci_print(struct vdev_pci_host *h, FILE *out);
-/* DSDT: Device (PCI0) and the ECAM's motherboard resource, inside Scope (\_SB). */
-void pci_gen_acpi(struct vdev_pci_host *h, struct vdev_aml *a);
-
 /* ---- between pci/ files ---- */
+
+/* The machine's host bridge (its bus provider's state), or NULL. */
+struct vdev_pci_host *pci_host_of(const struct vdev_machine *m);
+/* pci_describe.c, the bus provider's print and gen_acpi hooks: the dryrun section; Device
+ * (PCI0) and the ECAM's motherboard resource, inside Scope (\_SB). */
+void pci_print(void *host, FILE *out);
+void pci_gen_acpi(void *host, struct vdev_aml *a);
 
 struct vdev_pci_func *pci_func_create(struct vdev_pci_host *h, struct vdev *d, uint8_t bus,
                                       uint8_t dev, const struct vdev_pci_ident *id);

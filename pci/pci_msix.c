@@ -22,7 +22,7 @@
 int vdev_pci_msix_init(struct vdev_pci_func *f, unsigned nvec, unsigned bar, uint64_t table_offset,
                        uint64_t pba_offset, struct vdev_err *err)
 {
-    const char *who = f->d ? f->d->label : "host bridge";
+    const char *who = f->d ? vdev_label(f->d) : "host bridge";
     if (f->msix)
         return vdev_err_set(err, "%s: MSI-X set up twice", who);
     if (nvec == 0 || nvec > PCI_MSIX_MAXVEC)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/transport_api.h"
 #include "virtio_pci.h"
 
 /* struct virtio_pci_cap without its ID and next bytes (the PCI core writes those). */
@@ -174,7 +175,7 @@ static int setup_function(struct vpci *t, const struct vdev_virtio_ops *ops, str
     return vdev_pci_msix_init(t->f, t->nvec, VPCI_BAR, VPCI_MSIX_TABLE, VPCI_MSIX_PBA, err);
 }
 
-int vdev_virtio_pci_create(struct vdev *d, struct vdev_virtio *vio, struct vdev_err *err)
+static int create(struct vdev *d, struct vdev_virtio *vio, struct vdev_err *err)
 {
     const struct vdev_virtio_ops *ops = vdev_virtio_device_ops(vio);
     unsigned nq = vdev_virtio_num_queues(vio);
@@ -203,3 +204,7 @@ int vdev_virtio_pci_create(struct vdev *d, struct vdev_virtio *vio, struct vdev_
     vdev_virtio_bind_transport(vio, &transport_ops, t, vdev_pci_func_name(t->f));
     return 0;
 }
+
+/* A virtio device on PCI (`loc pci:B:D`, or no loc). */
+VDEV_VIRTIO_TRANSPORT(vdev_virtio_pci_transport, .name = "virtio-pci", .kind = VDEV_LOC_PCI,
+                      .create = create)

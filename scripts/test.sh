@@ -11,6 +11,9 @@ cd "$top"
 echo "== format (clang-format --dry-run; scripts/format.sh fixes it)"
 "$top/scripts/format.sh" --check
 
+echo "== layers (scripts/check-layers.sh)"
+"$top/scripts/check-layers.sh"
+
 echo "== build (RelWithDebInfo)"
 "$top/scripts/build.sh" "$top/build"
 echo "== build (ASan+UBSan)"

@@ -42,13 +42,13 @@ struct vdev_virtq_config {
     bool enabled;    /* queue_enable / QueueReady */
 };
 
-/* Called by vdev_virtio_attach for the transport the device's `loc` asks for (0, or -1
- * with err set). The transport binds itself with vdev_virtio_bind_transport(), creates one
- * doorbell per queue (fire = NULL) and hands each doorbell's fd to the core with
- * vdev_virtio_set_kick_fd(); the core watches it when the device has a queue_kick hook. */
-int vdev_virtio_pci_create(struct vdev *d, struct vdev_virtio *vio, struct vdev_err *err);
-int vdev_virtio_mmio_create(struct vdev *d, struct vdev_virtio *vio, struct vdev_err *err);
-/* Queue q's kicks arrive on `fd` (the transport keeps it and closes it). Any time, also
+/* vdev_virtio_attach creates the transport libvdev registered for the kind of the device's
+ * `loc` (virtio-pci, virtio-mmio). The transport binds itself with
+ * vdev_virtio_bind_transport(), creates one doorbell per queue (fire = NULL) and hands each
+ * doorbell's fd to the core with vdev_virtio_set_kick_fd(); the core watches it when the
+ * device has a queue_kick hook.
+ *
+ * Queue q's kicks arrive on `fd` (the transport keeps it and closes it). Any time, also
  * later than create (doorbells made when the guest first enables the BAR) and again; the
  * fd the device got from vdev_virtio_kick_fd() stays the same number and from now on
  * refers to this eventfd. Until then kicks (vdev_virtio_kick) go to a core eventfd. */

@@ -15,7 +15,7 @@
  * start..stop, configuration hooks in bounds).
  */
 /* FUZZ_ARGS: -max_len=4096 */
-#include "../../core/internal.h"
+#include "../../pci/pci_internal.h"
 #include "fz_transport.h"
 
 #define MAX_OPS   384
@@ -254,7 +254,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fzt_exitless = size & 1; /* odd inputs: doorbells and irqfds bound as with KVM */
     dev = fzv_build(&t, "ram 0,1M vdev fzvio", true);
-    func = vdev_virtio_vdev(dev->vio)->pci_func;
+    struct vdev *d = vdev_virtio_vdev(dev->vio);
+    const struct vdev_loc *loc = vdev_loc(d);
+    func = pci_host_of(vdev_machine_of(d))->slot_func[loc->bus][loc->dev]; /* the device's */
     FZ_ASSERT(func);
     struct fz_in in = {data, size};
     for (unsigned op = 0; op < MAX_OPS && fz_left(&in); op++) {

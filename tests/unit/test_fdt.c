@@ -259,8 +259,8 @@ START_TEST(transport_node_comes_first)
     machine(CONF);
     static uint64_t base = 0xd0000000;
     struct vdev *d = vdev_machine_device(fe.m, 1);
-    d->transport_gen_fdt = fake_transport;
-    d->transport_opaque = &base;
+    vdev_set_transport_nodes(
+        d, &(struct vdev_transport_nodes){.gen_fdt = fake_transport, .opaque = &base});
     struct vdev_fdt_platform p = x86_platform();
     generate(&p);
     int t = node("/virtio_mmio@d0000000");

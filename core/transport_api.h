@@ -1,0 +1,116 @@
+/* The core as the transports (pci/, mmio/) see it: the one core header they may include,
+ * besides the public include/vdev/. It gives what a transport needs and nothing more: where
+ * the core placed a device, hooks for the transport's own firmware nodes, and how a virtio
+ * transport or a bus registers itself. The core's private structures stay in internal.h. */
+#ifndef VDEV_CORE_TRANSPORT_API_H
+#define VDEV_CORE_TRANSPORT_API_H
+
+#include <stdio.h>
+#include <vdev/vdev.h>
+
+struct vdev_aml;
+struct vdev_virtio;
+
+/* ---- a device as the core placed it ---- */
+
+/* Where the device's `loc` came from (its `vdev` line when the core chose it). */
+struct vdev_srcpos vdev_loc_pos(const struct vdev *d);
+/* The GSI of its `intr` line; false when it has none. */
+bool vdev_gsi(const struct vdev *d, uint32_t *gsi);
+/* Its place in the configuration (0 for the first `vdev` line). */
+size_t vdev_index(const struct vdev *d);
+bool vdev_machine_is_built(const struct vdev_machine *m);
+
+/* A transport's own firmware nodes for the device it carries (virtio-mmio: the DSDT node
+ * LNRO0005 and the "virtio,mmio" device-tree node). The device-tree node is written before
+ * the module's gen_fdt, the DSDT node after its gen_acpi; either hook may be NULL. */
+struct vdev_transport_nodes {
+    int (*gen_acpi)(struct vdev *d, struct vdev_aml *dsdt, void *opaque);
+    int (*gen_fdt)(struct vdev *d, void *fdt, int parent, void *opaque);
+    void *opaque;
+};
+void vdev_set_transport_nodes(struct vdev *d, const struct vdev_transport_nodes *nodes);
+
+/* ---- virtio transports: process-wide, one per location kind ---- */
+
+struct vdev_virtio_transport {
+    size_t size; /* sizeof(struct vdev_virtio_transport) */
+    const char *name;
+    enum vdev_loc_kind kind; /* the `loc` it serves (a device without loc goes on PCI) */
+    /* The register window it adds at the device's memory `loc` (virtio-mmio); 0: none. */
+    uint64_t window_size;
+    /* Called by vdev_virtio_attach (0, or -1 with err set). The transport binds itself with
+     * vdev_virtio_bind_transport(), creates one doorbell per queue (fire = NULL) and hands
+     * each doorbell's fd to the core with vdev_virtio_set_kick_fd(); the core watches it
+     * when the device has a queue_kick hook. */
+    int (*create)(struct vdev *d, struct vdev_virtio *vio, struct vdev_err *err);
+};
+
+/* At library load (VDEV_VIRTIO_TRANSPORT); -1 when the kind is taken or the table is full. */
+int vdev_virtio_transport_register(const struct vdev_virtio_transport *t);
+/* The transport for a location kind, or NULL. */
+const struct vdev_virtio_transport *vdev_virtio_transport_find(enum vdev_loc_kind kind);
+
+/* Defines the transport `sym` and registers it when libvdev is loaded. A program linking
+ * the static libvdev keeps the object through `-u sym` (core/CMakeLists.txt). */
+#define VDEV_VIRTIO_TRANSPORT(sym, ...)                                                            \
+    extern const struct vdev_virtio_transport sym;                                                 \
+    const struct vdev_virtio_transport sym = {.size = sizeof(struct vdev_virtio_transport),        \
+                                              __VA_ARGS__};                                        \
+    __attribute__((constructor)) static void sym##_register(void)                                  \
+    {                                                                                              \
+        vdev_virtio_transport_register(&sym);                                                      \
+    }
+
+/* ---- bus providers: a bus the platform adds to a machine (the PCI host bridge) ---- */
+
+/* Memory the bus keeps for itself without a bus region (PCI's BAR windows): no device may be
+ * placed there. */
+struct vdev_bus_window {
+    const char *what; /* "the PCI 32-bit memory window" */
+    uint64_t base, size;
+};
+
+/* How the machine build places devices on the bus and drives it; `bus` is the provider's
+ * own state. claim, reserve and alloc are required, the rest may be NULL. Every hook runs
+ * on the build thread except reset (the embedder's) and destroy (machine free). */
+struct vdev_bus_provider {
+    size_t size;             /* sizeof(struct vdev_bus_provider) */
+    const char *name;        /* for messages: "PCI host bridge" */
+    enum vdev_loc_kind kind; /* the `loc` kind its devices have */
+    /* Claims a place pinned by a device's `loc` for `owner` (a string that outlives the bus). */
+    int (*claim)(void *bus, const struct vdev_loc *loc, const char *owner, struct vdev_err *err);
+    /* A `reserve loc` on configuration line `line`. */
+    int (*reserve)(void *bus, const struct vdev_loc *loc, unsigned line, struct vdev_err *err);
+    /* The next free place for `owner`, written to loc. */
+    int (*alloc)(void *bus, struct vdev_loc *loc, const char *owner, struct vdev_err *err);
+    /* Up to max windows into out; returns how many. */
+    size_t (*mem_windows)(void *bus, struct vdev_bus_window *out, size_t max);
+    /* After every device's assign hook: give the devices their addresses (BARs). */
+    int (*assign)(void *bus, struct vdev_err *err);
+    /* Machine reset, before the devices' own. */
+    void (*reset)(void *bus);
+    /* dryrun printout, after the interrupt controllers. */
+    void (*print)(void *bus, FILE *out);
+    /* The DSDT, inside Scope (\_SB), before the devices' nodes. */
+    void (*gen_acpi)(void *bus, struct vdev_aml *dsdt);
+    /* Machine free: after the devices terminated, before the event machinery goes. */
+    void (*destroy)(void *bus);
+};
+
+/* Adds the bus to the machine, which destroys it from now on (on failure the caller still
+ * owns it). One provider per location kind, before the machine is built. */
+int vdev_machine_add_bus_provider(struct vdev_machine *m, const struct vdev_bus_provider *p,
+                                  void *bus, struct vdev_err *err);
+/* The state of the machine's bus of provider p, or NULL when p was not added. */
+void *vdev_machine_bus_provider(const struct vdev_machine *m, const struct vdev_bus_provider *p);
+
+/* ---- core helpers ---- */
+
+/* vdev_err_set with a "file:line: " prefix from pos. */
+int vdev_err_at(struct vdev_err *err, struct vdev_srcpos pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* strdup that aborts when out of memory; NULL for NULL. */
+char *vdev_strdup(const char *s);
+
+#endif
