@@ -25,11 +25,11 @@
 #include <vdev/config.h>
 
 #include "host_owner.h"
-#include "net_hdr.h"
-#include "net_mac.h"
-#include "net_offload.h"
+#include "netpeer/net_hdr.h"
+#include "netpeer/net_mac.h"
+#include "netpeer/net_offload.h"
 #include "net_peer.h"
-#include "tap_if.h"
+#include "netpeer/tap_if.h"
 
 #define NP_BATCH 64u
 #define NP_HINT                                                                                    \

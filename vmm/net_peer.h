@@ -12,7 +12,7 @@
 
 #include <vdev/types.h>
 
-#include "peer_link.h"
+#include "netpeer/peer_link.h"
 
 /* One peer's options: `peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX|,tap=IFNAME][,netns=NAME]
  * [,offload=on|off]`. */

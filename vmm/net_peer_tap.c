@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "net_peer.h"
-#include "tap_if.h"
+#include "netpeer/tap_if.h"
 
 #define HINT_CAP "hint: run as root or give vdevkit CAP_NET_ADMIN"
 

@@ -14,7 +14,7 @@
 
 #include <vdev/config.h>
 
-#include "shm_object.h"
+#include "shm/shm_object.h"
 #include "shmem_cli.h"
 #include "vmm.h"
 

@@ -14,7 +14,7 @@
 
 #include "fake_embedder.h"
 #include "net.h"
-#include "net_offload.h"
+#include "netpeer/net_offload.h"
 
 #define NET_FIXTURE_UNUSED __attribute__((unused)) /* not every test uses every helper */
 

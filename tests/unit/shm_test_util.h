@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shm_object.h"
+#include "shm/shm_object.h"
 
 /* A name unique to this test process (Check forks one per test). */
 static inline const char *tname(const char *tag)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../vdevs/shmem/shmem_dev.h"
+#include "shmem_dev.h"
 #include "asl_check.h"
 #include "fake_embedder.h"
 #include <vdev/acpi.h>

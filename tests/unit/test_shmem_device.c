@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../vdevs/shmem/shmem_dev.h"
+#include "shmem_dev.h"
 #include "fake_embedder.h"
 #include "shm_test_util.h"
 #include <vdev/pci.h>

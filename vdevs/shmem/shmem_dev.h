@@ -19,7 +19,7 @@
 #include <vdev/bus.h>
 #include <vdev/module.h>
 
-#include "shm_object.h"
+#include "shm/shm_object.h"
 #include "shmem_policy.h"
 
 #define SHMEM_PAGE           4096u

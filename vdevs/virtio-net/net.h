@@ -20,7 +20,7 @@
 #include <vdev/module.h>
 #include <vdev/virtio.h>
 
-#include "net_hdr.h"
+#include "netpeer/net_hdr.h"
 #include "net_stats.h"
 
 struct peer_link;

@@ -30,8 +30,8 @@
 #include "net.h"
 #include "net_backend.h"
 #include "net_capture.h"
-#include "net_mac.h"
-#include "peer_link.h"
+#include "netpeer/net_mac.h"
+#include "netpeer/peer_link.h"
 
 #define PEERFEATS_DEFAULT NET_GUEST_OFFLOADS
 

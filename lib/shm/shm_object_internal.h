@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "shm_object.h"
+#include "shm/shm_object.h"
 
 #define SHM_HDR_MAGIC   0x314d48534b445655ull /* "UVDKSHM1" */
 #define SHM_HDR_VERSION 1u
