@@ -25,10 +25,10 @@
 #include <vdev/config.h>
 
 #include "host_owner.h"
+#include "net_peer.h"
 #include "netpeer/net_hdr.h"
 #include "netpeer/net_mac.h"
 #include "netpeer/net_offload.h"
-#include "net_peer.h"
 #include "netpeer/tap_if.h"
 
 #define NP_BATCH 64u

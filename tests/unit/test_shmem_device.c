@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shmem_dev.h"
 #include "fake_embedder.h"
 #include "shm_test_util.h"
+#include "shmem_dev.h"
 #include <vdev/pci.h>
 
 extern const struct vdev_type vdev_module_shmem;

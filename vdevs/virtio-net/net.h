@@ -20,8 +20,8 @@
 #include <vdev/module.h>
 #include <vdev/virtio.h>
 
-#include "netpeer/net_hdr.h"
 #include "net_stats.h"
+#include "netpeer/net_hdr.h"
 
 struct peer_link;
 struct net_capture;
