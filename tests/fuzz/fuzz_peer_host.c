@@ -1,4 +1,4 @@
-/* The host peer `vdevkit net-peer` (vmm/net_peer.c) as a hostile guest and the kernel reach
+/* The host peer `vdevkit net-peer` (tools/net_peer.c) as a hostile guest and the kernel reach
  * it: records from the guest's NIC of any header and size (up to the largest record), frames
  * from the TAP with any header (GSO frames the guest did not negotiate are segmented, partial
  * checksums completed, bad offsets dropped), the guest renegotiating its features, a guest
@@ -16,7 +16,7 @@
  *     ring-full (the segment's record is never larger than the frame's);
  *   - once the guest drains, the TAP is read again (no wedge); no leak, no OOB access. */
 /* FUZZ_ARGS: -max_len=4096 */
-#include "../../vmm/net_peer.c"
+#include "../../tools/net_peer.c"
 
 #include <poll.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-/* The host peer (`vdevkit net-peer`, vmm/net_peer*.c) against a synthetic guest NIC: a
+/* The host peer (`vdevkit net-peer`, tools/net_peer*.c) against a synthetic guest NIC: a
  * machine of this process with a virtio-net driven by a synthetic driver (the machinery of
  * test_net_link.c), linked to a real `vdevkit net-peer` child whose TAP interface lives in a
  * network namespace made for the test. Frames cross both ways (read and written through a

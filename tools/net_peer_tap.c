@@ -1,5 +1,5 @@
 /* The host peer's TAP interfaces: creation (optionally inside another network namespace).
- * Headers, offloads and carrier: vdevs/virtio-net/tap_if.h (shared with the NIC's direct
+ * Headers, offloads and carrier: netpeer/tap_if.h (shared with the NIC's direct
  * tap). */
 #include <errno.h>
 #include <fcntl.h>
