@@ -155,14 +155,6 @@ static void usage(FILE *out)
             "  See docs/networking.md.\n");
 }
 
-static void drain_fd(int fd)
-{
-    uint64_t v;
-    if (read(fd, &v, sizeof(v)) < 0) {
-        /* EAGAIN: nothing to drain */
-    }
-}
-
 /* The endpoint's folder (e.g. /run/vdevkit/host) is made if missing, as a VM makes its own,
  * component by component; an existing one another user owns or may change is refused. */
 static int make_parents(const char *path, struct vdev_err *err)
@@ -238,11 +230,11 @@ static void run(struct np *np)
                 else
                     return;
             } else if (kind == TAG_SPACE) {
-                drain_fd(peer_link_tx_space_fd(np->p[i].link));
+                np_drain_fd(peer_link_tx_space_fd(np->p[i].link));
                 np->p[i].waiting_space = false;
                 np_tap_events(&np->p[i], true);
             } else if (kind == TAG_RX) {
-                drain_fd(peer_link_rx_fd(np->p[i].link));
+                np_drain_fd(peer_link_rx_fd(np->p[i].link));
             }
         }
     }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "net_peer.h"
 
@@ -47,6 +48,15 @@ struct np {
 
 enum { TAG_SIGNAL = 0, TAG_TAP, TAG_LINK, TAG_RX, TAG_SPACE };
 #define TAG(i, kind) ((uint64_t)(i) << 8 | (kind))
+
+/* Resets an eventfd epoll reported readable (EAGAIN: nothing to drain). */
+static inline void np_drain_fd(int fd)
+{
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) < 0) {
+        /* nothing to drain */
+    }
+}
 
 static inline int np_ep_add(int ep, int fd, uint32_t events, uint64_t tag)
 {

@@ -217,13 +217,13 @@ static void space_events(void)
 {
     struct pollfd pf = {.fd = peer_link_tx_space_fd(peer->link), .events = POLLIN};
     if (poll(&pf, 1, 0) == 1) {
-        drain_fd(pf.fd);
+        np_drain_fd(pf.fd);
         peer->waiting_space = false;
         np_tap_events(peer, true);
     }
     pf = (struct pollfd){.fd = peer_link_rx_fd(peer->link), .events = POLLIN};
     if (poll(&pf, 1, 0) == 1)
-        drain_fd(pf.fd);
+        np_drain_fd(pf.fd);
 }
 
 /* ---- frames ---- */
