@@ -4,6 +4,7 @@
  *   shmem_options.c  the options
  *   shmem_factory.c  the factory page, attachments, control pages, the interrupt level
  *   shmem_policy.c   allow/deny, subst, name checks
+ *   shmem_life.c     the lifetime cap on attachments (alone: white-box tests replace it)
  *
  * Locking: one mutex per device (`lock`) guards the factory registers and the attachment
  * table. The host layer's `changed` callback takes it too, so shm_client_detach (which waits
