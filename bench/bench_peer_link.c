@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../vdevs/virtio-net/peer_link.h"
+#include "netpeer/peer_link.h"
 
 #define BATCH 32 /* frames per flush, like a virtqueue kick's worth */
 

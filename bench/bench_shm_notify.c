@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shm_object.h"
+#include "shm/shm_object.h"
 
 static struct shm_client *me;
 static sem_t answered;

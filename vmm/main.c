@@ -22,8 +22,13 @@
 #include "control_client.h"
 #include "net_peer.h"
 #include "shmem_cli.h"
+#include "tool_exit.h"
 #include "vmm.h"
 #include "x86_platform.h"
+
+/* The host tools (tools/) return the statuses `run` uses for the same outcomes. */
+_Static_assert((int)TOOL_EXIT_HOST == VMM_EXIT_HOST && (int)TOOL_EXIT_CONFIG == VMM_EXIT_CONFIG,
+               "tools/tool_exit.h and vmm/vmm.h disagree");
 
 static void usage(FILE *out)
 {

@@ -36,9 +36,9 @@
 #include "fuzz_common.h"
 #include "net.h"
 #include "net_backend.h"
-#include "net_mac.h"
-#include "net_offload.h"
-#include "peer_link.h"
+#include "netpeer/net_mac.h"
+#include "netpeer/net_offload.h"
+#include "netpeer/peer_link.h"
 
 extern const struct vdev_type vdev_module_virtio_net;
 
@@ -234,8 +234,9 @@ static void fn_reset(void *t)
 static const struct vdev_virtio_transport_ops fn_transport = {
     .notify_queue = fn_notify_queue, .notify_config = fn_notify_config, .reset = fn_reset};
 
-static struct vdev_virtio *fn_attach(struct vdev *d, const struct vdev_virtio_ops *ops,
-                                     void *opaque, struct vdev_err *err)
+/* Replaces the module's net_attach.c (link-time: the module is linked as an archive). */
+struct vdev_virtio *net_virtio_attach(struct vdev *d, const struct vdev_virtio_ops *ops,
+                                      void *opaque, struct vdev_err *err)
 {
     struct vdev_virtio *vio = vdev_virtio_new(d, ops, opaque, err);
     if (vio)
@@ -253,7 +254,6 @@ static void fn_init_once(void)
     done = true;
     struct vdev_err err = {{0}};
     vdev_register_type(&vdev_module_virtio_net, &err);
-    net_virtio_attach_fn = fn_attach;
 }
 
 /* What the data thread allocates (net_thread_start): freed by the module's terminate. */

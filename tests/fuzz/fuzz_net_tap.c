@@ -8,7 +8,7 @@
  * the "TAP" has a header the guest's features allow and a length within the limit. */
 /* FUZZ_ARGS: -max_len=4096 */
 #include "fuzz_net.h"
-#include "tap_if.h"
+#include "netpeer/tap_if.h"
 
 static int tap_far = -1; /* the "kernel" end of the pair net_tap_open attached to */
 static bool refuse_offload;

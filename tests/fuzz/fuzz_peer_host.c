@@ -1,13 +1,14 @@
-/* The host peer `vdevkit net-peer` (vmm/net_peer.c) as a hostile guest and the kernel reach
+/* The host peer `vdevkit net-peer` (tools/net_peer.c) as a hostile guest and the kernel reach
  * it: records from the guest's NIC of any header and size (up to the largest record), frames
  * from the TAP with any header (GSO frames the guest did not negotiate are segmented, partial
  * checksums completed, bad offsets dropped), the guest renegotiating its features, a guest
  * ring that fills (the TAP is then not read until room appears) and drains.
  *
- * net_peer.c is the VMM's and its data path is static: it is compiled into this target
- * (#include below). One peer: its link is a real peer link to a "guest" end in this process
- * (made once); its TAP is a SOCK_SEQPACKET socket pair (one frame per read and write, as a
- * TAP), tap_if.c's ioctls replaced below. Invariants, per input:
+ * The target links the tools' library and drives the data path (tools/net_peer_path.c)
+ * through net_peer_internal.h. One peer: its link is a real peer link to a "guest" end in
+ * this process (made once); its TAP is a SOCK_SEQPACKET socket pair (one frame per read and
+ * write, as a TAP), tap_if.c's ioctls and net_peer_tap_open replaced below (the
+ * definitions here keep the library's from being linked). Invariants, per input:
  *   - every frame written to the TAP has a header the kernel takes (known flags, checksum
  *     offsets inside the frame, TCP GSO only with gso_size and NEEDS_CSUM); as many as to-tap;
  *   - every record put in the guest's ring is within the record limit and carries only
@@ -16,12 +17,18 @@
  *     ring-full (the segment's record is never larger than the frame's);
  *   - once the guest drains, the TAP is read again (no wedge); no leak, no OOB access. */
 /* FUZZ_ARGS: -max_len=4096 */
-#include "../../vmm/net_peer.c"
-
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "fuzz_common.h"
+#include "net_peer_internal.h"
+#include "netpeer/net_hdr.h"
+#include "netpeer/net_offload.h"
+#include "netpeer/tap_if.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
@@ -130,7 +137,7 @@ static void init(void)
     struct peer_link_cfg hc = {.bind_path = path_host,
                                .peer_path = path_guest,
                                .features = NET_GUEST_OFFLOADS,
-                               .state_changed = state_changed,
+                               .state_changed = np_state_changed,
                                .log = quiet,
                                .opaque = peer};
     struct peer_link_cfg gc = {.bind_path = path_guest,
@@ -146,7 +153,7 @@ static void init(void)
         fprintf(stderr, "fuzz_peer_host: %s\n", err.msg);
         abort();
     }
-    if (ep_add(hp.ep, peer->tap, EPOLLIN, TAG(0, TAG_TAP)))
+    if (np_ep_add(hp.ep, peer->tap, EPOLLIN, TAG(0, TAG_TAP)))
         abort();
     wait_up();
 }
@@ -210,13 +217,13 @@ static void space_events(void)
 {
     struct pollfd pf = {.fd = peer_link_tx_space_fd(peer->link), .events = POLLIN};
     if (poll(&pf, 1, 0) == 1) {
-        drain_fd(pf.fd);
+        np_drain_fd(pf.fd);
         peer->waiting_space = false;
-        tap_events(peer, true);
+        np_tap_events(peer, true);
     }
     pf = (struct pollfd){.fd = peer_link_rx_fd(peer->link), .events = POLLIN};
     if (poll(&pf, 1, 0) == 1)
-        drain_fd(pf.fd);
+        np_drain_fd(pf.fd);
 }
 
 /* ---- frames ---- */
@@ -352,7 +359,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             single_pending = false;
             pending = 0;
             space_events();
-            pump(&hp, peer);
+            np_pump(&hp, peer);
             peer_link_service(guest);
             if (empty && single && !peer->waiting_space)
                 CHECK(peer->st.drop_ring_full == full,
@@ -376,7 +383,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned i = 0; i < 64; i++) {
         guest_drain(~0u);
         space_events();
-        pump(&hp, peer);
+        np_pump(&hp, peer);
         peer_link_service(guest);
         kernel_drain();
         struct pollfd pf = {.fd = peer->tap, .events = POLLIN};

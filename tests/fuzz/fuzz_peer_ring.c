@@ -28,9 +28,9 @@
 #include <unistd.h>
 
 #include "fuzz_common.h"
-#include "peer_link.h"
-#include "peer_link_proto.h"
-#include "shm_ring.h"
+#include "netpeer/peer_link.h"
+#include "netpeer/peer_link_proto.h"
+#include "netpeer/shm_ring.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \

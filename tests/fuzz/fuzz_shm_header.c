@@ -1,4 +1,4 @@
-/* The shmem host object's header (vdevs/shmem/shm_object*.c) as another, hostile VM process
+/* The shmem host object's header (lib/shm/shm_object*.c) as another, hostile VM process
  * writes it: this process opens a region (its watcher thread running), maps the object's
  * header a second time as the peer does, and the input interleaves scribbles over any header
  * field (but the pthread mutexes, whose internals glibc trusts: docs/shmem-host.md) with what

@@ -16,9 +16,9 @@
 
 #include "fake_embedder.h"
 #include "net.h"
-#include "net_mac.h"
-#include "net_offload.h"
-#include "peer_link.h"
+#include "netpeer/net_mac.h"
+#include "netpeer/net_offload.h"
+#include "netpeer/peer_link.h"
 
 extern const struct vdev_type vdev_module_virtio_net;
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_hdr.h"
-#include "net_mac.h"
-#include "net_offload.h"
+#include "netpeer/net_hdr.h"
+#include "netpeer/net_mac.h"
+#include "netpeer/net_offload.h"
 
 #define TCP_OPT_LEN 12 /* NOP NOP timestamps: a 32-byte TCP header */
 

@@ -1,4 +1,4 @@
-/* The host peer (`vdevkit net-peer`, vmm/net_peer*.c) against a synthetic guest NIC: a
+/* The host peer (`vdevkit net-peer`, tools/net_peer*.c) against a synthetic guest NIC: a
  * machine of this process with a virtio-net driven by a synthetic driver (the machinery of
  * test_net_link.c), linked to a real `vdevkit net-peer` child whose TAP interface lives in a
  * network namespace made for the test. Frames cross both ways (read and written through a
@@ -31,9 +31,9 @@
 
 #include "fake_embedder.h"
 #include "net.h"
-#include "net_mac.h"
-#include "net_offload.h"
-#include "peer_link.h"
+#include "netpeer/net_mac.h"
+#include "netpeer/net_offload.h"
+#include "netpeer/peer_link.h"
 extern const struct vdev_type vdev_module_virtio_net;
 
 #include "net_fixture.h"

@@ -31,8 +31,8 @@
 
 #include "net.h"
 #include "net_capture.h"
-#include "net_mac.h"
-#include "net_offload.h"
+#include "netpeer/net_mac.h"
+#include "netpeer/net_offload.h"
 
 /* linux/if_tun.h would clash with net_hdr.h's Ethernet constants: what we use of it */
 #define TUNSETIFF     _IOW('T', 202, int)

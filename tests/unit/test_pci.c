@@ -1,8 +1,6 @@
 /* The PCI host bridge and its functions, driven the way a guest drives them: configuration
  * cycles through ports 0xCF8/0xCFC and ECAM, BAR sizing and moves, the capability list,
  * MSI-X, INTx sharing, the dryrun printout and the DSDT/MCFG a guest reads. */
-#include "../../vmm/acpi_tables.c"
-
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,6 +11,7 @@
 
 #include <vdev/pci.h>
 
+#include "acpi_tables.h"
 #include "asl_check.h"
 #include "fake_embedder.h"
 #include "heap_usage.h"

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "peer_link.h"
-#include "shm_ring.h"
+#include "netpeer/peer_link.h"
+#include "netpeer/shm_ring.h"
 
 struct end {
     struct peer_link *l;

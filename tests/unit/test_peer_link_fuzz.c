@@ -8,8 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "peer_link.h"
-#include "shm_ring.h"
+#include "netpeer/peer_link.h"
+#include "netpeer/shm_ring.h"
 
 #define RING  SHM_RING_MIN_SIZE
 #define GUARD 4096u

@@ -15,9 +15,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "peer_link.h"
-#include "peer_link_proto.h"
-#include "shm_ring.h"
+#include "netpeer/peer_link.h"
+#include "netpeer/peer_link_proto.h"
+#include "netpeer/shm_ring.h"
 
 static char dir[64], path_a[96], path_b[96];
 static char logbuf[16384];

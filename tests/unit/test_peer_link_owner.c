@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "peer_link.h"
+#include "netpeer/peer_link.h"
 
 #define OTHER_UID 65534
 

@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "peer_link.h"
-#include "shm_ring.h"
+#include "netpeer/peer_link.h"
+#include "netpeer/shm_ring.h"
 
 static char dir[64], path_a[96], path_b[96];
 

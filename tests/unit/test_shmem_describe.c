@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../vdevs/shmem/shmem_dev.h"
 #include "asl_check.h"
 #include "fake_embedder.h"
+#include "shmem_dev.h"
 #include <vdev/acpi.h>
 #include <vdev/fdt.h>
 #include <vdev/pci.h>

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../vdevs/shmem/shm_object.h"
-#include "../../vdevs/shmem/shmem_policy.h"
+#include "shm/shm_object.h"
+#include "shmem_policy.h"
 
 static struct shmem_policy pol;
 

@@ -1,14 +1,13 @@
 /* virtio-mmio transport (version 2): a driver's view through the 0x200-byte window as
  * Linux's virtio_mmio drives it, the placement rules for a memory `loc`, and the DSDT node
  * a stock kernel binds to. */
-#include "../../vmm/acpi_tables.c"
-
 #include <check.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "acpi_tables.h"
 #include "asl_check.h"
 #include "fake_embedder.h"
 #include <vdev/pci.h>

@@ -4,6 +4,7 @@
  *   shmem_options.c  the options
  *   shmem_factory.c  the factory page, attachments, control pages, the interrupt level
  *   shmem_policy.c   allow/deny, subst, name checks
+ *   shmem_life.c     the lifetime cap on attachments (alone: white-box tests replace it)
  *
  * Locking: one mutex per device (`lock`) guards the factory registers and the attachment
  * table. The host layer's `changed` callback takes it too, so shm_client_detach (which waits
@@ -19,7 +20,7 @@
 #include <vdev/bus.h>
 #include <vdev/module.h>
 
-#include "shm_object.h"
+#include "shm/shm_object.h"
 #include "shmem_policy.h"
 
 #define SHMEM_PAGE           4096u
@@ -142,8 +143,11 @@ void shmem_options_free(struct shmem *s);
 /* Opens the `create` regions (configured). */
 int shmem_create_regions(struct shmem *s);
 
+/* shmem_life.c: SHMEM_LIFE_MAPS. Alone in its file so that a white-box test can define a
+ * lower cap (vdev-shmem-whitebox is an archive: the test's definition keeps this one out). */
+unsigned shmem_life_maps(void);
+
 /* shmem_factory.c */
-extern unsigned shmem_life_cap; /* SHMEM_LIFE_MAPS; tests lower it */
 uint64_t shmem_factory_read(struct shmem *s, uint64_t off, unsigned size);
 void shmem_factory_write(struct shmem *s, uint64_t off, unsigned size, uint64_t value);
 /* Detaches every region and clears the factory registers (reset, terminate). */

@@ -16,8 +16,6 @@
 
 #include "shmem_dev.h"
 
-unsigned shmem_life_cap = SHMEM_LIFE_MAPS;
-
 uint64_t shmem_window_base(const struct shmem *s)
 {
     if (s->pci)
@@ -226,10 +224,10 @@ static int attach(struct shmem *s, uint64_t want_pages, bool create)
             a = &s->att[i];
     if (!a)
         return SHM_NO_MEMORY;
-    if (s->life_maps >= shmem_life_cap) {
+    unsigned life_cap = shmem_life_maps();
+    if (s->life_maps >= life_cap) {
         if (!s->life_logged)
-            vdev_warn(d, "the guest attached %u regions: no more until the VM restarts",
-                      shmem_life_cap);
+            vdev_warn(d, "the guest attached %u regions: no more until the VM restarts", life_cap);
         s->life_logged = true;
         return SHM_UNKNOWN;
     }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shm_object.h"
+#include "shm/shm_object.h"
 
 bool shmem_plain_name(const char *s, size_t max)
 {

@@ -1,6 +1,7 @@
 /* virtio-net: the state of one NIC and the module-internal calls between its files.
  *
  * net_module.c  type, options, life-cycle, status line
+ * net_attach.c  the virtio transport (alone: white-box tests replace it)
  * net_config.c  configuration space, feature checks
  * net_thread.c  the data thread: waits on kicks and the link, runs tx, rx and ctrl
  * net_tx.c      guest -> backend (header checks)
@@ -20,8 +21,8 @@
 #include <vdev/module.h>
 #include <vdev/virtio.h>
 
-#include "net_hdr.h"
 #include "net_stats.h"
+#include "netpeer/net_hdr.h"
 
 struct peer_link;
 struct net_capture;
@@ -119,10 +120,11 @@ static inline bool net_live(struct net *n)
     return atomic_load(&n->running) && !n->broken;
 }
 
-/* net_module.c: vdev_virtio_attach, or a test's fake transport. */
-extern struct vdev_virtio *(*net_virtio_attach_fn)(struct vdev *d,
-                                                   const struct vdev_virtio_ops *ops, void *opaque,
-                                                   struct vdev_err *err);
+/* net_attach.c: vdev_virtio_attach (the transport the device's `loc` asks for). Alone in its
+ * file so that a white-box test can define its own (a fake transport) and keep this one out
+ * of its link (vdev-virtio-net-whitebox is an archive). */
+struct vdev_virtio *net_virtio_attach(struct vdev *d, const struct vdev_virtio_ops *ops,
+                                      void *opaque, struct vdev_err *err);
 
 /* net_config.c */
 extern const struct vdev_virtio_ops net_virtio_ops;

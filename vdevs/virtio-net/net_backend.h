@@ -17,8 +17,8 @@
 #include <stdint.h>
 #include <vdev/types.h>
 
-#include "net_hdr.h"
-#include "net_offload.h"
+#include "netpeer/net_hdr.h"
+#include "netpeer/net_offload.h"
 
 struct net;
 

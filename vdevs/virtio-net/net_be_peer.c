@@ -12,7 +12,7 @@
 
 #include "net.h"
 #include "net_backend.h"
-#include "peer_link.h"
+#include "netpeer/peer_link.h"
 
 static void count_sent(struct net *n, size_t frame_len)
 {

@@ -24,8 +24,8 @@
 
 #include "net.h"
 #include "net_backend.h"
-#include "peer_link.h"
-#include "tap_if.h"
+#include "netpeer/peer_link.h"
+#include "netpeer/tap_if.h"
 
 #define TAP_READ_MAX (PEER_LINK_MAX_FRAME + 1u) /* one more: a longer frame is seen, dropped */
 #define TAP_SEG_MAX  (NET_HDR_LEN + NET_TSO_MAX_HDR + 65536u)

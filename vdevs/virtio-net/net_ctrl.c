@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "net.h"
-#include "net_mac.h"
-#include "net_offload.h"
+#include "netpeer/net_mac.h"
+#include "netpeer/net_offload.h"
 
 #define CTRL_MAX_CMD (2 + 2 * (4 + 6 * 1024)) /* a MAC_TABLE_SET with 1024 entries a list */
 

@@ -30,8 +30,8 @@
 #include "net.h"
 #include "net_backend.h"
 #include "net_capture.h"
-#include "net_mac.h"
-#include "peer_link.h"
+#include "netpeer/net_mac.h"
+#include "netpeer/peer_link.h"
 
 #define PEERFEATS_DEFAULT NET_GUEST_OFFLOADS
 
@@ -184,16 +184,11 @@ static int net_options_end(struct vdev *d)
     return 0;
 }
 
-/* Tests that link the module's objects replace this with a fake transport. */
-struct vdev_virtio *(*net_virtio_attach_fn)(struct vdev *d, const struct vdev_virtio_ops *ops,
-                                            void *opaque,
-                                            struct vdev_err *err) = vdev_virtio_attach;
-
 static int net_assign(struct vdev *d)
 {
     struct net *n = vdev_state(d);
     struct vdev_err err = {{0}};
-    n->vio = net_virtio_attach_fn(d, &net_virtio_ops, n, &err);
+    n->vio = net_virtio_attach(d, &net_virtio_ops, n, &err);
     if (!n->vio)
         return vdev_error(d, vdev_pos(d), NULL, "%s", err.msg);
     return 0;

@@ -15,9 +15,9 @@
 
 #include "net.h"
 #include "net_backend.h"
-#include "net_mac.h"
-#include "net_offload.h"
-#include "peer_link.h"
+#include "netpeer/net_mac.h"
+#include "netpeer/net_offload.h"
+#include "netpeer/peer_link.h"
 
 enum rx_result { RX_DONE, RX_DROPPED, RX_NO_BUFFERS, RX_FAILED };
 

@@ -9,7 +9,7 @@
 
 #include "net.h"
 #include "net_backend.h"
-#include "net_offload.h"
+#include "netpeer/net_offload.h"
 
 static bool tso_type_ok(unsigned type)
 {

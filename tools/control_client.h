@@ -1,6 +1,6 @@
 /* Commands that talk to a running VM through its control socket. */
-#ifndef VMM_CONTROL_CLIENT_H
-#define VMM_CONTROL_CLIENT_H
+#ifndef TOOLS_CONTROL_CLIENT_H
+#define TOOLS_CONTROL_CLIENT_H
 
 /* vdevkit stat SYSTEM|PATH [NAME] */
 int vmm_cmd_stat(int argc, char **argv);

@@ -15,8 +15,8 @@
 #undef ETH_P_IP
 #undef ETH_P_IPV6
 #undef ETH_P_8021Q
-#include "net_hdr.h"
-#include "tap_if.h"
+#include "netpeer/net_hdr.h"
+#include "netpeer/tap_if.h"
 
 int tap_if_vnet_setup(int fd)
 {

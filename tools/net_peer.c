@@ -25,51 +25,14 @@
 #include <vdev/config.h>
 
 #include "host_owner.h"
-#include "net_hdr.h"
-#include "net_mac.h"
-#include "net_offload.h"
-#include "net_peer.h"
-#include "tap_if.h"
+#include "net_peer_internal.h"
+#include "netpeer/net_hdr.h"
+#include "netpeer/net_mac.h"
+#include "netpeer/net_offload.h"
+#include "netpeer/tap_if.h"
 
-#define NP_BATCH 64u
 #define NP_HINT                                                                                    \
     "hint: peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX|,tap=IFNAME][,netns=NAME][,offload=on|off]"
-
-struct np_stats {
-    uint64_t tap_frames, tap_bytes;     /* guest -> tap */
-    uint64_t guest_frames, guest_bytes; /* tap -> guest */
-    uint64_t drop_link_down, drop_ring_full, bad_header, tap_errors;
-    uint64_t sw_gso_frames, sw_gso_segments, sw_csum;
-};
-
-struct np;
-
-struct np_peer {
-    struct np *np; /* the process's state (the epoll set) */
-    struct net_peer_opts o;
-    char prefix[16];
-    int tap;
-    struct peer_link *link;
-    bool up;
-    bool offload_valid; /* offload_applied is what the TAP has */
-    uint64_t offload_applied;
-    bool waiting_space; /* the ring was full: the TAP is not read until room appears */
-    bool tap_paused;    /* the TAP's EPOLLIN is off (while waiting_space) */
-    bool carrier_warned;
-    uint64_t log_window;
-    unsigned log_used;
-    struct np_stats st;
-};
-
-struct np {
-    struct np_peer *p;
-    unsigned n;
-    int ep, sfd;
-    uint8_t *scratch; /* one frame, for software segmentation */
-};
-
-enum { TAG_SIGNAL = 0, TAG_TAP, TAG_LINK, TAG_RX, TAG_SPACE };
-#define TAG(i, kind) ((uint64_t)(i) << 8 | (kind))
 
 /* ---- options ---- */
 
@@ -150,34 +113,6 @@ int net_peer_parse(char *spec, struct net_peer_opts *o, struct vdev_err *err)
     return 0;
 }
 
-/* ---- logging and counters ---- */
-
-static void np_log(struct np_peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void np_log(struct np_peer *p, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "net-peer: %s: ", p->o.ifname);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-/* Per-frame trouble: at most 10 messages a second per peer (a guest can make errors fast). */
-static bool log_allowed(struct np_peer *p)
-{
-    uint64_t now = (uint64_t)time(NULL);
-    if (now != p->log_window)
-        p->log_window = now, p->log_used = 0;
-    return p->log_used++ < 10;
-}
-
-static void link_log(void *opaque, enum vdev_log_level level, const char *msg)
-{
-    if (level <= VDEV_LOG_INFO)
-        np_log(opaque, "%s", msg);
-}
-
 static void print_status(const struct np *np, FILE *out)
 {
     for (unsigned i = 0; i < np->n; i++) {
@@ -205,232 +140,6 @@ static void print_status(const struct np *np, FILE *out)
     fflush(out);
 }
 
-/* ---- link state ---- */
-
-static void tap_events(struct np_peer *p, bool on)
-{
-    if (p->tap_paused == !on)
-        return;
-    struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.u64 = TAG(p - p->np->p, TAG_TAP)};
-    epoll_ctl(p->np->ep, EPOLL_CTL_MOD, p->tap, &ev);
-    p->tap_paused = !on;
-}
-
-static void state_changed(void *opaque, bool up)
-{
-    struct np_peer *p = opaque;
-    p->up = up;
-    if (!up) {
-        p->offload_valid = false; /* the next guest may negotiate otherwise */
-        p->waiting_space = false;
-        tap_events(p, true); /* drain (and count) what the TAP gives while down */
-    }
-    int r = tap_if_set_carrier(p->tap, up);
-    if (r < 0 && !p->carrier_warned) {
-        p->carrier_warned = true;
-        np_log(p, "cannot set the carrier (TUNSETCARRIER needs Linux 5.0): %s", strerror(-r));
-    }
-    np_log(p, "link %s, carrier %s", up ? "up" : "down", up ? "on" : "off");
-}
-
-/* TUNSETOFFLOAD follows what the guest negotiated (again after each driver reset). */
-static void sync_offload(struct np_peer *p)
-{
-    if (!p->up)
-        return;
-    uint64_t want = p->o.offload ? peer_link_peer_features(p->link) & NET_GUEST_OFFLOADS : 0;
-    if (p->offload_valid && want == p->offload_applied)
-        return;
-    int r = tap_if_set_offload(p->tap, want);
-    if (r < 0)
-        np_log(p, "TUNSETOFFLOAD: %s (the kernel keeps its previous offloads)", strerror(-r));
-    p->offload_valid = true;
-    p->offload_applied = want;
-}
-
-/* ---- guest -> tap ---- */
-
-static void to_tap(struct np_peer *p, const uint8_t *f, size_t len)
-{
-    if (len < NET_HDR_LEN + ETH_HLEN || len > PEER_LINK_MAX_FRAME) {
-        p->st.bad_header++;
-        if (log_allowed(p))
-            np_log(p, "%zu-byte record from the guest dropped", len);
-        return;
-    }
-    uint8_t raw[NET_HDR_LEN];
-    memcpy(raw, f, NET_HDR_LEN); /* once: the guest's process may change the ring meanwhile */
-    struct net_hdr h;
-    net_hdr_load(&h, raw);
-    size_t flen = len - NET_HDR_LEN;
-    unsigned type = h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
-    const char *why = NULL;
-    if (h.flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID))
-        why = "unknown flags";
-    else if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-             (h.csum_start >= flen || (size_t)h.csum_start + h.csum_offset + 2 > flen))
-        why = "checksum offsets outside the frame";
-    else if (type != VIRTIO_NET_HDR_GSO_NONE && type != VIRTIO_NET_HDR_GSO_TCPV4 &&
-             type != VIRTIO_NET_HDR_GSO_TCPV6)
-        why = "unsupported GSO type";
-    else if (type != VIRTIO_NET_HDR_GSO_NONE &&
-             (!h.gso_size || !(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)))
-        why = "GSO frame without gso_size or NEEDS_CSUM";
-    if (why) {
-        p->st.bad_header++;
-        if (log_allowed(p))
-            np_log(p, "frame from the guest dropped: %s", why);
-        return;
-    }
-    h.num_buffers = 0;
-    net_hdr_store(&h, raw);
-    struct iovec iov[2] = {{raw, NET_HDR_LEN}, {(void *)(f + NET_HDR_LEN), flen}};
-    if (writev(p->tap, iov, 2) < 0) {
-        int e = errno;
-        p->st.tap_errors++; /* EINVAL: the kernel refused the header */
-        if (log_allowed(p))
-            np_log(p, "writing a %zu-byte frame to the tap: %s", flen, strerror(e));
-        return;
-    }
-    p->st.tap_frames++;
-    p->st.tap_bytes += flen;
-}
-
-/* ---- tap -> guest ---- */
-
-/* A GSO frame the guest cannot take (read across a feature change): segment it from a
- * private copy into the ring. */
-static bool segment_to_guest(struct np *np, struct np_peer *p, const struct net_hdr *h, size_t flen)
-{
-    struct net_tso t;
-    const char *why;
-    size_t hl = flen < NET_TSO_MAX_HDR ? flen : NET_TSO_MAX_HDR;
-    if (net_tso_prepare(&t, np->scratch, hl, flen, h->gso_type, h->gso_size, &why)) {
-        p->st.bad_header++;
-        if (log_allowed(p))
-            np_log(p, "GSO frame from the tap dropped: %s", why);
-        return false;
-    }
-    struct iovec iv = {np->scratch, flen};
-    struct net_src src = {.iov = &iv, .niov = 1, .skip = 0, .len = flen};
-    bool sent = false;
-    for (unsigned i = 0; i < t.nsegs; i++) {
-        /* this segment's length: hdr_len + mss may exceed any record, a segment never
-         * exceeds the frame */
-        uint8_t *q = peer_link_tx_reserve(p->link, NET_HDR_LEN + net_tso_seg_len(&t, i));
-        if (!q) {
-            p->st.drop_ring_full += t.nsegs - i; /* TCP retransmits them */
-            break;
-        }
-        memset(q, 0, NET_HDR_LEN);
-        size_t sl = net_tso_segment(&t, np->scratch, &src, i, q + NET_HDR_LEN);
-        peer_link_tx_commit(p->link, NET_HDR_LEN + sl);
-        p->st.guest_frames++;
-        p->st.guest_bytes += sl;
-        p->st.sw_gso_segments++;
-        sent = true;
-    }
-    p->st.sw_gso_frames++;
-    return sent;
-}
-
-/* Converts the frame just read into the ring at d (n bytes with the header) for the guest's
- * features and publishes it. True if something was published. */
-static bool publish(struct np *np, struct np_peer *p, uint8_t *d, size_t n)
-{
-    struct net_hdr h;
-    net_hdr_load(&h, d);
-    size_t flen = n - NET_HDR_LEN;
-    uint64_t pf = p->o.offload ? peer_link_peer_features(p->link) : 0;
-    if ((h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE &&
-        !net_guest_takes_gso(pf, h.gso_type)) {
-        memcpy(np->scratch, d + NET_HDR_LEN, flen);
-        peer_link_tx_commit(p->link, 0); /* cancel: the segments take its place */
-        return segment_to_guest(np, p, &h, flen);
-    }
-    if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !(pf & NET_BIT(VIRTIO_NET_F_GUEST_CSUM))) {
-        if (net_csum_complete(d + NET_HDR_LEN, flen, h.csum_start, h.csum_offset)) {
-            peer_link_tx_commit(p->link, 0);
-            p->st.bad_header++;
-            return false;
-        }
-        p->st.sw_csum++;
-        h.flags = 0;
-        h.csum_start = h.csum_offset = 0;
-    }
-    h.num_buffers = 0;
-    net_hdr_store(&h, d);
-    peer_link_tx_commit(p->link, n);
-    p->st.guest_frames++;
-    p->st.guest_bytes += flen;
-    return true;
-}
-
-/* Up to NP_BATCH frames from the TAP; returns how many were taken. */
-static unsigned from_tap(struct np *np, struct np_peer *p)
-{
-    unsigned k;
-    bool sent = false;
-    for (k = 0; k < NP_BATCH; k++) {
-        if (!peer_link_up(p->link)) {
-            if (read(p->tap, np->scratch, PEER_LINK_MAX_FRAME) < 0)
-                break;
-            p->st.drop_link_down++;
-            continue;
-        }
-        uint8_t *d = peer_link_tx_reserve(p->link, PEER_LINK_MAX_FRAME);
-        if (!d && !peer_link_tx_want_space(p->link, PEER_LINK_MAX_FRAME)) {
-            p->waiting_space = true; /* tx_space_fd says when */
-            tap_events(p, false);
-            break;
-        }
-        if (!d && !(d = peer_link_tx_reserve(p->link, PEER_LINK_MAX_FRAME)))
-            break;
-        ssize_t n = read(p->tap, d, PEER_LINK_MAX_FRAME);
-        if (n < 0) {
-            int e = errno;
-            peer_link_tx_commit(p->link, 0);
-            if (e != EAGAIN && e != EINTR) {
-                p->st.tap_errors++;
-                if (log_allowed(p))
-                    np_log(p, "reading the tap: %s", strerror(e));
-            }
-            break;
-        }
-        if ((size_t)n < NET_HDR_LEN + ETH_HLEN) {
-            peer_link_tx_commit(p->link, 0);
-            p->st.bad_header++;
-            continue;
-        }
-        sent |= publish(np, p, d, (size_t)n);
-    }
-    if (sent)
-        peer_link_tx_flush(p->link);
-    return k;
-}
-
-/* Services one peer; true when there is more to do at once. */
-static bool pump(struct np *np, struct np_peer *p)
-{
-    peer_link_service(p->link);
-    sync_offload(p);
-    bool busy = false;
-    unsigned k = 0;
-    size_t len;
-    const uint8_t *f;
-    while (k < NP_BATCH && (f = peer_link_rx_peek(p->link, &len))) {
-        to_tap(p, f, len);
-        peer_link_rx_release(p->link);
-        k++;
-    }
-    busy |= k == NP_BATCH;
-    if (!p->waiting_space)
-        busy |= from_tap(np, p) == NP_BATCH;
-    if (!busy && peer_link_up(p->link) && peer_link_rx_sleep(p->link))
-        busy = true;
-    return busy;
-}
-
 /* ---- the command ---- */
 
 static void usage(FILE *out)
@@ -444,20 +153,6 @@ static void usage(FILE *out)
             "  outlive this process). SIGUSR1 prints the counters; SIGTERM or SIGINT removes\n"
             "  the interfaces made here and the endpoints, and exits.\n"
             "  See docs/networking.md.\n");
-}
-
-static void drain_fd(int fd)
-{
-    uint64_t v;
-    if (read(fd, &v, sizeof(v)) < 0) {
-        /* EAGAIN: nothing to drain */
-    }
-}
-
-static int ep_add(int ep, int fd, uint32_t events, uint64_t tag)
-{
-    struct epoll_event ev = {.events = events, .data.u64 = tag};
-    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
 /* The endpoint's folder (e.g. /run/vdevkit/host) is made if missing, as a VM makes its own,
@@ -487,8 +182,8 @@ static int setup(struct np *np, struct vdev_err *err)
             .bind_path = p->o.bind,
             .peer_path = p->o.peer,
             .features = p->o.offload ? NET_GUEST_OFFLOADS : 0, /* what the TAP can take */
-            .state_changed = state_changed,
-            .log = link_log,
+            .state_changed = np_state_changed,
+            .log = np_link_log,
             .opaque = p,
         };
         memcpy(cfg.mac, p->o.mac, 6);
@@ -498,10 +193,10 @@ static int setup(struct np *np, struct vdev_err *err)
         p->link = peer_link_open(&cfg, &lerr);
         if (!p->link)
             return vdev_err_set(err, "%s: bind=%s: %s", p->o.ifname, p->o.bind, lerr.msg);
-        if (ep_add(np->ep, p->tap, EPOLLIN, TAG(i, TAG_TAP)) ||
-            ep_add(np->ep, peer_link_fd(p->link), EPOLLIN, TAG(i, TAG_LINK)) ||
-            ep_add(np->ep, peer_link_rx_fd(p->link), EPOLLIN, TAG(i, TAG_RX)) ||
-            ep_add(np->ep, peer_link_tx_space_fd(p->link), EPOLLIN, TAG(i, TAG_SPACE)))
+        if (np_ep_add(np->ep, p->tap, EPOLLIN, TAG(i, TAG_TAP)) ||
+            np_ep_add(np->ep, peer_link_fd(p->link), EPOLLIN, TAG(i, TAG_LINK)) ||
+            np_ep_add(np->ep, peer_link_rx_fd(p->link), EPOLLIN, TAG(i, TAG_RX)) ||
+            np_ep_add(np->ep, peer_link_tx_space_fd(p->link), EPOLLIN, TAG(i, TAG_SPACE)))
             return vdev_err_set(err, "epoll: %s", strerror(errno));
         char mac[18];
         net_mac_format(p->o.mac, mac);
@@ -517,7 +212,7 @@ static void run(struct np *np)
         bool busy = false;
         int timeout = -1;
         for (unsigned i = 0; i < np->n; i++) {
-            busy |= pump(np, &np->p[i]);
+            busy |= np_pump(np, &np->p[i]);
             int t = peer_link_timeout_ms(np->p[i].link);
             if (t >= 0 && (timeout < 0 || t < timeout))
                 timeout = t;
@@ -535,11 +230,11 @@ static void run(struct np *np)
                 else
                     return;
             } else if (kind == TAG_SPACE) {
-                drain_fd(peer_link_tx_space_fd(np->p[i].link));
+                np_drain_fd(peer_link_tx_space_fd(np->p[i].link));
                 np->p[i].waiting_space = false;
-                tap_events(&np->p[i], true);
+                np_tap_events(&np->p[i], true);
             } else if (kind == TAG_RX) {
-                drain_fd(peer_link_rx_fd(np->p[i].link));
+                np_drain_fd(peer_link_rx_fd(np->p[i].link));
             }
         }
     }
@@ -610,7 +305,7 @@ int vmm_cmd_net_peer(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &sigs, NULL);
     np.sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
     np.ep = epoll_create1(EPOLL_CLOEXEC);
-    if (np.sfd < 0 || np.ep < 0 || ep_add(np.ep, np.sfd, EPOLLIN, TAG(0, TAG_SIGNAL))) {
+    if (np.sfd < 0 || np.ep < 0 || np_ep_add(np.ep, np.sfd, EPOLLIN, TAG(0, TAG_SIGNAL))) {
         fprintf(stderr, "net-peer: %s\n", strerror(errno));
         rc = 1;
         goto out;

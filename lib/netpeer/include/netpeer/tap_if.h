@@ -1,5 +1,5 @@
 /* Host TAP interfaces carrying virtio-net headers: what the host peer (`vdevkit net-peer`,
- * vmm/net_peer*.c) and a NIC's direct tap (`tap NAME`, net_be_tap.c) share. Frames on such
+ * tools/net_peer*.c) and a NIC's direct tap (`tap NAME`, net_be_tap.c) share. Frames on such
  * a TAP start with the 12-byte virtio 1.x header (NET_HDR_LEN, num_buffers unused), so
  * partial checksums and TSO frames cross as they are in both directions. */
 #ifndef VDEV_NET_TAP_IF_H

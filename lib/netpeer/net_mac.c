@@ -1,5 +1,5 @@
 /* The default MAC: derived from names the user chose, so it survives restarts. */
-#include "net_mac.h"
+#include "netpeer/net_mac.h"
 
 #include <stdio.h>
 

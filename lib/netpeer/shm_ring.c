@@ -2,7 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "shm_ring.h"
+#include "netpeer/shm_ring.h"
 
 #include <errno.h>
 #include <fcntl.h>

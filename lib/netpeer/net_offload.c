@@ -1,9 +1,9 @@
 /* Software checksum completion and TCP segmentation (see net_offload.h). */
-#include "net_offload.h"
+#include "netpeer/net_offload.h"
 
 #include <string.h>
 
-#include "net_hdr.h"
+#include "netpeer/net_hdr.h"
 
 size_t net_src_read(const struct net_src *s, size_t off, void *dst, size_t n)
 {

@@ -8,7 +8,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "peer_link.h"
+#include "netpeer/peer_link.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +29,8 @@
 #include <unistd.h>
 
 #include "host_owner.h"
-#include "peer_link_proto.h"
-#include "shm_ring.h"
+#include "netpeer/peer_link_proto.h"
+#include "netpeer/shm_ring.h"
 
 #define PL_RETRY_MS         150  /* peer endpoint absent or refusing: try again */
 #define PL_REFUSED_RETRY_MS 1000 /* the peer refused us: it will not change its mind soon */

@@ -1,5 +1,5 @@
 /* The host peer's TAP interfaces: creation (optionally inside another network namespace).
- * Headers, offloads and carrier: vdevs/virtio-net/tap_if.h (shared with the NIC's direct
+ * Headers, offloads and carrier: netpeer/tap_if.h (shared with the NIC's direct
  * tap). */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "net_peer.h"
-#include "tap_if.h"
+#include "netpeer/tap_if.h"
 
 #define HINT_CAP "hint: run as root or give vdevkit CAP_NET_ADMIN"
 

@@ -2,7 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "peer_link_proto.h"
+#include "netpeer/peer_link_proto.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -120,10 +120,7 @@ static int list_one(const char *name, struct shm_obj_info *info)
 }
 
 /* A temporary object ("vdevkit-shmtmp.PID.N") whose creator died before publishing it is
- * garbage. Removed only when PID is gone and the object is a minute old (a pid of another
- * pid namespace may look dead; a minute is far longer than any creation). */
-int shm_tmp_reap_s = 60;
-
+ * garbage. Removed only when PID is gone and the object is old enough (shm_object_reap.c). */
 static void reap_tmp(const char *entry)
 {
     int pid = 0;
@@ -136,7 +133,7 @@ static void reap_tmp(const char *entry)
     char full[SHM_NAME_MAX + 64];
     snprintf(full, sizeof(full), SHM_DIR "/%s", entry);
     struct stat st;
-    if (lstat(full, &st) || time(NULL) - st.st_ctime < shm_tmp_reap_s)
+    if (lstat(full, &st) || time(NULL) - st.st_ctime < shm_tmp_reap_age_s())
         return;
     char path[SHM_NAME_MAX + 32];
     snprintf(path, sizeof(path), "/%s", entry);

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "shm_object.h"
+#include "shm/shm_object.h"
 
 #define SHM_HDR_MAGIC   0x314d48534b445655ull /* "UVDKSHM1" */
 #define SHM_HDR_VERSION 1u
@@ -159,9 +159,9 @@ int shm_create_tmp(struct shm_obj *o, uint64_t pages, bool persistent, unsigned 
                    char *tmp, size_t tmplen, char *why, size_t whylen);
 int shm_publish_tmp(const char *tmp, const char *name, char *why, size_t whylen);
 
-/* shm_object_tools.c: `list` removes temporaries of dead creators this old (seconds; 60,
- * tests lower it). */
-extern int shm_tmp_reap_s;
+/* shm_object_reap.c: `list` removes temporaries of dead creators this old (seconds: 60).
+ * Alone in its file so that a test can define its own (link-time: vdev_shm is an archive). */
+int shm_tmp_reap_age_s(void);
 
 /* shm_object_bell.c */
 void shm_bells_init(struct shm_obj *o);

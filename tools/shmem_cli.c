@@ -14,9 +14,9 @@
 
 #include <vdev/config.h>
 
-#include "shm_object.h"
+#include "shm/shm_object.h"
 #include "shmem_cli.h"
-#include "vmm.h"
+#include "tool_exit.h"
 
 static const char *const status_text[] = {
     [SHM_OK] = "ok",
@@ -88,14 +88,14 @@ static int cmd_list(int argc, char **argv)
 {
     if (argc != 0) {
         fprintf(stderr, "vdevkit shmem list: no arguments expected\n");
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     printf("%-20s %-8s %-5s %-16s %-5s %s\n", "NAME", "SIZE", "MODE", "OWNER", "PERS",
            "USERS CLIENTS(idx:pid(who))");
     int n = shm_obj_list(print_region, NULL);
     if (n < 0) {
         fprintf(stderr, "vdevkit shmem list: %s\n", strerror(errno));
-        return VMM_EXIT_HOST;
+        return TOOL_EXIT_HOST;
     }
     return 0;
 }
@@ -121,7 +121,7 @@ static int cmd_create(int argc, char **argv)
     if (argc < 2 || argc > 4) {
         fprintf(stderr, "vdevkit shmem create: expected NAME SIZE [MODE [GID]]\n");
         shmem_usage(stderr);
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     const char *name = argv[0];
     uint64_t bytes;
@@ -129,13 +129,13 @@ static int cmd_create(int argc, char **argv)
     if (vdev_parse_u64(argv[1], &bytes, &why) || bytes == 0) {
         fprintf(stderr, "vdevkit shmem create: bad SIZE '%s': %s\n", argv[1],
                 why ? why : "must be at least 1");
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     uint64_t pages = bytes / SHM_OBJ_PAGE + (bytes % SHM_OBJ_PAGE != 0);
     if (pages > SHM_OBJ_MAX_PAGES) {
         fprintf(stderr, "vdevkit shmem create: SIZE '%s' is above the %u GiB limit\n", argv[1],
                 (unsigned)(((uint64_t)SHM_OBJ_MAX_PAGES * SHM_OBJ_PAGE) >> 30));
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     mode_t um = umask(0);
     umask(um);
@@ -146,21 +146,21 @@ static int cmd_create(int argc, char **argv)
         unsigned long m = strtoul(argv[2], &end, 8);
         if (!*argv[2] || *end || errno || m > 0777) {
             fprintf(stderr, "vdevkit shmem create: bad MODE '%s' (octal, at most 0777)\n", argv[2]);
-            return VMM_EXIT_CONFIG;
+            return TOOL_EXIT_CONFIG;
         }
         mode = (unsigned)m;
     }
     gid_t gid = (gid_t)-1;
     if (argc == 4 && parse_gid(argv[3], &gid)) {
         fprintf(stderr, "vdevkit shmem create: unknown group '%s'\n", argv[3]);
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     char text[160] = "";
     int r = shm_obj_create_persistent(name, pages, mode, gid, text, sizeof(text));
     if (r != SHM_OK) {
         fprintf(stderr, "vdevkit shmem create %s: %s%s%s\n", name, status_text[r],
                 text[0] ? ": " : "", text);
-        return r == SHM_ILLEGAL_NAME ? VMM_EXIT_CONFIG : VMM_EXIT_HOST;
+        return r == SHM_ILLEGAL_NAME ? TOOL_EXIT_CONFIG : TOOL_EXIT_HOST;
     }
     return 0;
 }
@@ -169,7 +169,7 @@ static int cmd_remove(int argc, char **argv)
 {
     if (argc != 1) {
         fprintf(stderr, "vdevkit shmem remove: expected NAME\n");
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     if (shm_obj_remove(argv[0])) {
         int e = errno;
@@ -177,7 +177,7 @@ static int cmd_remove(int argc, char **argv)
                 e == EINVAL   ? "illegal name"
                 : e == ENOENT ? "no such region"
                               : strerror(e));
-        return e == EINVAL ? VMM_EXIT_CONFIG : VMM_EXIT_HOST;
+        return e == EINVAL ? TOOL_EXIT_CONFIG : TOOL_EXIT_HOST;
     }
     return 0;
 }
@@ -187,7 +187,7 @@ int vmm_cmd_shmem(int argc, char **argv)
     if (argc < 1 || strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0 ||
         strcmp(argv[0], "help") == 0) {
         shmem_usage(argc < 1 ? stderr : stdout);
-        return argc < 1 ? VMM_EXIT_CONFIG : 0;
+        return argc < 1 ? TOOL_EXIT_CONFIG : 0;
     }
     if (strcmp(argv[0], "list") == 0)
         return cmd_list(argc - 1, argv + 1);
@@ -197,5 +197,5 @@ int vmm_cmd_shmem(int argc, char **argv)
         return cmd_remove(argc - 1, argv + 1);
     fprintf(stderr, "vdevkit shmem: unknown command '%s'\n", argv[0]);
     shmem_usage(stderr);
-    return VMM_EXIT_CONFIG;
+    return TOOL_EXIT_CONFIG;
 }

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "control_client.h"
-#include "vmm.h"
+#include "tool_exit.h"
 
 #define REPLY_TIMEOUT_MS 5000
 #define REPLY_MAX        (1 << 20)
@@ -108,7 +108,7 @@ static int ask_and_print(const char *what, const char *request)
     char path[512];
     if (control_path(what, path, sizeof(path))) {
         fprintf(stderr, "vdevkit: '%s' is too long\n", what);
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     const char *why;
     char *reply = ask(path, request, &why);
@@ -117,10 +117,10 @@ static int ask_and_print(const char *what, const char *request)
             fprintf(stderr, "vdevkit: %s is not running (no VM answers at %s)\n", what, path);
         else
             fprintf(stderr, "vdevkit: %s: %s\n", path, why);
-        return VMM_EXIT_HOST;
+        return TOOL_EXIT_HOST;
     }
     printf("%s\n", reply);
-    int rc = strncmp(reply, "error:", 6) == 0 ? VMM_EXIT_HOST : 0;
+    int rc = strncmp(reply, "error:", 6) == 0 ? TOOL_EXIT_HOST : 0;
     free(reply);
     return rc;
 }
@@ -129,14 +129,14 @@ int vmm_cmd_stat(int argc, char **argv)
 {
     if (argc < 1 || argc > 2) {
         fprintf(stderr, "usage: vdevkit stat SYSTEM|SOCKET-PATH [NAME]\n");
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     char request[256];
     int n = snprintf(request, sizeof(request), "stat%s%s", argc > 1 ? " " : "",
                      argc > 1 ? argv[1] : "");
     if (n < 0 || (size_t)n >= sizeof(request) || strpbrk(request, "\n\r")) {
         fprintf(stderr, "vdevkit: bad device name\n");
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     return ask_and_print(argv[0], request);
 }
@@ -147,32 +147,32 @@ int vmm_cmd_capture(int argc, char **argv)
 {
     if (argc != 3) {
         fprintf(stderr, "usage: vdevkit capture SYSTEM|SOCKET-PATH NAME FILE|off\n");
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     const char *name = argv[1], *file = argv[2];
     if (!*name || strpbrk(name, " \t\r\n")) {
         fprintf(stderr, "vdevkit: bad device name '%s'\n", name);
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     char cwd[512] = "";
     bool off = strcmp(file, "off") == 0;
     if (!off && file[0] != '/' && !getcwd(cwd, sizeof(cwd))) {
         fprintf(stderr, "vdevkit: cannot make %s absolute: %s\n", file, strerror(errno));
-        return VMM_EXIT_HOST;
+        return TOOL_EXIT_HOST;
     }
     char request[256];
     int n =
         snprintf(request, sizeof(request), "capture %s %s%s%s", name, cwd, cwd[0] ? "/" : "", file);
     if (!*file || strpbrk(file, "\r\n") || isspace((unsigned char)file[strlen(file) - 1])) {
         fprintf(stderr, "vdevkit: bad file name '%s'\n", file);
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     if (n < 0 || (size_t)n >= sizeof(request)) {
         fprintf(stderr,
                 "vdevkit: the capture file's path is too long for the control socket "
                 "(%zu bytes at most with the device name)\n",
                 sizeof(request) - 1 - strlen("capture  ") - strlen(name));
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     return ask_and_print(argv[0], request);
 }
@@ -181,7 +181,7 @@ int vmm_cmd_info(int argc, char **argv)
 {
     if (argc != 1) {
         fprintf(stderr, "usage: vdevkit info SYSTEM|SOCKET-PATH\n");
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     return ask_and_print(argv[0], "info");
 }
@@ -192,7 +192,7 @@ int vmm_cmd_list(int argc, char **argv)
     (void)argv;
     if (argc != 0) {
         fprintf(stderr, "usage: vdevkit list\n");
-        return VMM_EXIT_CONFIG;
+        return TOOL_EXIT_CONFIG;
     }
     const char *base = runtime_base();
     DIR *dir = opendir(base);
@@ -200,7 +200,7 @@ int vmm_cmd_list(int argc, char **argv)
         if (errno == ENOENT)
             return 0; /* no VM ever ran here */
         fprintf(stderr, "vdevkit: %s: %s\n", base, strerror(errno));
-        return VMM_EXIT_HOST;
+        return TOOL_EXIT_HOST;
     }
     struct dirent *e;
     while ((e = readdir(dir))) {

@@ -1,18 +1,18 @@
 /* `vdevkit net-peer`: the host peer endpoint (our counterpart of QNX's devnp-vdevpeer-net).
  *
  * One process serves several peers. Each peer is a guest NIC's peer link (the same protocol
- * two guests use, vdevs/virtio-net/peer_link.h) joined to one TAP interface of the host, with
+ * two guests use, netpeer/peer_link.h) joined to one TAP interface of the host, with
  * virtio-net headers on the TAP so checksum and TSO offloads cross in both directions.
  * See docs/networking.md ("Guest to host"). */
-#ifndef VMM_NET_PEER_H
-#define VMM_NET_PEER_H
+#ifndef TOOLS_NET_PEER_H
+#define TOOLS_NET_PEER_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <vdev/types.h>
 
-#include "peer_link.h"
+#include "netpeer/peer_link.h"
 
 /* One peer's options: `peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX|,tap=IFNAME][,netns=NAME]
  * [,offload=on|off]`. */
