@@ -348,9 +348,10 @@ static int kw_reserve(struct parser *P, const struct vdev_token *kw)
 
 static const struct vdev_config_var *find_var(const char *name)
 {
-    for (size_t k = 0; vdev_config_vars[k].name; k++)
-        if (strcmp(vdev_config_vars[k].name, name) == 0)
-            return &vdev_config_vars[k];
+    const struct vdev_config_var *var;
+    for (size_t k = 0; (var = vdev_config_var_at(k)); k++)
+        if (strcmp(var->name, name) == 0)
+            return var;
     return NULL;
 }
 
@@ -378,8 +379,8 @@ static int kw_set(struct parser *P, const struct vdev_token *kw)
     if (!var) {
         const char *names[16];
         size_t k = 0;
-        for (; vdev_config_vars[k].name && k < 15; k++)
-            names[k] = vdev_config_vars[k].name;
+        for (; vdev_config_var_at(k) && k < 15; k++)
+            names[k] = vdev_config_var_at(k)->name;
         names[k] = NULL;
         const char *best = vdev_closest_word(v->text, names);
         char hint[96] = "";

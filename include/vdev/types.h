@@ -2,6 +2,8 @@
 #ifndef VDEV_TYPES_H
 #define VDEV_TYPES_H
 
+#include <vdev/export.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,7 +73,8 @@ struct vdev_err {
 };
 
 /* Formats into err (if not NULL) and returns -1, so callers can `return vdev_err_set(...)`. */
-int vdev_err_set(struct vdev_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+VDEV_API int vdev_err_set(struct vdev_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #ifdef __cplusplus
 }
