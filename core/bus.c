@@ -18,6 +18,7 @@
 
 #include "epoch.h"
 #include "internal.h"
+#include "sized.h"
 
 /* One enabled region as a lookup sees it. Inside a window, base is the offset in it. */
 struct map_entry {
@@ -257,14 +258,30 @@ static void notify_kids(struct vdev_bus *bus, const struct vdev_region *w, bool 
 static int add_region(struct vdev_bus *bus, const struct vdev_region_desc *desc,
                       struct vdev_region *parent, struct vdev_region **out, struct vdev_err *err);
 
+int vdev_region_ops_check(const struct vdev_region_ops *ops, const char *owner,
+                          struct vdev_err *err)
+{
+    /* Every member of the 0.2 table is read: a smaller one was never built from our headers. */
+    size_t min = VDEV_SIZE_THROUGH(struct vdev_region_ops, sizes);
+    if (ops && ops->size < min)
+        return vdev_err_setc(err, VDEV_E_INVAL,
+                             "%s: region ops of %zu bytes, at least %zu (set .size = "
+                             "sizeof(struct vdev_region_ops))",
+                             owner, ops->size, min);
+    if (!ops || !ops->read || !ops->write)
+        return vdev_err_setc(err, VDEV_E_INVAL, "%s: a device window needs read and write handlers",
+                             owner);
+    return 0;
+}
+
 int vdev_bus_add(struct vdev_bus *bus, const struct vdev_region_desc *desc,
                  struct vdev_region **out, struct vdev_err *err)
 {
     const char *owner = desc->owner ? desc->owner : "?";
     if (desc->space != VDEV_SPACE_MEM && desc->space != VDEV_SPACE_IO)
         return vdev_err_set(err, "%s: bad address space", owner);
-    if (desc->kind == VDEV_REGION_DEVICE && (!desc->ops || !desc->ops->read || !desc->ops->write))
-        return vdev_err_set(err, "%s: a device window needs read and write handlers", owner);
+    if (desc->kind == VDEV_REGION_DEVICE && vdev_region_ops_check(desc->ops, owner, err))
+        return -1;
     return add_region(bus, desc, NULL, out, err);
 }
 
@@ -276,8 +293,8 @@ int vdev_region_add_child(struct vdev_region *w, const struct vdev_region_desc *
         return vdev_err_set(err, "%s: not inside a window", owner);
     if (desc->kind != VDEV_REGION_DEVICE && desc->kind != VDEV_REGION_DEVMEM)
         return vdev_err_set(err, "%s: only device windows and device memory go in a window", owner);
-    if (desc->kind == VDEV_REGION_DEVICE && (!desc->ops || !desc->ops->read || !desc->ops->write))
-        return vdev_err_set(err, "%s: a device window needs read and write handlers", owner);
+    if (desc->kind == VDEV_REGION_DEVICE && vdev_region_ops_check(desc->ops, owner, err))
+        return -1;
     if (desc->space != w->space || desc->size == 0 || desc->base > w->size ||
         desc->size > w->size - desc->base)
         return vdev_err_set(err,

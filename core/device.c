@@ -226,6 +226,7 @@ int vdev_device_assign(struct vdev *d, struct vdev_err *err)
     if (settle_loc(d, err) || settle_intr(d, err))
         return -1;
     if (d->type->window_size && d->loc.kind != VDEV_LOC_PCI) {
+        d->window_ops.size = sizeof(d->window_ops);
         d->window_ops.read = window_read;
         d->window_ops.write = window_write;
         d->window_ops.sizes = d->type->window.sizes;
@@ -315,6 +316,6 @@ void vdev_request_stop(struct vdev *d, int status)
     /* The first request decides the exit status. */
     if (__atomic_compare_exchange_n(&m->stop_status, &expected, status & 0xff, false,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
-        m->ops && m->ops->request_stop)
-        m->ops->request_stop(m->ctx, status & 0xff);
+        EMB_HOOK(m, request_stop))
+        EMB_HOOK(m, request_stop)(m->ctx, status & 0xff);
 }

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <vdev/vdev.h>
 
+#include "sized.h"
+
 #define VDEV_MAX_PICS        8
 #define VDEV_MAX_MODULE_DIRS 8
 /* A type that can sit on PCI but is placed in memory gets a transport's window of this size
@@ -110,7 +112,7 @@ void vdev_bus_set_listener(struct vdev_bus *bus,
                            void (*fn)(void *arg, const struct vdev_region *r, bool map), void *arg);
 
 struct vdev_machine {
-    const struct vdev_embedder_ops *ops;
+    const struct vdev_embedder_ops *ops; /* read through EMB_HOOK only */
     void *ctx;
     struct vdev_config cfg;
     struct vdev_bus *bus;
@@ -189,9 +191,18 @@ int vdev_log_parse(struct vdev *d, const char *filters, const char *dest, const 
 void vdev_log_close(struct vdev *d);
 const char *vdev_log_level_name(enum vdev_log_level level);
 
+/* The embedder's hook `h`, or NULL when it has none or its table (an older build) ends
+ * before h (core/sized.h). */
+#define EMB_HOOK(m, h) VDEV_HOOK((m)->ops, struct vdev_embedder_ops, h)
+
 /* err.c helpers */
 int vdev_err_at(struct vdev_err *err, struct vdev_srcpos pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+int vdev_err_atc(struct vdev_err *err, int code, struct vdev_srcpos pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A DEVICE region's ops from a module or the embedder: sized, with read and write. */
+int vdev_region_ops_check(const struct vdev_region_ops *ops, const char *owner,
+                          struct vdev_err *err);
 char *vdev_strdup(const char *s);
 /* Appends ", did you mean 'X'?" style hint: returns " (did you mean 'X'?)" or "". */
 const char *vdev_did_you_mean(char *buf, size_t len, const char *word, const char *const *cands);

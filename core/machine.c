@@ -7,9 +7,29 @@
 
 struct vdev_machine *vdev_machine_new(const struct vdev_embedder_ops *ops, void *ctx)
 {
-    struct vdev_machine *m = calloc(1, sizeof(*m));
-    if (!m)
+    return vdev_machine_create(ops, ctx, 0, NULL);
+}
+
+struct vdev_machine *vdev_machine_create(const struct vdev_embedder_ops *ops, void *ctx,
+                                         unsigned flags, struct vdev_err *err)
+{
+    if (flags) {
+        vdev_err_setc(err, VDEV_E_INVAL, "vdev_machine_create: unknown flags 0x%x", flags);
         return NULL;
+    }
+    struct vdev_machine *m = calloc(1, sizeof(*m));
+    if (!m) {
+        vdev_err_setc(err, VDEV_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    /* The table is read where it is (the embedder may change a hook later), never past its
+     * size (EMB_HOOK). */
+    if (ops && ops->size < sizeof(ops->size)) {
+        free(m);
+        vdev_err_setc(err, VDEV_E_INVAL,
+                      "embedder ops without a size (set .size = sizeof(struct vdev_embedder_ops))");
+        return NULL;
+    }
     m->ops = ops;
     m->ctx = ctx;
     m->stop_status = -1;
@@ -19,6 +39,7 @@ struct vdev_machine *vdev_machine_new(const struct vdev_embedder_ops *ops, void 
     m->loop = vdev_event_loop_new(m);
     if (!m->bus || !m->loop) {
         vdev_machine_free(m);
+        vdev_err_setc(err, VDEV_E_NOMEM, "out of memory");
         return NULL;
     }
     vdev_bus_set_listener(m->bus, NULL, NULL);
@@ -59,8 +80,8 @@ static void memory_listener(void *arg, const struct vdev_region *r, bool map)
     struct vdev_machine *m = arg;
     struct vdev_region_info info;
     vdev_region_get_info(r, &info);
-    if (m->ops && m->ops->map_memory)
-        m->ops->map_memory(m->ctx, &info, map);
+    if (EMB_HOOK(m, map_memory))
+        EMB_HOOK(m, map_memory)(m->ctx, &info, map);
 }
 
 int vdev_machine_reserve(struct vdev_machine *m, enum vdev_space space, uint64_t base,

@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sized.h"
 #include "virtio_internal.h"
 
 /* Feature bits the core implements itself, always offered. */
@@ -31,7 +32,14 @@ static bool is_pow2(unsigned v)
 static int check_ops(const struct vdev_virtio_ops *ops, struct vdev_err *err)
 {
     if (!ops)
-        return vdev_err_set(err, "virtio: no device operations");
+        return vdev_err_setc(err, VDEV_E_INVAL, "virtio: no device operations");
+    /* Every member of the 0.2 table is read: a smaller one was never built from our headers. */
+    size_t min = VDEV_SIZE_THROUGH(struct vdev_virtio_ops, queue_kick);
+    if (ops->size < min)
+        return vdev_err_setc(err, VDEV_E_INVAL,
+                             "virtio: device ops of %zu bytes, at least %zu (set .size = "
+                             "sizeof(struct vdev_virtio_ops))",
+                             ops->size, min);
     if (ops->device_id == 0)
         return vdev_err_set(err, "virtio: device ID 0 is reserved");
     if (ops->num_queues < 1 || ops->num_queues > VIRTIO_MAX_QUEUES)

@@ -32,6 +32,7 @@ struct vdev_region;
 struct vdev_bus;
 
 struct vdev_region_ops {
+    size_t size; /* sizeof(struct vdev_region_ops); nothing beyond it is read */
     uint64_t (*read)(void *opaque, uint64_t offset, unsigned size);
     void (*write)(void *opaque, uint64_t offset, unsigned size, uint64_t value);
     unsigned sizes; /* accepted sizes: bit n = 2^n bytes; 0 means all of 1, 2, 4, 8 */

@@ -27,7 +27,12 @@ extern "C" {
 struct vdev_machine;
 struct vdev;
 
+/* ops may be NULL (no hooks); else ops->size must be set. NULL when out of memory or when
+ * ops has no size: vdev_machine_create says which. */
 VDEV_API struct vdev_machine *vdev_machine_new(const struct vdev_embedder_ops *ops, void *ctx);
+/* The same, with a reason in err (VDEV_E_INVAL, VDEV_E_NOMEM). flags: 0 (none defined). */
+VDEV_API struct vdev_machine *vdev_machine_create(const struct vdev_embedder_ops *ops, void *ctx,
+                                                  unsigned flags, struct vdev_err *err);
 VDEV_API void vdev_machine_free(struct vdev_machine *m);
 
 /* Platform description, before build. An interrupt controller named `name` with `lines`

@@ -17,8 +17,10 @@
 extern "C" {
 #endif
 
-/* Bumped whenever struct vdev_type or a function a module calls changes incompatibly. */
-#define VDEV_ABI_VERSION 1
+/* Bumped only when struct vdev_type or a table a module hands in changes incompatibly: the
+ * loader refuses a module of another version. 2: every ops table starts with its size
+ * (0.2); members added since are appended, which needs no bump (docs/api-stability.md). */
+#define VDEV_ABI_VERSION 2
 
 struct vdev;         /* one device instance */
 struct vdev_machine; /* the VM it belongs to */
@@ -111,8 +113,8 @@ struct vdev_type {
     /* A device command from the control socket: `capture NAME ARG` reaches the device named
      * NAME as argv {"capture", ARG}. Runs on the core's event thread (keep it short). Writes
      * a one-line reply (no newline) to `reply` and returns 0, or writes why and returns -1
-     * (the socket prefixes "error: "). NULL: the device takes no commands. Added last:
-     * modules built before it are refused by the type_size check. */
+     * (the socket prefixes "error: "). NULL: the device takes no commands.
+     * Members added after this one are read only when type_size covers them. */
     int (*control)(struct vdev *d, int argc, char **argv, char *reply, size_t len);
 };
 

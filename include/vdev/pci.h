@@ -89,6 +89,7 @@ struct vdev_pci_bar {
 };
 
 struct vdev_pci_func_ops {
+    size_t size; /* sizeof(struct vdev_pci_func_ops); nothing beyond it is read */
     /* The guest moved a BAR or turned decoding on/off; base is the new guest address and
      * `enabled` whether the BAR now answers. Runs on the vCPU thread that did it. Doorbells
      * inside the BAR are the owner's to move (vdev_doorbell_move). May be NULL. */

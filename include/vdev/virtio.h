@@ -51,6 +51,7 @@ struct vdev_virtq;
 #define VDEV_VIRTQ_MAX_SEGS 1024
 
 struct vdev_virtio_ops {
+    size_t size;             /* sizeof(struct vdev_virtio_ops); nothing beyond it is read */
     uint32_t device_id;      /* 1 = network card, ... (§5) */
     uint64_t features;       /* device-specific bits offered; the core adds VERSION_1,
                                 EVENT_IDX and INDIRECT_DESC */

@@ -203,7 +203,7 @@ static void fn_link_init(void)
                                .state_changed = fn_sink_state,
                                .log = fn_quiet,
                                .ring_size = 256u << 10};
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     fn_nic_link = peer_link_open(&ca, &err);
     fn_sink = fn_nic_link ? peer_link_open(&cb, &err) : NULL;
     if (!fn_sink) {
@@ -251,7 +251,7 @@ static void fn_init_once(void)
     if (done)
         return;
     done = true;
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     vdev_register_type(&vdev_module_virtio_net, &err);
     net_virtio_attach_fn = fn_attach;
 }

@@ -431,6 +431,7 @@ static inline void fzv_queue_kick(void *opaque, unsigned q)
 }
 
 static const struct vdev_virtio_ops fzv_ops = {
+    .size = sizeof(struct vdev_virtio_ops),
     .device_id = FZV_ID,
     .features = FZV_FEATURES,
     .num_queues = FZV_QUEUES,

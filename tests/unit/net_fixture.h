@@ -129,7 +129,7 @@ static NET_FIXTURE_UNUSED void machine_up(struct drv *v, const char *system, con
     snprintf(cfg, sizeof(cfg),
              "system %s ram 8M vdev virtio-net loc 0xd0000000 intr ioapic:5 name %s peer %s/%s %s",
              system, name, rundir, peer, extra ? extra : "");
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     memset(&v->fe, 0, sizeof(v->fe));
     fake_machine_new(&v->fe);
     if (fake_machine_build_string(&v->fe, cfg, &err))

@@ -28,8 +28,10 @@ static void regs_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
     r->last_val = val;
 }
 
-static const struct vdev_region_ops all_sizes = {regs_read, regs_write, 0};
-static const struct vdev_region_ops bytes_and_dwords = {regs_read, regs_write, 0x1 | 0x4};
+static const struct vdev_region_ops all_sizes = {sizeof(struct vdev_region_ops), regs_read,
+                                                 regs_write, 0};
+static const struct vdev_region_ops bytes_and_dwords = {sizeof(struct vdev_region_ops), regs_read,
+                                                        regs_write, 0x1 | 0x4};
 
 static struct vdev_region *add(struct vdev_bus *bus, const char *owner, enum vdev_space space,
                                enum vdev_region_kind kind, uint64_t base, uint64_t size,

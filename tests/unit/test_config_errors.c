@@ -335,7 +335,7 @@ START_TEST(random_input_never_crashes)
             len += (size_t)sprintf(text + len, "%s%s", p, sep);
         }
         struct vdev_config c;
-        struct vdev_err e = {{0}};
+        struct vdev_err e = {0};
         vdev_config_init(&c);
         int rc = vdev_config_parse_string(&c, "t", text, &e);
         ck_assert_msg(rc == 0 || rc == -1, "rc %d for '%s'", rc, text);

@@ -411,7 +411,8 @@ START_TEST(static_registration_checks)
     struct vdev_type bad = probe_type;
     bad.abi_version = 99;
     ck_assert_int_eq(vdev_register_type(&bad, &err), -1);
-    ck_assert_str_eq(err.msg, "module built for vdev ABI 99, this vdevkit has ABI 1 (rebuild the "
+    ck_assert_int_eq(err.code, VDEV_E_ABI);
+    ck_assert_str_eq(err.msg, "module built for vdev ABI 99, this vdevkit has ABI 2 (rebuild the "
                               "module against this vdevkit's headers)");
     static const struct vdev_option clash[] = {{.name = "loc", .kind = VDEV_OPT_STRING}, {0}};
     struct vdev_type t2 = probe_type;

@@ -110,6 +110,7 @@ static inline void vt_queue_kick(void *opaque, unsigned q)
 #define VT_DEVICE_FEATURES (1ull << 5 | 1ull << 23 | 1ull << 63) /* arbitrary device bits */
 
 static const struct vdev_virtio_ops vt_ops = {
+    .size = sizeof(struct vdev_virtio_ops),
     .device_id = 42,
     .features = VT_DEVICE_FEATURES,
     .num_queues = VT_QUEUES,
