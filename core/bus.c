@@ -159,16 +159,17 @@ static int check_range(struct vdev_bus *bus, enum vdev_space space, const char *
         return vdev_err_set(err, "%s: empty window at %s:0x%llx", owner, space_name(space),
                             (unsigned long long)base);
     if (base > space_limit[space] || size - 1 > space_limit[space] - base)
-        return vdev_err_set(err, "%s: window %s:0x%llx size 0x%llx runs past the end of %s space",
-                            owner, space_name(space), (unsigned long long)base,
-                            (unsigned long long)size, space_name(space));
+        return vdev_err_setc(err, VDEV_E_RANGE,
+                             "%s: window %s:0x%llx size 0x%llx runs past the end of %s space",
+                             owner, space_name(space), (unsigned long long)base,
+                             (unsigned long long)size, space_name(space));
     struct vdev_region *o = find_overlap(bus, space, base, size, self);
     if (o)
-        return vdev_err_set(err, "%s %s:0x%llx-0x%llx overlaps %s %s:0x%llx-0x%llx", owner,
-                            space_name(space), (unsigned long long)base,
-                            (unsigned long long)last_byte(base, size), o->owner, space_name(space),
-                            (unsigned long long)o->base,
-                            (unsigned long long)last_byte(o->base, o->size));
+        return vdev_err_setc(err, VDEV_E_BUSY, "%s %s:0x%llx-0x%llx overlaps %s %s:0x%llx-0x%llx",
+                             owner, space_name(space), (unsigned long long)base,
+                             (unsigned long long)last_byte(base, size), o->owner, space_name(space),
+                             (unsigned long long)o->base,
+                             (unsigned long long)last_byte(o->base, o->size));
     return 0;
 }
 
@@ -316,7 +317,8 @@ static int add_region(struct vdev_bus *bus, const struct vdev_region_desc *desc,
     if (parent) {
         struct vdev_region *o = find_overlap_in(bus, desc->space, base, desc->size, NULL, parent);
         if (o)
-            rc = vdev_err_set(err, "%s overlaps %s in %s", owner, o->owner, parent->owner);
+            rc = vdev_err_setc(err, VDEV_E_BUSY, "%s overlaps %s in %s", owner, o->owner,
+                               parent->owner);
     } else {
         rc = check_range(bus, desc->space, owner, desc->base, desc->size, NULL, err);
     }
@@ -420,7 +422,8 @@ int vdev_region_set_enabled(struct vdev_region *r, bool enabled, struct vdev_err
     if (enabled && r->parent) {
         struct vdev_region *o = find_overlap_in(bus, r->space, r->base, r->size, r, r->parent);
         if (o)
-            rc = vdev_err_set(err, "%s overlaps %s in %s", r->owner, o->owner, r->parent->owner);
+            rc = vdev_err_setc(err, VDEV_E_BUSY, "%s overlaps %s in %s", r->owner, o->owner,
+                               r->parent->owner);
     } else if (enabled) {
         rc = check_range(bus, r->space, r->owner, r->base, r->size, r, err);
     }

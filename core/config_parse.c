@@ -86,12 +86,13 @@ perr(struct parser *P, const struct vdev_srcpos *pos, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return vdev_err_set(P->err, "%s:%u:%u: %s", pos->file, pos->line, pos->col, msg);
+    return vdev_err_setc(P->err, VDEV_E_CONFIG, "%s:%u:%u: %s", pos->file, pos->line, pos->col,
+                         msg);
 }
 
 static int oom(struct parser *P)
 {
-    return vdev_err_set(P->err, "out of memory");
+    return vdev_err_setc(P->err, VDEV_E_NOMEM, "out of memory");
 }
 
 static int keyword(const struct vdev_token *t)
@@ -663,7 +664,7 @@ int vdev_config_parse_args(struct vdev_config *cfg, int argc, char *const argv[]
 {
     struct vdev_token_list_ list = {NULL, 0, 0};
     if (!cfg)
-        return vdev_err_set(err, "no configuration");
+        return vdev_err_setc(err, VDEV_E_INVAL, "no configuration");
     return run(cfg, &list, vdev_lex_args_(cfg, argc, argv, &list, err), err);
 }
 
@@ -671,7 +672,7 @@ int vdev_config_parse_file(struct vdev_config *cfg, const char *path, struct vde
 {
     struct vdev_token_list_ list = {NULL, 0, 0};
     if (!cfg)
-        return vdev_err_set(err, "no configuration");
+        return vdev_err_setc(err, VDEV_E_INVAL, "no configuration");
     return run(cfg, &list, vdev_lex_file_(cfg, path, &list, err), err);
 }
 
@@ -680,6 +681,6 @@ int vdev_config_parse_string(struct vdev_config *cfg, const char *name, const ch
 {
     struct vdev_token_list_ list = {NULL, 0, 0};
     if (!cfg)
-        return vdev_err_set(err, "no configuration");
+        return vdev_err_setc(err, VDEV_E_INVAL, "no configuration");
     return run(cfg, &list, vdev_lex_string_(cfg, name, text, &list, err), err);
 }

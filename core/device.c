@@ -87,13 +87,13 @@ static int check_pci_windows(struct vdev *d, uint64_t len, struct vdev_err *err)
              {"the PCI 64-bit memory window", h.mmio64_base, h.mmio64_size}};
     for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
         if (ranges_meet(d->loc.addr, len, w[i].base, w[i].size))
-            return vdev_err_at(err, d->loc_pos,
-                               "vdev %s: option 'loc': %s 0x%llx-0x%llx overlaps %s "
-                               "0x%llx-0x%llx",
-                               d->type->name, d->label, (unsigned long long)d->loc.addr,
-                               (unsigned long long)(d->loc.addr + len - 1), w[i].what,
-                               (unsigned long long)w[i].base,
-                               (unsigned long long)(w[i].base + w[i].size - 1));
+            return vdev_err_atc(err, VDEV_E_BUSY, d->loc_pos,
+                                "vdev %s: option 'loc': %s 0x%llx-0x%llx overlaps %s "
+                                "0x%llx-0x%llx",
+                                d->type->name, d->label, (unsigned long long)d->loc.addr,
+                                (unsigned long long)(d->loc.addr + len - 1), w[i].what,
+                                (unsigned long long)w[i].base,
+                                (unsigned long long)(w[i].base + w[i].size - 1));
     return 0;
 }
 
@@ -106,7 +106,7 @@ static int settle_loc(struct vdev *d, struct vdev_err *err)
          * (pinned slots were claimed before any device was placed). */
         struct vdev_err e;
         if (pci_alloc_slot(d->m->pci, &d->loc, d->label, &e))
-            return vdev_err_at(err, d->cfg->pos, "vdev %s: %s", t->name, e.msg);
+            return vdev_err_atc(err, VDEV_AT_CODE(e), d->cfg->pos, "vdev %s: %s", t->name, e.msg);
         d->loc_pos = d->cfg->pos;
         return 0;
     }
@@ -200,7 +200,7 @@ static int settle_intr(struct vdev *d, struct vdev_err *err)
     }
     struct vdev_err lerr;
     if (vdev_claim_line(d->m, &d->intr, d->label, false, &d->gsi, d->intr_pos, &lerr))
-        return vdev_err_at(err, d->intr_pos, "vdev %s: %s", t->name, lerr.msg);
+        return vdev_err_atc(err, VDEV_AT_CODE(lerr), d->intr_pos, "vdev %s: %s", t->name, lerr.msg);
     d->has_gsi = true;
     return 0;
 }
@@ -215,8 +215,8 @@ int vdev_pci_claim_pinned(struct vdev_machine *m, struct vdev_err *err)
         if (!d->loc_given || d->loc.kind != VDEV_LOC_PCI || !(d->type->places & VDEV_PLACE_PCI))
             continue;
         if (pci_claim_slot(m->pci, &d->loc, d->label, d->loc_pos, &e))
-            return vdev_err_at(err, d->loc_pos, "vdev %s: option 'loc': %s: %s", d->type->name,
-                               d->label, e.msg);
+            return vdev_err_atc(err, VDEV_AT_CODE(e), d->loc_pos, "vdev %s: option 'loc': %s: %s",
+                                d->type->name, d->label, e.msg);
     }
     return 0;
 }
@@ -241,7 +241,8 @@ int vdev_device_assign(struct vdev *d, struct vdev_err *err)
         };
         struct vdev_err berr;
         if (vdev_bus_add(d->m->bus, &desc, &d->window, &berr))
-            return vdev_err_at(err, d->loc_pos, "vdev %s: %s", d->type->name, berr.msg);
+            return vdev_err_atc(err, VDEV_AT_CODE(berr), d->loc_pos, "vdev %s: %s", d->type->name,
+                                berr.msg);
     }
     if (d->type->assign && d->type->assign(d)) {
         if (err && !err->msg[0])

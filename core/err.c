@@ -1,9 +1,11 @@
 /* Error messages: one complete, user-facing line per failure. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "errc.h"
 #include "internal.h"
 
 static void err_vformat(struct vdev_err *err, int code, struct vdev_srcpos *pos, const char *fmt,
@@ -65,6 +67,28 @@ int vdev_err_atc(struct vdev_err *err, int code, struct vdev_srcpos pos, const c
         va_end(ap);
     }
     return -1;
+}
+
+int vdev_errc_from_errno(int e)
+{
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR:
+        return VDEV_E_NOENT;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return VDEV_E_PERM;
+    case ENOMEM:
+        return VDEV_E_NOMEM;
+    case EEXIST:
+        return VDEV_E_EXIST;
+    case EBUSY:
+    case EADDRINUSE:
+        return VDEV_E_BUSY;
+    default:
+        return VDEV_E_IO;
+    }
 }
 
 const char *vdev_errc_name(int code)

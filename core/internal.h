@@ -198,6 +198,8 @@ const char *vdev_log_level_name(enum vdev_log_level level);
 /* err.c helpers */
 int vdev_err_at(struct vdev_err *err, struct vdev_srcpos pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The code for an inner error reported again at a config position: its own, or CONFIG. */
+#define VDEV_AT_CODE(e) ((e).code == VDEV_E_FAILED ? VDEV_E_CONFIG : (e).code)
 int vdev_err_atc(struct vdev_err *err, int code, struct vdev_srcpos pos, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* A DEVICE region's ops from a module or the embedder: sized, with read and write. */

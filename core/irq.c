@@ -71,7 +71,8 @@ int vdev_claim_line(struct vdev_machine *m, const struct vdev_intr *intr, const 
         return -1;
     const char *cur = p->line_owner[intr->line];
     if (cur && !shared_ok)
-        return vdev_err_set(err, "%s:%u is already used by %s", p->name, intr->line, cur);
+        return vdev_err_setc(err, VDEV_E_BUSY, "%s:%u is already used by %s", p->name, intr->line,
+                             cur);
     if (!cur)
         p->line_owner[intr->line] = owner;
     *gsi = p->gsi_base + intr->line;

@@ -141,7 +141,7 @@ static int map_memory(struct vdev_machine *m, struct vdev_err *err)
                                         .size = mc->len};
         struct vdev_err berr;
         if (vdev_bus_add(m->bus, &desc, NULL, &berr))
-            return vdev_err_at(err, mc->pos, "%s", berr.msg);
+            return vdev_err_atc(err, VDEV_AT_CODE(berr), mc->pos, "%s", berr.msg);
     }
     return 0;
 }
@@ -162,18 +162,18 @@ static int apply_reserves(struct vdev_machine *m, struct vdev_err *err)
                                             .base = rc->loc.addr,
                                             .size = rc->loc.len ? rc->loc.len : 1};
             if (vdev_bus_add(m->bus, &desc, NULL, &e))
-                return vdev_err_at(err, rc->loc_pos, "reserve: %s", e.msg);
+                return vdev_err_atc(err, VDEV_AT_CODE(e), rc->loc_pos, "reserve: %s", e.msg);
         } else if (rc->loc.kind == VDEV_LOC_PCI) {
             if (!m->pci)
                 return vdev_err_at(err, rc->loc_pos, "reserve: this machine has no PCI bus");
             if (pci_reserve_slot(m->pci, &rc->loc, rc->pos.line, &e))
-                return vdev_err_at(err, rc->loc_pos, "reserve: %s", e.msg);
+                return vdev_err_atc(err, VDEV_AT_CODE(e), rc->loc_pos, "reserve: %s", e.msg);
         }
         if (rc->intr.given) {
             uint32_t gsi;
             /* Kept for the line's lifetime: the owner string lives in the config. */
             if (vdev_claim_line(m, &rc->intr, "reserve", false, &gsi, rc->intr_pos, &e))
-                return vdev_err_at(err, rc->intr_pos, "reserve: %s", e.msg);
+                return vdev_err_atc(err, VDEV_AT_CODE(e), rc->intr_pos, "reserve: %s", e.msg);
         }
     }
     return 0;
@@ -196,10 +196,10 @@ static int create_devices(struct vdev_machine *m, struct vdev_err *err)
             return -1;
         for (size_t j = 0; j + 1 < m->ndevs && d->user_name; j++)
             if (m->devs[j]->user_name && strcmp(m->devs[j]->user_name, d->user_name) == 0)
-                return vdev_err_at(err, vc->pos,
-                                   "vdev %s: name '%s' is already used by vdev %s at %s:%u",
-                                   t->name, d->user_name, m->devs[j]->type->name,
-                                   m->devs[j]->cfg->pos.file, m->devs[j]->cfg->pos.line);
+                return vdev_err_atc(err, VDEV_E_EXIST, vc->pos,
+                                    "vdev %s: name '%s' is already used by vdev %s at %s:%u",
+                                    t->name, d->user_name, m->devs[j]->type->name,
+                                    m->devs[j]->cfg->pos.file, m->devs[j]->cfg->pos.line);
     }
     return 0;
 }

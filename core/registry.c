@@ -22,16 +22,19 @@ static int check_options(const struct vdev_type *t, struct vdev_err *err)
     for (const struct vdev_option *o = t->options; o && o->name; o++) {
         for (const char *const *w = reserved_words; *w; w++)
             if (strcmp(o->name, *w) == 0)
-                return vdev_err_set(err, "module %s: option '%s' is reserved by the core", t->name,
-                                    o->name);
+                return vdev_err_setc(err, VDEV_E_INVAL,
+                                     "module %s: option '%s' is reserved by the core", t->name,
+                                     o->name);
         for (const struct vdev_option *p = t->options; p != o; p++)
             if (strcmp(p->name, o->name) == 0)
-                return vdev_err_set(err, "module %s: option '%s' declared twice", t->name, o->name);
+                return vdev_err_setc(err, VDEV_E_INVAL, "module %s: option '%s' declared twice",
+                                     t->name, o->name);
         if (o->kind == VDEV_OPT_CHOICE && (!o->choices || !o->choices[0]))
-            return vdev_err_set(err, "module %s: option '%s' has no choices", t->name, o->name);
+            return vdev_err_setc(err, VDEV_E_INVAL, "module %s: option '%s' has no choices",
+                                 t->name, o->name);
         if (o->kind > VDEV_OPT_STRING2)
-            return vdev_err_set(err, "module %s: option '%s' has an unknown kind", t->name,
-                                o->name);
+            return vdev_err_setc(err, VDEV_E_INVAL, "module %s: option '%s' has an unknown kind",
+                                 t->name, o->name);
     }
     return 0;
 }
@@ -54,9 +57,10 @@ int vdev_register_type(const struct vdev_type *t, struct vdev_err *err)
                              "module type size %u, at least %zu (rebuild the module)", t->type_size,
                              min);
     if (!t->name || !t->name[0])
-        return vdev_err_set(err, "module has no type name");
+        return vdev_err_setc(err, VDEV_E_INVAL, "module has no type name");
     if (t->window_size && !t->window.read)
-        return vdev_err_set(err, "module %s: a window without read/write handlers", t->name);
+        return vdev_err_setc(err, VDEV_E_INVAL, "module %s: a window without read/write handlers",
+                             t->name);
     if (check_options(t, err))
         return -1;
     pthread_mutex_lock(&registry_lock);

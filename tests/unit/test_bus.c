@@ -59,6 +59,7 @@ START_TEST(overlap_names_both_parties)
     ck_assert_ptr_null(add(bus, "uart 'x'", VDEV_SPACE_MEM, VDEV_REGION_DEVICE, 0xff000, 0x2000,
                            &all_sizes, &a, &err));
     ck_assert_str_eq(err.msg, "uart 'x' mem:0xff000-0x100fff overlaps ram mem:0x0-0xfffff");
+    ck_assert_int_eq(err.code, VDEV_E_BUSY);
     /* adjacent is fine; the same range in the other space too */
     ck_assert_ptr_nonnull(add(bus, "uart", VDEV_SPACE_MEM, VDEV_REGION_DEVICE, 0x100000, 0x1000,
                               &all_sizes, &a, &err));
@@ -78,6 +79,7 @@ START_TEST(bad_ranges_refused)
     ck_assert_ptr_null(add(bus, "wrap", VDEV_SPACE_MEM, VDEV_REGION_RAM, UINT64_MAX - 0xfff, 0x2000,
                            NULL, NULL, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "runs past the end of mem space"));
+    ck_assert_int_eq(err.code, VDEV_E_RANGE);
     ck_assert_ptr_null(
         add(bus, "io", VDEV_SPACE_IO, VDEV_REGION_DEVICE, 0xfff8, 0x10, &all_sizes, &a, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "runs past the end of io space"));
@@ -189,6 +191,7 @@ START_TEST(move_and_disable)
     /* moving onto b is refused and a stays put */
     ck_assert_int_eq(vdev_region_move(ra, 0xe0010800, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "overlaps bar b"));
+    ck_assert_int_eq(err.code, VDEV_E_BUSY);
     uint64_t v;
     vdev_bus_access(bus, VDEV_SPACE_MEM, 0xe0000010, 4, false, &v);
     ck_assert_uint_eq(a.reads, 1);
@@ -310,6 +313,7 @@ START_TEST(window_children)
     bad.base = 0x2fff;
     ck_assert_int_ne(vdev_region_add_child(w, &bad, NULL, &err), 0);
     ck_assert_str_eq(err.msg, "ctl overlaps data in shm BAR2");
+    ck_assert_int_eq(err.code, VDEV_E_BUSY);
     bad.base = 0xf001;
     ck_assert_int_ne(vdev_region_add_child(w, &bad, NULL, &err), 0);
     bad.base = UINT64_MAX - 0xfff;
