@@ -6,8 +6,9 @@
 #  (b) abidiff against the baseline abi/libvdev.abi: added functions and members appended
 #      to sized tables pass; any other change or a removal fails.
 # scripts/check-abi.sh [BUILD]           check (BUILD defaults to build/)
-# scripts/check-abi.sh --update [BUILD]  rewrite both baselines from BUILD (a release, or
-#                                        after a deliberate, reviewed change)
+# scripts/check-abi.sh --update [BUILD]  rewrite the baselines (symbols, ABI, headers of the
+#                                        old-binary test) from BUILD: at a release, or after a
+#                                        deliberate, reviewed change
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 update=false
@@ -43,7 +44,12 @@ if $update; then
         cat "$tmp/symbols"
     } >"$symbols"
     abi_dump "$baseline"
-    echo "check-abi: wrote $symbols ($(wc -l <"$tmp/symbols") symbols) and $baseline"
+    # The headers the old-binary test (tests/abi) builds its embedder and module with.
+    rm -rf "$top/abi/baseline-include/vdev"
+    mkdir -p "$top/abi/baseline-include"
+    cp -r "$top/include/vdev" "$top/abi/baseline-include/"
+    echo "check-abi: wrote $symbols ($(wc -l <"$tmp/symbols") symbols), $baseline and"
+    echo "  abi/baseline-include/vdev"
     exit 0
 fi
 
