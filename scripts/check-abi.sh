@@ -58,7 +58,8 @@ fail=0
 if ! diff -u <(grep -v '^#' "$symbols") "$tmp/symbols" >"$tmp/diff"; then
     echo "check-abi: libvdev's exports differ from abi/libvdev.symbols (- committed, + built):"
     grep '^[-+][^-+]' "$tmp/diff" || true
-    echo "  new functions: add them to core/libvdev.map in a new node, then --update"
+    echo "  (+: a new function: list it in a new node of core/libvdev.map, then --update;"
+    echo "   -: a released symbol is gone or moved: that breaks every program using it)"
     fail=1
 fi
 awk '{print $2}' "$tmp/symbols" >"$tmp/names"
