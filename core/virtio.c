@@ -104,8 +104,8 @@ void vdev_virtio_fail(struct vdev_virtio *vio, const char *fmt, ...)
     va_end(ap);
     vdev_log(vio->d, VDEV_LOG_ERROR, "virtio: %s; the device needs a reset", msg);
     /* §2.1.2: with DRIVER_OK set the driver hears of it through a config interrupt. */
-    if ((old & VIRTIO_STATUS_DRIVER_OK) && vio->tops && vio->tops->notify_config)
-        vio->tops->notify_config(vio->t);
+    if ((old & VIRTIO_STATUS_DRIVER_OK) && TRANSPORT_HOOK(vio, notify_config))
+        TRANSPORT_HOOK(vio, notify_config)(vio->t);
     /* Stop the device on the event thread; never here (we may be its data thread). */
     if (vio->fail_fd >= 0) {
         uint64_t one = 1;
@@ -228,8 +228,8 @@ struct vdev_virtio *vdev_virtio_attach(struct vdev *d, const struct vdev_virtio_
 
 static void virtio_free(struct vdev_virtio *vio)
 {
-    if (vio->tops && vio->tops->destroy)
-        vio->tops->destroy(vio->t);
+    if (TRANSPORT_HOOK(vio, destroy))
+        TRANSPORT_HOOK(vio, destroy)(vio->t);
     for (unsigned i = 0; i < vio->nq; i++) {
         vdev_unwatch_fd(vio->q[i].watch);
         if (vio->q[i].kick_fd >= 0)
@@ -267,8 +267,8 @@ void vdev_virtio_reset(struct vdev_virtio *vio)
     /* The generation survives: a driver comparing it across the reset must see a change
      * that happened meanwhile. */
     pthread_mutex_unlock(&vio->lock);
-    if (vio->tops && vio->tops->reset)
-        vio->tops->reset(vio->t);
+    if (TRANSPORT_HOOK(vio, reset))
+        TRANSPORT_HOOK(vio, reset)(vio->t);
 }
 
 void vdev_virtio_reset_all(struct vdev_machine *m)
@@ -532,7 +532,6 @@ uint32_t vdev_virtio_config_generation(const struct vdev_virtio *vio)
 void vdev_virtio_config_changed(struct vdev_virtio *vio)
 {
     atomic_fetch_add(&vio->generation, 1);
-    if ((atomic_load(&vio->status) & VIRTIO_STATUS_DRIVER_OK) && vio->tops &&
-        vio->tops->notify_config)
-        vio->tops->notify_config(vio->t);
+    if ((atomic_load(&vio->status) & VIRTIO_STATUS_DRIVER_OK) && TRANSPORT_HOOK(vio, notify_config))
+        TRANSPORT_HOOK(vio, notify_config)(vio->t);
 }

@@ -90,6 +90,7 @@ static void transport_destroy(void *opaque)
 }
 
 static const struct vdev_virtio_transport_ops transport_ops = {
+    .size = sizeof(struct vdev_virtio_transport_ops),
     .notify_queue = notify_queue,
     .notify_config = notify_config,
     .reset = transport_reset,

@@ -128,6 +128,7 @@ static void transport_destroy(void *opaque)
 }
 
 static const struct vdev_virtio_transport_ops transport_ops = {
+    .size = sizeof(struct vdev_virtio_transport_ops),
     .notify_queue = vpci_notify_queue,
     .notify_config = vpci_notify_config,
     .reset = transport_reset,

@@ -20,6 +20,7 @@ extern "C" {
  * DRIVER_OK raises the configuration interrupt from within vdev_virtio_set_status), and
  * from device threads: do not hold a lock across a call into the core that these take. */
 struct vdev_virtio_transport_ops {
+    size_t size; /* sizeof(struct vdev_virtio_transport_ops); nothing beyond it is read */
     /* Raise queue q's interrupt (MSI-X vector of the queue, or ISR bit 0 + INTx/line).
      * Any thread. */
     void (*notify_queue)(void *t, unsigned q);

@@ -232,7 +232,10 @@ static void fn_reset(void *t)
     (void)t;
 }
 static const struct vdev_virtio_transport_ops fn_transport = {
-    .notify_queue = fn_notify_queue, .notify_config = fn_notify_config, .reset = fn_reset};
+    .size = sizeof(struct vdev_virtio_transport_ops),
+    .notify_queue = fn_notify_queue,
+    .notify_config = fn_notify_config,
+    .reset = fn_reset};
 
 static struct vdev_virtio *fn_attach(struct vdev *d, const struct vdev_virtio_ops *ops,
                                      void *opaque, struct vdev_err *err)

@@ -47,7 +47,10 @@ static NET_FIXTURE_UNUSED void ft_reset(void *t)
     (void)t;
 }
 static const struct vdev_virtio_transport_ops ft_ops = {
-    .notify_queue = ft_notify_queue, .notify_config = ft_notify_config, .reset = ft_reset};
+    .size = sizeof(struct vdev_virtio_transport_ops),
+    .notify_queue = ft_notify_queue,
+    .notify_config = ft_notify_config,
+    .reset = ft_reset};
 
 static NET_FIXTURE_UNUSED struct vdev_virtio *
 fake_attach(struct vdev *d, const struct vdev_virtio_ops *ops, void *opaque, struct vdev_err *err)

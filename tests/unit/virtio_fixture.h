@@ -63,7 +63,10 @@ static inline void vt_reset(void *t)
 }
 
 static const struct vdev_virtio_transport_ops vt_transport_ops = {
-    .notify_queue = vt_notify_queue, .notify_config = vt_notify_config, .reset = vt_reset};
+    .size = sizeof(struct vdev_virtio_transport_ops),
+    .notify_queue = vt_notify_queue,
+    .notify_config = vt_notify_config,
+    .reset = vt_reset};
 
 static inline void vt_config_read(void *opaque, uint32_t off, void *buf, uint32_t len)
 {
