@@ -16,6 +16,9 @@
 /* p->member when the caller's table has it, else 0 / NULL. */
 #define VDEV_SIZED_GET(p, type, member) (VDEV_SIZED_HAS(p, type, member) ? (p)->member : 0)
 
+/* The same for a module's struct vdev_type, whose size member is type_size. */
+#define VDEV_TYPE_HAS(t, member) ((t)->type_size >= VDEV_SIZE_THROUGH(struct vdev_type, member))
+
 /* Hook `member` of the caller's table p (which may be NULL), or NULL when it has none. */
 #define VDEV_HOOK(p, type, member) ((p) && VDEV_SIZED_HAS(p, type, member) ? (p)->member : NULL)
 
