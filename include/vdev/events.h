@@ -10,7 +10,6 @@
 #define VDEV_EVENTS_H
 
 #include <vdev/export.h>
-
 #include <vdev/types.h>
 
 #ifdef __cplusplus

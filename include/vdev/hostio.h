@@ -4,7 +4,6 @@
 #define VDEV_HOSTIO_H
 
 #include <vdev/export.h>
-
 #include <vdev/module.h>
 
 #ifdef __cplusplus

@@ -12,12 +12,11 @@
 #ifndef VDEV_MACHINE_H
 #define VDEV_MACHINE_H
 
-#include <vdev/export.h>
-
 #include <stdio.h>
 #include <vdev/bus.h>
 #include <vdev/config.h>
 #include <vdev/embedder.h>
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus

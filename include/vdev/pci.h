@@ -26,9 +26,8 @@
 #ifndef VDEV_PCI_H
 #define VDEV_PCI_H
 
-#include <vdev/export.h>
-
 #include <vdev/bus.h>
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus

@@ -18,9 +18,8 @@
 #ifndef VDEV_VIRTIO_H
 #define VDEV_VIRTIO_H
 
-#include <vdev/export.h>
-
 #include <sys/uio.h>
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus

@@ -26,11 +26,10 @@
 #ifndef VDEV_ACPI_H
 #define VDEV_ACPI_H
 
-#include <vdev/export.h>
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus

@@ -12,7 +12,6 @@
 #define VDEV_BUS_H
 
 #include <vdev/export.h>
-
 #include <vdev/types.h>
 
 #ifdef __cplusplus

@@ -10,7 +10,6 @@
 #define VDEV_CONFIG_H
 
 #include <vdev/export.h>
-
 #include <vdev/types.h>
 
 #ifdef __cplusplus

@@ -20,11 +20,10 @@
 #ifndef VDEV_FDT_H
 #define VDEV_FDT_H
 
-#include <vdev/export.h>
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus

@@ -8,9 +8,8 @@
 #ifndef VDEV_MODULE_H
 #define VDEV_MODULE_H
 
-#include <vdev/export.h>
-
 #include <stdio.h>
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus

@@ -2,11 +2,10 @@
 #ifndef VDEV_TYPES_H
 #define VDEV_TYPES_H
 
-#include <vdev/export.h>
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <vdev/export.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -9,7 +9,6 @@
 #define VDEV_VIRTIO_TRANSPORT_H
 
 #include <vdev/export.h>
-
 #include <vdev/virtio.h>
 
 #ifdef __cplusplus
