@@ -2,7 +2,7 @@
 # Checks libvdev's ABI against what is committed (docs/api-stability.md):
 #  (a) the exported symbols of BUILD/core/libvdev.so, with their versions, equal
 #      abi/libvdev.symbols, and their names equal the functions include/vdev declares with
-#      VDEV_API; libvdev exports no data;
+#      VDEV_API; libvdev exports no data; the modules in BUILD/modules call exports only;
 #  (b) abidiff against the baseline abi/libvdev.abi: added functions and members appended
 #      to sized tables pass; any other change or a removal fails.
 # scripts/check-abi.sh [BUILD]           check (BUILD defaults to build/)
@@ -69,6 +69,13 @@ if ! diff -u <("$top/scripts/abi-declared.sh") "$tmp/names" >"$tmp/diff2"; then
     grep '^[-+][^-+]' "$tmp/diff2" || true
     fail=1
 fi
+# Modules resolve their calls against libvdev at dlopen: they may use exports only.
+for mod in "$build"/modules/vdev-*.so; do
+    [ -e "$mod" ] || continue
+    nm -D --undefined-only "$mod" | awk '{sub(/@.*/, "", $2); print $2}' | grep -E '^(vdev|pci|vpci)_' |
+        sort -u | comm -23 - "$tmp/names" | sed "s|^|  $(basename "$mod") needs the hidden |" |
+        grep . && fail=1
+done
 if awk '$3 != "T" {found = 1; print "  exported data: " $2} END {exit !found}' "$tmp/exported"; then
     echo "check-abi: libvdev exports data (use an accessor function)"
     fail=1
