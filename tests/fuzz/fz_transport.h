@@ -219,6 +219,7 @@ static inline void fzt_build(struct fzt *t, const char *config, bool pci)
     memset(t, 0, sizeof(*t));
     struct fz_machine *fm = &t->fm;
     fm->stop_status = -1;
+    fm->ops.size = sizeof(fm->ops);
     fm->ops.set_irq_line = fzt_set_irq_line;
     fm->ops.signal_msi = fzt_signal_msi;
     fm->ops.log = fzt_log;
