@@ -24,6 +24,8 @@ suppr=$top/abi/libvdev.abignore
 tmp=$(mktemp -d /tmp/vdevkit-abi-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 [ -f "$lib" ] || { echo "check-abi: no $lib (build first)"; exit 1; }
+command -v abidw >/dev/null ||
+    { echo "check-abi: no abidw (scripts/install-deps.sh installs abigail-tools)"; exit 1; }
 
 # The ABI as abidw sees it through the public headers; both sides of the comparison are
 # made this way (abidiff of the XML against the binary filters too much out).
@@ -33,7 +35,10 @@ abi_dump() {
 }
 
 # "VERSION name" per exported symbol; the version node itself (type A) is no symbol.
-nm -D --defined-only "$lib" | awk '$2 != "A" {split($3, s, "@"); print s[3], s[1], $2}' |
+# (name@@NODE is a default version, name@NODE an older one kept for old binaries; a symbol
+# without a node shows as "-".)
+nm -D --defined-only "$lib" |
+    awk '$2 != "A" {n = split($3, s, "@"); print (n > 1 ? s[n] : "-"), s[1], $2}' |
     sort -k2 >"$tmp/exported"
 awk '{print $1, $2}' "$tmp/exported" >"$tmp/symbols"
 if $update; then
