@@ -19,7 +19,7 @@ static void reg_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
     sink += v;
 }
 
-static const struct vdev_region_ops ops = {reg_read, reg_write, 0};
+static const struct vdev_region_ops ops = {sizeof(struct vdev_region_ops), reg_read, reg_write, 0};
 
 static double now_ns(void)
 {

@@ -31,11 +31,15 @@ static void notify_config(void *t)
 {
 }
 
-static const struct vdev_virtio_transport_ops transport = {.notify_queue = notify_queue,
-                                                           .notify_config = notify_config};
+static const struct vdev_virtio_transport_ops transport = {
+    .size = sizeof(struct vdev_virtio_transport_ops),
+    .notify_queue = notify_queue,
+    .notify_config = notify_config};
 
-static const struct vdev_virtio_ops bench_ops = {
-    .device_id = 1, .num_queues = 1, .queue_size_max = QSIZE};
+static const struct vdev_virtio_ops bench_ops = {.size = sizeof(struct vdev_virtio_ops),
+                                                 .device_id = 1,
+                                                 .num_queues = 1,
+                                                 .queue_size_max = QSIZE};
 
 static int bench_assign(struct vdev *d)
 {

@@ -18,6 +18,7 @@
 
 #include "epoch.h"
 #include "internal.h"
+#include "sized.h"
 
 /* One enabled region as a lookup sees it. Inside a window, base is the offset in it. */
 struct map_entry {
@@ -158,16 +159,17 @@ static int check_range(struct vdev_bus *bus, enum vdev_space space, const char *
         return vdev_err_set(err, "%s: empty window at %s:0x%llx", owner, space_name(space),
                             (unsigned long long)base);
     if (base > space_limit[space] || size - 1 > space_limit[space] - base)
-        return vdev_err_set(err, "%s: window %s:0x%llx size 0x%llx runs past the end of %s space",
-                            owner, space_name(space), (unsigned long long)base,
-                            (unsigned long long)size, space_name(space));
+        return vdev_err_setc(err, VDEV_E_RANGE,
+                             "%s: window %s:0x%llx size 0x%llx runs past the end of %s space",
+                             owner, space_name(space), (unsigned long long)base,
+                             (unsigned long long)size, space_name(space));
     struct vdev_region *o = find_overlap(bus, space, base, size, self);
     if (o)
-        return vdev_err_set(err, "%s %s:0x%llx-0x%llx overlaps %s %s:0x%llx-0x%llx", owner,
-                            space_name(space), (unsigned long long)base,
-                            (unsigned long long)last_byte(base, size), o->owner, space_name(space),
-                            (unsigned long long)o->base,
-                            (unsigned long long)last_byte(o->base, o->size));
+        return vdev_err_setc(err, VDEV_E_BUSY, "%s %s:0x%llx-0x%llx overlaps %s %s:0x%llx-0x%llx",
+                             owner, space_name(space), (unsigned long long)base,
+                             (unsigned long long)last_byte(base, size), o->owner, space_name(space),
+                             (unsigned long long)o->base,
+                             (unsigned long long)last_byte(o->base, o->size));
     return 0;
 }
 
@@ -257,14 +259,30 @@ static void notify_kids(struct vdev_bus *bus, const struct vdev_region *w, bool 
 static int add_region(struct vdev_bus *bus, const struct vdev_region_desc *desc,
                       struct vdev_region *parent, struct vdev_region **out, struct vdev_err *err);
 
+int vdev_region_ops_check(const struct vdev_region_ops *ops, const char *owner,
+                          struct vdev_err *err)
+{
+    /* Every member of the 0.2 table is read: a smaller one was never built from our headers. */
+    size_t min = VDEV_SIZE_THROUGH(struct vdev_region_ops, sizes);
+    if (ops && ops->size < min)
+        return vdev_err_setc(err, VDEV_E_INVAL,
+                             "%s: region ops of %zu bytes, at least %zu (set .size = "
+                             "sizeof(struct vdev_region_ops))",
+                             owner, ops->size, min);
+    if (!ops || !ops->read || !ops->write)
+        return vdev_err_setc(err, VDEV_E_INVAL, "%s: a device window needs read and write handlers",
+                             owner);
+    return 0;
+}
+
 int vdev_bus_add(struct vdev_bus *bus, const struct vdev_region_desc *desc,
                  struct vdev_region **out, struct vdev_err *err)
 {
     const char *owner = desc->owner ? desc->owner : "?";
     if (desc->space != VDEV_SPACE_MEM && desc->space != VDEV_SPACE_IO)
         return vdev_err_set(err, "%s: bad address space", owner);
-    if (desc->kind == VDEV_REGION_DEVICE && (!desc->ops || !desc->ops->read || !desc->ops->write))
-        return vdev_err_set(err, "%s: a device window needs read and write handlers", owner);
+    if (desc->kind == VDEV_REGION_DEVICE && vdev_region_ops_check(desc->ops, owner, err))
+        return -1;
     return add_region(bus, desc, NULL, out, err);
 }
 
@@ -276,8 +294,8 @@ int vdev_region_add_child(struct vdev_region *w, const struct vdev_region_desc *
         return vdev_err_set(err, "%s: not inside a window", owner);
     if (desc->kind != VDEV_REGION_DEVICE && desc->kind != VDEV_REGION_DEVMEM)
         return vdev_err_set(err, "%s: only device windows and device memory go in a window", owner);
-    if (desc->kind == VDEV_REGION_DEVICE && (!desc->ops || !desc->ops->read || !desc->ops->write))
-        return vdev_err_set(err, "%s: a device window needs read and write handlers", owner);
+    if (desc->kind == VDEV_REGION_DEVICE && vdev_region_ops_check(desc->ops, owner, err))
+        return -1;
     if (desc->space != w->space || desc->size == 0 || desc->base > w->size ||
         desc->size > w->size - desc->base)
         return vdev_err_set(err,
@@ -299,7 +317,8 @@ static int add_region(struct vdev_bus *bus, const struct vdev_region_desc *desc,
     if (parent) {
         struct vdev_region *o = find_overlap_in(bus, desc->space, base, desc->size, NULL, parent);
         if (o)
-            rc = vdev_err_set(err, "%s overlaps %s in %s", owner, o->owner, parent->owner);
+            rc = vdev_err_setc(err, VDEV_E_BUSY, "%s overlaps %s in %s", owner, o->owner,
+                               parent->owner);
     } else {
         rc = check_range(bus, desc->space, owner, desc->base, desc->size, NULL, err);
     }
@@ -403,7 +422,8 @@ int vdev_region_set_enabled(struct vdev_region *r, bool enabled, struct vdev_err
     if (enabled && r->parent) {
         struct vdev_region *o = find_overlap_in(bus, r->space, r->base, r->size, r, r->parent);
         if (o)
-            rc = vdev_err_set(err, "%s overlaps %s in %s", r->owner, o->owner, r->parent->owner);
+            rc = vdev_err_setc(err, VDEV_E_BUSY, "%s overlaps %s in %s", r->owner, o->owner,
+                               r->parent->owner);
     } else if (enabled) {
         rc = check_range(bus, r->space, r->owner, r->base, r->size, r, err);
     }

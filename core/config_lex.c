@@ -13,6 +13,8 @@
 #include <string.h>
 #include <vdev/config.h>
 
+#include "errc.h"
+
 #define INCLUDE_DEPTH_MAX 16
 #define FILE_SIZE_MAX     (16u << 20) /* a config file is small; refuse /dev/zero and friends */
 /* What one parse call may expand to, counting a file again each time it is included: files
@@ -72,7 +74,7 @@ static const char *intern(struct vdev_config *cfg, const char *s, size_t len)
 
 static int oom(struct lexer *L)
 {
-    return vdev_err_set(L->err, "out of memory");
+    return vdev_err_setc(L->err, VDEV_E_NOMEM, "out of memory");
 }
 
 static int push(struct lexer *L, char *text, struct vdev_srcpos pos, bool quoted, const char *dir)
@@ -117,11 +119,11 @@ static char *join(const char *dir, const char *name)
 /* One error for an expansion over budget, at the @token `at`. */
 static int budget_error(struct lexer *L, const struct vdev_token *at, const char *what)
 {
-    return vdev_err_set(L->err,
-                        "%s:%u:%u: %s: the configuration expands to more than %s (hint: a file "
-                        "included several times, at several levels, counts each time; include "
-                        "it once)",
-                        at->pos.file, at->pos.line, at->pos.col, at->text, what);
+    return vdev_err_setc(L->err, VDEV_E_CONFIG,
+                         "%s:%u:%u: %s: the configuration expands to more than %s (hint: a file "
+                         "included several times, at several levels, counts each time; include "
+                         "it once)",
+                         at->pos.file, at->pos.line, at->pos.col, at->text, what);
 }
 
 static int include(struct lexer *L, const struct vdev_token *at)
@@ -133,7 +135,8 @@ static int include(struct lexer *L, const struct vdev_token *at)
         return budget_error(L, at, what);
     }
     if (at->text[1] == '\0')
-        return vdev_err_set(L->err, "%s:%u:%u: '@' needs a file name", p->file, p->line, p->col);
+        return vdev_err_setc(L->err, VDEV_E_CONFIG, "%s:%u:%u: '@' needs a file name", p->file,
+                             p->line, p->col);
     char *path = join(at->dir, at->text + 1);
     if (!path)
         return oom(L);
@@ -216,8 +219,8 @@ static int lex_text(struct lexer *L, const char *name, const char *dir, const ch
         bool quoted;
         size_t end = scan_token(s, len, i, NULL, &n, &quoted, &bad);
         if (end == (size_t)-1)
-            return vdev_err_set(L->err, "%s:%u:%u: unterminated quote", name, line,
-                                (unsigned)(bad - line_start + 1));
+            return vdev_err_setc(L->err, VDEV_E_CONFIG, "%s:%u:%u: unterminated quote", name, line,
+                                 (unsigned)(bad - line_start + 1));
         if (++L->tokens > EXPAND_TOKENS_MAX) {
             char tmp[32], what[64];
             snprintf(tmp, sizeof(tmp), "%.*s", (int)(n < 24 ? n : 24), s + i);
@@ -284,13 +287,13 @@ static int read_all(FILE *f, char **buf, size_t *len)
 }
 
 /* Reports a problem with the file `path`: at the @token when it was included. */
-static int file_error(struct lexer *L, const char *path, const struct vdev_token *at,
+static int file_error(struct lexer *L, int code, const char *path, const struct vdev_token *at,
                       const char *what)
 {
     if (at)
-        return vdev_err_set(L->err, "%s:%u:%u: %s: %s", at->pos.file, at->pos.line, at->pos.col,
-                            at->text, what);
-    return vdev_err_set(L->err, "%s: %s", path, what);
+        return vdev_err_setc(L->err, code, "%s:%u:%u: %s: %s", at->pos.file, at->pos.line,
+                             at->pos.col, at->text, what);
+    return vdev_err_setc(L->err, code, "%s: %s", path, what);
 }
 
 static int cycle_error(struct lexer *L, int from, const char *path, const struct vdev_token *at)
@@ -304,8 +307,8 @@ static int cycle_error(struct lexer *L, int from, const char *path, const struct
     }
     if (n < sizeof(chain))
         snprintf(chain + n, sizeof(chain) - n, "%s", path);
-    return vdev_err_set(L->err, "%s:%u:%u: %s: include cycle: %s", at->pos.file, at->pos.line,
-                        at->pos.col, at->text, chain);
+    return vdev_err_setc(L->err, VDEV_E_CONFIG, "%s:%u:%u: %s: include cycle: %s", at->pos.file,
+                         at->pos.line, at->pos.col, at->text, chain);
 }
 
 static int lex_file(struct lexer *L, const char *path, const struct vdev_token *at)
@@ -313,15 +316,16 @@ static int lex_file(struct lexer *L, const char *path, const struct vdev_token *
     char what[128];
     if (L->depth >= INCLUDE_DEPTH_MAX) {
         snprintf(what, sizeof(what), "includes nested deeper than %d", INCLUDE_DEPTH_MAX);
-        return file_error(L, path, at, what);
+        return file_error(L, VDEV_E_CONFIG, path, at, what);
     }
     FILE *f = fopen(path, "rb");
     char *real = f ? realpath(path, NULL) : NULL;
     if (!real) {
+        int code = vdev_errc_from_errno(errno);
         snprintf(what, sizeof(what), "cannot open: %s", strerror(errno));
         if (f)
             fclose(f);
-        return file_error(L, path, at, what);
+        return file_error(L, code, path, at, what);
     }
     for (int i = 0; i < L->depth; i++) {
         if (strcmp(L->stack[i].real, real) == 0) {
@@ -338,14 +342,14 @@ static int lex_file(struct lexer *L, const char *path, const struct vdev_token *
         free(real);
         free(buf);
         snprintf(what, sizeof(what), "%u MiB of text", EXPAND_BYTES_MAX >> 20);
-        return at ? budget_error(L, at, what) : file_error(L, path, at, what);
+        return at ? budget_error(L, at, what) : file_error(L, VDEV_E_RANGE, path, at, what);
     }
     if (e) {
         free(real);
         if (e == EFBIG)
-            return file_error(L, path, at, "file too large (over 16 MiB)");
+            return file_error(L, VDEV_E_RANGE, path, at, "file too large (over 16 MiB)");
         snprintf(what, sizeof(what), "cannot read: %s", strerror(e));
-        return file_error(L, path, at, what);
+        return file_error(L, vdev_errc_from_errno(e), path, at, what);
     }
 
     const char *name = intern(L->cfg, path, strlen(path));
@@ -370,8 +374,8 @@ static int lex_file(struct lexer *L, const char *path, const struct vdev_token *
                 line++;
                 ls = i + 1;
             }
-        rc = vdev_err_set(L->err, "%s:%u:%u: unexpected NUL byte", name, line,
-                          (unsigned)((size_t)(nul - buf) - ls + 1));
+        rc = vdev_err_setc(L->err, VDEV_E_CONFIG, "%s:%u:%u: unexpected NUL byte", name, line,
+                           (unsigned)((size_t)(nul - buf) - ls + 1));
     } else {
         L->stack[L->depth].real = real;
         L->stack[L->depth].name = name;
@@ -423,7 +427,7 @@ int vdev_lex_file_(struct vdev_config *cfg, const char *path, struct vdev_token_
     struct lexer L;
     lexer_init(&L, cfg, out, err);
     if (!path || !*path)
-        return vdev_err_set(err, "no configuration file name given");
+        return vdev_err_setc(err, VDEV_E_INVAL, "no configuration file name given");
     return lex_file(&L, path, NULL);
 }
 

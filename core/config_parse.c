@@ -86,12 +86,13 @@ perr(struct parser *P, const struct vdev_srcpos *pos, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return vdev_err_set(P->err, "%s:%u:%u: %s", pos->file, pos->line, pos->col, msg);
+    return vdev_err_setc(P->err, VDEV_E_CONFIG, "%s:%u:%u: %s", pos->file, pos->line, pos->col,
+                         msg);
 }
 
 static int oom(struct parser *P)
 {
-    return vdev_err_set(P->err, "out of memory");
+    return vdev_err_setc(P->err, VDEV_E_NOMEM, "out of memory");
 }
 
 static int keyword(const struct vdev_token *t)
@@ -348,9 +349,10 @@ static int kw_reserve(struct parser *P, const struct vdev_token *kw)
 
 static const struct vdev_config_var *find_var(const char *name)
 {
-    for (size_t k = 0; vdev_config_vars[k].name; k++)
-        if (strcmp(vdev_config_vars[k].name, name) == 0)
-            return &vdev_config_vars[k];
+    const struct vdev_config_var *var;
+    for (size_t k = 0; (var = vdev_config_var_at(k)); k++)
+        if (strcmp(var->name, name) == 0)
+            return var;
     return NULL;
 }
 
@@ -378,8 +380,8 @@ static int kw_set(struct parser *P, const struct vdev_token *kw)
     if (!var) {
         const char *names[16];
         size_t k = 0;
-        for (; vdev_config_vars[k].name && k < 15; k++)
-            names[k] = vdev_config_vars[k].name;
+        for (; vdev_config_var_at(k) && k < 15; k++)
+            names[k] = vdev_config_var_at(k)->name;
         names[k] = NULL;
         const char *best = vdev_closest_word(v->text, names);
         char hint[96] = "";
@@ -662,7 +664,7 @@ int vdev_config_parse_args(struct vdev_config *cfg, int argc, char *const argv[]
 {
     struct vdev_token_list_ list = {NULL, 0, 0};
     if (!cfg)
-        return vdev_err_set(err, "no configuration");
+        return vdev_err_setc(err, VDEV_E_INVAL, "no configuration");
     return run(cfg, &list, vdev_lex_args_(cfg, argc, argv, &list, err), err);
 }
 
@@ -670,7 +672,7 @@ int vdev_config_parse_file(struct vdev_config *cfg, const char *path, struct vde
 {
     struct vdev_token_list_ list = {NULL, 0, 0};
     if (!cfg)
-        return vdev_err_set(err, "no configuration");
+        return vdev_err_setc(err, VDEV_E_INVAL, "no configuration");
     return run(cfg, &list, vdev_lex_file_(cfg, path, &list, err), err);
 }
 
@@ -679,6 +681,6 @@ int vdev_config_parse_string(struct vdev_config *cfg, const char *name, const ch
 {
     struct vdev_token_list_ list = {NULL, 0, 0};
     if (!cfg)
-        return vdev_err_set(err, "no configuration");
+        return vdev_err_setc(err, VDEV_E_INVAL, "no configuration");
     return run(cfg, &list, vdev_lex_string_(cfg, name, text, &list, err), err);
 }

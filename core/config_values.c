@@ -6,7 +6,7 @@
 #include <string.h>
 #include <vdev/config.h>
 
-const struct vdev_config_var vdev_config_vars[] = {
+static const struct vdev_config_var config_vars[] = {
     {"acpi-dump-file", "PATH", "write the generated ACPI tables to PATH"},
     {"exit-on-halt", "yes|no", "end the VM when the guest halts"},
     {"fdt-dump-file", "PATH", "write the generated flattened device tree to PATH"},
@@ -16,6 +16,11 @@ const struct vdev_config_var vdev_config_vars[] = {
     {"runtime-dir", "PATH", "folder for the VM's run-time files (named endpoints)"},
     {NULL, NULL, NULL},
 };
+
+const struct vdev_config_var *vdev_config_var_at(size_t i)
+{
+    return i < sizeof(config_vars) / sizeof(config_vars[0]) - 1 ? &config_vars[i] : NULL;
+}
 
 static const char why_number[] = "expected a number like 4096, 0x1000 or 32M";
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errc.h"
 #include "internal.h"
 
 #define CONTROL_MAX_CLIENTS 8
@@ -362,10 +363,10 @@ static int claim_path(const char *path, const char *system, struct vdev_err *err
     int e = errno;
     close(fd);
     if (rc == 0 || e == EAGAIN || e == EINPROGRESS)
-        return vdev_err_set(err,
-                            "another VM with system name '%s' is running: its control socket %s "
-                            "answers (hint: give each VM its own 'system' name)",
-                            system, path);
+        return vdev_err_setc(err, VDEV_E_BUSY,
+                             "another VM with system name '%s' is running: its control socket %s "
+                             "answers (hint: give each VM its own 'system' name)",
+                             system, path);
     if (unlink(path) && errno != ENOENT)
         return vdev_err_set(err, "cannot remove the stale control socket %s: %s", path,
                             strerror(errno));
@@ -430,7 +431,8 @@ int vdev_machine_control_open(struct vdev_machine *m, struct vdev_err *err)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     memcpy(sa.sun_path, path, strlen(path) + 1);
     if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa))) {
-        vdev_err_set(err, "cannot create the control socket %s: %s", path, strerror(errno));
+        vdev_err_setc(err, vdev_errc_from_errno(errno), "cannot create the control socket %s: %s",
+                      path, strerror(errno));
         close(c->listen_fd);
         c->listen_fd = -1; /* not ours: do not unlink it */
         goto fail;

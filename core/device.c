@@ -85,13 +85,13 @@ static int check_bus_windows(struct vdev *d, uint64_t len, struct vdev_err *err)
     }
     for (size_t i = 0; i < n; i++)
         if (ranges_meet(d->loc.addr, len, w[i].base, w[i].size))
-            return vdev_err_at(err, d->loc_pos,
-                               "vdev %s: option 'loc': %s 0x%llx-0x%llx overlaps %s "
-                               "0x%llx-0x%llx",
-                               d->type->name, d->label, (unsigned long long)d->loc.addr,
-                               (unsigned long long)(d->loc.addr + len - 1), w[i].what,
-                               (unsigned long long)w[i].base,
-                               (unsigned long long)(w[i].base + w[i].size - 1));
+            return vdev_err_atc(err, VDEV_E_BUSY, d->loc_pos,
+                                "vdev %s: option 'loc': %s 0x%llx-0x%llx overlaps %s "
+                                "0x%llx-0x%llx",
+                                d->type->name, d->label, (unsigned long long)d->loc.addr,
+                                (unsigned long long)(d->loc.addr + len - 1), w[i].what,
+                                (unsigned long long)w[i].base,
+                                (unsigned long long)(w[i].base + w[i].size - 1));
     return 0;
 }
 
@@ -105,7 +105,7 @@ static int settle_loc(struct vdev *d, struct vdev_err *err)
          * (pinned slots were claimed before any device was placed). */
         struct vdev_err e;
         if (pci->p->alloc(pci->bus, &d->loc, d->label, &e))
-            return vdev_err_at(err, d->cfg->pos, "vdev %s: %s", t->name, e.msg);
+            return vdev_err_atc(err, VDEV_AT_CODE(e), d->cfg->pos, "vdev %s: %s", t->name, e.msg);
         d->loc_pos = d->cfg->pos;
         return 0;
     }
@@ -200,7 +200,7 @@ static int settle_intr(struct vdev *d, struct vdev_err *err)
     }
     struct vdev_err lerr;
     if (vdev_claim_line(d->m, &d->intr, d->label, false, &d->gsi, d->intr_pos, &lerr))
-        return vdev_err_at(err, d->intr_pos, "vdev %s: %s", t->name, lerr.msg);
+        return vdev_err_atc(err, VDEV_AT_CODE(lerr), d->intr_pos, "vdev %s: %s", t->name, lerr.msg);
     d->has_gsi = true;
     return 0;
 }
@@ -216,8 +216,8 @@ int vdev_device_claim_pinned(struct vdev_machine *m, struct vdev_err *err)
         if (!d->loc_given || d->loc.kind != VDEV_LOC_PCI || !(d->type->places & VDEV_PLACE_PCI))
             continue;
         if (pci->p->claim(pci->bus, &d->loc, d->label, &e))
-            return vdev_err_at(err, d->loc_pos, "vdev %s: option 'loc': %s: %s", d->type->name,
-                               d->label, e.msg);
+            return vdev_err_atc(err, VDEV_AT_CODE(e), d->loc_pos, "vdev %s: option 'loc': %s: %s",
+                                d->type->name, d->label, e.msg);
     }
     return 0;
 }
@@ -227,6 +227,7 @@ int vdev_device_assign(struct vdev *d, struct vdev_err *err)
     if (settle_loc(d, err) || settle_intr(d, err))
         return -1;
     if (d->type->window_size && d->loc.kind != VDEV_LOC_PCI) {
+        d->window_ops.size = sizeof(d->window_ops);
         d->window_ops.read = window_read;
         d->window_ops.write = window_write;
         d->window_ops.sizes = d->type->window.sizes;
@@ -241,7 +242,8 @@ int vdev_device_assign(struct vdev *d, struct vdev_err *err)
         };
         struct vdev_err berr;
         if (vdev_bus_add(d->m->bus, &desc, &d->window, &berr))
-            return vdev_err_at(err, d->loc_pos, "vdev %s: %s", d->type->name, berr.msg);
+            return vdev_err_atc(err, VDEV_AT_CODE(berr), d->loc_pos, "vdev %s: %s", d->type->name,
+                                berr.msg);
     }
     if (d->type->assign && d->type->assign(d)) {
         if (err && !err->msg[0])
@@ -340,6 +342,6 @@ void vdev_request_stop(struct vdev *d, int status)
     /* The first request decides the exit status. */
     if (__atomic_compare_exchange_n(&m->stop_status, &expected, status & 0xff, false,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
-        m->ops && m->ops->request_stop)
-        m->ops->request_stop(m->ctx, status & 0xff);
+        EMB_HOOK(m, request_stop))
+        EMB_HOOK(m, request_stop)(m->ctx, status & 0xff);
 }

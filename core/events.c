@@ -266,9 +266,9 @@ static int doorbell_bind(struct vdev_doorbell *db, struct vdev_err *err)
 {
     struct vdev_machine *m = db->d->m;
     const struct vdev_doorbell_desc *ds = &db->desc;
-    db->exitless = m->ops && m->ops->ioeventfd &&
-                   m->ops->ioeventfd(m->ctx, db->fd, ds->space, ds->addr, ds->len, ds->match,
-                                     ds->data, true) == 0;
+    db->exitless =
+        EMB_HOOK(m, ioeventfd) && EMB_HOOK(m, ioeventfd)(m->ctx, db->fd, ds->space, ds->addr,
+                                                         ds->len, ds->match, ds->data, true) == 0;
     if (db->exitless)
         return 0;
     struct vdev_region *r = vdev_bus_find(m->bus, ds->space, ds->addr);
@@ -290,9 +290,11 @@ static int doorbell_bind(struct vdev_doorbell *db, struct vdev_err *err)
 static void doorbell_unbind(struct vdev_doorbell *db)
 {
     struct vdev_machine *m = db->d->m;
+    int (*ioeventfd)(void *, int, enum vdev_space, uint64_t, unsigned, bool, uint64_t, bool) =
+        EMB_HOOK(m, ioeventfd);
     if (db->exitless)
-        m->ops->ioeventfd(m->ctx, db->fd, db->desc.space, db->desc.addr, db->desc.len,
-                          db->desc.match, db->desc.data, false);
+        ioeventfd(m->ctx, db->fd, db->desc.space, db->desc.addr, db->desc.len, db->desc.match,
+                  db->desc.data, false);
     db->exitless = false;
 }
 
@@ -424,8 +426,8 @@ struct vdev_irqfd *vdev_irqfd_line(struct vdev *d, bool level, struct vdev_err *
     if (level)
         f->resample_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     f->line = d->gsi;
-    f->exitless = m->ops && m->ops->irqfd_line &&
-                  m->ops->irqfd_line(m->ctx, f->fd, f->resample_fd, d->gsi, true) == 0;
+    f->exitless = EMB_HOOK(m, irqfd_line) &&
+                  EMB_HOOK(m, irqfd_line)(m->ctx, f->fd, f->resample_fd, d->gsi, true) == 0;
     return irqfd_finish(f, err);
 }
 
@@ -437,7 +439,7 @@ struct vdev_irqfd *vdev_irqfd_msi(struct vdev *d, const struct vdev_msi *msi, st
     atomic_store(&f->msi_addr, msi->addr);
     atomic_store(&f->msi_data, msi->data);
     struct vdev_machine *m = d->m;
-    f->exitless = m->ops && m->ops->irqfd_msi && m->ops->irqfd_msi(m->ctx, f->fd, msi, true) == 0;
+    f->exitless = EMB_HOOK(m, irqfd_msi) && EMB_HOOK(m, irqfd_msi)(m->ctx, f->fd, msi, true) == 0;
     return irqfd_finish(f, err);
 }
 
@@ -447,7 +449,7 @@ int vdev_irqfd_set_msi(struct vdev_irqfd *f, const struct vdev_msi *msi)
     atomic_store(&f->msi_data, msi->data);
     struct vdev_machine *m = f->d->m;
     if (f->exitless && !f->paused)
-        return m->ops->irqfd_msi(m->ctx, f->fd, msi, true);
+        return EMB_HOOK(m, irqfd_msi)(m->ctx, f->fd, msi, true);
     return 0; /* a paused irqfd takes the message when it is bound again */
 }
 
@@ -457,9 +459,9 @@ static bool embedder_bind(struct vdev_irqfd *f, bool assign)
     struct vdev_machine *m = f->d->m;
     if (f->is_msi) {
         struct vdev_msi msi = {atomic_load(&f->msi_addr), atomic_load(&f->msi_data)};
-        return m->ops->irqfd_msi(m->ctx, f->fd, assign ? &msi : NULL, assign) == 0;
+        return EMB_HOOK(m, irqfd_msi)(m->ctx, f->fd, assign ? &msi : NULL, assign) == 0;
     }
-    return m->ops->irqfd_line(m->ctx, f->fd, f->resample_fd, f->line, assign) == 0;
+    return EMB_HOOK(m, irqfd_line)(m->ctx, f->fd, f->resample_fd, f->line, assign) == 0;
 }
 
 int vdev_irqfd_set_bound(struct vdev_irqfd *f, bool bound)
@@ -526,9 +528,9 @@ void vdev_irqfd_free(struct vdev_irqfd *f)
     struct vdev_machine *m = f->d->m;
     if (f->exitless && !f->paused) {
         if (f->is_msi)
-            m->ops->irqfd_msi(m->ctx, f->fd, NULL, false);
+            EMB_HOOK(m, irqfd_msi)(m->ctx, f->fd, NULL, false);
         else
-            m->ops->irqfd_line(m->ctx, f->fd, f->resample_fd, f->d->gsi, false);
+            EMB_HOOK(m, irqfd_line)(m->ctx, f->fd, f->resample_fd, f->d->gsi, false);
     }
     watch_remove(f->watch);
     close(f->fd);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <vdev/vdev.h>
 
+#include "sized.h"
 #include "transport_api.h"
 
 #define VDEV_MAX_PICS          8
@@ -112,7 +113,7 @@ struct vdev_bus_slot {
 };
 
 struct vdev_machine {
-    const struct vdev_embedder_ops *ops;
+    const struct vdev_embedder_ops *ops; /* read through EMB_HOOK only */
     void *ctx;
     struct vdev_config cfg;
     struct vdev_bus *bus;
@@ -196,7 +197,14 @@ int vdev_log_parse(struct vdev *d, const char *filters, const char *dest, const 
 void vdev_log_close(struct vdev *d);
 const char *vdev_log_level_name(enum vdev_log_level level);
 
-/* err.c helpers (vdev_err_at and vdev_strdup: transport_api.h) */
+/* The embedder's hook `h`, or NULL when it has none or its table (an older build) ends
+ * before h (core/sized.h). */
+#define EMB_HOOK(m, h) VDEV_HOOK((m)->ops, struct vdev_embedder_ops, h)
+
+/* err.c helpers (vdev_err_at, vdev_err_atc, VDEV_AT_CODE and vdev_strdup: transport_api.h) */
+/* A DEVICE region's ops from a module or the embedder: sized, with read and write. */
+int vdev_region_ops_check(const struct vdev_region_ops *ops, const char *owner,
+                          struct vdev_err *err);
 /* Appends ", did you mean 'X'?" style hint: returns " (did you mean 'X'?)" or "". */
 const char *vdev_did_you_mean(char *buf, size_t len, const char *word, const char *const *cands);
 

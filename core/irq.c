@@ -71,7 +71,8 @@ int vdev_claim_line(struct vdev_machine *m, const struct vdev_intr *intr, const 
         return -1;
     const char *cur = p->line_owner[intr->line];
     if (cur && !shared_ok)
-        return vdev_err_set(err, "%s:%u is already used by %s", p->name, intr->line, cur);
+        return vdev_err_setc(err, VDEV_E_BUSY, "%s:%u is already used by %s", p->name, intr->line,
+                             cur);
     if (!cur)
         p->line_owner[intr->line] = owner;
     *gsi = p->gsi_base + intr->line;
@@ -90,16 +91,16 @@ int vdev_machine_reserve_line(struct vdev_machine *m, const char *pic, uint32_t 
 
 int vdev_machine_set_gsi(struct vdev_machine *m, uint32_t gsi, bool level)
 {
-    if (!m->ops || !m->ops->set_irq_line)
+    if (!EMB_HOOK(m, set_irq_line))
         return -1;
-    return m->ops->set_irq_line(m->ctx, gsi, level);
+    return EMB_HOOK(m, set_irq_line)(m->ctx, gsi, level);
 }
 
 int vdev_machine_send_msi(struct vdev_machine *m, const struct vdev_msi *msi)
 {
-    if (!m->ops || !m->ops->signal_msi)
+    if (!EMB_HOOK(m, signal_msi))
         return -1;
-    return m->ops->signal_msi(m->ctx, msi);
+    return EMB_HOOK(m, signal_msi)(m->ctx, msi);
 }
 
 int vdev_irq_set_level(struct vdev *d, bool asserted)

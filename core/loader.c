@@ -105,10 +105,10 @@ static int not_found(const char *name, char **dirs, size_t ndirs, struct vdev_sr
         size_t used = strlen(where);
         snprintf(where + used, sizeof(where) - used, "%s%s", i ? ":" : "", dirs[i]);
     }
-    vdev_err_at(err, pos,
-                "vdev %s: no such device module: vdev-%s.so is not in %s%s (set "
-                "VDEVKIT_MODULE_PATH to add folders)",
-                name, name, where, dym);
+    vdev_err_atc(err, VDEV_E_NOENT, pos,
+                 "vdev %s: no such device module: vdev-%s.so is not in %s%s (set "
+                 "VDEVKIT_MODULE_PATH to add folders)",
+                 name, name, where, dym);
     for (size_t i = 0; i < nn; i++)
         free(names[i]);
     return -1;
@@ -147,18 +147,19 @@ const struct vdev_type *vdev_load_module(struct vdev_machine *m, const char *nam
         /* RTLD_LOCAL: modules share nothing but libvdev, which the process already has. */
         void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
         if (!h) {
-            vdev_err_at(err, pos, "vdev %s: cannot load %s: %s", name, path, dlerror());
+            vdev_err_atc(err, VDEV_E_IO, pos, "vdev %s: cannot load %s: %s", name, path, dlerror());
             break;
         }
         const struct vdev_type *mt = dlsym(h, symbol);
         struct vdev_err rerr;
         if (!mt) {
-            vdev_err_at(err, pos, "vdev %s: %s is not a vdevkit module (no symbol %s)", name, path,
-                        symbol);
+            vdev_err_atc(err, VDEV_E_ABI, pos, "vdev %s: %s is not a vdevkit module (no symbol %s)",
+                         name, path, symbol);
         } else if (mt->abi_version == VDEV_ABI_VERSION && mt->name && strcmp(mt->name, name)) {
-            vdev_err_at(err, pos, "vdev %s: %s declares type '%s'", name, path, mt->name);
+            vdev_err_atc(err, VDEV_E_ABI, pos, "vdev %s: %s declares type '%s'", name, path,
+                         mt->name);
         } else if (vdev_register_type(mt, &rerr)) {
-            vdev_err_at(err, pos, "vdev %s: %s: %s", name, path, rerr.msg);
+            vdev_err_atc(err, rerr.code, pos, "vdev %s: %s: %s", name, path, rerr.msg);
         } else {
             t = mt;
             break;

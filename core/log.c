@@ -132,8 +132,8 @@ static void emit(struct vdev_machine *m, struct vdev_log_limit *l, int fd,
 static void emit_line(struct vdev_machine *m, int fd, enum vdev_log_level level, const char *who,
                       const char *msg)
 {
-    if (fd < 0 && m->ops && m->ops->log) {
-        m->ops->log(m->ctx, level, who, msg);
+    if (fd < 0 && EMB_HOOK(m, log)) {
+        EMB_HOOK(m, log)(m->ctx, level, who, msg);
         return;
     }
     char line[1200];

@@ -6,9 +6,29 @@
 
 struct vdev_machine *vdev_machine_new(const struct vdev_embedder_ops *ops, void *ctx)
 {
-    struct vdev_machine *m = calloc(1, sizeof(*m));
-    if (!m)
+    return vdev_machine_create(ops, ctx, 0, NULL);
+}
+
+struct vdev_machine *vdev_machine_create(const struct vdev_embedder_ops *ops, void *ctx,
+                                         unsigned flags, struct vdev_err *err)
+{
+    if (flags) {
+        vdev_err_setc(err, VDEV_E_INVAL, "vdev_machine_create: unknown flags 0x%x", flags);
         return NULL;
+    }
+    struct vdev_machine *m = calloc(1, sizeof(*m));
+    if (!m) {
+        vdev_err_setc(err, VDEV_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    /* The table is read where it is (the embedder may change a hook later), never past its
+     * size (EMB_HOOK). */
+    if (ops && ops->size < sizeof(ops->size)) {
+        free(m);
+        vdev_err_setc(err, VDEV_E_INVAL,
+                      "embedder ops without a size (set .size = sizeof(struct vdev_embedder_ops))");
+        return NULL;
+    }
     m->ops = ops;
     m->ctx = ctx;
     m->stop_status = -1;
@@ -18,6 +38,7 @@ struct vdev_machine *vdev_machine_new(const struct vdev_embedder_ops *ops, void 
     m->loop = vdev_event_loop_new(m);
     if (!m->bus || !m->loop) {
         vdev_machine_free(m);
+        vdev_err_setc(err, VDEV_E_NOMEM, "out of memory");
         return NULL;
     }
     vdev_bus_set_listener(m->bus, NULL, NULL);
@@ -60,8 +81,8 @@ static void memory_listener(void *arg, const struct vdev_region *r, bool map)
     struct vdev_machine *m = arg;
     struct vdev_region_info info;
     vdev_region_get_info(r, &info);
-    if (m->ops && m->ops->map_memory)
-        m->ops->map_memory(m->ctx, &info, map);
+    if (EMB_HOOK(m, map_memory))
+        EMB_HOOK(m, map_memory)(m->ctx, &info, map);
 }
 
 int vdev_machine_reserve(struct vdev_machine *m, enum vdev_space space, uint64_t base,
@@ -121,7 +142,7 @@ static int map_memory(struct vdev_machine *m, struct vdev_err *err)
                                         .size = mc->len};
         struct vdev_err berr;
         if (vdev_bus_add(m->bus, &desc, NULL, &berr))
-            return vdev_err_at(err, mc->pos, "%s", berr.msg);
+            return vdev_err_atc(err, VDEV_AT_CODE(berr), mc->pos, "%s", berr.msg);
     }
     return 0;
 }
@@ -142,19 +163,19 @@ static int apply_reserves(struct vdev_machine *m, struct vdev_err *err)
                                             .base = rc->loc.addr,
                                             .size = rc->loc.len ? rc->loc.len : 1};
             if (vdev_bus_add(m->bus, &desc, NULL, &e))
-                return vdev_err_at(err, rc->loc_pos, "reserve: %s", e.msg);
+                return vdev_err_atc(err, VDEV_AT_CODE(e), rc->loc_pos, "reserve: %s", e.msg);
         } else if (rc->loc.kind == VDEV_LOC_PCI) {
             const struct vdev_bus_slot *pci = vdev_bus_for(m, VDEV_LOC_PCI);
             if (!pci)
                 return vdev_err_at(err, rc->loc_pos, "reserve: this machine has no PCI bus");
             if (pci->p->reserve(pci->bus, &rc->loc, rc->pos.line, &e))
-                return vdev_err_at(err, rc->loc_pos, "reserve: %s", e.msg);
+                return vdev_err_atc(err, VDEV_AT_CODE(e), rc->loc_pos, "reserve: %s", e.msg);
         }
         if (rc->intr.given) {
             uint32_t gsi;
             /* Kept for the line's lifetime: the owner string lives in the config. */
             if (vdev_claim_line(m, &rc->intr, "reserve", false, &gsi, rc->intr_pos, &e))
-                return vdev_err_at(err, rc->intr_pos, "reserve: %s", e.msg);
+                return vdev_err_atc(err, VDEV_AT_CODE(e), rc->intr_pos, "reserve: %s", e.msg);
         }
     }
     return 0;
@@ -177,10 +198,10 @@ static int create_devices(struct vdev_machine *m, struct vdev_err *err)
             return -1;
         for (size_t j = 0; j + 1 < m->ndevs && d->user_name; j++)
             if (m->devs[j]->user_name && strcmp(m->devs[j]->user_name, d->user_name) == 0)
-                return vdev_err_at(err, vc->pos,
-                                   "vdev %s: name '%s' is already used by vdev %s at %s:%u",
-                                   t->name, d->user_name, m->devs[j]->type->name,
-                                   m->devs[j]->cfg->pos.file, m->devs[j]->cfg->pos.line);
+                return vdev_err_atc(err, VDEV_E_EXIST, vc->pos,
+                                    "vdev %s: name '%s' is already used by vdev %s at %s:%u",
+                                    t->name, d->user_name, m->devs[j]->type->name,
+                                    m->devs[j]->cfg->pos.file, m->devs[j]->cfg->pos.line);
     }
     return 0;
 }

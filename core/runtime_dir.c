@@ -37,7 +37,7 @@ static int make_dirs(const char *path, struct vdev_err *err)
                                  "this user that others cannot write",
                                  why, sizeof(why));
     if (fd < 0)
-        return vdev_err_set(err, "run-time folder %s: %s", path, why);
+        return vdev_err_setc(err, VDEV_E_PERM, "run-time folder %s: %s", path, why);
     close(fd);
     return 0;
 }

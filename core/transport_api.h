@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <vdev/vdev.h>
 
+#include "sized.h"
+
 struct vdev_aml;
 struct vdev_virtio;
 
@@ -110,6 +112,11 @@ void *vdev_machine_bus_provider(const struct vdev_machine *m, const struct vdev_
 /* vdev_err_set with a "file:line: " prefix from pos. */
 int vdev_err_at(struct vdev_err *err, struct vdev_srcpos pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with an error code (enum vdev_errc). */
+int vdev_err_atc(struct vdev_err *err, int code, struct vdev_srcpos pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The code for an inner error reported again at a config position: its own, or CONFIG. */
+#define VDEV_AT_CODE(e) ((e).code == VDEV_E_FAILED ? VDEV_E_CONFIG : (e).code)
 /* strdup that aborts when out of memory; NULL for NULL. */
 char *vdev_strdup(const char *s);
 

@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sized.h"
 #include "virtio_internal.h"
 
 /* Feature bits the core implements itself, always offered. */
@@ -31,7 +32,14 @@ static bool is_pow2(unsigned v)
 static int check_ops(const struct vdev_virtio_ops *ops, struct vdev_err *err)
 {
     if (!ops)
-        return vdev_err_set(err, "virtio: no device operations");
+        return vdev_err_setc(err, VDEV_E_INVAL, "virtio: no device operations");
+    /* Every member of the 0.2 table is read: a smaller one was never built from our headers. */
+    size_t min = VDEV_SIZE_THROUGH(struct vdev_virtio_ops, queue_kick);
+    if (ops->size < min)
+        return vdev_err_setc(err, VDEV_E_INVAL,
+                             "virtio: device ops of %zu bytes, at least %zu (set .size = "
+                             "sizeof(struct vdev_virtio_ops))",
+                             ops->size, min);
     if (ops->device_id == 0)
         return vdev_err_set(err, "virtio: device ID 0 is reserved");
     if (ops->num_queues < 1 || ops->num_queues > VIRTIO_MAX_QUEUES)
@@ -96,8 +104,8 @@ void vdev_virtio_fail(struct vdev_virtio *vio, const char *fmt, ...)
     va_end(ap);
     vdev_log(vio->d, VDEV_LOG_ERROR, "virtio: %s; the device needs a reset", msg);
     /* §2.1.2: with DRIVER_OK set the driver hears of it through a config interrupt. */
-    if ((old & VIRTIO_STATUS_DRIVER_OK) && vio->tops && vio->tops->notify_config)
-        vio->tops->notify_config(vio->t);
+    if ((old & VIRTIO_STATUS_DRIVER_OK) && TRANSPORT_HOOK(vio, notify_config))
+        TRANSPORT_HOOK(vio, notify_config)(vio->t);
     /* Stop the device on the event thread; never here (we may be its data thread). */
     if (vio->fail_fd >= 0) {
         uint64_t one = 1;
@@ -220,8 +228,8 @@ struct vdev_virtio *vdev_virtio_attach(struct vdev *d, const struct vdev_virtio_
 
 static void virtio_free(struct vdev_virtio *vio)
 {
-    if (vio->tops && vio->tops->destroy)
-        vio->tops->destroy(vio->t);
+    if (TRANSPORT_HOOK(vio, destroy))
+        TRANSPORT_HOOK(vio, destroy)(vio->t);
     for (unsigned i = 0; i < vio->nq; i++) {
         vdev_unwatch_fd(vio->q[i].watch);
         if (vio->q[i].kick_fd >= 0)
@@ -259,8 +267,8 @@ void vdev_virtio_reset(struct vdev_virtio *vio)
     /* The generation survives: a driver comparing it across the reset must see a change
      * that happened meanwhile. */
     pthread_mutex_unlock(&vio->lock);
-    if (vio->tops && vio->tops->reset)
-        vio->tops->reset(vio->t);
+    if (TRANSPORT_HOOK(vio, reset))
+        TRANSPORT_HOOK(vio, reset)(vio->t);
 }
 
 void vdev_virtio_reset_all(struct vdev_machine *m)
@@ -524,7 +532,6 @@ uint32_t vdev_virtio_config_generation(const struct vdev_virtio *vio)
 void vdev_virtio_config_changed(struct vdev_virtio *vio)
 {
     atomic_fetch_add(&vio->generation, 1);
-    if ((atomic_load(&vio->status) & VIRTIO_STATUS_DRIVER_OK) && vio->tops &&
-        vio->tops->notify_config)
-        vio->tops->notify_config(vio->t);
+    if ((atomic_load(&vio->status) & VIRTIO_STATUS_DRIVER_OK) && TRANSPORT_HOOK(vio, notify_config))
+        TRANSPORT_HOOK(vio, notify_config)(vio->t);
 }

@@ -73,13 +73,16 @@ struct vdev_virtq {
     struct vdev_watch *watch; /* on kick_fd, when the device has queue_kick */
 };
 
+/* The transport's hook `h` of vio, or NULL (none bound, or a table built before h). */
+#define TRANSPORT_HOOK(vio, h) VDEV_HOOK((vio)->tops, struct vdev_virtio_transport_ops, h)
+
 struct vdev_virtio {
     struct vdev *d;
     const struct vdev_virtio_ops *ops;
     void *opaque;
     uint64_t offered;
 
-    const struct vdev_virtio_transport_ops *tops;
+    const struct vdev_virtio_transport_ops *tops; /* read through TRANSPORT_HOOK only */
     void *t;
     char where[64];
 

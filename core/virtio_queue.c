@@ -258,8 +258,8 @@ void vdev_virtq_notify(struct vdev_virtq *q)
         need = !(load16(&q->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
     q->notified_used = now;
     q->notified_valid = true;
-    if (need && q->vio->tops && q->vio->tops->notify_queue)
-        q->vio->tops->notify_queue(q->vio->t, q->index);
+    if (need && TRANSPORT_HOOK(q->vio, notify_queue))
+        TRANSPORT_HOOK(q->vio, notify_queue)(q->vio->t, q->index);
 }
 
 bool vdev_virtq_set_kicks(struct vdev_virtq *q, bool enabled)

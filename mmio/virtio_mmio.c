@@ -91,6 +91,7 @@ static void transport_destroy(void *opaque)
 }
 
 static const struct vdev_virtio_transport_ops transport_ops = {
+    .size = sizeof(struct vdev_virtio_transport_ops),
     .notify_queue = notify_queue,
     .notify_config = notify_config,
     .reset = transport_reset,
@@ -259,6 +260,7 @@ static void window_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
 }
 
 static const struct vdev_region_ops window_ops = {
+    .size = sizeof(struct vdev_region_ops),
     .read = window_read,
     .write = window_write,
     .sizes = 0, /* any size: the config space takes 1, 2, 4 and 8 */

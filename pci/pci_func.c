@@ -100,6 +100,13 @@ struct vdev_pci_func *vdev_pci_func_new(struct vdev *d, const struct vdev_pci_id
         vdev_err_set(err, "%s: pci %u:%u.%u is not its slot", label, loc->bus, loc->dev, loc->fn);
         return NULL;
     }
+    if (ops && ops->size < sizeof(ops->size)) {
+        vdev_err_setc(err, VDEV_E_INVAL,
+                      "%s: PCI function ops without a size (set .size = sizeof(struct "
+                      "vdev_pci_func_ops))",
+                      label);
+        return NULL;
+    }
     struct vdev_pci_func *f = pci_func_create(h, d, loc->bus, loc->dev, id);
     f->ops = ops;
     f->opaque = opaque;
@@ -150,6 +157,9 @@ int vdev_pci_set_bar(struct vdev_pci_func *f, unsigned index, const struct vdev_
     if (!is64 && bar->size > 0x80000000u)
         return bar_error(f, err, index, "a 32-bit BAR is at most 2 GiB");
     if (bar->kind == VDEV_REGION_DEVICE) {
+        if (bar->ops && bar->ops->size < VDEV_SIZE_THROUGH(struct vdev_region_ops, sizes))
+            return bar_error(f, err, index,
+                             "its ops have no size (set .size = sizeof(struct vdev_region_ops))");
         if (!bar->ops || !bar->ops->read || !bar->ops->write)
             return bar_error(f, err, index, "a trapped BAR needs read and write handlers");
     } else if (bar->kind == VDEV_REGION_DEVMEM) {
@@ -285,6 +295,7 @@ int pci_func_assign_bars(struct vdev_pci_func *f, struct vdev_err *err)
                                       .opaque = b->desc.opaque,
                                       .host = b->desc.host};
         if (f->msix && f->msix->bar == i) {
+            b->wrap.size = sizeof(b->wrap);
             b->wrap.read = wrap_read;
             b->wrap.write = wrap_write;
             b->wrap.sizes = 0xf;
@@ -360,8 +371,8 @@ static void update_bars(struct vdev_pci_func *f)
         b->reported = true;
         b->reported_base = base;
         b->reported_enabled = on;
-        if (f->ops && f->ops->bar_changed)
-            f->ops->bar_changed(f->opaque, i, base, on);
+        if (FUNC_HOOK(f, bar_changed))
+            FUNC_HOOK(f, bar_changed)(f->opaque, i, base, on);
     }
 }
 
@@ -485,8 +496,8 @@ void pci_func_reset(struct vdev_pci_func *f)
     }
     update_bars(f);
     pthread_mutex_unlock(&f->host->cfg_lock);
-    if (f->ops && f->ops->reset)
-        f->ops->reset(f->opaque);
+    if (FUNC_HOOK(f, reset))
+        FUNC_HOOK(f, reset)(f->opaque);
 }
 
 void pci_func_free(struct vdev_pci_func *f)

@@ -84,8 +84,10 @@ static void cf8_write(void *opaque, uint64_t off, unsigned size, uint64_t value)
               (uint32_t)value);
 }
 
-static const struct vdev_region_ops cf8_ops = {
-    .read = cf8_read, .write = cf8_write, .sizes = 1 | 2 | 4};
+static const struct vdev_region_ops cf8_ops = {.size = sizeof(struct vdev_region_ops),
+                                               .read = cf8_read,
+                                               .write = cf8_write,
+                                               .sizes = 1 | 2 | 4};
 
 /* ---- ECAM: bus << 20 | device << 15 | function << 12 | register ---- */
 
@@ -101,8 +103,10 @@ static void ecam_write(void *opaque, uint64_t off, unsigned size, uint64_t value
               (uint32_t)value);
 }
 
-static const struct vdev_region_ops ecam_ops = {
-    .read = ecam_read, .write = ecam_write, .sizes = 1 | 2 | 4};
+static const struct vdev_region_ops ecam_ops = {.size = sizeof(struct vdev_region_ops),
+                                                .read = ecam_read,
+                                                .write = ecam_write,
+                                                .sizes = 1 | 2 | 4};
 
 /* ---- the platform's call ---- */
 

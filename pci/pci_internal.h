@@ -10,6 +10,9 @@
 
 #include "../core/transport_api.h"
 
+/* The owner's hook `h` of function f, or NULL (no ops, or a table built before h). */
+#define FUNC_HOOK(f, h) VDEV_HOOK((f)->ops, struct vdev_pci_func_ops, h)
+
 #define PCI_SLOTS       32
 #define PCI_CFG_SIZE    256  /* conventional config space we model */
 #define PCI_ECAM_FN     4096 /* config space per function in the ECAM window */
@@ -92,7 +95,7 @@ struct vdev_pci_func {
     struct vdev *d; /* NULL for the host bridge itself */
     uint8_t bus, dev, fn;
     char name[32];
-    const struct vdev_pci_func_ops *ops;
+    const struct vdev_pci_func_ops *ops; /* read through FUNC_HOOK only */
     void *opaque;
     struct vdev_pci_ident ident;
 

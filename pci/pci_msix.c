@@ -223,8 +223,8 @@ void pci_msix_control_written(struct vdev_pci_func *f)
     for (unsigned i = 0; i < x->nvec; i++)
         arm_vector(f, i, on && !was);
     pthread_mutex_unlock(&x->lock);
-    if (on != was && f->ops && f->ops->msix_changed)
-        f->ops->msix_changed(f->opaque, on);
+    if (on != was && FUNC_HOOK(f, msix_changed))
+        FUNC_HOOK(f, msix_changed)(f->opaque, on);
 }
 
 static bool in_range(uint64_t off, unsigned size, uint64_t lo, uint64_t len)
@@ -339,8 +339,8 @@ void pci_msix_reset(struct vdev_pci_func *f)
     for (unsigned i = 0; i < x->nvec; i++)
         arm_vector(f, i, false); /* parks exported vectors */
     pthread_mutex_unlock(&x->lock);
-    if (was && f->ops && f->ops->msix_changed)
-        f->ops->msix_changed(f->opaque, false);
+    if (was && FUNC_HOOK(f, msix_changed))
+        FUNC_HOOK(f, msix_changed)(f->opaque, false);
 }
 
 void pci_msix_free(struct vdev_pci_func *f)

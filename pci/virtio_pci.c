@@ -83,6 +83,7 @@ static void bar_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
 }
 
 static const struct vdev_region_ops bar_ops = {
+    .size = sizeof(struct vdev_region_ops),
     .read = bar_read,
     .write = bar_write,
     .sizes = 0xf,
@@ -104,6 +105,7 @@ static void func_reset(void *opaque)
 }
 
 static const struct vdev_pci_func_ops func_ops = {
+    .size = sizeof(struct vdev_pci_func_ops),
     .bar_changed = func_bar_changed,
     .reset = func_reset,
 };
@@ -127,6 +129,7 @@ static void transport_destroy(void *opaque)
 }
 
 static const struct vdev_virtio_transport_ops transport_ops = {
+    .size = sizeof(struct vdev_virtio_transport_ops),
     .notify_queue = vpci_notify_queue,
     .notify_config = vpci_notify_config,
     .reset = transport_reset,

@@ -6,7 +6,8 @@ set -euo pipefail
 # ~125 MB installed, ~45 s; no question asked with the noninteractive frontend).
 packages=(build-essential clang-format cmake pkg-config check libfdt-dev libpciaccess-dev clang
           device-tree-compiler acpica-tools tshark
-          nftables) # nft: copied into the outer machine for tier 3's `world` NAT
+          nftables    # nft: copied into the outer machine for tier 3's `world` NAT
+          abigail-tools) # abidw/abidiff: scripts/check-abi.sh compares libvdev's ABI
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -19,6 +19,9 @@ echo "== build (RelWithDebInfo)"
 echo "== build (ASan+UBSan)"
 "$top/scripts/build.sh" "$top/build-asan" -DVDEVKIT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 
+echo "== ABI (scripts/check-abi.sh)"
+"$top/scripts/check-abi.sh" "$top/build"
+
 echo "== install and embed"
 "$top/scripts/check-install.sh" "$top/build"
 

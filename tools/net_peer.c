@@ -189,7 +189,7 @@ static int setup(struct np *np, struct vdev_err *err)
         memcpy(cfg.mac, p->o.mac, 6);
         if (make_parents(p->o.bind, err))
             return -1;
-        struct vdev_err lerr = {{0}};
+        struct vdev_err lerr = {0};
         p->link = peer_link_open(&cfg, &lerr);
         if (!p->link)
             return vdev_err_set(err, "%s: bind=%s: %s", p->o.ifname, p->o.bind, lerr.msg);
@@ -244,7 +244,7 @@ int vmm_cmd_net_peer(int argc, char **argv)
 {
     struct np np = {.ep = -1, .sfd = -1};
     int rc = 2;
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     np.p = calloc((size_t)argc, sizeof(*np.p));
     np.scratch = malloc(PEER_LINK_MAX_FRAME);
     if (!np.p || !np.scratch) {

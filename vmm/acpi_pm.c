@@ -29,7 +29,8 @@ static void pm_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
         pm->on_event(pm->arg, X86_PM_RESET);
 }
 
-static const struct vdev_region_ops pm_ops = {pm_read, pm_write, 0x1};
+static const struct vdev_region_ops pm_ops = {sizeof(struct vdev_region_ops), pm_read, pm_write,
+                                              0x1};
 
 /* The i8042 keyboard controller, only as far as a guest resets through it: status reads
  * "buffers empty", and command 0xfe (pulse the reset line) resets. Linux falls back to it. */
@@ -48,7 +49,8 @@ static void kbd_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
         pm->on_event(pm->arg, X86_PM_RESET);
 }
 
-static const struct vdev_region_ops kbd_ops = {kbd_read, kbd_write, 0x1};
+static const struct vdev_region_ops kbd_ops = {sizeof(struct vdev_region_ops), kbd_read, kbd_write,
+                                               0x1};
 
 int x86_pm_add(struct vdev_machine *m, void (*on_event)(void *arg, enum x86_pm_event ev), void *arg,
                struct vdev_err *err)

@@ -311,6 +311,7 @@ static void kvm_request_stop(void *ctx, int status)
 }
 
 const struct vdev_embedder_ops kvm_vm_embedder_ops = {
+    .size = sizeof(struct vdev_embedder_ops),
     .set_irq_line = kvm_set_irq_line,
     .signal_msi = kvm_signal_msi,
     .ioeventfd = kvm_ioeventfd,

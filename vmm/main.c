@@ -67,7 +67,7 @@ static int dump_fdt(struct vdev_machine *m, struct vdev_err *err)
     void *buf = calloc(1, size);
     if (!buf)
         return vdev_err_set(err, "fdt-dump-file %s: out of memory", path);
-    struct vdev_err gerr = {{0}};
+    struct vdev_err gerr = {0};
     if (vdev_machine_gen_fdt(m, &p, buf, size, &gerr)) {
         free(buf);
         return vdev_err_set(err, "fdt-dump-file %s: %s", path, gerr.msg);
@@ -100,7 +100,7 @@ static int cmd_run(int argc, char **argv)
     }
     static struct vmm vmm; /* large (vCPU table); one per process */
     vmm.vm.vm_fd = vmm.vm.kvm_fd = vmm.stop_efd = -1;
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     struct vdev_machine *m = vdev_machine_new(&kvm_vm_embedder_ops, &vmm.vm);
     if (!m) {
         fprintf(stderr, "vdevkit: out of memory\n");

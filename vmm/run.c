@@ -183,7 +183,7 @@ static void wait_for_end(struct vmm *vmm, int sigfd)
 int vmm_run(struct vmm *vmm)
 {
     const struct vdev_config *cfg = vdev_machine_config(vmm->m);
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     vmm->ncpus = cfg->ncpus ? (unsigned)cfg->ncpus : 1;
     if (vmm->ncpus > VMM_MAX_VCPUS) {
         fprintf(stderr, "vdevkit: at most %d vCPUs\n", VMM_MAX_VCPUS);

@@ -27,7 +27,8 @@ static void back_ram(const struct vdev_region_info *r, void *arg)
 
 int main(void)
 {
-    static const struct vdev_embedder_ops ops = {.set_irq_line = set_irq_line,
+    static const struct vdev_embedder_ops ops = {.size = sizeof(struct vdev_embedder_ops),
+                                                 .set_irq_line = set_irq_line,
                                                  .request_stop = request_stop};
     struct vdev_err err;
     struct vdev_machine *m = vdev_machine_new(&ops, NULL);

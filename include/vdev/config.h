@@ -9,6 +9,7 @@
 #ifndef VDEV_CONFIG_H
 #define VDEV_CONFIG_H
 
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus
@@ -55,7 +56,7 @@ struct vdev_reserve_cfg { /* reserve loc X / reserve intr PIC:LINE (either or bo
     struct vdev_srcpos intr_pos;
 };
 
-struct vdev_var_cfg { /* set VAR VALUE; VAR is one of vdev_config_vars */
+struct vdev_var_cfg { /* set VAR VALUE; VAR is one of vdev_config_var_at() */
     struct vdev_srcpos pos;
     char *name;
     char *value;
@@ -113,38 +114,42 @@ struct vdev_config_var {
     const char *arg; /* argument shape for help, e.g. "PATH" */
     const char *help;
 };
-extern const struct vdev_config_var vdev_config_vars[]; /* terminated by a NULL name */
+/* The known variables: i = 0, 1, ... until NULL. (A function, not the array itself:
+ * exported data would freeze the table's size into the ABI.) */
+VDEV_API const struct vdev_config_var *vdev_config_var_at(size_t i);
 
-void vdev_config_init(struct vdev_config *cfg);
-void vdev_config_free(struct vdev_config *cfg);
+VDEV_API void vdev_config_init(struct vdev_config *cfg);
+VDEV_API void vdev_config_free(struct vdev_config *cfg);
 
 /* Command-line style: each argv element is one token; "@FILE" includes FILE (relative to
  * the current directory). Returns 0, or -1 with err set ("file:line:col: message"). */
-int vdev_config_parse_args(struct vdev_config *cfg, int argc, char *const argv[],
-                           struct vdev_err *err);
+VDEV_API int vdev_config_parse_args(struct vdev_config *cfg, int argc, char *const argv[],
+                                    struct vdev_err *err);
 /* One configuration file; relative @includes and paths are relative to its directory. */
-int vdev_config_parse_file(struct vdev_config *cfg, const char *path, struct vdev_err *err);
+VDEV_API int vdev_config_parse_file(struct vdev_config *cfg, const char *path,
+                                    struct vdev_err *err);
 /* In-memory text, for embedders and tests; `name` is used in messages, includes are
  * relative to the current directory. */
-int vdev_config_parse_string(struct vdev_config *cfg, const char *name, const char *text,
-                             struct vdev_err *err);
+VDEV_API int vdev_config_parse_string(struct vdev_config *cfg, const char *name, const char *text,
+                                      struct vdev_err *err);
 
 /* Looks up a `set` variable; NULL if not set. */
-const char *vdev_config_var(const struct vdev_config *cfg, const char *name);
+VDEV_API const char *vdev_config_var(const struct vdev_config *cfg, const char *name);
 
 /* Value syntax shared by the language and the module option validation.
  * Each returns 0 on success, or -1 and points *why at a short reason (static text). */
-int vdev_parse_u64(const char *s, uint64_t *out, const char **why); /* 12, 0x1f, 32M, 4k, 1G */
-int vdev_parse_loc(const char *s, struct vdev_loc *out, const char **why);
-int vdev_parse_intr(const char *s, struct vdev_intr *out, const char **why);
-int vdev_parse_mac(const char *s, uint8_t mac[6], const char **why);
+VDEV_API int vdev_parse_u64(const char *s, uint64_t *out,
+                            const char **why); /* 12, 0x1f, 32M, 4k, 1G */
+VDEV_API int vdev_parse_loc(const char *s, struct vdev_loc *out, const char **why);
+VDEV_API int vdev_parse_intr(const char *s, struct vdev_intr *out, const char **why);
+VDEV_API int vdev_parse_mac(const char *s, uint8_t mac[6], const char **why);
 
 /* Formats a loc back to its canonical text ("io:0x3f8,8", "mem:0xd0000000,0x1000", "pci:0:3.0"). */
-void vdev_loc_format(const struct vdev_loc *loc, char *buf, size_t len);
+VDEV_API void vdev_loc_format(const struct vdev_loc *loc, char *buf, size_t len);
 
 /* Edit distance helper for "did you mean": the closest of `candidates` (NULL-terminated)
  * to `word`, or NULL when nothing is close enough. */
-const char *vdev_closest_word(const char *word, const char *const *candidates);
+VDEV_API const char *vdev_closest_word(const char *word, const char *const *candidates);
 
 /* private: between the lexer (core/config_lex.c) and the parser (core/config_parse.c).
  * One parse call lexes into one list, @includes expanded, then parses it. */

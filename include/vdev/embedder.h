@@ -16,6 +16,9 @@ extern "C" {
 struct vdev_region_info;
 
 struct vdev_embedder_ops {
+    /* sizeof(struct vdev_embedder_ops) as the embedder was built: set it, always. Hooks
+     * added in later releases go at the end; the library reads none beyond this size. */
+    size_t size;
     /* Drives GSI `gsi` (an interrupt controller line: gsi_base + line) to `level`. */
     int (*set_irq_line)(void *ctx, uint32_t gsi, bool level);
     /* Delivers a message-signalled interrupt. */

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus
@@ -61,21 +62,22 @@ struct vdev_fdt_platform {
 /* Builds the tree into buf (size bytes; 64 KiB fits most machines) and packs it. Call after
  * vdev_machine_build. Returns 0, or -1 with err saying what failed (a device's hook by its
  * label, "buffer too small"). */
-int vdev_machine_gen_fdt(struct vdev_machine *m, const struct vdev_fdt_platform *p, void *buf,
-                         size_t size, struct vdev_err *err);
+VDEV_API int vdev_machine_gen_fdt(struct vdev_machine *m, const struct vdev_fdt_platform *p,
+                                  void *buf, size_t size, struct vdev_err *err);
 
 /* The interrupt controller's phandle while the tree is being built (0 outside). */
-uint32_t vdev_fdt_intc_phandle(const struct vdev_machine *m);
+VDEV_API uint32_t vdev_fdt_intc_phandle(const struct vdev_machine *m);
 
 /* Sets `interrupt-parent` and `interrupts` of node for the device's resolved line, in the
  * platform controller's format: level-high when level, else edge-rising. Returns 0 or a
  * negative libfdt error. */
-int vdev_fdt_set_interrupt(struct vdev *d, void *fdt, int node, bool level);
+VDEV_API int vdev_fdt_set_interrupt(struct vdev *d, void *fdt, int node, bool level);
 /* The same for any GSI (a transport's node). */
-int vdev_fdt_set_gsi(struct vdev_machine *m, void *fdt, int node, uint32_t gsi, bool level);
+VDEV_API int vdev_fdt_set_gsi(struct vdev_machine *m, void *fdt, int node, uint32_t gsi,
+                              bool level);
 
 /* The device's resolved GSI; false when it has no interrupt. */
-bool vdev_fdt_device_gsi(const struct vdev *d, uint32_t *gsi);
+VDEV_API bool vdev_fdt_device_gsi(const struct vdev *d, uint32_t *gsi);
 
 #ifdef __cplusplus
 }

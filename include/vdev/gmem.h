@@ -11,6 +11,7 @@
 #ifndef VDEV_GMEM_H
 #define VDEV_GMEM_H
 
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus
@@ -21,12 +22,12 @@ struct vdev_machine;
 
 /* Host pointer for [gpa, gpa+len) when it lies inside one RAM region (for reads also
  * ROM); NULL otherwise. `writable` refuses ROM. len 0 is refused. */
-void *vdev_gmem_ptr(struct vdev_machine *m, uint64_t gpa, uint64_t len, bool writable);
+VDEV_API void *vdev_gmem_ptr(struct vdev_machine *m, uint64_t gpa, uint64_t len, bool writable);
 
 /* Copies, possibly across adjacent regions. Return 0, or -1 if any byte is outside
  * guest RAM (ROM too for reads); then nothing is written to the guest. */
-int vdev_gmem_read(struct vdev_machine *m, uint64_t gpa, void *buf, size_t len);
-int vdev_gmem_write(struct vdev_machine *m, uint64_t gpa, const void *buf, size_t len);
+VDEV_API int vdev_gmem_read(struct vdev_machine *m, uint64_t gpa, void *buf, size_t len);
+VDEV_API int vdev_gmem_write(struct vdev_machine *m, uint64_t gpa, const void *buf, size_t len);
 
 #ifdef __cplusplus
 }

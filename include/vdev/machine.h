@@ -16,6 +16,7 @@
 #include <vdev/bus.h>
 #include <vdev/config.h>
 #include <vdev/embedder.h>
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus
@@ -25,79 +26,85 @@ extern "C" {
 struct vdev_machine;
 struct vdev;
 
-struct vdev_machine *vdev_machine_new(const struct vdev_embedder_ops *ops, void *ctx);
-void vdev_machine_free(struct vdev_machine *m);
+/* ops may be NULL (no hooks); else ops->size must be set. NULL when out of memory or when
+ * ops has no size: vdev_machine_create says which. */
+VDEV_API struct vdev_machine *vdev_machine_new(const struct vdev_embedder_ops *ops, void *ctx);
+/* The same, with a reason in err (VDEV_E_INVAL, VDEV_E_NOMEM). flags: 0 (none defined). */
+VDEV_API struct vdev_machine *vdev_machine_create(const struct vdev_embedder_ops *ops, void *ctx,
+                                                  unsigned flags, struct vdev_err *err);
+VDEV_API void vdev_machine_free(struct vdev_machine *m);
 
 /* Platform description, before build. An interrupt controller named `name` with `lines`
  * inputs: `intr NAME:LINE` refers to it and LINE maps to GSI gsi_base + LINE. */
-int vdev_machine_add_pic(struct vdev_machine *m, const char *name, uint32_t lines,
-                         uint32_t gsi_base, struct vdev_err *err);
+VDEV_API int vdev_machine_add_pic(struct vdev_machine *m, const char *name, uint32_t lines,
+                                  uint32_t gsi_base, struct vdev_err *err);
 /* A platform area nothing may overlap (LAPIC, IOAPIC, firmware). */
-int vdev_machine_reserve(struct vdev_machine *m, enum vdev_space space, uint64_t base,
-                         uint64_t size, const char *owner, struct vdev_err *err);
+VDEV_API int vdev_machine_reserve(struct vdev_machine *m, enum vdev_space space, uint64_t base,
+                                  uint64_t size, const char *owner, struct vdev_err *err);
 /* Interrupt lines the platform uses itself (never assigned to a device automatically). */
-int vdev_machine_reserve_line(struct vdev_machine *m, const char *pic, uint32_t line,
-                              const char *owner, struct vdev_err *err);
+VDEV_API int vdev_machine_reserve_line(struct vdev_machine *m, const char *pic, uint32_t line,
+                                       const char *owner, struct vdev_err *err);
 
 /* Configuration: appends to the machine's token stream (see vdev/config.h). */
-int vdev_machine_parse_args(struct vdev_machine *m, int argc, char *const argv[],
-                            struct vdev_err *err);
-int vdev_machine_parse_file(struct vdev_machine *m, const char *path, struct vdev_err *err);
-int vdev_machine_parse_string(struct vdev_machine *m, const char *name, const char *text,
-                              struct vdev_err *err);
-const struct vdev_config *vdev_machine_config(const struct vdev_machine *m);
+VDEV_API int vdev_machine_parse_args(struct vdev_machine *m, int argc, char *const argv[],
+                                     struct vdev_err *err);
+VDEV_API int vdev_machine_parse_file(struct vdev_machine *m, const char *path,
+                                     struct vdev_err *err);
+VDEV_API int vdev_machine_parse_string(struct vdev_machine *m, const char *name, const char *text,
+                                       struct vdev_err *err);
+VDEV_API const struct vdev_config *vdev_machine_config(const struct vdev_machine *m);
 
 /* Module search path, before build: tried after $VDEVKIT_MODULE_PATH (colon-separated)
  * and before the build tree and the install folder. */
-int vdev_machine_add_module_dir(struct vdev_machine *m, const char *dir);
+VDEV_API int vdev_machine_add_module_dir(struct vdev_machine *m, const char *dir);
 
 /* Builds the machine: RAM/ROM/reserved map, then for each vdev: load its module, deliver
  * its options, assign loc/intr, map its windows; then `configured` for all. On error
  * no vCPU may run and err holds one message "FILE:LINE:COL: vdev TYPE: …"; devices
  * whose `configured` already ran are stopped by vdev_machine_free. */
-int vdev_machine_build(struct vdev_machine *m, struct vdev_err *err);
+VDEV_API int vdev_machine_build(struct vdev_machine *m, struct vdev_err *err);
 
 /* Prints the machine (memory map, I/O map, interrupt controllers, devices with their
  * location, interrupt, options after defaults): what `vdevkit run … dryrun` shows. */
-void vdev_machine_print(struct vdev_machine *m, FILE *out);
+VDEV_API void vdev_machine_print(struct vdev_machine *m, FILE *out);
 
 /* A vCPU exit: dispatches one port-I/O or MMIO access (see vdev_bus_access). */
-enum vdev_access_result vdev_machine_access(struct vdev_machine *m, enum vdev_space space,
-                                            uint64_t addr, unsigned size, bool is_write,
-                                            uint64_t *value);
-struct vdev_bus *vdev_machine_bus(struct vdev_machine *m);
+VDEV_API enum vdev_access_result vdev_machine_access(struct vdev_machine *m, enum vdev_space space,
+                                                     uint64_t addr, unsigned size, bool is_write,
+                                                     uint64_t *value);
+VDEV_API struct vdev_bus *vdev_machine_bus(struct vdev_machine *m);
 
 /* Starts the core's event thread, which runs doorbell and irqfd fall-backs and fd watches
  * (console input). A VMM calls it once after build, before running vCPUs. */
-int vdev_machine_start(struct vdev_machine *m);
+VDEV_API int vdev_machine_start(struct vdev_machine *m);
 /* Instead of the thread: runs ready callbacks once, waiting up to timeout_ms (tests, and
  * embedders with their own loop). Returns -1 when the thread is running. */
-int vdev_machine_poll(struct vdev_machine *m, int timeout_ms);
+VDEV_API int vdev_machine_poll(struct vdev_machine *m, int timeout_ms);
 
 /* Machine reset: every device's reset hook. */
-void vdev_machine_reset(struct vdev_machine *m);
+VDEV_API void vdev_machine_reset(struct vdev_machine *m);
 
 /* Devices, in configuration order. */
-size_t vdev_machine_device_count(const struct vdev_machine *m);
-struct vdev *vdev_machine_device(struct vdev_machine *m, size_t index);
+VDEV_API size_t vdev_machine_device_count(const struct vdev_machine *m);
+VDEV_API struct vdev *vdev_machine_device(struct vdev_machine *m, size_t index);
 /* The device with `name` (the `name` option), or NULL. */
-struct vdev *vdev_machine_find_device(struct vdev_machine *m, const char *name);
+VDEV_API struct vdev *vdev_machine_find_device(struct vdev_machine *m, const char *name);
 
 /* Interrupt-controller line → GSI; -1 with err set when the controller or line is unknown. */
-int vdev_machine_resolve_intr(struct vdev_machine *m, const struct vdev_intr *intr, uint32_t *gsi,
-                              struct vdev_err *err);
+VDEV_API int vdev_machine_resolve_intr(struct vdev_machine *m, const struct vdev_intr *intr,
+                                       uint32_t *gsi, struct vdev_err *err);
 /* Raise a GSI / an MSI through the embedder (what devices' irq calls end in). */
-int vdev_machine_set_gsi(struct vdev_machine *m, uint32_t gsi, bool level);
-int vdev_machine_send_msi(struct vdev_machine *m, const struct vdev_msi *msi);
+VDEV_API int vdev_machine_set_gsi(struct vdev_machine *m, uint32_t gsi, bool level);
+VDEV_API int vdev_machine_send_msi(struct vdev_machine *m, const struct vdev_msi *msi);
 
 /* The VM's run-time folder for named endpoints and the control socket:
  * `set runtime-dir` or $VDEVKIT_RUNTIME_DIR or /run/vdevkit, then the `system` name (or
  * "vm-PID" without one). vdev_machine_runtime_path() creates the folder (mode 0755) on first
  * use and returns FOLDER/leaf in buf; -1 with err set when it cannot. */
-const char *vdev_machine_runtime_base(const struct vdev_machine *m);
-const char *vdev_machine_system_name(const struct vdev_machine *m);
-int vdev_machine_runtime_path(struct vdev_machine *m, const char *leaf, char *buf, size_t len,
-                              struct vdev_err *err);
+VDEV_API const char *vdev_machine_runtime_base(const struct vdev_machine *m);
+VDEV_API const char *vdev_machine_system_name(const struct vdev_machine *m);
+VDEV_API int vdev_machine_runtime_path(struct vdev_machine *m, const char *leaf, char *buf,
+                                       size_t len, struct vdev_err *err);
 
 /* The control socket: a Unix stream socket at the run-time path "control" that answers
  * one-line requests (`stat`, `stat NAME`, `info`, `help`) on the core's event thread, each
@@ -107,15 +114,15 @@ int vdev_machine_runtime_path(struct vdev_machine *m, const char *leaf, char *bu
  * something else); -2 with err set when the run-time folder cannot be used (no permission,
  * path too long): a VM can still run, without a control socket.
  * vdev_machine_control_path() is NULL while it is not open. */
-int vdev_machine_control_open(struct vdev_machine *m, struct vdev_err *err);
-const char *vdev_machine_control_path(const struct vdev_machine *m);
+VDEV_API int vdev_machine_control_open(struct vdev_machine *m, struct vdev_err *err);
+VDEV_API const char *vdev_machine_control_path(const struct vdev_machine *m);
 
 /* Exit status a device requested with vdev_request_stop, or -1 while none. */
-int vdev_machine_stop_status(const struct vdev_machine *m);
+VDEV_API int vdev_machine_stop_status(const struct vdev_machine *m);
 
 /* Framework-level log line (not a device's). */
-void vdev_machine_log(struct vdev_machine *m, enum vdev_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+VDEV_API void vdev_machine_log(struct vdev_machine *m, enum vdev_log_level level, const char *fmt,
+                               ...) __attribute__((format(printf, 3, 4)));
 
 #ifdef __cplusplus
 }

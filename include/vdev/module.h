@@ -9,14 +9,17 @@
 #define VDEV_MODULE_H
 
 #include <stdio.h>
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Bumped whenever struct vdev_type or a function a module calls changes incompatibly. */
-#define VDEV_ABI_VERSION 1
+/* Bumped only when struct vdev_type or a table a module hands in changes incompatibly: the
+ * loader refuses a module of another version. 2: every ops table starts with its size
+ * (0.2); members added since are appended, which needs no bump (docs/api-stability.md). */
+#define VDEV_ABI_VERSION 2
 
 struct vdev;         /* one device instance */
 struct vdev_machine; /* the VM it belongs to */
@@ -109,8 +112,8 @@ struct vdev_type {
     /* A device command from the control socket: `capture NAME ARG` reaches the device named
      * NAME as argv {"capture", ARG}. Runs on the core's event thread (keep it short). Writes
      * a one-line reply (no newline) to `reply` and returns 0, or writes why and returns -1
-     * (the socket prefixes "error: "). NULL: the device takes no commands. Added last:
-     * modules built before it are refused by the type_size check. */
+     * (the socket prefixes "error: "). NULL: the device takes no commands.
+     * Members added after this one are read only when type_size covers them. */
     int (*control)(struct vdev *d, int argc, char **argv, char *reply, size_t len);
 };
 
@@ -122,40 +125,40 @@ struct vdev_type {
 
 /* ---- What a module may call ---- */
 
-void *vdev_state(struct vdev *d);
-const char *vdev_type_name(const struct vdev *d);
+VDEV_API void *vdev_state(struct vdev *d);
+VDEV_API const char *vdev_type_name(const struct vdev *d);
 /* The `name` option, or NULL. */
-const char *vdev_user_name(const struct vdev *d);
+VDEV_API const char *vdev_user_name(const struct vdev *d);
 /* "ser8250" or "ser8250 'console'": how messages name this instance. */
-const char *vdev_label(const struct vdev *d);
-struct vdev_machine *vdev_machine_of(struct vdev *d);
-const struct vdev_loc *vdev_loc(const struct vdev *d);
-const struct vdev_intr *vdev_intr(const struct vdev *d);
+VDEV_API const char *vdev_label(const struct vdev *d);
+VDEV_API struct vdev_machine *vdev_machine_of(struct vdev *d);
+VDEV_API const struct vdev_loc *vdev_loc(const struct vdev *d);
+VDEV_API const struct vdev_intr *vdev_intr(const struct vdev *d);
 /* The config position of the `vdev` line, for errors found after option parsing. */
-struct vdev_srcpos vdev_pos(const struct vdev *d);
+VDEV_API struct vdev_srcpos vdev_pos(const struct vdev *d);
 
 /* Reports a configuration error for this device at `pos` (an option's position or
  * vdev_pos()); hint may be NULL. Returns -1. Message: "FILE:L:C: vdev TYPE: MSG (hint: HINT)". */
-int vdev_error(struct vdev *d, struct vdev_srcpos pos, const char *hint, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+VDEV_API int vdev_error(struct vdev *d, struct vdev_srcpos pos, const char *hint, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
 
 /* Per-device logging, filtered and routed by the `log` option. */
-void vdev_log(struct vdev *d, enum vdev_log_level level, const char *fmt, ...)
+VDEV_API void vdev_log(struct vdev *d, enum vdev_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define vdev_info(d, ...)  vdev_log((d), VDEV_LOG_INFO, __VA_ARGS__)
 #define vdev_warn(d, ...)  vdev_log((d), VDEV_LOG_WARNING, __VA_ARGS__)
 #define vdev_debug(d, ...) vdev_log((d), VDEV_LOG_DEBUG, __VA_ARGS__)
 
 /* Interrupts of the device's `intr` line: level (assert/deassert) or an edge. */
-int vdev_irq_set_level(struct vdev *d, bool asserted);
-int vdev_irq_pulse(struct vdev *d);
+VDEV_API int vdev_irq_set_level(struct vdev *d, bool asserted);
+VDEV_API int vdev_irq_pulse(struct vdev *d);
 
 /* Ends the VM with `status` (testdev, power-off paths). */
-void vdev_request_stop(struct vdev *d, int status);
+VDEV_API void vdev_request_stop(struct vdev *d, int status);
 
 /* Registers a static (linked-in) device type; also what the loader does after dlopen.
  * Returns 0, or -1 with err set (wrong ABI, duplicate name, bad option table). */
-int vdev_register_type(const struct vdev_type *type, struct vdev_err *err);
+VDEV_API int vdev_register_type(const struct vdev_type *type, struct vdev_err *err);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@
 #define VDEV_PCI_H
 
 #include <vdev/bus.h>
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus
@@ -55,10 +56,10 @@ struct vdev_pci_host_desc {
     uint32_t intx_lines[4];
 };
 
-int vdev_machine_add_pci(struct vdev_machine *m, const struct vdev_pci_host_desc *desc,
-                         struct vdev_err *err);
+VDEV_API int vdev_machine_add_pci(struct vdev_machine *m, const struct vdev_pci_host_desc *desc,
+                                  struct vdev_err *err);
 /* The host bridge's description, for the embedder's MCFG table; false when there is none. */
-bool vdev_machine_pci_host(const struct vdev_machine *m, struct vdev_pci_host_desc *out);
+VDEV_API bool vdev_machine_pci_host(const struct vdev_machine *m, struct vdev_pci_host_desc *out);
 
 /* ---- a PCI function (device side) ---- */
 
@@ -87,6 +88,7 @@ struct vdev_pci_bar {
 };
 
 struct vdev_pci_func_ops {
+    size_t size; /* sizeof(struct vdev_pci_func_ops); nothing beyond it is read */
     /* The guest moved a BAR or turned decoding on/off; base is the new guest address and
      * `enabled` whether the BAR now answers. Runs on the vCPU thread that did it. Doorbells
      * inside the BAR are the owner's to move (vdev_doorbell_move). May be NULL. */
@@ -101,41 +103,41 @@ struct vdev_pci_func_ops {
 
 /* Creates the function for device d, at its `loc pci:B:D.F` or at the next free slot.
  * Call from the `assign` hook. NULL with err set (no PCI bus, slot taken, bad ident). */
-struct vdev_pci_func *vdev_pci_func_new(struct vdev *d, const struct vdev_pci_ident *id,
-                                        const struct vdev_pci_func_ops *ops, void *opaque,
-                                        struct vdev_err *err);
+VDEV_API struct vdev_pci_func *vdev_pci_func_new(struct vdev *d, const struct vdev_pci_ident *id,
+                                                 const struct vdev_pci_func_ops *ops, void *opaque,
+                                                 struct vdev_err *err);
 /* Declares BAR `index` (0-5; a 64-bit BAR also uses index+1). Before vdev_machine_build
  * finishes; the core assigns its address. */
-int vdev_pci_set_bar(struct vdev_pci_func *f, unsigned index, const struct vdev_pci_bar *bar,
-                     struct vdev_err *err);
+VDEV_API int vdev_pci_set_bar(struct vdev_pci_func *f, unsigned index,
+                              const struct vdev_pci_bar *bar, struct vdev_err *err);
 /* Appends a capability: `body` is what follows the ID and next-pointer bytes; *offset gets
  * its config-space offset. The body is read-only to the guest unless the owner handles
  * writes (vendor caps of virtio are read-only). */
-int vdev_pci_add_cap(struct vdev_pci_func *f, uint8_t cap_id, const void *body, size_t len,
-                     uint8_t *offset, struct vdev_err *err);
+VDEV_API int vdev_pci_add_cap(struct vdev_pci_func *f, uint8_t cap_id, const void *body, size_t len,
+                              uint8_t *offset, struct vdev_err *err);
 /* MSI-X with `nvec` vectors; its table and PBA live in BAR `bar` at the given offsets
  * (the PCI core answers those ranges; the rest of the BAR stays the owner's). */
-int vdev_pci_msix_init(struct vdev_pci_func *f, unsigned nvec, unsigned bar, uint64_t table_offset,
-                       uint64_t pba_offset, struct vdev_err *err);
+VDEV_API int vdev_pci_msix_init(struct vdev_pci_func *f, unsigned nvec, unsigned bar,
+                                uint64_t table_offset, uint64_t pba_offset, struct vdev_err *err);
 
 /* Current guest address of a BAR (0 if never assigned) and whether it decodes. */
-uint64_t vdev_pci_bar_base(const struct vdev_pci_func *f, unsigned bar);
-bool vdev_pci_bar_enabled(const struct vdev_pci_func *f, unsigned bar);
+VDEV_API uint64_t vdev_pci_bar_base(const struct vdev_pci_func *f, unsigned bar);
+VDEV_API bool vdev_pci_bar_enabled(const struct vdev_pci_func *f, unsigned bar);
 /* The bus region of a BAR (from `configured` on; NULL before): for a WINDOW BAR, where the
  * owner adds its children with vdev_region_add_child(); they follow the BAR's moves. */
-struct vdev_region *vdev_pci_bar_region(struct vdev_pci_func *f, unsigned bar);
+VDEV_API struct vdev_region *vdev_pci_bar_region(struct vdev_pci_func *f, unsigned bar);
 /* "pci 0:3.0": where the function sits, for messages and status. */
-const char *vdev_pci_func_name(const struct vdev_pci_func *f);
+VDEV_API const char *vdev_pci_func_name(const struct vdev_pci_func *f);
 
 /* ---- interrupts ---- */
 
 /* True when the guest set the MSI-X enable bit (whether or not it masked the function:
  * notifications then pend and fire on unmask). */
-bool vdev_pci_msix_enabled(const struct vdev_pci_func *f);
+VDEV_API bool vdev_pci_msix_enabled(const struct vdev_pci_func *f);
 /* Raises MSI-X vector `vec` (any thread, exitless through an irqfd when the embedder has
  * one). A masked vector sets its PBA bit and fires on unmask. -1 when MSI-X is off or vec
  * is out of range (the guest may write any vector number: that is not an error). */
-int vdev_pci_msix_notify(struct vdev_pci_func *f, unsigned vec);
+VDEV_API int vdev_pci_msix_notify(struct vdev_pci_func *f, unsigned vec);
 /* An eventfd that raises vector `vec` when anyone writes it (8 bytes, as to any eventfd),
  * for handing to another process: exitless through the embedder's MSI irqfd while the
  * vector is live, else serviced by the core's event thread. While MSI-X is off, or the
@@ -144,12 +146,13 @@ int vdev_pci_msix_notify(struct vdev_pci_func *f, unsigned vec);
  * while MSI-X is off are dropped when it is turned on (as vdev_pci_msix_notify drops them).
  * Owned by the core until the function goes away (machine free); -1 with err set when vec
  * is out of range or there is no MSI-X. Any thread. */
-int vdev_pci_msix_vector_eventfd(struct vdev_pci_func *f, unsigned vec, struct vdev_err *err);
+VDEV_API int vdev_pci_msix_vector_eventfd(struct vdev_pci_func *f, unsigned vec,
+                                          struct vdev_err *err);
 /* Drives INTx (the function's INTA#); honours the command register's INTx-disable bit and
  * mirrors the level into the status register's interrupt bit. Any thread. */
-void vdev_pci_set_intx(struct vdev_pci_func *f, bool asserted);
+VDEV_API void vdev_pci_set_intx(struct vdev_pci_func *f, bool asserted);
 /* The GSI the function's INTA# is wired to (what its interrupt-line register says). */
-uint32_t vdev_pci_intx_gsi(const struct vdev_pci_func *f);
+VDEV_API uint32_t vdev_pci_intx_gsi(const struct vdev_pci_func *f);
 
 #ifdef __cplusplus
 }

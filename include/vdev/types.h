@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <vdev/export.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,14 +65,43 @@ enum vdev_log_level {
     VDEV_LOG_LEVELS
 };
 
-/* A fallible call fills one of these with a complete, user-facing message. */
-#define VDEV_ERR_MAX 1024
-struct vdev_err {
-    char msg[VDEV_ERR_MAX];
+/* What went wrong, for programs; the message says it for people. Codes are only ever
+ * added, never renumbered or reused (docs/api-stability.md). */
+enum vdev_errc {
+    VDEV_E_OK = 0,
+    VDEV_E_FAILED,      /* not classified: the message is all there is */
+    VDEV_E_INVAL,       /* a bad argument or table from the program (not the user) */
+    VDEV_E_NOMEM,       /* out of memory */
+    VDEV_E_NOENT,       /* no such module, file, device, controller or line */
+    VDEV_E_CONFIG,      /* the configuration is wrong: syntax or value; FILE:LINE:COL first */
+    VDEV_E_RANGE,       /* a number, address or size out of its range */
+    VDEV_E_BUSY,        /* overlaps or takes what something else holds (region, slot, line) */
+    VDEV_E_EXIST,       /* already there: a type registered twice, a name taken */
+    VDEV_E_PERM,        /* not allowed: host permissions or an ownership check */
+    VDEV_E_IO,          /* a host call failed (the message has the system's reason) */
+    VDEV_E_UNSUPPORTED, /* not available here (no PCI bus, ...) */
+    VDEV_E_ABI,         /* a module built for another vdev ABI version or layout */
 };
 
-/* Formats into err (if not NULL) and returns -1, so callers can `return vdev_err_set(...)`. */
-int vdev_err_set(struct vdev_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A fallible call fills one of these with a code and a complete, user-facing message.
+ * The struct stays VDEV_ERR_MAX bytes: the code sits after the message. */
+#define VDEV_ERR_MAX     1024
+#define VDEV_ERR_MSG_MAX (VDEV_ERR_MAX - 8)
+struct vdev_err {
+    char msg[VDEV_ERR_MSG_MAX];
+    int32_t code; /* enum vdev_errc; VDEV_E_FAILED where the library does not classify */
+    uint32_t reserved_;
+};
+
+/* Formats into err (if not NULL) with code VDEV_E_FAILED and returns -1, so callers can
+ * `return vdev_err_set(...)`. */
+VDEV_API int vdev_err_set(struct vdev_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The same with an enum vdev_errc code. */
+VDEV_API int vdev_err_setc(struct vdev_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "VDEV_E_NOENT" for VDEV_E_NOENT; "VDEV_E_?" for a code this library does not know. */
+VDEV_API const char *vdev_errc_name(int code);
 
 #ifdef __cplusplus
 }

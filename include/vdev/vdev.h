@@ -12,5 +12,6 @@
 #include <vdev/machine.h>
 #include <vdev/module.h>
 #include <vdev/types.h>
+#include <vdev/version.h>
 
 #endif

@@ -19,6 +19,7 @@
 #define VDEV_VIRTIO_H
 
 #include <sys/uio.h>
+#include <vdev/export.h>
 #include <vdev/types.h>
 
 #ifdef __cplusplus
@@ -49,6 +50,7 @@ struct vdev_virtq;
 #define VDEV_VIRTQ_MAX_SEGS 1024
 
 struct vdev_virtio_ops {
+    size_t size;             /* sizeof(struct vdev_virtio_ops); nothing beyond it is read */
     uint32_t device_id;      /* 1 = network card, ... (§5) */
     uint64_t features;       /* device-specific bits offered; the core adds VERSION_1,
                                 EVENT_IDX and INDIRECT_DESC */
@@ -79,30 +81,30 @@ struct vdev_virtio_ops {
 
 /* Attaches a virtio device to d on the transport its `loc` calls for. Call from `assign`.
  * NULL with err set (no PCI bus, MMIO not available, bad ops). */
-struct vdev_virtio *vdev_virtio_attach(struct vdev *d, const struct vdev_virtio_ops *ops,
-                                       void *opaque, struct vdev_err *err);
+VDEV_API struct vdev_virtio *vdev_virtio_attach(struct vdev *d, const struct vdev_virtio_ops *ops,
+                                                void *opaque, struct vdev_err *err);
 
 /* Negotiated features (valid from FEATURES_OK until reset). */
-uint64_t vdev_virtio_features(const struct vdev_virtio *vio);
+VDEV_API uint64_t vdev_virtio_features(const struct vdev_virtio *vio);
 static inline bool vdev_virtio_has(const struct vdev_virtio *vio, unsigned bit)
 {
     return (vdev_virtio_features(vio) >> bit) & 1u;
 }
 /* Queue q (NULL if q >= num_queues). Usable between `start` and `stop`. */
-struct vdev_virtq *vdev_virtio_queue(struct vdev_virtio *vio, unsigned q);
+VDEV_API struct vdev_virtq *vdev_virtio_queue(struct vdev_virtio *vio, unsigned q);
 /* The eventfd a kick of queue q signals (read it to clear; never close it), the same fd
  * for the device's life from attach on, whenever the transport binds its doorbells. */
-int vdev_virtio_kick_fd(struct vdev_virtio *vio, unsigned q);
+VDEV_API int vdev_virtio_kick_fd(struct vdev_virtio *vio, unsigned q);
 /* The device changed its configuration space (link status): new generation, config
  * interrupt. Any thread. */
-void vdev_virtio_config_changed(struct vdev_virtio *vio);
+VDEV_API void vdev_virtio_config_changed(struct vdev_virtio *vio);
 /* The device found the driver misbehaving (a malformed header, say): NEEDS_RESET, logged
  * once, every queue's pop returns -1 from now on; `stop` follows on the event thread. Any
  * thread, including the data thread (it takes no lock and waits for nothing). */
-void vdev_virtio_fail(struct vdev_virtio *vio, const char *fmt, ...)
+VDEV_API void vdev_virtio_fail(struct vdev_virtio *vio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* "pci 0:3.0" or "mmio 0xd0000000": where the transport put the device. */
-const char *vdev_virtio_where(const struct vdev_virtio *vio);
+VDEV_API const char *vdev_virtio_where(const struct vdev_virtio *vio);
 
 /* ---- split virtqueues (device side) ---- */
 
@@ -119,22 +121,22 @@ struct vdev_virtq_elem {
     struct iovec iov[VDEV_VIRTQ_MAX_SEGS];
 };
 
-unsigned vdev_virtq_size(const struct vdev_virtq *q);
+VDEV_API unsigned vdev_virtq_size(const struct vdev_virtq *q);
 /* Takes the next available chain: 1 = got one, 0 = none, -1 = the driver broke a rule (the
  * device is now in NEEDS_RESET; stop using the queue). */
-int vdev_virtq_pop(struct vdev_virtq *q, struct vdev_virtq_elem *e);
+VDEV_API int vdev_virtq_pop(struct vdev_virtq *q, struct vdev_virtq_elem *e);
 /* Gives `n` popped chains back in one go: used entry i = (heads[i], lens[i] bytes written).
  * Publishes the used index once. */
-void vdev_virtq_push_n(struct vdev_virtq *q, const uint16_t *heads, const uint32_t *lens,
-                       unsigned n);
+VDEV_API void vdev_virtq_push_n(struct vdev_virtq *q, const uint16_t *heads, const uint32_t *lens,
+                                unsigned n);
 static inline void vdev_virtq_push(struct vdev_virtq *q, uint16_t head, uint32_t len)
 {
     vdev_virtq_push_n(q, &head, &len, 1);
 }
 /* Puts a popped chain back unconsumed (no room to use it yet). */
-void vdev_virtq_unpop(struct vdev_virtq *q, unsigned n);
+VDEV_API void vdev_virtq_unpop(struct vdev_virtq *q, unsigned n);
 /* After pushing: interrupts the driver if it asked for one (used_event / NO_INTERRUPT). */
-void vdev_virtq_notify(struct vdev_virtq *q);
+VDEV_API void vdev_virtq_notify(struct vdev_virtq *q);
 /* Kick suppression: while disabled the driver is asked not to kick. Enabling returns true
  * when buffers arrived meanwhile (check again before sleeping). Kicks are enabled at
  * DRIVER_OK; with EVENT_IDX "enabled" means "kick for a chain after those popped when it
@@ -149,9 +151,9 @@ void vdev_virtq_notify(struct vdev_virtq *q);
  *       vdev_virtq_set_kicks(q, false);
  *   }
  */
-bool vdev_virtq_set_kicks(struct vdev_virtq *q, bool enabled);
+VDEV_API bool vdev_virtq_set_kicks(struct vdev_virtq *q, bool enabled);
 /* True when the driver has made chains available that were not popped yet. */
-bool vdev_virtq_has_avail(struct vdev_virtq *q);
+VDEV_API bool vdev_virtq_has_avail(struct vdev_virtq *q);
 
 #ifdef __cplusplus
 }

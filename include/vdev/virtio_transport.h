@@ -8,6 +8,7 @@
 #ifndef VDEV_VIRTIO_TRANSPORT_H
 #define VDEV_VIRTIO_TRANSPORT_H
 
+#include <vdev/export.h>
 #include <vdev/virtio.h>
 
 #ifdef __cplusplus
@@ -18,6 +19,7 @@ extern "C" {
  * DRIVER_OK raises the configuration interrupt from within vdev_virtio_set_status), and
  * from device threads: do not hold a lock across a call into the core that these take. */
 struct vdev_virtio_transport_ops {
+    size_t size; /* sizeof(struct vdev_virtio_transport_ops); nothing beyond it is read */
     /* Raise queue q's interrupt (MSI-X vector of the queue, or ISR bit 0 + INTx/line).
      * Any thread. */
     void (*notify_queue)(void *t, unsigned q);
@@ -52,51 +54,53 @@ struct vdev_virtq_config {
  * later than create (doorbells made when the guest first enables the BAR) and again; the
  * fd the device got from vdev_virtio_kick_fd() stays the same number and from now on
  * refers to this eventfd. Until then kicks (vdev_virtio_kick) go to a core eventfd. */
-void vdev_virtio_set_kick_fd(struct vdev_virtio *vio, unsigned q, int fd);
+VDEV_API void vdev_virtio_set_kick_fd(struct vdev_virtio *vio, unsigned q, int fd);
 
 /* What vdev_virtio_attach does before it picks a transport: checks the ops and allocates
  * the core's state (freed with the machine), with no transport bound. For tests and
  * transports that bind themselves. NULL with err set. */
-struct vdev_virtio *vdev_virtio_new(struct vdev *d, const struct vdev_virtio_ops *ops, void *opaque,
-                                    struct vdev_err *err);
+VDEV_API struct vdev_virtio *vdev_virtio_new(struct vdev *d, const struct vdev_virtio_ops *ops,
+                                             void *opaque, struct vdev_err *err);
 
-void vdev_virtio_bind_transport(struct vdev_virtio *vio,
-                                const struct vdev_virtio_transport_ops *ops, void *t,
-                                const char *where);
-struct vdev *vdev_virtio_vdev(struct vdev_virtio *vio);
-const struct vdev_virtio_ops *vdev_virtio_device_ops(const struct vdev_virtio *vio);
-unsigned vdev_virtio_num_queues(const struct vdev_virtio *vio);
-uint16_t vdev_virtio_queue_size_max(const struct vdev_virtio *vio);
+VDEV_API void vdev_virtio_bind_transport(struct vdev_virtio *vio,
+                                         const struct vdev_virtio_transport_ops *ops, void *t,
+                                         const char *where);
+VDEV_API struct vdev *vdev_virtio_vdev(struct vdev_virtio *vio);
+VDEV_API const struct vdev_virtio_ops *vdev_virtio_device_ops(const struct vdev_virtio *vio);
+VDEV_API unsigned vdev_virtio_num_queues(const struct vdev_virtio *vio);
+VDEV_API uint16_t vdev_virtio_queue_size_max(const struct vdev_virtio *vio);
 
 /* Feature words (sel 0 = bits 0-31, 1 = bits 32-63; others read 0 / are ignored). */
-uint32_t vdev_virtio_device_features(const struct vdev_virtio *vio, uint32_t sel);
+VDEV_API uint32_t vdev_virtio_device_features(const struct vdev_virtio *vio, uint32_t sel);
 /* Ignored after FEATURES_OK (the driver may not change its mind without a reset). */
-void vdev_virtio_set_driver_features(struct vdev_virtio *vio, uint32_t sel, uint32_t value);
-uint32_t vdev_virtio_driver_features(const struct vdev_virtio *vio, uint32_t sel);
+VDEV_API void vdev_virtio_set_driver_features(struct vdev_virtio *vio, uint32_t sel,
+                                              uint32_t value);
+VDEV_API uint32_t vdev_virtio_driver_features(const struct vdev_virtio *vio, uint32_t sel);
 
-uint8_t vdev_virtio_get_status(const struct vdev_virtio *vio);
+VDEV_API uint8_t vdev_virtio_get_status(const struct vdev_virtio *vio);
 /* Status write: 0 resets (stop the device, forget queues and features); setting
  * FEATURES_OK checks the negotiated set; DRIVER_OK validates and maps every enabled queue
  * (a bad one → NEEDS_RESET) and starts the device. Clearing bits other than by reset is
  * ignored. */
-void vdev_virtio_set_status(struct vdev_virtio *vio, uint8_t status);
+VDEV_API void vdev_virtio_set_status(struct vdev_virtio *vio, uint8_t status);
 
 /* Queue configuration; writes are ignored once DRIVER_OK is set or for q out of range
  * (then the pointer is to a dummy). The transport writes fields, then enables. */
-struct vdev_virtq_config *vdev_virtio_queue_config(struct vdev_virtio *vio, unsigned q);
+VDEV_API struct vdev_virtq_config *vdev_virtio_queue_config(struct vdev_virtio *vio, unsigned q);
 /* Sets size, checking it is a power of two <= queue_size_max; false if refused. */
-bool vdev_virtio_set_queue_size(struct vdev_virtio *vio, unsigned q, uint32_t size);
+VDEV_API bool vdev_virtio_set_queue_size(struct vdev_virtio *vio, unsigned q, uint32_t size);
 /* Driver kicked queue q from a trapped path (the doorbell fd is the normal way). */
-void vdev_virtio_kick(struct vdev_virtio *vio, unsigned q);
+VDEV_API void vdev_virtio_kick(struct vdev_virtio *vio, unsigned q);
 
 /* Device configuration space access through the transport (bounds-checked; reads out of
  * range give 0, writes are dropped). */
-uint64_t vdev_virtio_config_read(struct vdev_virtio *vio, uint32_t off, unsigned size);
-void vdev_virtio_config_write(struct vdev_virtio *vio, uint32_t off, unsigned size, uint64_t v);
-uint32_t vdev_virtio_config_generation(const struct vdev_virtio *vio);
+VDEV_API uint64_t vdev_virtio_config_read(struct vdev_virtio *vio, uint32_t off, unsigned size);
+VDEV_API void vdev_virtio_config_write(struct vdev_virtio *vio, uint32_t off, unsigned size,
+                                       uint64_t v);
+VDEV_API uint32_t vdev_virtio_config_generation(const struct vdev_virtio *vio);
 
 /* Machine reset. */
-void vdev_virtio_reset(struct vdev_virtio *vio);
+VDEV_API void vdev_virtio_reset(struct vdev_virtio *vio);
 
 #ifdef __cplusplus
 }

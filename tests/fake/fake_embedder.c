@@ -99,6 +99,7 @@ struct vdev_machine *fake_machine_new(struct fake_embedder *fe)
 {
     memset(fe, 0, sizeof(*fe));
     fe->stop_status = -1;
+    fe->ops.size = sizeof(fe->ops);
     fe->ops.set_irq_line = fake_set_irq_line;
     fe->ops.signal_msi = fake_signal_msi;
     fe->ops.ioeventfd = fake_ioeventfd;

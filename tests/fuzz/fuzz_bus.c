@@ -185,7 +185,10 @@ static void op_add(struct fz_in *in, bool child)
     if (backed && size <= 0x10000 && fz_u8(in) % 4)
         m->host = calloc(1, size ? size : 1);
     m->sizes = fz_u8(in) & 0xf;
-    m->ops = (struct vdev_region_ops){.read = h_read, .write = h_write, .sizes = m->sizes};
+    m->ops = (struct vdev_region_ops){.size = sizeof(struct vdev_region_ops),
+                                      .read = h_read,
+                                      .write = h_write,
+                                      .sizes = m->sizes};
     struct vdev_region_desc d = {.owner = "fuzz",
                                  .space = space,
                                  .kind = kind,

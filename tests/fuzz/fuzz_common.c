@@ -95,6 +95,7 @@ void fz_machine_build(struct fz_machine *fm, const char *config)
 {
     memset(fm, 0, sizeof(*fm));
     fm->stop_status = -1;
+    fm->ops.size = sizeof(fm->ops);
     fm->ops.set_irq_line = fz_set_irq_line;
     fm->ops.signal_msi = fz_signal_msi;
     fm->ops.log = fz_log;

@@ -203,7 +203,7 @@ static void fn_link_init(void)
                                .state_changed = fn_sink_state,
                                .log = fn_quiet,
                                .ring_size = 256u << 10};
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     fn_nic_link = peer_link_open(&ca, &err);
     fn_sink = fn_nic_link ? peer_link_open(&cb, &err) : NULL;
     if (!fn_sink) {
@@ -232,7 +232,10 @@ static void fn_reset(void *t)
     (void)t;
 }
 static const struct vdev_virtio_transport_ops fn_transport = {
-    .notify_queue = fn_notify_queue, .notify_config = fn_notify_config, .reset = fn_reset};
+    .size = sizeof(struct vdev_virtio_transport_ops),
+    .notify_queue = fn_notify_queue,
+    .notify_config = fn_notify_config,
+    .reset = fn_reset};
 
 /* Replaces the module's net_attach.c (link-time: the module is linked as an archive). */
 struct vdev_virtio *net_virtio_attach(struct vdev *d, const struct vdev_virtio_ops *ops,
@@ -252,7 +255,7 @@ static void fn_init_once(void)
     if (done)
         return;
     done = true;
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     vdev_register_type(&vdev_module_virtio_net, &err);
 }
 

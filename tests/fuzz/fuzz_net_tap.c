@@ -80,7 +80,7 @@ static void tap_drain(struct fn *f)
 
 static void tap_setup(struct fn *f)
 {
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     if (net_tap_open(f->n, &err)) {
         fprintf(stderr, "fuzz_net_tap: %s\n", err.msg);
         abort();

@@ -76,7 +76,8 @@ static void b_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
     FZ_ASSERT(size && off < c->size && size <= c->size - off);
 }
 
-static const struct vdev_region_ops b_ops = {.read = b_read, .write = b_write};
+static const struct vdev_region_ops b_ops = {
+    .size = sizeof(struct vdev_region_ops), .read = b_read, .write = b_write};
 
 static void fp_bar_changed(void *opaque, unsigned bar, uint64_t base, bool enabled)
 {
@@ -87,7 +88,8 @@ static void fp_bar_changed(void *opaque, unsigned bar, uint64_t base, bool enabl
     p->changes++;
 }
 
-static const struct vdev_pci_func_ops fp_ops = {.bar_changed = fp_bar_changed};
+static const struct vdev_pci_func_ops fp_ops = {.size = sizeof(struct vdev_pci_func_ops),
+                                                .bar_changed = fp_bar_changed};
 
 static int bar(struct fp *p, unsigned i, uint64_t size, unsigned flags, enum vdev_region_kind kind,
                void *host, struct vdev_err *e)

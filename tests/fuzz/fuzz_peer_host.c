@@ -146,7 +146,7 @@ static void init(void)
                                .state_changed = guest_state,
                                .log = quiet,
                                .ring_size = 256u << 10};
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     peer->link = peer_link_open(&hc, &err);
     guest = peer->link ? peer_link_open(&gc, &err) : NULL;
     if (!guest) {

@@ -358,7 +358,7 @@ static void proto_input(struct fz_in *in)
                                 .mac = {0x52, 0x54, 0, 0, 0, 1},
                                 .state_changed = on_state,
                                 .log = on_log};
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     struct peer_link *a = peer_link_open(&cfg, &err);
     if (!a) {
         fprintf(stderr, "fuzz_peer_ring: %s\n", err.msg);

@@ -152,8 +152,10 @@ static unsigned msix_cap(struct guest *g)
 static void boot(struct guest *g, bool pci)
 {
     memset(g, 0, sizeof(*g));
-    g->ops = (struct vdev_embedder_ops){
-        .set_irq_line = set_line, .signal_msi = signal_msi, .log = quiet};
+    g->ops = (struct vdev_embedder_ops){.size = sizeof(struct vdev_embedder_ops),
+                                        .set_irq_line = set_line,
+                                        .signal_msi = signal_msi,
+                                        .log = quiet};
     g->pci = pci;
     struct vdev_err err = {0};
     struct vdev_pci_host_desc h = {.ecam_base = 0xe0000000,

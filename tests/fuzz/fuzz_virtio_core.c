@@ -52,7 +52,10 @@ static void t_reset(void *t)
 }
 
 static const struct vdev_virtio_transport_ops fake_transport = {
-    .notify_queue = t_notify_queue, .notify_config = t_notify_config, .reset = t_reset};
+    .size = sizeof(struct vdev_virtio_transport_ops),
+    .notify_queue = t_notify_queue,
+    .notify_config = t_notify_config,
+    .reset = t_reset};
 
 static int core_assign(struct vdev *d)
 {

@@ -29,11 +29,13 @@ static void notify_config(void *t)
 {
 }
 
-static const struct vdev_virtio_transport_ops transport = {.notify_queue = notify_queue,
-                                                           .notify_config = notify_config};
+static const struct vdev_virtio_transport_ops transport = {
+    .size = sizeof(struct vdev_virtio_transport_ops),
+    .notify_queue = notify_queue,
+    .notify_config = notify_config};
 
 static const struct vdev_virtio_ops fuzz_ops = {
-    .device_id = 1, .num_queues = 1, .queue_size_max = 8};
+    .size = sizeof(struct vdev_virtio_ops), .device_id = 1, .num_queues = 1, .queue_size_max = 8};
 
 static int fuzz_assign(struct vdev *d)
 {
@@ -65,7 +67,8 @@ static void quiet_log(void *ctx, enum vdev_log_level level, const char *who, con
     /* one line per violation: too many to print while fuzzing */
 }
 
-static const struct vdev_embedder_ops quiet = {.log = quiet_log};
+static const struct vdev_embedder_ops quiet = {.size = sizeof(struct vdev_embedder_ops),
+                                               .log = quiet_log};
 
 static void setup(void)
 {

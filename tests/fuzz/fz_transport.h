@@ -219,6 +219,7 @@ static inline void fzt_build(struct fzt *t, const char *config, bool pci)
     memset(t, 0, sizeof(*t));
     struct fz_machine *fm = &t->fm;
     fm->stop_status = -1;
+    fm->ops.size = sizeof(fm->ops);
     fm->ops.set_irq_line = fzt_set_irq_line;
     fm->ops.signal_msi = fzt_signal_msi;
     fm->ops.log = fzt_log;
@@ -431,6 +432,7 @@ static inline void fzv_queue_kick(void *opaque, unsigned q)
 }
 
 static const struct vdev_virtio_ops fzv_ops = {
+    .size = sizeof(struct vdev_virtio_ops),
     .device_id = FZV_ID,
     .features = FZV_FEATURES,
     .num_queues = FZV_QUEUES,

@@ -2,7 +2,7 @@
 #include <vdev/module.h>
 
 __attribute__((visibility("default"))) const struct vdev_type vdev_module_badabi = {
-    .abi_version = VDEV_ABI_VERSION + 41,
+    .abi_version = 42,
     .type_size = sizeof(struct vdev_type),
     .name = "badabi",
     .summary = "refused by the loader",

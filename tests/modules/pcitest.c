@@ -23,7 +23,8 @@ static void bar_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
     (void)v;
 }
 
-static const struct vdev_region_ops bar_ops = {.read = bar_read, .write = bar_write};
+static const struct vdev_region_ops bar_ops = {
+    .size = sizeof(struct vdev_region_ops), .read = bar_read, .write = bar_write};
 
 static void bar_changed(void *opaque, unsigned bar, uint64_t base, bool enabled)
 {
@@ -31,7 +32,8 @@ static void bar_changed(void *opaque, unsigned bar, uint64_t base, bool enabled)
     vdev_info(d, "BAR%u at 0x%llx %s", bar, (unsigned long long)base, enabled ? "on" : "off");
 }
 
-static const struct vdev_pci_func_ops func_ops = {.bar_changed = bar_changed};
+static const struct vdev_pci_func_ops func_ops = {.size = sizeof(struct vdev_pci_func_ops),
+                                                  .bar_changed = bar_changed};
 
 static int pcitest_assign(struct vdev *d)
 {

@@ -47,7 +47,10 @@ static NET_FIXTURE_UNUSED void ft_reset(void *t)
     (void)t;
 }
 static const struct vdev_virtio_transport_ops ft_ops = {
-    .notify_queue = ft_notify_queue, .notify_config = ft_notify_config, .reset = ft_reset};
+    .size = sizeof(struct vdev_virtio_transport_ops),
+    .notify_queue = ft_notify_queue,
+    .notify_config = ft_notify_config,
+    .reset = ft_reset};
 
 static NET_FIXTURE_UNUSED struct vdev_virtio *
 fake_attach(struct vdev *d, const struct vdev_virtio_ops *ops, void *opaque, struct vdev_err *err)
@@ -129,7 +132,7 @@ static NET_FIXTURE_UNUSED void machine_up(struct drv *v, const char *system, con
     snprintf(cfg, sizeof(cfg),
              "system %s ram 8M vdev virtio-net loc 0xd0000000 intr ioapic:5 name %s peer %s/%s %s",
              system, name, rundir, peer, extra ? extra : "");
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     memset(&v->fe, 0, sizeof(v->fe));
     fake_machine_new(&v->fe);
     if (fake_machine_build_string(&v->fe, cfg, &err))

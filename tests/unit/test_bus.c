@@ -28,8 +28,10 @@ static void regs_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
     r->last_val = val;
 }
 
-static const struct vdev_region_ops all_sizes = {regs_read, regs_write, 0};
-static const struct vdev_region_ops bytes_and_dwords = {regs_read, regs_write, 0x1 | 0x4};
+static const struct vdev_region_ops all_sizes = {sizeof(struct vdev_region_ops), regs_read,
+                                                 regs_write, 0};
+static const struct vdev_region_ops bytes_and_dwords = {sizeof(struct vdev_region_ops), regs_read,
+                                                        regs_write, 0x1 | 0x4};
 
 static struct vdev_region *add(struct vdev_bus *bus, const char *owner, enum vdev_space space,
                                enum vdev_region_kind kind, uint64_t base, uint64_t size,
@@ -57,6 +59,7 @@ START_TEST(overlap_names_both_parties)
     ck_assert_ptr_null(add(bus, "uart 'x'", VDEV_SPACE_MEM, VDEV_REGION_DEVICE, 0xff000, 0x2000,
                            &all_sizes, &a, &err));
     ck_assert_str_eq(err.msg, "uart 'x' mem:0xff000-0x100fff overlaps ram mem:0x0-0xfffff");
+    ck_assert_int_eq(err.code, VDEV_E_BUSY);
     /* adjacent is fine; the same range in the other space too */
     ck_assert_ptr_nonnull(add(bus, "uart", VDEV_SPACE_MEM, VDEV_REGION_DEVICE, 0x100000, 0x1000,
                               &all_sizes, &a, &err));
@@ -76,6 +79,7 @@ START_TEST(bad_ranges_refused)
     ck_assert_ptr_null(add(bus, "wrap", VDEV_SPACE_MEM, VDEV_REGION_RAM, UINT64_MAX - 0xfff, 0x2000,
                            NULL, NULL, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "runs past the end of mem space"));
+    ck_assert_int_eq(err.code, VDEV_E_RANGE);
     ck_assert_ptr_null(
         add(bus, "io", VDEV_SPACE_IO, VDEV_REGION_DEVICE, 0xfff8, 0x10, &all_sizes, &a, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "runs past the end of io space"));
@@ -187,6 +191,7 @@ START_TEST(move_and_disable)
     /* moving onto b is refused and a stays put */
     ck_assert_int_eq(vdev_region_move(ra, 0xe0010800, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "overlaps bar b"));
+    ck_assert_int_eq(err.code, VDEV_E_BUSY);
     uint64_t v;
     vdev_bus_access(bus, VDEV_SPACE_MEM, 0xe0000010, 4, false, &v);
     ck_assert_uint_eq(a.reads, 1);
@@ -308,6 +313,7 @@ START_TEST(window_children)
     bad.base = 0x2fff;
     ck_assert_int_ne(vdev_region_add_child(w, &bad, NULL, &err), 0);
     ck_assert_str_eq(err.msg, "ctl overlaps data in shm BAR2");
+    ck_assert_int_eq(err.code, VDEV_E_BUSY);
     bad.base = 0xf001;
     ck_assert_int_ne(vdev_region_add_child(w, &bad, NULL, &err), 0);
     bad.base = UINT64_MAX - 0xfff;

@@ -131,7 +131,7 @@ START_TEST(usage_and_version)
 {
     char *out;
     ck_assert_int_eq(run("version", &out), 0);
-    ck_assert_ptr_nonnull(strstr(out, "vdev ABI 1"));
+    ck_assert_ptr_nonnull(strstr(out, "vdev ABI 2"));
     free(out);
     ck_assert_int_eq(run("frobnicate", &out), 2);
     ck_assert_ptr_nonnull(strstr(out, "unknown command 'frobnicate'"));

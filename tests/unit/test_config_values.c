@@ -381,11 +381,12 @@ START_TEST(var_table)
                            "halt-poll"};
     for (size_t i = 0; i < 5; i++) {
         bool found = false;
-        for (size_t k = 0; vdev_config_vars[k].name; k++) {
-            if (strcmp(vdev_config_vars[k].name, names[i]) == 0) {
+        const struct vdev_config_var *var;
+        for (size_t k = 0; (var = vdev_config_var_at(k)); k++) {
+            if (strcmp(var->name, names[i]) == 0) {
                 found = true;
-                ck_assert_ptr_nonnull(vdev_config_vars[k].arg);
-                ck_assert_ptr_nonnull(vdev_config_vars[k].help);
+                ck_assert_ptr_nonnull(var->arg);
+                ck_assert_ptr_nonnull(var->help);
             }
         }
         ck_assert_msg(found, "%s missing", names[i]);

@@ -2,11 +2,13 @@
  * library load by location kind, and a bus provider the machine drives through its hooks
  * alone (a fake bus here, standing where the PCI host bridge would). */
 #include <check.h>
+#include <libfdt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <vdev/acpi.h>
+#include <vdev/fdt.h>
 #include <vdev/pci.h>
 
 #include "../../core/transport_api.h"
@@ -238,6 +240,34 @@ START_TEST(memory_placement_stays_out_of_bus_windows)
 }
 END_TEST
 
+/* A transport's firmware node that fails names the device and the transport. */
+static int failing_transport_fdt(struct vdev *d, void *fdt, int parent, void *opaque)
+{
+    (void)d, (void)fdt, (void)parent, (void)opaque;
+    return -FDT_ERR_BADVALUE;
+}
+
+START_TEST(transport_node_errors_name_the_device)
+{
+    ck_assert_int_eq(
+        fake_machine_build_string(&fe, "ram 1M\nvdev rider loc 0x20000000 intr ioapic:5\n", &err),
+        0);
+    struct vdev *d = vdev_machine_device(fe.m, 0);
+    vdev_set_transport_nodes(d, &(struct vdev_transport_nodes){.gen_fdt = failing_transport_fdt});
+    static const uint64_t ioapic_reg[2] = {0xfec00000, 0x1000};
+    struct vdev_fdt_platform p = {.compatible = "vdevkit,x86",
+                                  .model = "test",
+                                  .intc = {.name = "interrupt-controller@fec00000",
+                                           .compatible = "intel,ce4100-ioapic",
+                                           .reg = ioapic_reg,
+                                           .nreg = 1,
+                                           .interrupt_cells = 2}};
+    static uint8_t fdt[0x10000];
+    ck_assert_int_eq(vdev_machine_gen_fdt(fe.m, &p, fdt, sizeof(fdt), &err), -1);
+    ck_assert_msg(strstr(err.msg, "vdev rider: FDT: transport node: "), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(provider_checks)
 {
     struct vdev_bus_provider no_alloc = fake_provider;
@@ -261,6 +291,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bus_errors_reach_the_configuration_line);
     tcase_add_test(tc, memory_placement_stays_out_of_bus_windows);
     tcase_add_test(tc, provider_checks);
+    tcase_add_test(tc, transport_node_errors_name_the_device);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -41,6 +41,7 @@ END_TEST
 START_TEST(missing_module_did_you_mean)
 {
     ck_assert_int_eq(fake_machine_build_string(&fe, "ram 1M\nvdev ser8520", &err), -1);
+    ck_assert_int_eq(err.code, VDEV_E_NOENT);
     ck_assert_ptr_nonnull(strstr(err.msg, "test.conf:2:6: vdev ser8520: no such device module: "
                                           "vdev-ser8520.so is not in "));
     ck_assert_ptr_nonnull(strstr(err.msg, "(did you mean 'ser8250'?)"));
@@ -50,15 +51,29 @@ END_TEST
 START_TEST(wrong_abi_refused)
 {
     ck_assert_int_eq(fake_machine_build_string(&fe, "ram 1M vdev badabi", &err), -1);
+    ck_assert_int_eq(err.code, VDEV_E_ABI);
+    /* The message names the module, its file and both versions. */
     ck_assert_ptr_nonnull(strstr(err.msg, "vdev badabi: "));
     ck_assert_ptr_nonnull(strstr(err.msg, "vdev-badabi.so: module built for vdev ABI 42, this "
-                                          "vdevkit has ABI 1"));
+                                          "vdevkit has ABI 2"));
+}
+END_TEST
+
+/* ABI 1 came before the sized tables: such a module would be read past its tables. */
+START_TEST(old_abi_refused)
+{
+    ck_assert_int_eq(fake_machine_build_string(&fe, "ram 1M vdev oldabi", &err), -1);
+    ck_assert_int_eq(err.code, VDEV_E_ABI);
+    ck_assert_ptr_nonnull(strstr(err.msg, "vdev oldabi: "));
+    ck_assert_ptr_nonnull(strstr(err.msg, "vdev-oldabi.so: module built for vdev ABI 1, this "
+                                          "vdevkit has ABI 2 (rebuild the module"));
 }
 END_TEST
 
 START_TEST(not_a_module_refused)
 {
     ck_assert_int_eq(fake_machine_build_string(&fe, "ram 1M vdev nosym", &err), -1);
+    ck_assert_int_eq(err.code, VDEV_E_ABI);
     ck_assert_ptr_nonnull(strstr(err.msg, "is not a vdevkit module (no symbol vdev_module_nosym)"));
 }
 END_TEST
@@ -66,6 +81,7 @@ END_TEST
 START_TEST(type_names_cannot_reach_outside)
 {
     ck_assert_int_eq(fake_machine_build_string(&fe, "ram 1M vdev ../../tmp/x", &err), -1);
+    ck_assert_int_eq(err.code, VDEV_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(err.msg, "vdev ../../tmp/x: not a device type name"));
     fake_machine_free(&fe);
     fake_machine_new(&fe);
@@ -83,6 +99,7 @@ static Suite *suite(void)
     tcase_add_test(tc, two_instances_one_module);
     tcase_add_test(tc, missing_module_did_you_mean);
     tcase_add_test(tc, wrong_abi_refused);
+    tcase_add_test(tc, old_abi_refused);
     tcase_add_test(tc, not_a_module_refused);
     tcase_add_test(tc, type_names_cannot_reach_outside);
     suite_add_tcase(s, tc);

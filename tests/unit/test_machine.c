@@ -245,6 +245,7 @@ START_TEST(interrupt_errors)
                            "vdev probe loc 0xd0001000 intr ioapic:5"),
                      -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "vdev probe: ioapic:5 is already used by probe"));
+    ck_assert_int_eq(err.code, VDEV_E_BUSY);
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     ck_assert_int_eq(build("ram 1M reserve intr ioapic:5 vdev probe loc 0xd0000000 intr ioapic:5"),
@@ -270,25 +271,30 @@ START_TEST(location_errors)
                      -1);
     ck_assert_str_eq(err.msg, "test.conf:1:77: vdev probe: probe 'b' mem:0xd0000008-0xd0000017 "
                               "overlaps probe 'a' mem:0xd0000000-0xd000000f");
+    ck_assert_int_eq(err.code, VDEV_E_BUSY);
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     /* a device on top of RAM or a platform window */
     ck_assert_int_eq(build("ram 1M vdev probe loc 0xfec00000 intr ioapic:5"), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "overlaps ioapic mem:0xfec00000-0xfec00fff"));
+    ck_assert_int_eq(err.code, VDEV_E_BUSY);
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     ck_assert_int_eq(build("ram 1M vdev probe loc 0x1000 intr ioapic:5"), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "overlaps ram mem:0x0-0xfffff"));
+    ck_assert_int_eq(err.code, VDEV_E_BUSY);
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     ck_assert_int_eq(build("ram 1M vdev probe loc mem:0xd0000000,0x20 intr ioapic:5"), -1);
     ck_assert_ptr_nonnull(
         strstr(err.msg, "length 0x20 does not match the device's window of 0x10"));
+    ck_assert_int_eq(err.code, VDEV_E_CONFIG);
     fake_machine_free(&fe);
     fake_machine_new(&fe);
     ck_assert_int_eq(
         build("ram 1M reserve loc 0xd0000000,0x1000 vdev probe loc 0xd0000800 intr ioapic:5"), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "overlaps reserve (line 1)"));
+    ck_assert_int_eq(err.code, VDEV_E_BUSY);
 }
 END_TEST
 
@@ -411,7 +417,8 @@ START_TEST(static_registration_checks)
     struct vdev_type bad = probe_type;
     bad.abi_version = 99;
     ck_assert_int_eq(vdev_register_type(&bad, &err), -1);
-    ck_assert_str_eq(err.msg, "module built for vdev ABI 99, this vdevkit has ABI 1 (rebuild the "
+    ck_assert_int_eq(err.code, VDEV_E_ABI);
+    ck_assert_str_eq(err.msg, "module built for vdev ABI 99, this vdevkit has ABI 2 (rebuild the "
                               "module against this vdevkit's headers)");
     static const struct vdev_option clash[] = {{.name = "loc", .kind = VDEV_OPT_STRING}, {0}};
     struct vdev_type t2 = probe_type;
@@ -419,10 +426,12 @@ START_TEST(static_registration_checks)
     t2.options = clash;
     ck_assert_int_eq(vdev_register_type(&t2, &err), -1);
     ck_assert_str_eq(err.msg, "module clash: option 'loc' is reserved by the core");
+    ck_assert_int_eq(err.code, VDEV_E_INVAL);
     static const struct vdev_type other = {
         .abi_version = VDEV_ABI_VERSION, .type_size = sizeof(struct vdev_type), .name = "probe"};
     ck_assert_int_eq(vdev_register_type(&other, &err), -1);
     ck_assert_str_eq(err.msg, "device type 'probe' is registered twice");
+    ck_assert_int_eq(err.code, VDEV_E_EXIST);
     ck_assert_int_eq(vdev_register_type(&probe_type, &err), 0); /* the same type again is fine */
 }
 END_TEST

@@ -31,7 +31,8 @@ static void mx_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
     (void)opaque, (void)off, (void)size, (void)v;
 }
 
-static const struct vdev_region_ops mx_ops = {.read = mx_read, .write = mx_write};
+static const struct vdev_region_ops mx_ops = {
+    .size = sizeof(struct vdev_region_ops), .read = mx_read, .write = mx_write};
 
 static void mx_changed(void *opaque, bool enabled)
 {
@@ -42,7 +43,8 @@ static void mx_changed(void *opaque, bool enabled)
         p->off++;
 }
 
-static const struct vdev_pci_func_ops mx_func_ops = {.msix_changed = mx_changed};
+static const struct vdev_pci_func_ops mx_func_ops = {.size = sizeof(struct vdev_pci_func_ops),
+                                                     .msix_changed = mx_changed};
 
 static int mx_assign(struct vdev *d)
 {

@@ -529,7 +529,7 @@ START_TEST(bad_paths_are_refused)
              "%s/no/such/dir.pcap",
              rundir);
     struct fake_embedder fe;
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     memset(&fe, 0, sizeof(fe));
     fake_machine_new(&fe);
     ck_assert_int_ne(fake_machine_build_string(&fe, cfg, &err), 0);
@@ -665,7 +665,7 @@ END_TEST
  * the snapshot length, cut to it beyond (orig_len says how long the frame was). */
 START_TEST(longest_records_fit_the_buffer)
 {
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     struct net_capture *c = net_capture_open(pcap_path, &err);
     ck_assert_msg(c, "%s", err.msg);
     static const size_t lens[] = {100, 262129, 262144, 300000, 60};

@@ -628,7 +628,7 @@ START_TEST(hostile_peer_records)
                                 .peer_path = peer,
                                 .mac = {0x02, 1, 2, 3, 4, 5},
                                 .state_changed = ignore_state};
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     struct peer_link *l = peer_link_open(&cfg, &err);
     ck_assert_msg(l != NULL, "%s", err.msg);
     for (int i = 0; i < 10000 && !(peer_link_up(l) && atomic_load(&A.n->link_up)); i++) {
@@ -760,7 +760,7 @@ END_TEST
 static void expect_error(const char *cfg, const char *want)
 {
     struct fake_embedder fe;
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     memset(&fe, 0, sizeof(fe));
     fake_machine_new(&fe);
     ck_assert_int_ne(fake_machine_build_string(&fe, cfg, &err), 0);
@@ -786,7 +786,7 @@ END_TEST
 START_TEST(unnamed_nics_get_distinct_stable_macs)
 {
     struct fake_embedder fe;
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     memset(&fe, 0, sizeof(fe));
     fake_machine_new(&fe);
     if (fake_machine_build_string(

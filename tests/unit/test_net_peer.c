@@ -426,7 +426,7 @@ static struct peer_link *raw_open(uint32_t ring, uint64_t features)
                                 .state_changed = raw_state,
                                 .opaque = &raw_up_flag,
                                 .ring_size = ring};
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     struct peer_link *l = peer_link_open(&cfg, &err);
     ck_assert_msg(l, "%s", err.msg);
     for (int i = 0; i < 5000 && !peer_link_up(l); i++) {

@@ -131,7 +131,7 @@ static int tap_build(struct drv *v, const char *opts, struct vdev_err *err)
 
 static void tap_machine_up(struct drv *v, const char *opts)
 {
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     if (tap_build(v, opts, &err))
         ck_abort_msg("%s", err.msg);
     v->d = vdev_machine_device(v->fe.m, 0);
@@ -514,7 +514,7 @@ END_TEST
 
 START_TEST(missing_interface_is_an_error_not_created)
 {
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     ck_assert_int_ne(tap_build(&G, "tap nosuch0", &err), 0);
     ck_assert_msg(strstr(err.msg, "test.conf:1:") &&
                       strstr(err.msg, "vdev virtio-net: tap nosuch0: no interface 'nosuch0' "
@@ -547,7 +547,7 @@ static void net_admin(bool on)
 /* An interface another NIC (or process) holds. */
 START_TEST(busy_interface_is_refused)
 {
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     /* an interface another NIC (process) holds */
     tap_make("vt0", -1);
     tap_machine_up(&G, "tap vt0");
@@ -566,7 +566,7 @@ START_TEST(owner_attaches_others_are_refused)
     tap_make("vt0", 0);
     tap_make("vt1", 65534);
     net_admin(false);
-    struct vdev_err err = {{0}}, err0 = {{0}};
+    struct vdev_err err = {0}, err0 = {0};
     int refused = tap_build(&G, "tap vt1", &err);
     int ok = tap_build(&G, "tap vt0", &err0);
     net_admin(true);
@@ -582,7 +582,7 @@ END_TEST
 static void expect_error(const char *opts, const char *want)
 {
     struct drv v;
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     ck_assert_int_ne(tap_build(&v, opts, &err), 0);
     ck_assert_msg(strstr(err.msg, want), "'%s' not in '%s'", want, err.msg);
 }

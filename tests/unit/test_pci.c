@@ -56,7 +56,8 @@ static void pt_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
     p->last_write_val = v;
 }
 
-static const struct vdev_region_ops pt_bar_ops = {.read = pt_read, .write = pt_write};
+static const struct vdev_region_ops pt_bar_ops = {
+    .size = sizeof(struct vdev_region_ops), .read = pt_read, .write = pt_write};
 
 static void pt_bar_changed(void *opaque, unsigned bar, uint64_t base, bool enabled)
 {
@@ -67,7 +68,8 @@ static void pt_bar_changed(void *opaque, unsigned bar, uint64_t base, bool enabl
     p->last_enabled = enabled;
 }
 
-static const struct vdev_pci_func_ops pt_func_ops = {.bar_changed = pt_bar_changed};
+static const struct vdev_pci_func_ops pt_func_ops = {.size = sizeof(struct vdev_pci_func_ops),
+                                                     .bar_changed = pt_bar_changed};
 
 static int pt_assign(struct vdev *d)
 {

@@ -64,7 +64,7 @@ static struct peer_link *open_end(struct end *e, const char *bind, const char *p
                                 .log = on_log,
                                 .opaque = e,
                                 .ring_size = ring};
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     e->l = peer_link_open(&cfg, &err);
     ck_assert_msg(e->l != NULL, "open %s: %s", bind, err.msg);
     return e->l;
@@ -421,7 +421,7 @@ START_TEST(endpoint_in_use_and_stale)
     open_end(&a, path_a, path_b, 1, 0);
     struct peer_link_cfg cfg = {
         .bind_path = path_a, .peer_path = path_b, .log = on_log, .opaque = &x};
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     ck_assert_ptr_null(peer_link_open(&cfg, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "is in use"));
     ck_assert_int_eq(access(path_a, F_OK), 0); /* the live endpoint is untouched */

@@ -61,7 +61,7 @@ START_TEST(endpoint_folder_of_another_user_refused)
     ck_assert_int_eq(chown(d, OTHER_UID, OTHER_UID), 0);
     snprintf(bind, sizeof(bind), "%s/a", d);
     snprintf(peer, sizeof(peer), "%s/b", dir);
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     ck_assert_ptr_null(open_link(bind, peer, &err));
     char want[600];
     snprintf(want, sizeof(want), "endpoint %s: %s is owned by uid %d (", bind, d, OTHER_UID);
@@ -83,7 +83,7 @@ START_TEST(socket_file_of_another_user_refused)
     ck_assert_int_ge(fd, 0);
     close(fd); /* stale: the old code would remove and take it */
     ck_assert_int_eq(lchown(bind, OTHER_UID, OTHER_UID), 0);
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     ck_assert_ptr_null(open_link(bind, peer, &err));
     ck_assert_msg(strstr(err.msg, "owned by uid 65534") && strstr(err.msg, bind), "%s", err.msg);
     struct stat st;
@@ -146,7 +146,7 @@ START_TEST(peer_of_another_user_gets_no_hello)
     }
     char c;
     ck_assert_int_eq(read(ready[0], &c, 1), 1);
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     struct peer_link *lk = open_link(bind, peer, &err);
     ck_assert_msg(lk != NULL, "%s", err.msg);
     uint64_t end = ms() + 1200;

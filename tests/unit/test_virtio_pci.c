@@ -69,6 +69,7 @@ static void tdev_kick(void *opaque, unsigned q)
 }
 
 static struct vdev_virtio_ops tdev_ops = {
+    .size = sizeof(struct vdev_virtio_ops),
     .device_id = 42,
     .features = 1ull << 5,
     .num_queues = TDEV_QUEUES,

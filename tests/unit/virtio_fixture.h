@@ -63,7 +63,10 @@ static inline void vt_reset(void *t)
 }
 
 static const struct vdev_virtio_transport_ops vt_transport_ops = {
-    .notify_queue = vt_notify_queue, .notify_config = vt_notify_config, .reset = vt_reset};
+    .size = sizeof(struct vdev_virtio_transport_ops),
+    .notify_queue = vt_notify_queue,
+    .notify_config = vt_notify_config,
+    .reset = vt_reset};
 
 static inline void vt_config_read(void *opaque, uint32_t off, void *buf, uint32_t len)
 {
@@ -110,6 +113,7 @@ static inline void vt_queue_kick(void *opaque, unsigned q)
 #define VT_DEVICE_FEATURES (1ull << 5 | 1ull << 23 | 1ull << 63) /* arbitrary device bits */
 
 static const struct vdev_virtio_ops vt_ops = {
+    .size = sizeof(struct vdev_virtio_ops),
     .device_id = 42,
     .features = VT_DEVICE_FEATURES,
     .num_queues = VT_QUEUES,

@@ -150,7 +150,8 @@ static void ctl_write(void *opaque, uint64_t off, unsigned size, uint64_t value)
         detach_end(s, a);
 }
 
-static const struct vdev_region_ops ctl_ops = {.read = ctl_read, .write = ctl_write, .sizes = 0xf};
+static const struct vdev_region_ops ctl_ops = {
+    .size = sizeof(struct vdev_region_ops), .read = ctl_read, .write = ctl_write, .sizes = 0xf};
 
 /* ---- attach and detach ---- */
 

@@ -40,8 +40,10 @@ static void factory_bar_write(void *opaque, uint64_t off, unsigned size, uint64_
     shmem_factory_write(opaque, off, size, value);
 }
 
-static const struct vdev_region_ops factory_bar_ops = {
-    .read = factory_bar_read, .write = factory_bar_write, .sizes = 0xf};
+static const struct vdev_region_ops factory_bar_ops = {.size = sizeof(struct vdev_region_ops),
+                                                       .read = factory_bar_read,
+                                                       .write = factory_bar_write,
+                                                       .sizes = 0xf};
 
 /* BAR4 outside the MSI-X table and PBA (which the PCI core answers): reads 0. */
 static uint64_t msix_bar_read(void *opaque, uint64_t off, unsigned size)
@@ -55,10 +57,13 @@ static void msix_bar_write(void *opaque, uint64_t off, unsigned size, uint64_t v
     (void)opaque, (void)off, (void)size, (void)value;
 }
 
-static const struct vdev_region_ops msix_bar_ops = {
-    .read = msix_bar_read, .write = msix_bar_write, .sizes = 0xf};
+static const struct vdev_region_ops msix_bar_ops = {.size = sizeof(struct vdev_region_ops),
+                                                    .read = msix_bar_read,
+                                                    .write = msix_bar_write,
+                                                    .sizes = 0xf};
 
-static const struct vdev_pci_func_ops pci_ops = {.msix_changed = shmem_msix_changed};
+static const struct vdev_pci_func_ops pci_ops = {.size = sizeof(struct vdev_pci_func_ops),
+                                                 .msix_changed = shmem_msix_changed};
 
 /* ---- placement ---- */
 

@@ -114,7 +114,7 @@ static void tap_gone(struct net *n, struct net_tap *t)
 static void tap_retry(struct net *n, struct net_tap *t)
 {
     t->retry_ms = net_now_ms() + TAP_RETRY_MS;
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     int fd = tap_if_attach(n->tap_name, &err);
     if (fd < 0)
         return;

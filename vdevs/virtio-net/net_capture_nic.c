@@ -53,7 +53,7 @@ int net_capture_set(struct net *n, const char *path, char *reply, size_t len)
 {
     struct net_capture *c = NULL;
     if (path) {
-        struct vdev_err err = {{0}};
+        struct vdev_err err = {0};
         c = net_capture_open(path, &err);
         if (!c) {
             snprintf(reply, len, "%s", err.msg);
@@ -78,7 +78,7 @@ int net_capture_set(struct net *n, const char *path, char *reply, size_t len)
     /* the data thread no longer sees `old`: finish it here */
     char *old_path = strdup(net_capture_path(old));
     unsigned long long frames = (unsigned long long)net_capture_frames(old);
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     int rc = net_capture_close(old, &err);
     const char *op = old_path ? old_path : "the previous file";
     if (rc)

@@ -129,6 +129,7 @@ static void net_stop(void *opaque)
      NET_BIT(VIRTIO_NET_F_CTRL_MAC_ADDR))
 
 const struct vdev_virtio_ops net_virtio_ops = {
+    .size = sizeof(struct vdev_virtio_ops),
     .device_id = VIRTIO_ID_NET,
     .features = NET_FEATURES,
     .num_queues = NET_NUM_QUEUES,

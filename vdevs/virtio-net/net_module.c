@@ -187,7 +187,7 @@ static int net_options_end(struct vdev *d)
 static int net_assign(struct vdev *d)
 {
     struct net *n = vdev_state(d);
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     n->vio = net_virtio_attach(d, &net_virtio_ops, n, &err);
     if (!n->vio)
         return vdev_error(d, vdev_pos(d), NULL, "%s", err.msg);
@@ -221,14 +221,14 @@ static int net_configured(struct vdev *d)
     if (vdev_machine_config(m)->dryrun)
         return 0;
     if (n->tap_name) {
-        struct vdev_err err = {{0}};
+        struct vdev_err err = {0};
         if (net_tap_open(n, &err))
             return vdev_error(d, n->tap_pos, NULL, "tap %s: %s", n->tap_name, err.msg);
         atomic_store(&n->link_up, true); /* while attached: the host side changes nothing */
         vdev_info(d, "attached to tap %s", n->tap_name);
     }
     if (n->peer_path) {
-        struct vdev_err err = {{0}};
+        struct vdev_err err = {0};
         if (vdev_machine_runtime_path(m, vdev_user_name(d), n->bind_path, sizeof(n->bind_path),
                                       &err))
             return vdev_error(d, vdev_pos(d), NULL, "%s", err.msg);
@@ -244,7 +244,7 @@ static int net_configured(struct vdev *d)
             return vdev_error(d, vdev_pos(d), NULL, "peer link: %s", err.msg);
     }
     if (n->cap_opt) {
-        struct vdev_err err = {{0}};
+        struct vdev_err err = {0};
         n->cap = net_capture_open(n->cap_opt, &err);
         if (!n->cap)
             return vdev_error(d, vdev_pos(d), NULL, "%s", err.msg);
@@ -295,7 +295,7 @@ static void net_terminate(struct vdev *d)
     if (!n->ready)
         return;
     net_thread_stop(n);
-    struct vdev_err err = {{0}};
+    struct vdev_err err = {0};
     if (net_capture_close(n->cap, &err))
         vdev_log(d, VDEV_LOG_ERROR, "%s", err.msg);
     n->cap = NULL;
