@@ -69,6 +69,7 @@ struct rtc {
     /* guest time = host clock + off_sec s + off_nsec ns, 0 <= off_nsec < 1 s */
     int64_t off_sec, off_nsec;
     unsigned wday_adj; /* the guest's day of the week minus the calendar's, 0-6 */
+    bool wday_written; /* the guest wrote the day of the week while the clock stood */
     bool stopped;      /* SET or divider reset: the time lives in cmos[] */
     int64_t last_sec;  /* running: the guest second the flags are computed up to */
     int64_t last_period;
@@ -165,6 +166,7 @@ static void freeze(struct rtc *s, struct timespec h, uint8_t reg_b)
 {
     rtc_encode_time(guest_time(s, h).sec, reg_b, s->wday_adj, s->cmos);
     s->stopped = true;
+    s->wday_written = false;
 }
 
 /* The clock runs again from what the time registers hold. */
@@ -175,8 +177,11 @@ static void thaw(struct rtc *s, struct timespec h, bool after_divider_reset)
     unsigned dow = rtc_from_reg(s->cmos[RTC_DAY_OF_WEEK], b);
     struct rtc_tm tm;
     rtc_tm_of(sec, &tm);
-    if (dow >= 1 && dow <= 7)
-        s->wday_adj = (dow - 1 + 7 - tm.wday) % 7; /* keep the guest's weekday */
+    /* A weekday the guest wrote stays (the chip counts it on its own); otherwise the new
+     * date's weekday, so a guest that sets only the date (Linux) reads the right one. */
+    if (s->wday_written)
+        s->wday_adj = dow >= 1 && dow <= 7 ? (dow - 1 + 7 - tm.wday) % 7 : 0;
+    s->wday_written = false;
     set_guest_time(s, h, sec, after_divider_reset ? NS / 2 : guest_time(s, h).nsec);
     s->stopped = false;
     s->last_sec = sec;
@@ -362,6 +367,8 @@ static void data_write(struct rtc *s, unsigned r, uint8_t v)
         if (running)
             freeze(s, h, s->cmos[RTC_REG_B]);
         s->cmos[r] = v;
+        if (r == RTC_DAY_OF_WEEK)
+            s->wday_written = true;
         if (running)
             thaw(s, h, false); /* written while running: the new time applies at once */
     } else if (r == RTC_REG_A) {
