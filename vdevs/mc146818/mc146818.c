@@ -255,8 +255,10 @@ static int64_t next_event(struct rtc *s, struct timespec h)
     int64_t ticks = period_ticks(a);
     if ((b & RTC_B_PIE) && ticks && divider_runs(a)) {
         int64_t t = tick_ns((period_index(h, ticks) + 1) * ticks);
-        if (t < s->last_fire + MIN_WAKE_NS)
-            t = s->last_fire + MIN_WAKE_NS; /* faster rates coalesce */
+        /* Faster rates coalesce; a host clock that went back does not hold the timer off. */
+        int64_t earliest = (s->last_fire < now ? s->last_fire : now) + MIN_WAKE_NS;
+        if (t < earliest)
+            t = earliest;
         best = min_time(best, t);
     }
     return best;
