@@ -1,6 +1,7 @@
 /* mc146818: the CMOS RTC driven through ports 0x70/0x71 as a guest would, on the host clock
  * or on a fake clock set through the module's test seam (vdevs/mc146818/mc146818.h). */
 #include <check.h>
+#include <libfdt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "../../vdevs/mc146818/mc146818.h"
 #include "asl_check.h"
 #include "fake_embedder.h"
+#include <vdev/fdt.h>
 
 extern const struct vdev_type vdev_module_mc146818;
 
@@ -658,6 +660,35 @@ START_TEST(acpi_node_other_line)
 }
 END_TEST
 
+START_TEST(fdt_node)
+{
+    build("");
+    static const uint64_t ioapic_reg[2] = {0xfec00000, 0x1000};
+    struct vdev_fdt_platform p = {.compatible = "vdevkit,x86",
+                                  .model = "test",
+                                  .intc = {.name = "interrupt-controller@fec00000",
+                                           .compatible = "intel,ce4100-ioapic",
+                                           .reg = ioapic_reg,
+                                           .nreg = 1,
+                                           .interrupt_cells = 2}};
+    static uint8_t buf[65536];
+    struct vdev_err err;
+    ck_assert_msg(vdev_machine_gen_fdt(fe.m, &p, buf, sizeof(buf), &err) == 0, "%s", err.msg);
+    int node = fdt_path_offset(buf, "/rtc@70");
+    ck_assert_int_ge(node, 0);
+    ck_assert_str_eq(fdt_getprop(buf, node, "compatible", NULL), "motorola,mc146818");
+    int len;
+    const fdt32_t *reg = fdt_getprop(buf, node, "reg", &len);
+    ck_assert_int_eq(len, 16);
+    ck_assert_uint_eq(fdt32_to_cpu(reg[1]), 0x70);
+    ck_assert_uint_eq(fdt32_to_cpu(reg[3]), 2);
+    const fdt32_t *irq = fdt_getprop(buf, node, "interrupts", &len);
+    ck_assert_int_eq(len, 8);
+    ck_assert_uint_eq(fdt32_to_cpu(irq[0]), GSI);
+    ck_assert_uint_eq(fdt32_to_cpu(irq[1]), VDEV_FDT_IRQ_EDGE_RISING);
+}
+END_TEST
+
 START_TEST(status_line)
 {
     build_fake("", test_time(), 0);
@@ -705,6 +736,7 @@ static Suite *mc146818_suite(void)
     tcase_add_test(tc, other_interrupt_line);
     tcase_add_test(tc, acpi_node);
     tcase_add_test(tc, acpi_node_other_line);
+    tcase_add_test(tc, fdt_node);
     tcase_add_test(tc, status_line);
     suite_add_tcase(s, tc);
     return s;

@@ -29,9 +29,11 @@
  * - Register D reads VRT (0x80). Port 0x70 reads 0xff; bit 7 of a written index (the NMI
  *   mask) is ignored. Square-wave output (SQWE) and daylight saving (DSE) are stored only.
  * - Machine reset clears PIE, AIE, UIE, SQWE and the flags; time and RAM survive it.
+ * - Described in the DSDT (Device RTC, PNP0B00) and the device tree (motorola,mc146818).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <libfdt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,7 @@
 #include <unistd.h>
 #include <vdev/acpi.h>
 #include <vdev/events.h>
+#include <vdev/fdt.h>
 #include <vdev/machine.h>
 #include <vdev/module.h>
 
@@ -624,6 +627,29 @@ static int rtc_gen_acpi(struct vdev *d, struct vdev_aml *dsdt)
     return vdev_aml_error(dsdt) ? -1 : 0;
 }
 
+/* ---- Device tree ---- */
+
+/* rtc@PORT { compatible "motorola,mc146818"; reg <PORT 2>; interrupts }: Linux's binding; the
+ * port number as `reg` and `vdevkit,port-io`, as ser8250 does. The ISA line is edge-rising. */
+static int rtc_gen_fdt(struct vdev *d, void *fdt, int parent)
+{
+    const struct vdev_loc *loc = vdev_loc(d);
+    char name[32];
+    snprintf(name, sizeof(name), "rtc@%llx", (unsigned long long)loc->addr);
+    int node = fdt_add_subnode(fdt, parent, name);
+    if (node < 0)
+        return node;
+    fdt64_t reg[2] = {cpu_to_fdt64(loc->addr), cpu_to_fdt64(2)};
+    int rc = fdt_setprop_string(fdt, node, "compatible", "motorola,mc146818");
+    if (!rc)
+        rc = fdt_setprop(fdt, node, "reg", reg, sizeof(reg));
+    if (!rc)
+        rc = fdt_setprop_empty(fdt, node, "vdevkit,port-io");
+    if (!rc)
+        rc = vdev_fdt_set_interrupt(d, fdt, node, vdev_intr(d)->line >= 16);
+    return rc;
+}
+
 VDEV_MODULE(mc146818, .name = "mc146818", .summary = "MC146818A CMOS real-time clock (PC RTC)",
             .options = rtc_options, .state_size = sizeof(struct rtc), .places = VDEV_PLACE_IO,
             .default_loc = "io:0x70", .window_size = 2, .has_intr = true,
@@ -631,4 +657,5 @@ VDEV_MODULE(mc146818, .name = "mc146818", .summary = "MC146818A CMOS real-time c
             .window = {.read = rtc_read, .write = rtc_write, .sizes = 0x1},
             .options_start = rtc_options_start, .option = rtc_option,
             .options_end = rtc_options_end, .configured = rtc_configured, .reset = rtc_reset,
-            .status = rtc_status, .terminate = rtc_terminate, .gen_acpi = rtc_gen_acpi);
+            .status = rtc_status, .terminate = rtc_terminate, .gen_acpi = rtc_gen_acpi,
+            .gen_fdt = rtc_gen_fdt);
