@@ -56,6 +56,17 @@ void x86_acpi_config_init(struct x86_acpi_config *cfg, unsigned ncpus)
     cfg->iapc_boot_arch = X86_ACPI_BOOT_NO_VGA;
 }
 
+void x86_acpi_config_devices(struct x86_acpi_config *cfg, struct vdev_machine *m)
+{
+    for (size_t i = 0, n = m ? vdev_machine_device_count(m) : 0; i < n; i++) {
+        if (!strcmp(vdev_type_name(vdev_machine_device(m, i)), "mc146818")) {
+            cfg->iapc_boot_arch &= (uint16_t)~X86_ACPI_BOOT_NO_CMOS_RTC;
+            cfg->century = 0x32; /* RTC_CENTURY in vdevs/mc146818 */
+            return;
+        }
+    }
+}
+
 /* ---- little-endian stores ---- */
 
 static void put_le(uint8_t *p, uint64_t v, unsigned n)
@@ -265,6 +276,7 @@ int x86_acpi_build(struct vdev_machine *m, const struct x86_acpi_config *cfg, vo
     header(p, "FACP", FADT_LEN, FADT_REV, &oem);
     uint64_t dsdt_gpa = gpa + dsdt;
     put_le(p + 40, dsdt_gpa <= UINT32_MAX ? dsdt_gpa : 0, 4); /* DSDT */
+    p[108] = cfg->century;
     put_le(p + 109, cfg->iapc_boot_arch, 2);
     put_le(p + 112, FADT_HW_REDUCED | FADT_RESET_REG_SUP | FADT_PWR_BUTTON | FADT_SLP_BUTTON, 4);
     gas_io8(p + 116, cfg->reset_port); /* RESET_REG */

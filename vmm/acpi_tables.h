@@ -45,6 +45,7 @@ struct x86_acpi_config {
     uint8_t reset_value;
     uint32_t ged_gsi;        /* the GED's interrupt */
     uint16_t iapc_boot_arch; /* X86_ACPI_BOOT_* */
+    uint8_t century;         /* FADT CENTURY: the CMOS byte of the RTC's century; 0 = none */
     char oem_id[7];          /* up to 6 characters, padded with spaces; "" = "VDEVKT" */
     char oem_table_id[9];    /* up to 8 characters; "" = "VDEVKIT" */
     uint32_t oem_revision;
@@ -53,6 +54,10 @@ struct x86_acpi_config {
 /* Fills the defaults: the addresses in x86_platform.h, sleep port 0x600 (status 0x601),
  * reset port 0x604 with value 1, GED on GSI 9, no VGA, PCAT_COMPAT. */
 void x86_acpi_config_init(struct x86_acpi_config *cfg, unsigned ncpus);
+
+/* Adapts cfg to the machine's devices: with a CMOS RTC (vdev mc146818) the FADT no longer
+ * says "no CMOS RTC" (Linux would skip it) and CENTURY names its byte 0x32. */
+void x86_acpi_config_devices(struct x86_acpi_config *cfg, struct vdev_machine *m);
 
 /* Writes the tables into guest memory [gpa, gpa + size), which the VMM maps at `host`
  * (for example the BIOS area 0xe0000-0xfffff, where Linux also finds the RSDP by

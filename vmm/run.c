@@ -124,6 +124,7 @@ static int build_acpi(struct vmm *vmm, uint64_t *rsdp, struct vdev_err *err)
                                   * them (an absent RTC alone cost ~3 s of boot). */
                                  .iapc_boot_arch =
                                      X86_ACPI_BOOT_NO_VGA | X86_ACPI_BOOT_NO_CMOS_RTC};
+    x86_acpi_config_devices(&ac, vmm->m); /* a configured mc146818 is announced */
     size_t used;
     x86_boot_write_reset_vector(vmm->m, X86_PM_PORT + X86_PM_RESET, X86_PM_RESET_VALUE);
     return x86_acpi_build(vmm->m, &ac, host, X86_ACPI_BASE, X86_ACPI_SIZE, rsdp, &used, err);
