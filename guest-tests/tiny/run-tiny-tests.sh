@@ -47,7 +47,7 @@ build=$(realpath "$1"); shift
 tiny=$build/guest-tests/tiny
 log=${TINY_LOG:-$tiny/last-run.log}
 
-for f in "$build/vmm/vdevkit" "$build/core/libvdev.so.0" "$build/modules/vdev-testdev.so"; do
+for f in "$build/vmm/vdevkit" "$build/core/libvdev.so" "$build/modules/vdev-testdev.so"; do
     [ -e "$f" ] || { echo "run-tiny-tests: $f missing: build the project first" >&2; exit 2; }
 done
 if [ -n "${TINY_ONLY:-}" ]; then
