@@ -1,11 +1,11 @@
 /* The whole machine, as a hostile guest drives it (in the spirit of QEMU's generic fuzzer):
  * every device module on both transports in one machine (virtio-net on PCI and on
  * virtio-mmio, linked to each other; shmem on PCI and MMIO sharing a region; ser8250;
- * testdev), and the input a program of port, MMIO and PCI configuration accesses, guest-RAM
- * writes, machine resets and event-loop steps. The NICs' data threads and the shmem
- * watchers run for real meanwhile, so map changes (BAR moves, COMMAND toggles, shmem
- * attach/detach) race the devices' DMA as they would in a VM: lifetimes across devices.
- * Invariants: no crash, leak, out-of-bounds access or hang; unmapped reads give all ones;
+ * testdev; the mc146818 RTC with its timer), and the input a program of port, MMIO and PCI
+ * configuration accesses, guest-RAM writes, machine resets and event-loop steps. The NICs' data
+ * threads and the shmem watchers run for real meanwhile, so map changes (BAR moves, COMMAND
+ * toggles, shmem attach/detach) race the devices' DMA as they would in a VM: lifetimes across
+ * devices. Invariants: no crash, leak, out-of-bounds access or hang; unmapped reads give all ones;
  * the machine comes apart cleanly after every input.
  * FUZZ_ARGS: -max_len=4096 -timeout=20
  */
@@ -21,6 +21,7 @@ extern const struct vdev_type vdev_module_virtio_net;
 extern const struct vdev_type vdev_module_shmem;
 extern const struct vdev_type vdev_module_ser8250;
 extern const struct vdev_type vdev_module_testdev;
+extern const struct vdev_type vdev_module_mc146818;
 
 #define NET_MMIO   0xd0000000ull
 #define SHMEM_MMIO 0xd0100000ull
@@ -51,7 +52,8 @@ static void setup_once(void)
     done = true;
     struct vdev_err err;
     const struct vdev_type *types[] = {&vdev_module_virtio_net, &vdev_module_shmem,
-                                       &vdev_module_ser8250, &vdev_module_testdev};
+                                       &vdev_module_ser8250, &vdev_module_testdev,
+                                       &vdev_module_mc146818};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (vdev_register_type(types[i], &err)) {
             fprintf(stderr, "fuzz_machine: %s\n", err.msg);
@@ -70,6 +72,7 @@ static void setup_once(void)
              "system fzm%u ram 0,16M "
              "vdev ser8250 hostdev /dev/null "
              "vdev testdev results /dev/null "
+             "vdev mc146818 "
              "vdev virtio-net name a peer %s/fzm%u/b mac 52:54:00:00:00:0a "
              "vdev virtio-net loc 0x%llx intr ioapic:10 name b peer %s/fzm%u/a "
              "mac 52:54:00:00:00:0b "
@@ -94,7 +97,7 @@ static uint64_t mmio_target(struct fz_in *in)
 
 static uint64_t port_target(struct fz_in *in)
 {
-    static const uint16_t base[] = {0x3f8, 0xcf8, 0xcfc, 0xf4, FZT_IOWIN};
+    static const uint16_t base[] = {0x3f8, 0xcf8, 0xcfc, 0xf4, FZT_IOWIN, 0x70};
     unsigned b = fz_u8(in) % (sizeof(base) / sizeof(base[0]));
     return base[b] + fz_u16(in) % (base[b] == FZT_IOWIN ? FZT_IOWIN_SIZE : 8);
 }
