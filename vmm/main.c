@@ -7,10 +7,12 @@
  *   vdevkit info SYSTEM | list         a running VM's pid and uptime | the VMs running here
  *   vdevkit shmem list|create|remove   the host's shared-memory regions (vdev shmem)
  *   vdevkit net-peer OPTIONS...        the host peer: a TAP interface per guest NIC
- *   vdevkit version
+ *   vdevkit version | -V | --version   the version and the module ABI
+ *   vdevkit help [COMMAND] | -h | --help   usage; `vdevkit COMMAND --help` for one command
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,20 +32,46 @@
 _Static_assert((int)TOOL_EXIT_HOST == VMM_EXIT_HOST && (int)TOOL_EXIT_CONFIG == VMM_EXIT_CONFIG,
                "tools/tool_exit.h and vmm/vmm.h disagree");
 
+/* Each subcommand's usage, printed by `vdevkit CMD --help` (stdout, status 0) and after a
+ * usage error (stderr, status 2). net-peer and shmem print their own, longer, help. */
+static const struct command {
+    const char *name;
+    const char *usage;
+} commands[] = {
+    {"run", "vdevkit run [@FILE] [OPTION...]   build and run a VM (see docs/config.md)\n"
+            "  A configuration is qvm-style tokens: '@guest.conf' reads a file, and more options\n"
+            "  may follow it; 'dryrun' checks and prints the machine without running it, e.g.\n"
+            "  vdevkit run @guest.conf dryrun\n"},
+    {"stat", "vdevkit stat SYSTEM|SOCKET [NAME]   a running VM's devices and counters\n"},
+    {"capture", "vdevkit capture SYSTEM|SOCKET NAME FILE|off   start/stop a NIC's pcap capture\n"},
+    {"info", "vdevkit info SYSTEM|SOCKET   a running VM's pid and uptime\n"},
+    {"list", "vdevkit list   the VMs in the run-time folder\n"},
+    {"shmem", "vdevkit shmem list|create|remove   the host's shared-memory regions\n"},
+    {"net-peer", "vdevkit net-peer peer=PATH,bind=PATH,...   host interfaces for guest NICs\n"},
+    {"version", "vdevkit version (also -V, --version)   the version and the module ABI\n"},
+    {"help", "vdevkit help [COMMAND] (also -h, --help)   this text, or COMMAND's usage\n"},
+};
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: vdevkit run [@FILE] [OPTION...]   build and run a VM (see docs/config.md)\n"
-            "       vdevkit stat SYSTEM|SOCKET [NAME]   a running VM's devices and counters\n"
-            "       vdevkit capture SYSTEM|SOCKET NAME FILE|off   start/stop a NIC's pcap capture\n"
-            "       vdevkit info SYSTEM|SOCKET          a running VM's pid and uptime\n"
-            "       vdevkit list                        the VMs in the run-time folder\n"
-            "       vdevkit shmem list|create|remove    the host's shared-memory regions\n"
-            "       vdevkit net-peer peer=PATH,bind=PATH,...  host interfaces for guest NICs\n"
-            "       vdevkit version\n"
-            "\n"
-            "A configuration is qvm-style tokens: '@guest.conf' reads a file, and more\n"
-            "options may follow it, e.g.: vdevkit run @guest.conf dryrun\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        const char *u = commands[i].usage;
+        fprintf(out, "%s %.*s\n", i ? "      " : "usage:", (int)strcspn(u, "\n"), u);
+    }
+    fprintf(out, "\n'vdevkit COMMAND --help' explains one command; docs/ has the rest.\n");
+}
+
+static bool is_help(const char *a)
+{
+    return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
 }
 
 /* `set fdt-dump-file PATH`: the machine's device tree as an x86 platform sees it (the guest
@@ -153,30 +181,53 @@ int main(int argc, char **argv)
 {
     /* A console or capture whose reader went away is an error to report, not a reason to die. */
     signal(SIGPIPE, SIG_IGN);
-    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? VMM_EXIT_CONFIG : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return VMM_EXIT_CONFIG;
     }
-    if (strcmp(argv[1], "version") == 0) {
-        printf("vdevkit %s (vdev ABI %d)\n", VDEVKIT_VERSION, VDEV_ABI_VERSION);
+    const char *cmd = argv[1];
+    if (is_help(cmd) || strcmp(cmd, "help") == 0) {
+        const struct command *c =
+            argc > 2 ? find_command(is_help(argv[2]) ? "help" : argv[2]) : NULL;
+        if (argc > 2 && !c) {
+            fprintf(stderr, "vdevkit: unknown command '%s' (try 'vdevkit help')\n", argv[2]);
+            return VMM_EXIT_CONFIG;
+        }
+        if (c)
+            fprintf(stdout, "usage: %s", c->usage);
+        else
+            usage(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "run") == 0)
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0)
+        cmd = "version";
+    const struct command *c = find_command(cmd);
+    if (!c) {
+        fprintf(stderr, "vdevkit: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return VMM_EXIT_CONFIG;
+    }
+    /* `vdevkit CMD --help`: net-peer and shmem answer it themselves, at more length. */
+    if (argc > 2 && is_help(argv[2]) && strcmp(cmd, "net-peer") && strcmp(cmd, "shmem")) {
+        fprintf(stdout, "usage: %s", c->usage);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0) {
+        printf("vdevkit %s (libvdev %s, vdev ABI %d)\n", VDEVKIT_VERSION, vdev_version(),
+               VDEV_ABI_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 2, argv + 2);
-    if (strcmp(argv[1], "stat") == 0)
+    if (strcmp(cmd, "stat") == 0)
         return vmm_cmd_stat(argc - 2, argv + 2);
-    if (strcmp(argv[1], "capture") == 0)
+    if (strcmp(cmd, "capture") == 0)
         return vmm_cmd_capture(argc - 2, argv + 2);
-    if (strcmp(argv[1], "info") == 0)
+    if (strcmp(cmd, "info") == 0)
         return vmm_cmd_info(argc - 2, argv + 2);
-    if (strcmp(argv[1], "list") == 0)
+    if (strcmp(cmd, "list") == 0)
         return vmm_cmd_list(argc - 2, argv + 2);
-    if (strcmp(argv[1], "shmem") == 0)
+    if (strcmp(cmd, "shmem") == 0)
         return vmm_cmd_shmem(argc - 2, argv + 2);
-    if (strcmp(argv[1], "net-peer") == 0)
-        return vmm_cmd_net_peer(argc - 1, argv + 1);
-    fprintf(stderr, "vdevkit: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return VMM_EXIT_CONFIG;
+    return vmm_cmd_net_peer(argc - 1, argv + 1); /* net-peer, the last command */
 }

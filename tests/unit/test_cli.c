@@ -139,6 +139,45 @@ START_TEST(usage_and_version)
 }
 END_TEST
 
+/* Every subcommand answers --help (and -h) on stdout with status 0, as a Unix tool does; a
+ * usage error exits 2. */
+START_TEST(every_command_answers_help)
+{
+    static const char *cmds[] = {"run",   "stat",     "capture", "info", "list",
+                                 "shmem", "net-peer", "version", "help"};
+    char *out, args[64], want[64];
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        for (int h = 0; h < 2; h++) {
+            snprintf(args, sizeof(args), "%s %s 2>/dev/null", cmds[i], h ? "-h" : "--help");
+            ck_assert_msg(run(args, &out) == 0, "vdevkit %s: %s", args, out);
+            snprintf(want, sizeof(want), "usage: vdevkit %s", cmds[i]);
+            ck_assert_msg(strncmp(out, want, strlen(want)) == 0 ||
+                              (!strcmp(cmds[i], "help") && !strncmp(out, "usage: vdevkit", 14)),
+                          "vdevkit %s: %s", args, out);
+            free(out);
+        }
+        snprintf(args, sizeof(args), "help %s 2>/dev/null", cmds[i]);
+        ck_assert_int_eq(run(args, &out), 0);
+        ck_assert_ptr_nonnull(strstr(out, "usage: vdevkit "));
+        free(out);
+    }
+    ck_assert_int_eq(run("-V", &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "vdev ABI 2"));
+    free(out);
+    ck_assert_int_eq(run("--version", &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "libvdev 0.2"));
+    free(out);
+    ck_assert_int_eq(run("help frobnicate", &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "unknown command 'frobnicate'"));
+    free(out);
+    ck_assert_int_eq(run("", &out), 2); /* no command: usage on stderr */
+    ck_assert_ptr_nonnull(strstr(out, "usage: vdevkit run"));
+    free(out);
+    ck_assert_int_eq(run("stat", &out), 2); /* a missing operand */
+    free(out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli");
@@ -148,6 +187,7 @@ static Suite *suite(void)
     tcase_add_test(tc, options_after_the_file);
     tcase_add_test(tc, bad_config_exits_2_with_one_message);
     tcase_add_test(tc, usage_and_version);
+    tcase_add_test(tc, every_command_answers_help);
     suite_add_tcase(s, tc);
     return s;
 }
