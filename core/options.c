@@ -250,6 +250,18 @@ static int collect(struct vdev *d, struct occurrence *ocs, size_t *nocs, struct 
         if (i + na >= cfg->ntokens && na > 0)
             return opt_error(d, err, tok->pos, "option '%s' needs %s: %s", o->name,
                              na == 2 ? "two arguments" : "an argument", o->arg ? o->arg : "VALUE");
+        /* `mac name x` is a forgotten value, not a MAC called "name": an unquoted value that
+         * is this device's option name is refused (quoting it makes it a value). */
+        for (unsigned a = 1; a <= na; a++) {
+            const struct vdev_token *vt = &cfg->tokens[i + a];
+            enum common_opt ignored;
+            if (!vt->quoted && lookup(d->type, vt->text, &ignored))
+                return vdev_err_atc(err, VDEV_E_CONFIG, vt->pos,
+                                    "vdev %s: option '%s' needs %s, but the next word is the "
+                                    "option '%s' (write \"%s\" in quotes if that is the value)",
+                                    d->type->name, o->name, o->arg ? o->arg : "a value", vt->text,
+                                    vt->text);
+        }
         struct occurrence *oc = &ocs[n++];
         memset(oc, 0, sizeof(*oc));
         oc->opt = o;

@@ -139,6 +139,22 @@ START_TEST(usage_and_version)
 }
 END_TEST
 
+/* An option never takes the next option's name as its value; quoted, the word is a value. */
+START_TEST(option_name_is_not_a_value)
+{
+    char *out;
+    write_file("swallow.conf", "ram 1M\nvdev virtio-net mac\n  name net0\n");
+    ck_assert_int_eq(run("run @swallow.conf dryrun", &out), 2);
+    ck_assert_msg(strstr(out, "swallow.conf:3:3: vdev virtio-net: option 'mac' needs "
+                              "XX:XX:XX:XX:XX:XX, but the next word is the option 'name'"),
+                  "%s", out);
+    free(out);
+    write_file("quoted.conf", "ram 1M\nvdev virtio-net name \"mac\"\n");
+    ck_assert_msg(run("run @quoted.conf dryrun", &out) == 0, "%s", out);
+    free(out);
+}
+END_TEST
+
 /* Every subcommand answers --help (and -h) on stdout with status 0, as a Unix tool does; a
  * usage error exits 2. */
 START_TEST(every_command_answers_help)
@@ -188,6 +204,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bad_config_exits_2_with_one_message);
     tcase_add_test(tc, usage_and_version);
     tcase_add_test(tc, every_command_answers_help);
+    tcase_add_test(tc, option_name_is_not_a_value);
     suite_add_tcase(s, tc);
     return s;
 }
