@@ -155,6 +155,26 @@ START_TEST(option_name_is_not_a_value)
 }
 END_TEST
 
+/* Two NICs of one VM with the same MAC: refused, naming both lines. */
+START_TEST(duplicate_mac_is_refused)
+{
+    char *out;
+    write_file("dupmac.conf", "ram 1M\n"
+                              "vdev virtio-net name a mac 52:54:00:00:00:01\n"
+                              "vdev virtio-net name b mac 52:54:00:00:00:02\n"
+                              "vdev virtio-net name c mac 52:54:00:00:00:01\n");
+    ck_assert_int_eq(run("run @dupmac.conf dryrun", &out), 2);
+    ck_assert_msg(strstr(out, "dupmac.conf:4:") &&
+                      strstr(out, "MAC 52:54:00:00:00:01 is already the MAC of the NIC at "
+                                  "dupmac.conf:2"),
+                  "%s", out);
+    free(out);
+    write_file("twomacs.conf", "ram 1M\nvdev virtio-net name a\nvdev virtio-net name b\n");
+    ck_assert_msg(run("run @twomacs.conf dryrun", &out) == 0, "%s", out); /* derived: distinct */
+    free(out);
+}
+END_TEST
+
 /* Every subcommand answers --help (and -h) on stdout with status 0, as a Unix tool does; a
  * usage error exits 2. */
 START_TEST(every_command_answers_help)
@@ -205,6 +225,7 @@ static Suite *suite(void)
     tcase_add_test(tc, usage_and_version);
     tcase_add_test(tc, every_command_answers_help);
     tcase_add_test(tc, option_name_is_not_a_value);
+    tcase_add_test(tc, duplicate_mac_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -55,6 +55,7 @@ struct net {
     char *peer_path;            /* resolved `peer` */
     char *tap_name;             /* `tap` */
     struct vdev_srcpos tap_pos; /* for errors found later */
+    struct vdev_srcpos mac_pos;
     uint64_t peerfeats;
     unsigned mtu;
 

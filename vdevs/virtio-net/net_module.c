@@ -114,6 +114,7 @@ static int net_option(struct vdev *d, const struct vdev_optval *v)
     if (!strcmp(o, "mac")) {
         memcpy(n->cfg_mac, v->mac, 6);
         n->mac_given = true;
+        n->mac_pos = v->pos;
     } else if (!strcmp(o, "peer")) {
         free(n->peer_path);
         n->peer_path = strdup(v->path);
@@ -159,6 +160,31 @@ static size_t device_index(struct vdev *d)
     return count;
 }
 
+/* Every NIC of a VM needs its own MAC (qvm says so too): the guest's stack and any bridge
+ * its frames reach would otherwise mix the two up. The NICs before this one have theirs. */
+static int check_unique_mac(struct vdev *d, const struct net *n)
+{
+    struct vdev_machine *m = vdev_machine_of(d);
+    size_t me = device_index(d);
+    for (size_t i = 0; i < me; i++) {
+        struct vdev *o = vdev_machine_device(m, i);
+        if (strcmp(vdev_type_name(o), "virtio-net") != 0)
+            continue;
+        const struct net *on = vdev_state(o);
+        if (memcmp(on->cfg_mac, n->cfg_mac, 6) != 0)
+            continue;
+        const uint8_t *a = n->cfg_mac;
+        struct vdev_srcpos op = on->mac_given ? on->mac_pos : vdev_pos(o);
+        return vdev_error(d, n->mac_given ? n->mac_pos : vdev_pos(d),
+                          "give each NIC its own 'mac', or leave 'mac' out to get one made from "
+                          "the system and NIC names",
+                          "MAC %02x:%02x:%02x:%02x:%02x:%02x is already the MAC of the NIC at "
+                          "%s:%u",
+                          a[0], a[1], a[2], a[3], a[4], a[5], op.file, op.line);
+    }
+    return 0;
+}
+
 static int net_options_end(struct vdev *d)
 {
     struct net *n = vdev_state(d);
@@ -181,7 +207,7 @@ static int net_options_end(struct vdev *d)
         net_mac_derive(vdev_machine_system_name(vdev_machine_of(d)), name, n->cfg_mac);
     }
     memcpy(n->mac, n->cfg_mac, 6);
-    return 0;
+    return check_unique_mac(d, n);
 }
 
 static int net_assign(struct vdev *d)
