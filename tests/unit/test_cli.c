@@ -175,6 +175,19 @@ START_TEST(duplicate_mac_is_refused)
 }
 END_TEST
 
+/* qvm's peer form /dev/qvm/SYSTEM/NAME is the endpoint NAME of VM SYSTEM in the run-time
+ * folder. */
+START_TEST(qvm_peer_path_maps_to_the_runtime_folder)
+{
+    char *out;
+    write_file("qvmpeer.conf", "system s0\nset runtime-dir /tmp/vdevkit-cli-rt\nram 1M\n"
+                               "vdev virtio-net name curly peer /dev/qvm/s1/moe\n");
+    ck_assert_int_eq(run("run @qvmpeer.conf dryrun", &out), 0);
+    ck_assert_msg(strstr(out, "link down peer /tmp/vdevkit-cli-rt/s1/moe "), "%s", out);
+    free(out);
+}
+END_TEST
+
 /* Every subcommand answers --help (and -h) on stdout with status 0, as a Unix tool does; a
  * usage error exits 2. */
 START_TEST(every_command_answers_help)
@@ -226,6 +239,7 @@ static Suite *suite(void)
     tcase_add_test(tc, every_command_answers_help);
     tcase_add_test(tc, option_name_is_not_a_value);
     tcase_add_test(tc, duplicate_mac_is_refused);
+    tcase_add_test(tc, qvm_peer_path_maps_to_the_runtime_folder);
     suite_add_tcase(s, tc);
     return s;
 }

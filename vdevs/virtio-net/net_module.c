@@ -107,6 +107,23 @@ static char *absolute_path(const char *path)
     return abs;
 }
 
+/* qvm names a peer /dev/qvm/SYSTEM/NAME; here that endpoint is RUNTIME_DIR/SYSTEM/NAME (the
+ * folder every VM's named endpoints live in), so qvm configurations link as written. */
+#define QVM_PEER_PREFIX "/dev/qvm/"
+
+static char *qvm_peer_path(struct vdev *d, const char *path)
+{
+    if (strncmp(path, QVM_PEER_PREFIX, strlen(QVM_PEER_PREFIX)) != 0)
+        return strdup(path);
+    const char *base = vdev_machine_runtime_base(vdev_machine_of(d));
+    const char *rest = path + strlen(QVM_PEER_PREFIX);
+    size_t len = strlen(base) + 1 + strlen(rest) + 1;
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%s/%s", base, rest);
+    return out;
+}
+
 static int net_option(struct vdev *d, const struct vdev_optval *v)
 {
     struct net *n = vdev_state(d);
@@ -117,7 +134,7 @@ static int net_option(struct vdev *d, const struct vdev_optval *v)
         n->mac_pos = v->pos;
     } else if (!strcmp(o, "peer")) {
         free(n->peer_path);
-        n->peer_path = strdup(v->path);
+        n->peer_path = qvm_peer_path(d, v->path);
         if (!n->peer_path)
             return vdev_error(d, v->pos, NULL, "out of memory");
     } else if (!strcmp(o, "tap")) {
