@@ -202,6 +202,9 @@ const char *vdev_log_level_name(enum vdev_log_level level);
 #define EMB_HOOK(m, h) VDEV_HOOK((m)->ops, struct vdev_embedder_ops, h)
 
 /* err.c helpers (vdev_err_at, vdev_err_atc, VDEV_AT_CODE and vdev_strdup: transport_api.h) */
+/* hostio.c: whether a run could open (creating it if missing) PATH for appending, without
+ * creating anything (dryrun); 0, or -1 with errno set. */
+int vdev_host_file_check(const char *path);
 /* A DEVICE region's ops from a module or the embedder: sized, with read and write. */
 int vdev_region_ops_check(const struct vdev_region_ops *ops, const char *owner,
                           struct vdev_err *err);

@@ -48,6 +48,11 @@ int vdev_log_parse(struct vdev *d, const char *filters, const char *dest, const 
         d->log_fd = STDERR_FILENO;
     } else if (strcmp(dest, "stdout") == 0) {
         d->log_fd = STDOUT_FILENO;
+    } else if (strcmp(dest, "vmm") != 0 && vdev_machine_config(d->m)->dryrun) {
+        if (vdev_host_file_check(dest)) { /* dryrun creates nothing */
+            *why = "DEST is vmm, stderr, stdout or a file that can be opened for appending";
+            return -1;
+        }
     } else if (strcmp(dest, "vmm") != 0) {
         d->log_fd = open(dest, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (d->log_fd < 0) {

@@ -188,6 +188,27 @@ START_TEST(qvm_peer_path_maps_to_the_runtime_folder)
 }
 END_TEST
 
+/* dryrun creates no file (ser8250's hostdev, testdev's results, a log DEST), and still
+ * refuses one that could not be created. */
+START_TEST(dryrun_creates_nothing)
+{
+    char *out, path[128];
+    write_file("quiet.conf", "ram 1M\nvdev ser8250 hostdev out.log log all dev.log\n"
+                             "vdev testdev results res.txt\n");
+    ck_assert_msg(run("run @quiet.conf dryrun", &out) == 0, "%s", out);
+    free(out);
+    static const char *files[] = {"out.log", "dev.log", "res.txt"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        ck_assert_msg(access(path, F_OK) != 0, "dryrun created %s", files[i]);
+    }
+    write_file("nodir.conf", "ram 1M\nvdev ser8250 hostdev no/such/dir/out.log\n");
+    ck_assert_int_eq(run("run @nodir.conf dryrun", &out), 2);
+    ck_assert_msg(strstr(out, "nodir.conf:2:22: vdev ser8250: hostdev "), "%s", out);
+    free(out);
+}
+END_TEST
+
 /* Every subcommand answers --help (and -h) on stdout with status 0, as a Unix tool does; a
  * usage error exits 2. */
 START_TEST(every_command_answers_help)
@@ -240,6 +261,7 @@ static Suite *suite(void)
     tcase_add_test(tc, option_name_is_not_a_value);
     tcase_add_test(tc, duplicate_mac_is_refused);
     tcase_add_test(tc, qvm_peer_path_maps_to_the_runtime_folder);
+    tcase_add_test(tc, dryrun_creates_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
