@@ -15,7 +15,7 @@
 #include "vmm.h"
 
 __attribute__((format(printf, 3, 4))) static int at(struct vdev_err *err, struct vdev_srcpos pos,
-                                                     const char *fmt, ...)
+                                                    const char *fmt, ...)
 {
     char msg[VDEV_ERR_MSG_MAX];
     va_list ap;
@@ -47,7 +47,10 @@ static int check_image(const struct vdev_load_cfg *l, struct vdev_err *err)
                   "load: %s: neither a Linux bzImage nor a 64-bit ELF image (hint: this VMM "
                   "boots those; %s)",
                   l->path,
-                  n >= 4 && memcmp(head, "\x7f" "ELF", 4) == 0
+                  n >= 4 && memcmp(head,
+                                   "\x7f"
+                                   "ELF",
+                                   4) == 0
                       ? "a 32-bit ELF needs a 64-bit build of the guest"
                       : "a QNX IFS or a raw binary needs wrapping in one of them");
     return 0;
@@ -76,6 +79,12 @@ int vmm_preflight(struct vdev_machine *m, struct vdev_err *err)
             return at(err, r->pos, "%s: more than %d RAM and ROM regions (KVM memory slots)", what,
                       VMM_MAX_MEM_REGIONS);
     }
+    if (cfg->initrd) {
+        int fd = open(cfg->initrd, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return at(err, cfg->initrd_pos, "initrd load: %s: %s", cfg->initrd, strerror(errno));
+        close(fd);
+    }
     if (cfg->nloads == 0) {
         if (!cfg->dryrun)
             return vdev_err_setc(err, VDEV_E_CONFIG,
@@ -93,11 +102,5 @@ int vmm_preflight(struct vdev_machine *m, struct vdev_err *err)
                   "address out)");
     if (check_image(&cfg->loads[0], err))
         return -1;
-    if (cfg->initrd) {
-        int fd = open(cfg->initrd, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return at(err, cfg->initrd_pos, "initrd load: %s: %s", cfg->initrd, strerror(errno));
-        close(fd);
-    }
     return 0;
 }

@@ -1,5 +1,5 @@
-/* qvm configurations in the forms QNX documents (the .conf files of tests/data/qvm): each is accepted
- * by `vdevkit run @FILE dryrun`, or refused at the line its first comment names with a
+/* qvm configurations in the forms QNX documents (the .conf files of tests/data/qvm): each is
+ * accepted by `vdevkit run @FILE dryrun`, or refused at the line its first comment names with a
  * message that contains the text given there:
  *   # qvm-corpus: accepted
  *   # qvm-corpus: refused LINE: TEXT
