@@ -48,6 +48,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vdev/acpi.h>
+#include <vdev/config.h>
 #include <vdev/events.h>
 #include <vdev/fdt.h>
 #include <vdev/hostio.h>
@@ -487,6 +488,11 @@ static const struct vdev_option ser_options[] = {
      .arg = "[<|>]NAME | - | pty | >\"|COMMAND\"",
      .def = ">stdout",
      .help = "where bytes go (>) and come from (<): a file, terminal, -, pty or a command"},
+    {.name = "sched",
+     .kind = VDEV_OPT_STRING,
+     .arg = "PRIORITY[r|f|o]",
+     .help = "qvm's priority for input notifications; accepted, as on 'cpu' lines: input is "
+             "read on the core's event thread"},
     {.name = "input",
      .kind = VDEV_OPT_PATH,
      .arg = "PATH|stdin|none",
@@ -548,6 +554,13 @@ static int ser_option(struct vdev *d, const struct vdev_optval *v)
                 close(s->keep_fd);
             s->keep_fd = h.keep_fd;
         }
+        return 0;
+    }
+    if (!strcmp(name, "sched")) {
+        const char *why;
+        if (vdev_parse_sched(v->text, NULL, NULL, &why))
+            return vdev_error(d, v->pos, "e.g. 'sched 10' or 'sched 10r', as on 'cpu' lines",
+                              "option 'sched': bad value '%s': %s", v->text, why);
         return 0;
     }
     if (!strcmp(name, "input")) {

@@ -37,8 +37,8 @@ static void strip(const struct vdev_optval *v, size_t skip, char *name, size_t n
         snprintf(path, plen, "%s", rest);
 }
 
-static int open_out(struct vdev *d, const struct vdev_optval *v, const char *name,
-                    const char *path, struct ser_hostdev *h)
+static int open_out(struct vdev *d, const struct vdev_optval *v, const char *name, const char *path,
+                    struct ser_hostdev *h)
 {
     struct vdev_optval v2 = *v;
     v2.text = strcmp(name, "-") == 0 ? "stdout" : name;
@@ -53,8 +53,8 @@ static int open_out(struct vdev *d, const struct vdev_optval *v, const char *nam
     return 0;
 }
 
-static int open_in(struct vdev *d, const struct vdev_optval *v, const char *name,
-                   const char *path, struct ser_hostdev *h)
+static int open_in(struct vdev *d, const struct vdev_optval *v, const char *name, const char *path,
+                   struct ser_hostdev *h)
 {
     h->set_in = true;
     if (strcmp(name, "-") == 0 || strcmp(name, "stdin") == 0) {
@@ -114,7 +114,8 @@ static int open_cmd(struct vdev *d, const struct vdev_optval *v, const char *cmd
                     struct ser_hostdev *h)
 {
     if (!cmd[0])
-        return vdev_error(d, v->pos, "write hostdev >\"|COMMAND\"", "hostdev: no command after '|'");
+        return vdev_error(d, v->pos, "write hostdev >\"|COMMAND\"",
+                          "hostdev: no command after '|'");
     if (dryrun(d))
         return 0;
     int p[2];
