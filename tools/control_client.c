@@ -475,8 +475,10 @@ int vmm_cmd_list(int argc, char **argv)
             printf("%*s ", (int)(strlen(d) < 20 ? 20 - strlen(d) : 0), "");
             if (!reply)
                 printf("%s\n", strcmp(why, "not running") ? why : "(not running)");
+            else if (in.pid < 0 || in.uptime < 0) /* an answer without the fields */
+                printf("running\n");
             else
-                printf("running, pid %lld, up %.0f s\n", in.pid, in.uptime < 0 ? 0 : in.uptime);
+                printf("running, pid %lld, up %.0f s\n", in.pid, in.uptime);
         }
         shown++;
         free(reply);
