@@ -502,25 +502,6 @@ static int parse_cpulist(const char *s, uint64_t *mask)
     return 0;
 }
 
-/* sched PRIO: 1..255. qvm also writes a policy letter after the priority (8r, 8f, 8o for
- * round-robin, FIFO, other); vdevkit accepts and ignores it, as vCPU threads use the
- * host's default policy. */
-static int parse_sched(const char *s, int *prio)
-{
-    unsigned v = 0;
-    const char *p = s;
-    if (*p < '0' || *p > '9')
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++)
-        v = v < 1000 ? v * 10 + (unsigned)(*p - '0') : v;
-    if (*p == 'r' || *p == 'f' || *p == 'o')
-        p++;
-    if (*p != '\0' || v < 1 || v > 255)
-        return -1;
-    *prio = (int)v;
-    return 0;
-}
-
 static int cpu_option(struct parser *P, const struct vdev_token *t)
 {
     struct vdev_cpu_cfg *c = &P->cfg->cpus[P->cfg->ctx_idx_];
@@ -539,9 +520,9 @@ static int cpu_option(struct parser *P, const struct vdev_token *t)
     if (strcmp(t->text, "sched") == 0) {
         if (!(a = next_arg(P, t, "sched", "PRIORITY")))
             return -1;
-        if (parse_sched(a->text, &c->sched) != 0)
-            return perr(P, &a->pos, "'sched': bad priority '%s': expected 1..255, like 8 or 8r",
-                        show(a->text).s);
+        const char *why;
+        if (vdev_parse_sched(a->text, &c->sched, &c->sched_policy, &why) != 0)
+            return perr(P, &a->pos, "'sched': bad value '%s': %s", show(a->text).s, why);
         c->sched_given = true;
         return 0;
     }

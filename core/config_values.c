@@ -443,3 +443,66 @@ const char *vdev_closest_word(const char *word, const char *const *candidates)
     }
     return best;
 }
+
+/* Decimal field of a sched value; *p moves past it. */
+static int sched_field(const char **p, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *q = *p;
+    if (*q < '0' || *q > '9')
+        return -1;
+    for (; *q >= '0' && *q <= '9'; q++) {
+        v = v * 10 + (uint64_t)(*q - '0');
+        if (v > max)
+            return -1;
+    }
+    *p = q;
+    *out = v;
+    return 0;
+}
+
+int vdev_parse_sched(const char *s, int *priority, char *policy, const char **why)
+{
+    static const char why_sched[] =
+        "expected PRIORITY[r|f|o] (1-255, like 10 or 10r) or "
+        "HIGH,LOW,MAX_REPL,PERIOD_NS,BUDGET_NS followed by s (sporadic)";
+    const char *dummy, *p = s;
+    uint64_t f[5];
+    unsigned n = 0;
+    if (!why)
+        why = &dummy;
+    if (!s) {
+        *why = why_sched;
+        return -1;
+    }
+    for (;;) {
+        if (n == 5 || sched_field(&p, UINT64_MAX / 10, &f[n])) {
+            *why = why_sched;
+            return -1;
+        }
+        n++;
+        if (*p != ',')
+            break;
+        p++;
+    }
+    char pol = *p ? *p++ : 0;
+    if (*p || (n == 1 && pol && pol != 'r' && pol != 'f' && pol != 'o') ||
+        (n != 1 && (n != 5 || pol != 's'))) {
+        *why = why_sched;
+        return -1;
+    }
+    if (f[0] < 1 || f[0] > 255 || (n == 5 && (f[1] < 1 || f[1] > f[0]))) {
+        *why = n == 5 ? "sporadic: priorities 1-255, the low one at most the high one"
+                      : "priority out of range (1-255)";
+        return -1;
+    }
+    if (n == 5 && (f[2] < 1 || f[3] < 1 || f[4] < 1 || f[4] > f[3])) {
+        *why = "sporadic: replenishments, period and budget above 0, the budget at most the period";
+        return -1;
+    }
+    if (priority)
+        *priority = (int)f[0];
+    if (policy)
+        *policy = pol;
+    return 0;
+}

@@ -224,6 +224,8 @@ int vdev_device_claim_pinned(struct vdev_machine *m, struct vdev_err *err)
 
 int vdev_device_assign(struct vdev *d, struct vdev_err *err)
 {
+    if (d->platform)
+        return vdev_platform_assign(d, err);
     if (settle_loc(d, err) || settle_intr(d, err))
         return -1;
     if (d->type->window_size && d->loc.kind != VDEV_LOC_PCI) {

@@ -8,9 +8,10 @@
 #include "sized.h"
 #include "transport_api.h"
 
-#define VDEV_MAX_PICS          8
-#define VDEV_MAX_MODULE_DIRS   8
-#define VDEV_MAX_BUS_PROVIDERS 2
+#define VDEV_MAX_PICS           8
+#define VDEV_MAX_MODULE_DIRS    8
+#define VDEV_MAX_BUS_PROVIDERS  2
+#define VDEV_MAX_PLATFORM_VDEVS 16
 
 struct vdev_aml;
 
@@ -20,6 +21,14 @@ struct vdev_pic {
     uint32_t gsi_base;
     const char **line_owner; /* who uses each line: for collisions and automatic assignment */
 };
+
+/* Another name of a controller: qvm's `vdev ioapic ... name myioapic` (platform_vdev.c). */
+struct vdev_pic_alias {
+    char name[VDEV_PIC_NAME_MAX];
+    size_t pic; /* index into pics */
+};
+
+struct vdev_platform_dev; /* platform_vdev.c */
 
 /* One delivered option, kept for printing "options after defaults". */
 struct vdev_opt_setting {
@@ -42,9 +51,10 @@ struct vdev {
     struct vdev_machine *m;
     const struct vdev_type *type;
     const struct vdev_vdev_cfg *cfg;
-    size_t index;    /* configuration order */
-    char *user_name; /* `name` */
-    char label[96];  /* "ser8250 'console'" or "ser8250 #1" */
+    struct vdev_platform_dev *platform; /* a platform device's line: no module behind it */
+    size_t index;                       /* configuration order */
+    char *user_name;                    /* `name` */
+    char label[96];                     /* "ser8250 'console'" or "ser8250 #1" */
     struct vdev_loc loc;
     bool loc_given;
     struct vdev_srcpos loc_pos;
@@ -120,6 +130,10 @@ struct vdev_machine {
 
     struct vdev_pic pics[VDEV_MAX_PICS];
     size_t npics;
+    struct vdev_pic_alias pic_aliases[VDEV_MAX_PICS];
+    size_t npic_aliases;
+    struct vdev_platform_dev *platform[VDEV_MAX_PLATFORM_VDEVS];
+    size_t nplatform;
 
     char *module_dirs[VDEV_MAX_MODULE_DIRS];
     size_t nmodule_dirs;
@@ -166,8 +180,21 @@ int vdev_device_claim_pinned(struct vdev_machine *m, struct vdev_err *err);
 /* bus_provider.c: the machine's bus for a location kind, or NULL. */
 const struct vdev_bus_slot *vdev_bus_for(const struct vdev_machine *m, enum vdev_loc_kind kind);
 
-/* irq.c */
+/* irq.c: a controller by its name or an alias. */
 struct vdev_pic *vdev_pic_find(struct vdev_machine *m, const char *name);
+int vdev_pic_add_alias(struct vdev_machine *m, const char *alias, const char *pic,
+                       struct vdev_err *err);
+
+/* platform_vdev.c: `vdev TYPE` lines for what the platform provides. */
+struct vdev_platform_dev *vdev_platform_find(const struct vdev_machine *m, const char *type);
+const struct vdev_type *vdev_platform_type(const struct vdev_platform_dev *p);
+const char *vdev_platform_summary(const struct vdev_platform_dev *p);
+const char *vdev_platform_intr(const struct vdev_platform_dev *p);
+bool vdev_platform_is_pic(const struct vdev_platform_dev *p);
+int vdev_platform_intr_out(struct vdev *d, const struct vdev_optval *v, struct vdev_err *err);
+int vdev_platform_alias(struct vdev *d, const struct vdev_optval *v, struct vdev_err *err);
+int vdev_platform_assign(struct vdev *d, struct vdev_err *err);
+void vdev_platform_free_all(struct vdev_machine *m);
 int vdev_claim_line(struct vdev_machine *m, const struct vdev_intr *intr, const char *owner,
                     bool shared_ok, uint32_t *gsi, struct vdev_srcpos pos, struct vdev_err *err);
 

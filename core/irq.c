@@ -9,7 +9,30 @@ struct vdev_pic *vdev_pic_find(struct vdev_machine *m, const char *name)
     for (size_t i = 0; i < m->npics; i++)
         if (strcmp(m->pics[i].name, name) == 0)
             return &m->pics[i];
+    for (size_t i = 0; i < m->npic_aliases; i++)
+        if (strcmp(m->pic_aliases[i].name, name) == 0)
+            return &m->pics[m->pic_aliases[i].pic];
     return NULL;
+}
+
+int vdev_pic_add_alias(struct vdev_machine *m, const char *alias, const char *pic,
+                       struct vdev_err *err)
+{
+    struct vdev_pic *p = vdev_pic_find(m, pic);
+    struct vdev_pic *same = vdev_pic_find(m, alias);
+    if (!p)
+        return vdev_err_setc(err, VDEV_E_NOENT, "no interrupt controller '%s'", pic);
+    if (same && same != p)
+        return vdev_err_setc(err, VDEV_E_EXIST, "'%s' already names interrupt controller %s", alias,
+                             same->name);
+    if (same)
+        return 0; /* `name ioapic`: its own name */
+    if (m->npic_aliases == VDEV_MAX_PICS || strlen(alias) >= VDEV_PIC_NAME_MAX)
+        return vdev_err_setc(err, VDEV_E_INVAL, "too many names for interrupt controllers");
+    struct vdev_pic_alias *a = &m->pic_aliases[m->npic_aliases++];
+    snprintf(a->name, sizeof(a->name), "%s", alias);
+    a->pic = (size_t)(p - m->pics);
+    return 0;
 }
 
 int vdev_machine_add_pic(struct vdev_machine *m, const char *name, uint32_t lines,
@@ -43,8 +66,23 @@ static int resolve(struct vdev_machine *m, const struct vdev_intr *intr, struct 
             size_t used = strlen(names);
             snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", m->pics[i].name);
         }
-        return vdev_err_set(err, "no interrupt controller '%s' in this machine (it has: %s)",
-                            intr->pic, m->npics ? names : "none");
+        for (size_t i = 0; i < m->npic_aliases; i++) {
+            size_t used = strlen(names);
+            snprintf(names + used, sizeof(names) - used, ", %s", m->pic_aliases[i].name);
+        }
+        if (!m->npics)
+            return vdev_err_setc(err, VDEV_E_NOENT,
+                                 "no interrupt controller '%s': this machine has none", intr->pic);
+        /* The same line on the machine's first controller is what x86 guests mean by an ISA
+         * IRQ (`8259:4`: KVM raises IOAPIC pin 4 and 8259 input 4 as one GSI). */
+        if (intr->line >= m->pics[0].lines)
+            return vdev_err_setc(err, VDEV_E_NOENT,
+                                 "no interrupt controller '%s' in this machine (it has: %s)",
+                                 intr->pic, names);
+        return vdev_err_setc(err, VDEV_E_NOENT,
+                             "no interrupt controller '%s' in this machine (it has: %s; hint: "
+                             "write %s:%u)",
+                             intr->pic, names, m->pics[0].name, intr->line);
     }
     if (intr->line >= p->lines)
         return vdev_err_set(err, "line %u is out of range for %s (0-%u)", intr->line, p->name,

@@ -68,6 +68,7 @@ void vdev_machine_free(struct vdev_machine *m)
     vdev_bus_free(m->bus);
     for (size_t i = 0; i < m->npics; i++)
         free(m->pics[i].line_owner);
+    vdev_platform_free_all(m);
     for (size_t i = 0; i < m->nmodule_dirs; i++)
         free(m->module_dirs[i]);
     vdev_config_free(&m->cfg);
@@ -189,10 +190,14 @@ static int create_devices(struct vdev_machine *m, struct vdev_err *err)
         abort();
     for (size_t i = 0; i < cfg->nvdevs; i++) {
         const struct vdev_vdev_cfg *vc = &cfg->vdevs[i];
-        const struct vdev_type *t = vdev_load_module(m, vc->type, vc->pos, err);
+        /* What the platform provides comes before a module of the same name. */
+        struct vdev_platform_dev *pd = vdev_platform_find(m, vc->type);
+        const struct vdev_type *t =
+            pd ? vdev_platform_type(pd) : vdev_load_module(m, vc->type, vc->pos, err);
         if (!t)
             return -1;
         struct vdev *d = vdev_device_new(m, t, vc, i);
+        d->platform = pd;
         m->devs[m->ndevs++] = d;
         if (vdev_apply_options(d, err))
             return -1;

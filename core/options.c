@@ -170,6 +170,8 @@ static int apply_common(struct vdev *d, const struct occurrence *oc, struct vdev
         d->loc_pos = v->pos;
         return 0;
     case COMMON_INTR:
+        if (d->platform && vdev_platform_is_pic(d->platform))
+            return vdev_platform_intr_out(d, v, err);
         if (!d->type->has_intr)
             return opt_error(d, err, v->pos, "option 'intr': %s has no interrupt%s%s",
                              d->type->name, "", "");
@@ -187,6 +189,8 @@ static int apply_common(struct vdev *d, const struct occurrence *oc, struct vdev
                              v->text, "", "");
         free(d->user_name);
         d->user_name = vdev_strdup(v->text);
+        if (d->platform && vdev_platform_is_pic(d->platform))
+            return vdev_platform_alias(d, v, err);
         return 0;
     case COMMON_LOG: {
         /* A log file is named like any other path: relative to the config file's folder. */
@@ -256,11 +260,11 @@ static int collect(struct vdev *d, struct occurrence *ocs, size_t *nocs, struct 
             const struct vdev_token *vt = &cfg->tokens[i + a];
             enum common_opt ignored;
             if (!vt->quoted && lookup(d->type, vt->text, &ignored))
-                return vdev_err_atc(err, VDEV_E_CONFIG, vt->pos,
-                                    "vdev %s: option '%s' needs %s, but the next word is the "
-                                    "option '%s' (write \"%s\" in quotes if that is the value)",
-                                    d->type->name, o->name, o->arg ? o->arg : "a value", vt->text,
-                                    vt->text);
+                return vdev_err_atc(
+                    err, VDEV_E_CONFIG, vt->pos,
+                    "vdev %s: option '%s' needs %s, but the next word is the "
+                    "option '%s' (hint: write \"%s\" in quotes if that is the value)",
+                    d->type->name, o->name, o->arg ? o->arg : "a value", vt->text, vt->text);
         }
         struct occurrence *oc = &ocs[n++];
         memset(oc, 0, sizeof(*oc));

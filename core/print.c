@@ -60,8 +60,15 @@ static void print_config(const struct vdev_machine *m, FILE *out)
             fprintf(out, " runmask ");
             print_runmask(out, c->cpus[i].runmask);
         }
-        if (c->cpus[i].sched_given)
-            fprintf(out, " sched %d", c->cpus[i].sched);
+        if (c->cpus[i].sched_given) {
+            const char p = c->cpus[i].sched_policy;
+            fprintf(out, " sched %d%s", c->cpus[i].sched,
+                    p == 'r'   ? " round-robin"
+                    : p == 'f' ? " FIFO"
+                    : p == 'o' ? " other"
+                    : p == 's' ? " sporadic"
+                               : "");
+        }
         fprintf(out, "\n");
     }
     for (size_t i = 0; i < c->nloads; i++) {
@@ -85,6 +92,9 @@ static void print_pics(const struct vdev_machine *m, FILE *out)
         const struct vdev_pic *p = &m->pics[i];
         fprintf(out, "  %s: %u lines (GSI %u-%u)\n", p->name, p->lines, p->gsi_base,
                 p->gsi_base + p->lines - 1);
+        for (size_t a = 0; a < m->npic_aliases; a++)
+            if (m->pic_aliases[a].pic == i)
+                fprintf(out, "    also named %s\n", m->pic_aliases[a].name);
         for (uint32_t l = 0; l < p->lines; l++)
             if (p->line_owner[l])
                 fprintf(out, "    %s:%u  %s\n", p->name, l, p->line_owner[l]);
@@ -138,6 +148,10 @@ static void print_device(struct vdev *d, FILE *out)
     if (d->has_gsi)
         fprintf(out, "    intr  %s:%u (GSI %u)%s\n", d->intr.pic, d->intr.line, d->gsi,
                 d->intr_given ? "" : "  (default)");
+    else if (d->platform && vdev_platform_is_pic(d->platform))
+        fprintf(out, "    intr  %s (what it signals)\n", vdev_platform_intr(d->platform));
+    if (d->platform)
+        fprintf(out, "    provided by the platform: %s\n", vdev_platform_summary(d->platform));
     fprintf(out, "    options:\n");
     print_options(d, out);
     if (d->type->status) {

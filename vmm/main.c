@@ -163,7 +163,8 @@ static int cmd_run(int argc, char **argv)
         return VMM_EXIT_HOST;
     }
     int rc = VMM_EXIT_CONFIG;
-    if (x86_platform_describe(m, &err) || vdev_machine_parse_args(m, argc, argv, &err))
+    if (x86_platform_describe(m, &err) || vdev_machine_parse_args(m, argc, argv, &err) ||
+        vmm_preflight(m, &err))
         goto refused;
     bool dryrun = vdev_machine_config(m)->dryrun;
     /* KVM first when running, so devices bind doorbells and irqfds in the kernel as they build. */
@@ -191,6 +192,8 @@ static int cmd_run(int argc, char **argv)
     }
     if (dryrun) {
         vdev_machine_print(m, stdout);
+        if (vdev_machine_config(m)->nloads == 0)
+            fprintf(stderr, "vdevkit: note: no 'load': 'run' would refuse this configuration\n");
         rc = 0;
         goto out;
     }

@@ -9,7 +9,8 @@
 #include "kvm_vm.h"
 #include "vcpu.h"
 
-#define VMM_MAX_VCPUS 64
+#define VMM_MAX_VCPUS       64
+#define VMM_MAX_MEM_REGIONS 32 /* RAM and ROM lines; the other KVM slots are for device memory */
 
 /* Exit statuses of `vdevkit run` (docs/vmm.md). A testdev write ends with the value written. */
 enum vmm_exit {
@@ -33,6 +34,9 @@ struct vmm {
 /* Opens KVM and adds the platform's power registers; before vdev_machine_build, so devices
  * bind their doorbells and irqfds in the kernel. */
 int vmm_prepare(struct vmm *vmm, struct vdev_machine *m, struct vdev_err *err);
+/* preflight.c: what can be checked of the configuration before anything is built, for run
+ * and dryrun alike (image, initrd, RAM pages and slots, vCPU count); file:line errors. */
+int vmm_preflight(struct vdev_machine *m, struct vdev_err *err);
 void vmm_close(struct vmm *vmm);
 /* Ends the VM with `status` (the first call decides); safe from any thread. */
 void vmm_stop(struct vmm *vmm, int status, const char *why);

@@ -36,6 +36,43 @@ static int add_pci(struct vdev_machine *m, struct vdev_err *err)
     return vdev_machine_add_pci(m, &h, err);
 }
 
+/* qvm's basic x86 vdevs that KVM's in-kernel irqchip and PIT, and this VMM, provide: a
+ * configuration may declare them (`vdev ioapic loc 0xfec00000 intr apic name myioapic`,
+ * `vdev timer8254 intr myioapic:0`) and their loc/intr must say where they are. */
+static int add_platform_vdevs(struct vdev_machine *m, struct vdev_err *err)
+{
+    static const char *const ioapic_loc[] = {"mem:0xfec00000", NULL};
+    static const char *const pit_loc[] = {"io:0x40", NULL};
+    static const char *const kbd_loc[] = {"io:0x60", NULL};
+    static const char *const pic_locs[] = {"io:0x20", "io:0xa0", NULL};
+    const struct vdev_platform_vdev devs[] = {
+        {.size = sizeof(devs[0]),
+         .type = "ioapic",
+         .summary = "I/O APIC (KVM's in-kernel one, 24 lines)",
+         .locs = ioapic_loc,
+         .intr = "apic",
+         .pic = "ioapic"},
+        {.size = sizeof(devs[0]),
+         .type = "timer8254",
+         .summary = "8254 PIT (KVM's in-kernel one)",
+         .locs = pit_loc,
+         .intr = "ioapic:0"},
+        {.size = sizeof(devs[0]),
+         .type = "pckeyboard",
+         .summary = "i8042 keyboard controller (as far as a guest resets through it)",
+         .locs = kbd_loc,
+         .intr = "ioapic:1"},
+        {.size = sizeof(devs[0]),
+         .type = "8259",
+         .summary = "8259 PIC pair (KVM's in-kernel ones; devices interrupt through the I/O APIC)",
+         .locs = pic_locs},
+    };
+    for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
+        if (vdev_machine_add_platform_vdev(m, &devs[i], err))
+            return -1;
+    return 0;
+}
+
 int x86_platform_describe(struct vdev_machine *m, struct vdev_err *err)
 {
     /* KVM's in-kernel IOAPIC: line N is GSI N. The PIT's interrupt is GSI 0, wired to pin 2
@@ -43,7 +80,9 @@ int x86_platform_describe(struct vdev_machine *m, struct vdev_err *err)
     if (vdev_machine_add_pic(m, "ioapic", X86_IOAPIC_LINES, 0, err) ||
         vdev_machine_reserve_line(m, "ioapic", 0, "pit (platform)", err) ||
         vdev_machine_reserve_line(m, "ioapic", 2, "pit (platform)", err) ||
-        vdev_machine_reserve_line(m, "ioapic", X86_GED_GSI, "acpi power button (platform)", err))
+        vdev_machine_reserve_line(m, "ioapic", 1, "i8042 (platform)", err) ||
+        vdev_machine_reserve_line(m, "ioapic", X86_GED_GSI, "acpi power button (platform)", err) ||
+        add_platform_vdevs(m, err))
         return -1;
     if (vdev_machine_reserve(m, VDEV_SPACE_MEM, X86_IOAPIC_BASE, 0x1000, "ioapic (platform)",
                              err) ||

@@ -38,7 +38,8 @@ struct vdev_cpu_cfg { /* one `cpu` context = one vCPU */
     bool runmask_given;
     uint64_t runmask; /* host CPUs this vCPU may run on (bit n = CPU n) */
     bool sched_given;
-    int sched; /* priority as written (`sched 8`); see docs/config.md for its meaning here */
+    char sched_policy; /* since 0.3, in what was padding: 'r', 'f', 'o', 's' (sporadic) or '\0' */
+    int sched;         /* priority as written (`sched 8`; sporadic: the high one); docs/config.md */
 };
 
 struct vdev_load_cfg { /* load [addr,]file */
@@ -143,6 +144,10 @@ VDEV_API int vdev_parse_u64(const char *s, uint64_t *out,
 VDEV_API int vdev_parse_loc(const char *s, struct vdev_loc *out, const char **why);
 VDEV_API int vdev_parse_intr(const char *s, struct vdev_intr *out, const char **why);
 VDEV_API int vdev_parse_mac(const char *s, uint8_t mac[6], const char **why);
+/* qvm's `sched`: PRIORITY[r|f|o] (1-255; round-robin, FIFO, other) or sporadic
+ * HIGH,LOW,MAX_REPL,PERIOD_NS,BUDGET_NS followed by `s`. *priority gets PRIORITY (HIGH),
+ * *policy the letter ('\0' when none was written). Either may be NULL. Since 0.3. */
+VDEV_API int vdev_parse_sched(const char *s, int *priority, char *policy, const char **why);
 
 /* Formats a loc back to its canonical text ("io:0x3f8,8", "mem:0xd0000000,0x1000", "pci:0:3.0"). */
 VDEV_API void vdev_loc_format(const struct vdev_loc *loc, char *buf, size_t len);

@@ -45,6 +45,26 @@ VDEV_API int vdev_machine_reserve(struct vdev_machine *m, enum vdev_space space,
 VDEV_API int vdev_machine_reserve_line(struct vdev_machine *m, const char *pic, uint32_t line,
                                        const char *owner, struct vdev_err *err);
 
+/* A device the platform provides itself (KVM's in-kernel I/O APIC, PIT, ...) that a qvm
+ * configuration may still declare, as qvm's basic vdevs (`vdev timer8254 intr myioapic:0`).
+ * Such a line creates no module instance: its `loc` and `intr` must name what the platform
+ * has (else a file:line error with the right values), `name` is recorded, and any other
+ * option is refused. Since 0.3 (VDEVKIT_0.3). */
+struct vdev_platform_vdev {
+    size_t size;             /* sizeof(struct vdev_platform_vdev) */
+    const char *type;        /* the word after `vdev`: "timer8254" */
+    const char *summary;     /* one line: "the 8254 PIT (KVM's in-kernel one)" */
+    const char *const *locs; /* where instances sit ("io:0x20"), NULL-terminated: at most one
+                                instance per entry; `loc` picks one, else the first free */
+    const char *intr;        /* its line ("ioapic:0"; NULL = none), or with `pic` what the
+                                controller signals ("apic") */
+    const char *pic;         /* the device is this interrupt controller: its `name` becomes
+                                another name for it (`intr myioapic:4`); NULL = not one */
+};
+VDEV_API int vdev_machine_add_platform_vdev(struct vdev_machine *m,
+                                            const struct vdev_platform_vdev *pv,
+                                            struct vdev_err *err);
+
 /* Configuration: appends to the machine's token stream (see vdev/config.h). */
 VDEV_API int vdev_machine_parse_args(struct vdev_machine *m, int argc, char *const argv[],
                                      struct vdev_err *err);

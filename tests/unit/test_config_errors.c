@@ -15,7 +15,10 @@
 #define MEMORY_FIRST                                                                               \
     "refers to guest memory before any 'ram' or 'rom' (hint: put the ram lines first)"
 #define CPULIST "expected host CPU numbers and ranges below 64, like 0-1,3"
-#define PRIO    "expected 1..255, like 8 or 8r"
+#define PRIO                                                                                       \
+    "expected PRIORITY[r|f|o] (1-255, like 10 or 10r) or HIGH,LOW,MAX_REPL,PERIOD_NS,BUDGET_NS "   \
+    "followed by s (sporadic)"
+#define PRIO_RANGE "priority out of range (1-255)"
 
 static const struct {
     const char *text;
@@ -110,14 +113,21 @@ static const struct {
     {"cpu runmask \"\"", "t:1:13: 'runmask': bad CPU list '': " CPULIST},
     {"cpu runmask 99999999999999999999",
      "t:1:13: 'runmask': bad CPU list '99999999999999999999': " CPULIST},
-    {"cpu sched 0", "t:1:11: 'sched': bad priority '0': " PRIO},
-    {"cpu sched 256", "t:1:11: 'sched': bad priority '256': " PRIO},
-    {"cpu sched 8x", "t:1:11: 'sched': bad priority '8x': " PRIO},
-    {"cpu sched 8rr", "t:1:11: 'sched': bad priority '8rr': " PRIO},
-    {"cpu sched r", "t:1:11: 'sched': bad priority 'r': " PRIO},
-    {"cpu sched -1", "t:1:11: 'sched': bad priority '-1': " PRIO},
-    {"cpu sched 99999999999999999999",
-     "t:1:11: 'sched': bad priority '99999999999999999999': " PRIO},
+    {"cpu sched 0", "t:1:11: 'sched': bad value '0': " PRIO_RANGE},
+    {"cpu sched 256", "t:1:11: 'sched': bad value '256': " PRIO_RANGE},
+    {"cpu sched 10,20,5,1000000,500000s",
+     "t:1:11: 'sched': bad value '10,20,5,1000000,500000s': sporadic: priorities 1-255, the low "
+     "one at most the high one"},
+    {"cpu sched 20,10,5,1000,5000s",
+     "t:1:11: 'sched': bad value '20,10,5,1000,5000s': sporadic: replenishments, period and "
+     "budget above 0, the budget at most the period"},
+    {"cpu sched 20,10,5,1000,500", "t:1:11: 'sched': bad value '20,10,5,1000,500': " PRIO},
+    {"cpu sched 20,10s", "t:1:11: 'sched': bad value '20,10s': " PRIO},
+    {"cpu sched 8x", "t:1:11: 'sched': bad value '8x': " PRIO},
+    {"cpu sched 8rr", "t:1:11: 'sched': bad value '8rr': " PRIO},
+    {"cpu sched r", "t:1:11: 'sched': bad value 'r': " PRIO},
+    {"cpu sched -1", "t:1:11: 'sched': bad value '-1': " PRIO},
+    {"cpu sched 99999999999999999999", "t:1:11: 'sched': bad value '99999999999999999999': " PRIO},
 
     /* reserve */
     {"reserve\ncpu", "t:1:1: 'reserve' needs 'loc LOCATION' or 'intr PIC:LINE'"},
@@ -226,7 +236,7 @@ START_TEST(error_inside_an_included_file)
 {
     char *argv[] = {"ram", "1m", "@" CONF_DIR "/bad_sched.conf"};
     ck_assert_int_eq(vdev_config_parse_args(&cfg, 3, argv, &err), -1);
-    ck_assert_str_eq(err.msg, CONF_DIR "/bad_sched.conf:2:9: 'sched': bad priority '0': " PRIO);
+    ck_assert_str_eq(err.msg, CONF_DIR "/bad_sched.conf:2:9: 'sched': bad value '0': " PRIO_RANGE);
     ck_assert_int_eq(err.code, VDEV_E_CONFIG);
 }
 END_TEST

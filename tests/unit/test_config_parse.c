@@ -66,6 +66,22 @@ START_TEST(qnx_one_line_cpu_and_ram)
 }
 END_TEST
 
+/* qvm's policies on cpu lines: kept, not dropped (docs/config.md says what they do here). */
+START_TEST(sched_policies_are_kept)
+{
+    parse_ok(
+        "cpu sched 8 cpu sched 10r cpu sched 12f cpu sched 3o cpu sched 20,10,5,1000000,500000s");
+    ck_assert_uint_eq(cfg.ncpus, 5);
+    const int prio[] = {8, 10, 12, 3, 20};
+    const char pol[] = {'\0', 'r', 'f', 'o', 's'};
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert(cfg.cpus[i].sched_given);
+        ck_assert_int_eq(cfg.cpus[i].sched, prio[i]);
+        ck_assert_int_eq(cfg.cpus[i].sched_policy, pol[i]);
+    }
+}
+END_TEST
+
 START_TEST(line_breaks_do_not_matter)
 {
     struct vdev_config other;
@@ -433,6 +449,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("qnx_snippets");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, qnx_one_line_cpu_and_ram);
+    tcase_add_test(tc, sched_policies_are_kept);
     tcase_add_test(tc, line_breaks_do_not_matter);
     tcase_add_test(tc, qnx_ram_forms);
     tcase_add_test(tc, qnx_cmdline);

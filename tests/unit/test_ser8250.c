@@ -610,6 +610,103 @@ START_TEST(hostdev_words)
 }
 END_TEST
 
+/* qvm's `hostdev <IN` and `hostdev >OUT`: separate input and output. */
+START_TEST(hostdev_in_and_out_directions)
+{
+    make_temp(in_path, sizeof(in_path));
+    write_file(in_path, "q", 1);
+    char conf[256];
+    struct vdev_err err;
+    snprintf(conf, sizeof(conf), "ram 16M vdev ser8250 hostdev <%s hostdev >%s", in_path, out_path);
+    ck_assert_msg(fake_machine_build_string(&fe, conf, &err) == 0, "%s", err.msg);
+    ck_assert_msg(wait_data(), "no input from hostdev <");
+    ck_assert_uint_eq(rd(RBR), 'q');
+    wr(RBR, 'w');
+    size_t len;
+    char *got = slurp(out_path, &len);
+    ck_assert_uint_eq(len, 1);
+    ck_assert_uint_eq(got[0], 'w');
+    /* the input file was not written to */
+    got = slurp(in_path, &len);
+    ck_assert_uint_eq(len, 1);
+}
+END_TEST
+
+/* A later hostdev replaces what an earlier one gave the same direction, and only that. */
+START_TEST(later_hostdev_replaces_its_direction)
+{
+    char other[64], conf[256];
+    make_temp(other, sizeof(other));
+    struct vdev_err err;
+    snprintf(conf, sizeof(conf), "ram 16M vdev ser8250 hostdev >%s hostdev >%s", other, out_path);
+    ck_assert_msg(fake_machine_build_string(&fe, conf, &err) == 0, "%s", err.msg);
+    wr(RBR, 'x');
+    size_t len;
+    slurp(other, &len);
+    ck_assert_uint_eq(len, 0);
+    slurp(out_path, &len);
+    ck_assert_uint_eq(len, 1);
+    unlink(other);
+}
+END_TEST
+
+/* QNX 8's `hostdev >"|command"`: the bytes are the command's standard input. */
+START_TEST(hostdev_into_a_command)
+{
+    char conf[256];
+    struct vdev_err err;
+    snprintf(conf, sizeof(conf), "ram 16M vdev ser8250 hostdev >\"|tr a-z A-Z > %s\"", out_path);
+    ck_assert_msg(fake_machine_build_string(&fe, conf, &err) == 0, "%s", err.msg);
+    for (const char *p = "hello\n"; *p; p++)
+        wr(RBR, (uint8_t)*p);
+    fake_machine_free(&fe); /* closes the pipe: the command ends */
+    size_t len = 0;
+    char *got = NULL;
+    for (int i = 0; i < 200 && len < 6; i++) {
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        got = slurp(out_path, &len);
+    }
+    ck_assert_uint_eq(len, 6);
+    ck_assert_mem_eq(got, "HELLO\n", 6);
+}
+END_TEST
+
+/* `hostdev pty`: a new terminal, named in the log, carries bytes both ways. */
+START_TEST(hostdev_pty_both_ways)
+{
+    struct vdev_err err;
+    ck_assert_msg(fake_machine_build_string(&fe, "ram 16M vdev ser8250 hostdev pty", &err) == 0,
+                  "%s", err.msg);
+    const char *at = strstr(fe.log, "the console is ");
+    ck_assert_msg(at, "no pty name in the log: %s", fe.log);
+    char name[64];
+    ck_assert_int_eq(sscanf(at, "the console is %63s", name), 1);
+    int fd = open(name, O_RDWR | O_NOCTTY);
+    ck_assert_int_ge(fd, 0);
+    wr(RBR, 'g');
+    char c = 0;
+    ck_assert_int_eq(read(fd, &c, 1), 1);
+    ck_assert_uint_eq(c, 'g');
+    ck_assert_int_eq(write(fd, "h", 1), 1);
+    ck_assert_msg(wait_data(), "no input from the pty");
+    ck_assert_uint_eq(rd(RBR), 'h');
+    close(fd);
+}
+END_TEST
+
+START_TEST(hostdev_forms_refused_with_hints)
+{
+    struct vdev_err err;
+    ck_assert_int_ne(fake_machine_build_string(&fe, "ram 16M vdev ser8250 hostdev >", &err), 0);
+    ck_assert_msg(strstr(err.msg, "hint: write e.g. 'hostdev >-'"), "%s", err.msg);
+    fake_machine_free(&fe);
+    fake_machine_new(&fe);
+    ck_assert_int_ne(fake_machine_build_string(&fe, "ram 16M vdev ser8250 hostdev >\"|\"", &err),
+                     0);
+    ck_assert_msg(strstr(err.msg, "no command after '|'"), "%s", err.msg);
+}
+END_TEST
+
 static Suite *ser8250_suite(void)
 {
     Suite *s = suite_create("ser8250");
@@ -641,6 +738,11 @@ static Suite *ser8250_suite(void)
     tcase_add_test(tc, hostdev_in_missing_directory_fails);
     tcase_add_test(tc, input_missing_file_fails);
     tcase_add_test(tc, hostdev_words);
+    tcase_add_test(tc, hostdev_in_and_out_directions);
+    tcase_add_test(tc, later_hostdev_replaces_its_direction);
+    tcase_add_test(tc, hostdev_into_a_command);
+    tcase_add_test(tc, hostdev_pty_both_ways);
+    tcase_add_test(tc, hostdev_forms_refused_with_hints);
     suite_add_tcase(s, tc);
     return s;
 }

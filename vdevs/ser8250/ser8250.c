@@ -7,10 +7,14 @@
  *   3  LCR   4  MCR   5  LSR   6  MSR   7  SCR
  *
  * Options:
- *   hostdev PATH|stdout|stderr  where transmitted bytes go (default stdout). A file is
- *       created when missing and appended to, never truncated; a FIFO without a reader is
- *       a configuration error rather than a hang. Every byte is written with write(2).
- *   input PATH|stdin|none  where received bytes come from (default none). Pipes, ttys and
+ *   hostdev [<|>]NAME  qvm's forms, repeatable (ser8250_hostdev.h): `>NAME` where
+ *       transmitted bytes go (default stdout; `-` is stdout), `<NAME` where received bytes
+ *       come from (`-` is stdin), NAME alone both (a terminal; a file only receives), `-`
+ *       stdin and stdout, `pty` a new pseudo-terminal, `>"|CMD"` a shell command's input.
+ *       A file is created when missing and appended to, never truncated; a FIFO without a
+ *       reader is a configuration error rather than a hang. Every byte is written with
+ *       write(2).
+ *   input PATH|stdin|none  the same as `hostdev <PATH` (default none). Pipes, ttys and
  *       sockets are watched on the core's event thread; a regular file is read from its
  *       start to its end as the guest drains the FIFO.
  *
@@ -31,6 +35,8 @@
  *   While in loopback mode the serial input is disconnected, as on the real chip.
  * - Modem inputs: with no loopback the UART sees a connected peer (DCD, DSR, CTS set).
  */
+#include "ser8250_hostdev.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -126,6 +132,8 @@ struct uart {
 
     /* host side */
     struct vdev_host_out out; /* `hostdev` */
+    pid_t out_child;          /* `hostdev >"|cmd"`: the shell, or 0 */
+    int keep_fd;              /* `hostdev pty`: the terminal side, held open */
     int in_fd;
     bool in_owned, in_eof;
     bool in_regular;          /* a regular file: read on demand, never watched */
@@ -475,9 +483,10 @@ static void ser_write(struct vdev *d, uint64_t offset, unsigned size, uint64_t v
 static const struct vdev_option ser_options[] = {
     {.name = "hostdev",
      .kind = VDEV_OPT_PATH,
-     .arg = "PATH|stdout|stderr",
-     .def = "stdout",
-     .help = "where transmitted bytes go; a file is created if needed and appended to"},
+     .flags = VDEV_OPT_REPEAT,
+     .arg = "[<|>]NAME | - | pty | >\"|COMMAND\"",
+     .def = ">stdout",
+     .help = "where bytes go (>) and come from (<): a file, terminal, -, pty or a command"},
     {.name = "input",
      .kind = VDEV_OPT_PATH,
      .arg = "PATH|stdin|none",
@@ -494,7 +503,7 @@ static int ser_options_start(struct vdev *d)
         return vdev_error(d, vdev_pos(d), NULL, "cannot create a mutex");
     s->lock_ready = true;
     vdev_host_out_init(&s->out);
-    s->in_fd = -1;
+    s->in_fd = s->keep_fd = -1;
     power_on(s);
     return 0;
 }
@@ -507,13 +516,40 @@ static void close_input(struct uart *s)
     s->in_fd = -1;
 }
 
+static void close_output(struct uart *s)
+{
+    vdev_host_out_close(&s->out);
+    ser_hostdev_reap(s->out_child);
+    s->out_child = 0;
+}
+
 static int ser_option(struct vdev *d, const struct vdev_optval *v)
 {
     struct uart *s = vdev_state(d);
     const char *name = v->opt->name;
 
-    if (!strcmp(name, "hostdev"))
-        return vdev_host_out_open(d, &s->out, v);
+    if (!strcmp(name, "hostdev")) {
+        struct ser_hostdev h;
+        if (ser_hostdev_open(d, v, &h))
+            return -1;
+        if (h.set_out) {
+            close_output(s);
+            s->out.fd = h.out_fd;
+            s->out.owned = h.out_owned;
+            s->out_child = h.child;
+        }
+        if (h.set_in) {
+            close_input(s);
+            s->in_fd = h.in_fd;
+            s->in_owned = h.in_owned;
+        }
+        if (h.keep_fd >= 0) {
+            if (s->keep_fd >= 0)
+                close(s->keep_fd);
+            s->keep_fd = h.keep_fd;
+        }
+        return 0;
+    }
     if (!strcmp(name, "input")) {
         close_input(s);
         if (!strcmp(v->text, "none"))
@@ -584,7 +620,10 @@ static void ser_terminate(struct vdev *d)
     s->watch = NULL;
     s->watching = false;
     close_input(s);
-    vdev_host_out_close(&s->out);
+    close_output(s);
+    if (s->keep_fd >= 0)
+        close(s->keep_fd);
+    s->keep_fd = -1;
     pthread_mutex_destroy(&s->lock);
     s->lock_ready = false;
 }

@@ -42,11 +42,10 @@ const struct vdev_option shmem_options[] = {
      .def = "the process's",
      .help = "permission bits removed from 0666 (and from a create MODE)"},
     {.name = "sched",
-     .kind = VDEV_OPT_U64,
-     .arg = "PRIORITY",
-     .help = "accepted for compatibility; notifications run on the host object's watcher "
-             "thread at the process's priority",
-     .max = 255},
+     .kind = VDEV_OPT_STRING,
+     .arg = "PRIORITY[r|f|o]",
+     .help = "qvm's form, as on 'cpu'; accepted for compatibility: notifications run on the "
+             "host object's watcher thread at the process's priority"},
     {.name = "window",
      .kind = VDEV_OPT_U64,
      .arg = "SIZE",
@@ -197,7 +196,12 @@ int shmem_option(struct vdev *d, const struct vdev_optval *v)
             return vdev_error(d, v->pos, "an octal mask such as 022 or 007",
                               "option 'umask': bad mask '%s'", v->text);
     } else if (!strcmp(name, "sched")) {
-        s->sched = v->num;
+        const char *bad;
+        int prio;
+        if (vdev_parse_sched(v->text, &prio, NULL, &bad))
+            return vdev_error(d, v->pos, "e.g. 'sched 10' or 'sched 10r', as on 'cpu' lines",
+                              "option 'sched': bad value '%s': %s", v->text, bad);
+        s->sched = (uint64_t)prio;
     } else if (!strcmp(name, "window")) {
         if (v->num & (v->num - 1))
             return vdev_error(d, v->pos, "e.g. 256M or 1G",
