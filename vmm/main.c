@@ -193,7 +193,7 @@ static int cmd_run(int argc, char **argv)
     if (dryrun) {
         vdev_machine_print(m, stdout);
         if (vdev_machine_config(m)->nloads == 0)
-            fprintf(stderr, "vdevkit: note: no 'load': 'run' would refuse this configuration\n");
+            tool_error("run", "note: no 'load': 'run' would refuse this configuration");
         rc = 0;
         goto out;
     }
