@@ -30,6 +30,7 @@
 #include "netpeer/net_mac.h"
 #include "netpeer/net_offload.h"
 #include "netpeer/tap_if.h"
+#include "tool_msg.h"
 
 #define NP_HINT                                                                                    \
     "hint: peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX|,tap=IFNAME][,netns=NAME][,offload=on|off]"
@@ -142,7 +143,7 @@ static void print_status(const struct np *np, FILE *out)
 
 /* ---- the command ---- */
 
-static void usage(FILE *out)
+void vmm_net_peer_usage(FILE *out)
 {
     fprintf(out,
             "usage: vdevkit net-peer [-p] peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX|,tap=IFNAME]"
@@ -248,28 +249,34 @@ int vmm_cmd_net_peer(int argc, char **argv)
     np.p = calloc((size_t)argc, sizeof(*np.p));
     np.scratch = malloc(PEER_LINK_MAX_FRAME);
     if (!np.p || !np.scratch) {
-        fprintf(stderr, "net-peer: out of memory\n");
+        tool_error("net-peer", "out of memory");
+        rc = 1;
         goto out;
     }
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
+            vmm_net_peer_usage(stdout);
             rc = 0;
             goto out;
         }
         if (!strcmp(a, "-p")) {
             if (++i == argc) {
-                fprintf(stderr, "net-peer: -p needs a peer's options (%s)\n", NP_HINT);
+                rc = tool_usage_error("net-peer", "-p needs a peer's options (%s)", NP_HINT);
                 goto out;
             }
             a = argv[i];
+        } else if (a[0] == '-') {
+            rc = tool_usage_error("net-peer", "unknown option '%s'", a);
+            goto out;
         }
         char *orig = strdup(a);
         struct np_peer *p = &np.p[np.n];
         if (!orig || net_peer_parse(a, &p->o, &err)) {
-            fprintf(stderr, "net-peer: in '%s': %s\n", orig ? orig : a,
-                    orig ? err.msg : "out of memory");
+            if (orig)
+                rc = tool_usage_error("net-peer", "in '%s': %s", orig, err.msg);
+            else
+                tool_error("net-peer", "out of memory"), rc = 1;
             free(orig);
             goto out;
         }
@@ -284,8 +291,8 @@ int vmm_cmd_net_peer(int argc, char **argv)
             char name[32];
             snprintf(name, sizeof(name), "%s%u", p->prefix, same);
             if (strlen(name) >= sizeof(p->o.ifname)) {
-                fprintf(stderr, "net-peer: interface name %s is too long (hint: a shorter name=)\n",
-                        name);
+                rc = tool_usage_error(
+                    "net-peer", "interface name %s is too long (hint: a shorter name=)", name);
                 goto out;
             }
             memcpy(p->o.ifname, name, strlen(name) + 1);
@@ -293,7 +300,8 @@ int vmm_cmd_net_peer(int argc, char **argv)
         np.n++;
     }
     if (!np.n) {
-        usage(stderr);
+        rc = tool_usage_error("net-peer", "missing peer=PATH,bind=PATH (one argument per guest "
+                                          "NIC)");
         goto out;
     }
 
@@ -306,12 +314,12 @@ int vmm_cmd_net_peer(int argc, char **argv)
     np.sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
     np.ep = epoll_create1(EPOLL_CLOEXEC);
     if (np.sfd < 0 || np.ep < 0 || np_ep_add(np.ep, np.sfd, EPOLLIN, TAG(0, TAG_SIGNAL))) {
-        fprintf(stderr, "net-peer: %s\n", strerror(errno));
+        tool_error("net-peer", "%s", strerror(errno));
         rc = 1;
         goto out;
     }
     if (setup(&np, &err)) {
-        fprintf(stderr, "net-peer: %s\n", err.msg);
+        tool_error("net-peer", "%s", err.msg);
         rc = 1;
         goto out;
     }

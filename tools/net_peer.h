@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <vdev/types.h>
 
@@ -41,5 +42,7 @@ int net_peer_tap_open(struct net_peer_opts *o, struct vdev_err *err);
 
 /* argv[0] is "net-peer". Returns a process exit status. */
 int vmm_cmd_net_peer(int argc, char **argv);
+/* `vdevkit net-peer --help`. */
+void vmm_net_peer_usage(FILE *out);
 
 #endif

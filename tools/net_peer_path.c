@@ -19,7 +19,7 @@ void np_log(struct np_peer *p, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "net-peer: %s: ", p->o.ifname);
+    fprintf(stderr, "vdevkit net-peer: %s: ", p->o.ifname);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);

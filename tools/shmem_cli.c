@@ -17,6 +17,7 @@
 #include "shm/shm_object.h"
 #include "shmem_cli.h"
 #include "tool_exit.h"
+#include "tool_msg.h"
 
 static const char *const status_text[] = {
     [SHM_OK] = "ok",
@@ -28,11 +29,11 @@ static const char *const status_text[] = {
     [SHM_DOES_NOT_EXIST] = "does not exist",
 };
 
-static void shmem_usage(FILE *out)
+void vmm_shmem_usage(FILE *out)
 {
     fprintf(out, "usage: vdevkit shmem list\n"
-                 "       vdevkit shmem create NAME SIZE [MODE [GID]]\n"
-                 "       vdevkit shmem remove NAME\n"
+                 "       vdevkit shmem create [--] NAME SIZE [MODE [GID]]\n"
+                 "       vdevkit shmem remove [--] NAME\n"
                  "SIZE is in bytes (K/M/G suffixes, rounded up to 4 KiB pages), MODE octal\n"
                  "(default 0666 less the umask), GID a group number or name.\n");
 }
@@ -87,14 +88,13 @@ static void print_region(const struct shm_obj_info *info, void *arg)
 static int cmd_list(int argc, char **argv)
 {
     if (argc != 0) {
-        fprintf(stderr, "vdevkit shmem list: no arguments expected\n");
-        return TOOL_EXIT_CONFIG;
+        return tool_usage_error("shmem list", "unexpected operand '%s' (expected none)", argv[0]);
     }
     printf("%-20s %-8s %-5s %-16s %-5s %s\n", "NAME", "SIZE", "MODE", "OWNER", "PERS",
            "USERS CLIENTS(idx:pid(who))");
     int n = shm_obj_list(print_region, NULL);
     if (n < 0) {
-        fprintf(stderr, "vdevkit shmem list: %s\n", strerror(errno));
+        tool_error("shmem list", "%s", strerror(errno));
         return TOOL_EXIT_HOST;
     }
     return 0;
@@ -118,24 +118,23 @@ static int parse_gid(const char *s, gid_t *out)
 
 static int cmd_create(int argc, char **argv)
 {
-    if (argc < 2 || argc > 4) {
-        fprintf(stderr, "vdevkit shmem create: expected NAME SIZE [MODE [GID]]\n");
-        shmem_usage(stderr);
-        return TOOL_EXIT_CONFIG;
-    }
+    if (argc < 2)
+        return tool_usage_error("shmem create",
+                                "missing operand (expected NAME SIZE [MODE [GID]])");
+    if (argc > 4)
+        return tool_usage_error(
+            "shmem create", "unexpected operand '%s' (expected NAME SIZE [MODE [GID]])", argv[4]);
     const char *name = argv[0];
     uint64_t bytes;
     const char *why = NULL;
     if (vdev_parse_u64(argv[1], &bytes, &why) || bytes == 0) {
-        fprintf(stderr, "vdevkit shmem create: bad SIZE '%s': %s\n", argv[1],
-                why ? why : "must be at least 1");
-        return TOOL_EXIT_CONFIG;
+        return tool_usage_error("shmem create", "bad SIZE '%s': %s", argv[1],
+                                why ? why : "must be at least 1");
     }
     uint64_t pages = bytes / SHM_OBJ_PAGE + (bytes % SHM_OBJ_PAGE != 0);
     if (pages > SHM_OBJ_MAX_PAGES) {
-        fprintf(stderr, "vdevkit shmem create: SIZE '%s' is above the %u GiB limit\n", argv[1],
-                (unsigned)(((uint64_t)SHM_OBJ_MAX_PAGES * SHM_OBJ_PAGE) >> 30));
-        return TOOL_EXIT_CONFIG;
+        return tool_usage_error("shmem create", "SIZE '%s' is above the %u GiB limit", argv[1],
+                                (unsigned)(((uint64_t)SHM_OBJ_MAX_PAGES * SHM_OBJ_PAGE) >> 30));
     }
     mode_t um = umask(0);
     umask(um);
@@ -145,21 +144,18 @@ static int cmd_create(int argc, char **argv)
         errno = 0;
         unsigned long m = strtoul(argv[2], &end, 8);
         if (!*argv[2] || *end || errno || m > 0777) {
-            fprintf(stderr, "vdevkit shmem create: bad MODE '%s' (octal, at most 0777)\n", argv[2]);
-            return TOOL_EXIT_CONFIG;
+            return tool_usage_error("shmem create", "bad MODE '%s' (octal, at most 0777)", argv[2]);
         }
         mode = (unsigned)m;
     }
     gid_t gid = (gid_t)-1;
     if (argc == 4 && parse_gid(argv[3], &gid)) {
-        fprintf(stderr, "vdevkit shmem create: unknown group '%s'\n", argv[3]);
-        return TOOL_EXIT_CONFIG;
+        return tool_usage_error("shmem create", "unknown group '%s'", argv[3]);
     }
     char text[160] = "";
     int r = shm_obj_create_persistent(name, pages, mode, gid, text, sizeof(text));
     if (r != SHM_OK) {
-        fprintf(stderr, "vdevkit shmem create %s: %s%s%s\n", name, status_text[r],
-                text[0] ? ": " : "", text);
+        tool_error("shmem create", "%s: %s%s%s", name, status_text[r], text[0] ? ": " : "", text);
         return r == SHM_ILLEGAL_NAME ? TOOL_EXIT_CONFIG : TOOL_EXIT_HOST;
     }
     return 0;
@@ -167,16 +163,16 @@ static int cmd_create(int argc, char **argv)
 
 static int cmd_remove(int argc, char **argv)
 {
-    if (argc != 1) {
-        fprintf(stderr, "vdevkit shmem remove: expected NAME\n");
-        return TOOL_EXIT_CONFIG;
-    }
+    if (argc != 1)
+        return argc ? tool_usage_error("shmem remove", "unexpected operand '%s' (expected NAME)",
+                                       argv[1])
+                    : tool_usage_error("shmem remove", "missing operand (expected NAME)");
     if (shm_obj_remove(argv[0])) {
         int e = errno;
-        fprintf(stderr, "vdevkit shmem remove %s: %s\n", argv[0],
-                e == EINVAL   ? "illegal name"
-                : e == ENOENT ? "no such region"
-                              : strerror(e));
+        tool_error("shmem remove", "%s: %s", argv[0],
+                   e == EINVAL   ? "illegal name"
+                   : e == ENOENT ? "no such region"
+                                 : strerror(e));
         return e == EINVAL ? TOOL_EXIT_CONFIG : TOOL_EXIT_HOST;
     }
     return 0;
@@ -184,10 +180,31 @@ static int cmd_remove(int argc, char **argv)
 
 int vmm_cmd_shmem(int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0 ||
-        strcmp(argv[0], "help") == 0) {
-        shmem_usage(argc < 1 ? stderr : stdout);
-        return argc < 1 ? TOOL_EXIT_CONFIG : 0;
+    /* --help anywhere before `--` answers; any other word with a leading '-' there is an
+     * unknown option (a region whose name starts with '-' comes after `--`). */
+    int dashes = argc;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            dashes = i;
+            break;
+        }
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            vmm_shmem_usage(stdout);
+            return 0;
+        }
+    }
+    for (int i = 0; i < dashes; i++)
+        if (argv[i][0] == '-' && argv[i][1])
+            return tool_usage_error("shmem", "unknown option '%s'", argv[i]);
+    if (dashes < argc) { /* drop the `--` */
+        memmove(argv + dashes, argv + dashes + 1, (size_t)(argc - dashes - 1) * sizeof(*argv));
+        argc--;
+    }
+    if (argc < 1)
+        return tool_usage_error("shmem", "missing command (list, create or remove)");
+    if (strcmp(argv[0], "help") == 0) {
+        vmm_shmem_usage(stdout);
+        return 0;
     }
     if (strcmp(argv[0], "list") == 0)
         return cmd_list(argc - 1, argv + 1);
@@ -195,7 +212,5 @@ int vmm_cmd_shmem(int argc, char **argv)
         return cmd_create(argc - 1, argv + 1);
     if (strcmp(argv[0], "remove") == 0)
         return cmd_remove(argc - 1, argv + 1);
-    fprintf(stderr, "vdevkit shmem: unknown command '%s'\n", argv[0]);
-    shmem_usage(stderr);
-    return TOOL_EXIT_CONFIG;
+    return tool_usage_error("shmem", "unknown command '%s' (list, create or remove)", argv[0]);
 }

@@ -19,7 +19,7 @@ static void pm_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
 {
     struct pm *pm = opaque;
     if (getenv("VDEVKIT_DEBUG"))
-        fprintf(stderr, "vdevkit: acpi pm: write 0x%llx at +%llu\n", (unsigned long long)v,
+        fprintf(stderr, "vdevkit run: acpi pm: write 0x%llx at +%llu\n", (unsigned long long)v,
                 (unsigned long long)off);
     if (!pm->on_event)
         return;
@@ -43,7 +43,7 @@ static void kbd_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
 {
     struct pm *pm = opaque;
     if (getenv("VDEVKIT_DEBUG"))
-        fprintf(stderr, "vdevkit: i8042: write 0x%llx at +%llu\n", (unsigned long long)v,
+        fprintf(stderr, "vdevkit run: i8042: write 0x%llx at +%llu\n", (unsigned long long)v,
                 (unsigned long long)off);
     if (off == 4 && v == 0xfe && pm->on_event)
         pm->on_event(pm->arg, X86_PM_RESET);

@@ -1,14 +1,18 @@
 /* vdevkit: the command-line front end of the reference VMM.
  *
  *   vdevkit run [@FILE] [OPTION...]   build the VM from qvm-style configuration and run it
- *   vdevkit modules                    list the device modules found on the search path
- *   vdevkit stat SYSTEM [NAME]         a running VM's devices and counters (control socket)
+ *   vdevkit stat [--json] SYSTEM [NAME]  a running VM's devices and counters (control socket)
  *   vdevkit capture SYSTEM NAME FILE|off  start/stop a NIC's pcap capture (control socket)
- *   vdevkit info SYSTEM | list         a running VM's pid and uptime | the VMs running here
+ *   vdevkit info [--json] SYSTEM       a running VM's pid and uptime
+ *   vdevkit list [--json]              the VMs running here
  *   vdevkit shmem list|create|remove   the host's shared-memory regions (vdev shmem)
  *   vdevkit net-peer OPTIONS...        the host peer: a TAP interface per guest NIC
  *   vdevkit version | -V | --version   the version and the module ABI
  *   vdevkit help [COMMAND] | -h | --help   usage; `vdevkit COMMAND --help` for one command
+ *
+ * docs/vdevkit.1 is the manual page: keep its SUBCOMMANDS in step with `commands` below.
+ * Messages follow one rule (tools/tool_msg.h): "vdevkit COMMAND: ...", usage errors on
+ * standard error with "(try 'vdevkit help COMMAND')" and status 2.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,6 +29,7 @@
 #include "net_peer.h"
 #include "shmem_cli.h"
 #include "tool_exit.h"
+#include "tool_msg.h"
 #include "vmm.h"
 #include "x86_platform.h"
 
@@ -32,24 +37,40 @@
 _Static_assert((int)TOOL_EXIT_HOST == VMM_EXIT_HOST && (int)TOOL_EXIT_CONFIG == VMM_EXIT_CONFIG,
                "tools/tool_exit.h and vmm/vmm.h disagree");
 
-/* Each subcommand's usage, printed by `vdevkit CMD --help` (stdout, status 0) and after a
- * usage error (stderr, status 2). net-peer and shmem print their own, longer, help. */
+/* Each subcommand's usage, printed by `vdevkit CMD --help` and `vdevkit help CMD` (stdout,
+ * status 0); the first lines make `vdevkit help`. net-peer and shmem print their own,
+ * longer, help. */
 static const struct command {
     const char *name;
     const char *usage;
+    void (*long_usage)(FILE *out);
 } commands[] = {
-    {"run", "vdevkit run [@FILE] [OPTION...]   build and run a VM (see docs/config.md)\n"
-            "  A configuration is qvm-style tokens: '@guest.conf' reads a file, and more options\n"
-            "  may follow it; 'dryrun' checks and prints the machine without running it, e.g.\n"
-            "  vdevkit run @guest.conf dryrun\n"},
-    {"stat", "vdevkit stat SYSTEM|SOCKET [NAME]   a running VM's devices and counters\n"},
-    {"capture", "vdevkit capture SYSTEM|SOCKET NAME FILE|off   start/stop a NIC's pcap capture\n"},
-    {"info", "vdevkit info SYSTEM|SOCKET   a running VM's pid and uptime\n"},
-    {"list", "vdevkit list   the VMs in the run-time folder\n"},
-    {"shmem", "vdevkit shmem list|create|remove   the host's shared-memory regions\n"},
-    {"net-peer", "vdevkit net-peer peer=PATH,bind=PATH,...   host interfaces for guest NICs\n"},
-    {"version", "vdevkit version (also -V, --version)   the version and the module ABI\n"},
-    {"help", "vdevkit help [COMMAND] (also -h, --help)   this text, or COMMAND's usage\n"},
+    {"run",
+     "vdevkit run [@FILE] [OPTION...]   build and run a VM (see docs/config.md)\n"
+     "  A configuration is qvm-style tokens: '@guest.conf' reads a file, and more options\n"
+     "  may follow it; 'dryrun' checks and prints the machine without running it, e.g.\n"
+     "  vdevkit run @guest.conf dryrun\n",
+     NULL},
+    {"stat",
+     "vdevkit stat [--json] SYSTEM|SOCKET [NAME]   a running VM's devices and counters\n"
+     "  --json  one JSON object on standard output (fields in docs/vmm.md)\n",
+     NULL},
+    {"capture", "vdevkit capture SYSTEM|SOCKET NAME FILE|off   start/stop a NIC's pcap capture\n",
+     NULL},
+    {"info",
+     "vdevkit info [--json] SYSTEM|SOCKET   a running VM's pid and uptime\n"
+     "  --json  one JSON object on standard output (fields in docs/vmm.md)\n",
+     NULL},
+    {"list",
+     "vdevkit list [--json]   the VMs in the run-time folder\n"
+     "  --json  one JSON array on standard output (fields in docs/vmm.md)\n",
+     NULL},
+    {"shmem", "vdevkit shmem list|create|remove   the host's shared-memory regions\n",
+     vmm_shmem_usage},
+    {"net-peer", "vdevkit net-peer peer=PATH,bind=PATH,...   host interfaces for guest NICs\n",
+     vmm_net_peer_usage},
+    {"version", "vdevkit version (also -V, --version)   the version and the module ABI\n", NULL},
+    {"help", "vdevkit help [COMMAND] (also -h, --help)   this text, or COMMAND's usage\n", NULL},
 };
 
 static const struct command *find_command(const char *name)
@@ -66,7 +87,16 @@ static void usage(FILE *out)
         const char *u = commands[i].usage;
         fprintf(out, "%s %.*s\n", i ? "      " : "usage:", (int)strcspn(u, "\n"), u);
     }
-    fprintf(out, "\n'vdevkit COMMAND --help' explains one command; docs/ has the rest.\n");
+    fprintf(out, "\n'vdevkit help COMMAND' explains one command; 'man vdevkit' and docs/ the "
+                 "rest.\n");
+}
+
+static void command_usage(const struct command *c, FILE *out)
+{
+    if (c->long_usage)
+        c->long_usage(out);
+    else
+        fprintf(out, "usage: %s", c->usage);
 }
 
 static bool is_help(const char *a)
@@ -122,16 +152,14 @@ static int dump_fdt(struct vdev_machine *m, struct vdev_err *err)
 
 static int cmd_run(int argc, char **argv)
 {
-    if (argc == 0) {
-        usage(stderr);
-        return VMM_EXIT_CONFIG;
-    }
+    if (argc == 0)
+        return tool_usage_error("run", "missing the configuration (e.g. 'vdevkit run @FILE')");
     static struct vmm vmm; /* large (vCPU table); one per process */
     vmm.vm.vm_fd = vmm.vm.kvm_fd = vmm.stop_efd = -1;
     struct vdev_err err = {0};
     struct vdev_machine *m = vdev_machine_new(&kvm_vm_embedder_ops, &vmm.vm);
     if (!m) {
-        fprintf(stderr, "vdevkit: out of memory\n");
+        tool_error("run", "out of memory");
         return VMM_EXIT_HOST;
     }
     int rc = VMM_EXIT_CONFIG;
@@ -141,7 +169,7 @@ static int cmd_run(int argc, char **argv)
     bool dryrun = vdev_machine_config(m)->dryrun;
     /* KVM first when running, so devices bind doorbells and irqfds in the kernel as they build. */
     if (dryrun ? x86_pm_add(m, NULL, NULL, &err) : vmm_prepare(&vmm, m, &err)) {
-        fprintf(stderr, "vdevkit: %s\n", err.msg);
+        tool_error("run", "%s", err.msg);
         rc = VMM_EXIT_HOST;
         goto out;
     }
@@ -149,8 +177,7 @@ static int cmd_run(int argc, char **argv)
      * run-time folder we cannot use only costs `vdevkit stat`. */
     int crc = dryrun ? 0 : vdev_machine_control_open(m, &err);
     if (crc) {
-        fprintf(stderr, "vdevkit: %s%s\n", crc == -2 ? "warning: no control socket: " : "",
-                err.msg);
+        tool_error("run", "%s%s", crc == -2 ? "warning: no control socket: " : "", err.msg);
         if (crc == -1) {
             rc = VMM_EXIT_HOST;
             goto out;
@@ -159,25 +186,35 @@ static int cmd_run(int argc, char **argv)
     if (vdev_machine_build(m, &err))
         goto refused;
     if (dump_fdt(m, &err)) {
-        fprintf(stderr, "vdevkit: %s\n", err.msg);
+        tool_error("run", "%s", err.msg);
         rc = VMM_EXIT_HOST;
         goto out;
     }
     if (dryrun) {
         vdev_machine_print(m, stdout);
         if (vdev_machine_config(m)->nloads == 0)
-            fprintf(stderr, "vdevkit: note: no 'load': 'run' would refuse this configuration\n");
+            tool_error("run", "note: no 'load': 'run' would refuse this configuration");
         rc = 0;
         goto out;
     }
     rc = vmm_run(&vmm);
     goto out;
 refused:
-    fprintf(stderr, "%s\nvdevkit: the VM was not started\n", err.msg);
+    fprintf(stderr, "%s\n", err.msg); /* FILE:LINE:COL: ..., the configuration's form */
+    tool_error("run", "the VM was not started");
 out:
     vdev_machine_free(m);
     vmm_close(&vmm);
     return rc;
+}
+
+/* -h or --help among a command's words (before `--`). */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--"); i++)
+        if (is_help(argv[i]))
+            return true;
+    return false;
 }
 
 int main(int argc, char **argv)
@@ -186,36 +223,41 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
-        return VMM_EXIT_CONFIG;
+        return tool_usage_error(NULL, "no command given");
     }
     const char *cmd = argv[1];
-    if (is_help(cmd) || strcmp(cmd, "help") == 0) {
-        const struct command *c =
-            argc > 2 ? find_command(is_help(argv[2]) ? "help" : argv[2]) : NULL;
-        if (argc > 2 && !c) {
-            fprintf(stderr, "vdevkit: unknown command '%s' (try 'vdevkit help')\n", argv[2]);
-            return VMM_EXIT_CONFIG;
-        }
-        if (c)
-            fprintf(stdout, "usage: %s", c->usage);
-        else
-            usage(stdout);
-        return 0;
-    }
-    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0)
+    if (is_help(cmd))
+        cmd = "help";
+    else if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0)
         cmd = "version";
     const struct command *c = find_command(cmd);
-    if (!c) {
-        fprintf(stderr, "vdevkit: unknown command '%s'\n", cmd);
-        usage(stderr);
-        return VMM_EXIT_CONFIG;
+    if (!c && cmd[0] == '-')
+        return tool_usage_error(NULL, "unknown option '%s'", cmd);
+    if (!c)
+        return tool_usage_error(NULL, "unknown command '%s'", cmd);
+    /* net-peer and shmem read their own words, --help included. */
+    if (!c->long_usage && wants_help(argc - 2, argv + 2)) {
+        command_usage(c, stdout);
+        return 0;
     }
-    /* `vdevkit CMD --help`: net-peer and shmem answer it themselves, at more length. */
-    if (argc > 2 && is_help(argv[2]) && strcmp(cmd, "net-peer") && strcmp(cmd, "shmem")) {
-        fprintf(stdout, "usage: %s", c->usage);
+    if (strcmp(cmd, "help") == 0) {
+        if (argc > 3)
+            return tool_usage_error("help", "unexpected operand '%s' (expected [COMMAND])",
+                                    argv[3]);
+        if (argc == 2) {
+            usage(stdout);
+            return 0;
+        }
+        const struct command *h = find_command(argv[2]);
+        if (!h)
+            return tool_usage_error("help", "unknown command '%s'", argv[2]);
+        command_usage(h, stdout);
         return 0;
     }
     if (strcmp(cmd, "version") == 0) {
+        if (argc > 2)
+            return tool_usage_error("version", "unexpected %s '%s'",
+                                    argv[2][0] == '-' ? "option" : "operand", argv[2]);
         printf("vdevkit %s (libvdev %s, vdev ABI %d)\n", VDEVKIT_VERSION, vdev_version(),
                VDEV_ABI_VERSION);
         return 0;

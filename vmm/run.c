@@ -23,7 +23,7 @@ void vmm_stop(struct vmm *vmm, int status, const char *why)
         return; /* the first reason decides */
     atomic_store(&vmm->status, status);
     if (getenv("VDEVKIT_DEBUG"))
-        fprintf(stderr, "vdevkit: stopping (%s), status %d\n", why, status);
+        fprintf(stderr, "vdevkit run: stopping (%s), status %d\n", why, status);
     uint64_t one = 1;
     if (write(vmm->stop_efd, &one, sizeof(one)) < 0) {
         /* the counter cannot overflow from one write; nothing else to do */
@@ -59,7 +59,7 @@ int vmm_prepare(struct vmm *vmm, struct vdev_machine *m, struct vdev_err *err)
         int r = kvm_vm_set_halt_poll(&vmm->vm, us * 1000);
         if (r < 0)
             fprintf(stderr,
-                    "vdevkit: warning: set halt-poll: KVM_CAP_HALT_POLL: %s (the host "
+                    "vdevkit run: warning: set halt-poll: KVM_CAP_HALT_POLL: %s (the host "
                     "kernel's halt polling applies; needs Linux 5.8)\n",
                     strerror(-r));
     }
@@ -170,7 +170,7 @@ static void wait_for_end(struct vmm *vmm, int sigfd)
             if (read(sigfd, &si, sizeof(si)) != sizeof(si))
                 continue;
             if (presses++ == 0) {
-                fprintf(stderr, "vdevkit: %s: pressing the power button (again to stop now)\n",
+                fprintf(stderr, "vdevkit run: %s: pressing the power button (again to stop now)\n",
                         strsignal((int)si.ssi_signo));
                 vdev_machine_set_gsi(vmm->m, X86_GED_GSI, true);
                 vdev_machine_set_gsi(vmm->m, X86_GED_GSI, false);
@@ -187,7 +187,7 @@ int vmm_run(struct vmm *vmm)
     struct vdev_err err = {0};
     vmm->ncpus = cfg->ncpus ? (unsigned)cfg->ncpus : 1;
     if (vmm->ncpus > VMM_MAX_VCPUS) {
-        fprintf(stderr, "vdevkit: at most %d vCPUs\n", VMM_MAX_VCPUS);
+        fprintf(stderr, "vdevkit run: at most %d vCPUs\n", VMM_MAX_VCPUS);
         return VMM_EXIT_CONFIG;
     }
     sigset_t sigs;
@@ -204,7 +204,7 @@ int vmm_run(struct vmm *vmm)
     if (kvm_vm_back_memory(&vmm->vm, &err) || build_acpi(vmm, &rsdp, &err) ||
         load_image(vmm, cfg, rsdp, &is_elf, &entry, &err) || vdev_machine_start(vmm->m) ||
         start_vcpus(vmm, cfg, is_elf, &entry, &err)) {
-        fprintf(stderr, "vdevkit: %s\n", err.msg[0] ? err.msg : "cannot start the VM");
+        fprintf(stderr, "vdevkit run: %s\n", err.msg[0] ? err.msg : "cannot start the VM");
         vmm_stop(vmm, VMM_EXIT_HOST, "start failed");
     } else {
         wait_for_end(vmm, sigfd);

@@ -193,7 +193,7 @@ __attribute__((format(printf, 2, 3))) static void crash(struct vcpu *v, const ch
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "vdevkit: vcpu %u: %s\n", v->index, why);
+    fprintf(stderr, "vdevkit run: vcpu %u: %s\n", v->index, why);
     vcpu_dump(v, stderr);
     vmm_stop(v->vmm, VMM_EXIT_CRASH, why);
 }

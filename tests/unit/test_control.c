@@ -307,7 +307,7 @@ static int run(const char *cmd, char **out)
 START_TEST(cli_stat)
 {
     open_and_start();
-    char cmd[512], *out;
+    char cmd[2048], *out;
     snprintf(cmd, sizeof(cmd), "VDEVKIT_RUNTIME_DIR=%s %s stat t1 2>&1", dir, VDEVKIT_EXE);
     ck_assert_int_eq(run(cmd, &out), 0);
     ck_assert_str_eq(out, "testdev 'td': 0 bytes of an unfinished result line\n"
@@ -317,9 +317,42 @@ START_TEST(cli_stat)
     ck_assert_int_eq(run(cmd, &out), 0);
     ck_assert_str_eq(out, "testdev 'td': 0 bytes of an unfinished result line\n");
     free(out);
-    snprintf(cmd, sizeof(cmd), "VDEVKIT_RUNTIME_DIR=%s %s stat t1 nosuch 2>&1", dir, VDEVKIT_EXE);
+    snprintf(cmd, sizeof(cmd), "VDEVKIT_RUNTIME_DIR=%s %s stat t1 nosuch 2>&1 >/dev/null", dir,
+             VDEVKIT_EXE); /* the VM's error line goes to stderr, with the command's prefix */
     ck_assert_int_eq(run(cmd, &out), 1);
-    ck_assert_str_eq(out, "error: no device named 'nosuch' (see 'stat')\n");
+    ck_assert_str_eq(out, "vdevkit stat: t1: no device named 'nosuch' (see 'stat')\n");
+    free(out);
+    /* --json: what a real VM answers, parsed by a JSON parser */
+    snprintf(cmd, sizeof(cmd),
+             "VDEVKIT_RUNTIME_DIR=%s %s stat --json t1 >%s/stat.json && "
+             "VDEVKIT_RUNTIME_DIR=%s %s info t1 --json >%s/info.json && "
+             "VDEVKIT_RUNTIME_DIR=%s %s list --json >%s/list.json && "
+             "%s stat %s td --json >%s/td.json 2>&1",
+             dir, VDEVKIT_EXE, dir, dir, VDEVKIT_EXE, dir, dir, VDEVKIT_EXE, dir, VDEVKIT_EXE, sock,
+             dir);
+    ck_assert_int_eq(run(cmd, &out), 0);
+    free(out);
+    char script[2048];
+    snprintf(script, sizeof(script),
+             "cd %s && python3 -c \"\n"
+             "import json\n"
+             "s = json.load(open('stat.json'))\n"
+             "assert s == {'socket': '%s', 'devices': ["
+             "{'label': \\\"testdev 'td'\\\", 'type': 'testdev', 'name': 'td', "
+             "'state': '0 bytes of an unfinished result line'}, "
+             "{'label': 'testdev #2', 'type': 'testdev', 'name': None, "
+             "'state': '0 bytes of an unfinished result line'}]}, s\n"
+             "i = json.load(open('info.json'))\n"
+             "assert i['system'] == 't1' and i['pid'] == %ld and i['devices'] == 2, i\n"
+             "assert i['socket'] == '%s' and 0 <= i['uptime_s'] < 100, i\n"
+             "l = json.load(open('list.json'))\n"
+             "assert l == [{'system': 't1', 'socket': '%s', 'running': True, 'pid': %ld, "
+             "'uptime_s': l[0]['uptime_s'], 'devices': 2, 'error': None}], l\n"
+             "t = json.load(open('td.json'))\n"
+             "assert t['devices'] == s['devices'][:1], t\n"
+             "\" 2>&1",
+             dir, sock, (long)getpid(), sock, sock, (long)getpid());
+    ck_assert_msg(run(script, &out) == 0, "%s", out);
     free(out);
     snprintf(cmd, sizeof(cmd), "VDEVKIT_RUNTIME_DIR=%s %s list 2>&1", dir, VDEVKIT_EXE);
     ck_assert_int_eq(run(cmd, &out), 0);

@@ -699,8 +699,13 @@ static void expect_error(const char *args, const char *want, int code)
 
 START_TEST(option_errors)
 {
-    expect_error("", "usage: vdevkit net-peer", 2);
-    expect_error("bogus=1", "net-peer: in 'bogus=1': unknown option 'bogus' (hint: peer=PATH", 2);
+    expect_error("", "vdevkit net-peer: missing peer=PATH,bind=PATH", 2);
+    expect_error("bogus=1",
+                 "vdevkit net-peer: in 'bogus=1': unknown option 'bogus' (hint: peer=PATH", 2);
+    expect_error("-x peer=/x,bind=/y",
+                 "vdevkit net-peer: unknown option '-x' (try 'vdevkit help "
+                 "net-peer')\n",
+                 2);
     expect_error("peer=/x", "missing bind=PATH (hint:", 2);
     expect_error("bind=/x", "missing peer=PATH (hint:", 2);
     expect_error("peer=/x,bind=/y,mac=zz",
@@ -727,7 +732,7 @@ START_TEST(clear_errors_without_privileges)
     snprintf(args, sizeof(args), "peer=%s/g,bind=%s/h", rundir, rundir);
     char *msg = run_np(args, 65534, &st);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s", st, msg);
-    ck_assert_msg(strstr(msg, "net-peer: ") == msg &&
+    ck_assert_msg(strstr(msg, "vdevkit net-peer: ") == msg &&
                       strstr(msg, "(hint: run as root or give vdevkit CAP_NET_ADMIN)"),
                   "%s", msg);
     msg = run_np(args, (uid_t)-2, &st);

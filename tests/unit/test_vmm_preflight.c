@@ -109,7 +109,7 @@ START_TEST(accepted_and_kernel_less)
     char line[256] = "";
     ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
     ck_assert_int_eq(pclose(p), 0);
-    ck_assert_str_eq(line, "vdevkit: note: no 'load': 'run' would refuse this configuration\n");
+    ck_assert_str_eq(line, "vdevkit run: note: no 'load': 'run' would refuse this configuration\n");
     /* a real run of the same is refused before anything is built */
     snprintf(cmd, sizeof(cmd), "cd %s && %s run @guest.conf 2>&1", dir, VDEVKIT_EXE);
     p = popen(cmd, "r");
