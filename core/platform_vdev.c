@@ -92,7 +92,8 @@ int vdev_machine_add_platform_vdev(struct vdev_machine *m, const struct vdev_pla
         return vdev_err_setc(err, VDEV_E_NOMEM, "out of memory");
     const char *why = NULL;
     for (size_t i = 0; pv->locs && pv->locs[i]; i++) {
-        if (p->nlocs == PLATFORM_MAX_LOCS || vdev_parse_loc(pv->locs[i], &p->locs[p->nlocs], &why) ||
+        if (p->nlocs == PLATFORM_MAX_LOCS ||
+            vdev_parse_loc(pv->locs[i], &p->locs[p->nlocs], &why) ||
             p->locs[p->nlocs].kind == VDEV_LOC_PCI) {
             platform_free(p);
             return vdev_err_setc(err, VDEV_E_INVAL, "platform device '%s': bad location '%s'",
@@ -213,8 +214,9 @@ int vdev_platform_assign(struct vdev *d, struct vdev_err *err)
     struct vdev_err e;
     if (vdev_parse_intr(p->intr, &want, NULL) ||
         vdev_machine_resolve_intr(d->m, &want, &want_gsi, &e))
-        return vdev_err_at(err, d->cfg->pos, "vdev %s: the platform's line %s is not in the machine",
-                           p->name, p->intr);
+        return vdev_err_at(err, d->cfg->pos,
+                           "vdev %s: the platform's line %s is not in the machine", p->name,
+                           p->intr);
     if (d->intr_given) {
         if (vdev_machine_resolve_intr(d->m, &d->intr, &gsi, &e))
             return vdev_err_atc(err, VDEV_AT_CODE(e), d->intr_pos, "vdev %s: option 'intr': %s",
