@@ -75,7 +75,7 @@ report_fail() {
     for s in alpha beta; do
         [ -e "$s.log" ] || continue # (host, world: no beta)
         echo "    --- $s: VMM and guest lines that matter (full log: $s.log) ---"
-        grep -aE 'vdevkit:|VDEVKIT-|virtio|eth0|PCI|MSI|link|BUG|WARNING|Call Trace' "$s.log" |
+        grep -aE 'vdevkit( [a-z-]+)?:|VDEVKIT-|virtio|eth0|PCI|MSI|link|BUG|WARNING|Call Trace' "$s.log" |
             tr -d '\r' | tail -n 40 | sed 's/^/    /'
         echo "    --- $s: console tail ---"
         tail -n 15 "$s.log" | tr -d '\r' | sed 's/^/    /'
