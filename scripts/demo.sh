@@ -62,7 +62,7 @@ bgpid=
 t_demo=$(date +%s)
 
 # "[n/6] title ......." padded so the results line up.
-head_text() { printf '[%d/%d] %s %s' "$n" "$total" "$title" "$(printf '%*s' $((56 - ${#title})) '' | tr ' ' '.')"; }
+head_text() { printf '[%d/%d] %s %s' "$n" "$total" "$title" "$(printf '%*s' $((50 - ${#title})) '' | tr ' ' '.')"; }
 # The progress line, rewritten in place; never wider than the terminal (it would wrap).
 show() {
     local cols=${COLUMNS:-}
@@ -93,12 +93,13 @@ done_line() {
 
 # fail STATUS: what failed, the lines that say why, where the rest is; exits with STATUS.
 fail() {
-    local st=$1 why="FAILED (exit $1)"
-    [ "$st" = 125 ] && why="FAILED (the outer machine failed, not vdevkit)"
-    [ "$st" = 124 ] && why="FAILED (timed out)"
+    local st=$1 why="FAILED, exit $1" ex
+    [ "$st" = 125 ] && why="FAILED: the outer machine failed, not vdevkit"
+    [ "$st" = 124 ] && why="FAILED: timed out"
     done_line "$why"
     if [ "$verbose" = 0 ]; then
-        demo_excerpt "$(demo_section "$log" "$n")" 12 | sed 's/^/      | /'
+        ex=$(demo_excerpt "$(demo_section "$log" "$n")" 12)
+        printf '%s\n' "${ex:-(it printed nothing)}" | sed 's/^/      | /'
     fi
     echo "The demo stopped at step $n ($title). Full log: $log"
     exit "$st"
@@ -119,26 +120,24 @@ run() {
 # run_watched KIND CMD...: as run, for the long steps: in its own session (so an interrupt
 # stops all it started) in the background, with a progress line from its output so far
 # (demo_phase KIND): rewritten in place on a terminal, a plain line per change elsewhere.
+# With --verbose, as run.
 run_watched() {
     local kind=$1 st=0 phase last='' now
     shift
-    if [ "$verbose" = 1 ]; then
-        setsid "$@" > >(tee -a "$log") 2>&1 < /dev/null &
-    else
-        setsid "$@" >> "$log" 2>&1 < /dev/null &
-    fi
+    [ "$verbose" = 0 ] || { run "$@"; return; } # (all of it on the terminal: no progress line)
+    setsid "$@" >> "$log" 2>&1 < /dev/null &
     bgpid=$!
+    # (elsewhere than a terminal the phases get a line each, under the step's name)
+    [ "$tty" = 1 ] || [ "$kind" != guests ] || echo "[$n/$total] $title"
     while kill -0 "$bgpid" 2>/dev/null; do
-        if [ "$verbose" = 0 ]; then
-            now=$(($(date +%s) - t_step))
-            phase=$(demo_phase "$kind" "$(demo_section "$log" "$n")")
-            if [ "$tty" = 1 ]; then
-                show "$(head_text) ${phase:+$phase, }$(demo_duration "$now")"
-            elif [ -n "$phase" ] && [ "$phase" != "$last" ] && [ "$kind" = guests ]; then
-                printf '      %-6s %s\n' "$(demo_duration "$now")" "$phase"
-            fi
-            last=$phase
+        now=$(($(date +%s) - t_step))
+        phase=$(demo_phase "$kind" "$(demo_section "$log" "$n")")
+        if [ "$tty" = 1 ]; then
+            show "$(head_text) ${phase:+$phase }($(demo_duration "$now"))"
+        elif [ -n "$phase" ] && [ "$phase" != "$last" ] && [ "$kind" = guests ]; then
+            printf '      %-6s %s\n' "$(demo_duration "$now")" "$phase"
         fi
+        last=$phase
         sleep 1
     done
     wait "$bgpid" || st=$?
@@ -165,7 +164,7 @@ step "installing packages (apt)"
 run "$top/scripts/install-deps.sh" || fail $?
 done_line ok
 
-step "fetching the guest kernel, busybox, iperf3 and QEMU"
+step "fetching the guest kernel, busybox, iperf3, QEMU"
 run "$top/guest-tests/images/fetch.sh" || fail $?
 done_line ok
 

@@ -162,17 +162,17 @@ demo_phase() {
             ;;
         guests)
             if printf '%s\n' "$sec" | grep -aqE '^(net|shmem): [a-z-]+: (PASS|FAIL)'; then
-                echo "guests done, outer machine powering off"
+                echo "powering off"
             elif printf '%s\n' "$sec" | grep -aqE '^(net|shmem): runtime dir'; then
                 echo "alpha and beta running"
             elif printf '%s\n' "$sec" | grep -aq '^VDEVKIT-OUTER-READY'; then
-                echo "outer machine up, starting alpha and beta"
+                echo "outer machine up"
             elif printf '%s\n' "$sec" | grep -aq '^outer.sh: initramfs'; then
-                echo "booting the outer machine"
+                echo "booting outer machine"
             elif printf '%s\n' "$sec" | grep -aq '^outer.sh: direct mode'; then
                 echo "starting alpha and beta"
             else
-                echo "preparing the guests' files"
+                echo "preparing files"
             fi
             ;;
     esac
