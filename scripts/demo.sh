@@ -98,7 +98,7 @@ fail() {
     [ "$st" = 124 ] && why="FAILED: timed out"
     done_line "$why"
     if [ "$verbose" = 0 ]; then
-        ex=$(demo_excerpt "$(demo_section "$log" "$n")" 12)
+        ex=$(demo_excerpt "$(demo_section "$log" "$n")" 12 || true)
         printf '%s\n' "${ex:-(it printed nothing)}" | sed 's/^/      | /'
     fi
     echo "The demo stopped at step $n ($title). Full log: $log"
@@ -131,7 +131,7 @@ run_watched() {
     [ "$tty" = 1 ] || [ "$kind" != guests ] || echo "[$n/$total] $title"
     while kill -0 "$bgpid" 2>/dev/null; do
         now=$(($(date +%s) - t_step))
-        phase=$(demo_phase "$kind" "$(demo_section "$log" "$n")")
+        phase=$(demo_phase "$kind" "$(demo_section "$log" "$n")" || true)
         if [ "$tty" = 1 ]; then
             show "$(head_text) ${phase:+$phase }($(demo_duration "$now"))"
         elif [ -n "$phase" ] && [ "$phase" != "$last" ] && [ "$kind" = guests ]; then

@@ -59,7 +59,7 @@ demo_net_figures() {
 # How the guests ran: outer.sh's lines (nested: the outer machine's boot time).
 _demo_outer_figures() {
     local sec=$1 boot
-    if printf '%s\n' "$sec" | grep -aq '^outer.sh: direct mode'; then
+    if grep -aq '^outer.sh: direct mode' <<<"$sec"; then
         echo "mode=direct"
     else
         boot=$(printf '%s\n' "$sec" | sed -n 's/^outer.sh: COMMAND exited with status [0-9]* (outer boot \([0-9.]*\)s,.*/\1/p' | tail -n 1)
@@ -164,15 +164,15 @@ demo_phase() {
             [ -z "$p" ] || echo "$p"
             ;;
         guests)
-            if printf '%s\n' "$sec" | grep -aqE '^(net|shmem): [a-z-]+: (PASS|FAIL)'; then
+            if grep -aqE '^(net|shmem): [a-z-]+: (PASS|FAIL)' <<<"$sec"; then
                 echo "powering off"
-            elif printf '%s\n' "$sec" | grep -aqE '^(net|shmem): runtime dir'; then
+            elif grep -aqE '^(net|shmem): runtime dir' <<<"$sec"; then
                 echo "alpha and beta running"
-            elif printf '%s\n' "$sec" | grep -aq '^VDEVKIT-OUTER-READY'; then
+            elif grep -aq '^VDEVKIT-OUTER-READY' <<<"$sec"; then
                 echo "outer machine up"
-            elif printf '%s\n' "$sec" | grep -aq '^outer.sh: initramfs'; then
+            elif grep -aq '^outer.sh: initramfs' <<<"$sec"; then
                 echo "booting outer machine"
-            elif printf '%s\n' "$sec" | grep -aq '^outer.sh: direct mode'; then
+            elif grep -aq '^outer.sh: direct mode' <<<"$sec"; then
                 echo "starting alpha and beta"
             else
                 echo "preparing files"
