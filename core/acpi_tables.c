@@ -13,8 +13,8 @@ struct vdev_acpi_tables {
 };
 
 /* Tables there is one of, which the embedder writes itself. */
-static const char *const embedder_tables[] = {"RSDT", "XSDT", "FACP", "FACS", "DSDT", "APIC",
-                                              "MCFG"};
+static const char *const embedder_tables[] = {"RSDT", "XSDT", "FACP", "FACS",
+                                              "DSDT", "APIC", "MCFG"};
 
 static bool signature_ok(const char *sig)
 {
