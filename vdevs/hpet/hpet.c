@@ -48,9 +48,9 @@
 #include "hpet.h"
 
 #define NS          1000000000LL
-#define MIN_WAKE_NS 100000LL    /* the timer fires at most every 100 us */
-#define MAX_WAKE_NS (10 * NS)   /* and at least every 10 s while something is armed */
-#define SLACK_NS    20000LL     /* the timer fires this much after the event, never before */
+#define MIN_WAKE_NS 100000LL  /* the timer fires at most every 100 us */
+#define MAX_WAKE_NS (10 * NS) /* and at least every 10 s while something is armed */
+#define SLACK_NS    20000LL   /* the timer fires this much after the event, never before */
 #define NLINES      (HPET_MAX_LINE + 1)
 
 struct hpet_timer {
@@ -226,8 +226,8 @@ static int64_t next_event(const struct hpet *s, int64_t now)
     }
     if (best == UINT64_MAX)
         return -1;
-    int64_t delay = best > (uint64_t)(MAX_WAKE_NS / HPET_TICK_NS) ? MAX_WAKE_NS
-                                                                   : (int64_t)best * HPET_TICK_NS;
+    int64_t delay =
+        best > (uint64_t)(MAX_WAKE_NS / HPET_TICK_NS) ? MAX_WAKE_NS : (int64_t)best * HPET_TICK_NS;
     int64_t at = now + delay;
     int64_t earliest = (s->last_fire < now ? s->last_fire : now) + MIN_WAKE_NS;
     return at < earliest ? earliest : at;
@@ -325,9 +325,9 @@ static void write_timer_cfg(struct hpet *s, unsigned i, uint64_t val, uint64_t m
     uint64_t v = (t->cfg & ~m) | (val & m);
     unsigned route = (unsigned)(v & HPET_TN_ROUTE) >> HPET_TN_ROUTE_SHIFT;
     if ((m & HPET_TN_ROUTE) && (v ^ t->cfg) & HPET_TN_ROUTE && !(s->route_cap >> route & 1)) {
-        vdev_warn(s->d, "timer %u: INT_ROUTE_CNF %u is not in INT_ROUTE_CAP 0x%08" PRIx32
-                        " (ignored)",
-                  i, route, s->route_cap);
+        vdev_warn(s->d,
+                  "timer %u: INT_ROUTE_CNF %u is not in INT_ROUTE_CAP 0x%08" PRIx32 " (ignored)", i,
+                  route, s->route_cap);
         v = (v & ~(uint64_t)HPET_TN_ROUTE) | (t->cfg & HPET_TN_ROUTE);
     }
     if (!(v & HPET_TN_INT_TYPE))
@@ -583,8 +583,9 @@ static void hpet_status(struct vdev *d, FILE *out)
     pthread_mutex_lock(&s->lock);
     int64_t now = host_ns(s);
     catch_up(s, now);
-    fprintf(out, "counter 0x%016" PRIx64 " (%s%s); status 0x%" PRIx64 "; lines 0x%08" PRIx32
-                 "; %" PRIu64 " interrupts",
+    fprintf(out,
+            "counter 0x%016" PRIx64 " (%s%s); status 0x%" PRIx64 "; lines 0x%08" PRIx32 "; %" PRIu64
+            " interrupts",
             counter_at(s, now), enabled(s) ? "running" : "halted",
             (s->config & HPET_CFG_LEG_RT) ? ", legacy replacement" : "", s->isr, s->route_cap,
             s->irqs);
@@ -619,8 +620,8 @@ unsigned hpet_number(struct vdev *d)
 }
 
 VDEV_MODULE(hpet, .name = "hpet", .summary = "IA-PC High Precision Event Timer (3 timers, 100 MHz)",
-            .options = hpet_options, .state_size = sizeof(struct hpet),
-            .places = VDEV_PLACE_MEM, .default_loc = "mem:0xfed00000", .window_size = HPET_WINDOW,
+            .options = hpet_options, .state_size = sizeof(struct hpet), .places = VDEV_PLACE_MEM,
+            .default_loc = "mem:0xfed00000", .window_size = HPET_WINDOW,
             .window = {.read = hpet_read, .write = hpet_write, .sizes = 0xf},
             .options_start = hpet_options_start, .option = hpet_option, .assign = hpet_assign,
             .configured = hpet_configured, .reset = hpet_reset, .status = hpet_status,
