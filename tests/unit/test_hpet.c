@@ -1,6 +1,7 @@
 /* hpet: the HPET driven through its MMIO window as a guest would, on a fake clock set through
  * the module's test seam (vdevs/hpet/hpet.h); its ACPI table through the VMM's builder. */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +22,23 @@ extern const struct vdev_type vdev_module_hpet;
 static struct fake_embedder fe;
 static struct timespec fake_now;
 
+/* The device's timer reads the clock on the event thread: no torn reads. */
+static pthread_mutex_t clock_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void fake_clock(void *opaque, struct timespec *now)
 {
+    pthread_mutex_lock(&clock_lock);
     *now = fake_now;
+    pthread_mutex_unlock(&clock_lock);
 }
 
 static void advance_ns(int64_t ns)
 {
+    pthread_mutex_lock(&clock_lock);
     int64_t t = fake_now.tv_nsec + ns;
     fake_now.tv_sec += t / NS;
     fake_now.tv_nsec = t % NS;
+    pthread_mutex_unlock(&clock_lock);
 }
 
 static void ticks(uint64_t n) /* 10 ns each */

@@ -185,8 +185,8 @@ static void catch_up(struct hpet *s, int64_t now)
     if (!enabled(s))
         return;
     uint64_t cur = counter_at(s, now), delta = cur - s->last;
-    if (!delta)
-        return;
+    if (!delta || delta > INT64_MAX)
+        return; /* a clock read older than the last one: nothing new */
     unsigned edges = 0;
     for (unsigned i = 0; i < HPET_TIMERS; i++) {
         struct hpet_timer *t = &s->t[i];
