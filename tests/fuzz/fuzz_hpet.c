@@ -19,10 +19,10 @@
 
 extern const struct vdev_type vdev_module_hpet;
 
-#define BASE  0xfed00000ull
-#define NS    1000000000LL
-#define CAP   ((1u << 3) | 0x00f00000u) /* lines 3,20-23 */
-#define NGSI  24
+#define BASE 0xfed00000ull
+#define NS   1000000000LL
+#define CAP  ((1u << 3) | 0x00f00000u) /* lines 3,20-23 */
+#define NGSI 24
 
 static bool level[NGSI];
 static struct timespec fake;
@@ -67,9 +67,9 @@ static uint64_t rd(struct fz_machine *fm, uint64_t off, unsigned size)
     return v;
 }
 
-static const uint16_t regs[] = {HPET_CFG, HPET_ISR, HPET_COUNTER, HPET_COUNTER + 4,
-                                HPET_TN(0), HPET_TN(0) + 8, HPET_TN(0) + 12, HPET_TN(1),
-                                HPET_TN(1) + 8, HPET_TN(2), HPET_TN(2) + 8, HPET_TN(2) + 16};
+static const uint16_t regs[] = {HPET_CFG,       HPET_ISR,       HPET_COUNTER,    HPET_COUNTER + 4,
+                                HPET_TN(0),     HPET_TN(0) + 8, HPET_TN(0) + 12, HPET_TN(1),
+                                HPET_TN(1) + 8, HPET_TN(2),     HPET_TN(2) + 8,  HPET_TN(2) + 16};
 
 struct counter_watch {
     bool valid;     /* a reading of the running counter to compare with */
@@ -100,7 +100,9 @@ static void check(struct fz_machine *fm, uint64_t cap, struct counter_watch *w, 
         if ((isr >> i & 1) && !lvl)
             fail("status bit of an edge timer", step, isr);
         unsigned route = (unsigned)(t & HPET_TN_ROUTE) >> HPET_TN_ROUTE_SHIFT;
-        int r = (cfg & HPET_CFG_LEG_RT) && i < 2 ? (i ? 8 : 0) : (CAP >> route & 1) ? (int)route : -1;
+        int r = (cfg & HPET_CFG_LEG_RT) && i < 2 ? (i ? 8 : 0)
+                : (CAP >> route & 1)             ? (int)route
+                                                 : -1;
         if (r >= 0 && (cfg & HPET_CFG_ENABLE) && lvl && (t & HPET_TN_INT_ENB) && (isr >> i & 1))
             want[r] = true;
     }

@@ -108,8 +108,8 @@ static void wr64(uint64_t off, uint64_t v)
     wr(off, 8, v);
 }
 
-#define TCFG(n) (HPET_TN(n) + HPET_TN_CFG)
-#define TCMP(n) (HPET_TN(n) + HPET_TN_CMP)
+#define TCFG(n)  (HPET_TN(n) + HPET_TN_CFG)
+#define TCMP(n)  (HPET_TN(n) + HPET_TN_CMP)
 #define ROUTE(l) ((uint64_t)(l) << HPET_TN_ROUTE_SHIFT)
 
 static void enable(void)
@@ -123,7 +123,7 @@ START_TEST(capabilities)
 {
     build("");
     uint64_t cap = rd64(HPET_CAP);
-    ck_assert_uint_eq(cap & 0xff, 1);                     /* REV_ID */
+    ck_assert_uint_eq(cap & 0xff, 1);                      /* REV_ID */
     ck_assert_uint_eq((cap >> 8) & 0x1f, HPET_TIMERS - 1); /* NUM_TIM_CAP */
     ck_assert(cap & HPET_CAP_COUNT_SIZE);
     ck_assert(cap & HPET_CAP_LEG_RT);
@@ -324,7 +324,7 @@ START_TEST(thirty_two_bit_mode_wraps)
     ck_assert_uint_eq(rd64(TCMP(2)), 0x10); /* 32-bit mode truncates the comparator */
     wr64(TCMP(2), 0x300000010ull);
     ck_assert_uint_eq(rd64(TCMP(2)), 0x10); /* and writes */
-    wr(TCMP(2) + 4, 4, 0xffffffff);      /* the high half is not there */
+    wr(TCMP(2) + 4, 4, 0xffffffff);         /* the high half is not there */
     ck_assert_uint_eq(rd64(TCMP(2)), 0x10);
     wr64(HPET_COUNTER, 0x7fffffff0ull);
     enable();
@@ -417,9 +417,9 @@ START_TEST(read_only_bits_ignore_writes)
     ck_assert_uint_eq(c >> 32, 0x00f00000); /* INT_ROUTE_CAP */
     ck_assert(!(c & (HPET_TN_FSB_EN | HPET_TN_FSB_CAP | HPET_TN_PER_CAP | HPET_TN_PERIODIC)));
     ck_assert(c & HPET_TN_SIZE_CAP);
-    ck_assert_uint_eq(c & 0xffffffffu & ~(uint64_t)(HPET_TN_INT_TYPE | HPET_TN_INT_ENB |
-                                                    HPET_TN_VAL_SET | HPET_TN_32BIT |
-                                                    HPET_TN_SIZE_CAP),
+    ck_assert_uint_eq(c & 0xffffffffu &
+                          ~(uint64_t)(HPET_TN_INT_TYPE | HPET_TN_INT_ENB | HPET_TN_VAL_SET |
+                                      HPET_TN_32BIT | HPET_TN_SIZE_CAP),
                       0);
     wr64(HPET_TN(0) + HPET_TN_FSB, UINT64_MAX);
     ck_assert_uint_eq(rd64(HPET_TN(0) + HPET_TN_FSB), 0);
@@ -627,9 +627,9 @@ START_TEST(acpi_hpet_table)
     const uint8_t *t = table_of(area, "HPET", 0);
     ck_assert_ptr_nonnull(t);
     ck_assert_uint_eq(le(t + 4, 4), 56);
-    ck_assert_uint_eq(t[8], 1);                       /* revision */
+    ck_assert_uint_eq(t[8], 1);                        /* revision */
     ck_assert_uint_eq(le(t + 36, 4), rd(HPET_CAP, 4)); /* Event Timer Block ID */
-    ck_assert_uint_eq(t[40], 0);                      /* GAS: system memory */
+    ck_assert_uint_eq(t[40], 0);                       /* GAS: system memory */
     ck_assert_uint_eq(le(t + 44, 8), BASE);
     ck_assert_uint_eq(t[52], 0); /* HPET number */
     ck_assert_uint_eq(le(t + 53, 2), 10000);
