@@ -63,6 +63,11 @@ static int place_error(struct vdev *d, struct vdev_err *err, struct vdev_srcpos 
         strcat(can, " mem:ADDR");
     if (p & VDEV_PLACE_PCI)
         strcat(can, " pci:BUS:DEV");
+    if (d->type->default_loc) /* what the type is made for */
+        return vdev_err_at(err, pos,
+                           "vdev %s: option 'loc': %s cannot sit in %s (it takes:%s) (hint: "
+                           "leave 'loc' out for its default, %s)",
+                           d->type->name, d->type->name, what, can, d->type->default_loc);
     return vdev_err_at(err, pos, "vdev %s: option 'loc': %s cannot sit in %s (it takes:%s)",
                        d->type->name, d->type->name, what, can);
 }

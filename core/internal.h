@@ -63,6 +63,8 @@ struct vdev {
     struct vdev_srcpos intr_pos;
     uint32_t gsi; /* resolved intr line */
     bool has_gsi;
+    uint32_t lines[VDEV_MAX_LINES]; /* GSIs of vdev_irq_claim_line, owned or borrowed */
+    unsigned nlines;
     struct vdev_region *window;
     struct vdev_region_ops window_ops;
     /* fdt_gen.c, acpi_gen.c: the transport's own nodes (virtio-mmio) */

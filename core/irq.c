@@ -156,3 +156,48 @@ int vdev_irq_pulse(struct vdev *d)
         return -1;
     return vdev_machine_set_gsi(d->m, d->gsi, false);
 }
+
+/* ---- more lines of a device (0.3) ---- */
+
+int vdev_irq_claim_line(struct vdev *d, const char *pic, uint32_t line, unsigned flags,
+                        struct vdev_srcpos pos, uint32_t *gsi)
+{
+    if (!d || !pic || !gsi || (flags & ~VDEV_LINE_BORROW))
+        return d ? vdev_error(d, pos, NULL, "vdev_irq_claim_line: bad arguments") : -1;
+    struct vdev_intr intr = {.given = true, .line = line};
+    if (strlen(pic) >= sizeof(intr.pic))
+        return vdev_error(d, pos, NULL, "no interrupt controller '%s' in this machine", pic);
+    snprintf(intr.pic, sizeof(intr.pic), "%s", pic);
+    struct vdev_err e;
+    uint32_t g;
+    int rc;
+    if (flags & VDEV_LINE_BORROW) {
+        struct vdev_pic *p;
+        rc = resolve(d->m, &intr, &p, &e);
+        g = rc ? 0 : p->gsi_base + line;
+    } else {
+        rc = vdev_claim_line(d->m, &intr, d->label, false, &g, pos, &e);
+    }
+    if (rc)
+        return vdev_error(d, pos, NULL, "%s", e.msg);
+    for (unsigned i = 0; i < d->nlines; i++)
+        if (d->lines[i] == g) {
+            *gsi = g;
+            return 0;
+        }
+    if (d->nlines == VDEV_MAX_LINES)
+        return vdev_error(d, pos, NULL, "more than %d interrupt lines", VDEV_MAX_LINES);
+    d->lines[d->nlines++] = g;
+    *gsi = g;
+    return 0;
+}
+
+int vdev_irq_set_line(struct vdev *d, uint32_t gsi, bool asserted)
+{
+    bool mine = d->has_gsi && d->gsi == gsi;
+    for (unsigned i = 0; i < d->nlines && !mine; i++)
+        mine = d->lines[i] == gsi;
+    if (!mine)
+        return -1;
+    return vdev_machine_set_gsi(d->m, gsi, asserted);
+}

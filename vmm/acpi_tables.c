@@ -19,6 +19,7 @@
 #define XSDT_ENTRIES 2 /* FADT, MADT; and MCFG with a PCI host bridge */
 #define MCFG_REV     1
 #define MCFG_LEN     (HEADER_LEN + 8 + 16) /* one allocation: segment 0 */
+#define EXTRA_MAX    16 /* tables the devices add (vdev_machine_gen_acpi_tables) */
 
 /* FADT Flags (5.2.9, Table 5.10) */
 #define FADT_PWR_BUTTON    (1u << 4) /* the power button is a control-method device */
@@ -172,6 +173,48 @@ static int build_dsdt_aml(struct vdev_machine *m, const struct x86_acpi_config *
     return 0;
 }
 
+/* ---- tables the devices add (the HPET's) ---- */
+
+struct extra_table {
+    char sig[4];
+    uint8_t rev;
+    uint8_t *body;
+    size_t len;
+};
+
+struct extras {
+    struct extra_table t[EXTRA_MAX];
+    unsigned n;
+    uint64_t bytes; /* headers, bodies and alignment: at most EXTRA_MAX * (64 KiB + 44) */
+};
+
+static int collect_extra(void *opaque, const char sig[4], uint8_t rev, const void *body, size_t len,
+                         struct vdev_err *err)
+{
+    struct extras *x = opaque;
+    if (x->n == EXTRA_MAX)
+        return vdev_err_set(err, "more than %d device tables", EXTRA_MAX);
+    struct extra_table *e = &x->t[x->n];
+    e->body = malloc(len ? len : 1);
+    if (!e->body)
+        return vdev_err_set(err, "out of memory");
+    memcpy(e->sig, sig, 4);
+    e->rev = rev;
+    if (len)
+        memcpy(e->body, body, len);
+    e->len = len;
+    x->n++;
+    x->bytes += HEADER_LEN + len + 8;
+    return 0;
+}
+
+static void free_extras(struct extras *x)
+{
+    for (unsigned i = 0; i < x->n; i++)
+        free(x->t[i].body);
+    x->n = 0;
+}
+
 /* ---- the tables ---- */
 
 static uint64_t align_up(uint64_t off, uint64_t gpa, uint64_t align)
@@ -212,7 +255,10 @@ int x86_acpi_build(struct vdev_machine *m, const struct x86_acpi_config *cfg, vo
     if (!aml)
         return vdev_err_set(err, "ACPI: out of memory");
     int rc = -1;
+    struct extras extra = {.n = 0};
     if (build_dsdt_aml(m, cfg, aml, err))
+        goto out;
+    if (m && vdev_machine_gen_acpi_tables(m, collect_extra, &extra, 0, err))
         goto out;
     size_t aml_len;
     const uint8_t *body = vdev_aml_data(aml, &aml_len);
@@ -225,11 +271,11 @@ int x86_acpi_build(struct vdev_machine *m, const struct x86_acpi_config *cfg, vo
      * bounded (AML below 256 MiB, 255 CPUs), so none of this overflows. */
     struct vdev_pci_host_desc pci;
     const bool has_mcfg = vdev_machine_pci_host(m, &pci);
-    const unsigned nentries = XSDT_ENTRIES + (has_mcfg ? 1 : 0);
+    const unsigned nentries = XSDT_ENTRIES + (has_mcfg ? 1 : 0) + extra.n;
     uint64_t madt_len = MADT_LEN((uint64_t)cfg->ncpus);
     uint64_t dsdt_len = HEADER_LEN + (uint64_t)aml_len;
     uint64_t end_bound = 16 + RSDP_LEN + 8 + HEADER_LEN + 8 * nentries + 8 + FADT_LEN + 8 +
-                         madt_len + 8 + dsdt_len + 8 + MCFG_LEN;
+                         madt_len + 8 + dsdt_len + 8 + MCFG_LEN + extra.bytes;
     if (gpa > UINT64_MAX - end_bound) {
         vdev_err_set(err, "ACPI: the table area at 0x%llx wraps around", (unsigned long long)gpa);
         goto out;
@@ -242,6 +288,11 @@ int x86_acpi_build(struct vdev_machine *m, const struct x86_acpi_config *cfg, vo
     uint64_t dsdt = align_up(madt + madt_len, gpa, 8);
     uint64_t mcfg = align_up(dsdt + dsdt_len, gpa, 8);
     uint64_t end = has_mcfg ? mcfg + MCFG_LEN : dsdt + dsdt_len;
+    uint64_t extra_at[EXTRA_MAX];
+    for (unsigned i = 0; i < extra.n; i++) {
+        extra_at[i] = align_up(end, gpa, 8);
+        end = extra_at[i] + HEADER_LEN + extra.t[i].len;
+    }
     if (dsdt_len > UINT32_MAX || end > size) {
         vdev_err_set(err, "ACPI: the tables need %llu bytes; the area at 0x%llx has %zu",
                      (unsigned long long)end, (unsigned long long)gpa, size);
@@ -267,8 +318,11 @@ int x86_acpi_build(struct vdev_machine *m, const struct x86_acpi_config *cfg, vo
     header(p, "XSDT", (uint32_t)xsdt_len, 1, &oem);
     put_le(p + HEADER_LEN, gpa + fadt, 8);
     put_le(p + HEADER_LEN + 8, gpa + madt, 8);
+    unsigned entry = XSDT_ENTRIES;
     if (has_mcfg)
-        put_le(p + HEADER_LEN + 16, gpa + mcfg, 8);
+        put_le(p + HEADER_LEN + 8 * entry++, gpa + mcfg, 8);
+    for (unsigned i = 0; i < extra.n; i++)
+        put_le(p + HEADER_LEN + 8 * entry++, gpa + extra_at[i], 8);
     finish(p, (uint32_t)xsdt_len);
 
     /* FADT (5.2.9): hardware-reduced, so no SCI, PM1, PM timer or GPE blocks. */
@@ -340,12 +394,24 @@ int x86_acpi_build(struct vdev_machine *m, const struct x86_acpi_config *cfg, vo
         finish(p, MCFG_LEN);
     }
 
+    /* The devices' tables (the HPET's), after the platform's. */
+    for (unsigned i = 0; i < extra.n; i++) {
+        const struct extra_table *x = &extra.t[i];
+        uint32_t len = (uint32_t)(HEADER_LEN + x->len);
+        char sig[5] = {x->sig[0], x->sig[1], x->sig[2], x->sig[3], '\0'};
+        p = base + extra_at[i];
+        header(p, sig, len, x->rev, &oem);
+        memcpy(p + HEADER_LEN, x->body, x->len);
+        finish(p, len);
+    }
+
     if (rsdp_gpa)
         *rsdp_gpa = gpa + rsdp;
     if (used)
         *used = (size_t)end;
     rc = 0;
 out:
+    free_extras(&extra);
     vdev_aml_free(aml);
     return rc;
 }

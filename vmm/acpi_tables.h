@@ -3,6 +3,9 @@
  *
  *   RSDP (revision 2, 16-byte aligned) -> XSDT -> FADT (revision 6) -> DSDT
  *                                             -> MADT
+ *                                             -> MCFG (with a PCI host bridge)
+ *                                             -> each table the devices add (the HPET's,
+ *                                                vdev_machine_gen_acpi_tables), up to 16
  *
  * The DSDT holds Scope (\_SB) with every device's gen_acpi nodes, a power button
  * (\_SB.PWRB, PNP0C0C), a Generic Event Device (\_SB.GED0, ACPI0013) whose _EVT notifies

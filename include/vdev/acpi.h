@@ -131,6 +131,28 @@ VDEV_API int vdev_aml_eisaid_value(const char *id, uint32_t *value);
 VDEV_API int vdev_machine_gen_acpi(struct vdev_machine *m, struct vdev_aml *dsdt,
                                    struct vdev_err *err);
 
+/* ---- Whole tables (0.3): a module's gen_acpi_tables hook, the embedder's collection ---- */
+
+struct vdev_acpi_tables; /* what the hook is handed */
+
+/* Adds a table: `signature` is 4 characters from A-Z, 0-9 and '_', not one of those an
+ * embedder writes itself (RSDT, XSDT, FACP, FACS, DSDT, APIC, MCFG); `body` is what follows
+ * the 36-byte header, at most VDEV_ACPI_TABLE_MAX bytes. The embedder writes the header
+ * (length, OEM fields, checksum). flags must be 0. Returns 0, or -1 after reporting why
+ * against the device. */
+#define VDEV_ACPI_TABLE_MAX 65536
+VDEV_API int vdev_acpi_table_add(struct vdev_acpi_tables *t, const char *signature,
+                                 uint8_t revision, const void *body, size_t len, unsigned flags);
+
+/* Called once per table, in configuration order; `body` lives only during the call.
+ * Returns 0, or -1 with err set (out of room). */
+typedef int (*vdev_acpi_table_fn)(void *opaque, const char signature[4], uint8_t revision,
+                                  const void *body, size_t len, struct vdev_err *err);
+/* Runs every device's gen_acpi_tables hook (after vdev_machine_build) and hands each table
+ * to `emit`. flags must be 0. Returns 0, or -1 with err naming the device whose hook failed. */
+VDEV_API int vdev_machine_gen_acpi_tables(struct vdev_machine *m, vdev_acpi_table_fn emit,
+                                          void *opaque, unsigned flags, struct vdev_err *err);
+
 #ifdef __cplusplus
 }
 #endif

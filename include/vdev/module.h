@@ -21,9 +21,10 @@ extern "C" {
  * (0.2); members added since are appended, which needs no bump (docs/api-stability.md). */
 #define VDEV_ABI_VERSION 2
 
-struct vdev;         /* one device instance */
-struct vdev_machine; /* the VM it belongs to */
-struct vdev_aml;     /* AML writer for the DSDT (ACPI); see vdev/acpi.h when present */
+struct vdev;             /* one device instance */
+struct vdev_machine;     /* the VM it belongs to */
+struct vdev_aml;         /* AML writer for the DSDT (ACPI); see vdev/acpi.h when present */
+struct vdev_acpi_tables; /* whole ACPI tables a device adds (0.3); see vdev/acpi.h */
 
 /* Argument kinds; the core parses and checks them so modules never see raw tokens. */
 enum vdev_opt_kind {
@@ -115,6 +116,10 @@ struct vdev_type {
      * (the socket prefixes "error: "). NULL: the device takes no commands.
      * Members added after this one are read only when type_size covers them. */
     int (*control)(struct vdev *d, int argc, char **argv, char *reply, size_t len);
+
+    /* 0.3: whole ACPI tables besides the DSDT (the HPET's "HPET" table), added with
+     * vdev_acpi_table_add(); the embedder lists them in its XSDT. NULL: none. */
+    int (*gen_acpi_tables)(struct vdev *d, struct vdev_acpi_tables *tables);
 };
 
 #define VDEV_MODULE_SYMBOL_PREFIX "vdev_module_"
@@ -152,6 +157,21 @@ VDEV_API void vdev_log(struct vdev *d, enum vdev_log_level level, const char *fm
 /* Interrupts of the device's `intr` line: level (assert/deassert) or an edge. */
 VDEV_API int vdev_irq_set_level(struct vdev *d, bool asserted);
 VDEV_API int vdev_irq_pulse(struct vdev *d);
+
+/* More lines (0.3), for a device whose interrupts go where the guest routes them at run
+ * time (the HPET's INT_ROUTE_CNF): claims line `line` of interrupt controller `pic` besides
+ * the device's `intr`. Call from `assign`. Without flags the line must be free and becomes
+ * the device's, so no other device or `reserve` gets it; with VDEV_LINE_BORROW it is a
+ * fixed platform wire the device drives beside its owner (the HPET's legacy replacement
+ * routes to ISA IRQ 0 and 8), and its ownership does not change. At most VDEV_MAX_LINES
+ * per device. Returns 0 with *gsi set, or -1 after reporting why with vdev_error at pos. */
+#define VDEV_LINE_BORROW (1u << 0)
+#define VDEV_MAX_LINES   32
+VDEV_API int vdev_irq_claim_line(struct vdev *d, const char *pic, uint32_t line, unsigned flags,
+                                 struct vdev_srcpos pos, uint32_t *gsi);
+/* Drives GSI `gsi`, which must be the device's `intr` line or one it claimed; -1 otherwise.
+ * A line another device drives too shows the last level written (as KVM_IRQ_LINE does). */
+VDEV_API int vdev_irq_set_line(struct vdev *d, uint32_t gsi, bool asserted);
 
 /* Ends the VM with `status` (testdev, power-off paths). */
 VDEV_API void vdev_request_stop(struct vdev *d, int status);
