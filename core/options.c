@@ -173,7 +173,9 @@ static int apply_common(struct vdev *d, const struct occurrence *oc, struct vdev
         if (d->platform && vdev_platform_is_pic(d->platform))
             return vdev_platform_intr_out(d, v, err);
         if (!d->type->has_intr)
-            return opt_error(d, err, v->pos, "option 'intr': %s has no interrupt%s%s",
+            return opt_error(d, err, v->pos,
+                             "option 'intr': %s takes no 'intr'%s%s (hint: leave it out; its own "
+                             "options say where it interrupts, see docs/config.md)",
                              d->type->name, "", "");
         if (vdev_parse_intr(v->text, &d->intr, &why))
             return opt_error(d, err, v->pos, "option 'intr': bad interrupt '%s' (%s)", v->text, why,

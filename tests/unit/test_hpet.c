@@ -151,6 +151,32 @@ START_TEST(lines_option_sets_route_cap)
 }
 END_TEST
 
+/* qvm's hpet options: frequency, legacy-free; intrmap is refused with a hint. */
+START_TEST(qvm_options)
+{
+    build("frequency 14318180 legacy-free");
+    uint64_t cap = rd64(HPET_CAP);
+    ck_assert_uint_eq(cap >> 32, 1000000000000000ull / 14318180); /* 69841279 fs */
+    ck_assert(!(cap & HPET_CAP_LEG_RT));
+    wr64(HPET_CFG, HPET_CFG_LEG_RT); /* not capable: stays clear */
+    ck_assert_uint_eq(rd64(HPET_CFG), 0);
+    enable();
+    advance_ns(1000000000);
+    ck_assert_uint_eq(rd64(HPET_COUNTER), 14318180);
+    advance_ns(500000000);
+    ck_assert_uint_eq(rd64(HPET_COUNTER), 14318180 + 7159090);
+    fake_machine_free(&fe);
+    fake_machine_new(&fe);
+    struct vdev_err err;
+    ck_assert_int_ne(try_build("ram 16M vdev hpet intrmap ioapic:2", &err), 0);
+    ck_assert_msg(strstr(err.msg, "hint: leave it out"), "%s", err.msg);
+    fake_machine_free(&fe);
+    fake_machine_new(&fe);
+    ck_assert_int_ne(try_build("ram 16M vdev hpet frequency 1000", &err), 0);
+    ck_assert_msg(strstr(err.msg, "frequency"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(counter_halted_and_running)
 {
     build("");
@@ -678,6 +704,7 @@ static Suite *hpet_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, capabilities);
+    tcase_add_test(tc, qvm_options);
     tcase_add_test(tc, lines_option_sets_route_cap);
     tcase_add_test(tc, counter_halted_and_running);
     tcase_add_test(tc, counter_on_the_host_clock);

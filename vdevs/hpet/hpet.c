@@ -67,6 +67,8 @@ struct hpet {
     void *clock_opaque;
 
     uint32_t route_cap; /* INT_ROUTE_CAP: bit n = ioapic line n */
+    uint64_t freq_hz;   /* `frequency`: the main counter's rate */
+    bool legacy_free;   /* `legacy-free`: no LEG_RT_CAP, LEG_RT_CNF stays 0 */
     struct vdev_srcpos lines_pos;
     bool claimed[NLINES];
     uint32_t gsi[NLINES];
@@ -110,7 +112,7 @@ static uint64_t counter_at(const struct hpet *s, int64_t now)
     if (!enabled(s))
         return s->counter;
     int64_t elapsed = now > s->base_ns ? now - s->base_ns : 0; /* a clock that went back */
-    return s->counter + (uint64_t)(elapsed / HPET_TICK_NS);
+    return s->counter + hpet_ns_to_ticks(s->freq_hz, elapsed);
 }
 
 /* ---- comparators ---- */
@@ -226,8 +228,9 @@ static int64_t next_event(const struct hpet *s, int64_t now)
     }
     if (best == UINT64_MAX)
         return -1;
-    int64_t delay =
-        best > (uint64_t)(MAX_WAKE_NS / HPET_TICK_NS) ? MAX_WAKE_NS : (int64_t)best * HPET_TICK_NS;
+    int64_t delay = best > hpet_ns_to_ticks(s->freq_hz, MAX_WAKE_NS)
+                        ? MAX_WAKE_NS
+                        : (int64_t)((unsigned __int128)best * NS / s->freq_hz);
     int64_t at = now + delay;
     int64_t earliest = (s->last_fire < now ? s->last_fire : now) + MIN_WAKE_NS;
     return at < earliest ? earliest : at;
@@ -278,7 +281,7 @@ static uint64_t reg_read(struct hpet *s, uint64_t reg, int64_t now)
 {
     switch (reg) {
     case HPET_CAP:
-        return HPET_BLOCK_ID | (uint64_t)HPET_PERIOD_FS << 32;
+        return hpet_block_id(s->legacy_free) | (uint64_t)(HPET_FS / s->freq_hz) << 32;
     case HPET_CFG:
         return s->config;
     case HPET_ISR:
@@ -304,7 +307,7 @@ static uint64_t reg_read(struct hpet *s, uint64_t reg, int64_t now)
 static void write_config(struct hpet *s, uint64_t v, int64_t now)
 {
     uint64_t old = s->config;
-    v &= HPET_CFG_ENABLE | HPET_CFG_LEG_RT;
+    v &= HPET_CFG_ENABLE | (s->legacy_free ? 0 : HPET_CFG_LEG_RT);
     if (!(old & HPET_CFG_ENABLE) && (v & HPET_CFG_ENABLE)) {
         s->base_ns = now; /* counts on from the halted value */
         s->last = s->counter;
@@ -443,6 +446,11 @@ void hpet_set_clock(struct vdev *d, hpet_clock_fn fn, void *opaque)
     pthread_mutex_unlock(&s->lock);
 }
 
+bool hpet_legacy_free(struct vdev *d)
+{
+    return ((struct hpet *)vdev_state(d))->legacy_free;
+}
+
 void hpet_timer_run(struct vdev *d)
 {
     struct hpet *s = vdev_state(d);
@@ -454,6 +462,20 @@ void hpet_timer_run(struct vdev *d)
 /* ---- options and life-cycle ---- */
 
 static const struct vdev_option hpet_options[] = {
+    {.name = "frequency",
+     .kind = VDEV_OPT_U64,
+     .arg = "HZ",
+     .def = "100000000",
+     .help = "the main counter's rate, 10 MHz to 1 GHz (qvm's default is 14318180)",
+     .min = HPET_MIN_HZ,
+     .max = HPET_MAX_HZ},
+    {.name = "legacy-free",
+     .kind = VDEV_OPT_FLAG,
+     .help = "no legacy replacement (LEG_RT_CAP clear): timers 0 and 1 use their routes only"},
+    {.name = "intrmap",
+     .kind = VDEV_OPT_STRING,
+     .arg = "PIC:LINE",
+     .help = "qvm 7's fixed routing: refused with a hint (the guest routes among 'lines')"},
     {.name = "lines",
      .kind = VDEV_OPT_STRING,
      .arg = "N[-M][,...]",
@@ -483,6 +505,7 @@ static int hpet_options_start(struct vdev *d)
     s->timer_fd = -1;
     s->armed = -1;
     s->route_cap = 0x00f00000; /* lines 20-23: above the PCI INTx lines 16-19 */
+    s->freq_hz = HPET_DEFAULT_HZ;
     s->lines_pos = vdev_pos(d);
     power_on(s);
     return 0;
@@ -521,6 +544,19 @@ static int parse_lines(const char *text, uint32_t *mask)
 static int hpet_option(struct vdev *d, const struct vdev_optval *v)
 {
     struct hpet *s = vdev_state(d);
+    if (!strcmp(v->opt->name, "frequency")) {
+        s->freq_hz = v->num;
+        return 0;
+    }
+    if (!strcmp(v->opt->name, "legacy-free")) {
+        s->legacy_free = true;
+        return 0;
+    }
+    if (!strcmp(v->opt->name, "intrmap"))
+        return vdev_error(d, v->pos,
+                          "leave it out: the guest routes each timer to one of the 'lines' "
+                          "(default 20-23), or in legacy mode to ISA IRQ 0 and 8",
+                          "option 'intrmap': fixed timer routing is not how this HPET works");
     if (strcmp(v->opt->name, "lines"))
         return 0;
     if (parse_lines(v->text, &s->route_cap))

@@ -12,19 +12,21 @@ struct vdev_aml;
 struct vdev_acpi_tables;
 
 /* ---- Register map (IA-PC HPET 1.0a, 2.3) ---- */
-#define HPET_WINDOW    0x400
-#define HPET_CAP       0x000 /* General Capabilities and ID */
-#define HPET_CFG       0x010 /* General Configuration */
-#define HPET_ISR       0x020 /* General Interrupt Status */
-#define HPET_COUNTER   0x0f0 /* Main Counter Value */
-#define HPET_TN(n)     (0x100 + 0x20 * (n))
-#define HPET_TN_CFG    0x00 /* Timer N Configuration and Capabilities */
-#define HPET_TN_CMP    0x08 /* Timer N Comparator Value */
-#define HPET_TN_FSB    0x10 /* Timer N FSB Interrupt Route (not supported: reads 0) */
-#define HPET_TIMERS    3
-#define HPET_PERIOD_FS 10000000u /* COUNTER_CLK_PERIOD: 10 ns, 100 MHz, as QEMU */
-#define HPET_TICK_NS   10
-#define HPET_VENDOR    0x8086u
+#define HPET_WINDOW     0x400
+#define HPET_CAP        0x000 /* General Capabilities and ID */
+#define HPET_CFG        0x010 /* General Configuration */
+#define HPET_ISR        0x020 /* General Interrupt Status */
+#define HPET_COUNTER    0x0f0 /* Main Counter Value */
+#define HPET_TN(n)      (0x100 + 0x20 * (n))
+#define HPET_TN_CFG     0x00 /* Timer N Configuration and Capabilities */
+#define HPET_TN_CMP     0x08 /* Timer N Comparator Value */
+#define HPET_TN_FSB     0x10 /* Timer N FSB Interrupt Route (not supported: reads 0) */
+#define HPET_TIMERS     3
+#define HPET_FS         1000000000000000ull /* femtoseconds per second */
+#define HPET_DEFAULT_HZ 100000000ull        /* 10 ns COUNTER_CLK_PERIOD, as QEMU */
+#define HPET_MIN_HZ     10000000ull         /* the spec's longest period: 100 ns */
+#define HPET_MAX_HZ     1000000000ull
+#define HPET_VENDOR     0x8086u
 
 #define HPET_CAP_REV_ID     0x01u
 #define HPET_CAP_COUNT_SIZE (1u << 13) /* 64-bit main counter */
@@ -33,6 +35,17 @@ struct vdev_acpi_tables;
 #define HPET_BLOCK_ID                                                                              \
     (HPET_CAP_REV_ID | (HPET_TIMERS - 1) << 8 | HPET_CAP_COUNT_SIZE | HPET_CAP_LEG_RT |            \
      HPET_VENDOR << 16)
+
+static inline uint32_t hpet_block_id(bool legacy_free)
+{
+    return legacy_free ? HPET_BLOCK_ID & ~HPET_CAP_LEG_RT : HPET_BLOCK_ID;
+}
+
+/* Main-counter ticks in ns nanoseconds at hz (no overflow for any ns and hz here). */
+static inline uint64_t hpet_ns_to_ticks(uint64_t hz, int64_t ns)
+{
+    return (uint64_t)((unsigned __int128)(uint64_t)ns * hz / 1000000000u);
+}
 
 #define HPET_CFG_ENABLE 1u
 #define HPET_CFG_LEG_RT 2u
@@ -58,6 +71,8 @@ struct vdev_acpi_tables;
 
 /* Which HPET of the machine this is: 0 for the first (the ACPI table's HPET Number). */
 unsigned hpet_number(struct vdev *d);
+/* `legacy-free` was given: the ACPI table's block ID says so too. */
+bool hpet_legacy_free(struct vdev *d);
 int hpet_gen_acpi(struct vdev *d, struct vdev_aml *dsdt);
 int hpet_gen_acpi_tables(struct vdev *d, struct vdev_acpi_tables *tables);
 

@@ -20,7 +20,7 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
 int hpet_gen_acpi_tables(struct vdev *d, struct vdev_acpi_tables *tables)
 {
     uint8_t body[BODY_LEN] = {0};
-    put_le(body, HPET_BLOCK_ID, 4); /* Event Timer Block ID */
+    put_le(body, hpet_block_id(hpet_legacy_free(d)), 4); /* Event Timer Block ID */
     /* Base address: a Generic Address Structure in system memory (bit width, offset and
      * access size 0, as QEMU and firmware write it). */
     body[4] = 0; /* address space: system memory */
