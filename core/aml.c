@@ -403,7 +403,7 @@ static void put_namestring(struct vdev_aml *a, const char *path)
 
 int vdev_aml_eisaid_value(const char *id, uint32_t *value)
 {
-    if (!id || strlen(id) != 7)
+    if (!id || !value || strlen(id) != 7)
         return -1;
     uint32_t v = 0;
     for (int i = 0; i < 3; i++) {

@@ -510,6 +510,8 @@ void vdev_region_set_host(struct vdev_region *r, void *host)
 
 void vdev_region_get_info(const struct vdev_region *r, struct vdev_region_info *out)
 {
+    if (!r || !out)
+        return;
     out->owner = r->owner;
     out->space = r->space;
     out->kind = r->kind;
@@ -613,7 +615,7 @@ int vdev_bus_translate(struct vdev_bus *bus, uint64_t gpa, bool writable, void *
 int vdev_bus_find_free(struct vdev_bus *bus, enum vdev_space space, uint64_t from, uint64_t limit,
                        uint64_t size, uint64_t align, uint64_t *out)
 {
-    if (size == 0 || align == 0 || (align & (align - 1)))
+    if (!out || size == 0 || align == 0 || (align & (align - 1)))
         return -1;
     uint64_t base = (from + align - 1) & ~(align - 1);
     if (base < from)
@@ -681,6 +683,8 @@ static enum vdev_access_result access_map(struct vdev_bus *bus, enum vdev_space 
 enum vdev_access_result vdev_bus_access(struct vdev_bus *bus, enum vdev_space space, uint64_t addr,
                                         unsigned size, bool is_write, uint64_t *value)
 {
+    if (!value)
+        return VDEV_ACCESS_INVAL;
     bool size_ok = size == 1 || size == 2 || size == 4 || size == 8;
     if (!is_write)
         *value = ones(size_ok ? size : 8);

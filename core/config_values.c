@@ -101,7 +101,8 @@ int vdev_parse_u64(const char *s, uint64_t *out, const char **why)
         *why = "number too large";
         return -1;
     }
-    *out = v << shift;
+    if (out)
+        *out = v << shift;
     return 0;
 }
 

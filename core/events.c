@@ -301,6 +301,9 @@ static void doorbell_unbind(struct vdev_doorbell *db)
 int vdev_doorbell_add(struct vdev *d, const struct vdev_doorbell_desc *desc,
                       struct vdev_doorbell **out, struct vdev_err *err)
 {
+    if (!desc || !out)
+        return vdev_err_setc(err, VDEV_E_INVAL, "%s: vdev_doorbell_add: %s is NULL", d->label,
+                             desc ? "out" : "desc");
     if (desc->len != 1 && desc->len != 2 && desc->len != 4 && desc->len != 8)
         return vdev_err_set(err, "%s: doorbell size %u", d->label, desc->len);
     struct vdev_doorbell *db = calloc(1, sizeof(*db));

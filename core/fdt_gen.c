@@ -17,7 +17,7 @@ uint32_t vdev_fdt_intc_phandle(const struct vdev_machine *m)
 
 bool vdev_fdt_device_gsi(const struct vdev *d, uint32_t *gsi)
 {
-    if (!d || !d->has_gsi)
+    if (!d || !gsi || !d->has_gsi)
         return false;
     *gsi = d->gsi;
     return true;

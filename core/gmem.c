@@ -21,6 +21,8 @@ static int copy(struct vdev_machine *m, uint64_t gpa, void *buf, size_t len, boo
 {
     if (len == 0)
         return 0;
+    if (!buf)
+        return -1;
     for (uint64_t a = gpa, left = len; left;) {
         void *host;
         uint64_t avail;

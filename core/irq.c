@@ -95,6 +95,9 @@ int vdev_machine_resolve_intr(struct vdev_machine *m, const struct vdev_intr *in
                               struct vdev_err *err)
 {
     struct vdev_pic *p;
+    if (!intr || !gsi)
+        return vdev_err_setc(err, VDEV_E_INVAL, "vdev_machine_resolve_intr: %s is NULL",
+                             intr ? "gsi" : "intr");
     if (resolve(m, intr, &p, err))
         return -1;
     *gsi = p->gsi_base + intr->line;

@@ -94,20 +94,36 @@ int vdev_machine_reserve(struct vdev_machine *m, enum vdev_space space, uint64_t
     return vdev_bus_add(m->bus, &desc, NULL, err);
 }
 
+/* The configuration is read before the build; afterwards nothing would act on it. */
+static int parse_allowed(const struct vdev_machine *m, const char *fn, struct vdev_err *err)
+{
+    if (m->built)
+        return vdev_err_setc(err, VDEV_E_INVAL,
+                             "%s: the machine is already built (parse before vdev_machine_build)",
+                             fn);
+    return 0;
+}
+
 int vdev_machine_parse_args(struct vdev_machine *m, int argc, char *const argv[],
                             struct vdev_err *err)
 {
+    if (parse_allowed(m, "vdev_machine_parse_args", err))
+        return -1;
     return vdev_config_parse_args(&m->cfg, argc, argv, err);
 }
 
 int vdev_machine_parse_file(struct vdev_machine *m, const char *path, struct vdev_err *err)
 {
+    if (parse_allowed(m, "vdev_machine_parse_file", err))
+        return -1;
     return vdev_config_parse_file(&m->cfg, path, err);
 }
 
 int vdev_machine_parse_string(struct vdev_machine *m, const char *name, const char *text,
                               struct vdev_err *err)
 {
+    if (parse_allowed(m, "vdev_machine_parse_string", err))
+        return -1;
     return vdev_config_parse_string(&m->cfg, name, text, err);
 }
 
@@ -240,7 +256,7 @@ int vdev_machine_build(struct vdev_machine *m, struct vdev_err *err)
         err = &local;
     err->msg[0] = '\0';
     if (m->built)
-        return vdev_err_set(err, "the machine is already built");
+        return vdev_err_setc(err, VDEV_E_INVAL, "the machine is already built");
     m->build_err = err;
     int rc = map_memory(m, err);
     if (rc == 0)
@@ -270,7 +286,7 @@ int vdev_machine_build(struct vdev_machine *m, struct vdev_err *err)
         d->configured = rc == 0;
     }
     m->build_err = NULL;
-    m->built = rc == 0;
+    __atomic_store_n(&m->built, rc == 0, __ATOMIC_RELEASE);
     return rc;
 }
 
@@ -278,6 +294,15 @@ enum vdev_access_result vdev_machine_access(struct vdev_machine *m, enum vdev_sp
                                             uint64_t addr, unsigned size, bool is_write,
                                             uint64_t *value)
 {
+    /* Until a build succeeded nothing is claimed, not even windows added early (the PCI
+     * host bridge, the embedder's own): a read gives all ones, as for an unclaimed address,
+     * a write is dropped. */
+    if (value && !__atomic_load_n(&m->built, __ATOMIC_ACQUIRE)) {
+        if (!is_write)
+            *value =
+                size == 1 || size == 2 || size == 4 ? (UINT64_C(1) << (size * 8)) - 1 : UINT64_MAX;
+        return VDEV_ACCESS_UNMAPPED;
+    }
     return vdev_bus_access(m->bus, space, addr, size, is_write, value);
 }
 

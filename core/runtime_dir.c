@@ -45,6 +45,8 @@ static int make_dirs(const char *path, struct vdev_err *err)
 int vdev_machine_runtime_path(struct vdev_machine *m, const char *leaf, char *buf, size_t len,
                               struct vdev_err *err)
 {
+    if (!buf || len == 0)
+        return vdev_err_setc(err, VDEV_E_INVAL, "vdev_machine_runtime_path: no buffer");
     char dir[512];
     int n = snprintf(dir, sizeof(dir), "%s/%s", vdev_machine_runtime_base(m),
                      vdev_machine_system_name(m));

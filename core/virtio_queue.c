@@ -121,6 +121,8 @@ static inline void read_desc(struct vring_desc *out, const struct vring_desc *in
 
 int vdev_virtq_pop(struct vdev_virtq *q, struct vdev_virtq_elem *e)
 {
+    if (!e)
+        return -1; /* the caller's mistake: the queue is left as it is */
     if (atomic_load_explicit(&q->broken, memory_order_relaxed))
         return -1;
     if (!q->size)

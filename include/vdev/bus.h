@@ -59,9 +59,10 @@ struct vdev_region_info {
 
 enum vdev_access_result {
     VDEV_ACCESS_OK = 0,
-    VDEV_ACCESS_UNMAPPED, /* nothing there: reads give all ones, writes are dropped */
-    VDEV_ACCESS_BAD_SIZE, /* the device does not take that size or it crosses its end */
-    VDEV_ACCESS_READ_ONLY /* a write to ROM: dropped */
+    VDEV_ACCESS_UNMAPPED,  /* nothing there: reads give all ones, writes are dropped */
+    VDEV_ACCESS_BAD_SIZE,  /* the device does not take that size or it crosses its end */
+    VDEV_ACCESS_READ_ONLY, /* a write to ROM: dropped */
+    VDEV_ACCESS_INVAL,     /* value was NULL: nothing was accessed */
 };
 
 VDEV_API struct vdev_bus *vdev_bus_new(void);
@@ -104,12 +105,14 @@ VDEV_API struct vdev_region *vdev_bus_find(struct vdev_bus *bus, enum vdev_space
                                            uint64_t addr);
 
 /* Lowest base >= `from`, aligned to `align` (a power of two), where `size` bytes fit
- * below `limit` without touching any region. Returns 0 on success. */
+ * below `limit` without touching any region. Returns 0 on success, -1 when there is no
+ * such place or out is NULL. */
 VDEV_API int vdev_bus_find_free(struct vdev_bus *bus, enum vdev_space space, uint64_t from,
                                 uint64_t limit, uint64_t size, uint64_t align, uint64_t *out);
 
 /* Dispatches one access of `size` (1, 2, 4 or 8) bytes. For reads *value receives the
- * result (all ones when unmapped); for writes *value is the data. */
+ * result (all ones when unmapped); for writes *value is the data. A NULL value accesses
+ * nothing and returns VDEV_ACCESS_INVAL. */
 VDEV_API enum vdev_access_result vdev_bus_access(struct vdev_bus *bus, enum vdev_space space,
                                                  uint64_t addr, unsigned size, bool is_write,
                                                  uint64_t *value);

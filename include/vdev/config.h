@@ -138,7 +138,8 @@ VDEV_API int vdev_config_parse_string(struct vdev_config *cfg, const char *name,
 VDEV_API const char *vdev_config_var(const struct vdev_config *cfg, const char *name);
 
 /* Value syntax shared by the language and the module option validation.
- * Each returns 0 on success, or -1 and points *why at a short reason (static text). */
+ * Each returns 0 on success, or -1 and points *why at a short reason (static text); why may
+ * be NULL. With out NULL they only check the text. */
 VDEV_API int vdev_parse_u64(const char *s, uint64_t *out,
                             const char **why); /* 12, 0x1f, 32M, 4k, 1G */
 VDEV_API int vdev_parse_loc(const char *s, struct vdev_loc *out, const char **why);

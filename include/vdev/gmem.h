@@ -25,7 +25,7 @@ struct vdev_machine;
 VDEV_API void *vdev_gmem_ptr(struct vdev_machine *m, uint64_t gpa, uint64_t len, bool writable);
 
 /* Copies, possibly across adjacent regions. Return 0, or -1 if any byte is outside
- * guest RAM (ROM too for reads); then nothing is written to the guest. */
+ * guest RAM (ROM too for reads) or buf is NULL; then nothing is written to the guest. */
 VDEV_API int vdev_gmem_read(struct vdev_machine *m, uint64_t gpa, void *buf, size_t len);
 VDEV_API int vdev_gmem_write(struct vdev_machine *m, uint64_t gpa, const void *buf, size_t len);
 

@@ -65,7 +65,8 @@ VDEV_API int vdev_machine_add_platform_vdev(struct vdev_machine *m,
                                             const struct vdev_platform_vdev *pv,
                                             struct vdev_err *err);
 
-/* Configuration: appends to the machine's token stream (see vdev/config.h). */
+/* Configuration: appends to the machine's token stream (see vdev/config.h). Before build
+ * only: once built they return -1 with VDEV_E_INVAL. */
 VDEV_API int vdev_machine_parse_args(struct vdev_machine *m, int argc, char *const argv[],
                                      struct vdev_err *err);
 VDEV_API int vdev_machine_parse_file(struct vdev_machine *m, const char *path,
@@ -75,7 +76,8 @@ VDEV_API int vdev_machine_parse_string(struct vdev_machine *m, const char *name,
 VDEV_API const struct vdev_config *vdev_machine_config(const struct vdev_machine *m);
 
 /* Module search path, before build: tried after $VDEVKIT_MODULE_PATH (colon-separated)
- * and before the build tree and the install folder. */
+ * and before the folders beside libvdev, the build tree and the configured install folder
+ * (docs/embedding.md lists the order). */
 VDEV_API int vdev_machine_add_module_dir(struct vdev_machine *m, const char *dir);
 
 /* Builds the machine: RAM/ROM/reserved map, then for each vdev: load its module, deliver
@@ -88,7 +90,9 @@ VDEV_API int vdev_machine_build(struct vdev_machine *m, struct vdev_err *err);
  * location, interrupt, options after defaults): what `vdevkit run … dryrun` shows. */
 VDEV_API void vdev_machine_print(struct vdev_machine *m, FILE *out);
 
-/* A vCPU exit: dispatches one port-I/O or MMIO access (see vdev_bus_access). */
+/* A vCPU exit: dispatches one port-I/O or MMIO access (see vdev_bus_access). Until a build
+ * succeeded nothing answers: VDEV_ACCESS_UNMAPPED, reads give all ones, writes are dropped.
+ * A NULL value returns VDEV_ACCESS_INVAL. */
 VDEV_API enum vdev_access_result vdev_machine_access(struct vdev_machine *m, enum vdev_space space,
                                                      uint64_t addr, unsigned size, bool is_write,
                                                      uint64_t *value);
@@ -110,7 +114,8 @@ VDEV_API struct vdev *vdev_machine_device(struct vdev_machine *m, size_t index);
 /* The device with `name` (the `name` option), or NULL. */
 VDEV_API struct vdev *vdev_machine_find_device(struct vdev_machine *m, const char *name);
 
-/* Interrupt-controller line → GSI; -1 with err set when the controller or line is unknown. */
+/* Interrupt-controller line → GSI; -1 with err set when the controller or line is unknown,
+ * or (VDEV_E_INVAL) when intr or gsi is NULL. */
 VDEV_API int vdev_machine_resolve_intr(struct vdev_machine *m, const struct vdev_intr *intr,
                                        uint32_t *gsi, struct vdev_err *err);
 /* Raise a GSI / an MSI through the embedder (what devices' irq calls end in). */
