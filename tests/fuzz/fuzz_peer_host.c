@@ -6,9 +6,10 @@
  *
  * The target links the tools' library and drives the data path (tools/net_peer_path.c)
  * through net_peer_internal.h. One peer: its link is a real peer link to a "guest" end in
- * this process (made once); its TAP is a SOCK_SEQPACKET socket pair (one frame per read and
- * write, as a TAP), tap_if.c's ioctls and net_peer_tap_open replaced below (the
- * definitions here keep the library's from being linked). Invariants, per input:
+ * this process (made afresh for every input, so a finding replays alone); its TAP is a
+ * SOCK_SEQPACKET socket pair (one frame per read and write, as a TAP), tap_if.c's ioctls and
+ * net_peer_tap_open replaced below (the definitions here keep the library's from being linked).
+ * Invariants, per input:
  *   - every frame written to the TAP has a header the kernel takes (known flags, checksum
  *     offsets inside the frame, TCP GSO only with gso_size and NEEDS_CSUM); as many as to-tap;
  *   - every record put in the guest's ring is within the record limit and carries only
@@ -98,10 +99,24 @@ static void wait_up(void)
     CHECK(peer_link_up(peer->link) && peer_link_up(guest), "the in-process link is down");
 }
 
-static void cleanup(void)
+/* Each input starts from a fresh peer, link and TAP stand-in: a finding replays alone (state
+ * carried across inputs once made one that did not). */
+static void close_peer(void)
 {
+    if (!peer || !peer->link)
+        return;
+    epoll_ctl(hp.ep, EPOLL_CTL_DEL, peer->tap, NULL);
+    close(peer->tap);
+    close(kernel);
     peer_link_close(guest);
     peer_link_close(peer->link);
+    guest = NULL;
+    peer->link = NULL;
+}
+
+static void cleanup(void)
+{
+    close_peer();
     rmdir(dir);
 }
 
@@ -121,6 +136,11 @@ static void init(void)
     hp.ep = epoll_create1(EPOLL_CLOEXEC);
     hp.sfd = -1;
     peer = &hp.p[0];
+}
+
+static void open_peer(void)
+{
+    memset(peer, 0, sizeof(*peer));
     peer->np = &hp;
     snprintf(peer->o.ifname, sizeof(peer->o.ifname), "vp0");
     peer->o.peer = path_guest;
@@ -333,7 +353,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!peer)
         init();
-    wait_up();
+    open_peer();
     struct fz_in in = {data, size};
     peer->o.offload = fz_u8(&in) & 1;
     sent_features = fz_u32(&in) & 0x3ffu;
@@ -408,5 +428,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(kernel_frames == peer->st.tap_frames - st0.tap_frames,
           "%llu frames on the TAP, %llu counted", (unsigned long long)kernel_frames,
           (unsigned long long)(peer->st.tap_frames - st0.tap_frames));
+    close_peer();
     return 0;
 }
