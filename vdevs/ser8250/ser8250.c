@@ -493,6 +493,17 @@ static const struct vdev_option ser_options[] = {
      .arg = "PRIORITY[r|f|o]",
      .help = "qvm's priority for input notifications; accepted, as on 'cpu' lines: input is "
              "read on the core's event thread"},
+    {.name = "batch",
+     .kind = VDEV_OPT_U64,
+     .arg = "MICROSECONDS",
+     .help = "qvm's output batching: accepted; every byte is written as the guest sends it, "
+             "which is never later than a batch would be",
+     .max = 60000000},
+    {.name = "delayed",
+     .kind = VDEV_OPT_STRING,
+     .arg = "SECONDS|forever",
+     .help = "qvm's late opening of the host device: refused with a hint (devices are opened "
+             "when the VM is built)"},
     {.name = "input",
      .kind = VDEV_OPT_PATH,
      .arg = "PATH|stdin|none",
@@ -556,6 +567,11 @@ static int ser_option(struct vdev *d, const struct vdev_optval *v)
         }
         return 0;
     }
+    if (!strcmp(name, "delayed"))
+        return vdev_error(d, v->pos,
+                          "create the host device before the VM starts, or use 'hostdev pty' and "
+                          "attach to it later",
+                          "option 'delayed': host devices are opened when the VM is built");
     if (!strcmp(name, "sched")) {
         const char *why;
         if (vdev_parse_sched(v->text, NULL, NULL, &why))
