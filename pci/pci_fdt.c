@@ -13,15 +13,11 @@
 #define PCI_RANGE_MEM64 0x03000000u
 
 /* <phys.hi pci-address(2) cpu-address(2) size(2)> */
-static int add_range(void *fdt, int node, uint32_t space, uint64_t pci, uint64_t cpu,
-                     uint64_t size)
+static int add_range(void *fdt, int node, uint32_t space, uint64_t pci, uint64_t cpu, uint64_t size)
 {
-    fdt32_t c[7] = {cpu_to_fdt32(space),
-                    cpu_to_fdt32((uint32_t)(pci >> 32)),
-                    cpu_to_fdt32((uint32_t)pci),
-                    cpu_to_fdt32((uint32_t)(cpu >> 32)),
-                    cpu_to_fdt32((uint32_t)cpu),
-                    cpu_to_fdt32((uint32_t)(size >> 32)),
+    fdt32_t c[7] = {cpu_to_fdt32(space),         cpu_to_fdt32((uint32_t)(pci >> 32)),
+                    cpu_to_fdt32((uint32_t)pci), cpu_to_fdt32((uint32_t)(cpu >> 32)),
+                    cpu_to_fdt32((uint32_t)cpu), cpu_to_fdt32((uint32_t)(size >> 32)),
                     cpu_to_fdt32((uint32_t)size)};
     return fdt_appendprop(fdt, node, "ranges", c, sizeof(c));
 }
@@ -35,11 +31,9 @@ static int add_ranges(const struct vdev_pci_host *h, void *fdt, int node)
     if (!rc && d->io_size && vdev_fdt_pci_io_cpu(h->m, &io_cpu))
         rc = add_range(fdt, node, PCI_RANGE_IO, d->io_base, io_cpu, d->io_size);
     if (!rc)
-        rc = add_range(fdt, node, PCI_RANGE_MEM32, d->mmio32_base, d->mmio32_base,
-                       d->mmio32_size);
+        rc = add_range(fdt, node, PCI_RANGE_MEM32, d->mmio32_base, d->mmio32_base, d->mmio32_size);
     if (!rc && d->mmio64_size)
-        rc = add_range(fdt, node, PCI_RANGE_MEM64, d->mmio64_base, d->mmio64_base,
-                       d->mmio64_size);
+        rc = add_range(fdt, node, PCI_RANGE_MEM64, d->mmio64_base, d->mmio64_base, d->mmio64_size);
     return rc;
 }
 

@@ -368,7 +368,19 @@ START_TEST(cli_dryrun_writes_the_tree)
     char *dts;
     ck_assert_int_eq(dtc_decompile(path, &dts), 0);
     ck_assert_ptr_nonnull(strstr(dts, "intel,ce4100-ioapic"));
+    /* The VMM's PCI host bridge, its INTx on the IOAPIC (pci_fdt.c; test_fdt_arm for ARM). */
+    ck_assert_ptr_nonnull(strstr(dts, "compatible = \"pci-host-ecam-generic\";"));
+    ck_assert_ptr_nonnull(strstr(dts, "interrupt-map-mask = <0x1800 0x00 0x00 0x07>;"));
     free(dts);
+    /* None of dtc's checks warns. */
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "dtc -I dtb -O dts -o /dev/null %s 2>&1", path);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char line[512];
+    bool quiet = fgets(line, sizeof(line), p) == NULL;
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_msg(quiet, "dtc: %s", line);
 }
 END_TEST
 
