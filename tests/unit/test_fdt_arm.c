@@ -435,8 +435,8 @@ START_TEST(without_extension)
                                     .intx_pic = "ioapic",
                                     .intx_lines = {16, 17, 18, 19}};
     ck_assert_msg(vdev_machine_add_pci(fe.m, &hd, &err) == 0, "%s", err.msg);
-    ck_assert_msg(fake_machine_build_string(&fe, "ram 64M cpu cpu vdev ser8250", &err) == 0,
-                  "%s", err.msg);
+    ck_assert_msg(fake_machine_build_string(&fe, "ram 64M cpu cpu vdev ser8250", &err) == 0, "%s",
+                  err.msg);
     static const uint64_t ioapic[2] = {0xfec00000, 0x1000};
     struct vdev_fdt_platform p = {.compatible = "vdevkit,x86",
                                   .intc = {.name = "interrupt-controller@fec00000",
