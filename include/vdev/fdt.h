@@ -3,7 +3,9 @@
  * vdev_machine_gen_fdt() builds the whole tree with libfdt's read-write API: the root
  * (#address-cells and #size-cells 2), /memory nodes for the bus's RAM, /cpus, /chosen
  * (bootargs from `cmdline`, the initrd the platform placed), the interrupt controller the
- * platform describes, then each device's gen_fdt(d, fdt, parent) in configuration order,
+ * platform describes (and, with vdev_machine_gen_fdt_ext, its ITS, /psci and /timer), the PCI
+ * host bridge when the machine has one, then each device's gen_fdt(d, fdt, parent) in
+ * configuration order,
  * parent being the root's offset. A device on a transport (virtio-mmio) gets its transport's
  * node first, written by the transport without the module knowing.
  *
