@@ -156,6 +156,7 @@ struct vdev_machine {
     struct vdev_control *control;                 /* control.c: the control socket, or NULL */
     const struct vdev_fdt_platform *fdt_platform; /* fdt_gen.c: set while building a tree */
     uint32_t fdt_intc_phandle;                    /* fdt_gen.c: 0 outside a build */
+    const struct vdev_fdt_platform_ext *fdt_ext;  /* fdt_gen.c: complete, while building */
 };
 
 /* registry.c: the process-wide table of device types. */

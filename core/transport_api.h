@@ -98,6 +98,9 @@ struct vdev_bus_provider {
     void (*gen_acpi)(void *bus, struct vdev_aml *dsdt);
     /* Machine free: after the devices terminated, before the event machinery goes. */
     void (*destroy)(void *bus);
+    /* The device tree: its nodes under parent (the root), before the devices' nodes;
+     * 0 or a negative libfdt error. */
+    int (*gen_fdt)(void *bus, void *fdt, int parent);
 };
 
 /* Adds the bus to the machine, which destroys it from now on (on failure the caller still
@@ -106,6 +109,19 @@ int vdev_machine_add_bus_provider(struct vdev_machine *m, const struct vdev_bus_
                                   void *bus, struct vdev_err *err);
 /* The state of the machine's bus of provider p, or NULL when p was not added. */
 void *vdev_machine_bus_provider(const struct vdev_machine *m, const struct vdev_bus_provider *p);
+
+/* ---- the device tree being built (fdt_gen.c), for a bus provider's gen_fdt ---- */
+
+/* The interrupt specifier of gsi in the platform controller's format (level-high when
+ * level, else edge-rising) into cells, host order; returns how many (2 or 3) or a negative
+ * libfdt error. */
+int vdev_fdt_gsi_cells(const struct vdev_machine *m, uint32_t gsi, bool level, uint32_t cells[3]);
+/* The controller's #address-cells: the parent unit address in an interrupt-map entry. */
+uint32_t vdev_fdt_intc_address_cells(const struct vdev_machine *m);
+/* The ITS's phandle (for msi-map), 0 when the platform has none. */
+uint32_t vdev_fdt_msi_phandle(const struct vdev_machine *m);
+/* The CPU address of the PCI I/O window's first port; false when the platform gave none. */
+bool vdev_fdt_pci_io_cpu(const struct vdev_machine *m, uint64_t *base);
 
 /* ---- core helpers ---- */
 

@@ -350,4 +350,5 @@ static const struct vdev_bus_provider pci_bus = {
     .print = pci_print,
     .gen_acpi = pci_gen_acpi,
     .destroy = host_free,
+    .gen_fdt = pci_gen_fdt,
 };

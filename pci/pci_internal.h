@@ -143,6 +143,8 @@ struct vdev_pci_host *pci_host_of(const struct vdev_machine *m);
  * (PCI0) and the ECAM's motherboard resource, inside Scope (\_SB). */
 void pci_print(void *host, FILE *out);
 void pci_gen_acpi(void *host, struct vdev_aml *a);
+/* pci_fdt.c, the bus provider's gen_fdt hook: the pci-host-ecam-generic node. */
+int pci_gen_fdt(void *host, void *fdt, int parent);
 
 struct vdev_pci_func *pci_func_create(struct vdev_pci_host *h, struct vdev *d, uint8_t bus,
                                       uint8_t dev, const struct vdev_pci_ident *id);

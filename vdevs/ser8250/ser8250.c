@@ -752,6 +752,9 @@ static int ser_gen_fdt(struct vdev *d, void *fdt, int parent)
         rc = fdt_setprop(fdt, node, "reg", reg, sizeof(reg));
     if (!rc)
         rc = fdt_setprop_u32(fdt, node, "clock-frequency", 1843200);
+    /* Byte-wide registers one byte apart: what 8250_of reads for an MMIO UART. */
+    if (!rc)
+        rc = fdt_setprop_u32(fdt, node, "reg-shift", 0);
     if (!rc)
         rc = fdt_setprop_u32(fdt, node, "reg-io-width", 1);
     if (!rc && loc->kind == VDEV_LOC_IO)
