@@ -6,7 +6,7 @@
  *
  * The target links the tools' library and drives the data path (tools/net_peer_path.c)
  * through net_peer_internal.h. One peer: its link is a real peer link to a "guest" end in
- * this process (made afresh for every input, so a finding replays alone); its TAP is a
+ * this process (made afresh every 1000 inputs, which are kept for a replay); its TAP is a
  * SOCK_SEQPACKET socket pair (one frame per read and write, as a TAP), tap_if.c's ioctls and
  * net_peer_tap_open replaced below (the definitions here keep the library's from being linked).
  * Invariants, per input:
@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fuzz_common.h"
@@ -31,12 +32,15 @@
 #include "netpeer/net_offload.h"
 #include "netpeer/tap_if.h"
 
+static void dump_window(void);
+
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
             fprintf(stderr, "fuzz_peer_host: invariant broken: %s: ", #cond);                      \
             fprintf(stderr, __VA_ARGS__);                                                          \
             fputc('\n', stderr);                                                                   \
+            dump_window();                                                                         \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
@@ -99,8 +103,55 @@ static void wait_up(void)
     CHECK(peer_link_up(peer->link) && peer_link_up(guest), "the in-process link is down");
 }
 
-/* Each input starts from a fresh peer, link and TAP stand-in: a finding replays alone (state
- * carried across inputs once made one that did not). */
+/* State (ring positions, the peer's waiting state, eventfd counts) carries across the inputs
+ * of a window of WINDOW inputs; then the peer, link and TAP stand-in are made afresh. The
+ * window's inputs are kept: a broken invariant writes them, in order, to $FUZZ_TRACE_DIR
+ * (default ./fuzz_peer_host-trace-PID) as 00000.in, 00001.in, ..., and running the target on
+ * them (`fuzz_peer_host DIR/0*.in`) replays the failure from a fresh start, as libFuzzer's
+ * single reproducer could not once state carried across all inputs. */
+#define WINDOW 1000
+static uint8_t *window_in[WINDOW];
+static size_t window_len[WINDOW];
+static unsigned window_n;
+
+static void window_keep(const uint8_t *data, size_t size)
+{
+    uint8_t *copy = malloc(size ? size : 1);
+    if (!copy)
+        abort();
+    memcpy(copy, data, size);
+    window_in[window_n] = copy;
+    window_len[window_n++] = size;
+}
+
+static void window_clear(void)
+{
+    for (unsigned i = 0; i < window_n; i++)
+        free(window_in[i]);
+    window_n = 0;
+}
+
+static void dump_window(void)
+{
+    char dirname[256];
+    const char *env = getenv("FUZZ_TRACE_DIR");
+    if (env)
+        snprintf(dirname, sizeof(dirname), "%s", env);
+    else
+        snprintf(dirname, sizeof(dirname), "fuzz_peer_host-trace-%d", (int)getpid());
+    mkdir(dirname, 0755);
+    for (unsigned i = 0; i < window_n; i++) {
+        char path[300];
+        snprintf(path, sizeof(path), "%s/%05u.in", dirname, i);
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            fwrite(window_in[i], 1, window_len[i], f);
+            fclose(f);
+        }
+    }
+    fprintf(stderr, "fuzz_peer_host: the window's %u inputs are in %s/ (replay: %s/0*.in)\n",
+            window_n, dirname, dirname);
+}
 static void close_peer(void)
 {
     if (!peer || !peer->link)
@@ -353,7 +404,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!peer)
         init();
-    open_peer();
+    if (window_n == WINDOW || !peer->link) {
+        close_peer();
+        window_clear();
+        open_peer();
+    }
+    window_keep(data, size);
+    wait_up();
     struct fz_in in = {data, size};
     peer->o.offload = fz_u8(&in) & 1;
     sent_features = fz_u32(&in) & 0x3ffu;
@@ -428,6 +485,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(kernel_frames == peer->st.tap_frames - st0.tap_frames,
           "%llu frames on the TAP, %llu counted", (unsigned long long)kernel_frames,
           (unsigned long long)(peer->st.tap_frames - st0.tap_frames));
-    close_peer();
     return 0;
 }
