@@ -198,8 +198,9 @@ static int cmd_run(int argc, char **argv)
         goto refused;
     bool dryrun = vdev_machine_config(m)->dryrun;
     if (!dryrun && plat != vmm_platform_native()) {
-        tool_error("run", "this vdevkit runs %s guests; --platform %s only checks a "
-                          "configuration (add 'dryrun')",
+        tool_error("run",
+                   "this vdevkit runs %s guests; --platform %s only checks a "
+                   "configuration (add 'dryrun')",
                    vmm_platform_native()->name, plat->name);
         goto out;
     }

@@ -22,7 +22,7 @@ struct vmm_platform {
     bool (*boots)(enum image_kind kind);
     const char *images;     /* "a Linux bzImage or a 64-bit ELF image" */
     const char *not_images; /* "neither a Linux bzImage nor a 64-bit ELF image" */
-    unsigned nimage_kinds;   /* how many kinds `images` names */
+    unsigned nimage_kinds;  /* how many kinds `images` names */
     /* Devices a dryrun adds for the picture `run` would have (x86's PM registers); NULL. */
     int (*dryrun_devices)(struct vdev_machine *m, struct vdev_err *err);
     /* The built machine's device tree into buf (what `set fdt-dump-file` writes in a

@@ -50,10 +50,13 @@ static int check_image(const struct vdev_load_cfg *l, const struct vmm_platform 
             hint = "an arm64 Image runs on the arm64 platform";
         else if (kind == IMAGE_BZIMAGE || kind == IMAGE_ELF64)
             hint = "that is an x86 image";
-        else if (n >= 4 && memcmp(head, "\x7f" "ELF", 4) == 0)
+        else if (n >= 4 && memcmp(head,
+                                  "\x7f"
+                                  "ELF",
+                                  4) == 0)
             hint = "a 32-bit ELF needs a 64-bit build of the guest";
-        return at(err, l->pos, "load: %s: %s (hint: this VMM boots %s; %s)", l->path,
-                  p->not_images, p->nimage_kinds > 1 ? "those" : "that", hint);
+        return at(err, l->pos, "load: %s: %s (hint: this VMM boots %s; %s)", l->path, p->not_images,
+                  p->nimage_kinds > 1 ? "those" : "that", hint);
     }
     return 0;
 }

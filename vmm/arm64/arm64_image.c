@@ -22,8 +22,8 @@ static uint64_t align_up(uint64_t v, uint64_t a)
     return (v + a - 1) & ~(a - 1);
 }
 
-int arm64_image_parse(const void *image, size_t len, const char *what,
-                      struct arm64_image_header *h, struct vdev_err *err)
+int arm64_image_parse(const void *image, size_t len, const char *what, struct arm64_image_header *h,
+                      struct vdev_err *err)
 {
     const uint8_t *p = image;
     if (len < ARM64_IMAGE_HEADER_SIZE)
@@ -46,8 +46,9 @@ int arm64_image_parse(const void *image, size_t len, const char *what,
                              "little-endian",
                              what);
     if (h->text_offset % PAGE || h->text_offset >= ARM64_IMAGE_ALIGN * 512)
-        return vdev_err_setc(err, VDEV_E_CONFIG, "%s: text_offset 0x%llx is not a small multiple "
-                                                 "of 4 KiB",
+        return vdev_err_setc(err, VDEV_E_CONFIG,
+                             "%s: text_offset 0x%llx is not a small multiple "
+                             "of 4 KiB",
                              what, (unsigned long long)h->text_offset);
     if (h->image_size < len)
         return vdev_err_setc(err, VDEV_E_CONFIG,
@@ -58,8 +59,7 @@ int arm64_image_parse(const void *image, size_t len, const char *what,
 }
 
 int arm64_boot_plan(uint64_t ram_base, uint64_t ram_end, const struct arm64_image_header *h,
-                    size_t initrd_len, const char *what, struct arm64_boot *b,
-                    struct vdev_err *err)
+                    size_t initrd_len, const char *what, struct arm64_boot *b, struct vdev_err *err)
 {
     memset(b, 0, sizeof(*b));
     b->ram_base = ram_base;
@@ -74,9 +74,8 @@ int arm64_boot_plan(uint64_t ram_base, uint64_t ram_end, const struct arm64_imag
         return vdev_err_setc(err, VDEV_E_CONFIG,
                              "%s: the kernel (0x%llx bytes at 0x%llx) and a 2 MiB device-tree "
                              "block do not fit in RAM 0x%llx-0x%llx (hint: give more 'ram')",
-                             what, (unsigned long long)h->image_size,
-                             (unsigned long long)b->kernel, (unsigned long long)ram_base,
-                             (unsigned long long)ram_end - 1);
+                             what, (unsigned long long)h->image_size, (unsigned long long)b->kernel,
+                             (unsigned long long)ram_base, (unsigned long long)ram_end - 1);
     b->fdt = fdt;
     if (initrd_len) {
         uint64_t start = (fdt - initrd_len) & ~(PAGE - 1);

@@ -37,8 +37,8 @@ struct arm64_boot {
 /* Reads the header of an image of len bytes. `what` starts each message (the `load` line:
  * "guest.conf:3:1: load: Image"). Refuses a short file, a missing magic, a big-endian
  * kernel, a text_offset that is not 4 KiB aligned, an image larger than its image_size. */
-int arm64_image_parse(const void *image, size_t len, const char *what,
-                      struct arm64_image_header *h, struct vdev_err *err);
+int arm64_image_parse(const void *image, size_t len, const char *what, struct arm64_image_header *h,
+                      struct vdev_err *err);
 
 /* Plans the layout in RAM [ram_base, ram_end): kernel at align_up(ram_base, 2 MiB) +
  * text_offset, DTB at the start of the last 2 MiB block, initrd (initrd_len bytes, 0:

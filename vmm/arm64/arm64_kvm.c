@@ -76,8 +76,7 @@ int kvm_vm_create_gic(struct kvm_vm *vm, unsigned ncpus, struct vdev_err *err)
     uint64_t dist = ARM64_GICD_BASE, redist = ARM64_GICR_BASE;
     uint32_t nr_irqs = ARM64_GIC_NR_IRQS;
     if (dev_attr(vm->gic_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, &dist) < 0 ||
-        dev_attr(vm->gic_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_REDIST, &redist) <
-            0)
+        dev_attr(vm->gic_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_REDIST, &redist) < 0)
         return vdev_err_set(err, "vGICv3 addresses: %s", strerror(errno));
     if (dev_attr(vm->gic_fd, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &nr_irqs) < 0)
         return vdev_err_set(err, "vGICv3 NR_IRQS %u: %s", nr_irqs, strerror(errno));

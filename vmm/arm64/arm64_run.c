@@ -152,10 +152,9 @@ int vmm_run(struct vmm *vmm)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
     uint64_t pc = 0, x0 = 0;
-    bool started = kvm_vm_back_memory(&vmm->vm, &err) == 0 &&
-                   load_guest(vmm, &pc, &x0, &err) == 0 &&
-                   vcpu_set_entry(&vmm->vcpus[0], pc, x0, &err) == 0 &&
-                   vdev_machine_start(vmm->m) == 0;
+    bool started =
+        kvm_vm_back_memory(&vmm->vm, &err) == 0 && load_guest(vmm, &pc, &x0, &err) == 0 &&
+        vcpu_set_entry(&vmm->vcpus[0], pc, x0, &err) == 0 && vdev_machine_start(vmm->m) == 0;
     for (unsigned i = 0; started && i < vmm->ncpus; i++) /* secondaries wait for CPU_ON */
         started = vcpu_start(&vmm->vcpus[i], &err) == 0;
     if (!started) {

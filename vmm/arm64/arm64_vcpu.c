@@ -13,8 +13,8 @@
 
 #include "vmm.h"
 
-#define CORE_REG(field)                                                                           \
-    (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE |                                        \
+#define CORE_REG(field)                                                                            \
+    (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE |                                         \
      (offsetof(struct kvm_regs, field) / sizeof(uint32_t)))
 #define PSTATE_EL1H_DAIF 0x3c5ull /* EL1h, D, A, I, F masked */
 
