@@ -1,5 +1,6 @@
 #!/bin/bash
 # Installs what building and testing vdevkit needs, from Debian 12's archive. Idempotent.
+# The aarch64 cross-build's compiler and arm64 libfdt: scripts/install-cross-deps.sh.
 set -euo pipefail
 
 # tshark: test_net_capture reads its pcap files with it (17 packages, ~22 MB download,

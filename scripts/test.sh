@@ -1,6 +1,6 @@
 #!/bin/bash
 # The whole test suite, as CI runs it: dependencies, a normal build, a sanitizer build
-# (ASan+UBSan), the install/embedding check and a short fuzzing run of every
+# (ASan+UBSan), an aarch64 cross-build (~30 s), the install/embedding check and a short fuzzing run of every
 # fuzz target. Each stage prints what it runs; the first failure stops it.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +18,12 @@ echo "== build (RelWithDebInfo)"
 "$top/scripts/build.sh" "$top/build"
 echo "== build (ASan+UBSan)"
 "$top/scripts/build.sh" "$top/build-asan" -DVDEVKIT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+
+echo "== cross-build for aarch64 (cmake/aarch64-linux-gnu.cmake; libvdev, modules, the arm64 vdevkit)"
+sysroot=$("$top/scripts/install-cross-deps.sh")
+VDEVKIT_ARM64_SYSROOT="$sysroot" "$top/scripts/build.sh" "$top/build-aarch64" \
+    -DCMAKE_TOOLCHAIN_FILE="$top/cmake/aarch64-linux-gnu.cmake" -DVDEVKIT_TESTS=OFF
+file -L "$top/build-aarch64/vmm/vdevkit" | grep -q "ARM aarch64"
 
 echo "== ABI (scripts/check-abi.sh)"
 "$top/scripts/check-abi.sh" "$top/build"

@@ -24,14 +24,12 @@
 #include <vdev/fdt.h>
 #include <vdev/vdev.h>
 
-#include "acpi_pm.h"
 #include "control_client.h"
 #include "net_peer.h"
 #include "shmem_cli.h"
 #include "tool_exit.h"
 #include "tool_msg.h"
 #include "vmm.h"
-#include "x86_platform.h"
 
 /* The host tools (tools/) return the statuses `run` uses for the same outcomes. */
 _Static_assert((int)TOOL_EXIT_HOST == VMM_EXIT_HOST && (int)TOOL_EXIT_CONFIG == VMM_EXIT_CONFIG,
@@ -49,7 +47,9 @@ static const struct command {
      "vdevkit run [@FILE] [OPTION...]   build and run a VM (see docs/config.md)\n"
      "  A configuration is qvm-style tokens: '@guest.conf' reads a file, and more options\n"
      "  may follow it; 'dryrun' checks and prints the machine without running it, e.g.\n"
-     "  vdevkit run @guest.conf dryrun\n",
+     "  vdevkit run @guest.conf dryrun\n"
+     "  --platform x86|arm64 (first) describes that platform's machine; one not this\n"
+     "  host's is for dryrun (e.g. an arm64 configuration checked on x86)\n",
      NULL},
     {"stat",
      "vdevkit stat [--json] SYSTEM|SOCKET [NAME]   a running VM's devices and counters\n"
@@ -104,71 +104,109 @@ static bool is_help(const char *a)
     return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
 }
 
-/* `set fdt-dump-file PATH`: the machine's device tree as an x86 platform sees it (the guest
- * itself boots with ACPI). The path is used as written, relative to the current folder. */
-static int dump_fdt(struct vdev_machine *m, struct vdev_err *err)
+/* `set fdt-dump-file PATH`: the tree of a dryrun, as the platform describes the machine
+ * (x86 boots with ACPI and only dumps it; arm64 boots with it and its run writes the very
+ * buffer it hands the guest, vmm/arm64/arm64_run.c). */
+static int dump_fdt(const struct vmm_platform *plat, struct vdev_machine *m, struct vdev_err *err)
 {
     const char *path = vdev_config_var(vdev_machine_config(m), "fdt-dump-file");
     if (!path)
         return 0;
-    static const uint64_t ioapic_reg[2] = {X86_IOAPIC_BASE, 0x1000};
-    const struct vdev_fdt_platform p = {
-        .compatible = "vdevkit,x86",
-        .model = "vdevkit x86 (KVM)",
-        .intc = {.name = "interrupt-controller@fec00000",
-                 .compatible = "intel,ce4100-ioapic",
-                 .reg = ioapic_reg,
-                 .nreg = 1,
-                 .interrupt_cells = 2},
-    };
     size_t size = 1u << 20;
     void *buf = calloc(1, size);
     if (!buf)
         return vdev_err_set(err, "fdt-dump-file %s: out of memory", path);
     struct vdev_err gerr = {0};
-    if (vdev_machine_gen_fdt(m, &p, buf, size, &gerr)) {
-        free(buf);
-        return vdev_err_set(err, "fdt-dump-file %s: %s", path, gerr.msg);
-    }
-    size_t len = ((const uint8_t *)buf)[4] << 24 | ((const uint8_t *)buf)[5] << 16 |
-                 ((const uint8_t *)buf)[6] << 8 | ((const uint8_t *)buf)[7]; /* totalsize */
-    FILE *f = fopen(path, "wb");
-    int rc = 0;
-    if (!f) {
-        rc = vdev_err_set(err, "fdt-dump-file %s: %s", path, strerror(errno));
-    } else {
-        bool ok = fwrite(buf, 1, len, f) == len;
-        int e = errno;
-        if (fclose(f) != 0 && ok) {
-            ok = false;
-            e = errno;
-        }
-        if (!ok)
-            rc = vdev_err_set(err, "fdt-dump-file %s: writing failed: %s", path, strerror(e));
-    }
+    int rc;
+    if (plat->gen_fdt(m, buf, size, &gerr))
+        rc = vdev_err_set(err, "fdt-dump-file %s: %s", path, gerr.msg);
+    else
+        rc = vmm_write_fdt_dump(m, buf, err);
     free(buf);
     return rc;
 }
 
+int vmm_write_fdt_dump(struct vdev_machine *m, const void *fdt, struct vdev_err *err)
+{
+    const char *path = vdev_config_var(vdev_machine_config(m), "fdt-dump-file");
+    if (!path)
+        return 0;
+    const uint8_t *b = fdt;
+    size_t len = (size_t)b[4] << 24 | b[5] << 16 | b[6] << 8 | b[7]; /* totalsize */
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return vdev_err_set(err, "fdt-dump-file %s: %s", path, strerror(errno));
+    bool ok = fwrite(fdt, 1, len, f) == len;
+    int e = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = false;
+        e = errno;
+    }
+    if (!ok)
+        return vdev_err_set(err, "fdt-dump-file %s: writing failed: %s", path, strerror(e));
+    return 0;
+}
+
+/* `--platform NAME` before the configuration: the platform to describe. Only the native one
+ * runs; another one (arm64 on an x86 host) is for `dryrun`. */
+static const struct vmm_platform *take_platform(int *argc, char ***argv)
+{
+    const struct vmm_platform *p = vmm_platform_native();
+    if (*argc == 0)
+        return p;
+    const char *a = (*argv)[0], *name = NULL;
+    if (strncmp(a, "--platform=", 11) == 0) {
+        name = a + 11;
+        *argc -= 1;
+        *argv += 1;
+    } else if (strcmp(a, "--platform") == 0) {
+        if (*argc < 2) {
+            tool_usage_error("run", "--platform needs a name (x86 or arm64)");
+            return NULL;
+        }
+        name = (*argv)[1];
+        *argc -= 2;
+        *argv += 2;
+    } else {
+        return p;
+    }
+    p = vmm_platform_find(name);
+    if (!p)
+        tool_usage_error("run", "unknown platform '%s' (this vdevkit knows %s)", name,
+                         vmm_platform_find("x86") ? "x86 and arm64" : "arm64");
+    return p;
+}
+
 static int cmd_run(int argc, char **argv)
 {
+    const struct vmm_platform *plat = take_platform(&argc, &argv);
+    if (!plat)
+        return VMM_EXIT_CONFIG;
     if (argc == 0)
         return tool_usage_error("run", "missing the configuration (e.g. 'vdevkit run @FILE')");
     static struct vmm vmm; /* large (vCPU table); one per process */
     vmm.vm.vm_fd = vmm.vm.kvm_fd = vmm.stop_efd = -1;
     struct vdev_err err = {0};
-    struct vdev_machine *m = vdev_machine_new(&kvm_vm_embedder_ops, &vmm.vm);
+    struct vdev_machine *m = vdev_machine_new(&VMM_EMBEDDER_OPS, &vmm.vm);
     if (!m) {
         tool_error("run", "out of memory");
         return VMM_EXIT_HOST;
     }
     int rc = VMM_EXIT_CONFIG;
-    if (x86_platform_describe(m, &err) || vdev_machine_parse_args(m, argc, argv, &err) ||
-        vmm_preflight(m, &err))
+    if (plat->describe(m, &err) || vdev_machine_parse_args(m, argc, argv, &err) ||
+        vmm_preflight(m, plat, &err))
         goto refused;
     bool dryrun = vdev_machine_config(m)->dryrun;
+    if (!dryrun && plat != vmm_platform_native()) {
+        tool_error("run",
+                   "this vdevkit runs %s guests; --platform %s only checks a "
+                   "configuration (add 'dryrun')",
+                   vmm_platform_native()->name, plat->name);
+        goto out;
+    }
     /* KVM first when running, so devices bind doorbells and irqfds in the kernel as they build. */
-    if (dryrun ? x86_pm_add(m, NULL, NULL, &err) : vmm_prepare(&vmm, m, &err)) {
+    if (dryrun ? plat->dryrun_devices && plat->dryrun_devices(m, &err)
+               : vmm_prepare(&vmm, m, &err)) {
         tool_error("run", "%s", err.msg);
         rc = VMM_EXIT_HOST;
         goto out;
@@ -185,7 +223,7 @@ static int cmd_run(int argc, char **argv)
     }
     if (vdev_machine_build(m, &err))
         goto refused;
-    if (dump_fdt(m, &err)) {
+    if ((dryrun || !plat->boots_with_fdt) && dump_fdt(plat, m, &err)) {
         tool_error("run", "%s", err.msg);
         rc = VMM_EXIT_HOST;
         goto out;

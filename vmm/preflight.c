@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kvm_vm.h"
-#include "loaders.h"
+#include "image.h"
+#include "platform.h"
 #include "vmm.h"
 
 __attribute__((format(printf, 3, 4))) static int at(struct vdev_err *err, struct vdev_srcpos pos,
@@ -27,7 +27,8 @@ __attribute__((format(printf, 3, 4))) static int at(struct vdev_err *err, struct
 }
 
 /* The first bytes say the kind; the loaders check the rest when they place the image. */
-static int check_image(const struct vdev_load_cfg *l, struct vdev_err *err)
+static int check_image(const struct vdev_load_cfg *l, const struct vmm_platform *p,
+                       struct vdev_err *err)
 {
     int fd = open(l->path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -37,26 +38,30 @@ static int check_image(const struct vdev_load_cfg *l, struct vdev_err *err)
             close(fd);
         return at(err, l->pos, "load: %s: %s", l->path, strerror(e));
     }
-    uint8_t head[0x400];
+    uint8_t head[IMAGE_KIND_HEAD];
     ssize_t n = S_ISREG(st.st_mode) ? pread(fd, head, sizeof(head), 0) : -1;
     close(fd);
     if (n < 0)
         return at(err, l->pos, "load: %s: %s", l->path, "not a regular file");
-    if (image_kind_of(head, (size_t)n) == IMAGE_UNKNOWN)
-        return at(err, l->pos,
-                  "load: %s: neither a Linux bzImage nor a 64-bit ELF image (hint: this VMM "
-                  "boots those; %s)",
-                  l->path,
-                  n >= 4 && memcmp(head,
-                                   "\x7f"
-                                   "ELF",
-                                   4) == 0
-                      ? "a 32-bit ELF needs a 64-bit build of the guest"
-                      : "a QNX IFS or a raw binary needs wrapping in one of them");
+    enum image_kind kind = image_kind_of(head, (size_t)n);
+    if (!p->boots(kind)) {
+        const char *hint = "a QNX IFS or a raw binary needs wrapping in one of them";
+        if (kind == IMAGE_ARM64)
+            hint = "an arm64 Image runs on the arm64 platform";
+        else if (kind == IMAGE_BZIMAGE || kind == IMAGE_ELF64)
+            hint = "that is an x86 image";
+        else if (n >= 4 && memcmp(head,
+                                  "\x7f"
+                                  "ELF",
+                                  4) == 0)
+            hint = "a 32-bit ELF needs a 64-bit build of the guest";
+        return at(err, l->pos, "load: %s: %s (hint: this VMM boots %s; %s)", l->path, p->not_images,
+                  p->nimage_kinds > 1 ? "those" : "that", hint);
+    }
     return 0;
 }
 
-int vmm_preflight(struct vdev_machine *m, struct vdev_err *err)
+int vmm_preflight(struct vdev_machine *m, const struct vmm_platform *p, struct vdev_err *err)
 {
     const struct vdev_config *cfg = vdev_machine_config(m);
     if (cfg->ncpus > VMM_MAX_VCPUS)
@@ -87,10 +92,9 @@ int vmm_preflight(struct vdev_machine *m, struct vdev_err *err)
     }
     if (cfg->nloads == 0) {
         if (!cfg->dryrun)
-            return vdev_err_setc(err, VDEV_E_CONFIG,
-                                 "nothing to run: give 'load FILE' with a Linux bzImage or a "
-                                 "64-bit ELF image");
-        return 0; /* checked without its kernel: main.c says so after the machine */
+            return vdev_err_setc(err, VDEV_E_CONFIG, "nothing to run: give 'load FILE' with %s",
+                                 p->images);
+        return p->preflight ? p->preflight(m, err) : 0; /* main.c notes the missing kernel */
     }
     if (cfg->nloads > 1)
         return at(err, cfg->loads[1].pos,
@@ -100,7 +104,7 @@ int vmm_preflight(struct vdev_machine *m, struct vdev_err *err)
         return at(err, cfg->loads[0].pos,
                   "load ADDR,FILE: images are placed by their own headers (hint: leave the "
                   "address out)");
-    if (check_image(&cfg->loads[0], err))
+    if (check_image(&cfg->loads[0], p, err))
         return -1;
-    return 0;
+    return p->preflight ? p->preflight(m, err) : 0;
 }

@@ -4,13 +4,8 @@
 
 #include <vdev/vdev.h>
 
+#include "image.h"
 #include "x86_boot.h"
-
-enum image_kind { IMAGE_UNKNOWN, IMAGE_BZIMAGE, IMAGE_ELF64 };
-
-/* Reads a whole file (at most `max` bytes); NULL with err set. */
-void *load_file(const char *path, size_t max, size_t *len, struct vdev_err *err);
-enum image_kind image_kind_of(const void *data, size_t len);
 
 /* bzImage: kernel at 1 MiB, boot_params at X86_BOOT_ZERO_PAGE, command line, initrd at the
  * top of low RAM, the e820 map from the machine's memory map, the RSDP address. */

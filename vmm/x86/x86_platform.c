@@ -1,6 +1,10 @@
 #include "x86_platform.h"
 
 #include <cpuid.h>
+#include <vdev/fdt.h>
+
+#include "acpi_pm.h"
+#include "platform.h"
 
 /* The 64-bit PCI window must lie below the guest's physical address width (CPUID
  * 0x80000008, which KVM passes through from the host): 0x40_0000_0000-0x7f_ffff_ffff needs
@@ -100,3 +104,42 @@ int x86_platform_describe(struct vdev_machine *m, struct vdev_err *err)
         return -1;
     return add_pci(m, err);
 }
+
+/* ---- the platform as the command line sees it (vmm/platform.h) ---- */
+
+static bool x86_boots(enum image_kind kind)
+{
+    return kind == IMAGE_BZIMAGE || kind == IMAGE_ELF64;
+}
+
+static int x86_dryrun_devices(struct vdev_machine *m, struct vdev_err *err)
+{
+    return x86_pm_add(m, NULL, NULL, err);
+}
+
+/* The machine's device tree as an x86 platform sees it (the guest itself boots with ACPI). */
+static int x86_gen_fdt(struct vdev_machine *m, void *buf, size_t size, struct vdev_err *err)
+{
+    static const uint64_t ioapic_reg[2] = {X86_IOAPIC_BASE, 0x1000};
+    const struct vdev_fdt_platform p = {
+        .compatible = "vdevkit,x86",
+        .model = "vdevkit x86 (KVM)",
+        .intc = {.name = "interrupt-controller@fec00000",
+                 .compatible = "intel,ce4100-ioapic",
+                 .reg = ioapic_reg,
+                 .nreg = 1,
+                 .interrupt_cells = 2},
+    };
+    return vdev_machine_gen_fdt(m, &p, buf, size, err);
+}
+
+const struct vmm_platform vmm_platform_x86 = {
+    .name = "x86",
+    .describe = x86_platform_describe,
+    .boots = x86_boots,
+    .images = "a Linux bzImage or a 64-bit ELF image",
+    .not_images = "neither a Linux bzImage nor a 64-bit ELF image",
+    .nimage_kinds = 2,
+    .dryrun_devices = x86_dryrun_devices,
+    .gen_fdt = x86_gen_fdt,
+};

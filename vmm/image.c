@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "loaders.h"
+#include "image.h"
 
 void *load_file(const char *path, size_t max, size_t *len, struct vdev_err *err)
 {
@@ -49,5 +49,7 @@ enum image_kind image_kind_of(const void *data, size_t len)
         return IMAGE_BZIMAGE;
     if (len >= sizeof(Elf64_Ehdr) && memcmp(p, ELFMAG, SELFMAG) == 0 && p[EI_CLASS] == ELFCLASS64)
         return IMAGE_ELF64;
+    if (len >= 64 && memcmp(p + 56, "ARM\x64", 4) == 0)
+        return IMAGE_ARM64;
     return IMAGE_UNKNOWN;
 }
