@@ -659,6 +659,24 @@ unsigned shmem_life_maps(void)
     return life_maps;
 }
 
+/* With all 32 attachments in use, a find still says whether the region exists (the
+ * campaign's fuzz_shmem_pages found NO_MEMORY first), and a create makes nothing. */
+START_TEST(full_factory_still_answers_find)
+{
+    boot(&ga, true, "");
+    for (unsigned i = 0; i < 32; i++) {
+        char n[8] = "full";
+        n[4] = (char)('a' + i / 10);
+        n[5] = (char)('0' + i % 10);
+        ck_assert_uint_eq(create(&ga, rname(n), 1, NULL), SHM_OK);
+    }
+    ck_assert_uint_eq(find(&ga, rname("absent"), NULL), SHM_DOES_NOT_EXIST);
+    ck_assert_uint_eq(find(&ga, rname("fulla0"), NULL), SHM_NO_MEMORY); /* exists, no slot */
+    ck_assert_uint_eq(create(&ga, rname("new"), 1, NULL), SHM_NO_MEMORY);
+    ck_assert_uint_eq(find(&ga, rname("new"), NULL), SHM_DOES_NOT_EXIST); /* not made */
+}
+END_TEST
+
 START_TEST(life_cap)
 {
     life_maps = 20;
@@ -868,6 +886,7 @@ static Suite *device_suite(void)
     tcase_add_test(tc, msix_doorbell_without_irqfds);
     tcase_add_test(tc, reset_detaches_everything);
     tcase_add_test(tc, dead_vm_is_detached);
+    tcase_add_test(tc, full_factory_still_answers_find);
     tcase_add_test(tc, life_cap);
     tcase_add_test(tc, hostile_registers);
     tcase_add_test(tc, racing_vcpus);

@@ -223,8 +223,6 @@ static int attach(struct shmem *s, uint64_t want_pages, bool create)
     for (unsigned i = 0; i < SHMEM_MAX_ATTACH && !a; i++)
         if (s->att[i].state == ATT_FREE)
             a = &s->att[i];
-    if (!a)
-        return SHM_NO_MEMORY;
     unsigned life_cap = shmem_life_maps();
     if (s->life_maps >= life_cap) {
         if (!s->life_logged)
@@ -238,6 +236,10 @@ static int attach(struct shmem *s, uint64_t want_pages, bool create)
     uint64_t room = s->window_size / SHMEM_PAGE - 1;
     if (want_pages == 0 || want_pages > room || want_pages > SHM_OBJ_MAX_PAGES)
         create = false;
+    /* No attachment slot: a create stops here (nothing is made that nobody holds); a find
+     * still says whether the region exists, DOES_NOT_EXIST before NO_MEMORY. */
+    if (!a && create)
+        return SHM_NO_MEMORY;
     struct shm_open_args args = {
         .pages = create ? want_pages : 1,
         .create = create,
@@ -255,7 +257,7 @@ static int attach(struct shmem *s, uint64_t want_pages, bool create)
         return st;
     }
     uint64_t pages = shm_obj_pages(o), off = 0;
-    if (pages == 0 || pages > room || alloc_space(s, (pages + 1) * SHMEM_PAGE, &off)) {
+    if (!a || pages == 0 || pages > room || alloc_space(s, (pages + 1) * SHMEM_PAGE, &off)) {
         shm_obj_close(o);
         return SHM_NO_MEMORY;
     }
