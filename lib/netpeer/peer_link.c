@@ -32,11 +32,12 @@
 #include "netpeer/peer_link_proto.h"
 #include "netpeer/shm_ring.h"
 
-#define PL_RETRY_MS         150  /* peer endpoint absent or refusing: try again */
-#define PL_REFUSED_RETRY_MS 1000 /* the peer refused us: it will not change its mind soon */
-#define PL_HELLO_TIMEOUT_MS 2000 /* an accepted connection must say HELLO by then */
-#define PL_MAX_PENDING      4
-#define PL_DEFAULT_RING     (4u << 20)
+#define PL_RETRY_MS          150  /* peer endpoint absent or refusing: try again */
+#define PL_FEATURES_RETRY_MS 2    /* features the full socket did not take: send them again */
+#define PL_REFUSED_RETRY_MS  1000 /* the peer refused us: it will not change its mind soon */
+#define PL_HELLO_TIMEOUT_MS  2000 /* an accepted connection must say HELLO by then */
+#define PL_MAX_PENDING       4
+#define PL_DEFAULT_RING      (4u << 20)
 /* A peer flooding us with messages or connections cannot keep one service call going:
  * the rest waits for the next call (the epoll set stays readable). */
 #define PL_MSGS_PER_SERVICE 32
@@ -70,6 +71,7 @@ struct peer_link {
     /* out: our connection to the peer, offering our receive ring */
     int out_fd;
     bool out_acked, out_failed;
+    bool features_pending; /* the peer reads slowly: the latest features go out at a service */
     uint64_t out_instance; /* the peer instance that acknowledged */
     uint64_t retry_at;     /* when out_fd < 0: next connection attempt */
     int rx_memfd;
@@ -187,7 +189,7 @@ static void close_out(struct peer_link *l, unsigned retry_ms)
     l->rx_map = NULL;
     memset(&l->rx, 0, sizeof(l->rx));
     close_fd(&l->rx_memfd);
-    l->out_acked = l->out_failed = false;
+    l->out_acked = l->out_failed = l->features_pending = false; /* a HELLO carries them */
     l->retry_at = now_ms() + retry_ms;
 }
 
@@ -558,6 +560,8 @@ static uint64_t next_deadline(const struct peer_link *l)
         return 0;
     if (l->out_fd < 0)
         d = l->retry_at;
+    else if (l->features_pending)
+        d = now_ms() + PL_FEATURES_RETRY_MS;
     for (unsigned i = 0; i < PL_MAX_PENDING; i++)
         if (l->pending[i].fd >= 0 && l->pending[i].deadline < d)
             d = l->pending[i].deadline;
@@ -580,6 +584,8 @@ static void arm_timer(struct peer_link *l)
 }
 
 /* From the data path: have the owner call peer_link_service() soon. */
+static void send_features(struct peer_link *l);
+
 static void kick(struct peer_link *l)
 {
     if (l->kick)
@@ -608,6 +614,8 @@ void peer_link_service(struct peer_link *l)
                  l->pending[tag - TAG_PENDING0].fd >= 0)
             pending_readable(l, (unsigned)(tag - TAG_PENDING0));
     }
+    if (l->out_fd >= 0 && l->features_pending && !l->out_failed)
+        send_features(l);
     uint64_t now = now_ms();
     if (l->out_fd >= 0 && (l->out_failed || l->rx.broken)) {
         if (l->rx.broken)
@@ -786,19 +794,29 @@ uint64_t peer_link_peer_features(const struct peer_link *l)
     return l->up ? l->peer_features : 0;
 }
 
+/* Sends the current features. A full socket (a guest renegotiating faster than the peer
+ * reads) keeps them pending for the next service instead of breaking the link: only the
+ * latest features matter. Any other failure reconnects (the HELLO carries them). */
+static void send_features(struct peer_link *l)
+{
+    struct pl_features f;
+    memset(&f, 0, sizeof(f));
+    pl_hdr_init(&f.h, PL_FEATURES);
+    f.features = l->features;
+    int r = pl_send(l->out_fd, &f, sizeof(f), NULL, 0);
+    l->features_pending = r == -EAGAIN;
+    if (r < 0 && r != -EAGAIN) {
+        l->out_failed = true;
+        kick(l);
+    }
+}
+
 void peer_link_set_features(struct peer_link *l, uint64_t features)
 {
     l->features = features;
     if (l->out_fd < 0)
         return; /* the next HELLO carries them */
-    struct pl_features f;
-    memset(&f, 0, sizeof(f));
-    pl_hdr_init(&f.h, PL_FEATURES);
-    f.features = features;
-    if (pl_send(l->out_fd, &f, sizeof(f), NULL, 0) < 0) {
-        l->out_failed = true; /* reconnect (and resend them in HELLO) from service */
-        kick(l);
-    }
+    send_features(l);
 }
 
 void peer_link_get_stats(const struct peer_link *l, struct peer_link_stats *out)
