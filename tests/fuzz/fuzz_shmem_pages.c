@@ -366,8 +366,20 @@ static void attach_op(struct guest *g, bool create, uint32_t pages)
             fail("two live connections share an idx", idx, i);
     names[ni].pages = size;
     names[ni].holders++;
-    if (natt < MAX_ATT)
-        atts[natt++] = (struct att){g, sh - win_base(g), (unsigned)ni, idx, size, true};
+    /* Every live attachment is remembered (at most 2 x 32 live): a dead record is reused once
+     * the table is full. Dropping one left its holder counted after a reset had detached it,
+     * and the model then expected a region the device had rightly removed. */
+    struct att rec = {g, sh - win_base(g), (unsigned)ni, idx, size, true};
+    if (natt < MAX_ATT) {
+        atts[natt++] = rec;
+    } else {
+        unsigned i = 0;
+        while (i < MAX_ATT && atts[i].live)
+            i++;
+        if (i == MAX_ATT)
+            fail("more live attachments than two factories hold", natt, 0);
+        atts[i] = rec;
+    }
 }
 
 static void detached(struct att *a)
