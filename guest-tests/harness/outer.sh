@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Run a command where /dev/kvm is hardware-assisted.
 #
-#   outer.sh [--timeout SECS] [--smp N] [--mem MB] [--payload DIR] [--retry-env]
-#            [--quiet] -- COMMAND [ARG...]
+#   outer.sh [--arch amd64|arm64] [--timeout SECS] [--smp N] [--mem MB] [--payload DIR]
+#            [--retry-env] [--quiet] -- COMMAND [ARG...]
+#
+# --arch arm64 (or VDEVKIT_ARCH=arm64): the outer machine is Debian's arm64 kernel in
+#   `qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max,pauth=off`, with
+#   KVM (VHE) built in (../shared/reference/arm64-harness.md); the payload's arm64 ELF files
+#   get their libraries from fetch.sh's arm64 userland. Direct mode needs an arm64 host.
 #
 # nested mode (default on hosts without a usable /dev/kvm, e.g. our kvm-pvm CI
 #   machines): boots the stock Debian kernel in `qemu-system-x86_64 -M q35 -accel
@@ -58,6 +63,7 @@ usage() { sed -n '2,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; 
 
 while [ $# -gt 0 ]; do
     case $1 in
+        --arch) export VDEVKIT_ARCH=$2; shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
         --smp) smp=$2; shift 2 ;;
         --mem) mem=$2; shift 2 ;;
@@ -70,6 +76,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ $# -gt 0 ] || usage
+arch=${VDEVKIT_ARCH:-amd64}
+case $arch in amd64|arm64) ;; *) vdk_die "--arch wants amd64 or arm64 (got $arch)" ;; esac
 case $timeout_s in ''|*[!0-9]*) vdk_die "--timeout wants whole seconds" ;; esac
 
 if [ -n "$payload" ]; then
@@ -78,8 +86,11 @@ if [ -n "$payload" ]; then
 fi
 
 host_kvm_usable() {
-    [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
-        grep -qwE 'vmx|svm' /proc/cpuinfo
+    [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+    case $arch in
+        amd64) [ "$(uname -m)" = x86_64 ] && grep -qwE 'vmx|svm' /proc/cpuinfo ;;
+        arm64) [ "$(uname -m)" = aarch64 ] ;;
+    esac
 }
 
 mode=${VDEVKIT_HARNESS:-auto}
@@ -119,13 +130,21 @@ nonce=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 stage=$work/root
 vdk_stage_rootfs_layout "$stage"
 vdk_busybox_install "$VDEVKIT_BUSYBOX" "$stage"
+kvm_module=kvm-amd
+[ "$arch" = arm64 ] && kvm_module= # built into Debian's arm64 kernel
 # shellcheck disable=SC2086  # word-splitting the module list is intended
-vdk_stage_modules "$VDEVKIT_MODDIR" "$stage" kvm-amd ${VDEVKIT_OUTER_MODULES:-}
+vdk_stage_modules "$VDEVKIT_MODDIR" "$stage" $kvm_module ${VDEVKIT_OUTER_MODULES:-}
 
 if [ -n "$payload" ]; then
     cp -rL "$payload/." "$stage/payload/"
     mapfile -d '' elves < <(find "$stage/payload" -type f -print0)
-    [ ${#elves[@]} -eq 0 ] || vdk_stage_elf_deps "$stage" "${elves[@]}"
+    if [ ${#elves[@]} -gt 0 ]; then
+        if [ "$arch" = arm64 ]; then
+            vdk_stage_elf_deps_cross "$stage" "$VDEVKIT_USERLAND_ROOT" "${elves[@]}"
+        else
+            vdk_stage_elf_deps "$stage" "${elves[@]}"
+        fi
+    fi
 fi
 
 # Single-quote a word for busybox sh (bash's %q may emit $'...').
@@ -177,7 +196,7 @@ while read -r ko; do
     # shellcheck disable=SC2086
     insmod "/lib/modules/$ko" $params || env_error "insmod $ko $params failed"
 done < /lib/modules/load-order
-[ -c /dev/kvm ] || env_error "/dev/kvm missing after loading kvm-amd (no SVM in the outer CPU?)"
+[ -c /dev/kvm ] || env_error "/dev/kvm missing (kvm-amd not loaded, no SVM in the outer CPU, or an arm64 kernel not at EL2?)"
 
 # The payload is also reachable at its host path (mounting /tmp hid anything
 # placed there in the initramfs, so do it now).
@@ -189,7 +208,8 @@ export VDEVKIT_HARNESS_MODE=nested
 cd /payload || env_error "no /payload"
 
 read -r up _ < /proc/uptime
-echo "VDEVKIT-OUTER-READY uptime=${up}s cpus=$(nproc) npt=$(cat /sys/module/kvm_amd/parameters/npt) run=$NONCE"
+npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null || echo -)
+echo "VDEVKIT-OUTER-READY uptime=${up}s cpus=$(nproc) arch=$(uname -m) npt=$npt run=$NONCE"
 
 # COMMAND in its own session/process group, so a timeout kills all it started.
 setsid sh /vdevkit/cmd.sh < /dev/null &
@@ -215,27 +235,38 @@ chmod 0755 "$stage/init" "$stage/vdevkit/cmd.sh"
 # The uncompressed vmlinux boots via PVH, skipping ~3 s of TCG-emulated xz
 # decompression; VDEVKIT_OUTER_KERNEL=vmlinuz boots the bzImage instead.
 kernel=$VDEVKIT_VMLINUZ
-if [ -n "${VDEVKIT_VMLINUX:-}" ] && [ "${VDEVKIT_OUTER_KERNEL:-vmlinux}" = vmlinux ]; then
+if [ "$arch" = amd64 ] && [ -n "${VDEVKIT_VMLINUX:-}" ] && [ "${VDEVKIT_OUTER_KERNEL:-vmlinux}" = vmlinux ]; then
     kernel=$VDEVKIT_VMLINUX
 fi
 
 initrd=$work/initrd.gz
 vdk_mkcpio "$stage" "$initrd"
-vdk_log "outer.sh: initramfs $(du -h "$initrd" | cut -f1), kernel ${kernel##*/}, smp=$smp mem=${mem}M timeout=${timeout_s}s"
+vdk_log "outer.sh: initramfs $(du -h "$initrd" | cut -f1), $arch kernel ${kernel##*/}, smp=$smp mem=${mem}M timeout=${timeout_s}s"
 
 # One boot of the outer machine; console to $log (and to stdout unless --quiet).
 # Sets $qemu_rc.
 run_outer() {
     local log=$1
-    local -a qemu=(
-        qemu-system-x86_64 -M q35 -accel "${VDEVKIT_OUTER_ACCEL:-tcg}" -cpu "${VDEVKIT_OUTER_CPU:-max}" -smp "$smp" -m "$mem"
+    local -a qemu
+    local console
+    if [ "$arch" = arm64 ]; then
+        # EL2 for KVM; pauth=off: TCG emulating pointer authentication is 3x slower.
+        qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3
+              -accel "${VDEVKIT_OUTER_ACCEL:-tcg}" -cpu "${VDEVKIT_OUTER_CPU:-max,pauth=off}")
+        console=ttyAMA0
+    else
+        qemu=(qemu-system-x86_64 -M q35 -accel "${VDEVKIT_OUTER_ACCEL:-tcg}" -cpu "${VDEVKIT_OUTER_CPU:-max}")
+        console=ttyS0
+    fi
+    qemu+=(
+        -smp "$smp" -m "$mem"
         # = the recipe's -nographic, minus SeaBIOS's serial console, which with
         # -nographic sends "ESC c" (terminal reset) and clears the caller's screen.
         -display none -serial stdio -monitor none -no-reboot -nic none
         -kernel "$kernel" -initrd "$initrd"
         # oops=panic: an outer-kernel oops ends the run at once (panic=-1 +
         # -no-reboot make QEMU exit) instead of leaving a wedged machine.
-        -append "console=ttyS0 quiet panic=-1 oops=panic ${VDEVKIT_OUTER_APPEND:-}"
+        -append "console=$console quiet panic=-1 oops=panic ${VDEVKIT_OUTER_APPEND:-}"
     )
     # QEMU runs in the background and we `wait`: bash would hold a trap until a
     # foreground pipeline ends, so Ctrl-C / a parent's TERM could not stop QEMU.

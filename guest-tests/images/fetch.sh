@@ -4,6 +4,11 @@
 # busybox. Also installs the host tools the harness needs (qemu, cpio, depmod).
 #
 # Usage: fetch.sh            prints, on stdout, shell assignments to eval:
+#   (VDEVKIT_ARCH=arm64 fetch.sh: the same for arm64 guests and the arm64 outer machine, from
+#   Debian's arm64 packages (dpkg --add-architecture arm64), cached under <cache>/arm64/; the
+#   kernel's vmlinuz is an uncompressed Image and VDEVKIT_VMLINUX is empty. It also prints
+#   VDEVKIT_USERLAND_ROOT: libc6, libfdt1 and iperf3 with its libraries unpacked, the
+#   libraries arm64 programs staged into a machine need (lib.sh: vdk_stage_elf_deps_cross).)
 #   VDEVKIT_KVER=6.1.0-NN-amd64
 #   VDEVKIT_VMLINUZ=<cache>/kernel/<pkg>/boot/vmlinuz-<kver>
 #   VDEVKIT_VMLINUX=<cache>/kernel/<pkg>/boot/vmlinux-<kver>  (uncompressed ELF, PVH
@@ -21,10 +26,26 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 export PATH=$PATH:/usr/sbin:/sbin   # depmod
 
+arch=${VDEVKIT_ARCH:-amd64}
 cache=$(vdk_cache_dir)
+case $arch in
+    amd64) ;;
+    arm64) cache=$cache/arm64 ;;
+    *) vdk_die "VDEVKIT_ARCH must be amd64 or arm64 (got $arch)" ;;
+esac
 mkdir -p "$cache/kernel" "$cache/busybox"
 
 vdk_ensure_host_tools
+if [ "$arch" = arm64 ]; then
+    command -v qemu-system-aarch64 > /dev/null || vdk_apt install -y --no-install-recommends qemu-system-arm
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        vdk_log "adding the arm64 architecture to dpkg (for apt-get download of arm64 packages)"
+        dpkg --add-architecture arm64
+        DEBIAN_FRONTEND=noninteractive apt-get update >&2
+    fi
+fi
+# an arm64 package's name for apt-get download / apt-cache
+apkg() { if [ "$arch" = arm64 ]; then printf '%s:arm64\n' "$1"; else printf '%s\n' "$1"; fi; }
 
 # apt-get download into a scratch dir the _apt user can write (avoids apt's
 # "Download is performed unsandboxed as root" warning), then move it into DEST.
@@ -60,23 +81,23 @@ extract_vmlinux() {
     fi
 }
 
-# The real kernel package behind the linux-image-amd64 metapackage.
+# The real kernel package behind the linux-image-ARCH metapackage.
 resolve_kernel_pkg() {
-    apt-cache depends linux-image-amd64 2>/dev/null |
-        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
+    apt-cache depends "$(apkg "linux-image-$arch")" 2>/dev/null |
+        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { sub(/:.*/, "", $2); print $2; exit }'
 }
 
 kpkg=$(resolve_kernel_pkg)
 if [ -z "$kpkg" ]; then
-    vdk_log "apt-cache does not know linux-image-amd64; running apt-get update"
+    vdk_log "apt-cache does not know linux-image-$arch; running apt-get update"
     DEBIAN_FRONTEND=noninteractive apt-get update >&2 || true
     kpkg=$(resolve_kernel_pkg)
 fi
 if [ -z "$kpkg" ]; then
     # Offline and no package lists: fall back to the newest kernel already cached.
     kpkg=$(find "$cache/kernel" -mindepth 1 -maxdepth 1 -name 'linux-image-*' -printf '%f\n' | sort -V | tail -1)
-    [ -n "$kpkg" ] || vdk_die "cannot resolve linux-image-amd64 and nothing is cached"
-    vdk_log "warning: cannot resolve linux-image-amd64; using cached $kpkg"
+    [ -n "$kpkg" ] || vdk_die "cannot resolve linux-image-$arch and nothing is cached"
+    vdk_log "warning: cannot resolve linux-image-$arch; using cached $kpkg"
 fi
 kver=${kpkg#linux-image-}
 kdir=$cache/kernel/$kpkg
@@ -84,14 +105,16 @@ kdir=$cache/kernel/$kpkg
 if [ ! -f "$kdir/.complete" ]; then
     vdk_log "fetching kernel package $kpkg"
     rm -rf "$kdir.tmp" && mkdir -p "$kdir.tmp/deb"
-    download_deb "$kpkg" "$kdir.tmp/deb"
+    download_deb "$(apkg "$kpkg")" "$kdir.tmp/deb"
     dpkg -x "$kdir.tmp"/deb/*.deb "$kdir.tmp"
     rm -rf "$kdir.tmp/deb"                 # 70 MB we no longer need
     [ -f "$kdir.tmp/boot/vmlinuz-$kver" ] || vdk_die "$kpkg has no boot/vmlinuz-$kver"
     # Debian's package ships no modules.dep: depmod generates it for this tree.
     depmod -b "$kdir.tmp" "$kver"
-    extract_vmlinux "$kdir.tmp/boot/vmlinuz-$kver" "$kdir.tmp/boot/vmlinux-$kver" ||
-        vdk_log "warning: could not extract vmlinux; the outer machine will boot vmlinuz"
+    if [ "$arch" = amd64 ]; then
+        extract_vmlinux "$kdir.tmp/boot/vmlinuz-$kver" "$kdir.tmp/boot/vmlinux-$kver" ||
+            vdk_log "warning: could not extract vmlinux; the outer machine will boot vmlinuz"
+    fi
     touch "$kdir.tmp/.complete"
     rm -rf "$kdir" && mv "$kdir.tmp" "$kdir"
 fi
@@ -102,7 +125,7 @@ if [ -z "$bb" ]; then
     vdk_log "fetching busybox-static"
     tmp=$cache/busybox/.fetch.tmp
     rm -rf "$tmp" && mkdir -p "$tmp/deb"
-    download_deb busybox-static "$tmp/deb"
+    download_deb "$(apkg busybox-static)" "$tmp/deb"
     deb=$(ls "$tmp"/deb/*.deb)
     name=$(basename "$deb" .deb)
     dpkg -x "$deb" "$tmp/root"
@@ -116,10 +139,15 @@ fi
 # may lack (libssl3 and libc come from the host through ldd, like every staged program).
 # Best effort: without it the network tests say so and other tests are unaffected.
 fetch_iperf3() {
-    local tmp=$cache/iperf3/.fetch.tmp pkgs=(iperf3 libiperf0 libsctp1) deb name
-    /sbin/ldconfig -p 2>/dev/null | grep -q 'libssl\.so\.3 ' || pkgs+=(libssl3)
+    local tmp=$cache/iperf3/.fetch.tmp pkgs=(iperf3 libiperf0 libsctp1) deb name p
+    if [ "$arch" = arm64 ]; then
+        # the arm64 userland: nothing comes from the host (vdk_stage_elf_deps_cross)
+        pkgs+=(libssl3 libc6 libfdt1 libgcc-s1)
+    else
+        /sbin/ldconfig -p 2>/dev/null | grep -q 'libssl\.so\.3 ' || pkgs+=(libssl3)
+    fi
     rm -rf "$tmp" && mkdir -p "$tmp/deb" "$tmp/root"
-    for p in "${pkgs[@]}"; do download_deb "$p" "$tmp/deb" || return 1; done
+    for p in "${pkgs[@]}"; do download_deb "$(apkg "$p")" "$tmp/deb" || return 1; done
     for deb in "$tmp"/deb/*.deb; do dpkg-deb -x "$deb" "$tmp/root" || return 1; done
     [ -x "$tmp/root/usr/bin/iperf3" ] || return 1
     name=$(basename "$(ls "$tmp"/deb/iperf3_*.deb)" .deb)
@@ -140,7 +168,7 @@ if [ -z "$iperf3_root" ]; then
 fi
 
 # Trees cached before vmlinux extraction existed get it now.
-if [ ! -f "$kdir/boot/vmlinux-$kver" ] && [ ! -f "$kdir/.no-vmlinux" ]; then
+if [ "$arch" = amd64 ] && [ ! -f "$kdir/boot/vmlinux-$kver" ] && [ ! -f "$kdir/.no-vmlinux" ]; then
     extract_vmlinux "$kdir/boot/vmlinuz-$kver" "$kdir/boot/vmlinux-$kver" || touch "$kdir/.no-vmlinux"
 fi
 vmlinux=
@@ -155,3 +183,7 @@ printf 'VDEVKIT_VMLINUX=%q\n' "$vmlinux"
 printf 'VDEVKIT_MODDIR=%q\n' "$kdir/lib/modules/$kver"
 printf 'VDEVKIT_BUSYBOX=%q\n' "$bb"
 printf 'VDEVKIT_IPERF3_ROOT=%q\n' "$iperf3_root"
+if [ "$arch" = arm64 ]; then
+    [ -n "$iperf3_root" ] || vdk_die "arm64: could not fetch the arm64 userland (libc6, iperf3)"
+    printf 'VDEVKIT_USERLAND_ROOT=%q\n' "$iperf3_root"
+fi

@@ -10,6 +10,8 @@
 #   vdk_busybox_install BUSYBOX STAGE     busybox (+ /usr/bin/sh) into STAGE
 #   vdk_stage_rootfs_layout STAGE         merged-/usr skeleton (bin -> usr/bin, ...)
 #   vdk_stage_elf_deps STAGE FILE...      copy the shared libraries FILEs need into STAGE
+#   vdk_stage_elf_deps_cross STAGE ROOT FILE...  the same for another architecture's ELF files,
+#                                         resolved with readelf in their RUNPATH and ROOT
 #   vdk_mkcpio STAGE OUT                  gzip'd newc cpio of STAGE (owned by root)
 
 vdk_log() { printf '%s\n' "$*" >&2; }
@@ -156,6 +158,60 @@ vdk_stage_elf_deps() {
             mkdir -p "$dstdir"
             cp -L "$lib" "$dstdir/${lib##*/}"
         done < <(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$out")
+    done
+}
+
+# vdk_stage_elf_deps for ELF files of another architecture (ldd cannot run them): each
+# DT_NEEDED library is looked up, as the dynamic loader would, in the file's RUNPATH
+# ($ORIGIN expanded on the host) and then in ROOT's {usr/,}lib/<triplet> (an unpacked
+# Debian userland, e.g. fetch.sh's VDEVKIT_USERLAND_ROOT). Libraries from ROOT go to the same
+# path in STAGE, RUNPATH ones to their host path unless they are in STAGE already; the
+# program interpreter too; the libraries' own needs likewise.
+vdk_stage_elf_deps_cross() {
+    local stage=$1 root=$2; shift 2
+    local -a queue=("$@")
+    local -A seen=()
+    local f dyn interp need dirs d found rel
+    stage=$(realpath "$stage")
+    while [ ${#queue[@]} -gt 0 ]; do
+        f=${queue[0]}
+        queue=("${queue[@]:1}")
+        vdk_is_elf "$f" || continue
+        interp=$(readelf -lW "$f" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+        if [ -n "$interp" ] && [ ! -e "$stage$interp" ]; then
+            [ -e "$root$interp" ] || vdk_die "$f: its interpreter $interp is not in $root"
+            mkdir -p "$stage$(dirname "$interp")"
+            cp -L "$root$interp" "$stage$interp"
+        fi
+        dyn=$(readelf -dW "$f" 2>/dev/null) || continue
+        dirs=$(sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p; s/.*(RPATH).*\[\(.*\)\]/\1/p' <<<"$dyn" |
+            sed "s|\\\$ORIGIN|$(dirname "$(realpath "$f")")|g" | tr ':' ' ')
+        while IFS= read -r need; do
+            [ -n "$need" ] || continue
+            [ -z "${seen[$need]:-}" ] || continue
+            seen[$need]=1
+            found=
+            for d in $dirs; do
+                if [ -e "$d/$need" ]; then found=$(realpath -s "$d/$need"); break; fi
+            done
+            if [ -n "$found" ]; then
+                case $found in "$stage"/*) queue+=("$found"); continue ;; esac
+                if [ -e "$stage$found" ]; then queue+=("$stage$found"); continue; fi
+                mkdir -p "$stage$(dirname "$found")"
+                cp -L "$found" "$stage$found"
+                queue+=("$stage$found")
+                continue
+            fi
+            for rel in lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu; do
+                if [ -e "$root/$rel/$need" ]; then found=/usr/$rel; found=${found/\/usr\/usr/\/usr}; break; fi
+            done
+            [ -n "$found" ] || vdk_die "$f needs $need, which is neither in its RUNPATH nor in $root"
+            if [ ! -e "$stage$found/$need" ]; then
+                mkdir -p "$stage$found"
+                cp -L "$root/$rel/$need" "$stage$found/$need"
+            fi
+            queue+=("$stage$found/$need")
+        done < <(sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' <<<"$dyn")
     done
 }
 
