@@ -54,6 +54,7 @@ struct vdev_irqfd {
     uint32_t line; /* the GSI of a line irqfd */
     _Atomic uint64_t msi_addr;
     _Atomic uint32_t msi_data;
+    _Atomic uint32_t msi_source; /* flags << 16 | requester_id */
     struct vdev_watch *watch;
 };
 
@@ -374,12 +375,30 @@ void vdev_events_free_all(struct vdev_machine *m)
 
 /* ---- irqfds ---- */
 
+/* The message an MSI irqfd carries (each member atomic: the owner reprograms it while the
+ * event thread may deliver it). */
+static struct vdev_msi irqfd_msi_of(struct vdev_irqfd *f)
+{
+    uint32_t source = atomic_load(&f->msi_source);
+    return (struct vdev_msi){.addr = atomic_load(&f->msi_addr),
+                             .data = atomic_load(&f->msi_data),
+                             .requester_id = (uint16_t)source,
+                             .flags = (uint16_t)(source >> 16)};
+}
+
+static void irqfd_store_msi(struct vdev_irqfd *f, const struct vdev_msi *msi)
+{
+    atomic_store(&f->msi_addr, msi->addr);
+    atomic_store(&f->msi_data, msi->data);
+    atomic_store(&f->msi_source, (uint32_t)msi->flags << 16 | msi->requester_id);
+}
+
 static void irqfd_ready(void *opaque, int fd)
 {
     struct vdev_irqfd *f = opaque;
     drain(fd);
     if (f->is_msi) {
-        struct vdev_msi msi = {atomic_load(&f->msi_addr), atomic_load(&f->msi_data)};
+        struct vdev_msi msi = irqfd_msi_of(f);
         vdev_machine_send_msi(f->d->m, &msi);
     } else {
         /* Without a kernel resampler a level line becomes a pulse: the device re-triggers
@@ -439,8 +458,7 @@ struct vdev_irqfd *vdev_irqfd_msi(struct vdev *d, const struct vdev_msi *msi, st
     struct vdev_irqfd *f = irqfd_new(d, true, err);
     if (!f)
         return NULL;
-    atomic_store(&f->msi_addr, msi->addr);
-    atomic_store(&f->msi_data, msi->data);
+    irqfd_store_msi(f, msi);
     struct vdev_machine *m = d->m;
     f->exitless = EMB_HOOK(m, irqfd_msi) && EMB_HOOK(m, irqfd_msi)(m->ctx, f->fd, msi, true) == 0;
     return irqfd_finish(f, err);
@@ -448,8 +466,7 @@ struct vdev_irqfd *vdev_irqfd_msi(struct vdev *d, const struct vdev_msi *msi, st
 
 int vdev_irqfd_set_msi(struct vdev_irqfd *f, const struct vdev_msi *msi)
 {
-    atomic_store(&f->msi_addr, msi->addr);
-    atomic_store(&f->msi_data, msi->data);
+    irqfd_store_msi(f, msi);
     struct vdev_machine *m = f->d->m;
     if (f->exitless && !f->paused)
         return EMB_HOOK(m, irqfd_msi)(m->ctx, f->fd, msi, true);
@@ -461,7 +478,7 @@ static bool embedder_bind(struct vdev_irqfd *f, bool assign)
 {
     struct vdev_machine *m = f->d->m;
     if (f->is_msi) {
-        struct vdev_msi msi = {atomic_load(&f->msi_addr), atomic_load(&f->msi_data)};
+        struct vdev_msi msi = irqfd_msi_of(f);
         return EMB_HOOK(m, irqfd_msi)(m->ctx, f->fd, assign ? &msi : NULL, assign) == 0;
     }
     return EMB_HOOK(m, irqfd_line)(m->ctx, f->fd, f->resample_fd, f->line, assign) == 0;

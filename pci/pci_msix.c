@@ -74,11 +74,14 @@ bool vdev_pci_msix_enabled(const struct vdev_pci_func *f)
     return f->msix && atomic_load(&f->msix->enabled);
 }
 
-static struct vdev_msi vec_msi(struct pci_msix_vec *v)
+/* The vector's message, with the function's requester ID (an ITS routes by it). */
+static struct vdev_msi vec_msi(const struct vdev_pci_func *f, struct pci_msix_vec *v)
 {
-    struct vdev_msi m = {.addr =
-                             (uint64_t)atomic_load(&v->addr_hi) << 32 | atomic_load(&v->addr_lo),
-                         .data = atomic_load(&v->data)};
+    struct vdev_msi m = {
+        .addr = (uint64_t)atomic_load(&v->addr_hi) << 32 | atomic_load(&v->addr_lo),
+        .data = atomic_load(&v->data),
+        .requester_id = (uint16_t)(f->bus << 8 | f->dev << 3 | f->fn),
+        .flags = VDEV_MSI_REQUESTER_ID};
     return m;
 }
 
@@ -88,7 +91,7 @@ static void fire(struct vdev_pci_func *f, struct pci_msix_vec *v)
     if (fd) {
         vdev_irqfd_trigger(fd);
     } else {
-        struct vdev_msi m = vec_msi(v);
+        struct vdev_msi m = vec_msi(f, v);
         vdev_machine_send_msi(f->host->m, &m);
     }
 }
@@ -121,7 +124,7 @@ int vdev_pci_msix_notify(struct vdev_pci_func *f, unsigned vec)
  * first use, so an unused vector costs no eventfd. */
 static void sync_vector(struct vdev_pci_func *f, struct pci_msix_vec *v)
 {
-    struct vdev_msi m = vec_msi(v);
+    struct vdev_msi m = vec_msi(f, v);
     struct vdev_irqfd *fd = atomic_load(&v->irqfd);
     if (!fd) {
         struct vdev_err e;
@@ -193,7 +196,7 @@ int vdev_pci_msix_vector_eventfd(struct vdev_pci_func *f, unsigned vec, struct v
     struct pci_msix_vec *v = &x->vec[vec];
     struct vdev_irqfd *fd = atomic_load(&v->irqfd);
     if (!fd) {
-        struct vdev_msi m = vec_msi(v);
+        struct vdev_msi m = vec_msi(f, v);
         fd = vdev_irqfd_msi(f->d, &m, err);
         if (!fd) {
             pthread_mutex_unlock(&x->lock);

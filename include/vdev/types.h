@@ -51,7 +51,15 @@ struct vdev_intr {
 struct vdev_msi {
     uint64_t addr;
     uint32_t data;
+    /* Since VDEVKIT_0.3, in what was padding (the struct's size is unchanged): the PCI
+     * requester ID of the function that sends it (bus << 8 | device << 3 | function), valid
+     * when flags has VDEV_MSI_REQUESTER_ID. An interrupt translation service (ARM's GICv3
+     * ITS, through the device tree's msi-map) tells devices apart by it; KVM wants it as
+     * KVM_MSI_VALID_DEVID. The PCI core sets both; other senders leave them 0. */
+    uint16_t requester_id;
+    uint16_t flags;
 };
+#define VDEV_MSI_REQUESTER_ID 0x0001u /* requester_id is valid */
 
 /* Log levels, from most to least severe (qvm's names). */
 enum vdev_log_level {

@@ -149,7 +149,7 @@ START_TEST(irqfd_fallbacks)
 {
     build(false);
     struct vdev_err err;
-    struct vdev_msi msi = {0xfee00000, 0x41};
+    struct vdev_msi msi = {.addr = 0xfee00000, .data = 0x41};
     struct vdev_irqfd *f = vdev_irqfd_msi(dev, &msi, &err);
     ck_assert_ptr_nonnull(f);
     ck_assert(!vdev_irqfd_exitless(f));
@@ -200,7 +200,7 @@ START_TEST(event_thread_runs_callbacks)
     ck_assert_int_eq(vdev_machine_start(fe.m), 0);
     ck_assert_int_eq(vdev_machine_poll(fe.m, 0), -1); /* the thread owns the loop now */
     ck_assert_int_eq(write(p[1], "hi", 2), 2);
-    struct vdev_msi msi = {0xfee00000, 0x30};
+    struct vdev_msi msi = {.addr = 0xfee00000, .data = 0x30};
     struct vdev_irqfd *f = vdev_irqfd_msi(dev, &msi, &err);
     vdev_irqfd_trigger(f);
     for (int i = 0; i < 200 && (w.n != 2 || __atomic_load_n(&fe.nmsi, __ATOMIC_ACQUIRE) != 1); i++)

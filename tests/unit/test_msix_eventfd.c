@@ -143,8 +143,12 @@ static unsigned fired(void)
     else
         for (int i = 0; i < 3; i++)
             vdev_machine_poll(fe.m, 5);
-    for (unsigned i = before; i < fe.nmsi && i < FAKE_MAX_MSI; i++)
+    for (unsigned i = before; i < fe.nmsi && i < FAKE_MAX_MSI; i++) {
         ck_assert_uint_eq(fe.msis[i].data, MSG);
+        /* the requester ID rides along both ways (an ARM ITS routes by it) */
+        ck_assert_uint_eq(fe.msis[i].flags, VDEV_MSI_REQUESTER_ID);
+        ck_assert_uint_ne(fe.msis[i].requester_id, 0);
+    }
     return fe.nmsi - before;
 }
 

@@ -741,6 +741,9 @@ START_TEST(msix_table_mask_and_pending)
     ck_assert_uint_eq(fe.nmsi, 1);
     ck_assert_uint_eq(fe.msis[0].addr, 0xfee00000u);
     ck_assert_uint_eq(fe.msis[0].data, 0x4041);
+    /* the sender's requester ID, 00:01.0, for an ITS (the DT's msi-map) */
+    ck_assert_uint_eq(fe.msis[0].flags, VDEV_MSI_REQUESTER_ID);
+    ck_assert_uint_eq(fe.msis[0].requester_id, 1u << 3);
 
     /* masked vector 2: pending, then delivered on unmask */
     uint64_t e2 = bar + TBL + 32;

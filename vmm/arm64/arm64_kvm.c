@@ -240,8 +240,10 @@ static int commit_routes(struct kvm_vm *vm)
         e->u.msi.address_lo = (uint32_t)r->msi.addr;
         e->u.msi.address_hi = (uint32_t)(r->msi.addr >> 32);
         e->u.msi.data = r->msi.data;
-        /* TODO(issue 16): KVM_MSI_VALID_DEVID with the PCI requester id once the core passes
-         * it; the ITS drops an MSI without one. */
+        if (r->msi.flags & VDEV_MSI_REQUESTER_ID) { /* the ITS's device id (msi-map 1:1) */
+            e->flags = KVM_MSI_VALID_DEVID;
+            e->u.msi.devid = r->msi.requester_id;
+        }
     }
     int rc = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, t);
     free(t);
@@ -257,15 +259,18 @@ static int kvm_set_irq_line(void *ctx, uint32_t gsi, bool level)
     return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -1 : 0;
 }
 
-/* An MSI to the ITS: KVM wants the device id (KVM_MSI_VALID_DEVID). struct vdev_msi does not
- * carry the requester id yet, so this sends without one (the ITS refuses it) until the core
- * passes it; MSIs to the GIC's distributor (no ITS) need none. */
+/* An MSI to the ITS: KVM wants the device id (KVM_MSI_VALID_DEVID), the PCI requester ID
+ * (the DT's msi-map is the identity). An MSI without one (no PCI sender) goes without. */
 static int kvm_signal_msi(void *ctx, const struct vdev_msi *msi)
 {
     struct kvm_vm *vm = ctx;
     struct kvm_msi m = {.address_lo = (uint32_t)msi->addr,
                         .address_hi = (uint32_t)(msi->addr >> 32),
                         .data = msi->data};
+    if (msi->flags & VDEV_MSI_REQUESTER_ID) {
+        m.flags = KVM_MSI_VALID_DEVID;
+        m.devid = msi->requester_id;
+    }
     return ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &m) < 0 ? -1 : 0;
 }
 
