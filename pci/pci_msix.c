@@ -77,11 +77,11 @@ bool vdev_pci_msix_enabled(const struct vdev_pci_func *f)
 /* The vector's message, with the function's requester ID (an ITS routes by it). */
 static struct vdev_msi vec_msi(const struct vdev_pci_func *f, struct pci_msix_vec *v)
 {
-    struct vdev_msi m = {
-        .addr = (uint64_t)atomic_load(&v->addr_hi) << 32 | atomic_load(&v->addr_lo),
-        .data = atomic_load(&v->data),
-        .requester_id = (uint16_t)(f->bus << 8 | f->dev << 3 | f->fn),
-        .flags = VDEV_MSI_REQUESTER_ID};
+    struct vdev_msi m = {.addr =
+                             (uint64_t)atomic_load(&v->addr_hi) << 32 | atomic_load(&v->addr_lo),
+                         .data = atomic_load(&v->data),
+                         .requester_id = (uint16_t)(f->bus << 8 | f->dev << 3 | f->fn),
+                         .flags = VDEV_MSI_REQUESTER_ID};
     return m;
 }
 

@@ -23,11 +23,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-if [ ! -e "$sysroot/usr/lib/aarch64-linux-gnu/libfdt.so" ]; then
-    echo "install-cross-deps: unpacking libfdt-dev:arm64 into $sysroot" >&2
+# libpciaccess and zlib (static): the arm64 guest tool gshm (guest-tests/linux/shmem/build.sh)
+if [ ! -e "$sysroot/usr/lib/aarch64-linux-gnu/libfdt.so" ] ||
+    [ ! -e "$sysroot/usr/lib/aarch64-linux-gnu/libpciaccess.a" ]; then
+    echo "install-cross-deps: unpacking libfdt-dev, libpciaccess-dev, zlib1g-dev (arm64) into $sysroot" >&2
     tmp=$(mktemp -d)
+    chmod 0755 "$tmp"
+    chown _apt "$tmp" 2>/dev/null || true
     trap 'rm -rf "$tmp"' EXIT
-    (cd "$tmp" && apt-get download -qq libfdt-dev:arm64 libfdt1:arm64)
+    (cd "$tmp" && apt-get download -qq libfdt-dev:arm64 libfdt1:arm64 libpciaccess-dev:arm64 \
+        libpciaccess0:arm64 zlib1g-dev:arm64 zlib1g:arm64)
     mkdir -p "$sysroot"
     for deb in "$tmp"/*.deb; do
         dpkg-deb -x "$deb" "$sysroot"

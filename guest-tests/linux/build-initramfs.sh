@@ -60,7 +60,12 @@ if [ "$net" = 1 ]; then
     modules+=(virtio_pci virtio_mmio virtio_net)
 fi
 if [ "$shmem" = 1 ]; then
-    CC=$guest_cc "$here/shmem/build.sh" "$stage/usr/bin/gshm"
+    if [ "$arch" = arm64 ]; then
+        CC=$guest_cc GSHM_SYSROOT=$("$here/../../scripts/install-cross-deps.sh") \
+            "$here/shmem/build.sh" "$stage/usr/bin/gshm"
+    else
+        "$here/shmem/build.sh" "$stage/usr/bin/gshm"
+    fi
     modules+=(uio uio_pci_generic)
 fi
 if [ ${#modules[@]} -gt 0 ]; then

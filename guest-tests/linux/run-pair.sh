@@ -14,6 +14,7 @@
 #                 guest's check of its MMIO NIC's interrupt line (init's net-dual)
 #   dual-pci      (only with NET_ONLY) `dual` with all four NICs on PCI: the figures' baseline
 #   pair-mmio     (only with NET_ONLY) as `pair`, but alpha's NIC is virtio-mmio and beta's PCI
+#   pair-mmio2    (only with NET_ONLY) as `pair`, both NICs on virtio-mmio
 #   host          alpha alone, its peer the host peer `vdevkit net-peer` here (vp0, 10.0.9.1;
 #                 alpha 10.0.9.2): pings both ways, iperf3 both ways with offloads on and
 #                 off (host peer restarted with offload=off), the host peer SIGKILLed and
@@ -33,6 +34,11 @@
 # loglevel=5, warnings and worse only: each console byte is a VM exit, slow when nested; a
 # failing guest prints its virtio/PCI dmesg);
 # NET_NO_NIC=1 boots the guests without the NIC (a harness check: they fail at no-eth0).
+# NET_ARCH=arm64: arm64 guests (run-arm64-tests.sh): RAM at 0x40000000, the Image, the UART
+# and virtio-mmio at QEMU virt's places on the GIC, NET_VCPUS vCPUs each (default 1), and
+#   dual-same     as `dual`, but the links join like to like: alpha's PCI `curly` with beta's
+#                 PCI `shemp`, alpha's MMIO `larry` with beta's MMIO `moe` (the DT's
+#                 virtio,mmio node and the ECAM host's MSI-X through the ITS)
 cd "${VDEVKIT_PAYLOAD:-.}" || exit 1
 export LD_LIBRARY_PATH=$PWD VDEVKIT_MODULE_PATH=$PWD/modules
 rt=$(mktemp -d /tmp/vdevkit-rt.XXXXXX)
@@ -47,20 +53,37 @@ ncpu=$(nproc)
 IP=$PWD/tools/ip # iproute2 (busybox ip has neither netns nor tuntap): tap and world
 pass=0
 fail=0
+# What differs between the guests' architectures: the lines of every configuration, the
+# MMIO NIC's place, the interrupt chips /proc/interrupts names.
+vcpus=${NET_VCPUS:-1}
+if [ "${NET_ARCH:-amd64}" = arm64 ]; then
+    ram_line="ram 0x40000000,256M" kernel=Image uart="vdev ser8250 loc mem:0x9000000 intr gic:1"
+    mmio_place="loc 0x0a000000 intr gic:16"
+    intx_chip=GICv3 msi_chip=ITS-MSI
+else
+    ram_line="ram 256M" kernel=bzImage uart="vdev ser8250"
+    mmio_place="loc 0xd0000000 intr ioapic:10"
+    intx_chip=IO-APIC msi_chip=PCI-MSI
+fi
+# cpu_lines CPU: NET_VCPUS vCPUs, each pinned to CPU (the VMM's own CPU)
+cpu_lines() {
+    i=0
+    while [ $i -lt "$vcpus" ]; do echo "cpu runmask $1"; i=$((i + 1)); done
+}
 echo "net: runtime dir $rt, $ncpu CPUs, iperf3 ${secs}s per direction (host: ${host_secs}s)"
 
 # conf SYSTEM CPU NIC PEER_SYSTEM PEER_NIC MAC IP PEER_IP MTU SCENARIO ROLE EXTRA_CMDLINE [NIC_PLACE]
 conf() {
     {
         echo "system $1"
-        echo "ram 256M"
-        echo "cpu runmask $2"
-        echo "load bzImage"
+        echo "$ram_line"
+        cpu_lines "$2"
+        echo "load $kernel"
         echo "initrd load initrd-net.img"
         echo "cmdline \"console=ttyS0 panic=-1 $quiet vdevkit.scenario=${10} vdevkit.role=${11}" \
             "vdevkit.ip=$7/24 vdevkit.peer=$8 vdevkit.mac=$6 vdevkit.mtu=$9 vdevkit.secs=$secs" \
             "${12}\""
-        echo "vdev ser8250"
+        echo "$uart"
         [ "${NET_NO_NIC:-0}" = 1 ] || echo "vdev virtio-net name $3 peer $rt/$4/$5 mac $6 mtu $9${13:+ ${13}}"
     } > "$1.conf"
 }
@@ -152,14 +175,14 @@ wait_pair() {
     done
 }
 
-# pair NAME EXTRA_CMDLINE EXPECT_IRQ MTU KILL_BETA(yes|no) [ALPHA_NIC_PLACE]
+# pair NAME EXTRA_CMDLINE EXPECT_IRQ MTU KILL_BETA(yes|no) [ALPHA_NIC_PLACE [BETA_NIC_PLACE]]
 pair() {
     name=$1
     case " ${NET_ONLY:-$default_scenarios} " in *" $name "*) ;; *) return 0 ;; esac
     after=
     [ "$5" = yes ] && after=vdevkit.after=wait
     conf alpha 0 curly beta moe 52:54:00:00:00:01 10.0.0.1 10.0.0.2 "$4" net server "$2" "${6:-}"
-    conf beta 1 moe alpha curly 52:54:00:00:00:02 10.0.0.2 10.0.0.1 "$4" net client "$2 $after"
+    conf beta 1 moe alpha curly 52:54:00:00:00:02 10.0.0.2 10.0.0.1 "$4" net client "$2 $after" "${7:-}"
     t0=$(date +%s)
     start alpha 0
     start beta 1
@@ -215,31 +238,40 @@ linkdown() {
 dual_conf() {
     {
         echo "system $1"
-        echo "ram 256M"
-        echo "cpu runmask $2"
-        echo "load bzImage"
+        echo "$ram_line"
+        cpu_lines "$2"
+        echo "load $kernel"
         echo "initrd load initrd-net.img"
         echo "cmdline \"console=ttyS0 panic=-1 $quiet vdevkit.scenario=net-dual vdevkit.role=$3" \
             "vdevkit.mac=$4 vdevkit.ip=$5/24 vdevkit.peer=$6" \
             "vdevkit.mac2=$7 vdevkit.ip2=$8/24 vdevkit.peer2=$9 vdevkit.mtu=1500 vdevkit.secs=$secs" \
             "$allpci\""
-        echo "vdev ser8250"
+        echo "$uart"
     } > "$1.conf"
 }
 
-# dual [dual-pci]: both guests with a PCI and an MMIO NIC, each link joining a PCI NIC to an
-# MMIO NIC; dual-pci: the same with all four NICs on PCI (a baseline for the figures).
+# dual [dual-pci|dual-same]: both guests with a PCI and an MMIO NIC, each link joining a PCI
+# NIC to an MMIO NIC; dual-pci: the same with all four NICs on PCI (a baseline for the
+# figures); dual-same: PCI to PCI and MMIO to MMIO.
 dual() {
     name=${1:-dual}
     case " ${NET_ONLY:-$default_scenarios} " in *" $name "*) ;; *) return 0 ;; esac
-    mmio="loc 0xd0000000 intr ioapic:10" allpci=
+    mmio=$mmio_place allpci=
     [ "$name" = dual-pci ] && mmio= allpci="vdevkit.allpci=1"
     dual_conf alpha 0 server 52:54:00:00:00:01 10.0.0.1 10.0.0.2 52:54:00:00:01:01 10.0.1.1 10.0.1.2
-    echo "vdev virtio-net name curly peer $rt/beta/moe mac 52:54:00:00:00:01" >> alpha.conf
-    echo "vdev virtio-net $mmio name larry peer $rt/beta/shemp mac 52:54:00:00:01:01" >> alpha.conf
-    dual_conf beta 1 client 52:54:00:00:00:02 10.0.0.2 10.0.0.1 52:54:00:00:01:02 10.0.1.2 10.0.1.1
-    echo "vdev virtio-net $mmio name moe peer $rt/alpha/curly mac 52:54:00:00:00:02" >> beta.conf
-    echo "vdev virtio-net name shemp peer $rt/alpha/larry mac 52:54:00:00:01:02" >> beta.conf
+    if [ "$name" = dual-same ]; then # curly (PCI) - shemp (PCI), larry (MMIO) - moe (MMIO)
+        echo "vdev virtio-net name curly peer $rt/beta/shemp mac 52:54:00:00:00:01" >> alpha.conf
+        echo "vdev virtio-net $mmio name larry peer $rt/beta/moe mac 52:54:00:00:01:01" >> alpha.conf
+        dual_conf beta 1 client 52:54:00:00:00:02 10.0.0.2 10.0.0.1 52:54:00:00:01:02 10.0.1.2 10.0.1.1
+        echo "vdev virtio-net name shemp peer $rt/alpha/curly mac 52:54:00:00:00:02" >> beta.conf
+        echo "vdev virtio-net $mmio name moe peer $rt/alpha/larry mac 52:54:00:00:01:02" >> beta.conf
+    else
+        echo "vdev virtio-net name curly peer $rt/beta/moe mac 52:54:00:00:00:01" >> alpha.conf
+        echo "vdev virtio-net $mmio name larry peer $rt/beta/shemp mac 52:54:00:00:01:01" >> alpha.conf
+        dual_conf beta 1 client 52:54:00:00:00:02 10.0.0.2 10.0.0.1 52:54:00:00:01:02 10.0.1.2 10.0.1.1
+        echo "vdev virtio-net $mmio name moe peer $rt/alpha/curly mac 52:54:00:00:00:02" >> beta.conf
+        echo "vdev virtio-net name shemp peer $rt/alpha/larry mac 52:54:00:00:01:02" >> beta.conf
+    fi
     t0=$(date +%s)
     start alpha 0
     start beta 1
@@ -251,11 +283,11 @@ dual() {
     grep -aq 'VDEVKIT-RESULT net-dual ok role=server' alpha.log || why="$why alpha-no-result($(grep -a 'VDEVKIT-RESULT' alpha.log | tr -d '\r' | head -1))"
     [ "$st_alpha" = 0 ] || why="$why alpha-status=$st_alpha"
     [ "$st_beta" = 0 ] || why="$why beta-status=$st_beta"
-    # Each guest: the MMIO NIC on the IO-APIC, the PCI one on MSI-X.
+    # Each guest: the MMIO NIC on the interrupt controller's line, the PCI one on MSI-X.
     for g in alpha beta; do
         [ -n "$allpci" ] ||
-            grep -aq 'VDEVKIT-GUEST nic .* bus=mmio irq=IO-APIC,' $g.log || why="$why $g-mmio-nic-not-on-IO-APIC"
-        grep -aq 'VDEVKIT-GUEST nic .* bus=pci irq=PCI-MSI' $g.log || why="$why $g-pci-nic-not-on-MSI"
+            grep -aq "VDEVKIT-GUEST nic .* bus=mmio irq=$intx_chip," $g.log || why="$why $g-mmio-nic-not-on-$intx_chip"
+        grep -aq "VDEVKIT-GUEST nic .* bus=pci irq=$msi_chip" $g.log || why="$why $g-pci-nic-not-on-$msi_chip"
     done
     stat_ok curly || why="$why no-nonzero-counters-for-curly"
     f1=$frames
@@ -611,10 +643,12 @@ world_scenario() {
 }
 
 pair pair "" MSI 1500 no
-pair pair-nomsi "pci=nomsi" IO-APIC 4000 yes
+pair pair-nomsi "pci=nomsi" "$intx_chip" 4000 yes
 dual
 dual dual-pci
-pair pair-mmio "" IO-APIC 1500 no "loc 0xd0000000 intr ioapic:10"
+dual dual-same
+pair pair-mmio "" "$intx_chip" 1500 no "$mmio_place"
+pair pair-mmio2 "" "$intx_chip" 1500 no "$mmio_place" "$mmio_place"
 linkdown
 host_scenario
 tap_scenario

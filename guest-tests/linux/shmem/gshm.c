@@ -269,7 +269,8 @@ int gshm_use_uio(struct gshm_dev *d, char *err, size_t errlen)
 uint64_t gshm_find_mmio_factory(void)
 {
     /* The kernel names the platform device after the ACPI one ("PRP0001:00"); its modalias
-     * carries the compatible string, /proc/iomem its memory resource. */
+     * carries the compatible string (ACPI's PRP0001 and a device tree's node alike),
+     * /proc/iomem its memory resource. */
     const char *base = "/sys/bus/platform/devices";
     DIR *dir = opendir(base);
     if (!dir)
@@ -303,6 +304,15 @@ uint64_t gshm_find_mmio_factory(void)
         }
     }
     fclose(f);
+    /* From a device tree the device is "<first reg, hex>.<node name>" ("d1000000.guest_shm"),
+     * and /proc/iomem names its resources after the node: the first reg is the factory. */
+    char *dot = strchr(want, '.');
+    if (!addr && dot && dot != want) {
+        char *end;
+        uint64_t a = strtoull(want, &end, 16);
+        if (end == dot)
+            addr = a;
+    }
     return addr;
 }
 

@@ -13,6 +13,9 @@
 # Scenarios: pci (the device on PCI: BAR0 factory, BAR2 window, INTx) and mmio (`loc
 # 0xd1000000 intr ioapic:11`; the guests poll). SHM_ONLY="pci" picks; SHM_PAGES (16384)
 # the region's data pages; SHM_GUEST_QUIET=0 keeps the guests' boot messages.
+# SHM_ARCH=arm64: arm64 guests (run-arm64-tests.sh): RAM at 0x40000000, the Image, the UART
+# on the GIC, the MMIO device at `loc 0x0c000000 intr gic:64` found through the device tree's
+# qvm,guest_shm node; SHM_VCPUS vCPUs each (default 1).
 # Prints "shmem: NAME: PASS|FAIL ..." per scenario, the figures, and "N passed, M failed".
 cd "${VDEVKIT_PAYLOAD:-.}" || exit 1
 export LD_LIBRARY_PATH=$PWD VDEVKIT_MODULE_PATH=$PWD/modules
@@ -26,19 +29,28 @@ pair_timeout=${SHM_PAIR_TIMEOUT:-300}
 ncpu=$(nproc)
 pass=0
 fail=0
+vcpus=${SHM_VCPUS:-1}
+if [ "${SHM_ARCH:-amd64}" = arm64 ]; then
+    ram_line="ram 0x40000000,256M" kernel=Image uart="vdev ser8250 loc mem:0x9000000 intr gic:1"
+    mmio_factory=0xc000000 mmio_place="loc 0x0c000000 intr gic:64"
+else
+    ram_line="ram 256M" kernel=bzImage uart="vdev ser8250"
+    mmio_factory=0xd1000000 mmio_place="loc 0xd1000000 intr ioapic:11"
+fi
 echo "shmem: runtime dir $rt, $ncpu CPUs, region test0 of $pages pages ($mib MiB)"
 
 # conf SYSTEM CPU ROLE SHM_ARG DEVICE_PLACE
 conf() {
     {
         echo "system $1"
-        echo "ram 256M"
-        echo "cpu runmask $2"
-        echo "load bzImage"
+        echo "$ram_line"
+        i=0
+        while [ $i -lt "$vcpus" ]; do echo "cpu runmask $2"; i=$((i + 1)); done
+        echo "load $kernel"
         echo "initrd load initrd-shmem.img"
         echo "cmdline \"console=ttyS0 panic=-1 $quiet vdevkit.scenario=shmem vdevkit.role=$3" \
             "vdevkit.shm=$4 vdevkit.shmname=test0 vdevkit.pages=$pages vdevkit.denied=secret\""
-        echo "vdev ser8250"
+        echo "$uart"
         echo "vdev shmem${5:+ $5} allow test* create test0,${mib}M"
     } > "$1.conf"
 }
@@ -139,8 +151,10 @@ pair() {
         *) why="$why woken-by($(field "$wait_a" by),$(field "$detach" by);expected-$4)" ;;
     esac
     if [ "$name" = mmio ]; then
+        # the guest found the device through the firmware's description (ACPI or the DT)
         acpi=$(grep -a 'VDEVKIT-GUEST shm-acpi-factory' alpha.log | tr -d '\r' | head -1)
         echo "shmem: $name: $acpi"
+        case "$acpi" in *"factory=$2 expected=$2") ;; *) why="$why guest-did-not-find-the-factory-node" ;; esac
     fi
     if [ -z "$why" ]; then
         pass=$((pass + 1))
@@ -172,7 +186,7 @@ pair() {
 }
 
 pair pci pci "" interrupt
-pair mmio 0xd1000000 "loc 0xd1000000 intr ioapic:11" poll
+pair mmio "$mmio_factory" "$mmio_place" poll
 rm -rf "$rt"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,70 @@
+#!/bin/sh
+# Runs inside the arm64 outer machine (run-arm64-tests.sh): the ARM tier-3 scenarios.
+#   boot      a 2-vCPU guest to init and PSCI SYSTEM_OFF (status 0); one that resets
+#             (PSCI SYSTEM_RESET, status 3); the guest found its UART through the DT
+#   net       run-pair.sh's dual-same (2 vCPUs each: virtio-net on MMIO, found through the
+#             DT's virtio,mmio node, peer-linked to MMIO; virtio-net on PCI behind the ECAM
+#             host, MSI-X through the ITS, to PCI; ping and iperf3 both ways on each link; the
+#             MMIO line's GIC interrupt counts) and linkdown (beta SIGKILLed: carrier 0)
+#   shmem     run-shmem-pair.sh's pci and mmio (the DT's qvm,guest_shm node)
+# ARM64_ONLY="boot net shmem" picks groups (default all).
+cd "${VDEVKIT_PAYLOAD:-.}" || exit 1
+export LD_LIBRARY_PATH=$PWD VDEVKIT_MODULE_PATH=$PWD/modules
+only=${ARM64_ONLY:-boot net shmem}
+pass=0
+fail=0
+want() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# boot NAME SCENARIO EXPECTED_STATUS MUST_PRINT
+boot() {
+    {
+        echo "system $1"
+        echo "ram 0x40000000,256M"
+        echo "cpu runmask 0"
+        echo "cpu runmask 1"
+        echo "load Image"
+        echo "initrd load initrd.img"
+        echo "cmdline \"console=ttyS0 panic=-1 vdevkit.scenario=$2\""
+        echo "vdev ser8250 loc mem:0x9000000 intr gic:1"
+    } > "$1.conf"
+    start=$(date +%s)
+    rc=0
+    timeout -k 5 150 ./vdevkit run @"$1.conf" > "$1.log" 2>&1 || rc=$?
+    secs=$(($(date +%s) - start))
+    init_at=$(grep -a 'VDEVKIT-GUEST scenario=' "$1.log" | tr -d '\r' | sed -n 's/.* uptime=\([0-9.]*\).*/\1/p' | head -n 1)
+    if [ "$rc" -eq "$3" ] && grep -aq "$4" "$1.log" && grep -aq 'ttyS0 at MMIO 0x9000000' "$1.log"; then
+        pass=$((pass + 1))
+        echo "arm64: $1: PASS (status $rc, ${secs}s, init at ${init_at}s guest uptime) $(grep -a -m1 'VDEVKIT-RESULT' "$1.log" | tr -d '\r')"
+    else
+        fail=$((fail + 1))
+        echo "arm64: $1: FAIL (status $rc, expected $3 and '$4' and the UART from the DT, ${secs}s); console tail:"
+        tail -n 40 "$1.log" | tr -d '\r' | sed 's/^/    /'
+    fi
+}
+
+# group NAME SCRIPT ENV...: a pair script's own verdict lines, counted
+group() {
+    name=$1 script=$2
+    shift 2
+    out=$(env "$@" sh "./$script" 2>&1)
+    rc=$?
+    printf '%s\n' "$out"
+    p=$(printf '%s\n' "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' | tail -n 1)
+    if [ -n "$p" ]; then
+        pass=$((pass + ${p% *}))
+        fail=$((fail + ${p#* }))
+    fi
+    if [ "$rc" -ne 0 ] && { [ -z "$p" ] || [ "${p#* }" = 0 ]; }; then
+        fail=$((fail + 1))
+        echo "arm64: $name: FAIL ($script ended with status $rc)"
+    fi
+}
+
+if want boot; then
+    boot boot-2cpu boot 0 "VDEVKIT-RESULT boot ok cpus=2"
+    boot reset reboot 3 "VDEVKIT-RESULT reboot ok"
+fi
+want net && group net run-pair.sh NET_ARCH=arm64 NET_VCPUS=2 NET_ONLY="dual-same linkdown"
+want shmem && group shmem run-shmem-pair.sh SHM_ARCH=arm64 SHM_VCPUS=2
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
