@@ -6,7 +6,17 @@ n=${1:-5}
 cmdline="console=ttyS0 quiet panic=-1 vdevkit.scenario=bench"
 # Both VMMs pinned to outer CPU 0: an unpinned vCPU can hang the nested outer machine
 # (guest-tests/harness), and it keeps the comparison fair.
-cat > bench.conf <<CONF
+if [ "${BENCH_ARCH:-amd64}" = arm64 ]; then
+    cat > bench.conf <<CONF
+ram 0x40000000,256M
+cpu runmask 0
+load Image
+initrd load initrd.img
+cmdline "$cmdline"
+vdev ser8250 loc mem:0x9000000 intr gic:1
+CONF
+else
+    cat > bench.conf <<CONF
 ram 256M
 cpu runmask 0
 load bzImage
@@ -14,6 +24,22 @@ initrd load initrd.img
 cmdline "$cmdline"
 vdev ser8250
 CONF
+fi
+
+# (exec: the measured pid must be the VMM, not the subshell running this function)
+qemu() {
+    if [ "${BENCH_ARCH:-amd64}" = arm64 ]; then
+        exec taskset -c 0 ./qemu-system-aarch64 -M virt,gic-version=3,memory-backend=mem -accel kvm \
+            -cpu host -smp 1 -m 256M -object memory-backend-memfd,id=mem,size=256M \
+            -nodefaults -no-user-config -display none -serial stdio -no-reboot \
+            -kernel Image -initrd initrd.img -append "$(echo "$cmdline" | sed 's/ttyS0/ttyAMA0/')"
+    else
+        exec taskset -c 0 ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,memory-backend=mem -accel kvm \
+            -cpu host -smp 1 -m 256M -object memory-backend-memfd,id=mem,size=256M \
+            -nodefaults -no-user-config -display none -serial stdio -no-reboot \
+            -kernel bzImage -initrd initrd.img -append "$cmdline"
+    fi
+}
 
 now_ms() { read -r up _ < /proc/uptime; echo "$up" | awk '{ printf "%d", $1 * 1000 }'; }
 
@@ -48,10 +74,7 @@ i=0
 while [ $i -lt "$n" ]; do
     echo "run $((i + 1)) of $n" >&2
     measure taskset -c 0 ./vdevkit run @bench.conf >> vdevkit.txt
-    measure taskset -c 0 ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,memory-backend=mem -accel kvm \
-        -cpu host -smp 1 -m 256M -object memory-backend-memfd,id=mem,size=256M \
-        -nodefaults -no-user-config -display none -serial stdio -no-reboot \
-        -kernel bzImage -initrd initrd.img -append "$cmdline" >> qemu.txt
+    measure qemu >> qemu.txt
     i=$((i + 1))
 done
 echo "runs (wall ms to init's result line, guest uptime s, VMM RSS KiB):"

@@ -40,7 +40,8 @@
 # VDEVKIT_OUTER_LOG (keep the outer console log at this path), VDEVKIT_OUTER_WEDGED (a
 # soft lockup this many seconds long ends the attempt as a wedge; default 60),
 # VDEVKIT_OUTER_KERNEL=vmlinux|vmlinuz (default vmlinux: PVH boot of the
-# uncompressed kernel, ~3 s faster), VDEVKIT_CACHE (download cache).
+# uncompressed kernel, ~3 s faster), VDEVKIT_CACHE (download cache), VDEVKIT_EXTRA_ROOTS
+# (arm64: more unpacked userlands, ':'-separated, where the payload's programs find libraries).
 # The payload lives in the outer machine's RAM (initramfs): size --mem to match.
 set -euo pipefail
 
@@ -140,7 +141,8 @@ if [ -n "$payload" ]; then
     mapfile -d '' elves < <(find "$stage/payload" -type f -print0)
     if [ ${#elves[@]} -gt 0 ]; then
         if [ "$arch" = arm64 ]; then
-            vdk_stage_elf_deps_cross "$stage" "$VDEVKIT_USERLAND_ROOT" "${elves[@]}"
+            vdk_stage_elf_deps_cross "$stage" \
+                "$VDEVKIT_USERLAND_ROOT${VDEVKIT_EXTRA_ROOTS:+:$VDEVKIT_EXTRA_ROOTS}" "${elves[@]}"
         else
             vdk_stage_elf_deps "$stage" "${elves[@]}"
         fi

@@ -164,7 +164,8 @@ vdk_stage_elf_deps() {
 # vdk_stage_elf_deps for ELF files of another architecture (ldd cannot run them): each
 # DT_NEEDED library is looked up, as the dynamic loader would, in the file's RUNPATH
 # ($ORIGIN expanded on the host) and then in ROOT's {usr/,}lib/<triplet> (an unpacked
-# Debian userland, e.g. fetch.sh's VDEVKIT_USERLAND_ROOT). Libraries from ROOT go to the same
+# Debian userland, e.g. fetch.sh's VDEVKIT_USERLAND_ROOT; ROOT may be several, ':'-separated,
+# searched in order; the first has the dynamic loader). Libraries from ROOT go to the same
 # path in STAGE, RUNPATH ones to their host path unless they are in STAGE already; the
 # program interpreter too; the libraries' own needs likewise.
 vdk_stage_elf_deps_cross() {
@@ -179,9 +180,9 @@ vdk_stage_elf_deps_cross() {
         vdk_is_elf "$f" || continue
         interp=$(readelf -lW "$f" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
         if [ -n "$interp" ] && [ ! -e "$stage$interp" ]; then
-            [ -e "$root$interp" ] || vdk_die "$f: its interpreter $interp is not in $root"
+            [ -e "${root%%:*}$interp" ] || vdk_die "$f: its interpreter $interp is not in ${root%%:*}"
             mkdir -p "$stage$(dirname "$interp")"
-            cp -L "$root$interp" "$stage$interp"
+            cp -L "${root%%:*}$interp" "$stage$interp"
         fi
         dyn=$(readelf -dW "$f" 2>/dev/null) || continue
         dirs=$(sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p; s/.*(RPATH).*\[\(.*\)\]/\1/p' <<<"$dyn" |
@@ -202,13 +203,20 @@ vdk_stage_elf_deps_cross() {
                 queue+=("$stage$found")
                 continue
             fi
-            for rel in lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu; do
-                if [ -e "$root/$rel/$need" ]; then found=/usr/$rel; found=${found/\/usr\/usr/\/usr}; break; fi
+            local r src=
+            for r in ${root//:/ }; do
+                for rel in lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu; do
+                    if [ -e "$r/$rel/$need" ]; then
+                        src=$r/$rel/$need found=/usr/$rel
+                        found=${found/\/usr\/usr/\/usr}
+                        break 2
+                    fi
+                done
             done
             [ -n "$found" ] || vdk_die "$f needs $need, which is neither in its RUNPATH nor in $root"
             if [ ! -e "$stage$found/$need" ]; then
                 mkdir -p "$stage$found"
-                cp -L "$root/$rel/$need" "$stage$found/$need"
+                cp -L "$src" "$stage$found/$need"
             fi
             queue+=("$stage$found/$need")
         done < <(sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' <<<"$dyn")
