@@ -2,6 +2,7 @@
  * here (arm64_kvm.c, arm64_vcpu.c and arm64_run.c are the aarch64-only parts). */
 #include "arm64_platform.h"
 
+#include <libfdt.h>
 #include <stdio.h>
 #include <string.h>
 #include <vdev/config.h>
@@ -9,6 +10,7 @@
 #include <vdev/module.h>
 #include <vdev/pci.h>
 
+#include "arm64_power.h"
 #include "platform.h"
 
 static const struct arm64_region map[] = {
@@ -16,6 +18,7 @@ static const struct arm64_region map[] = {
     {"gic its", ARM64_GITS_BASE, ARM64_GITS_SIZE},
     {"gic redistributors", ARM64_GICR_BASE, ARM64_GICR_WINDOW},
     {"uart (a configuration's ser8250)", ARM64_UART_BASE, 0x1000},
+    {"pl061 gpio: the power button", ARM64_GPIO_BASE, ARM64_GPIO_SIZE},
     {"virtio-mmio slots", ARM64_VIRTIO_MMIO_BASE, ARM64_VIRTIO_MMIO_SIZE},
     {"pci mmio32 window", ARM64_PCI_MMIO32_BASE, ARM64_PCI_MMIO32_SIZE},
     {"pci i/o window", ARM64_PCI_IO_CPU_BASE, ARM64_PCI_IO_SIZE},
@@ -72,7 +75,8 @@ int arm64_platform_describe(struct vdev_machine *m, struct vdev_err *err)
         vdev_machine_reserve(m, VDEV_SPACE_MEM, ARM64_GICR_BASE, ARM64_GICR_WINDOW,
                              "gic redistributors (platform)", err) ||
         vdev_machine_reserve(m, VDEV_SPACE_MEM, ARM64_PCI_IO_CPU_BASE, ARM64_PCI_IO_SIZE,
-                             "pci i/o window (platform)", err))
+                             "pci i/o window (platform)", err) ||
+        arm64_power_add(m, err))
         return -1;
     return add_pci(m, err);
 }
@@ -136,7 +140,15 @@ int arm64_gen_fdt(struct vdev_machine *m, unsigned ncpus, bool has_initrd, uint6
         .no_port_io = true,
         .stdout_device = first_uart(m),
     };
-    return vdev_machine_gen_fdt_ext(m, &p, &x, buf, size, err);
+    if (vdev_machine_gen_fdt_ext(m, &p, &x, buf, size, err))
+        return -1;
+    /* the platform's own nodes: the power button (the tree comes packed: reopen it) */
+    int rc = fdt_open_into(buf, buf, (int)size);
+    if (!rc)
+        rc = arm64_power_gen_fdt(buf);
+    if (!rc)
+        rc = fdt_pack(buf);
+    return rc ? vdev_err_set(err, "power button nodes: %s", fdt_strerror(rc)) : 0;
 }
 
 /* ---- the platform as the command line sees it (vmm/platform.h) ---- */
