@@ -92,7 +92,8 @@ static int check_bus_windows(struct vdev *d, uint64_t len, struct vdev_err *err)
         if (ranges_meet(d->loc.addr, len, w[i].base, w[i].size))
             return vdev_err_atc(err, VDEV_E_BUSY, d->loc_pos,
                                 "vdev %s: option 'loc': %s 0x%llx-0x%llx overlaps %s "
-                                "0x%llx-0x%llx",
+                                "0x%llx-0x%llx (hint: the window is kept for BARs; give a "
+                                "'loc' outside it)",
                                 d->type->name, d->label, (unsigned long long)d->loc.addr,
                                 (unsigned long long)(d->loc.addr + len - 1), w[i].what,
                                 (unsigned long long)w[i].base,

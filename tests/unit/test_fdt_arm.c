@@ -1,8 +1,8 @@
 /* The device tree an arm64 guest boots with (vdev_machine_gen_fdt_ext): a machine with a
  * GICv3 and ITS, four vCPUs, RAM at 0x40000000, a PCI host, virtio-net on MMIO and on PCI,
- * a UART and shmem on MMIO. Each node read back with libfdt (properties, phandles,
- * interrupt specifiers, the PCI host's ranges, interrupt-map for every slot and pin,
- * msi-map), then fdt_check_full, dtc's checks and fdtdump on the blob. */
+ * UARTs (ser8250, pl011 with its fixed clock) and shmem on MMIO. Each node read back with libfdt
+ * (properties, phandles, interrupt specifiers, the PCI host's ranges, interrupt-map for every slot
+ * and pin, msi-map), then fdt_check_full, dtc's checks and fdtdump on the blob. */
 #include <check.h>
 #include <libfdt.h>
 #include <stdio.h>
@@ -31,7 +31,8 @@
     "vdev ser8250 loc mem:0x9000000 intr gic:1 "                                                   \
     "vdev virtio-net loc 0xa000000 intr gic:16 "                                                   \
     "vdev virtio-net loc pci:0:2 "                                                                 \
-    "vdev shmem loc 0xa100000 intr gic:17"
+    "vdev shmem loc 0xa100000 intr gic:17 "                                                        \
+    "vdev pl011 loc 0x9010000 intr gic:2"
 
 static struct fake_embedder fe;
 static uint8_t buf[BUF_SIZE];
@@ -331,6 +332,76 @@ START_TEST(device_nodes)
 }
 END_TEST
 
+/* A clocks phandle leads to the fixed clock: 24 MHz, no clock cells. */
+static int fixed_clock(int uart, int idx)
+{
+    const fdt32_t *clocks = prop(uart, "clocks", 2);
+    int clk = fdt_node_offset_by_phandle(buf, cell(clocks, idx));
+    ck_assert_int_ge(clk, 0);
+    ck_assert_str_eq(str(clk, "compatible"), "fixed-clock");
+    ck_assert_uint_eq(u32(clk, "#clock-cells"), 0);
+    ck_assert_uint_eq(u32(clk, "clock-frequency"), 24000000);
+    ck_assert_str_eq(str(clk, "clock-output-names"), "clk24mhz");
+    return clk;
+}
+
+/* PL011s as Linux's amba-pl011 binds them: "arm,pl011" and "arm,primecell", reg, a level
+ * SPI, clocks uartclk and apb_pclk at one fixed clock that every PL011 shares; the first
+ * UART (a PL011 here) is stdout-path. */
+START_TEST(pl011_nodes_and_clock)
+{
+    machine("ram 0x40000000,64M vdev pl011 loc 0x9000000 intr gic:1 "
+            "vdev ser8250 loc mem:0x9001000 intr gic:2 "
+            "vdev pl011 loc 0x9002000 intr gic:7",
+            true);
+    struct vdev_fdt_platform p = arm_platform();
+    struct vdev_fdt_platform_ext x = arm_ext();
+    generate(&p, &x);
+    ck_assert_str_eq(str(node("/chosen"), "stdout-path"), "/pl011@9000000");
+    int u = node("/pl011@9000000");
+    int len;
+    const char *compat = fdt_getprop(buf, u, "compatible", &len);
+    ck_assert_int_eq(len, (int)sizeof("arm,pl011\0arm,primecell"));
+    ck_assert_mem_eq(compat, "arm,pl011\0arm,primecell", sizeof("arm,pl011\0arm,primecell"));
+    ck_assert_int_eq(fdt_node_check_compatible(buf, u, "arm,primecell"), 0);
+    const fdt32_t *reg = prop(u, "reg", 4);
+    ck_assert_uint_eq(u64_at(reg, 0), 0x9000000);
+    ck_assert_uint_eq(u64_at(reg, 2), 0x1000);
+    spi_level(u, 1);
+    const char *names = fdt_getprop(buf, u, "clock-names", &len);
+    ck_assert_int_eq(len, (int)sizeof("uartclk\0apb_pclk"));
+    ck_assert_mem_eq(names, "uartclk\0apb_pclk", sizeof("uartclk\0apb_pclk"));
+    int clk = fixed_clock(u, 0);
+    ck_assert_int_eq(fixed_clock(u, 1), clk);
+    int u2 = node("/pl011@9002000");
+    spi_level(u2, 7);
+    ck_assert_int_eq(fixed_clock(u2, 0), clk);
+    ck_assert_int_eq(fixed_clock(u2, 1), clk);
+    /* one clock, at the root, with a phandle of its own */
+    ck_assert_int_eq(fdt_parent_offset(buf, clk), 0);
+    int n = 0, c;
+    fdt_for_each_subnode(c, buf, 0)
+    {
+        n += fdt_node_check_compatible(buf, c, "fixed-clock") == 0;
+    }
+    ck_assert_int_eq(n, 1);
+    uint32_t ph = fdt_get_phandle(buf, clk);
+    ck_assert_uint_ne(ph, fdt_get_phandle(buf, node("/intc@8000000")));
+    ck_assert_uint_ne(ph, fdt_get_phandle(buf, node("/intc@8000000/its@8080000")));
+    node("/serial@9001000");
+
+    /* The ser8250 first: it is the console, and the PL011 still gets its clock. */
+    teardown();
+    machine("ram 0x40000000,64M vdev ser8250 loc mem:0x9001000 intr gic:2 "
+            "vdev pl011 loc 0x9000000 intr gic:1",
+            false);
+    x = arm_ext();
+    generate(&p, &x);
+    ck_assert_str_eq(str(node("/chosen"), "stdout-path"), "/serial@9001000");
+    fixed_clock(node("/pl011@9000000"), 0);
+}
+END_TEST
+
 /* The PCI host: pci-host-ecam-generic with reg, bus-range, ranges, INTx, MSI. */
 START_TEST(pci_host)
 {
@@ -555,6 +626,8 @@ START_TEST(dtc_and_fdtdump_accept_it)
     ck_assert_ptr_nonnull(strstr(out, "compatible = \"pci-host-ecam-generic\";"));
     ck_assert_ptr_nonnull(strstr(out, "msi-map = <0x00 0x"));
     ck_assert_ptr_nonnull(strstr(out, "enable-method = \"psci\";"));
+    ck_assert_ptr_nonnull(strstr(out, "compatible = \"arm,pl011\\0arm,primecell\";"));
+    ck_assert_ptr_nonnull(strstr(out, "compatible = \"fixed-clock\";"));
     free(out);
     snprintf(cmd, sizeof(cmd), "fdtdump %s 2>&1", path);
     ck_assert_int_eq(run(cmd, &out), 0);
@@ -574,6 +647,7 @@ static Suite *suite(void)
     tcase_add_test(tc, cpu_mpidrs);
     tcase_add_test(tc, gic_and_its);
     tcase_add_test(tc, device_nodes);
+    tcase_add_test(tc, pl011_nodes_and_clock);
     tcase_add_test(tc, pci_host);
     tcase_add_test(tc, pci_interrupt_map);
     tcase_add_test(tc, without_extension);

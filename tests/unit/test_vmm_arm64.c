@@ -383,6 +383,33 @@ START_TEST(device_tree_of_the_platform)
 }
 END_TEST
 
+/* stdout-path: the first UART of the configuration, a pl011 or a ser8250. */
+static const char *console_of(const char *conf)
+{
+    struct vdev_err err;
+    ck_assert_msg(arm_machine(conf, &err) == 0, "%s", err.msg);
+    ck_assert_msg(arm64_gen_fdt(fe.m, 1, false, 0, 0, dtb, sizeof(dtb), &err) == 0, "%s", err.msg);
+    const char *path = fdt_getprop(dtb, fdt_path_offset(dtb, "/chosen"), "stdout-path", NULL);
+    teardown();
+    return path ? path : "(none)";
+}
+
+START_TEST(device_tree_console_is_the_first_uart)
+{
+    ck_assert_str_eq(console_of("ram 0x40000000,64M vdev pl011 loc 0x9000000 intr gic:1 "
+                                "vdev ser8250 loc mem:0x9001000 intr gic:2"),
+                     "/pl011@9000000");
+    ck_assert_str_eq(console_of("ram 0x40000000,64M vdev ser8250 loc mem:0x9001000 intr gic:2 "
+                                "vdev pl011 loc 0x9000000 intr gic:1"),
+                     "/serial@9001000");
+    ck_assert_str_eq(console_of("ram 0x40000000,64M vdev virtio-net loc 0xa000000 intr gic:16 "
+                                "vdev pl011 loc 0x9000000 intr gic:1 "
+                                "vdev pl011 loc 0x9001000 intr gic:2"),
+                     "/pl011@9000000");
+    ck_assert_str_eq(console_of("ram 0x40000000,64M"), "(none)");
+}
+END_TEST
+
 START_TEST(device_tree_refuses_port_io_devices)
 {
     struct vdev_err err;
@@ -415,6 +442,7 @@ static Suite *suite(void)
     t = tcase_create("fdt");
     tcase_add_checked_fixture(t, NULL, teardown);
     tcase_add_test(t, device_tree_of_the_platform);
+    tcase_add_test(t, device_tree_console_is_the_first_uart);
     tcase_add_test(t, device_tree_refuses_port_io_devices);
     suite_add_tcase(s, t);
     return s;

@@ -7,7 +7,7 @@
  *   3  LCR   4  MCR   5  LSR   6  MSR   7  SCR
  *
  * Options:
- *   hostdev [<|>]NAME  qvm's forms, repeatable (ser8250_hostdev.h): `>NAME` where
+ *   hostdev [<|>]NAME  qvm's forms, repeatable (lib/chardev): `>NAME` where
  *       transmitted bytes go (default stdout; `-` is stdout), `<NAME` where received bytes
  *       come from (`-` is stdin), NAME alone both (a terminal; a file only receives), `-`
  *       stdin and stdout, `pty` a new pseudo-terminal, `>"|CMD"` a shell command's input.
@@ -35,25 +35,17 @@
  *   While in loopback mode the serial input is disconnected, as on the real chip.
  * - Modem inputs: with no loopback the UART sees a connected peer (DCD, DSR, CTS set).
  */
-#include "ser8250_hostdev.h"
-
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <libfdt.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <vdev/acpi.h>
-#include <vdev/config.h>
-#include <vdev/events.h>
 #include <vdev/fdt.h>
-#include <vdev/hostio.h>
 #include <vdev/machine.h>
 #include <vdev/module.h>
+
+#include "chardev/chardev.h"
 
 enum {
     REG_RBR = 0, /* THR, DLL */
@@ -113,7 +105,6 @@ enum {
 #define MSR_DCD    0x80
 
 #define FIFO_SIZE 16
-#define IN_BUF    256 /* host bytes read but not yet in the receive FIFO */
 
 /* What the modem inputs read when not in loopback: a connected peer. */
 #define MSR_CONNECTED (MSR_DCD | MSR_DSR | MSR_CTS)
@@ -131,19 +122,9 @@ struct uart {
     bool thre_pending; /* THR-empty interrupt pending: cleared by an IIR read that reports it */
     bool irq_level;    /* last level driven on the line */
 
-    /* host side */
-    struct vdev_host_out out; /* `hostdev` */
-    pid_t out_child;          /* `hostdev >"|cmd"`: the shell, or 0 */
-    int keep_fd;              /* `hostdev pty`: the terminal side, held open */
-    int in_fd;
-    bool in_owned, in_eof;
-    bool in_regular;          /* a regular file: read on demand, never watched */
-    bool in_started;          /* the guest has looked for input (read LSR or RBR) since reset */
-    struct vdev_watch *watch; /* made once; paused while host bytes wait for FIFO room */
-    bool watching;
-    uint8_t in_buf[IN_BUF];
-    unsigned in_off, in_len;
-    uint64_t bytes_in, bytes_out;
+    /* host side (lib/chardev: `hostdev`, `input`, flow control) */
+    struct chardev ch;
+    bool in_started; /* the guest has looked for input (read LSR or RBR) since reset */
 };
 
 /* ---- receive FIFO ---- */
@@ -193,77 +174,27 @@ static void rx_clear(struct uart *s)
     s->lsr &= ~LSR_DR;
 }
 
-/* ---- host input ----
- *
- * Bytes read from the input fd wait in in_buf until the FIFO has room. The event thread
- * reads when the fd is readable; while bytes are still pending it stops watching (a
- * readable fd would otherwise wake it again and again) and the vCPU side, which frees
- * FIFO space, delivers them and reads on without blocking (poll with zero timeout). Once
- * the host has nothing more, the fd is watched again. A regular file cannot be watched
- * (epoll refuses it) and never blocks, so it is only ever read from the vCPU side.
- */
+/* ---- host input (lib/chardev feeds the receive FIFO through these) ---- */
 
-static void input_ready(void *opaque, int fd);
-
-/* Moves pending host bytes into the FIFO as far as they fit: host input never overruns. */
-static void input_deliver(struct uart *s)
+/* Disconnected in loopback mode; and the guest is not listening until it looks for input. */
+static bool rx_listening(void *ctx)
 {
-    if ((s->mcr & MCR_LOOP) || !s->in_started)
-        return; /* disconnected in loopback mode; or the guest is not listening yet */
-    while (s->in_off < s->in_len && !rx_full(s)) {
-        rx_push(s, s->in_buf[s->in_off++]);
-        s->bytes_in++;
-    }
+    const struct uart *s = ctx;
+    return !(s->mcr & MCR_LOOP) && s->in_started;
 }
 
-/* One read into the empty pending buffer. False when nothing came (none yet, or EOF). */
-static bool input_read(struct uart *s)
+static bool rx_has_room(void *ctx)
 {
-    ssize_t n = read(s->in_fd, s->in_buf, sizeof(s->in_buf));
-    if (n > 0) {
-        s->in_off = 0;
-        s->in_len = (unsigned)n;
-        return true;
-    }
-    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        if (n < 0)
-            vdev_warn(s->d, "input: %s; no more input", strerror(errno));
-        s->in_eof = true; /* a regular file or a pipe ends; a tty after ^D */
-    }
-    return false;
+    return !rx_full(ctx);
 }
 
-static bool input_idle(const struct uart *s)
+static void rx_put(void *ctx, uint8_t byte)
 {
-    return s->in_fd < 0 || s->in_eof || (s->mcr & MCR_LOOP) || !s->in_started;
+    rx_push(ctx, byte);
 }
 
-/* vCPU side, after the guest made room: delivers what is pending and reads on while the
- * event thread is not watching. */
-static void input_feed(struct uart *s)
-{
-    input_deliver(s);
-    while (!s->watching && !input_idle(s) && s->in_off == s->in_len && !rx_full(s)) {
-        struct pollfd p = {.fd = s->in_fd, .events = POLLIN};
-        if (!s->in_regular && poll(&p, 1, 0) <= 0)
-            break;
-        if (!input_read(s))
-            break;
-        input_deliver(s);
-    }
-    if (!s->watching && s->watch && !input_idle(s) && s->in_off == s->in_len) {
-        vdev_watch_set_enabled(s->watch, true);
-        s->watching = true;
-    }
-}
-
-static void input_pause(struct uart *s)
-{
-    if (s->watching) {
-        vdev_watch_set_enabled(s->watch, false);
-        s->watching = false;
-    }
-}
+static const struct chardev_rx uart_rx = {
+    .listening = rx_listening, .has_room = rx_has_room, .put = rx_put};
 
 static void update_irq(struct uart *s);
 
@@ -272,11 +203,7 @@ static void input_ready(void *opaque, int fd)
 {
     struct uart *s = opaque;
     pthread_mutex_lock(&s->lock);
-    if (s->in_off == s->in_len)
-        input_read(s);
-    input_deliver(s);
-    if (s->in_off < s->in_len || s->in_eof)
-        input_pause(s); /* the guest must drain first: input_feed goes on */
+    chardev_input_ready(&s->ch);
     update_irq(s);
     pthread_mutex_unlock(&s->lock);
 }
@@ -289,8 +216,7 @@ static void transmit(struct uart *s, uint8_t byte)
         rx_push(s, byte);
         return;
     }
-    s->bytes_out++;
-    vdev_host_out_write(s->d, &s->out, &byte, 1);
+    chardev_write(&s->ch, byte);
 }
 
 /* ---- interrupts ---- */
@@ -385,7 +311,7 @@ static uint64_t ser_read(struct vdev *d, uint64_t offset, unsigned size)
         } else {
             v = rx_pop(s);
             s->in_started = true;
-            input_feed(s); /* room for pending host bytes */
+            chardev_input_feed(&s->ch); /* room for pending host bytes */
         }
         break;
     case REG_IER:
@@ -407,7 +333,7 @@ static uint64_t ser_read(struct vdev *d, uint64_t offset, unsigned size)
     case REG_LSR:
         if (!s->in_started) {
             s->in_started = true;
-            input_feed(s);
+            chardev_input_feed(&s->ch);
         }
         v = s->lsr;
         s->lsr &= ~LSR_ERRORS; /* error bits clear on read */
@@ -455,7 +381,7 @@ static void ser_write(struct vdev *d, uint64_t offset, unsigned size, uint64_t v
         s->fcr = v & (FCR_ENABLE | 0xc0); /* clear bits self-clear; DMA mode is ignored */
         if (was_enabled != (bool)(v & FCR_ENABLE) || (v & FCR_CLEAR_RX))
             rx_clear(s); /* toggling the FIFOs empties them */
-        input_feed(s);
+        chardev_input_feed(&s->ch);
         break;
     }
     case REG_LCR:
@@ -466,7 +392,7 @@ static void ser_write(struct vdev *d, uint64_t offset, unsigned size, uint64_t v
         s->mcr = v & MCR_MASK;
         set_modem_inputs(s, modem_inputs(s));
         if (was_loop && !(s->mcr & MCR_LOOP))
-            input_feed(s); /* input reconnected */
+            chardev_input_feed(&s->ch); /* input reconnected */
         break;
     }
     case REG_SCR:
@@ -481,37 +407,6 @@ static void ser_write(struct vdev *d, uint64_t offset, unsigned size, uint64_t v
 
 /* ---- options and life-cycle ---- */
 
-static const struct vdev_option ser_options[] = {
-    {.name = "hostdev",
-     .kind = VDEV_OPT_PATH,
-     .flags = VDEV_OPT_REPEAT,
-     .arg = "[<|>]NAME | - | pty | >\"|COMMAND\"",
-     .def = ">stdout",
-     .help = "where bytes go (>) and come from (<): a file, terminal, -, pty or a command"},
-    {.name = "sched",
-     .kind = VDEV_OPT_STRING,
-     .arg = "PRIORITY[r|f|o]",
-     .help = "qvm's priority for input notifications; accepted, as on 'cpu' lines: input is "
-             "read on the core's event thread"},
-    {.name = "batch",
-     .kind = VDEV_OPT_U64,
-     .arg = "MICROSECONDS",
-     .help = "qvm's output batching: accepted; every byte is written as the guest sends it, "
-             "which is never later than a batch would be",
-     .max = 60000000},
-    {.name = "delayed",
-     .kind = VDEV_OPT_STRING,
-     .arg = "SECONDS|forever",
-     .help = "qvm's late opening of the host device: refused with a hint (devices are opened "
-             "when the VM is built)"},
-    {.name = "input",
-     .kind = VDEV_OPT_PATH,
-     .arg = "PATH|stdin|none",
-     .def = "none",
-     .help = "where received bytes come from"},
-    {.name = NULL},
-};
-
 static int ser_options_start(struct vdev *d)
 {
     struct uart *s = vdev_state(d);
@@ -519,104 +414,21 @@ static int ser_options_start(struct vdev *d)
     if (pthread_mutex_init(&s->lock, NULL))
         return vdev_error(d, vdev_pos(d), NULL, "cannot create a mutex");
     s->lock_ready = true;
-    vdev_host_out_init(&s->out);
-    s->in_fd = s->keep_fd = -1;
+    chardev_init(&s->ch, d, &uart_rx, s);
     power_on(s);
     return 0;
-}
-
-static void close_input(struct uart *s)
-{
-    if (s->in_owned)
-        close(s->in_fd);
-    s->in_owned = false;
-    s->in_fd = -1;
-}
-
-static void close_output(struct uart *s)
-{
-    vdev_host_out_close(&s->out);
-    ser_hostdev_reap(s->out_child);
-    s->out_child = 0;
 }
 
 static int ser_option(struct vdev *d, const struct vdev_optval *v)
 {
     struct uart *s = vdev_state(d);
-    const char *name = v->opt->name;
-
-    if (!strcmp(name, "hostdev")) {
-        struct ser_hostdev h;
-        if (ser_hostdev_open(d, v, &h))
-            return -1;
-        if (h.set_out) {
-            close_output(s);
-            s->out.fd = h.out_fd;
-            s->out.owned = h.out_owned;
-            s->out_child = h.child;
-        }
-        if (h.set_in) {
-            close_input(s);
-            s->in_fd = h.in_fd;
-            s->in_owned = h.in_owned;
-        }
-        if (h.keep_fd >= 0) {
-            if (s->keep_fd >= 0)
-                close(s->keep_fd);
-            s->keep_fd = h.keep_fd;
-        }
-        return 0;
-    }
-    if (!strcmp(name, "delayed"))
-        return vdev_error(d, v->pos,
-                          "create the host device before the VM starts, or use 'hostdev pty' and "
-                          "attach to it later",
-                          "option 'delayed': host devices are opened when the VM is built");
-    if (!strcmp(name, "sched")) {
-        const char *why;
-        if (vdev_parse_sched(v->text, NULL, NULL, &why))
-            return vdev_error(d, v->pos, "e.g. 'sched 10' or 'sched 10r', as on 'cpu' lines",
-                              "option 'sched': bad value '%s': %s", v->text, why);
-        return 0;
-    }
-    if (!strcmp(name, "input")) {
-        close_input(s);
-        if (!strcmp(v->text, "none"))
-            return 0;
-        if (!strcmp(v->text, "stdin")) {
-            s->in_fd = STDIN_FILENO; /* left blocking: its flags are shared with other processes */
-            return 0;
-        }
-        int fd = open(v->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-            return vdev_error(d, v->pos, NULL, "input %s: %s", v->path, strerror(errno));
-        s->in_fd = fd;
-        s->in_owned = true;
-        return 0;
-    }
-    return 0;
+    return chardev_option(&s->ch, v);
 }
 
 static int ser_configured(struct vdev *d)
 {
     struct uart *s = vdev_state(d);
-    if (s->in_fd < 0)
-        return 0;
-    struct stat st;
-    s->in_regular = fstat(s->in_fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
-    if (s->in_regular)
-        return 0;
-    struct vdev_err err;
-    s->watch = vdev_watch_fd(d, s->in_fd, input_ready, s, &err);
-    s->watching = s->watch != NULL;
-    if (s->watch)
-        return 0;
-    if (s->in_owned)
-        return vdev_error(d, vdev_pos(d), NULL, "input: %s", err.msg);
-    /* stdin is often /dev/null (CI, services), which cannot be watched: no input then. */
-    vdev_warn(d, "input stdin: %s; no input", err.msg);
-    s->in_eof = true;
-    return 0;
+    return chardev_configured(&s->ch, input_ready, s);
 }
 
 static void ser_reset(struct vdev *d)
@@ -636,7 +448,8 @@ static void ser_status(struct vdev *d, FILE *out)
     fprintf(out,
             "bytes in %" PRIu64 ", out %" PRIu64 "; IER 0x%02x LCR 0x%02x MCR 0x%02x LSR 0x%02x"
             " divisor %u, rx fifo %u",
-            s->bytes_in, s->bytes_out, s->ier, s->lcr, s->mcr, s->lsr, s->divisor, s->rx_count);
+            s->ch.bytes_in, s->ch.bytes_out, s->ier, s->lcr, s->mcr, s->lsr, s->divisor,
+            s->rx_count);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -645,14 +458,7 @@ static void ser_terminate(struct vdev *d)
     struct uart *s = vdev_state(d);
     if (!s->lock_ready)
         return;
-    vdev_unwatch_fd(s->watch);
-    s->watch = NULL;
-    s->watching = false;
-    close_input(s);
-    close_output(s);
-    if (s->keep_fd >= 0)
-        close(s->keep_fd);
-    s->keep_fd = -1;
+    chardev_close(&s->ch);
     pthread_mutex_destroy(&s->lock);
     s->lock_ready = false;
 }
@@ -767,7 +573,7 @@ static int ser_gen_fdt(struct vdev *d, void *fdt, int parent)
 }
 
 VDEV_MODULE(ser8250, .name = "ser8250", .summary = "16550A-compatible UART (PC COM port)",
-            .options = ser_options, .state_size = sizeof(struct uart),
+            .options = chardev_options, .state_size = sizeof(struct uart),
             .places = VDEV_PLACE_IO | VDEV_PLACE_MEM, .default_loc = "io:0x3f8", .window_size = 8,
             .has_intr = true, .default_intr = "ioapic:4",
             .window = {.read = ser_read, .write = ser_write, .sizes = 0x1},

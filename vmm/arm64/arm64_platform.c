@@ -17,7 +17,7 @@ static const struct arm64_region map[] = {
     {"gic distributor", ARM64_GICD_BASE, ARM64_GICD_SIZE},
     {"gic its", ARM64_GITS_BASE, ARM64_GITS_SIZE},
     {"gic redistributors", ARM64_GICR_BASE, ARM64_GICR_WINDOW},
-    {"uart (a configuration's ser8250)", ARM64_UART_BASE, 0x1000},
+    {"uart (a configuration's pl011 or ser8250)", ARM64_UART_BASE, 0x1000},
     {"pl061 gpio: the power button", ARM64_GPIO_BASE, ARM64_GPIO_SIZE},
     {"virtio-mmio slots", ARM64_VIRTIO_MMIO_BASE, ARM64_VIRTIO_MMIO_SIZE},
     {"pci mmio32 window", ARM64_PCI_MMIO32_BASE, ARM64_PCI_MMIO32_SIZE},
@@ -90,12 +90,14 @@ enum vdev_access_result arm64_mmio_access(struct vdev_machine *m, uint64_t addr,
     return vdev_machine_access(m, VDEV_SPACE_MEM, addr, size, is_write, value);
 }
 
-/* The console: the first ser8250 (a configuration's UART). */
+/* The console: the configuration's first UART, a pl011 or a ser8250, whichever comes first
+ * (Linux: ttyAMA0 or ttyS0; `earlycon` without arguments follows stdout-path). */
 static const struct vdev *first_uart(struct vdev_machine *m)
 {
     for (size_t i = 0; i < vdev_machine_device_count(m); i++) {
         struct vdev *d = vdev_machine_device(m, i);
-        if (strcmp(vdev_type_name(d), "ser8250") == 0)
+        const char *type = vdev_type_name(d);
+        if (strcmp(type, "pl011") == 0 || strcmp(type, "ser8250") == 0)
             return d;
     }
     return NULL;

@@ -86,8 +86,9 @@ enum vdev_access_result arm64_mmio_access(struct vdev_machine *m, uint64_t addr,
 
 /* The device tree of the built machine (vdev_machine_gen_fdt_ext): the GIC with `ncpus`
  * redistributors and the ITS, psci 0.2 over hvc, the armv8 timer, KVM's MPIDRs, the PCI
- * host with its I/O window and msi-map, stdout-path at the first UART, the initrd when
- * has_initrd. ncpus 0: one per `cpu` line (at least 1). */
+ * host with its I/O window and msi-map, stdout-path at the first UART (pl011 or ser8250, in
+ * configuration order), the initrd when has_initrd. ncpus 0: one per `cpu` line (at least
+ * 1). */
 int arm64_gen_fdt(struct vdev_machine *m, unsigned ncpus, bool has_initrd, uint64_t initrd_start,
                   uint64_t initrd_end, void *buf, size_t size, struct vdev_err *err);
 

@@ -1,6 +1,7 @@
-/* ser8250's `hostdev`, in qvm's forms: where the UART's bytes go and come from. */
-#ifndef SER8250_HOSTDEV_H
-#define SER8250_HOSTDEV_H
+/* `hostdev` in qvm's forms: opens where a UART's bytes go and come from (chardev.c applies
+ * what it opened). */
+#ifndef CHARDEV_HOSTDEV_H
+#define CHARDEV_HOSTDEV_H
 
 #include <stdbool.h>
 #include <sys/types.h>
@@ -9,7 +10,7 @@
 /* What one `hostdev` opened. A side not set keeps what an earlier `hostdev` gave it. Each
  * fd is the caller's to close when *_owned (input and output never share one: a pty or a
  * device used both ways is dup()ed). */
-struct ser_hostdev {
+struct chardev_hostdev {
     bool set_out, set_in;
     int out_fd, in_fd;
     bool out_owned, in_owned;
@@ -27,9 +28,9 @@ struct ser_hostdev {
  *   <NAME   input only: `-` or stdin, a file, FIFO, terminal or socket
  *   >|CMD   output into a shell command's standard input (qvm writes `hostdev >"|cmd"`)
  * Returns 0, or reports through vdev_error and returns -1. */
-int ser_hostdev_open(struct vdev *d, const struct vdev_optval *v, struct ser_hostdev *h);
+int chardev_hostdev_open(struct vdev *d, const struct vdev_optval *v, struct chardev_hostdev *h);
 
 /* Ends a `>|CMD` shell: its pipe is closed by then; waits briefly, then lets it go. */
-void ser_hostdev_reap(pid_t child);
+void chardev_hostdev_reap(pid_t child);
 
 #endif

@@ -1,5 +1,5 @@
-/* ser8250's `hostdev` forms (qvm: `hostdev [<|>]NAME`, repeatable, and `hostdev >"|cmd"`). */
-#include "ser8250_hostdev.h"
+/* A serial device's `hostdev` forms (qvm: `hostdev [<|>]NAME`, repeatable; `hostdev >"|cmd"`). */
+#include "chardev_hostdev.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +38,7 @@ static void strip(const struct vdev_optval *v, size_t skip, char *name, size_t n
 }
 
 static int open_out(struct vdev *d, const struct vdev_optval *v, const char *name, const char *path,
-                    struct ser_hostdev *h)
+                    struct chardev_hostdev *h)
 {
     struct vdev_optval v2 = *v;
     v2.text = strcmp(name, "-") == 0 ? "stdout" : name;
@@ -54,7 +54,7 @@ static int open_out(struct vdev *d, const struct vdev_optval *v, const char *nam
 }
 
 static int open_in(struct vdev *d, const struct vdev_optval *v, const char *name, const char *path,
-                   struct ser_hostdev *h)
+                   struct chardev_hostdev *h)
 {
     h->set_in = true;
     if (strcmp(name, "-") == 0 || strcmp(name, "stdin") == 0) {
@@ -70,7 +70,7 @@ static int open_in(struct vdev *d, const struct vdev_optval *v, const char *name
 }
 
 /* One fd for both ways (a terminal, FIFO or socket): input gets its own duplicate. */
-static int both_ways(struct vdev *d, const struct vdev_optval *v, int fd, struct ser_hostdev *h)
+static int both_ways(struct vdev *d, const struct vdev_optval *v, int fd, struct chardev_hostdev *h)
 {
     int in = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (in < 0) {
@@ -88,7 +88,7 @@ static int both_ways(struct vdev *d, const struct vdev_optval *v, int fd, struct
 
 /* A new pseudo-terminal, raw, as QEMU's `-serial pty`; its name goes to the log. The
  * terminal side stays open here so the master never reads as hung up before a user attaches. */
-static int open_pty(struct vdev *d, const struct vdev_optval *v, struct ser_hostdev *h)
+static int open_pty(struct vdev *d, const struct vdev_optval *v, struct chardev_hostdev *h)
 {
     if (dryrun(d))
         return 0;
@@ -111,7 +111,7 @@ static int open_pty(struct vdev *d, const struct vdev_optval *v, struct ser_host
 }
 
 static int open_cmd(struct vdev *d, const struct vdev_optval *v, const char *cmd,
-                    struct ser_hostdev *h)
+                    struct chardev_hostdev *h)
 {
     if (!cmd[0])
         return vdev_error(d, v->pos, "write hostdev >\"|COMMAND\"",
@@ -140,7 +140,7 @@ static int open_cmd(struct vdev *d, const struct vdev_optval *v, const char *cmd
     return 0;
 }
 
-int ser_hostdev_open(struct vdev *d, const struct vdev_optval *v, struct ser_hostdev *h)
+int chardev_hostdev_open(struct vdev *d, const struct vdev_optval *v, struct chardev_hostdev *h)
 {
     memset(h, 0, sizeof(*h));
     h->out_fd = h->in_fd = h->keep_fd = -1;
@@ -182,7 +182,7 @@ int ser_hostdev_open(struct vdev *d, const struct vdev_optval *v, struct ser_hos
     return both_ways(d, v, fd, h);
 }
 
-void ser_hostdev_reap(pid_t child)
+void chardev_hostdev_reap(pid_t child)
 {
     for (int i = 0; child > 0 && i < 20; i++) {
         if (waitpid(child, NULL, WNOHANG) != 0)
