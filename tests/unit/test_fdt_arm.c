@@ -22,8 +22,8 @@
 #define GICR       0x080a0000ull
 #define ECAM       0x3f000000ull
 #define PIO_CPU    0x3eff0000ull
-#define MMIO32     0x10000000ull
-#define MMIO32_LEN 0x2eff0000ull
+#define MMIO32     0x20000000ull
+#define MMIO32_LEN 0x1eff0000ull
 #define MMIO64     0x8000000000ull
 #define MMIO64_LEN 0x8000000000ull
 #define CONF                                                                                       \

@@ -92,8 +92,8 @@ START_TEST(pci_host_windows_and_platform_reserves)
     ck_assert_uint_eq(h.ecam_base, ARM64_PCI_ECAM_BASE);
     ck_assert_uint_eq(h.buses, ARM64_PCI_BUSES);
     ck_assert(!h.cf8_ports);
-    ck_assert_uint_eq(h.mmio32_base, 0x10000000);
-    ck_assert_uint_eq(h.mmio32_size, 0x2eff0000);
+    ck_assert_uint_eq(h.mmio32_base, 0x20000000);
+    ck_assert_uint_eq(h.mmio32_size, 0x1eff0000);
     ck_assert_uint_eq(h.mmio64_base, 0x8000000000ull);
     ck_assert_str_eq(h.intx_pic, "gic");
     for (unsigned i = 0; i < 4; i++)

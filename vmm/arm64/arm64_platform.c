@@ -20,6 +20,7 @@ static const struct arm64_region map[] = {
     {"uart (a configuration's pl011 or ser8250)", ARM64_UART_BASE, 0x1000},
     {"pl061 gpio: the power button", ARM64_GPIO_BASE, ARM64_GPIO_SIZE},
     {"virtio-mmio slots", ARM64_VIRTIO_MMIO_BASE, ARM64_VIRTIO_MMIO_SIZE},
+    {"board devices (qvm's Versatile Express places)", ARM64_BOARD_BASE, ARM64_BOARD_SIZE},
     {"pci mmio32 window", ARM64_PCI_MMIO32_BASE, ARM64_PCI_MMIO32_SIZE},
     {"pci i/o window", ARM64_PCI_IO_CPU_BASE, ARM64_PCI_IO_SIZE},
     {"pci ecam", ARM64_PCI_ECAM_BASE, ARM64_PCI_BUSES * 0x100000ull},

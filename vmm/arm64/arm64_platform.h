@@ -22,8 +22,10 @@
 #define ARM64_VIRTIO_MMIO_BASE 0x0a000000ull /* 32 virtio-mmio slots of 0x200, SPIs 16-47 */
 #define ARM64_VIRTIO_MMIO_SIZE 0x4000ull
 #define ARM64_VIRTIO_MMIO_SPI0 16u
-#define ARM64_PCI_MMIO32_BASE  0x10000000ull
-#define ARM64_PCI_MMIO32_SIZE  0x2eff0000ull
+#define ARM64_BOARD_BASE       0x10000000ull /* free for configurations' devices: qvm's ARM */
+#define ARM64_BOARD_SIZE       0x10000000ull /* examples' Versatile Express places (0x1c090000) */
+#define ARM64_PCI_MMIO32_BASE  0x20000000ull /* QEMU virt's starts at 0x10000000 */
+#define ARM64_PCI_MMIO32_SIZE  0x1eff0000ull
 #define ARM64_PCI_IO_CPU_BASE  0x3eff0000ull /* the PCI I/O space, reached through memory */
 #define ARM64_PCI_IO_SIZE      0x10000ull
 #define ARM64_PCI_ECAM_BASE    0x3f000000ull /* QEMU's low ECAM: 16 buses */
