@@ -28,7 +28,7 @@ cp -P "$build"/core/libvdev.so* "$payload/"
 mkdir -p "$payload/modules"
 cp "$build"/modules/vdev-*.so "$payload/modules/"
 cp "$VDEVKIT_VMLINUZ" "$payload/Image"
-"$here/build-initramfs.sh" "$payload/initrd.img"
+"$here/build-initramfs.sh" "$payload/initrd.img" gpio_keys evdev # (the power button)
 "$here/build-initramfs.sh" --net "$payload/initrd-net.img"
 "$here/build-initramfs.sh" --shmem "$payload/initrd-shmem.img"
 cp "$here/arm64-scenarios.sh" "$here/run-pair.sh" "$here/vmm-procs.sh" \

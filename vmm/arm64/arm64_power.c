@@ -32,8 +32,8 @@ struct pl061 {
     pthread_mutex_t lock;
     struct vdev_machine *m;
     uint8_t out, dir, is, ibe, iev, ie, ris, afsel;
-    uint8_t in;   /* the input pins' levels (the button) */
-    bool line;    /* the SPI as last driven */
+    uint8_t in; /* the input pins' levels (the button) */
+    bool line;  /* the SPI as last driven */
 };
 
 /* One per process, like the machine the VMM runs. */
@@ -62,7 +62,8 @@ static void edges(struct pl061 *g, uint8_t before)
 {
     uint8_t now = pins(g), changed = (uint8_t)(before ^ now);
     uint8_t rising = (uint8_t)(changed & now), falling = (uint8_t)(changed & ~now);
-    uint8_t hit = (uint8_t)((changed & g->ibe) | (~g->ibe & ((rising & g->iev) | (falling & ~g->iev))));
+    uint8_t hit =
+        (uint8_t)((changed & g->ibe) | (~g->ibe & ((rising & g->iev) | (falling & ~g->iev))));
     g->ris |= (uint8_t)(hit & ~g->is);
     update(g);
 }
@@ -79,15 +80,32 @@ static uint64_t gpio_read(void *opaque, uint64_t off, unsigned size)
         v = pl061_id[(off - GPIO_ID) / 4];
     else
         switch (off) {
-        case GPIODIR: v = g->dir; break;
-        case GPIOIS: v = g->is; break;
-        case GPIOIBE: v = g->ibe; break;
-        case GPIOIEV: v = g->iev; break;
-        case GPIOIE: v = g->ie; break;
-        case GPIORIS: v = g->ris; break;
-        case GPIOMIS: v = g->ris & g->ie; break;
-        case GPIOAFSEL: v = g->afsel; break;
-        default: break; /* reserved: reads as zero */
+        case GPIODIR:
+            v = g->dir;
+            break;
+        case GPIOIS:
+            v = g->is;
+            break;
+        case GPIOIBE:
+            v = g->ibe;
+            break;
+        case GPIOIEV:
+            v = g->iev;
+            break;
+        case GPIOIE:
+            v = g->ie;
+            break;
+        case GPIORIS:
+            v = g->ris;
+            break;
+        case GPIOMIS:
+            v = g->ris & g->ie;
+            break;
+        case GPIOAFSEL:
+            v = g->afsel;
+            break;
+        default:
+            break; /* reserved: reads as zero */
         }
     pthread_mutex_unlock(&g->lock);
     return v;
@@ -105,14 +123,29 @@ static void gpio_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
         g->out = (uint8_t)((g->out & ~mask) | (b & mask));
     } else {
         switch (off) {
-        case GPIODIR: g->dir = b; break;
-        case GPIOIS: g->is = b; break;
-        case GPIOIBE: g->ibe = b; break;
-        case GPIOIEV: g->iev = b; break;
-        case GPIOIE: g->ie = b; break;
-        case GPIOIC: g->ris &= (uint8_t)~(b & ~g->is); break; /* level status is not latched */
-        case GPIOAFSEL: g->afsel = b; break;
-        default: break; /* read-only or reserved: ignored */
+        case GPIODIR:
+            g->dir = b;
+            break;
+        case GPIOIS:
+            g->is = b;
+            break;
+        case GPIOIBE:
+            g->ibe = b;
+            break;
+        case GPIOIEV:
+            g->iev = b;
+            break;
+        case GPIOIE:
+            g->ie = b;
+            break;
+        case GPIOIC:
+            g->ris &= (uint8_t) ~(b & ~g->is);
+            break; /* level status is not latched */
+        case GPIOAFSEL:
+            g->afsel = b;
+            break;
+        default:
+            break; /* read-only or reserved: ignored */
         }
     }
     edges(g, before);

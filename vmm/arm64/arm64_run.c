@@ -17,6 +17,7 @@
 
 #include "arm64_image.h"
 #include "arm64_platform.h"
+#include "arm64_power.h"
 #include "vmm.h"
 
 #define FDT_BUF_SIZE (1u << 20)
@@ -124,20 +125,34 @@ out:
     return rc;
 }
 
-/* No power button on this platform yet: a signal stops the VM (128 + signal). */
+/* Waits for the end; SIGINT/SIGTERM press the power button (arm64_power.h: held 100 ms, then
+ * released, as a finger would), a second one stops now (128 + signal), as on x86. */
 static void wait_for_end(struct vmm *vmm, int sigfd)
 {
+    int presses = 0;
+    bool held = false;
     while (!atomic_load(&vmm->stopping)) {
         struct pollfd p[2] = {{.fd = vmm->stop_efd, .events = POLLIN},
                               {.fd = sigfd, .events = POLLIN}};
-        if (poll(p, 2, -1) < 0)
+        int n = poll(p, 2, held ? 100 : -1);
+        if (n == 0 && held) {
+            arm64_power_set(vmm->m, false);
+            held = false;
+        }
+        if (n <= 0)
             continue;
         if (p[1].revents & POLLIN) {
             struct signalfd_siginfo si;
             if (read(sigfd, &si, sizeof(si)) != sizeof(si))
                 continue;
-            fprintf(stderr, "vdevkit run: %s: stopping the VM\n", strsignal((int)si.ssi_signo));
-            vmm_stop(vmm, 128 + (int)si.ssi_signo, "signal");
+            if (presses++ == 0) {
+                fprintf(stderr, "vdevkit run: %s: pressing the power button (again to stop now)\n",
+                        strsignal((int)si.ssi_signo));
+                arm64_power_set(vmm->m, true);
+                held = true;
+            } else {
+                vmm_stop(vmm, 128 + (int)si.ssi_signo, "second signal");
+            }
         }
     }
 }
