@@ -11,10 +11,12 @@
 
 #include "arm64_image.h"
 #include "arm64_platform.h"
+#include "arm64_power.h"
 #include "fake_embedder.h"
 #include "platform.h"
 
 static struct fake_embedder fe;
+static uint8_t dtb[0x10000];
 
 static void teardown(void)
 {
@@ -156,6 +158,136 @@ START_TEST(pci_io_window_goes_to_port_space)
 }
 END_TEST
 
+/* ---- the power button: a PL061 whose pin 3 is gpio-keys' KEY_POWER ---- */
+
+static uint64_t gpio_rd(uint64_t off)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(arm64_mmio_access(fe.m, ARM64_GPIO_BASE + off, 4, false, &v), VDEV_ACCESS_OK);
+    return v;
+}
+
+static void gpio_wr(uint64_t off, uint64_t v)
+{
+    ck_assert_int_eq(arm64_mmio_access(fe.m, ARM64_GPIO_BASE + off, 4, true, &v), VDEV_ACCESS_OK);
+}
+
+#define POWER_GSI (ARM64_SPI_BASE + ARM64_GPIO_SPI)
+#define PIN3      (1u << ARM64_POWER_GPIO_PIN)
+
+START_TEST(power_button_is_a_pl061_pin_with_edge_interrupts)
+{
+    struct vdev_err err;
+    ck_assert_msg(arm_machine("ram 0x40000000,64M", &err) == 0, "%s", err.msg);
+    /* the AMBA bus's identification: PeriphID 0x061, PrimeCell 0xb105f00d */
+    static const uint8_t id[8] = {0x61, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1};
+    for (unsigned i = 0; i < 8; i++)
+        ck_assert_uint_eq(gpio_rd(0xfe0 + 4 * i), id[i]);
+    /* the line is the platform's: a configuration cannot take SPI 7 */
+    teardown();
+    ck_assert_int_ne(
+        arm_machine("ram 0x40000000,64M vdev ser8250 loc mem:0x9000000 intr gic:7", &err), 0);
+    teardown();
+    ck_assert_msg(arm_machine("ram 0x40000000,64M", &err) == 0, "%s", err.msg);
+
+    /* as Linux's gpio-keys sets it up: input, both edges, unmasked */
+    gpio_wr(0x400, 0);    /* GPIODIR: all inputs */
+    gpio_wr(0x408, PIN3); /* GPIOIBE */
+    gpio_wr(0x410, PIN3); /* GPIOIE */
+    ck_assert(!fe.gsi_level[POWER_GSI]);
+    ck_assert_uint_eq(gpio_rd(PIN3 << 2), 0); /* data, address-masked to pin 3 */
+
+    arm64_power_set(fe.m, true);
+    ck_assert(fe.gsi_level[POWER_GSI]);
+    ck_assert_uint_eq(gpio_rd(0x414), PIN3); /* RIS */
+    ck_assert_uint_eq(gpio_rd(0x418), PIN3); /* MIS */
+    ck_assert_uint_eq(gpio_rd(PIN3 << 2), PIN3);
+    ck_assert_uint_eq(gpio_rd(0x3fc), PIN3);
+    ck_assert_uint_eq(gpio_rd(0x3fc & ~(PIN3 << 2)), 0); /* a mask without pin 3 hides it */
+    gpio_wr(0x41c, PIN3);                                /* GPIOIC: the edge is handled */
+    ck_assert(!fe.gsi_level[POWER_GSI]);
+    ck_assert_uint_eq(gpio_rd(0x414), 0);
+
+    arm64_power_set(fe.m, false); /* release: the falling edge interrupts too */
+    ck_assert(fe.gsi_level[POWER_GSI]);
+    gpio_wr(0x41c, PIN3);
+    ck_assert(!fe.gsi_level[POWER_GSI]);
+
+    /* rising edge only: a release does not interrupt; masked: no line, status still latched */
+    gpio_wr(0x408, 0);
+    gpio_wr(0x40c, PIN3); /* GPIOIEV: rising */
+    arm64_power_set(fe.m, true);
+    arm64_power_set(fe.m, false);
+    ck_assert_uint_eq(gpio_rd(0x414), PIN3);
+    gpio_wr(0x41c, PIN3);
+    arm64_power_set(fe.m, true);
+    gpio_wr(0x41c, PIN3);
+    arm64_power_set(fe.m, false);
+    ck_assert_uint_eq(gpio_rd(0x414), 0);
+    gpio_wr(0x410, 0);
+    arm64_power_set(fe.m, true);
+    ck_assert(!fe.gsi_level[POWER_GSI]);
+    ck_assert_uint_eq(gpio_rd(0x414), PIN3);
+    ck_assert_uint_eq(gpio_rd(0x418), 0);
+    arm64_power_set(fe.m, false);
+    gpio_wr(0x41c, 0xff);
+
+    /* level sensing, high: the status follows the pin and IC cannot clear it */
+    gpio_wr(0x404, PIN3); /* GPIOIS */
+    gpio_wr(0x410, PIN3);
+    ck_assert(!fe.gsi_level[POWER_GSI]);
+    arm64_power_set(fe.m, true);
+    ck_assert(fe.gsi_level[POWER_GSI]);
+    gpio_wr(0x41c, PIN3);
+    ck_assert(fe.gsi_level[POWER_GSI]);
+    arm64_power_set(fe.m, false);
+    ck_assert(!fe.gsi_level[POWER_GSI]);
+
+    /* an output pin reads what the guest wrote; hostile offsets read 0 and do nothing */
+    gpio_wr(0x400, 0x01);
+    gpio_wr(0x3fc, 0xff);
+    ck_assert_uint_eq(gpio_rd(0x3fc), 0x01);
+    ck_assert_uint_eq(gpio_rd(0x800), 0);
+    gpio_wr(0x414, 0xff); /* RIS is read-only */
+    gpio_wr(0xffc, 0);
+    ck_assert_uint_eq(gpio_rd(0xffc), 0xb1);
+}
+END_TEST
+
+START_TEST(power_button_in_the_device_tree)
+{
+    struct vdev_err err;
+    ck_assert_msg(arm_machine("ram 0x40000000,64M vdev pl011 loc 0x9000000 intr gic:1", &err) == 0,
+                  "%s", err.msg);
+    ck_assert_msg(arm64_gen_fdt(fe.m, 1, false, 0, 0, dtb, sizeof(dtb), &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(fdt_check_full(dtb, fdt_totalsize(dtb)), 0);
+    int gpio = fdt_path_offset(dtb, "/pl061@9030000");
+    ck_assert_int_ge(gpio, 0);
+    ck_assert_int_eq(fdt_node_check_compatible(dtb, gpio, "arm,pl061"), 0);
+    ck_assert_int_eq(fdt_node_check_compatible(dtb, gpio, "arm,primecell"), 0);
+    ck_assert_ptr_nonnull(fdt_getprop(dtb, gpio, "gpio-controller", NULL));
+    int len;
+    const fdt32_t *irq = fdt_getprop(dtb, gpio, "interrupts", &len);
+    ck_assert_int_eq(len, 12);
+    ck_assert_uint_eq(fdt32_to_cpu(irq[1]), ARM64_GPIO_SPI);
+    /* its clock is the tree's one fixed clock, shared with the pl011 */
+    const fdt32_t *clk = fdt_getprop(dtb, gpio, "clocks", &len);
+    ck_assert_int_eq(len, 4);
+    int clock = fdt_node_offset_by_phandle(dtb, fdt32_to_cpu(clk[0]));
+    ck_assert_int_eq(fdt_node_check_compatible(dtb, clock, "fixed-clock"), 0);
+    ck_assert_int_lt(fdt_node_offset_by_compatible(dtb, clock, "fixed-clock"), 0);
+    /* gpio-keys: KEY_POWER on the pl061's pin 3 */
+    int key = fdt_path_offset(dtb, "/gpio-keys/poweroff");
+    ck_assert_int_ge(key, 0);
+    const fdt32_t *code = fdt_getprop(dtb, key, "linux,code", &len);
+    ck_assert_uint_eq(fdt32_to_cpu(code[0]), 116);
+    const fdt32_t *g = fdt_getprop(dtb, key, "gpios", &len);
+    ck_assert_int_eq(len, 12);
+    ck_assert_uint_eq(fdt32_to_cpu(g[0]), fdt_get_phandle(dtb, gpio));
+    ck_assert_uint_eq(fdt32_to_cpu(g[1]), 3);
+}
+END_TEST
+
 /* ---- the Image loader ---- */
 
 static void put64(uint8_t *p, uint64_t v)
@@ -291,8 +423,6 @@ START_TEST(image_kind_and_platform_table)
 END_TEST
 
 /* ---- the device tree ---- */
-
-static uint8_t dtb[0x10000];
 
 static const fdt32_t *prop(int off, const char *name, int *len)
 {
@@ -430,6 +560,8 @@ static Suite *suite(void)
     tcase_add_test(t, pci_host_windows_and_platform_reserves);
     tcase_add_test(t, platform_vdev_gic_is_accepted);
     tcase_add_test(t, pci_io_window_goes_to_port_space);
+    tcase_add_test(t, power_button_is_a_pl061_pin_with_edge_interrupts);
+    tcase_add_test(t, power_button_in_the_device_tree);
     suite_add_tcase(s, t);
     t = tcase_create("image");
     tcase_add_checked_fixture(t, NULL, teardown);
