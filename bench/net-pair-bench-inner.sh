@@ -35,9 +35,18 @@ pair_timeout=${BENCH_PAIR_TIMEOUT:-240}
 : > results.txt
 echo "net-pair-bench: $(nproc) CPUs, iperf3 ${secs}s per direction, $n rounds of: $variants; once: ${extra:-nothing}"
 
+# BENCH_ARCH=arm64: arm64 guests, QEMU -M virt,gic-version=3 (its PL011 the console) and
+# vdevkit with a pl011 in the same place.
+if [ "${BENCH_ARCH:-amd64}" = arm64 ]; then
+    console=ttyAMA0 ram_line="ram 0x40000000,256M" kernel=Image
+    uart="vdev pl011 loc 0x9000000 intr gic:1"
+else
+    console=ttyS0 ram_line="ram 256M" kernel=bzImage uart="vdev ser8250"
+fi
+
 # cmdline NAME ROLE IP PEER_IP MAC: the guest's command line (the `net` scenario of /init).
 cmdline() {
-    echo "console=ttyS0 panic=-1 loglevel=5 vdevkit.scenario=net vdevkit.role=$2" \
+    echo "console=$console panic=-1 loglevel=5 vdevkit.scenario=net vdevkit.role=$2" \
         "vdevkit.ip=$3/24 vdevkit.peer=$4 vdevkit.mac=$5 vdevkit.mtu=1500 vdevkit.secs=$secs" \
         "vdevkit.after=wait"
 }
@@ -47,12 +56,12 @@ cmdline() {
 start_vdevkit() {
     {
         echo "system $1"
-        echo "ram 256M"
+        echo "$ram_line"
         if [ "${10}" = none ]; then echo "cpu"; else echo "cpu runmask $2"; fi
-        echo "load bzImage"
+        echo "load $kernel"
         echo "initrd load $initrd"
         echo "cmdline \"$(cmdline "$1" "$6" "$7" "$8" "$9")\""
-        echo "vdev ser8250"
+        echo "$uart"
         echo "vdev virtio-net name $3 peer $rt/$4/$5 mac $9 mtu 1500 $nic_extra"
     } > "$1.conf"
     if [ "${10}" = full ]; then
@@ -70,11 +79,19 @@ start_qemu() {
     else
         nd="stream,id=n0,server=$7,addr.type=inet,addr.host=127.0.0.1,addr.port=$port"
     fi
-    taskset -c "$2" ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,pcie=on -accel kvm \
-        -cpu host -smp 1 -m 256M -nodefaults -no-user-config -display none -serial stdio \
-        -no-reboot -kernel bzImage -initrd "$initrd" -append "$(cmdline "$1" "$3" "$4" "$5" "$6")" \
-        -netdev "$nd" -device "virtio-net-pci,netdev=n0,mac=$6,romfile=" \
-        > "$1.log" 2>&1 < /dev/null &
+    if [ "${BENCH_ARCH:-amd64}" = arm64 ]; then
+        taskset -c "$2" ./qemu-system-aarch64 -M virt,gic-version=3 -accel kvm \
+            -cpu host -smp 1 -m 256M -nodefaults -no-user-config -display none -serial stdio \
+            -no-reboot -kernel Image -initrd "$initrd" -append "$(cmdline "$1" "$3" "$4" "$5" "$6")" \
+            -netdev "$nd" -device "virtio-net-pci,netdev=n0,mac=$6,romfile=" \
+            > "$1.log" 2>&1 < /dev/null &
+    else
+        taskset -c "$2" ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,pcie=on -accel kvm \
+            -cpu host -smp 1 -m 256M -nodefaults -no-user-config -display none -serial stdio \
+            -no-reboot -kernel bzImage -initrd "$initrd" -append "$(cmdline "$1" "$3" "$4" "$5" "$6")" \
+            -netdev "$nd" -device "virtio-net-pci,netdev=n0,mac=$6,romfile=" \
+            > "$1.log" 2>&1 < /dev/null &
+    fi
     eval "pid_$1=$!"
 }
 

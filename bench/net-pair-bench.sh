@@ -5,14 +5,19 @@
 # the same Debian kernel and tier-3 initramfs (build-initramfs.sh --net), 256 MiB, 1 vCPU, each
 # VMM pinned to its own outer CPU. Measures ping RTT (avg of 5) and iperf3 TCP both ways;
 # prints a table of medians. See bench/net-pair-bench-inner.sh for the variants.
-#   bench/net-pair-bench.sh BUILD_DIR [N]
+#   bench/net-pair-bench.sh [--arch arm64] BUILD_DIR [N]
+# --arch arm64: BUILD_DIR is an aarch64 build; the arm64 guests in the arm64 outer machine,
+# QEMU being Debian's arm64 7.2 (-M virt,gic-version=3), both guests' consoles a PL011.
 # Environment: NET_IPERF_SECS (5), BENCH_VARIANTS ("vdevkit qemu"), BENCH_EXTRA (variants run
 # once after the rounds, e.g. "vdevkit-swap vdevkit-vcpupin qemu-swap"), BENCH_QEMU_NETDEV
 # (stream|socket).
 # The `*-rxfirst` variants boot an initramfs whose client runs `iperf3 -R` first.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=$(cd "${1:?usage: net-pair-bench.sh BUILD_DIR [N]}" && pwd)
+arch=amd64
+if [ "${1:-}" = --arch ]; then arch=$2; shift 2; fi
+export VDEVKIT_ARCH=$arch
+build=$(cd "${1:?usage: net-pair-bench.sh [--arch arm64] BUILD_DIR [N]}" && pwd)
 n=${2:-3}
 payload_tag=netbench
 . "$top/bench/net-bench-payload.sh"
@@ -40,8 +45,8 @@ nvar=$(( $(echo "${BENCH_VARIANTS:-vdevkit qemu}" | wc -w) * n + $(echo "${BENCH
 echo "host load before: $(uptime)"
 status=0
 VDEVKIT_OUTER_SILENCE=${VDEVKIT_OUTER_SILENCE:-300} \
-"$top/guest-tests/harness/outer.sh" --smp 2 --mem 2048 --timeout $((120 + nvar * 150)) \
-    --payload "$payload" -- env NET_IPERF_SECS="${NET_IPERF_SECS:-5}" \
+"$top/guest-tests/harness/outer.sh" --arch "$arch" --smp 2 --mem 2048 --timeout $((120 + nvar * 150)) \
+    --payload "$payload" -- env BENCH_ARCH="$arch" NET_IPERF_SECS="${NET_IPERF_SECS:-5}" \
     BENCH_VARIANTS="${BENCH_VARIANTS:-vdevkit qemu}" BENCH_EXTRA="${BENCH_EXTRA:-}" \
     BENCH_QEMU_NETDEV="${BENCH_QEMU_NETDEV:-stream}" sh ./net-pair-bench-inner.sh "$n" || status=$?
 echo "host load after: $(uptime)"
