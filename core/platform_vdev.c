@@ -7,15 +7,19 @@
 
 #include "internal.h"
 
-#define PLATFORM_MAX_LOCS 8
+#define PLATFORM_MAX_LOCS    8
+#define PLATFORM_MAX_OPTIONS 16
 
 struct vdev_platform_dev {
-    struct vdev_type type; /* synthesized: no options, no window, no life-cycle */
+    struct vdev_type type; /* synthesized: qvm's options only, no window, no life-cycle */
     char *name, *summary, *intr, *pic;
     struct vdev_loc locs[PLATFORM_MAX_LOCS];
     char *loc_text[PLATFORM_MAX_LOCS];
     const struct vdev *taken[PLATFORM_MAX_LOCS]; /* the instance that sits there */
     size_t nlocs;
+    struct vdev_option opts[PLATFORM_MAX_OPTIONS + 1]; /* the type's: each takes one word */
+    struct vdev_platform_option popts[PLATFORM_MAX_OPTIONS];
+    size_t nopts;
 };
 
 static void platform_free(struct vdev_platform_dev *p)
@@ -26,7 +30,65 @@ static void platform_free(struct vdev_platform_dev *p)
     free(p->pic);
     for (size_t i = 0; i < p->nlocs; i++)
         free(p->loc_text[i]);
+    for (size_t i = 0; i < p->nopts; i++) {
+        free((char *)p->popts[i].name);
+        free((char *)p->popts[i].arg);
+        free((char *)p->popts[i].value);
+        free((char *)p->popts[i].refused);
+    }
     free(p);
+}
+
+/* qvm's other options: the value the platform has, any value, or a refusal with its hint. */
+static int platform_option(struct vdev *d, const struct vdev_optval *v)
+{
+    const struct vdev_platform_dev *p = d->platform;
+    const struct vdev_platform_option *o = NULL;
+    for (size_t i = 0; i < p->nopts && !o; i++)
+        if (strcmp(p->popts[i].name, v->opt->name) == 0)
+            o = &p->popts[i];
+    if (!o || (!o->refused && !o->value))
+        return 0;
+    if (o->refused)
+        return vdev_error(d, v->pos, o->refused, "option '%s' does not apply to this machine's %s",
+                          o->name, p->summary);
+    uint64_t a, b;
+    bool same = vdev_parse_u64(v->text, &a, NULL) == 0 && vdev_parse_u64(o->value, &b, NULL) == 0
+                    ? a == b
+                    : strcmp(v->text, o->value) == 0;
+    if (same)
+        return 0;
+    char hint[128];
+    snprintf(hint, sizeof(hint), "write '%s %s' or leave it out", o->name, o->value);
+    return vdev_error(d, v->pos, hint, "option '%s': this machine's %s has %s, not %s", o->name,
+                      p->summary, o->value, v->text);
+}
+
+/* Copies pv's options (the table is the caller's) and makes them the type's. */
+static int copy_options(struct vdev_platform_dev *p, const struct vdev_platform_vdev *pv)
+{
+    if (pv->size < VDEV_SIZE_THROUGH(struct vdev_platform_vdev, options) || !pv->options)
+        return 0;
+    for (const struct vdev_platform_option *o = pv->options; o->name; o++) {
+        if (p->nopts == PLATFORM_MAX_OPTIONS || !o->name[0] || (o->value && o->refused))
+            return -1;
+        struct vdev_platform_option *c = &p->popts[p->nopts];
+        c->name = vdev_strdup(o->name);
+        c->arg = vdev_strdup(o->arg ? o->arg : "VALUE");
+        c->value = o->value ? vdev_strdup(o->value) : NULL;
+        c->refused = o->refused ? vdev_strdup(o->refused) : NULL;
+        p->opts[p->nopts] =
+            (struct vdev_option){.name = c->name,
+                                 .kind = VDEV_OPT_STRING,
+                                 .arg = c->arg,
+                                 .help = c->refused ? "qvm's; refused here"
+                                         : c->value ? "qvm's; must be the platform's"
+                                                    : "qvm's; accepted, no effect"};
+        p->nopts++;
+    }
+    p->type.options = p->opts;
+    p->type.option = platform_option;
+    return 0;
 }
 
 void vdev_platform_free_all(struct vdev_machine *m)
@@ -118,6 +180,13 @@ int vdev_machine_add_platform_vdev(struct vdev_machine *m, const struct vdev_pla
     p->type.places = VDEV_PLACE_IO | VDEV_PLACE_MEM;
     p->type.has_intr = pv->intr != NULL;
     p->type.intr_optional = true;
+    if (copy_options(p, pv)) {
+        platform_free(p);
+        return vdev_err_setc(err, VDEV_E_INVAL,
+                             "platform device '%s': bad options table (at most %d, each with a "
+                             "name and a value or a refusal, not both)",
+                             pv->type, PLATFORM_MAX_OPTIONS);
+    }
     m->platform[m->nplatform++] = p;
     return 0;
 }

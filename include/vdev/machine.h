@@ -50,6 +50,16 @@ VDEV_API int vdev_machine_reserve_line(struct vdev_machine *m, const char *pic, 
  * Such a line creates no module instance: its `loc` and `intr` must name what the platform
  * has (else a file:line error with the right values), `name` is recorded, and any other
  * option is refused. Since 0.3 (VDEVKIT_0.3). */
+/* One of qvm's other options for a platform device: accepted when it says what the platform
+ * has (or takes any value and changes nothing), else refused with a hint. */
+struct vdev_platform_option {
+    const char *name;    /* "version" */
+    const char *arg;     /* its one argument's shape, for help and errors: "N", "ADDRESS" */
+    const char *value;   /* the only value the platform has ("3", "0x80a0000"; compared as
+                            numbers when both are); NULL = any value, accepted with no effect */
+    const char *refused; /* non-NULL: the option is refused, with this hint */
+};
+
 struct vdev_platform_vdev {
     size_t size;             /* sizeof(struct vdev_platform_vdev) */
     const char *type;        /* the word after `vdev`: "timer8254" */
@@ -60,6 +70,8 @@ struct vdev_platform_vdev {
                                 controller signals ("apic") */
     const char *pic;         /* the device is this interrupt controller: its `name` becomes
                                 another name for it (`intr myioapic:4`); NULL = not one */
+    const struct vdev_platform_option *options; /* qvm's other options, ended by a NULL name;
+                                                   NULL = none */
 };
 VDEV_API int vdev_machine_add_platform_vdev(struct vdev_machine *m,
                                             const struct vdev_platform_vdev *pv,

@@ -123,6 +123,55 @@ START_TEST(platform_vdev_gic_is_accepted)
 }
 END_TEST
 
+/* qvm's other `vdev gic` options: the platform's values, values with no effect, refusals. */
+START_TEST(platform_vdev_gic_takes_qvm_options)
+{
+    struct vdev_err err;
+    ck_assert_msg(arm_machine("ram 0x40000000,64M vdev gic loc 0x8000000 version 3 gicd 0x8000000 "
+                              "gicr 0x80a0000 its 134742016 num-lpis 65536 its-prealloc 64,1024",
+                              &err) == 0,
+                  "%s", err.msg);
+    static const struct {
+        const char *line, *want;
+    } bad[] = {
+        {"vdev gic version 2", "option 'version': this machine's GICv3 with ITS (KVM's in-kernel "
+                               "one) has 3, not 2 (hint: write 'version 3' or leave it out)"},
+        {"vdev gic gicr 0x2f100000", "has 0x80a0000, not 0x2f100000"},
+        {"vdev gic its nowhere", "has 0x8080000, not nowhere"},
+        {"vdev gic gicc 0x8010000", "'gicc' does not apply to this machine's GICv3 with ITS"},
+        {"vdev gic msi 0x8020000,64,32", "MSIs here go through the GICv3 ITS at 0x8080000"},
+        {"vdev gic host-gicd 0x2f000000", "KVM's virtual GIC: leave it out"},
+        {"vdev gic version", "needs an argument: N"},
+        {"vdev gic colour 3", "unknown option 'colour'"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        teardown();
+        char conf[160];
+        snprintf(conf, sizeof(conf), "ram 0x40000000,64M %s", bad[i].line);
+        ck_assert_int_ne(arm_machine(conf, &err), 0);
+        ck_assert_msg(strstr(err.msg, bad[i].want), "%s: got '%s'", bad[i].line, err.msg);
+        ck_assert_msg(strstr(err.msg, "vdev gic"), "%s", err.msg);
+    }
+}
+END_TEST
+
+/* The core refuses malformed option tables from a platform (the caller's mistake). */
+START_TEST(platform_option_tables_are_checked)
+{
+    struct vdev_err err;
+    static const struct vdev_platform_option both[] = {{"x", "N", "1", "no"}, {NULL}};
+    static const char *const loc[] = {"mem:0x1000", NULL};
+    struct vdev_platform_vdev pv = {
+        .size = sizeof(pv), .type = "thing", .summary = "a thing", .locs = loc, .options = both};
+    fake_machine_new(&fe);
+    ck_assert_int_ne(vdev_machine_add_platform_vdev(fe.m, &pv, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "bad options table"));
+    /* a caller built before `options` existed: the member is not read */
+    pv.size = offsetof(struct vdev_platform_vdev, options);
+    ck_assert_msg(vdev_machine_add_platform_vdev(fe.m, &pv, &err) == 0, "%s", err.msg);
+}
+END_TEST
+
 /* The PCI I/O window at 0x3eff0000 reaches port space; the rest is memory. */
 static uint64_t last_io_port;
 static uint64_t io_read(void *opaque, uint64_t off, unsigned size)
@@ -559,6 +608,8 @@ static Suite *suite(void)
     tcase_add_test(t, gic_lines_are_spis_with_gsi_equal_intid);
     tcase_add_test(t, pci_host_windows_and_platform_reserves);
     tcase_add_test(t, platform_vdev_gic_is_accepted);
+    tcase_add_test(t, platform_vdev_gic_takes_qvm_options);
+    tcase_add_test(t, platform_option_tables_are_checked);
     tcase_add_test(t, pci_io_window_goes_to_port_space);
     tcase_add_test(t, power_button_is_a_pl061_pin_with_edge_interrupts);
     tcase_add_test(t, power_button_in_the_device_tree);

@@ -50,17 +50,38 @@ static int add_pci(struct vdev_machine *m, struct vdev_err *err)
     return vdev_machine_add_pci(m, &h, err);
 }
 
-/* A configuration may declare the GIC as qvm's ARM guests do (`vdev gic loc 0x8000000`);
- * KVM's in-kernel one is the machine's `gic` controller. */
+/* A configuration may declare the GIC as qvm's ARM guests do (`vdev gic loc 0x8000000
+ * version 3`); KVM's in-kernel one is the machine's `gic` controller. qvm's other `vdev gic`
+ * options (QNX 7.1/8.0 docs) are checked against it. */
 static int add_platform_vdevs(struct vdev_machine *m, struct vdev_err *err)
 {
     static const char *const gic_loc[] = {"mem:0x8000000", NULL};
+    static const char host_gic[] = "qvm's access to the host's own GIC; under KVM the guest has "
+                                   "KVM's virtual GIC: leave it out";
+    static const struct vdev_platform_option gic_options[] = {
+        {"version", "N", "3", NULL},
+        {"gicd", "ADDRESS", "0x8000000", NULL},
+        {"gicr", "ADDRESS", "0x80a0000", NULL},
+        {"its", "ADDRESS", "0x8080000", NULL},
+        {"num-lpis", "N", NULL, NULL},         /* KVM's ITS sizes its LPIs itself */
+        {"its-prealloc", "N[,N]", NULL, NULL}, /* (KVM allocates as the guest maps) */
+        {"gicc", "ADDRESS", NULL,
+         "a GICv2 CPU interface; this GICv3's CPU interface is system registers: leave it out"},
+        {"msi", "ADDRESS,BASE,COUNT", NULL,
+         "a GICv2m MSI frame; MSIs here go through the GICv3 ITS at 0x8080000: leave it out"},
+        {"host-gicd", "ADDRESS", NULL, host_gic},
+        {"host-gich", "ADDRESS", NULL, host_gic},
+        {"host-gicr", "ADDRESS", NULL, host_gic},
+        {"host-gicv", "ADDRESS", NULL, host_gic},
+        {NULL, NULL, NULL, NULL},
+    };
     const struct vdev_platform_vdev gic = {.size = sizeof(gic),
                                            .type = "gic",
                                            .summary = "GICv3 with ITS (KVM's in-kernel one)",
                                            .locs = gic_loc,
                                            .intr = "cpu",
-                                           .pic = ARM64_GIC_NAME};
+                                           .pic = ARM64_GIC_NAME,
+                                           .options = gic_options};
     return vdev_machine_add_platform_vdev(m, &gic, err);
 }
 
