@@ -3,7 +3,8 @@
 #   boot      a 2-vCPU guest to init and PSCI SYSTEM_OFF (status 0); one that resets
 #             (PSCI SYSTEM_RESET, status 3); one with a pl011 at qvm's address (ttyAMA0);
 #             SIGTERM presses the power button (gpio-keys KEY_POWER; status 0); each guest
-#             found its UART through the DT
+#             found its UART through the DT; a guest's ldp on a device page stops the VM
+#             with status 4 and a message naming the address (no valid ISV)
 #   net       run-pair.sh's dual-same (2 vCPUs each: virtio-net on MMIO, found through the
 #             DT's virtio,mmio node, peer-linked to MMIO; virtio-net on PCI behind the ECAM
 #             host, MSI-X through the ITS, to PCI; ping and iperf3 both ways on each link; the
@@ -35,7 +36,7 @@ boot() {
         echo "cpu runmask 1"
         echo "load Image"
         echo "initrd load initrd.img"
-        echo "cmdline \"console=$console panic=-1 vdevkit.scenario=$2\""
+        echo "cmdline \"console=$console panic=-1 vdevkit.scenario=$2 vdevkit.addr=0xa000000\""
         echo "$uart"
     } > "$1.conf"
     start=$(date +%s)
@@ -88,6 +89,7 @@ if want boot; then
     boot reset reboot 3 "VDEVKIT-RESULT reboot ok"
     boot boot-pl011 boot 0 "VDEVKIT-RESULT boot ok cpus=2" pl011
     boot powerbutton powerbutton 0 "VDEVKIT-RESULT powerbutton ok" pl011
+    boot nisv nisv 4 "MMIO access at 0xa000000 that KVM cannot decode"
 fi
 want net && group net run-pair.sh NET_ARCH=arm64 NET_VCPUS=2 NET_ONLY="dual-same linkdown"
 want shmem && group shmem run-shmem-pair.sh SHM_ARCH=arm64 SHM_VCPUS=2

@@ -28,7 +28,8 @@ cp -P "$build"/core/libvdev.so* "$payload/"
 mkdir -p "$payload/modules"
 cp "$build"/modules/vdev-*.so "$payload/modules/"
 cp "$VDEVKIT_VMLINUZ" "$payload/Image"
-"$here/build-initramfs.sh" "$payload/initrd.img" gpio_keys evdev # (the power button)
+# (the power button's modules; a program that reads MMIO with ldp)
+GUEST_PROGRAMS="$here/arm64/mmio-ldp.c" "$here/build-initramfs.sh" "$payload/initrd.img" gpio_keys evdev
 "$here/build-initramfs.sh" --net "$payload/initrd-net.img"
 "$here/build-initramfs.sh" --shmem "$payload/initrd-shmem.img"
 cp "$here/arm64-scenarios.sh" "$here/run-pair.sh" "$here/vmm-procs.sh" \
