@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Run a command where /dev/kvm is hardware-assisted.
 #
-#   outer.sh [--arch amd64|arm64] [--timeout SECS] [--smp N] [--mem MB] [--payload DIR]
-#            [--retry-env] [--quiet] -- COMMAND [ARG...]
+#   outer.sh [--arch amd64|arm64] [--sriov] [--timeout SECS] [--smp N] [--mem MB]
+#            [--payload DIR] [--retry-env] [--quiet] -- COMMAND [ARG...]
+#
+# --sriov (x86): the passthrough machine of /work/shared/reference/passthrough-harness.md:
+#   QEMU 10 (guest-tests/images/fetch-qemu10.sh; QEMU 7.2 has no SR-IOV NIC) with -M
+#   q35,kernel-irqchip=split, an intel-iommu (intremap, caching-mode) and an igb NIC (SR-IOV
+#   PF, QEMU's user network behind it) on a root port; the kernel gets intel_iommu=on,
+#   kvm-amd npt=1 (inner guests hang under QEMU 10 with npt=0), and igb, vfio-pci and
+#   vfio_iommu_type1 are loaded. The outer RAM is capped at 2048 MB (QEMU 10.0.2 misplaces
+#   VF BARs above 4 GiB). Direct mode is never used with --sriov.
 #
 # --arch arm64 (or VDEVKIT_ARCH=arm64): the outer machine is Debian's arm64 kernel in
 #   `qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max,pauth=off`, with
@@ -57,6 +65,7 @@ wedged_after=${VDEVKIT_OUTER_WEDGED:-60} # seconds a soft lockup lasts = a wedge
 smp=2
 mem=3072
 payload=
+sriov=0
 retry_env=${VDEVKIT_HARNESS_RETRY_ENV:-0}
 quiet=0
 
@@ -65,6 +74,7 @@ usage() { sed -n '2,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; 
 while [ $# -gt 0 ]; do
     case $1 in
         --arch) export VDEVKIT_ARCH=$2; shift 2 ;;
+        --sriov) sriov=1; shift ;;
         --timeout) timeout_s=$2; shift 2 ;;
         --smp) smp=$2; shift 2 ;;
         --mem) mem=$2; shift 2 ;;
@@ -79,6 +89,14 @@ done
 [ $# -gt 0 ] || usage
 arch=${VDEVKIT_ARCH:-amd64}
 case $arch in amd64|arm64) ;; *) vdk_die "--arch wants amd64 or arm64 (got $arch)" ;; esac
+if [ "$sriov" = 1 ]; then
+    [ "$arch" = amd64 ] || vdk_die "--sriov is an x86 outer machine"
+    [ "$mem" -le 2048 ] || mem=2048
+    export VDEVKIT_HARNESS=nested VDEVKIT_KVM_AMD_PARAMS=${VDEVKIT_KVM_AMD_PARAMS:-npt=1}
+    VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} igb vfio-pci vfio_iommu_type1"
+    VDEVKIT_OUTER_APPEND="${VDEVKIT_OUTER_APPEND:-} intel_iommu=on"
+    eval "$("$images/fetch-qemu10.sh")"
+fi
 case $timeout_s in ''|*[!0-9]*) vdk_die "--timeout wants whole seconds" ;; esac
 
 if [ -n "$payload" ]; then
@@ -257,7 +275,16 @@ run_outer() {
               -accel "${VDEVKIT_OUTER_ACCEL:-tcg}" -cpu "${VDEVKIT_OUTER_CPU:-max,pauth=off}")
         console=ttyAMA0
     else
-        qemu=(qemu-system-x86_64 -M q35 -accel "${VDEVKIT_OUTER_ACCEL:-tcg}" -cpu "${VDEVKIT_OUTER_CPU:-max}")
+        if [ "$sriov" = 1 ]; then
+            qemu=(env QEMU_MODULE_DIR="$VDEVKIT_QEMU10_MODULES"
+                  "$VDEVKIT_QEMU10" -L "$VDEVKIT_QEMU10_DATA" -M q35,kernel-irqchip=split
+                  -device intel-iommu,intremap=on,caching-mode=on
+                  -device pcie-root-port,id=rp1,chassis=1,slot=1
+                  -netdev user,id=n0 -device igb,bus=rp1,netdev=n0)
+        else
+            qemu=(qemu-system-x86_64 -M q35)
+        fi
+        qemu+=(-accel "${VDEVKIT_OUTER_ACCEL:-tcg}" -cpu "${VDEVKIT_OUTER_CPU:-max}")
         console=ttyS0
     fi
     qemu+=(
