@@ -91,11 +91,12 @@ static void check(struct vdev_machine *m, unsigned step)
         if (rd(m, 0xfe0 + 4 * i) != id[i])
             bad = "a PrimeCell ID register changed";
     if (bad) {
-        fprintf(stderr, "step %u: %s (dir 0x%llx is 0x%llx iev 0x%llx ie 0x%llx ris 0x%llx "
-                        "mis 0x%llx pins 0x%llx line %d button %d)\n",
-                step, bad, (unsigned long long)dir, (unsigned long long)is,
-                (unsigned long long)iev, (unsigned long long)ie, (unsigned long long)ris,
-                (unsigned long long)mis, (unsigned long long)pins, line, pressed);
+        fprintf(stderr,
+                "step %u: %s (dir 0x%llx is 0x%llx iev 0x%llx ie 0x%llx ris 0x%llx "
+                "mis 0x%llx pins 0x%llx line %d button %d)\n",
+                step, bad, (unsigned long long)dir, (unsigned long long)is, (unsigned long long)iev,
+                (unsigned long long)ie, (unsigned long long)ris, (unsigned long long)mis,
+                (unsigned long long)pins, line, pressed);
         abort();
     }
 }
@@ -111,8 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t off = fz_u16(&in) & (ARM64_GPIO_SIZE - 1);
         uint64_t v = fz_u8(&in);
         unsigned len = 1u << (op >> 2 & 3);
-        wrote_is_or_ic = (op & 3) == 1 && ((off < 0x408 && off + len > 0x404) ||
-                                           (off < 0x420 && off + len > 0x41c));
+        wrote_is_or_ic = (op & 3) == 1 &&
+                         ((off < 0x408 && off + len > 0x404) || (off < 0x420 && off + len > 0x41c));
         switch (op & 3) {
         case 0:
             arm64_mmio_access(m, ARM64_GPIO_BASE + off, len, false, &v);
