@@ -187,7 +187,7 @@ static int cmd_run(int argc, char **argv)
     static struct vmm vmm; /* large (vCPU table); one per process */
     vmm.vm.vm_fd = vmm.vm.kvm_fd = vmm.stop_efd = -1;
     struct vdev_err err = {0};
-    struct vdev_machine *m = vdev_machine_new(&VMM_EMBEDDER_OPS, &vmm.vm);
+    struct vdev_machine *m = vdev_machine_new(&kvm_vm_embedder_ops, &vmm.vm);
     if (!m) {
         tool_error("run", "out of memory");
         return VMM_EXIT_HOST;

@@ -6,18 +6,9 @@
 #include <stdatomic.h>
 #include <vdev/vdev.h>
 
+#include "kvm_common.h"
 #include "platform.h"
-#if defined(__x86_64__)
-#include "kvm_vm.h"
-#include "vcpu.h"
-#define VMM_EMBEDDER_OPS kvm_vm_embedder_ops
-#elif defined(__aarch64__)
-#include "arm64_kvm.h"
-#include "arm64_vcpu.h"
-#define VMM_EMBEDDER_OPS arm64_kvm_embedder_ops
-#else
-#error "the reference VMM runs on x86-64 and aarch64 hosts"
-#endif
+#include "vcpu_common.h"
 
 #define VMM_MAX_VCPUS       64
 #define VMM_MAX_MEM_REGIONS 32 /* RAM and ROM lines; the other KVM slots are for device memory */
@@ -42,15 +33,28 @@ struct vmm {
     int stop_efd; /* signalled once when the VM should end */
 };
 
-/* Each architecture's run.c (vmm/x86/, vmm/arm64/) implements what follows. */
-/* Opens KVM and adds the platform's power registers; before vdev_machine_build, so devices
- * bind their doorbells and irqfds in the kernel. */
+/* run_common.c. */
+/* Opens KVM (with `set halt-poll`), then the architecture's part (vmm_arch_prepare); before
+ * vdev_machine_build, so devices bind their doorbells and irqfds in the kernel. */
 int vmm_prepare(struct vmm *vmm, struct vdev_machine *m, struct vdev_err *err);
 void vmm_close(struct vmm *vmm);
 /* Ends the VM with `status` (the first call decides); safe from any thread. */
 void vmm_stop(struct vmm *vmm, int status, const char *why);
-/* Opens KVM, backs memory, loads the image, builds firmware tables and runs until the end.
+/* Backs memory, starts the guest (vmm_arch_start) and its vCPUs, and waits for the end.
  * `m` is built with kvm_vm_embedder_ops whose ctx is &vmm->vm. Returns the exit status. */
 int vmm_run(struct vmm *vmm);
+
+/* ---- provided by each architecture's run.c (vmm/x86/run.c, vmm/arm64/arm64_run.c) ---- */
+
+/* The rest of vmm_prepare: x86 adds its power registers; arm64 creates the vCPUs and the
+ * vGIC. */
+int vmm_arch_prepare(struct vmm *vmm, struct vdev_err *err);
+/* From backed RAM to vCPUs ready to start: firmware tables or device tree, the image, the
+ * event thread (vdev_machine_start), the vCPUs' boot state (x86 creates them here). */
+int vmm_arch_start(struct vmm *vmm, struct vdev_err *err);
+/* The platform's power button, which the first SIGINT/SIGTERM presses: down (true) and up
+ * after vmm_arch_power_hold_ms (0: at once). */
+void vmm_arch_power_button(struct vmm *vmm, bool pressed);
+extern const int vmm_arch_power_hold_ms;
 
 #endif

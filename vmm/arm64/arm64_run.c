@@ -1,76 +1,31 @@
-/* Running a built machine on an aarch64 host. vmm_prepare creates the VM, every vCPU and the
- * vGICv3 + ITS (CTRL_INIT) before the machine is built, so that devices bind irqfds in the
- * kernel (KVM_IRQFD fails with EAGAIN before CTRL_INIT). vmm_run backs RAM, loads the Image
- * and initrd, writes the device tree (the same buffer to `set fdt-dump-file`), starts the
- * boot vCPU and waits for PSCI SYSTEM_OFF/RESET, a device's stop request, a crash or a
- * signal. */
-#include <errno.h>
-#include <poll.h>
-#include <signal.h>
+/* The arm64 part of running a machine (vmm/run_common.c has the rest). vmm_arch_prepare
+ * creates every vCPU and the vGICv3 + ITS (CTRL_INIT) before the machine is built, so that
+ * devices bind irqfds in the kernel (KVM_IRQFD fails with EAGAIN before CTRL_INIT).
+ * vmm_arch_start loads the Image and initrd, writes the device tree (the same buffer to
+ * `set fdt-dump-file`) and sets the boot vCPU's entry; the guest ends with PSCI
+ * SYSTEM_OFF/RESET. A signal presses the PL061 power button (arm64_power.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 #include <vdev/gmem.h>
 
 #include "arm64_image.h"
+#include "arm64_kvm.h"
 #include "arm64_platform.h"
 #include "arm64_power.h"
+#include "arm64_vcpu.h"
 #include "vmm.h"
 
 #define FDT_BUF_SIZE (1u << 20)
 
-void vmm_stop(struct vmm *vmm, int status, const char *why)
+int vmm_arch_prepare(struct vmm *vmm, struct vdev_err *err)
 {
-    bool expected = false;
-    if (!atomic_compare_exchange_strong(&vmm->stopping, &expected, true))
-        return;
-    atomic_store(&vmm->status, status);
-    if (getenv("VDEVKIT_DEBUG"))
-        fprintf(stderr, "vdevkit run: stopping (%s), status %d\n", why, status);
-    uint64_t one = 1;
-    if (write(vmm->stop_efd, &one, sizeof(one)) < 0) {
-        /* the counter cannot overflow from one write */
-    }
-    for (unsigned i = 0; i < vmm->ncpus; i++)
-        vcpu_kick(&vmm->vcpus[i]);
-}
-
-static void on_device_stop(void *arg, int status)
-{
-    vmm_stop(arg, status, "a device requested it");
-}
-
-int vmm_prepare(struct vmm *vmm, struct vdev_machine *m, struct vdev_err *err)
-{
-    const struct vdev_config *cfg = vdev_machine_config(m);
-    vmm->m = m;
-    vmm->ncpus = cfg->ncpus ? (unsigned)cfg->ncpus : 1; /* preflight checked the maximum */
-    vmm->stop_efd = eventfd(0, EFD_CLOEXEC);
-    if (vmm->stop_efd < 0)
-        return vdev_err_set(err, "eventfd: %s", strerror(errno));
-    if (kvm_vm_open(&vmm->vm, err))
+    struct kvm_vcpu_init preferred;
+    if (vcpu_preferred_init(&vmm->vm, &preferred, err))
         return -1;
-    const char *hp = vdev_config_var(cfg, "halt-poll");
-    uint64_t us;
-    if (hp && vdev_parse_u64(hp, &us, NULL) == 0) {
-        int r = kvm_vm_set_halt_poll(&vmm->vm, us * 1000);
-        if (r < 0)
-            fprintf(stderr, "vdevkit run: warning: set halt-poll: KVM_CAP_HALT_POLL: %s\n",
-                    strerror(-r));
-    }
-    vmm->vm.m = m;
-    vmm->vm.on_stop = on_device_stop;
-    vmm->vm.on_stop_arg = vmm;
-    for (unsigned i = 0; i < vmm->ncpus; i++) {
-        struct vcpu *v = &vmm->vcpus[i];
-        v->fd = -1;
-        if (vcpu_create(v, vmm, &vmm->vm, i, err))
+    for (unsigned i = 0; i < vmm->ncpus; i++)
+        if (vcpu_create(&vmm->vcpus[i], vmm, i, &preferred, err))
             return -1;
-        v->runmask = i < cfg->ncpus && cfg->cpus[i].runmask_given ? cfg->cpus[i].runmask : 0;
-    }
     return kvm_vm_create_gic(&vmm->vm, vmm->ncpus, err);
 }
 
@@ -125,82 +80,19 @@ out:
     return rc;
 }
 
-/* Waits for the end; SIGINT/SIGTERM press the power button (arm64_power.h: held 100 ms, then
- * released, as a finger would), a second one stops now (128 + signal), as on x86. */
-static void wait_for_end(struct vmm *vmm, int sigfd)
+int vmm_arch_start(struct vmm *vmm, struct vdev_err *err)
 {
-    int presses = 0;
-    bool held = false;
-    while (!atomic_load(&vmm->stopping)) {
-        struct pollfd p[2] = {{.fd = vmm->stop_efd, .events = POLLIN},
-                              {.fd = sigfd, .events = POLLIN}};
-        int n = poll(p, 2, held ? 100 : -1);
-        if (n == 0 && held) {
-            arm64_power_set(vmm->m, false);
-            held = false;
-        }
-        if (n <= 0)
-            continue;
-        if (p[1].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            if (read(sigfd, &si, sizeof(si)) != sizeof(si))
-                continue;
-            if (presses++ == 0) {
-                fprintf(stderr, "vdevkit run: %s: pressing the power button (again to stop now)\n",
-                        strsignal((int)si.ssi_signo));
-                arm64_power_set(vmm->m, true);
-                held = true;
-            } else {
-                vmm_stop(vmm, 128 + (int)si.ssi_signo, "second signal");
-            }
-        }
-    }
-}
-
-int vmm_run(struct vmm *vmm)
-{
-    struct vdev_err err = {0};
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
     uint64_t pc = 0, x0 = 0;
-    bool started =
-        kvm_vm_back_memory(&vmm->vm, &err) == 0 && load_guest(vmm, &pc, &x0, &err) == 0 &&
-        vcpu_set_entry(&vmm->vcpus[0], pc, x0, &err) == 0 && vdev_machine_start(vmm->m) == 0;
-    for (unsigned i = 0; started && i < vmm->ncpus; i++) /* secondaries wait for CPU_ON */
-        started = vcpu_start(&vmm->vcpus[i], &err) == 0;
-    if (!started) {
-        fprintf(stderr, "vdevkit run: %s\n", err.msg[0] ? err.msg : "cannot start the VM");
-        vmm_stop(vmm, VMM_EXIT_HOST, "start failed");
-    } else {
-        wait_for_end(vmm, sigfd);
-    }
-    int status = atomic_load(&vmm->status);
-    for (unsigned i = 0; i < vmm->ncpus; i++)
-        vcpu_kick(&vmm->vcpus[i]);
-    for (unsigned i = 0; i < vmm->ncpus; i++) {
-        if (vmm->vcpus[i].started)
-            pthread_join(vmm->vcpus[i].thread, NULL);
-        vmm->vcpus[i].started = false;
-    }
-    if (status >= 128 && getenv("VDEVKIT_DEBUG"))
-        for (unsigned i = 0; i < vmm->ncpus; i++)
-            if (vmm->vcpus[i].run)
-                vcpu_dump(&vmm->vcpus[i], stderr);
-    if (sigfd >= 0)
-        close(sigfd);
-    return status;
+    if (load_guest(vmm, &pc, &x0, err) || vcpu_set_entry(&vmm->vcpus[0], pc, x0, err) ||
+        vdev_machine_start(vmm->m))
+        return -1;
+    return 0;
 }
 
-void vmm_close(struct vmm *vmm)
+/* The PL061's pin 3, a gpio-keys KEY_POWER (arm64_power.h): held as a finger would. */
+const int vmm_arch_power_hold_ms = 100;
+
+void vmm_arch_power_button(struct vmm *vmm, bool pressed)
 {
-    for (unsigned i = 0; i < vmm->ncpus; i++)
-        if (vmm->vcpus[i].run || vmm->vcpus[i].fd > 0)
-            vcpu_destroy(&vmm->vcpus[i]);
-    kvm_vm_close(&vmm->vm);
-    if (vmm->stop_efd >= 0)
-        close(vmm->stop_efd);
+    arm64_power_set(vmm->m, pressed);
 }

@@ -1,16 +1,11 @@
 #include "arm64_vcpu.h"
 
 #include <errno.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "arm64_platform.h"
 #include "vmm.h"
 
 #define CORE_REG(field)                                                                            \
@@ -30,20 +25,21 @@ static int set_reg(struct vcpu *v, uint64_t id, uint64_t value)
     return ioctl(v->fd, KVM_SET_ONE_REG, &r);
 }
 
-int vcpu_create(struct vcpu *v, struct vmm *vmm, struct kvm_vm *vm, unsigned index,
-                struct vdev_err *err)
+int vcpu_preferred_init(struct kvm_vm *vm, struct kvm_vcpu_init *init, struct vdev_err *err)
 {
-    v->vmm = vmm;
-    v->index = index;
-    v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
-    if (v->fd < 0)
-        return vdev_err_set(err, "KVM_CREATE_VCPU %u: %s", index, strerror(errno));
-    v->run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
-    if (v->run == MAP_FAILED) {
-        v->run = NULL;
-        return vdev_err_set(err, "mapping vCPU %u: %s", index, strerror(errno));
-    }
-    struct kvm_vcpu_init init = vm->vcpu_init;
+    memset(init, 0, sizeof(*init));
+    if (ioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, init) < 0)
+        return vdev_err_set(err, "KVM_ARM_PREFERRED_TARGET: %s", strerror(errno));
+    init->features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+    return 0;
+}
+
+int vcpu_create(struct vcpu *v, struct vmm *vmm, unsigned index,
+                const struct kvm_vcpu_init *preferred, struct vdev_err *err)
+{
+    if (vcpu_open(v, vmm, index, err))
+        return -1;
+    struct kvm_vcpu_init init = *preferred;
     if (index > 0) /* started by the guest's PSCI CPU_ON */
         init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
     if (ioctl(v->fd, KVM_ARM_VCPU_INIT, &init) < 0)
@@ -88,137 +84,43 @@ void vcpu_dump(struct vcpu *v, FILE *out)
     }
 }
 
-__attribute__((format(printf, 2, 3))) static void crash(struct vcpu *v, const char *fmt, ...)
+void vcpu_arch_mmio(struct vdev_machine *m, uint64_t addr, unsigned len, bool is_write,
+                    uint64_t *value)
 {
-    char why[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "vdevkit run: vcpu %u: %s\n", v->index, why);
-    vcpu_dump(v, stderr);
-    vmm_stop(v->vmm, VMM_EXIT_CRASH, why);
+    arm64_mmio_access(m, addr, len, is_write, value);
 }
 
-static void dispatch_mmio(struct vcpu *v)
-{
-    struct kvm_run *r = v->run;
-    uint64_t val = 0;
-    unsigned len = r->mmio.len <= 8 ? r->mmio.len : 8;
-    if (r->mmio.is_write)
-        memcpy(&val, r->mmio.data, len);
-    arm64_mmio_access(v->vmm->m, r->mmio.phys_addr, len, r->mmio.is_write, &val);
-    if (!r->mmio.is_write)
-        memcpy(r->mmio.data, &val, len);
-}
-
-/* Returns false when the vCPU should stop. */
-static bool handle_exit(struct vcpu *v)
+/* PSCI SYSTEM_OFF and SYSTEM_RESET, and MMIO that KVM cannot decode. */
+enum vcpu_exit vcpu_arch_exit(struct vcpu *v)
 {
     struct kvm_run *r = v->run;
     switch (r->exit_reason) {
-    case KVM_EXIT_MMIO:
-        dispatch_mmio(v);
-        return true;
-    case KVM_EXIT_INTR:
-        return true;
-    case KVM_EXIT_SYSTEM_EVENT: /* PSCI SYSTEM_OFF, SYSTEM_RESET */
+    case KVM_EXIT_SYSTEM_EVENT:
         if (r->system_event.type == KVM_SYSTEM_EVENT_RESET)
             vmm_stop(v->vmm, VMM_EXIT_REBOOT, "guest reset (PSCI SYSTEM_RESET)");
         else if (r->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN)
             vmm_stop(v->vmm, VMM_EXIT_POWEROFF, "guest shutdown (PSCI SYSTEM_OFF)");
         else
-            crash(v, "system event %u (a guest crash)", r->system_event.type);
-        return false;
+            vcpu_crash(v, "system event %u (a guest crash)", r->system_event.type);
+        return VCPU_EXIT_STOP;
     case KVM_EXIT_ARM_NISV:
-        crash(v,
-              "MMIO access at 0x%llx that KVM cannot decode (no valid ISV, ESR ISS 0x%llx: a "
-              "load/store pair or writeback form; device registers need plain loads and "
-              "stores)",
-              (unsigned long long)r->arm_nisv.fault_ipa, (unsigned long long)r->arm_nisv.esr_iss);
-        return false;
-    case KVM_EXIT_FAIL_ENTRY:
-        crash(v, "VM entry failed, hardware reason 0x%llx",
-              (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
-        return false;
-    case KVM_EXIT_INTERNAL_ERROR:
-        crash(v, "KVM internal error, suberror %u", r->internal.suberror);
-        return false;
+        vcpu_crash(v,
+                   "MMIO access at 0x%llx that KVM cannot decode (no valid ISV, ESR ISS 0x%llx: a "
+                   "load/store pair or writeback form; device registers need plain loads and "
+                   "stores)",
+                   (unsigned long long)r->arm_nisv.fault_ipa,
+                   (unsigned long long)r->arm_nisv.esr_iss);
+        return VCPU_EXIT_STOP;
     default:
-        crash(v, "unexpected exit reason %u", r->exit_reason);
-        return false;
+        return VCPU_EXIT_UNKNOWN;
     }
 }
 
-static void *vcpu_main(void *arg)
+/* ENOSYS: a data abort without ISV, KVM_CAP_ARM_NISV_TO_USER off. */
+const char *vcpu_arch_run_error(int err)
 {
-    struct vcpu *v = arg;
-    if (v->runmask) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        for (unsigned i = 0; i < 64; i++)
-            if (v->runmask & (1ull << i))
-                CPU_SET(i, &set);
-        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-    }
-    sigset_t kick;
-    sigemptyset(&kick);
-    sigaddset(&kick, SIGUSR1);
-    pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-    while (!atomic_load(&v->vmm->stopping)) {
-        if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-            if (errno == EINTR || errno == EAGAIN) {
-                v->run->immediate_exit = 0;
-                continue;
-            }
-            if (errno == ENOSYS) /* a data abort without ISV, KVM_CAP_ARM_NISV_TO_USER off */
-                crash(v, "MMIO access KVM cannot decode (KVM_RUN: ENOSYS; no valid ISV: a "
-                         "load/store pair or writeback form on device memory)");
-            else
-                crash(v, "KVM_RUN failed: %s", strerror(errno));
-            break;
-        }
-        if (!handle_exit(v))
-            break;
-    }
-    return NULL;
-}
-
-static void kick_handler(int sig)
-{
-    (void)sig;
-}
-
-int vcpu_start(struct vcpu *v, struct vdev_err *err)
-{
-    static bool installed;
-    if (!installed) {
-        struct sigaction sa = {.sa_handler = kick_handler};
-        sigaction(SIGUSR1, &sa, NULL);
-        installed = true;
-    }
-    int rc = pthread_create(&v->thread, NULL, vcpu_main, v);
-    if (rc)
-        return vdev_err_set(err, "vcpu thread: %s", strerror(rc));
-    v->started = true;
-    return 0;
-}
-
-void vcpu_kick(struct vcpu *v)
-{
-    if (!v->started)
-        return;
-    v->run->immediate_exit = 1;
-    pthread_kill(v->thread, SIGUSR1);
-}
-
-void vcpu_destroy(struct vcpu *v)
-{
-    if (v->started)
-        pthread_join(v->thread, NULL);
-    v->started = false;
-    if (v->run)
-        munmap(v->run, (size_t)v->vmm->vm.vcpu_mmap_size);
-    if (v->fd >= 0)
-        close(v->fd);
+    if (err != ENOSYS)
+        return NULL;
+    return "MMIO access KVM cannot decode (KVM_RUN: ENOSYS; no valid ISV: a load/store pair or "
+           "writeback form on device memory)";
 }

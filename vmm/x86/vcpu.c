@@ -1,14 +1,9 @@
 #include "vcpu.h"
 
 #include <errno.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "vmm.h"
 
@@ -101,20 +96,12 @@ static int setup_lint(struct vcpu *v, struct vdev_err *err)
     return 0;
 }
 
-int vcpu_create(struct vcpu *v, struct vmm *vmm, struct kvm_vm *vm, unsigned index, unsigned count,
+int vcpu_create(struct vcpu *v, struct vmm *vmm, unsigned index, unsigned count,
                 struct vdev_err *err)
 {
-    v->vmm = vmm;
-    v->index = index;
-    v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
-    if (v->fd < 0)
-        return vdev_err_set(err, "KVM_CREATE_VCPU %u: %s", index, strerror(errno));
-    v->run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
-    if (v->run == MAP_FAILED) {
-        v->run = NULL;
-        return vdev_err_set(err, "mapping vCPU %u: %s", index, strerror(errno));
-    }
-    if (setup_cpuid(v, vm, count, err) || setup_msrs(v, err) || setup_lint(v, err))
+    if (vcpu_open(v, vmm, index, err))
+        return -1;
+    if (setup_cpuid(v, &vmm->vm, count, err) || setup_msrs(v, err) || setup_lint(v, err))
         return -1;
     struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
     if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
@@ -157,16 +144,10 @@ static void dispatch_io(struct vcpu *v)
     }
 }
 
-static void dispatch_mmio(struct vcpu *v)
+void vcpu_arch_mmio(struct vdev_machine *m, uint64_t addr, unsigned len, bool is_write,
+                    uint64_t *value)
 {
-    struct kvm_run *r = v->run;
-    uint64_t val = 0;
-    unsigned len = r->mmio.len <= 8 ? r->mmio.len : 8;
-    if (r->mmio.is_write)
-        memcpy(&val, r->mmio.data, len);
-    vdev_machine_access(v->vmm->m, VDEV_SPACE_MEM, r->mmio.phys_addr, len, r->mmio.is_write, &val);
-    if (!r->mmio.is_write)
-        memcpy(r->mmio.data, &val, len);
+    vdev_machine_access(m, VDEV_SPACE_MEM, addr, len, is_write, value);
 }
 
 void vcpu_dump(struct vcpu *v, FILE *out)
@@ -186,121 +167,34 @@ void vcpu_dump(struct vcpu *v, FILE *out)
             s.cs.selector, s.cs.base, s.cs.l, s.ss.selector, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
 }
 
-__attribute__((format(printf, 2, 3))) static void crash(struct vcpu *v, const char *fmt, ...)
-{
-    char why[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "vdevkit run: vcpu %u: %s\n", v->index, why);
-    vcpu_dump(v, stderr);
-    vmm_stop(v->vmm, VMM_EXIT_CRASH, why);
-}
-
-/* Returns false when the vCPU should stop. */
-static bool handle_exit(struct vcpu *v)
+/* Port I/O, HLT, a triple fault, reset and power-off. */
+enum vcpu_exit vcpu_arch_exit(struct vcpu *v)
 {
     struct kvm_run *r = v->run;
     switch (r->exit_reason) {
     case KVM_EXIT_IO:
         dispatch_io(v);
-        return true;
-    case KVM_EXIT_MMIO:
-        dispatch_mmio(v);
-        return true;
+        return VCPU_EXIT_RUN;
     case KVM_EXIT_HLT:
-    case KVM_EXIT_INTR:
-        return true;
+        return VCPU_EXIT_RUN;
     case KVM_EXIT_SHUTDOWN:
-        crash(v, "triple fault (KVM_EXIT_SHUTDOWN)");
-        return false;
+        vcpu_crash(v, "triple fault (KVM_EXIT_SHUTDOWN)");
+        return VCPU_EXIT_STOP;
     case KVM_EXIT_SYSTEM_EVENT:
         if (r->system_event.type == KVM_SYSTEM_EVENT_RESET)
             vmm_stop(v->vmm, VMM_EXIT_REBOOT, "guest reset");
         else if (r->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN)
             vmm_stop(v->vmm, VMM_EXIT_POWEROFF, "guest shutdown");
         else
-            crash(v, "system event %u", r->system_event.type);
-        return false;
-    case KVM_EXIT_FAIL_ENTRY:
-        crash(v, "VM entry failed, hardware reason 0x%llx",
-              (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
-        return false;
-    case KVM_EXIT_INTERNAL_ERROR:
-        crash(v, "KVM internal error, suberror %u", r->internal.suberror);
-        return false;
+            vcpu_crash(v, "system event %u", r->system_event.type);
+        return VCPU_EXIT_STOP;
     default:
-        crash(v, "unexpected exit reason %u", r->exit_reason);
-        return false;
+        return VCPU_EXIT_UNKNOWN;
     }
 }
 
-static void *vcpu_main(void *arg)
+const char *vcpu_arch_run_error(int err)
 {
-    struct vcpu *v = arg;
-    if (v->runmask) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        for (unsigned i = 0; i < 64; i++)
-            if (v->runmask & (1ull << i))
-                CPU_SET(i, &set);
-        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-    }
-    sigset_t kick;
-    sigemptyset(&kick);
-    sigaddset(&kick, SIGUSR1);
-    pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-    while (!atomic_load(&v->vmm->stopping)) {
-        if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-            if (errno == EINTR || errno == EAGAIN) {
-                v->run->immediate_exit = 0;
-                continue;
-            }
-            crash(v, "KVM_RUN failed: %s", strerror(errno));
-            break;
-        }
-        if (!handle_exit(v))
-            break;
-    }
+    (void)err;
     return NULL;
-}
-
-static void kick_handler(int sig)
-{
-    (void)sig; /* only interrupts KVM_RUN */
-}
-
-int vcpu_start(struct vcpu *v, struct vdev_err *err)
-{
-    static bool installed;
-    if (!installed) {
-        struct sigaction sa = {.sa_handler = kick_handler}; /* no SA_RESTART: KVM_RUN returns */
-        sigaction(SIGUSR1, &sa, NULL);
-        installed = true;
-    }
-    int rc = pthread_create(&v->thread, NULL, vcpu_main, v);
-    if (rc)
-        return vdev_err_set(err, "vcpu thread: %s", strerror(rc));
-    v->started = true;
-    return 0;
-}
-
-void vcpu_kick(struct vcpu *v)
-{
-    if (!v->started)
-        return;
-    v->run->immediate_exit = 1;
-    pthread_kill(v->thread, SIGUSR1);
-}
-
-void vcpu_destroy(struct vcpu *v)
-{
-    if (v->started)
-        pthread_join(v->thread, NULL);
-    v->started = false;
-    if (v->run)
-        munmap(v->run, (size_t)v->vmm->vm.vcpu_mmap_size);
-    if (v->fd >= 0)
-        close(v->fd);
 }
