@@ -157,8 +157,7 @@ static void back_region(const struct vdev_region_info *r, void *arg)
         b->rc = vdev_err_set(b->err, "mapping guest memory: %s", strerror(errno));
         return;
     }
-    if (b->vm->ram_mergeable)
-        madvise(p, r->size, MADV_MERGEABLE);
+    madvise(p, r->size, MADV_MERGEABLE); /* idle guests' identical pages may be shared (KSM) */
     b->vm->ram_maps[b->vm->nram] = p;
     b->vm->ram_sizes[b->vm->nram++] = r->size;
     /* set_host reports the mapping back through kvm_map_memory */

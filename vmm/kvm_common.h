@@ -37,7 +37,6 @@ struct kvm_vm {
     unsigned ndevs;
     uint32_t first_msi_gsi; /* routing GSIs below it are the interrupt lines' */
     bool irqfds_ready;      /* the irqchip is complete (arm64: KVM_IRQFD is EAGAIN before) */
-    bool ram_mergeable;     /* guest RAM is offered to KSM (MADV_MERGEABLE): x86 asks */
     struct vdev_machine *m;
     pthread_mutex_t lock; /* slots and routes: device threads may bind irqfds */
     struct kvm_vm_slot slots[KVM_VM_MAX_SLOTS];
@@ -76,8 +75,7 @@ struct kvm_vm_cap {
 };
 /* Capabilities the architecture needs besides the common ones; ends with {0, NULL}. */
 extern const struct kvm_vm_cap kvm_arch_caps[];
-/* After KVM_CREATE_VM: the in-kernel irqchip (or what must come before it), first_msi_gsi,
- * ram_mergeable. */
+/* After KVM_CREATE_VM: the in-kernel irqchip (or what must come before it), first_msi_gsi. */
 int kvm_arch_vm_init(struct kvm_vm *vm, struct vdev_err *err);
 /* Writes the interrupt lines' fixed routes (at most KVM_VM_MAX_LINE_ROUTES) to e; how many. */
 unsigned kvm_arch_line_routes(struct kvm_irq_routing_entry *e);

@@ -14,7 +14,6 @@ const struct kvm_vm_cap kvm_arch_caps[] = {{KVM_CAP_PIT2, "pit2"}, {0, NULL}};
 int kvm_arch_vm_init(struct kvm_vm *vm, struct vdev_err *err)
 {
     vm->first_msi_gsi = X86_IOAPIC_LINES; /* GSIs 0-23 are the IOAPIC's pins */
-    vm->ram_mergeable = true;             /* idle guests' identical pages may be shared */
     /* Intel needs these three pages for real-mode emulation; they are reserved in the map. */
     if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_KVM_TSS_BASE) < 0)
         return vdev_err_set(err, "KVM_SET_TSS_ADDR: %s", strerror(errno));
