@@ -165,9 +165,9 @@ vdk_stage_elf_deps() {
 # DT_NEEDED library is looked up, as the dynamic loader would, in the file's RUNPATH
 # ($ORIGIN expanded on the host) and then in ROOT's {usr/,}lib/<triplet> (an unpacked
 # Debian userland, e.g. fetch.sh's VDEVKIT_USERLAND_ROOT; ROOT may be several, ':'-separated,
-# searched in order; the first has the dynamic loader). Libraries from ROOT go to the same
-# path in STAGE, RUNPATH ones to their host path unless they are in STAGE already; the
-# program interpreter too; the libraries' own needs likewise.
+# searched in order; the first has the dynamic loader). Every library lands in STAGE's
+# /usr/lib/<triplet> (the loader's default folder) unless it is in STAGE already; the program
+# interpreter at its path; the libraries' own needs likewise.
 vdk_stage_elf_deps_cross() {
     local stage=$1 root=$2; shift 2
     local -a queue=("$@")
@@ -197,10 +197,14 @@ vdk_stage_elf_deps_cross() {
             done
             if [ -n "$found" ]; then
                 case $found in "$stage"/*) queue+=("$found"); continue ;; esac
-                if [ -e "$stage$found" ]; then queue+=("$stage$found"); continue; fi
-                mkdir -p "$stage$(dirname "$found")"
-                cp -L "$found" "$stage$found"
-                queue+=("$stage$found")
+                # into the loader's default folder, not the host path: a machine may mount
+                # over that path (the outer machine's /tmp is a fresh tmpfs)
+                local dst=$stage/usr/lib/aarch64-linux-gnu/$need
+                if [ ! -e "$dst" ]; then
+                    mkdir -p "${dst%/*}"
+                    cp -L "$found" "$dst"
+                fi
+                queue+=("$dst")
                 continue
             fi
             local r src=
