@@ -2,25 +2,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <vfio/vfio_host.h>
 
-#define DEVICES "bus/pci/devices"
+#include "vfio_internal.h"
 
-__attribute__((format(printf, 3, 4))) static int fail(struct vfio_host_why *why, const char *hint,
-                                                     const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why->msg, sizeof(why->msg), fmt, ap);
-    va_end(ap);
-    snprintf(why->hint, sizeof(why->hint), "%s", hint ? hint : "");
-    return -1;
-}
+#define DEVICES "bus/pci/devices"
 
 /* The last component of the link at path, or "" when there is no link. */
 static void link_name(const char *path, char *out, size_t len)
@@ -66,7 +56,7 @@ static int find_by_id(const char *sys, const struct vfio_host_spec *spec, char *
     snprintf(path, sizeof(path), "%s/" DEVICES, sys);
     DIR *d = opendir(path);
     if (!d)
-        return fail(why, "is sysfs mounted?", "cannot read %s: %s", path, strerror(errno));
+        return vfio_fail(why, "is sysfs mounted?", "cannot read %s: %s", path, strerror(errno));
     char **names = NULL;
     size_t n = 0;
     int rc = 0;
@@ -79,7 +69,7 @@ static int find_by_id(const char *sys, const struct vfio_host_spec *spec, char *
         char *copy = strdup(e->d_name);
         if (!nn || !copy) {
             free(copy);
-            rc = fail(why, NULL, "out of memory");
+            rc = vfio_fail(why, NULL, "out of memory");
             if (nn)
                 names = nn;
             break;
@@ -91,12 +81,12 @@ static int find_by_id(const char *sys, const struct vfio_host_spec *spec, char *
     if (rc == 0) {
         qsort(names, n, sizeof(*names), cmp_names);
         if (n == 0)
-            rc = fail(why, "lspci -nn lists the host's devices with their ids",
-                      "no host PCI device has ids %04x:%04x", spec->vendor, spec->device);
+            rc = vfio_fail(why, "lspci -nn lists the host's devices with their ids",
+                           "no host PCI device has ids %04x:%04x", spec->vendor, spec->device);
         else if (spec->index >= n)
-            rc = fail(why, "the index counts from 0 in PCI address order",
-                      "the host has %zu device%s with ids %04x:%04x, so there is no index %u", n,
-                      n == 1 ? "" : "s", spec->vendor, spec->device, spec->index);
+            rc = vfio_fail(why, "the index counts from 0 in PCI address order",
+                           "the host has %zu device%s with ids %04x:%04x, so there is no index %u",
+                           n, n == 1 ? "" : "s", spec->vendor, spec->device, spec->index);
         else
             snprintf(bdf, len, "%s", names[spec->index]);
     }
@@ -119,8 +109,8 @@ static int check_group(const char *sys, const struct vfio_host_dev *dev, struct 
     snprintf(path, sizeof(path), "%s/kernel/iommu_groups/%u/devices", sys, dev->group);
     DIR *d = opendir(path);
     if (!d)
-        return fail(why, NULL, "cannot read IOMMU group %u (%s): %s", dev->group, path,
-                    strerror(errno));
+        return vfio_fail(why, NULL, "cannot read IOMMU group %u (%s): %s", dev->group, path,
+                         strerror(errno));
     int rc = 0;
     struct dirent *e;
     while (rc == 0 && (e = readdir(d))) {
@@ -135,8 +125,9 @@ static int check_group(const char *sys, const struct vfio_host_dev *dev, struct 
                      "a guest's device can reach its whole group: unbind %.20s from %.63s or "
                      "bind it to vfio-pci too",
                      e->d_name, driver);
-            rc = fail(why, hint, "host device %s shares IOMMU group %u with %.20s, which %s uses",
-                      dev->bdf, dev->group, e->d_name, driver);
+            rc = vfio_fail(why, hint,
+                           "host device %s shares IOMMU group %u with %.20s, which %s uses",
+                           dev->bdf, dev->group, e->d_name, driver);
         }
     }
     closedir(d);
@@ -155,8 +146,9 @@ int vfio_host_resolve(const struct vfio_host_root *root, const struct vfio_host_
 
     snprintf(path, sizeof(path), "%s/vfio/vfio", devdir);
     if (access(path, F_OK) != 0)
-        return fail(why, "load the vfio-pci module (modprobe vfio-pci) on a host with an IOMMU",
-                    "the host has no VFIO (%s: %s)", path, strerror(errno));
+        return vfio_fail(why,
+                         "load the vfio-pci module (modprobe vfio-pci) on a host with an IOMMU",
+                         "the host has no VFIO (%s: %s)", path, strerror(errno));
 
     if (spec->by_id) {
         if (find_by_id(sys, spec, dev.bdf, sizeof(dev.bdf), why))
@@ -166,12 +158,13 @@ int vfio_host_resolve(const struct vfio_host_root *root, const struct vfio_host_
                  spec->fn);
         snprintf(path, sizeof(path), "%s/" DEVICES "/%s", sys, dev.bdf);
         if (access(path, F_OK) != 0)
-            return fail(why, "lspci -D lists the host's PCI devices", "no host PCI device %s",
-                        dev.bdf);
+            return vfio_fail(why, "lspci -D lists the host's PCI devices", "no host PCI device %s",
+                             dev.bdf);
     }
     long vid = read_id(sys, dev.bdf, "vendor"), did = read_id(sys, dev.bdf, "device");
     if (vid < 0 || did < 0)
-        return fail(why, NULL, "host device %s: cannot read its vendor and device ids", dev.bdf);
+        return vfio_fail(why, NULL, "host device %s: cannot read its vendor and device ids",
+                         dev.bdf);
     dev.vendor = (uint16_t)vid;
     dev.device = (uint16_t)did;
 
@@ -182,8 +175,8 @@ int vfio_host_resolve(const struct vfio_host_root *root, const struct vfio_host_
                  "bind it: echo vfio-pci > /sys/bus/pci/devices/%s/driver_override, unbind it "
                  "from its driver, echo %s > /sys/bus/pci/drivers_probe; or add 'managed'",
                  dev.bdf, dev.bdf);
-        return fail(why, hint, "host device %s is %s%s, not vfio-pci", dev.bdf,
-                    *dev.driver ? "bound to " : "bound to no driver", dev.driver);
+        return vfio_fail(why, hint, "host device %s is %s%s, not vfio-pci", dev.bdf,
+                         *dev.driver ? "bound to " : "bound to no driver", dev.driver);
     }
 
     char group[32];
@@ -192,18 +185,20 @@ int vfio_host_resolve(const struct vfio_host_root *root, const struct vfio_host_
     char *end;
     unsigned long g = strtoul(group, &end, 10);
     if (!*group || *end || g > 0xffffff)
-        return fail(why,
-                    "the host needs an IOMMU: enable VT-d or AMD-Vi and boot with intel_iommu=on "
-                    "or amd_iommu=on",
-                    "host device %s is in no IOMMU group", dev.bdf);
+        return vfio_fail(
+            why,
+            "the host needs an IOMMU: enable VT-d or AMD-Vi and boot with intel_iommu=on "
+            "or amd_iommu=on",
+            "host device %s is in no IOMMU group", dev.bdf);
     dev.group = (unsigned)g;
     if (check_group(sys, &dev, why))
         return -1;
     /* A managed device gets its group file when it is bound; a bound one has it now. */
     snprintf(path, sizeof(path), "%s/vfio/%u", devdir, dev.group);
     if (!managed && access(path, F_OK) != 0)
-        return fail(why, "is vfio-pci loaded and the device bound to it?",
-                    "host device %s: no VFIO group file %s: %s", dev.bdf, path, strerror(errno));
+        return vfio_fail(why, "is vfio-pci loaded and the device bound to it?",
+                         "host device %s: no VFIO group file %s: %s", dev.bdf, path,
+                         strerror(errno));
     *out = dev;
     return 0;
 }

@@ -6,9 +6,9 @@
 #include <stdbool.h>
 
 struct fake_sysfs {
-    char root[64];  /* the temporary folder */
-    char sys[96];   /* root/sys */
-    char dev[96];   /* root/dev */
+    char root[64]; /* the temporary folder */
+    char sys[96];  /* root/sys */
+    char dev[96];  /* root/dev */
 };
 
 /* Creates the tree with /dev/vfio/vfio when `vfio`. Aborts the test on failure. */

@@ -75,10 +75,16 @@ END_TEST
 START_TEST(parse_refusals)
 {
     static const char *const bad[] = {
-        "0000:01:10.0", "pci:",          "pci:1",        "pci:0:0:0:0.0", "pci:0:20.0",
-        "pci:0:1f.8",   "pci:100:0.0",   "pci:10000:0:0.0", "pci:0:1.",   "pci:0:1.0x",
-        "pci:g:1.0",    "pci:0x10000/1", "pci:8086/",    "pci:8086/10ca/", "pci:8086/10ca/x",
-        "pci:8086/10ca/1/2", "pci:/10ca", "pci:8086/10ca/1234567", "pci:0:1.0.1", "pci:0x:1.0",
+        "0000:01:10.0",    "pci:",
+        "pci:1",           "pci:0:0:0:0.0",
+        "pci:0:20.0",      "pci:0:1f.8",
+        "pci:100:0.0",     "pci:10000:0:0.0",
+        "pci:0:1.",        "pci:0:1.0x",
+        "pci:g:1.0",       "pci:0x10000/1",
+        "pci:8086/",       "pci:8086/10ca/",
+        "pci:8086/10ca/x", "pci:8086/10ca/1/2",
+        "pci:/10ca",       "pci:8086/10ca/1234567",
+        "pci:0:1.0.1",     "pci:0x:1.0",
     };
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
         const char *why = NULL;
@@ -144,7 +150,8 @@ START_TEST(refusals)
     refused("pci:0x8086/0x10ca/1", false, "0000:01:10.2 is bound to igbvf, not vfio-pci",
             "or add 'managed'");
     fake_sysfs_add(&fs, "0000:03:00.0", 0x1af4, 0x1000, NULL, 5);
-    refused("pci:3:0.0", false, "0000:03:00.0 is bound to no driver, not vfio-pci", "driver_override");
+    refused("pci:3:0.0", false, "0000:03:00.0 is bound to no driver, not vfio-pci",
+            "driver_override");
     fake_sysfs_add(&fs, "0000:04:00.0", 0x1af4, 0x1000, "vfio-pci", -1);
     refused("pci:4:0.0", false, "0000:04:00.0 is in no IOMMU group", "intel_iommu=on");
     /* a group shared with a device in use; an unbound one or a bridge is no problem */
@@ -155,7 +162,8 @@ START_TEST(refusals)
     struct vfio_host_why why;
     ck_assert_msg(resolve("pci:5:0.0", false, &d, &why) == 0, "%s", why.msg);
     fake_sysfs_add(&fs, "0000:05:00.2", 0x1af4, 0x1000, "e1000e", 6);
-    refused("pci:5:0.0", false, "0000:05:00.0 shares IOMMU group 6 with 0000:05:00.2, which e1000e uses",
+    refused("pci:5:0.0", false,
+            "0000:05:00.0 shares IOMMU group 6 with 0000:05:00.2, which e1000e uses",
             "unbind 0000:05:00.2 from e1000e");
     refused("pci:5:0.0", true, "shares IOMMU group 6", NULL);
     /* bound to vfio-pci but its group file is missing */

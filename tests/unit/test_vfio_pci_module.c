@@ -114,14 +114,17 @@ START_TEST(refusals)
 {
     refused("ram 16M\npass loc pci:0:3.0=pci:0000:02:00.0",
             "test.conf:2:20: vdev vfio-pci: no host PCI device 0000:02:00.0 (hint: lspci -D");
-    refused("ram 16M\npass loc pci:0x8086/0x10ca/1",
-            "test.conf:2:10: vdev vfio-pci: host device 0000:01:10.2 is bound to igbvf, not vfio-pci "
-            "(hint: bind it:");
+    refused(
+        "ram 16M\npass loc pci:0x8086/0x10ca/1",
+        "test.conf:2:10: vdev vfio-pci: host device 0000:01:10.2 is bound to igbvf, not vfio-pci "
+        "(hint: bind it:");
     refused("ram 16M\npass loc pci:0:3.0=pci:zz",
             "test.conf:2:20: vdev vfio-pci: option 'host': bad host device 'pci:zz': expected");
-    refused("ram 16M\nvdev vfio-pci", "test.conf:2:6: vdev vfio-pci: no host device given (hint: pass loc");
+    refused("ram 16M\nvdev vfio-pci",
+            "test.conf:2:6: vdev vfio-pci: no host device given (hint: pass loc");
     refused("ram 16M\npass loc pci:0x8086/0x10ca mac 01:00:00:00:00:01",
-            "test.conf:2:32: vdev vfio-pci: option 'mac': bad MAC address '01:00:00:00:00:01' (multicast");
+            "test.conf:2:32: vdev vfio-pci: option 'mac': bad MAC address '01:00:00:00:00:01' "
+            "(multicast");
     refused("ram 16M\npass loc pci:0x8086/0x10ca vlan 4096", "option 'vlan'");
     refused("ram 16M\npass loc pci:0x8086/0x10ca loc mem:0x1000", "a second 'loc'");
     refused("ram 16M\nvdev vfio-pci host pci:1:10.0 loc 0xd0000000",

@@ -11,8 +11,8 @@ struct vfio_pci {
     struct vfio_host_spec spec; /* `host` */
     struct vdev_srcpos host_pos;
     bool host_given;
-    bool managed;    /* bind to vfio-pci at start, give back at the end (lib/hostdev) */
-    bool mac_given;  /* `mac`: the VF's MAC set through its PF (lib/hostdev) */
+    bool managed;   /* bind to vfio-pci at start, give back at the end (lib/hostdev) */
+    bool mac_given; /* `mac`: the VF's MAC set through its PF (lib/hostdev) */
     uint8_t mac[6];
     bool vlan_given; /* `vlan`: the VF's VLAN set through its PF (lib/hostdev) */
     uint16_t vlan;

@@ -41,8 +41,8 @@ static int vfio_pci_option(struct vdev *d, const struct vdev_optval *v)
     const char *name = v->opt->name, *why;
     if (!strcmp(name, "host")) {
         if (vfio_host_parse(v->text, &p->spec, &why))
-            return vdev_error(d, v->pos, NULL, "option 'host': bad host device '%s': %s",
-                              v->text, why);
+            return vdev_error(d, v->pos, NULL, "option 'host': bad host device '%s': %s", v->text,
+                              why);
         p->host_given = true;
         p->host_pos = v->pos;
     } else if (!strcmp(name, "mac")) {
