@@ -25,6 +25,7 @@ struct vdev;             /* one device instance */
 struct vdev_machine;     /* the VM it belongs to */
 struct vdev_aml;         /* AML writer for the DSDT (ACPI); see vdev/acpi.h when present */
 struct vdev_acpi_tables; /* whole ACPI tables a device adds (0.3); see vdev/acpi.h */
+struct vdev_region_info; /* a region of the memory map; see vdev/bus.h */
 
 /* Argument kinds; the core parses and checks them so modules never see raw tokens. */
 enum vdev_opt_kind {
@@ -120,6 +121,13 @@ struct vdev_type {
     /* 0.3: whole ACPI tables besides the DSDT (the HPET's "HPET" table), added with
      * vdev_acpi_table_add(); the embedder lists them in its XSDT. NULL: none. */
     int (*gen_acpi_tables)(struct vdev *d, struct vdev_acpi_tables *tables);
+
+    /* 0.3: host-backed guest memory (RAM, ROM, mapped device memory) was mapped (map true)
+     * or unmapped in the guest: what the embedder's map_memory hook is told, from the end
+     * of the build on (before `configured` too). For a device whose DMA bypasses the core,
+     * a passed host device whose IOMMU must follow guest RAM. Runs on the thread that
+     * changed the map. NULL: not told. */
+    void (*memory_changed)(struct vdev *d, const struct vdev_region_info *r, bool map);
 };
 
 #define VDEV_MODULE_SYMBOL_PREFIX "vdev_module_"

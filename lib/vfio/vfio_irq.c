@@ -27,15 +27,15 @@ static int set_irqs(struct vfio_dev *d, unsigned irq, uint32_t flags, unsigned s
 int vfio_irq_set_eventfds(struct vfio_dev *d, unsigned irq, unsigned start, unsigned count,
                           const int32_t *fds)
 {
-    if (irq >= VFIO_NIRQ_KINDS || start > d->irq_count[irq] ||
-        count > d->irq_count[irq] - start || (count && !fds) || d->irq_count[irq] == 0) {
+    if (irq >= VFIO_NIRQ_KINDS || start > d->irq_count[irq] || count > d->irq_count[irq] - start ||
+        (count && !fds) || d->irq_count[irq] == 0) {
         errno = EINVAL;
         return -1;
     }
     if (count == 0)
         return set_irqs(d, irq, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, NULL);
-    return set_irqs(d, irq, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, start,
-                    count, fds);
+    return set_irqs(d, irq, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, start, count,
+                    fds);
 }
 
 int vfio_irq_intx_unmask_fd(struct vfio_dev *d, int fd)
@@ -45,6 +45,6 @@ int vfio_irq_intx_unmask_fd(struct vfio_dev *d, int fd)
         return -1;
     }
     int32_t f = fd;
-    return set_irqs(d, VFIO_IRQ_INTX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, 0,
-                    1, &f);
+    return set_irqs(d, VFIO_IRQ_INTX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, 0, 1,
+                    &f);
 }

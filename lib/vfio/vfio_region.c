@@ -35,8 +35,8 @@ static int sparse_areas(struct vfio_dev *d, unsigned r, const uint8_t *buf, uint
                 if (a.size == 0)
                     continue;
                 if (a.offset > reg->size || a.size > reg->size - a.offset)
-                    return vfio_fail(why, NULL, "%s: region %u: sparse area past its end",
-                                     d->bdf, r);
+                    return vfio_fail(why, NULL, "%s: region %u: sparse area past its end", d->bdf,
+                                     r);
                 reg->mmap_areas[reg->nmmap++] = (struct vfio_area){a.offset, a.size};
             }
         }
@@ -99,8 +99,8 @@ int vfio_region_read(struct vfio_dev *d, unsigned region, uint64_t off, void *bu
 {
     if (!in_region(d, region, off, len, false))
         return -1;
-    ssize_t n = d->be->pread(d->be->ctx, d->device, buf, len,
-                             (off_t)(d->region[region].offset + off));
+    ssize_t n =
+        d->be->pread(d->be->ctx, d->device, buf, len, (off_t)(d->region[region].offset + off));
     return n == (ssize_t)len ? 0 : -1;
 }
 
@@ -109,7 +109,7 @@ int vfio_region_write(struct vfio_dev *d, unsigned region, uint64_t off, const v
 {
     if (!in_region(d, region, off, len, true))
         return -1;
-    ssize_t n = d->be->pwrite(d->be->ctx, d->device, buf, len,
-                              (off_t)(d->region[region].offset + off));
+    ssize_t n =
+        d->be->pwrite(d->be->ctx, d->device, buf, len, (off_t)(d->region[region].offset + off));
     return n == (ssize_t)len ? 0 : -1;
 }

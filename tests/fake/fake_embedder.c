@@ -129,9 +129,10 @@ static void back_one(const struct vdev_region_info *r, void *arg)
     struct back_arg *a = arg;
     if ((r->kind != VDEV_REGION_RAM && r->kind != VDEV_REGION_ROM) || r->host || a->fe->nram >= 16)
         return;
-    void *p = calloc(1, r->size);
+    void *p = aligned_alloc(4096, (r->size + 4095) & ~(uint64_t)4095); /* pages, as a VMM's */
     if (!p)
         abort();
+    memset(p, 0, r->size);
     a->fe->ram[a->fe->nram++] = p;
     vdev_region_set_host(vdev_bus_find(a->bus, r->space, r->base), p);
 }

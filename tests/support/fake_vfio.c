@@ -38,9 +38,10 @@ static int region_info(struct fake_vfio *f, struct vfio_region_info *ri)
     }
     uint32_t argsz = ri->argsz;
     bool sparse = r == 0 && f->nsparse;
-    uint32_t need = sizeof(*ri) + (sparse ? sizeof(struct vfio_region_info_cap_sparse_mmap) +
-                                                f->nsparse * sizeof(struct vfio_region_sparse_mmap_area)
-                                          : 0);
+    uint32_t need =
+        sizeof(*ri) + (sparse ? sizeof(struct vfio_region_info_cap_sparse_mmap) +
+                                    f->nsparse * sizeof(struct vfio_region_sparse_mmap_area)
+                              : 0);
     ri->flags = f->region_flags[r] | (sparse ? VFIO_REGION_INFO_FLAG_CAPS : 0);
     ri->size = f->region_size[r];
     ri->offset = FAKE_VFIO_REGION_OFF(r);
@@ -126,10 +127,11 @@ static int f_ioctl(void *ctx, int fd, unsigned long req, void *arg)
     case VFIO_DEVICE_GET_IRQ_INFO: {
         struct vfio_irq_info *ii = arg;
         ii->count = ii->index < VFIO_NIRQ_KINDS ? f->irq_count[ii->index] : 0;
-        ii->flags = ii->count ? VFIO_IRQ_INFO_EVENTFD | (ii->index == 0 ? VFIO_IRQ_INFO_MASKABLE |
-                                                                                VFIO_IRQ_INFO_AUTOMASKED
-                                                                          : VFIO_IRQ_INFO_NORESIZE)
-                              : 0;
+        ii->flags = ii->count
+                        ? VFIO_IRQ_INFO_EVENTFD |
+                              (ii->index == 0 ? VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED
+                                              : VFIO_IRQ_INFO_NORESIZE)
+                        : 0;
         return 0;
     }
     case VFIO_DEVICE_RESET:

@@ -3,9 +3,9 @@
 #ifndef FAKE_VFIO_H
 #define FAKE_VFIO_H
 
+#include <linux/vfio.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <linux/vfio.h>
 #include <vfio/vfio_dev.h>
 
 #define FAKE_VFIO_MAX_DMA 16
@@ -18,7 +18,7 @@ struct fake_vfio {
     struct vfio_area sparse[4];           /* BAR0's sparse-mmap areas */
     unsigned nsparse;
     uint32_t irq_count[VFIO_NIRQ_KINDS];
-    uint32_t dev_flags;     /* VFIO_DEVICE_FLAGS_*; default PCI | RESET */
+    uint32_t dev_flags; /* VFIO_DEVICE_FLAGS_*; default PCI | RESET */
     uint32_t num_regions, num_irqs;
     struct vfio_range iova[4]; /* the IOMMU's usable ranges; none = no capability */
     unsigned niova;

@@ -14,8 +14,8 @@
 static struct fake_vfio f;
 static struct vfio_dev d;
 static struct vfio_host_why why;
-static const struct vfio_host_dev hostdev = {.bdf = "0000:01:10.0", .driver = "vfio-pci",
-                                          .vendor = 0x8086, .device = 0x10ca, .group = 2};
+static const struct vfio_host_dev hostdev = {
+    .bdf = "0000:01:10.0", .driver = "vfio-pci", .vendor = 0x8086, .device = 0x10ca, .group = 2};
 
 static void setup(void)
 {

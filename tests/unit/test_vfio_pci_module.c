@@ -2,6 +2,7 @@
  * resolved and shown by dryrun, the options stored, and each refusal as one message with the
  * config position and a hint. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "fake_embedder.h"
 #include "fake_sysfs.h"
+#include "fake_vfio.h"
 #include "vfio_pci_dev.h"
 #include <vdev/pci.h>
 
@@ -17,6 +19,7 @@ extern const struct vdev_type vdev_module_vfio_pci;
 static struct fake_embedder fe;
 static struct fake_sysfs fs;
 static struct vfio_host_root root;
+static struct fake_vfio fv;
 
 static void setup(void)
 {
@@ -26,6 +29,11 @@ static void setup(void)
     root.sys = fs.sys;
     root.dev = fs.dev;
     vfio_pci_set_host_root(&root);
+    fake_vfio_init(&fv);
+    /* a reserved IOVA window at 16 MiB, where RAM can be in these tests */
+    fv.iova[0] = (struct vfio_range){0, 0xffffff};
+    fv.iova[1] = (struct vfio_range){0x1100000, (1ull << 48) - 1};
+    vfio_pci_set_backend(&fv.be);
     fake_sysfs_add(&fs, "0000:01:00.0", 0x8086, 0x10c9, "igb", 1);
     fake_sysfs_add(&fs, "0000:01:10.0", 0x8086, 0x10ca, "vfio-pci", 2);
     fake_sysfs_add(&fs, "0000:01:10.2", 0x8086, 0x10ca, "igbvf", 3);
@@ -37,6 +45,8 @@ static void teardown(void)
     if (fe.m)
         fake_machine_free(&fe);
     vfio_pci_set_host_root(NULL);
+    vfio_pci_set_backend(NULL);
+    fake_vfio_free(&fv);
     fake_sysfs_free(&fs);
 }
 
@@ -137,6 +147,96 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* Started, the device is opened and reset, and guest RAM is DMA-mapped as the embedder
+ * backs it, around the reserved window; a guest reset resets it; the end unmaps and closes. */
+START_TEST(dma_follows_ram)
+{
+    struct vdev_err err;
+    ck_assert_msg(build("ram 0,32M ram 0x40000000,8M\npass loc pci:0x8086/0x10ca", &err) == 0, "%s",
+                  err.msg);
+    ck_assert_uint_eq(fv.resets, 1);
+    ck_assert_uint_eq(fv.ndma, 3);
+    ck_assert_uint_eq(fv.dma[2].iova, 0x40000000);
+    ck_assert_uint_eq(fv.dma[2].size, 0x800000);
+    ck_assert(fv.dma[0].map && fv.dma[1].map);
+    ck_assert_uint_eq(fv.dma[0].iova, 0);
+    ck_assert_uint_eq(fv.dma[0].size, 0x1000000);
+    ck_assert_uint_eq(fv.dma[1].iova, 0x1100000);
+    ck_assert_uint_eq(fv.dma[1].size, 0xf00000);
+    ck_assert_uint_eq(fv.dma[1].vaddr - fv.dma[0].vaddr, 0x1100000);
+    vdev_machine_reset(fe.m);
+    ck_assert_uint_eq(fv.resets, 2);
+    /* RAM that the map reports gone and back elsewhere (the core's RAM does not move
+     * today; the hook is what an embedder's change would reach) */
+    struct vdev *d = vdev_machine_device(fe.m, 0);
+    struct vdev_region_info info;
+    vdev_region_get_info(vdev_bus_find(vdev_machine_bus(fe.m), VDEV_SPACE_MEM, 0x40000000), &info);
+    ck_assert_uint_eq(info.kind, VDEV_REGION_RAM);
+    vdev_module_vfio_pci.memory_changed(d, &info, false);
+    ck_assert_uint_eq(fv.ndma, 4);
+    ck_assert(!fv.dma[3].map);
+    ck_assert_uint_eq(fv.dma[3].iova, 0x40000000);
+    info.base = 0x80000000;
+    vdev_module_vfio_pci.memory_changed(d, &info, true);
+    ck_assert_uint_eq(fv.ndma, 5);
+    ck_assert(fv.dma[4].map);
+    ck_assert_uint_eq(fv.dma[4].iova, 0x80000000);
+    info.kind = VDEV_REGION_ROM; /* not RAM: no DMA */
+    vdev_module_vfio_pci.memory_changed(d, &info, true);
+    ck_assert_uint_eq(fv.ndma, 5);
+    unsigned closes = fv.closes;
+    fake_machine_free(&fe);
+    ck_assert_uint_eq(fv.ndma, 8); /* both pieces of the first region, the moved second */
+    ck_assert(!fv.dma[5].map && !fv.dma[6].map && !fv.dma[7].map);
+    ck_assert_uint_eq(fv.closes, closes + 3);
+}
+END_TEST
+
+/* A dryrun resolves the host device but opens nothing. */
+START_TEST(dryrun_touches_nothing)
+{
+    struct vdev_err err;
+    ck_assert_msg(build("ram 16M\npass loc pci:0x8086/0x10ca dryrun", &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(fv.opens, 0);
+    ck_assert_uint_eq(fv.ndma, 0);
+    vdev_machine_reset(fe.m);
+    ck_assert_uint_eq(fv.resets, 0);
+}
+END_TEST
+
+START_TEST(start_refusals)
+{
+    fv.fail_open = "vfio/2";
+    fv.fail_errno = EBUSY;
+    refused("ram 16M\npass loc pci:0x8086/0x10ca", "test.conf:2:10: vdev vfio-pci: /tmp/");
+    refused("ram 16M\npass loc pci:0x8086/0x10ca",
+            "/vfio/2: Device or resource busy (hint: another process (a VM?) has the group)");
+    fv.fail_open = NULL;
+    fv.fail_errno = 0;
+    fv.fail_req = VFIO_DEVICE_RESET;
+    fv.fail_nth = 1;
+    refused("ram 16M\npass loc pci:0x8086/0x10ca",
+            "test.conf:2:10: vdev vfio-pci: host device 0000:01:10.0: reset: Input/output error");
+    ck_assert_uint_eq(fv.opens, fv.closes - 1); /* all closed again (the memfd counts too) */
+}
+END_TEST
+
+/* A DMA map the kernel refuses stops the VM with a message. */
+START_TEST(dma_failure_stops)
+{
+    struct vdev_err err;
+    fv.fail_req = VFIO_IOMMU_MAP_DMA;
+    fv.fail_nth = 1;
+    fv.fail_errno = ENOMEM;
+    fe.stop_status = -1;
+    ck_assert_msg(build("ram 0,8M\npass loc pci:0x8086/0x10ca", &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(fe.stop_status, 1);
+    ck_assert_msg(strstr(fe.log, "DMA map of guest RAM 0x0+0x800000: Cannot allocate memory"), "%s",
+                  fe.log);
+    ck_assert_uint_eq(fv.ndma, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("vfio_pci_module");
@@ -145,6 +245,10 @@ int main(void)
     tcase_add_test(tc, pass_by_address);
     tcase_add_test(tc, pass_by_ids_managed);
     tcase_add_test(tc, refusals);
+    tcase_add_test(tc, dma_follows_ram);
+    tcase_add_test(tc, dryrun_touches_nothing);
+    tcase_add_test(tc, start_refusals);
+    tcase_add_test(tc, dma_failure_stops);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

@@ -2,10 +2,14 @@
 #ifndef VFIO_PCI_DEV_H
 #define VFIO_PCI_DEV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <vdev/module.h>
+#include <vfio/vfio_dev.h>
 #include <vfio/vfio_host.h>
+
+#define VFIO_PCI_MAX_RAM 16 /* guest RAM regions mapped for DMA */
 
 struct vfio_pci {
     struct vfio_host_spec spec; /* `host` */
@@ -17,9 +21,26 @@ struct vfio_pci {
     bool vlan_given; /* `vlan`: the VF's VLAN set through its PF (lib/hostdev) */
     uint16_t vlan;
     struct vfio_host_dev host; /* what `host` resolved to */
+
+    pthread_mutex_t lock; /* the DMA map: the build thread and whoever changes guest memory */
+    bool lock_ready;
+    bool open; /* vf is open (not in a dryrun) */
+    struct vfio_dev vf;
+    struct {
+        uint64_t gpa, size;
+    } ram[VFIO_PCI_MAX_RAM]; /* what is DMA-mapped, to unmap it again */
+    unsigned nram;
 };
 
-/* Test seam: where the host's /sys and /dev are (NULL: the real ones). */
+/* vfio_pci_dma.c: guest RAM in the device's IOMMU. Map every backed RAM region now (after
+ * opening), follow the map's changes, unmap everything (before closing). */
+int vfio_pci_dma_start(struct vdev *d, struct vfio_pci *p);
+void vfio_pci_memory_changed(struct vdev *d, const struct vdev_region_info *r, bool map);
+void vfio_pci_dma_stop(struct vfio_pci *p);
+
+/* Test seams: where the host's /sys and /dev are, and the kernel's VFIO (NULL: the real
+ * ones). */
 void vfio_pci_set_host_root(const struct vfio_host_root *root);
+void vfio_pci_set_backend(const struct vfio_backend *be);
 
 #endif

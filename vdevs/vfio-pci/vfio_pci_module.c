@@ -1,16 +1,25 @@
 /* vfio-pci: the device a `pass` line makes (core/config_parse.c turns `pass loc G=H` into
  * `vdev vfio-pci loc G host H`): options, the host device's lookup and checks. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <vdev/config.h>
+#include <vdev/machine.h>
 #include <vdev/module.h>
 
 #include "vfio_pci_dev.h"
 
 static const struct vfio_host_root *host_root; /* NULL: the real host */
+static const struct vfio_backend *backend;     /* NULL: the kernel */
 
 void vfio_pci_set_host_root(const struct vfio_host_root *root)
 {
     host_root = root;
+}
+
+void vfio_pci_set_backend(const struct vfio_backend *be)
+{
+    backend = be;
 }
 
 static const struct vdev_option vfio_pci_options[] = {
@@ -69,6 +78,51 @@ static int vfio_pci_options_end(struct vdev *d)
     return 0;
 }
 
+static int vfio_pci_options_start(struct vdev *d)
+{
+    struct vfio_pci *p = vdev_state(d);
+    if (pthread_mutex_init(&p->lock, NULL))
+        return vdev_error(d, vdev_pos(d), NULL, "cannot create a mutex");
+    p->lock_ready = true;
+    return 0;
+}
+
+/* Opens the device, resets it and maps guest RAM for its DMA; a dryrun touches nothing. */
+static int vfio_pci_configured(struct vdev *d)
+{
+    struct vfio_pci *p = vdev_state(d);
+    if (vdev_machine_config(vdev_machine_of(d))->dryrun)
+        return 0;
+    struct vfio_host_why why;
+    if (vfio_dev_open(&p->vf, backend, host_root ? host_root->dev : NULL, &p->host, &why))
+        return vdev_error(d, p->host_pos, *why.hint ? why.hint : NULL, "%s", why.msg);
+    p->open = true;
+    if (p->vf.can_reset && vfio_dev_reset(&p->vf))
+        return vdev_error(d, p->host_pos, NULL, "host device %s: reset: %s", p->host.bdf,
+                          strerror(errno));
+    return vfio_pci_dma_start(d, p);
+}
+
+static void vfio_pci_reset(struct vdev *d)
+{
+    struct vfio_pci *p = vdev_state(d);
+    if (p->open && p->vf.can_reset && vfio_dev_reset(&p->vf))
+        vdev_log(d, VDEV_LOG_ERROR, "reset: %s", strerror(errno));
+}
+
+static void vfio_pci_terminate(struct vdev *d)
+{
+    struct vfio_pci *p = vdev_state(d);
+    if (p->open) {
+        vfio_pci_dma_stop(p);
+        vfio_dev_close(&p->vf);
+        p->open = false;
+    }
+    if (p->lock_ready)
+        pthread_mutex_destroy(&p->lock);
+    p->lock_ready = false;
+}
+
 static void vfio_pci_status(struct vdev *d, FILE *out)
 {
     const struct vfio_pci *p = vdev_state(d);
@@ -85,5 +139,7 @@ static void vfio_pci_status(struct vdev *d, FILE *out)
 VDEV_MODULE(vfio_pci, .name = "vfio-pci",
             .summary = "a host PCI device passed to the guest through VFIO (`pass`)",
             .options = vfio_pci_options, .state_size = sizeof(struct vfio_pci),
-            .places = VDEV_PLACE_PCI, .option = vfio_pci_option,
-            .options_end = vfio_pci_options_end, .status = vfio_pci_status);
+            .places = VDEV_PLACE_PCI, .options_start = vfio_pci_options_start,
+            .option = vfio_pci_option, .options_end = vfio_pci_options_end,
+            .configured = vfio_pci_configured, .reset = vfio_pci_reset, .status = vfio_pci_status,
+            .terminate = vfio_pci_terminate, .memory_changed = vfio_pci_memory_changed);

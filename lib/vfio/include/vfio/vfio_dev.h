@@ -23,15 +23,15 @@ struct vfio_backend {
 /* The real kernel. */
 extern const struct vfio_backend vfio_backend_sys;
 
-#define VFIO_NREGIONS    9 /* BAR0-5, ROM, config, VGA: VFIO_PCI_NUM_REGIONS */
-#define VFIO_REGION_ROM  6
-#define VFIO_REGION_CFG  7
-#define VFIO_MAX_SPARSE  8
-#define VFIO_MAX_IOVA    8
-#define VFIO_IRQ_INTX    0
-#define VFIO_IRQ_MSI     1
-#define VFIO_IRQ_MSIX    2
-#define VFIO_NIRQ_KINDS  3
+#define VFIO_NREGIONS   9 /* BAR0-5, ROM, config, VGA: VFIO_PCI_NUM_REGIONS */
+#define VFIO_REGION_ROM 6
+#define VFIO_REGION_CFG 7
+#define VFIO_MAX_SPARSE 8
+#define VFIO_MAX_IOVA   8
+#define VFIO_IRQ_INTX   0
+#define VFIO_IRQ_MSI    1
+#define VFIO_IRQ_MSIX   2
+#define VFIO_NIRQ_KINDS 3
 
 struct vfio_area {
     uint64_t offset, size; /* within the region */
