@@ -181,6 +181,11 @@ VDEV_API int vdev_irq_claim_line(struct vdev *d, const char *pic, uint32_t line,
  * A line another device drives too shows the last level written (as KVM_IRQ_LINE does). */
 VDEV_API int vdev_irq_set_line(struct vdev *d, uint32_t gsi, bool asserted);
 
+/* 0.3: tells the embedder (its vfio_group hook) that the VFIO group open as group_fd is
+ * this VM's (add) or no longer (remove): what a passed host device does. 0, or -1 when the
+ * embedder has no such hook or refused. Call from `configured` and `terminate`. */
+VDEV_API int vdev_vfio_group(struct vdev *d, int group_fd, bool add);
+
 /* Ends the VM with `status` (testdev, power-off paths). */
 VDEV_API void vdev_request_stop(struct vdev *d, int status);
 

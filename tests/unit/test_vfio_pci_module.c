@@ -50,9 +50,12 @@ static void teardown(void)
     fake_sysfs_free(&fs);
 }
 
+static bool refuse_group; /* the embedder refuses vfio_group */
+
 static int build(const char *conf, struct vdev_err *err)
 {
     fake_machine_new(&fe);
+    fe.vfio_group_refuse = refuse_group;
     struct vdev_pci_host_desc h = {.ecam_base = 0xe0000000,
                                    .buses = 1,
                                    .cf8_ports = true,
@@ -155,6 +158,8 @@ START_TEST(dma_follows_ram)
     ck_assert_msg(build("ram 0,32M ram 0x40000000,8M\npass loc pci:0x8086/0x10ca", &err) == 0, "%s",
                   err.msg);
     ck_assert_uint_eq(fv.resets, 1);
+    ck_assert_uint_eq(fe.vfio_group_adds, 1);
+    ck_assert_int_ge(fe.vfio_group_fd, 0);
     ck_assert_uint_eq(fv.ndma, 3);
     ck_assert_uint_eq(fv.dma[2].iova, 0x40000000);
     ck_assert_uint_eq(fv.dma[2].size, 0x800000);
@@ -188,7 +193,24 @@ START_TEST(dma_follows_ram)
     fake_machine_free(&fe);
     ck_assert_uint_eq(fv.ndma, 8); /* both pieces of the first region, the moved second */
     ck_assert(!fv.dma[5].map && !fv.dma[6].map && !fv.dma[7].map);
+    ck_assert_uint_eq(fe.vfio_group_dels, 1);
     ck_assert_uint_eq(fv.closes, closes + 3);
+}
+END_TEST
+
+/* An embedder without the hook (or refusing): the device starts all the same, says so, and
+ * does not take back what it was not given. */
+START_TEST(no_vfio_group_hook)
+{
+    struct vdev_err err;
+    refuse_group = true;
+    ck_assert_msg(build("ram 16M\npass loc pci:0x8086/0x10ca", &err) == 0, "%s", err.msg);
+    refuse_group = false;
+    ck_assert_msg(strstr(fe.log, "the hypervisor was not given the VFIO group"), "%s", fe.log);
+    fe.vfio_group_refuse = false;
+    fake_machine_free(&fe);
+    ck_assert_uint_eq(fe.vfio_group_dels, 0);
+    ck_assert_int_eq(vdev_vfio_group(NULL, 3, true), -1);
 }
 END_TEST
 
@@ -247,6 +269,7 @@ int main(void)
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, dma_follows_ram);
     tcase_add_test(tc, dryrun_touches_nothing);
+    tcase_add_test(tc, no_vfio_group_hook);
     tcase_add_test(tc, start_refusals);
     tcase_add_test(tc, dma_failure_stops);
     suite_add_tcase(s, tc);

@@ -24,7 +24,8 @@ struct vfio_pci {
 
     pthread_mutex_t lock; /* the DMA map: the build thread and whoever changes guest memory */
     bool lock_ready;
-    bool open; /* vf is open (not in a dryrun) */
+    bool open;       /* vf is open (not in a dryrun) */
+    bool group_told; /* the embedder has the VFIO group (vdev_vfio_group) */
     struct vfio_dev vf;
     struct {
         uint64_t gpa, size;

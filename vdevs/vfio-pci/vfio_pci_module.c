@@ -97,6 +97,10 @@ static int vfio_pci_configured(struct vdev *d)
     if (vfio_dev_open(&p->vf, backend, host_root ? host_root->dev : NULL, &p->host, &why))
         return vdev_error(d, p->host_pos, *why.hint ? why.hint : NULL, "%s", why.msg);
     p->open = true;
+    /* Without it DMA still works where the IOMMU enforces cache coherency (x86 VT-d). */
+    p->group_told = vdev_vfio_group(d, p->vf.group, true) == 0;
+    if (!p->group_told)
+        vdev_info(d, "the hypervisor was not given the VFIO group (no vfio_group hook)");
     if (p->vf.can_reset && vfio_dev_reset(&p->vf))
         return vdev_error(d, p->host_pos, NULL, "host device %s: reset: %s", p->host.bdf,
                           strerror(errno));
@@ -115,6 +119,9 @@ static void vfio_pci_terminate(struct vdev *d)
     struct vfio_pci *p = vdev_state(d);
     if (p->open) {
         vfio_pci_dma_stop(p);
+        if (p->group_told)
+            vdev_vfio_group(d, p->vf.group, false);
+        p->group_told = false;
         vfio_dev_close(&p->vf);
         p->open = false;
     }
