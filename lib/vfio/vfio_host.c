@@ -79,7 +79,8 @@ static int find_by_id(const char *sys, const struct vfio_host_spec *spec, char *
     }
     closedir(d);
     if (rc == 0) {
-        qsort(names, n, sizeof(*names), cmp_names);
+        if (n)
+            qsort(names, n, sizeof(*names), cmp_names);
         if (n == 0)
             rc = vfio_fail(why, "lspci -nn lists the host's devices with their ids",
                            "no host PCI device has ids %04x:%04x", spec->vendor, spec->device);
