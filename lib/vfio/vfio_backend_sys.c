@@ -1,6 +1,7 @@
 /* The real kernel behind struct vfio_backend. */
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <vfio/vfio_dev.h>
 
@@ -34,5 +35,18 @@ static ssize_t sys_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t 
     return pwrite(fd, buf, len, off);
 }
 
-const struct vfio_backend vfio_backend_sys = {NULL,      sys_open,  sys_close,
-                                              sys_ioctl, sys_pread, sys_pwrite};
+static void *sys_mmap(void *ctx, size_t len, int prot, int fd, off_t off)
+{
+    (void)ctx;
+    void *p = mmap(NULL, len, prot, MAP_SHARED, fd, off);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static int sys_munmap(void *ctx, void *addr, size_t len)
+{
+    (void)ctx;
+    return munmap(addr, len);
+}
+
+const struct vfio_backend vfio_backend_sys = {NULL,      sys_open,   sys_close, sys_ioctl,
+                                              sys_pread, sys_pwrite, sys_mmap,  sys_munmap};

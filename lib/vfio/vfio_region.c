@@ -3,6 +3,7 @@
 #include <linux/vfio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <vfio/vfio_dev.h>
 
 #include "vfio_internal.h"
@@ -112,4 +113,25 @@ int vfio_region_write(struct vfio_dev *d, unsigned region, uint64_t off, const v
     ssize_t n =
         d->be->pwrite(d->be->ctx, d->device, buf, len, (off_t)(d->region[region].offset + off));
     return n == (ssize_t)len ? 0 : -1;
+}
+
+void *vfio_region_mmap(struct vfio_dev *d, unsigned region, uint64_t off, uint64_t len)
+{
+    if (region >= d->nregions || !d->region[region].mmap || !len || (off | len) & 0xfff)
+        return NULL;
+    const struct vfio_region *r = &d->region[region];
+    for (unsigned k = 0; k < r->nmmap; k++) {
+        const struct vfio_area *a = &r->mmap_areas[k];
+        if (off >= a->offset && len <= a->size && off - a->offset <= a->size - len) {
+            int prot = (r->readable ? PROT_READ : 0) | (r->writable ? PROT_WRITE : 0);
+            return d->be->mmap(d->be->ctx, len, prot, d->device, (off_t)(r->offset + off));
+        }
+    }
+    return NULL;
+}
+
+void vfio_region_unmap(struct vfio_dev *d, void *addr, uint64_t len)
+{
+    if (addr)
+        d->be->munmap(d->be->ctx, addr, len);
 }

@@ -178,10 +178,25 @@ static ssize_t f_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t of
     return pwrite(fd, buf, len, off);
 }
 
+static void *f_mmap(void *ctx, size_t len, int prot, int fd, off_t off)
+{
+    struct fake_vfio *f = ctx;
+    f->mmaps++;
+    void *p = mmap(NULL, len, prot, MAP_SHARED, fd, off);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static int f_munmap(void *ctx, void *addr, size_t len)
+{
+    struct fake_vfio *f = ctx;
+    f->munmaps++;
+    return munmap(addr, len);
+}
+
 void fake_vfio_init(struct fake_vfio *f)
 {
     memset(f, 0, sizeof(*f));
-    f->be = (struct vfio_backend){f, f_open, f_close, f_ioctl, f_pread, f_pwrite};
+    f->be = (struct vfio_backend){f, f_open, f_close, f_ioctl, f_pread, f_pwrite, f_mmap, f_munmap};
     f->api_version = VFIO_API_VERSION;
     f->dev_flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
     f->num_regions = VFIO_PCI_NUM_REGIONS;
@@ -198,6 +213,23 @@ void fake_vfio_init(struct fake_vfio *f)
     f->memfd = memfd_create("fake-vfio", MFD_CLOEXEC);
     ck_assert_int_ge(f->memfd, 0);
     ck_assert_int_eq(ftruncate(f->memfd, (off_t)FAKE_VFIO_REGION_OFF(VFIO_NREGIONS)), 0);
+    /* the config space of an igb VF: MSI-X at 0x70 (3 vectors, table and PBA in BAR3),
+     * PCI Express at 0xa0 */
+    uint8_t cfg[256] = {0};
+    const uint8_t head[] = {0x86, 0x80, 0xca, 0x10, 0, 0, 0x10, 0, 0x01, 0, 0, 0x02};
+    memcpy(cfg, head, sizeof(head));
+    cfg[0x2c] = 0x86, cfg[0x2d] = 0x80, cfg[0x2e] = 0x01;
+    cfg[0x34] = 0x70;
+    const uint8_t msix[] = {0x11, 0xa0, 0x02, 0x00, 0x03, 0, 0, 0, 0x03, 0x20, 0, 0};
+    memcpy(cfg + 0x70, msix, sizeof(msix));
+    const uint8_t pcie[] = {0x10, 0x00, 0x02, 0x00, 0xc2, 0x8c, 0x00, 0x10};
+    memcpy(cfg + 0xa0, pcie, sizeof(pcie));
+    fake_vfio_set_cfg(f, cfg);
+}
+
+void fake_vfio_set_cfg(struct fake_vfio *f, const uint8_t cfg[256])
+{
+    ck_assert_int_eq(pwrite(f->memfd, cfg, 256, (off_t)FAKE_VFIO_REGION_OFF(VFIO_REGION_CFG)), 256);
 }
 
 void fake_vfio_free(struct fake_vfio *f)

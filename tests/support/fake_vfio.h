@@ -32,7 +32,7 @@ struct fake_vfio {
     int fail_errno;
     /* what happened */
     int memfd; /* the regions, each at index << 40... packed: region r at r * 1 MiB */
-    unsigned opens, closes, resets;
+    unsigned opens, closes, resets, mmaps, munmaps;
     struct {
         bool map;
         uint64_t iova, size, vaddr;
@@ -48,6 +48,8 @@ struct fake_vfio {
  * vectors, no INTx, the MSI window reserved. */
 void fake_vfio_init(struct fake_vfio *f);
 void fake_vfio_free(struct fake_vfio *f);
+/* Replaces the device's config space (what VFIO's config region reads). */
+void fake_vfio_set_cfg(struct fake_vfio *f, const uint8_t cfg[256]);
 /* The offset of region r in the device fd. */
 #define FAKE_VFIO_REGION_OFF(r) ((uint64_t)(r) << 20)
 

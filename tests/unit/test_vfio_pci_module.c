@@ -259,6 +259,180 @@ START_TEST(dma_failure_stops)
 }
 END_TEST
 
+/* ---- the guest's PCI function ---- */
+
+#define ECAM 0xe0000000ull
+
+static uint32_t cfg_rd(unsigned reg, unsigned size)
+{
+    uint64_t v = 0;
+    vdev_machine_access(fe.m, VDEV_SPACE_MEM, ECAM + (3u << 15) + reg, size, false, &v);
+    return (uint32_t)v;
+}
+
+static void cfg_wr(unsigned reg, unsigned size, uint32_t v)
+{
+    uint64_t val = v;
+    vdev_machine_access(fe.m, VDEV_SPACE_MEM, ECAM + (3u << 15) + reg, size, true, &val);
+}
+
+static uint32_t host_cfg(unsigned reg)
+{
+    uint32_t v = 0;
+    ck_assert_int_eq(pread(fv.memfd, &v, 4, (off_t)FAKE_VFIO_REGION_OFF(VFIO_REGION_CFG) + reg), 4);
+    return v;
+}
+
+static uint64_t mem_rd(uint64_t addr, unsigned size)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vdev_machine_access(fe.m, VDEV_SPACE_MEM, addr, size, false, &v),
+                     VDEV_ACCESS_OK);
+    return v;
+}
+
+static void build_vf(void)
+{
+    struct vdev_err err;
+    ck_assert_msg(build("ram 16M\npass loc pci:0:3.0=pci:0000:01:10.0", &err) == 0, "%s", err.msg);
+}
+
+/* Identity from the device; the PCI Express capability copied (and live), MSI and MSI-X the
+ * core's; the command register forwarded. */
+START_TEST(function_config)
+{
+    build_vf();
+    ck_assert_uint_eq(cfg_rd(0, 4), 0x10ca8086);
+    ck_assert_uint_eq(cfg_rd(8, 4) >> 8, 0x020000);
+    ck_assert_uint_eq(cfg_rd(0x2c, 4), 0x00018086);
+    unsigned pcie = cfg_rd(0x34, 1);
+    ck_assert_uint_eq(cfg_rd(pcie, 1), 0x10);
+    unsigned mx = cfg_rd(pcie + 1, 1);
+    ck_assert_uint_eq(cfg_rd(mx, 1), 0x11);
+    ck_assert_uint_eq(cfg_rd(mx + 2, 2), 2);          /* 3 vectors */
+    ck_assert_uint_eq(cfg_rd(mx + 4, 4), 0x00000003); /* table in BAR3 at 0 */
+    ck_assert_uint_eq(cfg_rd(mx + 8, 4), 0x00002003);
+    ck_assert_uint_eq(cfg_rd(pcie + 4, 4), 0x10008cc2); /* live from the device */
+    uint32_t v = 0x12345678;
+    ck_assert_int_eq(pwrite(fv.memfd, &v, 4, (off_t)FAKE_VFIO_REGION_OFF(VFIO_REGION_CFG) + 0xa4),
+                     4);
+    ck_assert_uint_eq(cfg_rd(pcie + 4, 4), 0x12345678);
+    cfg_wr(pcie + 8, 2, 0xbeef); /* a write to the copy reaches the device's own */
+    ck_assert_uint_eq(host_cfg(0xa8) & 0xffff, 0xbeef);
+    cfg_wr(4, 2, 0x0406); /* memory, bus master, INTx disable */
+    ck_assert_uint_eq(host_cfg(4) & 0xffff, 0x0406);
+    cfg_wr(4, 2, 0x0002);
+    ck_assert_uint_eq(host_cfg(4) & 0xffff, 0x0002);
+}
+END_TEST
+
+/* BAR0 is mapped (the guest reads the device's memory), BAR3 holds the MSI-X table, so it is
+ * trapped: the table is the core's, the rest reaches the device. */
+START_TEST(function_bars)
+{
+    build_vf();
+    ck_assert_uint_eq(fv.mmaps, 1);
+    struct vfio_pci *p = vdev_state(vdev_machine_device(fe.m, 0));
+    cfg_wr(4, 2, 0x0002);
+    uint64_t b0 = vdev_pci_bar_base(p->f, 0), b3 = vdev_pci_bar_base(p->f, 3);
+    ck_assert(vdev_pci_bar_enabled(p->f, 0) && vdev_pci_bar_enabled(p->f, 3));
+    uint32_t v = 0xcafef00d;
+    ck_assert_int_eq(pwrite(fv.memfd, &v, 4, (off_t)FAKE_VFIO_REGION_OFF(0) + 0x10), 4);
+    ck_assert_ptr_nonnull(p->bar_map[0]);
+    ck_assert_uint_eq(*(uint32_t *)((char *)p->bar_map[0] + 0x10), 0xcafef00d);
+    ck_assert_int_eq(pwrite(fv.memfd, &v, 4, (off_t)FAKE_VFIO_REGION_OFF(3) + 0x2800), 4);
+    ck_assert_uint_eq(mem_rd(b3 + 0x2800, 4), 0xcafef00d);
+    uint64_t w = 0x55aa;
+    vdev_machine_access(fe.m, VDEV_SPACE_MEM, b3 + 0x2804, 2, true, &w);
+    uint16_t got = 0;
+    ck_assert_int_eq(pread(fv.memfd, &got, 2, (off_t)FAKE_VFIO_REGION_OFF(3) + 0x2804), 2);
+    ck_assert_uint_eq(got, 0x55aa);
+    /* the table: the core's (vector 0 masked), not the device's all ones */
+    ck_assert_int_eq(pwrite(fv.memfd, "\xff\xff\xff\xff", 4, (off_t)FAKE_VFIO_REGION_OFF(3) + 12),
+                     4);
+    ck_assert_uint_eq(mem_rd(b3 + 12, 4), 1);
+    (void)b0;
+    fake_machine_free(&fe);
+    ck_assert_uint_eq(fv.munmaps, 1);
+}
+END_TEST
+
+/* MSI-X on: the core's three vector eventfds go to VFIO; off and reset take them back. */
+START_TEST(function_msix)
+{
+    build_vf();
+    unsigned mx = cfg_rd(cfg_rd(0x34, 1) + 1, 1);
+    unsigned sets = fv.irq_sets;
+    cfg_wr(mx + 2, 2, 0x8000);
+    ck_assert_uint_eq(fv.irq_sets, sets + 1);
+    ck_assert_uint_eq(fv.last_irq_set.index, VFIO_PCI_MSIX_IRQ_INDEX);
+    ck_assert_uint_eq(fv.last_irq_set.count, 3);
+    for (unsigned k = 0; k < 3; k++)
+        ck_assert_int_ge(fv.last_irq_fds[k], 0);
+    ck_assert_int_ne(fv.last_irq_fds[0], fv.last_irq_fds[1]);
+    cfg_wr(mx + 2, 2, 0);
+    ck_assert_uint_eq(fv.last_irq_set.count, 0);
+    cfg_wr(mx + 2, 2, 0x8000);
+    unsigned resets = fv.resets;
+    vdev_machine_reset(fe.m);
+    ck_assert_uint_eq(fv.resets, resets + 1);
+    ck_assert_uint_eq(fv.last_irq_set.count, 0);
+}
+END_TEST
+
+static void cfg_refused(void (*change)(uint8_t *cfg), const char *msg)
+{
+    uint8_t cfg[256];
+    ck_assert_int_eq(pread(fv.memfd, cfg, 256, (off_t)FAKE_VFIO_REGION_OFF(VFIO_REGION_CFG)), 256);
+    uint8_t saved[256];
+    memcpy(saved, cfg, 256);
+    change(cfg);
+    fake_vfio_set_cfg(&fv, cfg);
+    refused("ram 16M\npass loc pci:0:3.0=pci:0000:01:10.0", msg);
+    fake_vfio_set_cfg(&fv, saved);
+}
+
+static void pba_elsewhere(uint8_t *cfg)
+{
+    cfg[0x78] = 0x00; /* PBA in BAR0 */
+}
+static void cap_loop(uint8_t *cfg)
+{
+    cfg[0xa1] = 0x70;
+}
+static void cap_low(uint8_t *cfg)
+{
+    cfg[0xa1] = 0x20;
+}
+
+START_TEST(function_refusals)
+{
+    cfg_refused(pba_elsewhere, "its MSI-X table and PBA are in different BARs");
+    cfg_refused(cap_loop, "host device 0000:01:10.0: capability loop");
+    cfg_refused(cap_low, "host device 0000:01:10.0: capability at 0x20");
+    fv.region_size[0] = 0x3000;
+    refused("ram 16M\npass loc pci:0:3.0=pci:0000:01:10.0",
+            "host device 0000:01:10.0: BAR 0: size 0x3000");
+    fv.region_size[0] = 0x4000;
+    fv.region_flags[VFIO_REGION_CFG] = 0; /* unreadable */
+    refused("ram 16M\npass loc pci:0:3.0=pci:0000:01:10.0", "cannot read its config space");
+}
+END_TEST
+
+/* A BAR VFIO will not let us map is trapped instead. */
+START_TEST(function_bar_unmappable)
+{
+    fv.region_flags[0] &= ~(uint32_t)VFIO_REGION_INFO_FLAG_MMAP;
+    build_vf();
+    ck_assert_uint_eq(fv.mmaps, 0);
+    struct vfio_pci *p = vdev_state(vdev_machine_device(fe.m, 0));
+    cfg_wr(4, 2, 0x0002);
+    uint32_t v = 0x600dcafe;
+    ck_assert_int_eq(pwrite(fv.memfd, &v, 4, (off_t)FAKE_VFIO_REGION_OFF(0) + 0x20), 4);
+    ck_assert_uint_eq(mem_rd(vdev_pci_bar_base(p->f, 0) + 0x20, 4), 0x600dcafe);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("vfio_pci_module");
@@ -272,6 +446,11 @@ int main(void)
     tcase_add_test(tc, no_vfio_group_hook);
     tcase_add_test(tc, start_refusals);
     tcase_add_test(tc, dma_failure_stops);
+    tcase_add_test(tc, function_config);
+    tcase_add_test(tc, function_bars);
+    tcase_add_test(tc, function_msix);
+    tcase_add_test(tc, function_refusals);
+    tcase_add_test(tc, function_bar_unmappable);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

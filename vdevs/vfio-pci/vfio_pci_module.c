@@ -87,8 +87,9 @@ static int vfio_pci_options_start(struct vdev *d)
     return 0;
 }
 
-/* Opens the device, resets it and maps guest RAM for its DMA; a dryrun touches nothing. */
-static int vfio_pci_configured(struct vdev *d)
+/* Opens the device, resets it and makes the guest's PCI function from it; a dryrun touches
+ * nothing (and shows no function). */
+static int vfio_pci_assign(struct vdev *d)
 {
     struct vfio_pci *p = vdev_state(d);
     if (vdev_machine_config(vdev_machine_of(d))->dryrun)
@@ -104,7 +105,14 @@ static int vfio_pci_configured(struct vdev *d)
     if (p->vf.can_reset && vfio_dev_reset(&p->vf))
         return vdev_error(d, p->host_pos, NULL, "host device %s: reset: %s", p->host.bdf,
                           strerror(errno));
-    return vfio_pci_dma_start(d, p);
+    return vfio_pci_func_create(d, p);
+}
+
+/* Guest RAM into the device's IOMMU: what is backed now, the rest as it comes. */
+static int vfio_pci_configured(struct vdev *d)
+{
+    struct vfio_pci *p = vdev_state(d);
+    return p->open ? vfio_pci_dma_start(d, p) : 0;
 }
 
 static void vfio_pci_reset(struct vdev *d)
@@ -119,6 +127,7 @@ static void vfio_pci_terminate(struct vdev *d)
     struct vfio_pci *p = vdev_state(d);
     if (p->open) {
         vfio_pci_dma_stop(p);
+        vfio_pci_func_free(p);
         if (p->group_told)
             vdev_vfio_group(d, p->vf.group, false);
         p->group_told = false;
@@ -148,5 +157,6 @@ VDEV_MODULE(vfio_pci, .name = "vfio-pci",
             .options = vfio_pci_options, .state_size = sizeof(struct vfio_pci),
             .places = VDEV_PLACE_PCI, .options_start = vfio_pci_options_start,
             .option = vfio_pci_option, .options_end = vfio_pci_options_end,
-            .configured = vfio_pci_configured, .reset = vfio_pci_reset, .status = vfio_pci_status,
-            .terminate = vfio_pci_terminate, .memory_changed = vfio_pci_memory_changed);
+            .assign = vfio_pci_assign, .configured = vfio_pci_configured, .reset = vfio_pci_reset,
+            .status = vfio_pci_status, .terminate = vfio_pci_terminate,
+            .memory_changed = vfio_pci_memory_changed);

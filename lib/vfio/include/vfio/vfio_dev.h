@@ -18,6 +18,8 @@ struct vfio_backend {
     int (*ioctl)(void *ctx, int fd, unsigned long req, void *arg);
     ssize_t (*pread)(void *ctx, int fd, void *buf, size_t len, off_t off);
     ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t len, off_t off);
+    void *(*mmap)(void *ctx, size_t len, int prot, int fd, off_t off); /* MAP_SHARED */
+    int (*munmap)(void *ctx, void *addr, size_t len);
 };
 
 /* The real kernel. */
@@ -82,6 +84,11 @@ int vfio_region_write(struct vfio_dev *d, unsigned region, uint64_t off, const v
  * IOVA = gpa, leaving out the reserved IOVA ranges. 0 or -1 (errno kept). */
 int vfio_dma_map(struct vfio_dev *d, uint64_t gpa, uint64_t size, void *host);
 int vfio_dma_unmap(struct vfio_dev *d, uint64_t gpa, uint64_t size);
+
+/* Maps [off, off+len) of a region (inside one of its mmap areas), read-write; NULL if not
+ * allowed or refused. Undo with vfio_region_unmap. */
+void *vfio_region_mmap(struct vfio_dev *d, unsigned region, uint64_t off, uint64_t len);
+void vfio_region_unmap(struct vfio_dev *d, void *addr, uint64_t len);
 
 /* VFIO_DEVICE_SET_IRQS with eventfds for vectors [start, start+count) of kind `irq`; fd -1
  * leaves a vector without one. count 0 disables the kind. */
