@@ -38,7 +38,9 @@ struct fake_vfio {
         uint64_t iova, size, vaddr;
     } dma[FAKE_VFIO_MAX_DMA];
     unsigned ndma;
-    struct vfio_irq_set last_irq_set;
+    struct {
+        uint32_t flags, index, start, count;
+    } last_irq_set; /* the last VFIO_DEVICE_SET_IRQS, without its data */
     int32_t last_irq_fds[8];
     unsigned irq_sets;
     unsigned seen[64]; /* calls per request (by _IOC_NR - VFIO_BASE) */

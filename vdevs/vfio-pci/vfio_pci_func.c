@@ -96,8 +96,7 @@ static void msix_changed(void *opaque, bool enabled)
     int rc = enabled ? vfio_irq_set_eventfds(&p->vf, VFIO_IRQ_MSIX, 0, p->msix_nvec, p->msix_fds)
                      : vfio_irq_set_eventfds(&p->vf, VFIO_IRQ_MSIX, 0, 0, NULL);
     if (rc)
-        vdev_log(p->dev, VDEV_LOG_ERROR, "MSI-X %s: %s",
-                 enabled ? "on" : "off", strerror(errno));
+        vdev_log(p->dev, VDEV_LOG_ERROR, "MSI-X %s: %s", enabled ? "on" : "off", strerror(errno));
 }
 
 static void func_reset(void *opaque)
