@@ -113,8 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         fzt_kernel(&t);
     }
-    FZ_ASSERT(cfg_addr(0) && (uint32_t)fzt_io(&t, VDEV_SPACE_MEM, cfg_addr(0), 4, false, 0, NULL) ==
-                                 0x10ca8086);
+    FZ_ASSERT(cfg_addr(0) &&
+              (uint32_t)fzt_io(&t, VDEV_SPACE_MEM, cfg_addr(0), 4, false, 0, NULL) == 0x10ca8086);
     fzt_free(&t);
     vfio_pci_set_backend(NULL);
     fake_vfio_free(&f);
