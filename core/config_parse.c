@@ -10,7 +10,7 @@
 #include <string.h>
 #include <vdev/config.h>
 
-enum ctx { CTX_NONE = 0, CTX_CPU, CTX_RESERVE, CTX_VDEV };
+enum ctx { CTX_NONE = 0, CTX_CPU, CTX_RESERVE, CTX_VDEV, CTX_PASS };
 
 struct parser {
     struct vdev_config *cfg;
@@ -442,14 +442,10 @@ static int kw_dryrun(struct parser *P, const struct vdev_token *kw)
     return 0;
 }
 
-static int kw_vdev(struct parser *P, const struct vdev_token *kw)
+/* Opens a vdev context of type `name`, its position that of `at`. */
+static int kw_vdev_named(struct parser *P, const struct vdev_token *at, const char *name)
 {
-    const struct vdev_token *a = next_arg(P, kw, "vdev", "TYPE");
-    if (!a)
-        return -1;
-    if (!*a->text)
-        return perr(P, &a->pos, "'vdev' needs a device type, like ser8250");
-    char *type = strdup(a->text);
+    char *type = strdup(name);
     struct vdev_vdev_cfg *v = NULL;
     if (type)
         APPEND(P->cfg->vdevs, P->cfg->nvdevs, v);
@@ -457,16 +453,36 @@ static int kw_vdev(struct parser *P, const struct vdev_token *kw)
         free(type);
         return oom(P);
     }
-    v->pos = a->pos;
+    v->pos = at->pos;
     v->type = type;
     P->cfg->ctx_ = CTX_VDEV;
     P->cfg->ctx_idx_ = P->cfg->nvdevs - 1;
     return 0;
 }
 
+static int kw_vdev(struct parser *P, const struct vdev_token *kw)
+{
+    const struct vdev_token *a = next_arg(P, kw, "vdev", "TYPE");
+    if (!a)
+        return -1;
+    if (!*a->text)
+        return perr(P, &a->pos, "'vdev' needs a device type, like ser8250");
+    return kw_vdev_named(P, a, a->text);
+}
+
+/* `pass` opens a device of the module PASS_TYPE; its `loc GUEST=HOST` becomes the options
+ * `loc GUEST` and `host HOST`, so the rest of the system sees an ordinary vdev. */
+#define PASS_TYPE "vfio-pci"
+static const char pass_shape[] =
+    "loc pci:BUS:DEV[.FN]=pci:[DOMAIN:]BUS:DEV.FN, loc pci:BUS:DEV[.FN]=pci:0xVID/0xDID[/INDEX] "
+    "or loc pci:0xVID/0xDID[/INDEX]";
+
 static int kw_pass(struct parser *P, const struct vdev_token *kw)
 {
-    return perr(P, &kw->pos, "pass-through is not supported by vdevkit");
+    if (kw_vdev_named(P, kw, PASS_TYPE) != 0)
+        return -1;
+    P->cfg->ctx_ = CTX_PASS;
+    return 0;
 }
 
 /* A CPU list such as 0-1,3 into a bit mask; host CPUs 0..63. */
@@ -555,6 +571,26 @@ static int reserve_option(struct parser *P, const struct vdev_token *t)
     return unknown(P, t, "reserve", reserve_words);
 }
 
+/* Appends text[0..len) to the open vdev's tokens, placed like `t` moved right by `col`. */
+static int add_token(struct parser *P, const struct vdev_token *t, const char *text, size_t len,
+                     unsigned col)
+{
+    struct vdev_vdev_cfg *v = &P->cfg->vdevs[P->cfg->ctx_idx_];
+    char *copy = strndup(text, len);
+    struct vdev_token *c = NULL;
+    if (copy)
+        APPEND(v->tokens, v->ntokens, c);
+    if (!c) {
+        free(copy);
+        return oom(P);
+    }
+    *c = *t;
+    c->text = copy;
+    if (strcmp(t->pos.file, "command line") != 0) /* there a column is an argument number */
+        c->pos.col += col;
+    return 0;
+}
+
 /* vdev options are kept raw; only a memory `loc` is checked here, for the ram-first rule. */
 static int vdev_token(struct parser *P, const struct vdev_token *t)
 {
@@ -568,17 +604,65 @@ static int vdev_token(struct parser *P, const struct vdev_token *t)
             before_memory(P->cfg, prev))
             return perr(P, &prev->pos, "'loc' %s", memory_first);
     }
-    char *text = strdup(t->text);
-    struct vdev_token *c = NULL;
-    if (text)
-        APPEND(v->tokens, v->ntokens, c);
-    if (!c) {
-        free(text);
-        return oom(P);
+    return add_token(P, t, t->text, strlen(t->text), 0);
+}
+
+/* A pass's tokens: `loc GUEST=HOST` or `loc HOST` turns into `loc GUEST` and `host HOST`
+ * (the host part keeps its own column); `intr GUEST=HOST` is refused; the rest stays raw for
+ * the module. */
+static int pass_token(struct parser *P, const struct vdev_token *t)
+{
+    const struct vdev_vdev_cfg *v = &P->cfg->vdevs[P->cfg->ctx_idx_];
+    bool is_loc = !t->quoted && strcmp(t->text, "loc") == 0;
+    if (is_loc || (!t->quoted && strcmp(t->text, "intr") == 0)) {
+        const struct vdev_token *a = next_arg(P, t, t->text, is_loc ? pass_shape : "PIC:LINE");
+        if (!a)
+            return -1;
+        if (!is_loc) {
+            if (strchr(a->text, '='))
+                return perr(P, &a->pos,
+                            "pass: 'intr GUEST=HOST' (a host interrupt line) is not supported: a "
+                            "passed PCI device interrupts through its own MSI-X, MSI or INTx "
+                            "(hint: leave 'intr' out)");
+            return add_token(P, t, t->text, strlen(t->text), 0) ||
+                   add_token(P, a, a->text, strlen(a->text), 0);
+        }
+        for (size_t k = 0; k < v->ntokens; k++)
+            if (!v->tokens[k].quoted && strcmp(v->tokens[k].text, "host") == 0)
+                return perr(P, &t->pos,
+                            "pass: a second 'loc': one 'pass' passes one device (hint: start "
+                            "another 'pass' for the next one)");
+        const char *eq = strchr(a->text, '=');
+        const char *host = eq ? eq + 1 : a->text;
+        if (strncmp(a->text, "mem:", 4) == 0 || strncmp(a->text, "io:", 3) == 0 ||
+            (a->text[0] >= '0' && a->text[0] <= '9'))
+            return perr(P, &a->pos,
+                        "pass: passing host memory or I/O ports ('%s') is not supported: vdevkit "
+                        "passes whole PCI devices (hint: %s)",
+                        show(a->text).s, pass_shape);
+        if (strncmp(host, "pci:", 4) != 0 || (eq && strncmp(a->text, "pci:", 4) != 0))
+            return perr(P, &a->pos, "pass: bad location '%s': expected %s", show(a->text).s,
+                        pass_shape);
+        if (eq) {
+            struct vdev_loc loc;
+            char *guest = strndup(a->text, (size_t)(eq - a->text));
+            if (!guest)
+                return oom(P);
+            int bad = vdev_parse_loc(guest, &loc, NULL) != 0 || loc.kind != VDEV_LOC_PCI;
+            free(guest);
+            if (bad)
+                return perr(P, &a->pos, "pass: bad guest slot '%.*s': expected pci:BUS:DEV[.FN]",
+                            (int)(eq - a->text), a->text);
+            if (add_token(P, t, "loc", 3, 0) || add_token(P, a, a->text, (size_t)(eq - a->text), 0))
+                return -1;
+        }
+        unsigned col = (unsigned)(host - a->text) + (a->quoted ? 1u : 0u);
+        if (add_token(P, a, "host", 4, col))
+            return -1;
+        P->cfg->vdevs[P->cfg->ctx_idx_].tokens[v->ntokens - 1].quoted = false; /* an option name */
+        return add_token(P, a, host, strlen(host), col);
     }
-    *c = *t;
-    c->text = text;
-    return 0;
+    return add_token(P, t, t->text, strlen(t->text), 0);
 }
 
 /* A reserve must reserve something; checked when it closes and at the end of each call. */
@@ -589,6 +673,14 @@ static int check_open_context(struct parser *P)
         const struct vdev_reserve_cfg *r = &cfg->reserves[cfg->ctx_idx_];
         if (r->loc.kind == VDEV_LOC_NONE && !r->intr.given)
             return perr(P, &r->pos, "'reserve' needs 'loc LOCATION' or 'intr PIC:LINE'");
+    }
+    if (cfg->ctx_ == CTX_PASS) {
+        const struct vdev_vdev_cfg *v = &cfg->vdevs[cfg->ctx_idx_];
+        bool host = false;
+        for (size_t k = 0; k < v->ntokens; k++)
+            host = host || (!v->tokens[k].quoted && strcmp(v->tokens[k].text, "host") == 0);
+        if (!host)
+            return perr(P, &v->pos, "'pass' needs %s", pass_shape);
     }
     return 0;
 }
@@ -617,6 +709,9 @@ static int parse_tokens(struct parser *P)
             break;
         case CTX_VDEV:
             rc = vdev_token(P, t);
+            break;
+        case CTX_PASS:
+            rc = pass_token(P, t);
             break;
         default:
             rc = unknown(P, t, NULL, top_words);

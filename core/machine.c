@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sized.h"
 
 struct vdev_machine *vdev_machine_new(const struct vdev_embedder_ops *ops, void *ctx)
 {
@@ -84,6 +85,11 @@ static void memory_listener(void *arg, const struct vdev_region *r, bool map)
     vdev_region_get_info(r, &info);
     if (EMB_HOOK(m, map_memory))
         EMB_HOOK(m, map_memory)(m->ctx, &info, map);
+    for (size_t i = 0; i < m->ndevs; i++) {
+        struct vdev *d = m->devs[i];
+        if (VDEV_TYPE_HAS(d->type, memory_changed) && d->type->memory_changed)
+            d->type->memory_changed(d, &info, map);
+    }
 }
 
 int vdev_machine_reserve(struct vdev_machine *m, enum vdev_space space, uint64_t base,

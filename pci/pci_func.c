@@ -409,9 +409,25 @@ int vdev_pci_add_cap(struct vdev_pci_func *f, uint8_t cap_id, const void *body, 
 
 /* ---- configuration space access (host->cfg_lock held) ---- */
 
+static bool touches(unsigned reg, unsigned size, unsigned lo, unsigned len)
+{
+    return reg < lo + len && lo < reg + size;
+}
+
+/* What the core answers itself, whoever owns the rest of the config space. */
+static bool core_owned(const struct vdev_pci_func *f, unsigned reg, unsigned size)
+{
+    return touches(reg, size, PCI_BAR0, 4 * PCI_NBARS) || touches(reg, size, PCI_ROM_BAR, 4) ||
+           touches(reg, size, PCI_CAP_PTR, 1) || touches(reg, size, 0x3c, 2) ||
+           (f->msix && touches(reg, size, f->msix->cap, 12));
+}
+
 uint32_t pci_func_cfg_read(struct vdev_pci_func *f, unsigned reg, unsigned size)
 {
     uint32_t v = 0;
+    if (FUNC_HOOK(f, config_read) && !core_owned(f, reg, size) &&
+        FUNC_HOOK(f, config_read)(f->opaque, reg, size, &v))
+        return size >= 4 ? v : v & ((1u << (8 * size)) - 1);
     for (unsigned i = 0; i < size && reg + i < PCI_CFG_SIZE; i++) {
         uint8_t byte = f->cfg[reg + i];
         if (reg + i == PCI_STATUS && atomic_load(&f->intx_level))
@@ -419,11 +435,6 @@ uint32_t pci_func_cfg_read(struct vdev_pci_func *f, unsigned reg, unsigned size)
         v |= (uint32_t)byte << (8 * i);
     }
     return v;
-}
-
-static bool touches(unsigned reg, unsigned size, unsigned lo, unsigned len)
-{
-    return reg < lo + len && lo < reg + size;
 }
 
 void pci_func_cfg_write(struct vdev_pci_func *f, unsigned reg, unsigned size, uint32_t value)
@@ -440,6 +451,8 @@ void pci_func_cfg_write(struct vdev_pci_func *f, unsigned reg, unsigned size, ui
         update_bars(f);
     if (f->msix && touches(reg, size, f->msix->cap + 2u, 2))
         pci_msix_control_written(f);
+    if (FUNC_HOOK(f, config_write))
+        FUNC_HOOK(f, config_write)(f->opaque, reg, size, value);
 }
 
 /* ---- INTx ---- */

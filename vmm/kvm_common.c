@@ -324,6 +324,28 @@ static void kvm_request_stop(void *ctx, int status)
         vm->on_stop(vm->on_stop_arg, status);
 }
 
+/* A passed device's VFIO group joins the KVM VFIO device (created at the first, closed with
+ * the VM), which lets KVM honour the guest's cache control for non-coherent DMA. */
+static int kvm_vfio_group(void *ctx, int group_fd, bool add)
+{
+    struct kvm_vm *vm = ctx;
+    pthread_mutex_lock(&vm->lock);
+    if (!vm->kvm_vfio_fd) {
+        int fd = kvm_vm_create_device(vm, KVM_DEV_TYPE_VFIO);
+        vm->kvm_vfio_fd = fd >= 0 ? fd + 1 : 0;
+    }
+    int rc = -1;
+    if (vm->kvm_vfio_fd) {
+        int32_t fd = group_fd;
+        struct kvm_device_attr a = {.group = KVM_DEV_VFIO_GROUP,
+                                    .attr = add ? KVM_DEV_VFIO_GROUP_ADD : KVM_DEV_VFIO_GROUP_DEL,
+                                    .addr = (uint64_t)(uintptr_t)&fd};
+        rc = ioctl(vm->kvm_vfio_fd - 1, KVM_SET_DEVICE_ATTR, &a) ? -1 : 0;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return rc;
+}
+
 const struct vdev_embedder_ops kvm_vm_embedder_ops = {
     .size = sizeof(struct vdev_embedder_ops),
     .set_irq_line = kvm_set_irq_line,
@@ -334,4 +356,5 @@ const struct vdev_embedder_ops kvm_vm_embedder_ops = {
     .map_memory = kvm_map_memory,
     .log = kvm_log,
     .request_stop = kvm_request_stop,
+    .vfio_group = kvm_vfio_group,
 };

@@ -35,6 +35,7 @@ struct kvm_vm {
     int vcpu_mmap_size;
     int dev_fds[KVM_VM_MAX_DEVICES]; /* closed with the VM */
     unsigned ndevs;
+    int kvm_vfio_fd; /* the KVM VFIO device's fd + 1 (one of dev_fds); 0 until a group comes */
     uint32_t first_msi_gsi; /* routing GSIs below it are the interrupt lines' */
     bool irqfds_ready;      /* the irqchip is complete (arm64: KVM_IRQFD is EAGAIN before) */
     struct vdev_machine *m;

@@ -44,6 +44,12 @@ struct vdev_embedder_ops {
 
     /* A device asks to end the VM with exit status `status` (testdev, power-off). */
     void (*request_stop)(void *ctx, int status);
+
+    /* 0.3: a passed host device's VFIO group (an open /dev/vfio/GROUP fd) becomes the VM's
+     * (add) or stops being it (remove), so the hypervisor can let the guest control cache
+     * coherency for its DMA (KVM: the KVM VFIO device). Return 0, or -1 when not done; the
+     * device works without it where the IOMMU enforces coherency. */
+    int (*vfio_group)(void *ctx, int group_fd, bool add);
 };
 
 #ifdef __cplusplus

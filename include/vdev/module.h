@@ -25,6 +25,7 @@ struct vdev;             /* one device instance */
 struct vdev_machine;     /* the VM it belongs to */
 struct vdev_aml;         /* AML writer for the DSDT (ACPI); see vdev/acpi.h when present */
 struct vdev_acpi_tables; /* whole ACPI tables a device adds (0.3); see vdev/acpi.h */
+struct vdev_region_info; /* a region of the memory map; see vdev/bus.h */
 
 /* Argument kinds; the core parses and checks them so modules never see raw tokens. */
 enum vdev_opt_kind {
@@ -120,6 +121,13 @@ struct vdev_type {
     /* 0.3: whole ACPI tables besides the DSDT (the HPET's "HPET" table), added with
      * vdev_acpi_table_add(); the embedder lists them in its XSDT. NULL: none. */
     int (*gen_acpi_tables)(struct vdev *d, struct vdev_acpi_tables *tables);
+
+    /* 0.3: host-backed guest memory (RAM, ROM, mapped device memory) was mapped (map true)
+     * or unmapped in the guest: what the embedder's map_memory hook is told, from the end
+     * of the build on (before `configured` too). For a device whose DMA bypasses the core,
+     * a passed host device whose IOMMU must follow guest RAM. Runs on the thread that
+     * changed the map. NULL: not told. */
+    void (*memory_changed)(struct vdev *d, const struct vdev_region_info *r, bool map);
 };
 
 #define VDEV_MODULE_SYMBOL_PREFIX "vdev_module_"
@@ -172,6 +180,11 @@ VDEV_API int vdev_irq_claim_line(struct vdev *d, const char *pic, uint32_t line,
 /* Drives GSI `gsi`, which must be the device's `intr` line or one it claimed; -1 otherwise.
  * A line another device drives too shows the last level written (as KVM_IRQ_LINE does). */
 VDEV_API int vdev_irq_set_line(struct vdev *d, uint32_t gsi, bool asserted);
+
+/* 0.3: tells the embedder (its vfio_group hook) that the VFIO group open as group_fd is
+ * this VM's (add) or no longer (remove): what a passed host device does. 0, or -1 when the
+ * embedder has no such hook or refused. Call from `configured` and `terminate`. */
+VDEV_API int vdev_vfio_group(struct vdev *d, int group_fd, bool add);
 
 /* Ends the VM with `status` (testdev, power-off paths). */
 VDEV_API void vdev_request_stop(struct vdev *d, int status);

@@ -99,6 +99,18 @@ struct vdev_pci_func_ops {
      * cleared it). Runs on the vCPU thread that did it, with the PCI configuration lock
      * held: do not access this function's config space from it. May be NULL. */
     void (*msix_changed)(void *opaque, bool enabled);
+
+    /* 0.3: config space kept elsewhere (a passed host device's). The core owns the BARs
+     * (0x10-0x27), the expansion-ROM BAR (0x30), the capability pointer (0x34), the
+     * interrupt line and pin (0x3c-0x3d) and the MSI-X capability it added; an access that
+     * touches none of them is offered to config_read first: return true with *value set
+     * to answer it, false to let the core answer from its copy. Every write, after the
+     * core applied its write mask, reaches config_write with the value the guest wrote
+     * (forward what passes through: the command register's bus-master bit, capability
+     * registers the owner copied). Both run on the vCPU thread with the PCI configuration
+     * lock held: do not access this function's config space from them. May be NULL. */
+    bool (*config_read)(void *opaque, unsigned reg, unsigned size, uint32_t *value);
+    void (*config_write)(void *opaque, unsigned reg, unsigned size, uint32_t value);
 };
 
 /* Creates the function for device d, at its `loc pci:B:D.F` or at the next free slot.

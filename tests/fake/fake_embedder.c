@@ -95,6 +95,20 @@ static void fake_request_stop(void *ctx, int status)
     fe->stop_status = status;
 }
 
+/* Records a passed device's VFIO group; refuses when vfio_group_refuse is set. */
+static int fake_vfio_group(void *ctx, int group_fd, bool add)
+{
+    struct fake_embedder *fe = ctx;
+    if (fe->vfio_group_refuse)
+        return -1;
+    fe->vfio_group_fd = group_fd;
+    if (add)
+        fe->vfio_group_adds++;
+    else
+        fe->vfio_group_dels++;
+    return 0;
+}
+
 struct vdev_machine *fake_machine_new(struct fake_embedder *fe)
 {
     memset(fe, 0, sizeof(*fe));
@@ -106,6 +120,7 @@ struct vdev_machine *fake_machine_new(struct fake_embedder *fe)
     fe->ops.irqfd_msi = fake_irqfd_msi;
     fe->ops.log = fake_log;
     fe->ops.request_stop = fake_request_stop;
+    fe->ops.vfio_group = fake_vfio_group;
     fe->m = vdev_machine_new(&fe->ops, fe);
     if (!fe->m)
         return NULL;
@@ -129,9 +144,10 @@ static void back_one(const struct vdev_region_info *r, void *arg)
     struct back_arg *a = arg;
     if ((r->kind != VDEV_REGION_RAM && r->kind != VDEV_REGION_ROM) || r->host || a->fe->nram >= 16)
         return;
-    void *p = calloc(1, r->size);
+    void *p = aligned_alloc(4096, (r->size + 4095) & ~(uint64_t)4095); /* pages, as a VMM's */
     if (!p)
         abort();
+    memset(p, 0, r->size);
     a->fe->ram[a->fe->nram++] = p;
     vdev_region_set_host(vdev_bus_find(a->bus, r->space, r->base), p);
 }

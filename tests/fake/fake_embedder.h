@@ -31,6 +31,10 @@ struct fake_embedder {
     size_t log_len;
     void *ram[16];
     unsigned nram;
+    /* vfio_group: the last group fd and the calls seen; vfio_group_refuse makes it fail */
+    int vfio_group_fd;
+    unsigned vfio_group_adds, vfio_group_dels;
+    bool vfio_group_refuse;
 };
 
 /* A machine with the usual x86 platform: "ioapic" (24 lines, GSI 0..23) and its window. */

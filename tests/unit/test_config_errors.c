@@ -18,6 +18,9 @@
 #define PRIO                                                                                       \
     "expected PRIORITY[r|f|o] (1-255, like 10 or 10r) or HIGH,LOW,MAX_REPL,PERIOD_NS,BUDGET_NS "   \
     "followed by s (sporadic)"
+#define PASS_SHAPE                                                                                 \
+    "loc pci:BUS:DEV[.FN]=pci:[DOMAIN:]BUS:DEV.FN, loc pci:BUS:DEV[.FN]=pci:0xVID/0xDID[/INDEX] "  \
+    "or loc pci:0xVID/0xDID[/INDEX]"
 #define PRIO_RANGE "priority out of range (1-255)"
 
 static const struct {
@@ -152,8 +155,34 @@ static const struct {
      "t:1:15: 'set halt-poll': expected microseconds from 0 to 1000000, got '1000001'"},
 
     /* pass-through and vdev */
-    {"ram 1m\npass loc 0x1000", "t:2:1: pass-through is not supported by vdevkit"},
-    {"pass", "t:1:1: pass-through is not supported by vdevkit"},
+    {"ram 1m\npass loc 0x1000",
+     "t:2:10: pass: passing host memory or I/O ports ('0x1000') is not supported: vdevkit passes "
+     "whole PCI devices (hint: " PASS_SHAPE ")"},
+    {"pass loc mem:0x1000=mem:0x2000",
+     "t:1:10: pass: passing host memory or I/O ports ('mem:0x1000=mem:0x2000') is not supported: "
+     "vdevkit passes whole PCI devices (hint: " PASS_SHAPE ")"},
+    {"pass loc io:0x3f8", "t:1:10: pass: passing host memory or I/O ports ('io:0x3f8') is not "
+                          "supported: vdevkit passes whole PCI devices (hint: " PASS_SHAPE ")"},
+    {"pass", "t:1:1: 'pass' needs " PASS_SHAPE},
+    {"pass managed", "t:1:1: 'pass' needs " PASS_SHAPE},
+    {"pass loc", "t:1:6: 'loc' needs an argument: " PASS_SHAPE},
+    {"pass loc pci:0:1.0=0000:01:00.0",
+     "t:1:10: pass: bad location 'pci:0:1.0=0000:01:00.0': expected " PASS_SHAPE},
+    {"pass loc 0:1.0=pci:1:0.0",
+     "t:1:10: pass: passing host memory or I/O ports ('0:1.0=pci:1:0.0') "
+     "is not supported: vdevkit passes whole PCI devices (hint: " PASS_SHAPE ")"},
+    {"pass loc x:1.0=pci:1:0.0",
+     "t:1:10: pass: bad location 'x:1.0=pci:1:0.0': expected " PASS_SHAPE},
+    {"pass loc foo", "t:1:10: pass: bad location 'foo': expected " PASS_SHAPE},
+    {"pass loc pci:0:99.0=pci:1:0.0",
+     "t:1:10: pass: bad guest slot 'pci:0:99.0': expected pci:BUS:DEV[.FN]"},
+    {"pass loc pci:0:1.0=pci:1:0.0 loc pci:0:2.0=pci:2:0.0",
+     "t:1:30: pass: a second 'loc': one 'pass' passes one device (hint: start another 'pass' for "
+     "the next one)"},
+    {"pass loc pci:0x8086/0x10ca intr ioapic:5=5",
+     "t:1:33: pass: 'intr GUEST=HOST' (a host interrupt line) is not supported: a passed PCI "
+     "device interrupts through its own MSI-X, MSI or INTx (hint: leave 'intr' out)"},
+    {"pass loc pci:0x8086/0x10ca intr", "t:1:28: 'intr' needs an argument: PIC:LINE"},
     {"vdev \"\"", "t:1:6: 'vdev' needs a device type, like ser8250"},
 
     /* lexer */

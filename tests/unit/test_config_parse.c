@@ -172,6 +172,43 @@ START_TEST(qnx_shmem_raw)
 }
 END_TEST
 
+/* `pass` is a vfio-pci vdev: `loc GUEST=HOST` splits into `loc GUEST host HOST`, the host
+ * part keeping its own column; the other options stay raw for the module. */
+START_TEST(qnx_pass_forms)
+{
+    parse_ok("ram 1m\npass loc pci:0:2.0=pci:0000:01:10.0 mac 00:11:22:33:44:55 vlan 5 managed\n"
+             "pass loc pci:0x8086/0x10ca name vf\n"
+             "pass loc pci:0:3=pci:0x8086/0x10ca/1\n"
+             "pass loc \"pci:0:4.0=pci:1:0.0\"\n"
+             "vdev ser8250");
+    ck_assert_uint_eq(cfg.nvdevs, 5);
+    ck_assert_str_eq(cfg.vdevs[0].type, "vfio-pci");
+    pos_is(cfg.vdevs[0].pos, "t.conf", 2, 1);
+    ck_assert_str_eq(vdev_words(0),
+                     "loc pci:0:2.0 host pci:0000:01:10.0 mac 00:11:22:33:44:55 vlan 5 managed");
+    pos_is(cfg.vdevs[0].tokens[0].pos, "t.conf", 2, 6);
+    pos_is(cfg.vdevs[0].tokens[1].pos, "t.conf", 2, 10);
+    pos_is(cfg.vdevs[0].tokens[2].pos, "t.conf", 2, 20);
+    pos_is(cfg.vdevs[0].tokens[3].pos, "t.conf", 2, 20);
+    ck_assert_str_eq(vdev_words(1), "host pci:0x8086/0x10ca name vf");
+    pos_is(cfg.vdevs[1].tokens[1].pos, "t.conf", 3, 10);
+    ck_assert_str_eq(vdev_words(2), "loc pci:0:3 host pci:0x8086/0x10ca/1");
+    ck_assert_str_eq(vdev_words(3), "loc pci:0:4.0 host pci:1:0.0");
+    pos_is(cfg.vdevs[3].tokens[3].pos, "t.conf", 5, 21); /* past the quote */
+    ck_assert_str_eq(cfg.vdevs[4].type, "ser8250");
+}
+END_TEST
+
+/* On the command line a column is an argument number, so the host part keeps it. */
+START_TEST(pass_on_the_command_line)
+{
+    char *argv[] = {"pass", "loc", "pci:0:2.0=pci:1:0.0"};
+    ck_assert_int_eq(vdev_config_parse_args(&cfg, 3, argv, &err), 0);
+    ck_assert_str_eq(vdev_words(0), "loc pci:0:2.0 host pci:1:0.0");
+    pos_is(cfg.vdevs[0].tokens[3].pos, "command line", 1, 3);
+}
+END_TEST
+
 START_TEST(system_first)
 {
     parse_ok("# leading comment\nsystem sys0\nram 1m");
@@ -456,6 +493,8 @@ static Suite *suite(void)
     tcase_add_test(tc, qnx_ser8250);
     tcase_add_test(tc, qnx_virtio_net_raw);
     tcase_add_test(tc, qnx_shmem_raw);
+    tcase_add_test(tc, qnx_pass_forms);
+    tcase_add_test(tc, pass_on_the_command_line);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("keywords");

@@ -116,6 +116,65 @@ static const struct vdev_type pt_type = {
     .assign = pt_assign,
 };
 
+/* ---- a function whose config space is kept elsewhere (as a passed device's) ---- */
+
+struct pp {
+    struct vdev_pci_func *f;
+    unsigned reads, writes, core_reads; /* core_reads: offered a core-owned byte (a bug) */
+    unsigned last_reg, last_size;
+    uint32_t last_value;
+};
+
+static bool pp_config_read(void *opaque, unsigned reg, unsigned size, uint32_t *value)
+{
+    struct pp *p = opaque;
+    p->reads++;
+    if ((reg < 0x28 && reg + size > 0x10) || (reg < 0x35 && reg + size > 0x30) ||
+        (reg < 0x3e && reg + size > 0x3c) || (reg >= 0x48 && reg < 0x54))
+        p->core_reads++;
+    if (reg < 0x40 || (reg >= 0x44 && reg < 0x48))
+        return false;    /* the header and 0x44: the core's copy */
+    *value = 0xdeadbeef; /* wider than asked: the core cuts it */
+    return true;
+}
+
+static void pp_config_write(void *opaque, unsigned reg, unsigned size, uint32_t value)
+{
+    struct pp *p = opaque;
+    p->writes++;
+    p->last_reg = reg;
+    p->last_size = size;
+    p->last_value = value;
+}
+
+static const struct vdev_pci_func_ops pp_func_ops = {.size = sizeof(struct vdev_pci_func_ops),
+                                                     .config_read = pp_config_read,
+                                                     .config_write = pp_config_write};
+
+static int pp_assign(struct vdev *d)
+{
+    struct pp *p = vdev_state(d);
+    struct vdev_err e;
+    struct vdev_pci_ident id = {.vendor = 0x8086, .device = 0x10ca, .class_code = 0x020000};
+    struct vdev_pci_bar b0 = {.size = 0x4000, .kind = VDEV_REGION_DEVICE, .ops = &pt_bar_ops};
+    static const uint8_t body[6] = {0};
+    p->f = vdev_pci_func_new(d, &id, &pp_func_ops, p, &e);
+    if (!p->f || vdev_pci_set_bar(p->f, 0, &b0, &e) ||
+        vdev_pci_add_cap(p->f, VEN_CAP, body, sizeof(body), NULL, &e) || /* 0x40..0x47 */
+        vdev_pci_msix_init(p->f, 3, 0, 0x2000, 0x3000, &e))              /* its cap at 0x48 */
+        return vdev_error(d, vdev_pos(d), NULL, "%s", e.msg);
+    return 0;
+}
+
+static const struct vdev_type pp_type = {
+    .abi_version = VDEV_ABI_VERSION,
+    .type_size = sizeof(struct vdev_type),
+    .name = "pcipass",
+    .state_size = sizeof(struct pp),
+    .places = VDEV_PLACE_PCI,
+    .assign = pp_assign,
+};
+
 /* A device that probes the API's refusals from its assign hook. */
 static unsigned api_caps;
 
@@ -232,6 +291,7 @@ static void setup(void)
     ck_assert_msg(vdev_register_type(&pt_type, &err) == 0, "%s", err.msg);
     ck_assert_msg(vdev_register_type(&api_type, &err) == 0, "%s", err.msg);
     ck_assert_msg(vdev_register_type(&mem_type, &err) == 0, "%s", err.msg);
+    ck_assert_msg(vdev_register_type(&pp_type, &err) == 0, "%s", err.msg);
     fake_machine_new(&fe);
     add_host();
     tmpdir[0] = '\0';
@@ -672,6 +732,47 @@ START_TEST(capability_list)
     unsigned first = cfg_rd(1, 0x34, 1);
     cfg_wr(1, first, 4, 0);
     ck_assert_uint_eq(cfg_rd(1, first, 1), VEN_CAP);
+}
+END_TEST
+
+/* The config hooks: reads the core does not own go to the owner first (and are cut to the
+ * access size), the BARs, ROM BAR, capability pointer, interrupt line/pin and the MSI-X
+ * capability never do; every write reaches the owner after the core applied it. */
+START_TEST(config_hooks)
+{
+    build("ram 16M vdev pcipass");
+    struct pp *p = vdev_state(vdev_machine_device(fe.m, 0));
+    ck_assert_uint_eq(cfg_rd(1, 0x40, 4), 0xdeadbeef);
+    ck_assert_uint_eq(cfg_rd(1, 0x42, 2), 0xbeef);
+    ck_assert_uint_eq(cfg_rd(1, 0x43, 1), 0xef);
+    ck_assert_uint_eq(cfg_rd(1, 0x44, 4), 0);       /* declined: the core's copy of the body */
+    ck_assert_uint_eq(cfg_rd(1, 0, 4), 0x10ca8086); /* declined: the core's header */
+    unsigned reads = p->reads;
+    for (unsigned reg = 0; reg < 0x100; reg += 4)
+        cfg_rd(1, reg, 4);
+    for (unsigned reg = 0; reg < 0x100; reg++)
+        cfg_rd(1, reg, 1);
+    ck_assert_uint_eq(p->core_reads, 0);
+    ck_assert_uint_gt(p->reads, reads);
+    ck_assert_uint_eq(cfg_rd(1, 0x48, 1), 0x11); /* MSI-X: the core's */
+    ck_assert_uint_eq(cfg_rd(1, 0x34, 1), 0x40);
+    ck_assert_uint_eq(cfg_rd(1, 0x10, 4) & ~0xfu, (uint32_t)vdev_pci_bar_base(p->f, 0));
+    /* a command write: applied by the core (memory decoding), then offered */
+    cfg_wr(1, 0x04, 2, 0x0006);
+    ck_assert_uint_eq(p->writes, 1);
+    ck_assert_uint_eq(p->last_reg, 4);
+    ck_assert_uint_eq(p->last_size, 2);
+    ck_assert_uint_eq(p->last_value, 6);
+    ck_assert(vdev_pci_bar_enabled(p->f, 0));
+    /* BAR and MSI-X writes reach the owner too, after the core took them */
+    cfg_wr(1, 0x4a, 2, 0x8000);
+    ck_assert_uint_eq(p->writes, 2);
+    ck_assert_uint_eq(p->last_reg, 0x4a);
+    ck_assert(vdev_pci_msix_enabled(p->f));
+    /* misaligned and out-of-range accesses reach nobody */
+    cfg_wr(1, 0x41, 2, 1);
+    cfg_wr(1, 0x100, 4, 1);
+    ck_assert_uint_eq(p->writes, 2);
 }
 END_TEST
 
@@ -1131,6 +1232,7 @@ static Suite *pci_suite(void)
     tcase_add_test(tc, command_toggles_keep_memory_bounded);
     tcase_add_test(tc, bar_flapping_over_ram_does_not_flood_the_log);
     tcase_add_test(tc, dryrun_shows_functions);
+    tcase_add_test(tc, config_hooks);
     tcase_add_test(tc, dsdt_and_mcfg);
     suite_add_tcase(s, tc);
     return s;
