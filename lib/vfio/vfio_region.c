@@ -49,8 +49,15 @@ static int sparse_areas(struct vfio_dev *d, unsigned r, const uint8_t *buf, uint
 int vfio_region_info(struct vfio_dev *d, unsigned r, struct vfio_host_why *why)
 {
     struct vfio_region_info first = {.argsz = sizeof(first), .index = r};
-    if (d->be->ioctl(d->be->ctx, d->device, VFIO_DEVICE_GET_REGION_INFO, &first))
+    if (d->be->ioctl(d->be->ctx, d->device, VFIO_DEVICE_GET_REGION_INFO, &first)) {
+        /* vfio-pci lists the VGA region for every device and refuses its info (EINVAL) when
+         * the device has none (seen with an igb VF): absent, not an error */
+        if (r == VFIO_PCI_VGA_REGION_INDEX && errno == EINVAL) {
+            memset(&d->region[r], 0, sizeof(d->region[r]));
+            return 0;
+        }
         return vfio_fail(why, NULL, "%s: region %u info: %s", d->bdf, r, strerror(errno));
+    }
     uint32_t len = first.argsz > sizeof(first) ? first.argsz : (uint32_t)sizeof(first);
     if (len > INFO_MAX)
         return vfio_fail(why, NULL, "%s: region %u: %u bytes of info", d->bdf, r, len);

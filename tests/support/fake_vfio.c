@@ -42,7 +42,8 @@ static int f_close(void *ctx, int fd)
 static int region_info(struct fake_vfio *f, struct vfio_region_info *ri)
 {
     unsigned r = ri->index;
-    if (r >= VFIO_NREGIONS) {
+    /* as vfio-pci: the VGA region of a device without VGA answers EINVAL */
+    if (r >= VFIO_NREGIONS || r == VFIO_PCI_VGA_REGION_INDEX) {
         errno = EINVAL;
         return -1;
     }
