@@ -422,6 +422,13 @@ static ssize_t fake_recv(void *ctx, uint8_t **msg)
     return n;
 }
 
+void hd_fake_flush(struct hd_fake *f)
+{
+    for (unsigned i = 0; i < f->queued; i++)
+        free(f->queue[i]);
+    f->queued = 0;
+}
+
 /* ---- set up, tear down ---- */
 
 void hd_fake_init(struct hd_fake *f)
@@ -476,7 +483,6 @@ void hd_fake_fini(struct hd_fake *f)
     ck_assert_int_eq(system(cmd), 0);
     for (unsigned i = 0; i < f->nreqs; i++)
         free(f->req[i]);
-    for (unsigned i = 0; i < f->queued; i++)
-        free(f->queue[i]);
+    hd_fake_flush(f);
     free(f->canned);
 }

@@ -73,6 +73,8 @@ void hd_fake_init(struct hd_fake *f);
 /* Removes the tree and frees what the fake holds. */
 void hd_fake_fini(struct hd_fake *f);
 
+/* Drops the replies not read yet (a kernel's stale answers). */
+void hd_fake_flush(struct hd_fake *f);
 /* The VF's driver now ("" for none) and binding it by hand (NULL: unbound). */
 const char *hd_fake_driver(struct hd_fake *f, const char *bdf);
 void hd_fake_bind(struct hd_fake *f, const char *bdf, const char *driver);

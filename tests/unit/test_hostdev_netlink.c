@@ -593,7 +593,7 @@ START_TEST(transport_failures_have_messages)
                               "kernel's reply is malformed: message lengths that do not add up "
                               "(20 bytes)");
     /* a stale reply first (another sequence number): read on to ours */
-    f.queued = 0;
+    hd_fake_flush(&f);
     uint8_t buf[256];
     size_t n = hd_fake_error(buf, sizeof(buf), 1000, -EINVAL, NULL, true);
     f.canned = malloc(n);
