@@ -7,6 +7,7 @@
  *   vdevkit list [--json]              the VMs running here
  *   vdevkit shmem list|create|remove   the host's shared-memory regions (vdev shmem)
  *   vdevkit net-peer OPTIONS...        the host peer: a TAP interface per guest NIC
+ *   vdevkit hostdev-cleanup [BDF...]   set SR-IOV VFs back after a VMM's crash
  *   vdevkit version | -V | --version   the version and the module ABI
  *   vdevkit help [COMMAND] | -h | --help   usage; `vdevkit COMMAND --help` for one command
  *
@@ -25,6 +26,7 @@
 #include <vdev/vdev.h>
 
 #include "control_client.h"
+#include "hostdev_cli.h"
 #include "net_peer.h"
 #include "shmem_cli.h"
 #include "tool_exit.h"
@@ -69,6 +71,14 @@ static const struct command {
      vmm_shmem_usage},
     {"net-peer", "vdevkit net-peer peer=PATH,bind=PATH,...   host interfaces for guest NICs\n",
      vmm_net_peer_usage},
+    {"hostdev-cleanup",
+     "vdevkit hostdev-cleanup [--json] [BDF...]   set SR-IOV VFs back after a VMM's crash\n"
+     "  Sets back (MAC, VLAN, host driver) and removes the records of VFs whose VMM ended\n"
+     "  without doing it: every such record, or those of the VFs named (PCI addresses such\n"
+     "  as 0000:01:10.0). A VF whose VMM runs is left alone. The records are in\n"
+     "  $VDEVKIT_RUNTIME_DIR/hostdev (/run/vdevkit/hostdev); changing a VF needs root.\n"
+     "  --json  one JSON array on standard output (fields in docs/vmm.md)\n",
+     NULL},
     {"version", "vdevkit version (also -V, --version)   the version and the module ABI\n", NULL},
     {"help", "vdevkit help [COMMAND] (also -h, --help)   this text, or COMMAND's usage\n", NULL},
 };
@@ -312,5 +322,7 @@ int main(int argc, char **argv)
         return vmm_cmd_list(argc - 2, argv + 2);
     if (strcmp(cmd, "shmem") == 0)
         return vmm_cmd_shmem(argc - 2, argv + 2);
+    if (strcmp(cmd, "hostdev-cleanup") == 0)
+        return vmm_cmd_hostdev_cleanup(argc - 2, argv + 2);
     return vmm_cmd_net_peer(argc - 1, argv + 1); /* net-peer, the last command */
 }
