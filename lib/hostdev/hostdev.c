@@ -295,7 +295,7 @@ int vdev_hostdev_release(struct vdev_hostdev *h, unsigned flags, struct vdev_err
         if (dfd < 0 || still_ours(dfd, dir, h, err) || hd_restore(&c, &h->rec, NULL, 0, err) < 0 ||
             hd_state_remove(dfd, dir, h->vf.bdf, err)) {
             size_t n = strlen(err ? err->msg : "");
-            if (err && dfd >= 0)
+            if (err)
                 snprintf(err->msg + n, sizeof(err->msg) - n,
                          " (the record stays: 'vdevkit hostdev-cleanup %s' retries)", h->vf.bdf);
             rc = -1;

@@ -113,6 +113,18 @@ int hd_state_read(int dfd, const char *dir, const char *bdf, struct hd_record *r
     return 1;
 }
 
+/* Renames tmp to name; with `exclusive`, never over an existing name (EEXIST). A file system
+ * without RENAME_NOREPLACE gets link + unlink, which is just as exclusive. */
+static int publish(int dfd, const char *tmp, const char *name, bool exclusive)
+{
+    if (!renameat2(dfd, tmp, dfd, name, exclusive ? RENAME_NOREPLACE : 0))
+        return 0;
+    if (!exclusive || errno != EINVAL || linkat(dfd, tmp, dfd, name, 0))
+        return -1;
+    unlinkat(dfd, tmp, 0);
+    return 0;
+}
+
 int hd_state_write(int dfd, const char *dir, const struct hd_record *r, bool exclusive,
                    struct vdev_err *err)
 {
@@ -136,7 +148,7 @@ int hd_state_write(int dfd, const char *dir, const struct hd_record *r, bool exc
         ok = false;
         e = errno;
     }
-    if (ok && renameat2(dfd, tmp, dfd, name, exclusive ? RENAME_NOREPLACE : 0)) {
+    if (ok && publish(dfd, tmp, name, exclusive)) {
         ok = false;
         e = errno;
     }

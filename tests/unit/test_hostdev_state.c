@@ -11,12 +11,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "hostdev_fake.h"
 
 #define OTHER_UID 65534 /* nobody */
+
+/* A file system without RENAME_NOREPLACE, on demand: this definition takes the place of
+ * glibc's for the whole test program (libvdev's objects are linked into it). */
+static bool no_noreplace;
+
+int renameat2(int olddfd, const char *oldpath, int newdfd, const char *newpath, unsigned flags)
+{
+    if (no_noreplace && (flags & RENAME_NOREPLACE)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return (int)syscall(SYS_renameat2, olddfd, oldpath, newdfd, newpath, flags);
+}
 
 static struct hd_fake f;
 static struct hd_ctx c;
@@ -270,6 +284,15 @@ START_TEST(writes_whole_records)
     /* removed, and removing none is fine */
     ck_assert_int_eq(hd_state_remove(dfd, dir, full.bdf, &err), 0);
     ck_assert_int_eq(hd_state_read(dfd, dir, full.bdf, &back, &err), 0);
+    ck_assert_int_eq(hd_state_remove(dfd, dir, full.bdf, &err), 0);
+    /* without RENAME_NOREPLACE: link and unlink, as exclusive */
+    no_noreplace = true;
+    ck_assert_int_eq(hd_state_write(dfd, dir, &full, true, &err), 0);
+    ck_assert_str_eq(hd_fake_record_text(&f, full.bdf), full_text);
+    ck_assert_int_eq(hd_state_write(dfd, dir, &full, true, &err), -1);
+    ck_assert_int_eq(err.code, VDEV_E_EXIST);
+    ck_assert_int_eq(access(p, F_OK), -1);
+    no_noreplace = false;
     ck_assert_int_eq(hd_state_remove(dfd, dir, full.bdf, &err), 0);
     /* a record that cannot be written leaves nothing */
     ck_assert_int_eq(chmod(f.state, 0500), 0);
