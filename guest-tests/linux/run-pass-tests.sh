@@ -2,9 +2,10 @@
 # Tier 3, passthrough (issue 17): a stock Debian guest under vdevkit is given an SR-IOV VF of
 # the outer machine's igb NIC with `pass` (outer.sh --sriov: QEMU 10, intel-iommu, igb).
 #   run-pass-tests.sh BUILD_DIR
-# Inside (pass-scenario.sh): two VFs; VF 0's MAC is set through the PF and VF 0 is bound to
-# vfio-pci; the guest must drive it with igbvf, see that MAC and carrier, ping QEMU's user
-# network through it and count MSI-X interrupts; after the VM the VF still holds the MAC.
+# Inside (pass-scenario.sh): two VFs on igbvf; `pass ... mac M managed` makes the VMM set VF 0's
+# MAC through the PF and bind VF 0 to vfio-pci; the guest must drive it with igbvf, see M and
+# carrier, ping QEMU's user network through it and count MSI-X interrupts; after the VM the
+# MAC and igbvf are back; after a SIGKILLed VMM `vdevkit hostdev-cleanup` brings them back.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=$(cd "${1:?usage: run-pass-tests.sh BUILD_DIR}" && pwd)
@@ -22,7 +23,8 @@ cp "$here/pass-scenario.sh" "$payload/"
 cp -L "$(PATH=$PATH:/usr/sbin:/sbin command -v ip)" "$payload/tools/ip"
 
 status=0
-"$here/../harness/outer.sh" --sriov --smp 2 --mem 2048 --timeout "${VDEVKIT_PASS_TIMEOUT:-600}" \
+VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} igbvf" \
+    "$here/../harness/outer.sh" --sriov --smp 2 --mem 2048 --timeout "${VDEVKIT_PASS_TIMEOUT:-600}" \
     --retry-env --payload "$payload" -- sh ./pass-scenario.sh || status=$?
 [ "$status" -ne 125 ] || echo "pass: ENVIRONMENT FAILURE (the outer machine failed, not vdevkit)"
 exit "$status"

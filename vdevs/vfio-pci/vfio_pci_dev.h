@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <vdev/hostdev.h>
 #include <vdev/module.h>
 #include <vdev/pci.h>
 #include <vfio/vfio_dev.h>
@@ -23,7 +24,8 @@ struct vfio_pci {
     uint8_t mac[6];
     bool vlan_given; /* `vlan`: the VF's VLAN set through its PF (lib/hostdev) */
     uint16_t vlan;
-    struct vfio_host_dev host; /* what `host` resolved to */
+    struct vfio_host_dev host;    /* what `host` resolved to */
+    struct vdev_hostdev *hostdev; /* `mac`/`vlan`/`managed` applied (vdev/hostdev.h), or NULL */
 
     pthread_mutex_t lock; /* the DMA map: the build thread and whoever changes guest memory */
     bool lock_ready;

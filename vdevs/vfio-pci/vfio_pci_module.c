@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <vdev/config.h>
 #include <vdev/machine.h>
 #include <vdev/module.h>
@@ -87,6 +88,45 @@ static int vfio_pci_options_start(struct vdev *d)
     return 0;
 }
 
+/* `mac`, `vlan` and `managed` as libvirt applies a hostdev NIC's (lib/hostdev): the VF's MAC
+ * and VLAN set through its PF and the VF bound to vfio-pci, recorded first so that the end of
+ * the VM (or `vdevkit hostdev-cleanup` after a crash) sets them back. Unit tests that inject
+ * a fake host (vfio_pci_set_host_root) leave the host's NICs alone. */
+static int hostdev_prepare(struct vdev *d, struct vfio_pci *p)
+{
+    if ((!p->mac_given && !p->vlan_given && !p->managed) || host_root)
+        return 0;
+    struct vdev_hostdev_cfg cfg = {.size = sizeof(cfg),
+                                   .bdf = p->host.bdf,
+                                   .set_mac = p->mac_given,
+                                   .set_vlan = p->vlan_given,
+                                   .vlan = p->vlan,
+                                   .managed = p->managed,
+                                   .owner = getpid()};
+    memcpy(cfg.mac, p->mac, sizeof(cfg.mac));
+    struct vdev_err err = {0};
+    p->hostdev = vdev_hostdev_prepare(NULL, &cfg, 0, &err);
+    if (!p->hostdev)
+        return vdev_error(d, p->host_pos, NULL, "host device %s: %s", p->host.bdf, err.msg);
+    vdev_info(d, "host device %s: %s%s%s", p->host.bdf,
+              p->mac_given ? "MAC set through its PF" : "", p->vlan_given ? ", VLAN set" : "",
+              p->managed ? ", bound to vfio-pci" : "");
+    return 0;
+}
+
+static void hostdev_release(struct vdev *d, struct vfio_pci *p)
+{
+    if (!p->hostdev)
+        return;
+    struct vdev_err err = {0};
+    if (vdev_hostdev_release(p->hostdev, 0, &err)) /* (frees it either way) */
+        vdev_log(d, VDEV_LOG_ERROR,
+                 "host device %s: not set back: %s (hint: vdevkit "
+                 "hostdev-cleanup %s)",
+                 p->host.bdf, err.msg, p->host.bdf);
+    p->hostdev = NULL;
+}
+
 /* Opens the device, resets it and makes the guest's PCI function from it; a dryrun touches
  * nothing (and shows no function). */
 static int vfio_pci_assign(struct vdev *d)
@@ -94,6 +134,8 @@ static int vfio_pci_assign(struct vdev *d)
     struct vfio_pci *p = vdev_state(d);
     if (vdev_machine_config(vdev_machine_of(d))->dryrun)
         return 0;
+    if (hostdev_prepare(d, p))
+        return -1;
     struct vfio_host_why why;
     if (vfio_dev_open(&p->vf, backend, host_root ? host_root->dev : NULL, &p->host, &why))
         return vdev_error(d, p->host_pos, *why.hint ? why.hint : NULL, "%s", why.msg);
@@ -134,6 +176,7 @@ static void vfio_pci_terminate(struct vdev *d)
         vfio_dev_close(&p->vf);
         p->open = false;
     }
+    hostdev_release(d, p); /* after the close: unbinding from vfio-pci waits for it */
     if (p->lock_ready)
         pthread_mutex_destroy(&p->lock);
     p->lock_ready = false;
