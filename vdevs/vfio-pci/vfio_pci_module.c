@@ -108,9 +108,10 @@ static int hostdev_prepare(struct vdev *d, struct vfio_pci *p)
     p->hostdev = vdev_hostdev_prepare(NULL, &cfg, 0, &err);
     if (!p->hostdev)
         return vdev_error(d, p->host_pos, NULL, "host device %s: %s", p->host.bdf, err.msg);
-    vdev_info(d, "host device %s: %s%s%s", p->host.bdf,
-              p->mac_given ? "MAC set through its PF" : "", p->vlan_given ? ", VLAN set" : "",
-              p->managed ? ", bound to vfio-pci" : "");
+    vdev_info(d, "host device %s:%s%s%s (set back when the VM ends)", p->host.bdf,
+              p->mac_given ? " MAC set through its PF;" : "",
+              p->vlan_given ? " VLAN set through its PF;" : "",
+              p->managed ? " bound to vfio-pci;" : "");
     return 0;
 }
 
