@@ -2,24 +2,37 @@
 # The measuring half of net-pair-bench.sh, run where /dev/kvm works (inside the outer machine).
 #   net-pair-bench-inner.sh [N]
 # Two guests, `alpha` (10.0.0.1, iperf3 server) and `beta` (10.0.0.2, client, measures), 256 MiB
-# and 1 vCPU each, booting the tier-3 initramfs (build-initramfs.sh --net, scenario `net`):
-# ping, then iperf3 TCP client->server ("tx") and server->client ("rx", iperf3 -R).
+# and 1 vCPU each, booting the tier-3 initramfs (build-initramfs.sh --net, scenario `net` with
+# vdevkit.counters=1): ping, then iperf3 TCP client->server ("tx") and server->client ("rx",
+# iperf3 -R), with the guests' NIC counters printed around each test.
 # Variants (BENCH_VARIANTS, run N rounds alternating; BENCH_EXTRA, run once each after them):
 #   vdevkit          virtio-net-pci + peer link; each VMM under `taskset -c CPU` (alpha 0, beta 1)
 #                    and `cpu runmask CPU` (as guest-tests/linux/run-pair.sh does)
-#   qemu             QEMU -M microvm,acpi=on,pcie=on -accel kvm, virtio-net-pci, linked by
-#                    -netdev $BENCH_QEMU_NETDEV (stream, or socket) on 127.0.0.1; taskset the same
+#   qemu-vhost       QEMU -M microvm,acpi=on,pcie=on -accel kvm, virtio-net-pci on
+#                    -netdev tap,vhost=on, both taps (qa0, qb0) in one bridge br0 (libvirt's
+#                    default for guests on one host: the kernel's vhost_net moves the frames);
+#                    taskset the same; skipped without /dev/vhost-net
+#   qemu-tap         the same with vhost=off (QEMU's main loop moves the frames)
+#   qemu-stream      the same QEMUs linked by -netdev stream on 127.0.0.1 (no virtio-net header:
+#                    no offloads for the guests); qemu-socket: -netdev socket
+#   qemu             -netdev $BENCH_QEMU_NETDEV (stream, socket, vhost or tap; default stream)
 #   *-swap           the roles swapped: alpha (CPU 0) is the client, beta (CPU 1) the server
 #   vdevkit-vcpupin  no taskset: only the vCPU is pinned (`cpu runmask`), the NIC's data thread
 #                    and the VMM's other threads float
 #   vdevkit-nopin    neither (no taskset, no runmask): can wedge the nested outer machine
 #   *-rxfirst        the client runs `iperf3 -R` first, then the client->server test
 #   vdevkit-noofl    `peerfeats 0`: no offloads across the link (the sending NIC segments TSO
-#                    frames and completes checksums), closer to QEMU's -netdev stream, which
-#                    has no virtio-net header and so offers the guests no offloads at all
-# Suffixes combine (vdevkit-vcpupin-swap, qemu-swap-rxfirst).
-# Prints one "RUN" line per pair, `vdevkit stat` of both NICs after the measurements, and a
-# table of medians per variant.
+#                    frames and completes checksums), closer to QEMU's -netdev stream
+# Suffixes combine (vdevkit-vcpupin-swap, qemu-vhost-swap-rxfirst).
+# Costs per megabyte, the same way for every VMM, from outside the device: each guest's KVM
+# counters (the outer kernel's debugfs, /sys/kernel/debug/kvm/PID-FD/: exits and their kinds,
+# irq_injections), sampled when the client prints its counter line before and after each test
+# (it rests 1 s after the first), and the guests' own (virtio_net's doorbell writes from
+# `ethtool -S`, the NIC's interrupts from /proc/interrupts; the server's around each test it
+# serves), divided by the MBytes iperf3's receiver reports (2^20 bytes).
+# Prints one "RUN" line per pair with its costs, `vdevkit stat` of both NICs after the
+# measurements, each VMM's threads' CPU time, a table of medians per variant and a table of
+# the median costs per MB.
 cd "${VDEVKIT_PAYLOAD:-.}" || exit 1
 pid_alpha='' pid_beta='' # set by start_vdevkit, start_qemu
 export LD_LIBRARY_PATH="$PWD" VDEVKIT_MODULE_PATH="$PWD/modules"
@@ -27,13 +40,15 @@ rt=$(mktemp -d /tmp/vdevkit-rt.XXXXXX)
 export VDEVKIT_RUNTIME_DIR="$rt"
 n=${1:-3}
 secs=${NET_IPERF_SECS:-5}
-variants=${BENCH_VARIANTS:-vdevkit qemu}
+variants=${BENCH_VARIANTS:-vdevkit qemu-vhost}
 extra=${BENCH_EXTRA:-}
 netdev=${BENCH_QEMU_NETDEV:-stream}
 port=5555
 pair_timeout=${BENCH_PAIR_TIMEOUT:-240}
 : > results.txt
+: > costs.txt
 echo "net-pair-bench: $(nproc) CPUs, iperf3 ${secs}s per direction, $n rounds of: $variants; once: ${extra:-nothing}"
+echo "net-pair-bench: outer machine $(uname -r), $(date -u '+%Y-%m-%d %H:%M:%S UTC') at its start"
 
 # BENCH_ARCH=arm64: arm64 guests, QEMU -M virt,gic-version=3 (its PL011 the console) and
 # vdevkit with a pl011 in the same place.
@@ -44,11 +59,28 @@ else
     console=ttyS0 ram_line="ram 256M" kernel=bzImage uart="vdev ser8250"
 fi
 
+# The KVM counters of each VM (per VM, summed over its vCPUs) are in debugfs.
+kvmdbg=/sys/kernel/debug/kvm
+[ -d $kvmdbg ] || mount -t debugfs debugfs /sys/kernel/debug 2> /dev/null
+[ -d $kvmdbg ] || echo "net-pair-bench: no $kvmdbg (debugfs): no exit or injection counts"
+
+# The bridge of the tap variants, made by the first of them (STP off, no forwarding delay: a
+# port forwards once it is up). Status 1 if it cannot be had.
+bridge=
+need_bridge() {
+    [ -z "$bridge" ] || return 0
+    [ -c /dev/net/tun ] && brctl addbr br0 2> /dev/null || return 1
+    brctl stp br0 off
+    brctl setfd br0 0
+    ip link set br0 up
+    bridge=br0
+}
+
 # cmdline NAME ROLE IP PEER_IP MAC: the guest's command line (the `net` scenario of /init).
 cmdline() {
     echo "console=$console panic=-1 loglevel=5 vdevkit.scenario=net vdevkit.role=$2" \
         "vdevkit.ip=$3/24 vdevkit.peer=$4 vdevkit.mac=$5 vdevkit.mtu=1500 vdevkit.secs=$secs" \
-        "vdevkit.after=wait"
+        "vdevkit.after=wait vdevkit.counters=1$order"
 }
 
 # start_vdevkit NAME CPU NIC PEER_NAME PEER_NIC ROLE IP PEER_IP MAC PIN(full|vcpu|none)
@@ -59,7 +91,7 @@ start_vdevkit() {
         echo "$ram_line"
         if [ "${10}" = none ]; then echo "cpu"; else echo "cpu runmask $2"; fi
         echo "load $kernel"
-        echo "initrd load $initrd"
+        echo "initrd load initrd-net.img"
         echo "cmdline \"$(cmdline "$1" "$6" "$7" "$8" "$9")\""
         echo "$uart"
         echo "vdev virtio-net name $3 peer $rt/$4/$5 mac $9 mtu 1500 $nic_extra"
@@ -72,40 +104,167 @@ start_vdevkit() {
     eval "pid_$1=$!"
 }
 
-# start_qemu NAME CPU ROLE IP PEER_IP MAC SERVER(on|off)
+# wait_if IF: the interface exists (10 s)
+wait_if() {
+    i=0
+    while [ ! -e "/sys/class/net/$1" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+    [ -e "/sys/class/net/$1" ]
+}
+
+# start_qemu NAME CPU ROLE IP PEER_IP MAC SERVER(on|off) BACKEND(stream|socket|vhost|tap)
 start_qemu() {
-    if [ "$netdev" = socket ]; then
-        if [ "$7" = on ]; then nd="socket,id=n0,listen=127.0.0.1:$port"; else nd="socket,id=n0,connect=127.0.0.1:$port"; fi
-    else
-        nd="stream,id=n0,server=$7,addr.type=inet,addr.host=127.0.0.1,addr.port=$port"
-    fi
+    case $8 in
+        socket)
+            if [ "$7" = on ]; then nd="socket,id=n0,listen=127.0.0.1:$port"; else nd="socket,id=n0,connect=127.0.0.1:$port"; fi
+            ;;
+        vhost | tap)
+            tif=q$(echo "$1" | cut -c1)0 # qa0, qb0
+            vh=off
+            [ "$8" = vhost ] && vh=on
+            nd="tap,id=n0,ifname=$tif,script=no,downscript=no,vhost=$vh"
+            ;;
+        *) nd="stream,id=n0,server=$7,addr.type=inet,addr.host=127.0.0.1,addr.port=$port" ;;
+    esac
     if [ "${BENCH_ARCH:-amd64}" = arm64 ]; then
         taskset -c "$2" ./qemu-system-aarch64 -M virt,gic-version=3 -accel kvm \
             -cpu host -smp 1 -m 256M -nodefaults -no-user-config -display none -serial stdio \
-            -no-reboot -kernel Image -initrd "$initrd" -append "$(cmdline "$1" "$3" "$4" "$5" "$6")" \
+            -no-reboot -kernel Image -initrd initrd-net.img -append "$(cmdline "$1" "$3" "$4" "$5" "$6")" \
             -netdev "$nd" -device "virtio-net-pci,netdev=n0,mac=$6,romfile=" \
             > "$1.log" 2>&1 < /dev/null &
     else
         taskset -c "$2" ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,pcie=on -accel kvm \
             -cpu host -smp 1 -m 256M -nodefaults -no-user-config -display none -serial stdio \
-            -no-reboot -kernel bzImage -initrd "$initrd" -append "$(cmdline "$1" "$3" "$4" "$5" "$6")" \
+            -no-reboot -kernel bzImage -initrd initrd-net.img -append "$(cmdline "$1" "$3" "$4" "$5" "$6")" \
             -netdev "$nd" -device "virtio-net-pci,netdev=n0,mac=$6,romfile=" \
             > "$1.log" 2>&1 < /dev/null &
     fi
     eval "pid_$1=$!"
+    case $8 in
+        vhost | tap)
+            # QEMU made the tap; it joins the bridge
+            wait_if "$tif" && brctl addif br0 "$tif" && ip link set "$tif" up
+            ;;
+    esac
 }
 
-# threads PID: each thread of the VMM as comm:cpu-seconds@last-CPU (where the time went).
+# threads PID: each thread of the VMM as comm:cpu-seconds@last-CPU (where the time went), and
+# the kernel's vhost workers for it (vhost-PID).
 threads() {
-    for t in /proc/"$1"/task/*; do
+    for t in /proc/"$1"/task/* $(grep -l "^vhost-$1\$" /proc/[0-9]*/comm 2> /dev/null | sed 's|/comm$||'); do
         # comm may hold spaces: take the fields after the closing parenthesis
-        sed 's/^[0-9]* (\(.*\)) /\1|/' "$t/stat" 2>/dev/null | awk -F'|' -v hz=100 '{
+        sed 's/^[0-9]* (\(.*\)) /\1|/' "$t/stat" 2> /dev/null | awk -F'|' -v hz=100 '{
             split($2, f, " "); gsub(/ /, "_", $1)
             printf "%s:%.1fs@cpu%s ", $1, (f[12] + f[13]) / hz, f[37] }'
     done
 }
 
 metric() { grep -a "VDEVKIT-METRIC $2 " "$1.log" | tr -d '\r' | awk '{ print $3 }' | tail -1; }
+
+# kvm_snap MARKER: each VM's KVM counters now, as "name:value" lines in kvm.MARKER.NAME
+# (the functions below use their own variable names: the caller's $i, $d, $g are not theirs)
+kvm_snap() {
+    for ks_g in alpha beta; do
+        ks_p=$pid_alpha
+        [ $ks_g = alpha ] || ks_p=$pid_beta
+        for ks_d in "$kvmdbg/$ks_p"-*; do
+            [ -d "$ks_d" ] || continue
+            ks_m=$1
+            set --
+            for ks_f in "$ks_d"/*; do [ -f "$ks_f" ] && set -- "$@" "$ks_f"; done
+            grep -Hs . "$@" | sed 's|^.*/||' > "kvm.$ks_m.$ks_g"
+            set -- "$ks_m"
+            break
+        done
+    done
+}
+
+# sample: a KVM snapshot for each VDEVKIT-COUNTERS line of the client's that is new since the
+# last call ($markers of them were seen); status 0 once the client printed its result.
+sample() {
+    sa_lines=$(grep -ao -e 'VDEVKIT-COUNTERS [a-z]*-[a-z]*' -e 'VDEVKIT-RESULT net' "$client.log" 2> /dev/null)
+    sa_c=0
+    for sa_w in $sa_lines; do
+        case $sa_w in *-begin | *-end) ;; *) continue ;; esac
+        sa_c=$((sa_c + 1))
+        [ $sa_c -gt "$markers" ] || continue
+        kvm_snap "$sa_w"
+        markers=$sa_c
+    done
+    case $sa_lines in *VDEVKIT-RESULT*) return 0 ;; esac
+    return 1
+}
+
+# counters LOG MARKER NTH: the NTH VDEVKIT-COUNTERS line of LOG whose marker is MARKER, its
+# fields after the marker
+counters() {
+    grep -a "VDEVKIT-COUNTERS $2 " "$1" | tr -d '\r' | sed -n "${3}p" | sed 's/.*VDEVKIT-COUNTERS [^ ]* //'
+}
+
+# cost DIR: one line in costs.txt per guest for the test DIR (tx|rx) of the run just done:
+#   VARIANT DIR ROLE GUEST MB, then per MB: kicks kicks-tx kicks-rx nic-irqs injections exits
+#   pf halt irq irqwin io invlpg other user-mmio emulated
+# ROLE: sender or receiver. The server's counters: its first or second test (by $order_seen).
+# A figure that could not be had is "-".
+cost() {
+    dir=$1
+    nth=1
+    [ "$(echo "$order_seen" | awk '{ print $1 }')" = "$dir" ] || nth=2
+    mb=$(counters "$client.log" "$dir-end" 1 | sed -n 's/.*iperf3-mbytes=\([0-9.]*\).*/\1/p')
+    [ -n "$mb" ] || return 0
+    for cg in "$client" "$server"; do
+        if [ "$cg" = "$client" ]; then
+            gb=$(counters "$client.log" "$dir-begin" 1) ge=$(counters "$client.log" "$dir-end" 1)
+        else
+            gb=$(counters "$server.log" srv-begin $nth) ge=$(counters "$server.log" srv-end $nth)
+        fi
+        role=receiver
+        if [ "$dir" = tx ] && [ "$cg" = "$client" ]; then role=sender; fi
+        if [ "$dir" = rx ] && [ "$cg" = "$server" ]; then role=sender; fi
+        { echo "B $gb"; echo "E $ge"; } | awk -v v="$v" -v dir="$dir" -v role="$role" -v g="$cg" -v mb="$mb" \
+            -v kb="kvm.$dir-begin.$cg" -v ke="kvm.$dir-end.$cg" '
+            function num(x) { return x ~ /^[0-9]+$/ }
+            # guest counters: name=value fields
+            $1 == "B" || $1 == "E" {
+                for (i = 2; i <= NF; i++) {
+                    split($i, kv, "="); gv[$1, kv[1]] = kv[2]
+                    if ($1 == "E" && kv[1] ~ /^irq-/) irqnames[kv[1]] = 1
+                }
+            }
+            function gd(name) {
+                if (!num(gv["B", name]) || !num(gv["E", name])) return "-"
+                return (gv["E", name] - gv["B", name]) / mb
+            }
+            function kd(name) {
+                if (!((kb, name) in kv0) || !((ke, name) in kv0)) return "-"
+                return (kv0[ke, name] - kv0[kb, name]) / mb
+            }
+            function f(x) { return x == "-" ? "-" : sprintf("%.2f", x) }
+            END {
+                for (k = 0; k < 2; k++) {
+                    file = k ? ke : kb
+                    while ((getline line < file) > 0) { split(line, p, ":"); kv0[file, p[1]] = p[2] }
+                }
+                kt = gd("kicks-tx"); kr = gd("kicks-rx")
+                kicks = (kt == "-" || kr == "-") ? "-" : kt + kr
+                irqs = 0; ni = 0
+                for (nm in irqnames) { d = gd(nm); if (d != "-") { irqs += d; ni++ } }
+                if (!ni) irqs = "-"
+                ex = kd("exits"); other = ex
+                split("pf_taken halt_exits irq_exits irq_window_exits io_exits invlpg", kinds, " ")
+                for (i = 1; i <= 6; i++) { kk[i] = kd(kinds[i]); if (kk[i] != "-" && other != "-") other -= kk[i] }
+                printf "%s %s %s %s %s %s %s %s %s %s %s", v, dir, role, g, mb, f(kicks), f(kt), f(kr), f(irqs), f(kd("irq_injections")), f(ex)
+                for (i = 1; i <= 6; i++) printf " %s", f(kk[i])
+                printf " %s %s %s\n", f(other), f(kd("mmio_exits")), f(kd("insn_emulation"))
+            }' >> costs.txt
+    done
+}
+
+# the costs of this run (the lines cost added) as text
+costs_text() {
+    awk -v v="$v" -v from="$1" 'NR > from && $1 == v {
+        printf "    %s %s MB, %s (%s): kicks/MB %s (tx %s, rx %s), NIC irqs/MB %s, injected/MB %s, exits/MB %s = pf %s, halt %s, irq %s, irqwin %s, io %s, invlpg %s, other %s (to user MMIO %s, emulated %s)\n",
+            $2, $5, $4, $3, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 }' costs.txt
+}
 
 # one VARIANT ROUND: boots the pair, waits for the client's result, prints a RUN line.
 one() {
@@ -116,31 +275,44 @@ one() {
     pin=full
     case $v in *-vcpupin*) pin=vcpu ;; *-nopin*) pin=none ;; esac
     nic_extra=
-    initrd="initrd-net.img"
-    case $v in *-rxfirst*) initrd="initrd-net-rxfirst.img" ;; esac
+    order=
+    case $v in *-rxfirst*) order=" vdevkit.order=rx-first" ;; esac
     case $v in *-noofl*) nic_extra="peerfeats 0" ;; esac
+    be=$netdev
+    case $v in qemu-vhost*) be=vhost ;; qemu-tap*) be=tap ;; qemu-stream*) be=stream ;; qemu-socket*) be=socket ;; esac
+    if [ "$impl" = qemu ] && { [ "$be" = vhost ] || [ "$be" = tap ]; }; then
+        need_bridge || { echo "RUN $v round $2: SKIP (no bridge: tun or bridge did not load)"; return 0; }
+        if [ "$be" = vhost ] && [ ! -c /dev/vhost-net ]; then
+            echo "RUN $v round $2: SKIP (no /dev/vhost-net: vhost_net did not load)"
+            return 0
+        fi
+    fi
     role_alpha=server role_beta=client
     [ "$client" = alpha ] && role_alpha=client role_beta=server
-    rm -f alpha.log beta.log
+    rm -f alpha.log beta.log kvm.*
     t0=$(date +%s)
     if [ "$impl" = qemu ]; then
         port=$((port + 1))
-        start_qemu alpha 0 "$role_alpha" 10.0.0.1 10.0.0.2 52:54:00:00:00:01 on
+        start_qemu alpha 0 "$role_alpha" 10.0.0.1 10.0.0.2 52:54:00:00:00:01 on "$be"
         sleep 1 # the listening side first: QEMU 7.2 does not retry a refused connect
-        start_qemu beta 1 "$role_beta" 10.0.0.2 10.0.0.1 52:54:00:00:00:02 off
+        start_qemu beta 1 "$role_beta" 10.0.0.2 10.0.0.1 52:54:00:00:00:02 off "$be"
     else
         start_vdevkit alpha 0 curly beta moe "$role_alpha" 10.0.0.1 10.0.0.2 52:54:00:00:00:01 $pin
         start_vdevkit beta 1 moe alpha curly "$role_beta" 10.0.0.2 10.0.0.1 52:54:00:00:00:02 $pin
     fi
-    waited=0
-    while ! grep -aq 'VDEVKIT-RESULT net' "$client.log" 2>/dev/null; do
-        if [ ! -e "/proc/$pid_alpha" ] || [ ! -e "/proc/$pid_beta" ]; then break; fi
-        grep -aqE 'soft lockup|Kernel panic' alpha.log beta.log 2>/dev/null && break
-        [ $waited -ge "$pair_timeout" ] && break
-        sleep 1
-        waited=$((waited + 1))
+    # Polled every 0.5 s (the client rests 1 s after each first counter line); the other
+    # checks every 2 s. Each poll is one grep: the outer CPUs are what the guests run on.
+    ticks=0 markers=0
+    while ! sample; do
+        if [ $((ticks % 4)) = 0 ]; then
+            if [ ! -e "/proc/$pid_alpha" ] || [ ! -e "/proc/$pid_beta" ]; then break; fi
+            grep -aqE 'soft lockup|Kernel panic' alpha.log beta.log 2> /dev/null && break
+            [ $ticks -ge $((pair_timeout * 2)) ] && break
+        fi
+        sleep 0.5
+        ticks=$((ticks + 1))
     done
-    secs_used=$(( $(date +%s) - t0 ))
+    secs_used=$(($(date +%s) - t0))
     # the counters after the measurements (the client stays up: vdevkit.after=wait)
     stats=
     if [ "$impl" = vdevkit ]; then
@@ -152,14 +324,20 @@ one() {
     stats="$stats
     threads alpha: $(threads "$pid_alpha")
     threads beta: $(threads "$pid_beta")"
-    kill -KILL "$pid_alpha" "$pid_beta" 2>/dev/null
-    wait "$pid_alpha" "$pid_beta" 2>/dev/null
+    kill -KILL "$pid_alpha" "$pid_beta" 2> /dev/null
+    wait "$pid_alpha" "$pid_beta" 2> /dev/null
+    # QEMU's taps go with it; wait so the next pair's names are free
+    w=0
+    while { [ -e /sys/class/net/qa0 ] || [ -e /sys/class/net/qb0 ]; } && [ $w -lt 50 ]; do sleep 0.2; w=$((w + 1)); done
     ping=$(metric "$client" ping-rtt-avg) tx=$(metric "$client" iperf3-tx) rx=$(metric "$client" iperf3-rx)
-    order=$(grep -ao 'VDEVKIT-METRIC iperf3-[rt]x' "$client.log" | sed 's/.*-//' | tr '\n' ' ')
+    order_seen=$(grep -ao 'VDEVKIT-METRIC iperf3-[rt]x' "$client.log" | sed 's/.*-//' | tr '\n' ' ')
     read -r load _ < /proc/loadavg
     if grep -aq 'VDEVKIT-RESULT net ok' "$client.log"; then
         echo "$v $ping $tx $rx" >> results.txt
-        echo "RUN $v round $2: ping ${ping} ms, tx (client $client -> server $server) ${tx} Mbit/s, rx (-R, $server -> $client) ${rx} Mbit/s (order: ${order}; ${secs_used}s, outer load $load)$stats"
+        from=$(wc -l < costs.txt)
+        for od in $order_seen; do cost "$od"; done
+        echo "RUN $v round $2: ping ${ping} ms, tx (client $client -> server $server) ${tx} Mbit/s, rx (-R, $server -> $client) ${rx} Mbit/s (order: ${order_seen}; ${secs_used}s, outer load $load)
+$(costs_text "$from")$stats"
     else
         echo "RUN $v round $2: FAILED after ${secs_used}s: $(grep -a 'VDEVKIT-RESULT' "$client.log" | tr -d '\r' | head -1)$stats"
         for s in alpha beta; do
@@ -172,10 +350,10 @@ one() {
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
 col() { awk -v v="$1" -v c="$2" '$1 == v { print $c }' results.txt; }
 
-i=1
-while [ $i -le "$n" ]; do
-    for v in $variants; do one "$v" $i; done
-    i=$((i + 1))
+round=1 # (not $i: the functions use it)
+while [ $round -le "$n" ]; do
+    for v in $variants; do one "$v" $round; done
+    round=$((round + 1))
 done
 for v in $extra; do one "$v" 1; done
 
@@ -185,8 +363,52 @@ for v in $variants $extra; do
     printf '%-18s %5s %9s ms %9s Mbit/s %9s Mbit/s\n' "$v" "$(col "$v" 1 | wc -l)" \
         "$(col "$v" 2 | median)" "$(col "$v" 3 | median)" "$(col "$v" 4 | median)"
 done
+
+# The medians of each cost over a variant's runs, per direction and role; the exit kinds
+# that dominate (their share of the median exits).
+echo
+echo "Per MB moved (iperf3's receiver MBytes, 2^20 bytes), medians over runs; each guest's"
+echo "kicks (virtio_net doorbell writes, ethtool -S), NIC irqs (/proc/interrupts), and its VM's"
+echo "KVM counters (outer debugfs): interrupts injected, exits and their kinds:"
+printf '%-18s %-3s %-9s %-5s %4s %7s %8s %9s %8s  %s\n' variant dir role guest runs kicks "NIC irqs" injected exits "exit kinds (share of exits)"
+rm -f costs-summary.txt
+awk '
+    { key = $1 " " $2 " " $3 " " $4; if (!(key in cnt)) order[++nk] = key; c = ++cnt[key]
+      for (i = 5; i <= NF; i++) val[key, i, c] = $i }
+    function med(key, i,   n, a, j, k, t, m) {
+        n = 0
+        for (j = 1; j <= cnt[key]; j++) if (val[key, i, j] != "-") a[++n] = val[key, i, j] + 0
+        if (!n) return "-"
+        for (j = 2; j <= n; j++) { t = a[j]; for (k = j - 1; k >= 1 && a[k] > t; k--) a[k + 1] = a[k]; a[k + 1] = t }
+        return a[int((n + 1) / 2)]
+    }
+    END {
+        split("pf halt irq irqwin io invlpg other", kn, " ")
+        for (o = 1; o <= nk; o++) {
+            key = order[o]; split(key, kp, " ")
+            ex = med(key, 11)
+            # the kinds, largest first
+            kinds = ""
+            for (i = 1; i <= 7; i++) { m[i] = med(key, 11 + i); used[i] = 0 }
+            for (r = 1; r <= 3; r++) {
+                b = 0
+                for (i = 1; i <= 7; i++) if (!used[i] && m[i] != "-" && (b == 0 || m[i] > m[b])) b = i
+                if (b && ex != "-" && ex > 0) { used[b] = 1; kinds = kinds sprintf("%s%s %.0f%%", r > 1 ? ", " : "", kn[b], 100 * m[b] / ex) }
+            }
+            printf "%-18s %-3s %-9s %-5s %4d %7s %8s %9s %8s  %s\n", kp[1], kp[2], kp[3], kp[4], cnt[key],
+                fm(med(key, 6), 2), fm(med(key, 9), 2), fm(med(key, 10), 2), fm(ex, 1), kinds
+            printf "net-pair-cost: %s %s %s %s kicks %s nic-irqs %s injected %s exits %s pf %s halt %s irq %s irqwin %s io %s invlpg %s other %s user-mmio %s emulated %s (per MB, medians of %d)\n",
+                kp[1], kp[2], kp[3], kp[4], med(key, 6), med(key, 9), med(key, 10), ex, m[1], m[2], m[3], m[4], m[5], m[6], m[7],
+                med(key, 19), med(key, 20), cnt[key] > "costs-summary.txt"
+        }
+    }
+    function fm(x, d) { return x == "-" ? x : sprintf("%." d "f", x) }' costs.txt
+echo
+[ ! -s costs-summary.txt ] || cat costs-summary.txt
 for v in $variants; do
     printf 'net-pair: %s ping %s ms, tx %s Mbit/s, rx %s Mbit/s (medians of %s)\n' "$v" \
         "$(col "$v" 2 | median)" "$(col "$v" 3 | median)" "$(col "$v" 4 | median)" "$(col "$v" 1 | wc -l)"
 done
+echo "net-pair-bench: $(date -u '+%Y-%m-%d %H:%M:%S UTC') at its end, outer load $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -z "$bridge" ] || { ip link set br0 down; brctl delbr br0; }
 rm -rf "$rt"

@@ -17,6 +17,9 @@
 #   VDEVKIT_BUSYBOX=<cache>/busybox/<deb>/bin/busybox
 #   VDEVKIT_IPERF3_ROOT=<cache>/iperf3/<deb>   (iperf3, libiperf0, libsctp1 extracted:
 #                   usr/bin/iperf3, usr/lib/x86_64-linux-gnu/; empty if it could not be fetched)
+#   VDEVKIT_ETHTOOL_ROOT=<cache>/ethtool/<deb> (ethtool and libmnl0 extracted: usr/sbin/ethtool,
+#                   usr/lib/x86_64-linux-gnu/; the guests' NIC counters for the benchmarks; empty
+#                   if it could not be fetched, and for arm64)
 # Progress goes to stderr. Cache: ${VDEVKIT_CACHE:-$HOME/.cache/vdevkit}.
 # Idempotent: a second run only asks apt-cache which kernel is current (~0.1 s).
 set -euo pipefail
@@ -167,6 +170,39 @@ if [ -z "$iperf3_root" ]; then
     fi
 fi
 
+# ethtool for the network benchmarks (`ethtool -S`: virtio_net's per-queue kick counters in the
+# guests, bench/net-pair-bench.sh) and libmnl0, which it needs (libc comes from the host through
+# ldd). Best effort and amd64 only: without it the benchmarks print no kick counts.
+fetch_ethtool() {
+    local tmp=$cache/ethtool/.fetch.tmp deb name p
+    rm -rf "$tmp" && mkdir -p "$tmp/deb" "$tmp/root"
+    for p in ethtool libmnl0; do download_deb "$p" "$tmp/deb" || return 1; done
+    for deb in "$tmp"/deb/*.deb; do dpkg-deb -x "$deb" "$tmp/root" || return 1; done
+    # bookworm's package has /sbin/ethtool; later ones /usr/sbin (merged /usr)
+    if [ -x "$tmp/root/sbin/ethtool" ]; then
+        mkdir -p "$tmp/root/usr/sbin" && mv "$tmp/root/sbin/ethtool" "$tmp/root/usr/sbin/"
+    fi
+    [ -x "$tmp/root/usr/sbin/ethtool" ] || return 1
+    name=$(basename "$(ls "$tmp"/deb/ethtool_*.deb)" .deb)
+    rm -rf "${cache:?}/ethtool/$name" && mv "$tmp/root" "$cache/ethtool/$name"
+    touch "$cache/ethtool/$name/.complete"
+    rm -rf "$tmp"
+}
+ethtool_root=
+if [ "$arch" = amd64 ]; then
+    mkdir -p "$cache/ethtool"
+    ethtool_root=$(find "$cache/ethtool" -mindepth 2 -maxdepth 2 -name .complete ! -path '*.tmp/*' -printf '%h\n' 2>/dev/null | sort -V | tail -1)
+    if [ -z "$ethtool_root" ]; then
+        vdk_log "fetching ethtool (for the network benchmarks)"
+        if fetch_ethtool; then
+            ethtool_root=$(find "$cache/ethtool" -mindepth 2 -maxdepth 2 -name .complete ! -path '*.tmp/*' -printf '%h\n' | sort -V | tail -1)
+        else
+            vdk_log "warning: could not fetch ethtool; the network benchmarks will print no kick counts"
+            rm -rf "$cache/ethtool/.fetch.tmp"
+        fi
+    fi
+fi
+
 # Trees cached before vmlinux extraction existed get it now.
 if [ "$arch" = amd64 ] && [ ! -f "$kdir/boot/vmlinux-$kver" ] && [ ! -f "$kdir/.no-vmlinux" ]; then
     extract_vmlinux "$kdir/boot/vmlinuz-$kver" "$kdir/boot/vmlinux-$kver" || touch "$kdir/.no-vmlinux"
@@ -177,12 +213,14 @@ vmlinux=
 vdk_log "fetch: kernel $kpkg ($kdir)"
 vdk_log "fetch: busybox $bb"
 vdk_log "fetch: iperf3 ${iperf3_root:-(none)}"
+[ "$arch" != amd64 ] || vdk_log "fetch: ethtool ${ethtool_root:-(none)}"
 printf 'VDEVKIT_KVER=%q\n' "$kver"
 printf 'VDEVKIT_VMLINUZ=%q\n' "$kdir/boot/vmlinuz-$kver"
 printf 'VDEVKIT_VMLINUX=%q\n' "$vmlinux"
 printf 'VDEVKIT_MODDIR=%q\n' "$kdir/lib/modules/$kver"
 printf 'VDEVKIT_BUSYBOX=%q\n' "$bb"
 printf 'VDEVKIT_IPERF3_ROOT=%q\n' "$iperf3_root"
+printf 'VDEVKIT_ETHTOOL_ROOT=%q\n' "$ethtool_root"
 if [ "$arch" = arm64 ]; then
     [ -n "$iperf3_root" ] || vdk_die "arm64: could not fetch the arm64 userland (libc6, iperf3)"
     printf 'VDEVKIT_USERLAND_ROOT=%q\n' "$iperf3_root"

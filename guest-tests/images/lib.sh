@@ -12,6 +12,8 @@
 #   vdk_stage_elf_deps STAGE FILE...      copy the shared libraries FILEs need into STAGE
 #   vdk_stage_elf_deps_cross STAGE ROOT FILE...  the same for another architecture's ELF files,
 #                                         resolved with readelf in their RUNPATH and ROOT
+#   vdk_stage_fetched_program STAGE ROOT PROG  a program of a Debian package fetch.sh unpacked in
+#                                         ROOT (e.g. usr/bin/iperf3) with its libraries
 #   vdk_mkcpio STAGE OUT                  gzip'd newc cpio of STAGE (owned by root)
 
 vdk_log() { printf '%s\n' "$*" >&2; }
@@ -225,6 +227,24 @@ vdk_stage_elf_deps_cross() {
             queue+=("$stage$found/$need")
         done < <(sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' <<<"$dyn")
     done
+}
+
+# Install ROOT/PROG (PROG relative, e.g. usr/bin/iperf3; ROOT an x86_64 Debian package tree that
+# fetch.sh unpacked) at STAGE/PROG, the libraries ROOT has (by soname) in STAGE's
+# /usr/lib/x86_64-linux-gnu, and the rest it needs (libc, libcrypto) from the host through ldd.
+# Fails, naming them, if some libraries cannot be found.
+vdk_stage_fetched_program() {
+    local stage=$1 root=$2 prog=$3 libdir lib missing
+    libdir=$stage/usr/lib/x86_64-linux-gnu
+    mkdir -p "$libdir" "$stage/$(dirname "$prog")"
+    install -m 0755 "$root/$prog" "$stage/$prog"
+    for lib in "$root"/usr/lib/x86_64-linux-gnu/*.so.[0-9]; do
+        [ -e "$lib" ] && cp -L "$lib" "$libdir/"
+    done
+    # what is staged already is kept
+    LD_LIBRARY_PATH=$libdir vdk_stage_elf_deps "$stage" "$stage/$prog"
+    missing=$(LD_LIBRARY_PATH=$libdir ldd "$stage/$prog" | grep 'not found' || true)
+    [ -z "$missing" ] || { vdk_log "error: ${prog##*/} needs libraries we could not stage: $missing"; return 1; }
 }
 
 # Gzip'd newc cpio archive of STAGE, every file owned by root.

@@ -4,8 +4,8 @@
 # static guest test programs.
 #   build-initramfs.sh [--net] [--shmem] OUT.cpio.gz [MODULE...]
 #   (GUEST_PROGRAMS="a.c b.c": static programs)
-# --net: the network scenarios' tools and drivers: iperf3 with its libraries (Debian's, from
-# fetch.sh, in /usr/lib/x86_64-linux-gnu) and the virtio_pci/virtio_mmio/virtio_net modules (with
+# --net: the network scenarios' tools and drivers: iperf3 and (amd64, when fetch.sh could get it)
+# ethtool with their libraries (Debian's, from fetch.sh, in /usr/lib/x86_64-linux-gnu) and the virtio_pci/virtio_mmio/virtio_net modules (with
 # failover/net_failover, their dependencies) unless the kernel has them built in.
 # VDEVKIT_ARCH=arm64: an arm64 guest's (fetch.sh's arm64 kernel modules, busybox and iperf3;
 # programs built with aarch64-linux-gnu-gcc).
@@ -39,20 +39,19 @@ vdk_busybox_install "$VDEVKIT_BUSYBOX" "$stage"
 install -m 0755 "$here/init" "$stage/init"
 if [ "$net" = 1 ]; then
     [ -n "${VDEVKIT_IPERF3_ROOT:-}" ] || vdk_die "--net: no iperf3 (fetch.sh could not fetch it)"
-    libdir=$stage/usr/lib/$triplet
-    mkdir -p "$libdir"
-    install -m 0755 "$VDEVKIT_IPERF3_ROOT/usr/bin/iperf3" "$stage/usr/bin/iperf3"
     if [ "$arch" = arm64 ]; then
+        mkdir -p "$stage/usr/lib/$triplet"
+        install -m 0755 "$VDEVKIT_IPERF3_ROOT/usr/bin/iperf3" "$stage/usr/bin/iperf3"
         # every library from fetch.sh's arm64 userland (readelf, not ldd)
         vdk_stage_elf_deps_cross "$stage" "$VDEVKIT_USERLAND_ROOT" "$stage/usr/bin/iperf3"
     else
-        for lib in "$VDEVKIT_IPERF3_ROOT"/usr/lib/$triplet/*.so.[0-9]; do  # by soname
-            cp -L "$lib" "$libdir/"
-        done
-        # The rest (libc, libcrypto) from the host through ldd; what is staged already is kept.
-        LD_LIBRARY_PATH=$libdir vdk_stage_elf_deps "$stage" "$stage/usr/bin/iperf3"
-        missing=$(LD_LIBRARY_PATH=$libdir ldd "$stage/usr/bin/iperf3" | grep 'not found' || true)
-        [ -z "$missing" ] || vdk_die "iperf3 needs libraries we could not stage: $missing"
+        # its libraries from the package tree, the rest (libc, libcrypto) from the host
+        vdk_stage_fetched_program "$stage" "$VDEVKIT_IPERF3_ROOT" usr/bin/iperf3 || exit 1
+        # ethtool -S: the NIC's kick counters for the benchmarks (/init's vdevkit.counters=1);
+        # 0.6 MB, best effort (amd64)
+        if [ -n "${VDEVKIT_ETHTOOL_ROOT:-}" ]; then
+            vdk_stage_fetched_program "$stage" "$VDEVKIT_ETHTOOL_ROOT" usr/sbin/ethtool || exit 1
+        fi
     fi
     # virtio_net pulls failover and net_failover in through modules.dep; built-in ones are
     # skipped (vdk_resolve_modules checks modules.builtin).
