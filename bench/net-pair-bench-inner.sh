@@ -35,6 +35,7 @@
 # the median costs per MB.
 cd "${VDEVKIT_PAYLOAD:-.}" || exit 1
 pid_alpha='' pid_beta='' # set by start_vdevkit, start_qemu
+kvm_names='' # printed once
 export LD_LIBRARY_PATH="$PWD" VDEVKIT_MODULE_PATH="$PWD/modules"
 rt=$(mktemp -d /tmp/vdevkit-rt.XXXXXX)
 export VDEVKIT_RUNTIME_DIR="$rt"
@@ -336,6 +337,10 @@ one() {
         echo "$v $ping $tx $rx" >> results.txt
         from=$(wc -l < costs.txt)
         for od in $order_seen; do cost "$od"; done
+        if [ -z "$kvm_names" ] && [ -s "kvm.tx-end.$client" ]; then
+            kvm_names=$(cut -d: -f1 "kvm.tx-end.$client" | tr '\n' ' ')
+            echo "net-pair-bench: the KVM counters of a VM: $kvm_names"
+        fi
         echo "RUN $v round $2: ping ${ping} ms, tx (client $client -> server $server) ${tx} Mbit/s, rx (-R, $server -> $client) ${rx} Mbit/s (order: ${order_seen}; ${secs_used}s, outer load $load)
 $(costs_text "$from")$stats"
     else
