@@ -71,8 +71,9 @@ bridge=
 need_bridge() {
     [ -z "$bridge" ] || return 0
     [ -c /dev/net/tun ] && brctl addbr br0 2> /dev/null || return 1
-    brctl stp br0 off
-    brctl setfd br0 0
+    # (busybox's brctl has no stp or setfd here: sysfs)
+    echo 0 > /sys/class/net/br0/bridge/stp_state
+    echo 0 > /sys/class/net/br0/bridge/forward_delay
     ip link set br0 up
     bridge=br0
 }
@@ -172,7 +173,8 @@ kvm_snap() {
             ks_m=$1
             set --
             for ks_f in "$ks_d"/*; do [ -f "$ks_f" ] && set -- "$@" "$ks_f"; done
-            grep -Hs . "$@" | sed 's|^.*/||' > "kvm.$ks_m.$ks_g"
+            read -r ks_up _ < /proc/uptime
+            { echo "uptime:$ks_up"; grep -Hs . "$@" | sed 's|^.*/||'; } > "kvm.$ks_m.$ks_g"
             set -- "$ks_m"
             break
         done
@@ -203,7 +205,7 @@ counters() {
 
 # cost DIR: one line in costs.txt per guest for the test DIR (tx|rx) of the run just done:
 #   VARIANT DIR ROLE GUEST MB, then per MB: kicks kicks-tx kicks-rx nic-irqs injections exits
-#   pf halt irq irqwin io invlpg other user-mmio emulated
+#   pf halt irq irqwin io invlpg other user-mmio emulated, and exits per second (not per MB)
 # ROLE: sender or receiver. The server's counters: its first or second test (by $order_seen).
 # A figure that could not be had is "-".
 cost() {
@@ -255,7 +257,9 @@ cost() {
                 for (i = 1; i <= 6; i++) { kk[i] = kd(kinds[i]); if (kk[i] != "-" && other != "-") other -= kk[i] }
                 printf "%s %s %s %s %s %s %s %s %s %s %s", v, dir, role, g, mb, f(kicks), f(kt), f(kr), f(irqs), f(kd("irq_injections")), f(ex)
                 for (i = 1; i <= 6; i++) printf " %s", f(kk[i])
-                printf " %s %s %s\n", f(other), f(kd("mmio_exits")), f(kd("insn_emulation"))
+                dt = kv0[ke, "uptime"] - kv0[kb, "uptime"]
+                printf " %s %s %s %s\n", f(other), f(kd("mmio_exits")), f(kd("insn_emulation")),
+                    (ex == "-" || dt <= 0) ? "-" : sprintf("%.0f", ex * mb / dt)
             }' >> costs.txt
     done
 }
@@ -263,8 +267,8 @@ cost() {
 # the costs of this run (the lines cost added) as text
 costs_text() {
     awk -v v="$v" -v from="$1" 'NR > from && $1 == v {
-        printf "    %s %s MB, %s (%s): kicks/MB %s (tx %s, rx %s), NIC irqs/MB %s, injected/MB %s, exits/MB %s = pf %s, halt %s, irq %s, irqwin %s, io %s, invlpg %s, other %s (to user MMIO %s, emulated %s)\n",
-            $2, $5, $4, $3, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 }' costs.txt
+        printf "    %s %s MB, %s (%s): kicks/MB %s (tx %s, rx %s), NIC irqs/MB %s, injected/MB %s, exits/MB %s = pf %s, halt %s, irq %s, irqwin %s, io %s, invlpg %s, other %s (to user MMIO %s, emulated %s; %s exits/s)\n",
+            $2, $5, $4, $3, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 }' costs.txt
 }
 
 # one VARIANT ROUND: boots the pair, waits for the client's result, prints a RUN line.
