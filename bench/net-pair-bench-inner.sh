@@ -206,7 +206,8 @@ counters() {
 # cost DIR: one line in costs.txt per guest for the test DIR (tx|rx) of the run just done:
 #   VARIANT DIR ROLE GUEST MB, then per MB: kicks kicks-tx kicks-rx nic-irqs injections exits
 #   pf halt irq irqwin io invlpg other user-mmio emulated, exits per second (not per MB) and
-#   the frames per MB the guest sent (sender) or received (receiver): their size, TSO or not
+#   the frames per MB the guest sent (sender) or received (receiver): their size, TSO or not;
+#   then the NIC interrupts of its receive queue and of its transmit queue (MSI-X vectors)
 # ROLE: sender or receiver. The server's counters: its first or second test (by $order_seen).
 # A figure that could not be had is "-".
 cost() {
@@ -250,17 +251,24 @@ cost() {
                 }
                 kt = gd("kicks-tx"); kr = gd("kicks-rx")
                 kicks = (kt == "-" || kr == "-") ? "-" : kt + kr
-                irqs = 0; ni = 0
-                for (nm in irqnames) { d = gd(nm); if (d != "-") { irqs += d; ni++ } }
-                if (!ni) irqs = "-"
+                # all of the NIC lines; those of its receive (input.N) and transmit (output.N) queues
+                irqs = 0; ni = 0; irx = 0; itx = 0
+                for (nm in irqnames) {
+                    d = gd(nm)
+                    if (d == "-") continue
+                    irqs += d; ni++
+                    if (nm ~ /^irq-input\./) irx += d
+                    if (nm ~ /^irq-output\./) itx += d
+                }
+                if (!ni) irqs = irx = itx = "-"
                 ex = kd("exits"); other = ex
                 split("pf_taken halt_exits irq_exits irq_window_exits io_exits invlpg", kinds, " ")
                 for (i = 1; i <= 6; i++) { kk[i] = kd(kinds[i]); if (kk[i] != "-" && other != "-") other -= kk[i] }
                 printf "%s %s %s %s %s %s %s %s %s %s %s", v, dir, role, g, mb, f(kicks), f(kt), f(kr), f(irqs), f(kd("irq_injections")), f(ex)
                 for (i = 1; i <= 6; i++) printf " %s", f(kk[i])
                 dt = kv0[ke, "uptime"] - kv0[kb, "uptime"]
-                printf " %s %s %s %s %s\n", f(other), f(kd("mmio_exits")), f(kd("insn_emulation")),
-                    (ex == "-" || dt <= 0) ? "-" : sprintf("%.0f", ex * mb / dt), f(gd(role == "sender" ? "tx-packets" : "rx-packets"))
+                printf " %s %s %s %s %s %s %s\n", f(other), f(kd("mmio_exits")), f(kd("insn_emulation")),
+                    (ex == "-" || dt <= 0) ? "-" : sprintf("%.0f", ex * mb / dt), f(gd(role == "sender" ? "tx-packets" : "rx-packets")), f(irx), f(itx)
             }' >> costs.txt
     done
 }
@@ -268,8 +276,8 @@ cost() {
 # the costs of this run (the lines cost added) as text
 costs_text() {
     awk -v v="$v" -v from="$1" 'NR > from && $1 == v {
-        printf "    %s %s MB, %s (%s): frames/MB %s, kicks/MB %s (tx %s, rx %s), NIC irqs/MB %s, injected/MB %s, exits/MB %s = pf %s, halt %s, irq %s, irqwin %s, io %s, invlpg %s, other %s (to user MMIO %s, emulated %s; %s exits/s)\n",
-            $2, $5, $4, $3, $22, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 }' costs.txt
+        printf "    %s %s MB, %s (%s): frames/MB %s, kicks/MB %s (tx %s, rx %s), NIC irqs/MB %s (rx %s, tx %s), injected/MB %s, exits/MB %s = pf %s, halt %s, irq %s, irqwin %s, io %s, invlpg %s, other %s (to user MMIO %s, emulated %s; %s exits/s)\n",
+            $2, $5, $4, $3, $22, $6, $7, $8, $9, $23, $24, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 }' costs.txt
 }
 
 # one VARIANT ROUND: boots the pair, waits for the client's result, prints a RUN line.
@@ -379,9 +387,9 @@ done
 echo
 echo "Per MB moved (iperf3's receiver MBytes, 2^20 bytes), medians over runs; each guest's"
 echo "frames (sent by the sender, received by the receiver), kicks (virtio_net doorbell writes,"
-echo "ethtool -S), NIC irqs (/proc/interrupts), and its VM's KVM counters (outer debugfs):"
-echo "interrupts injected, exits and their kinds:"
-printf '%-18s %-3s %-9s %-5s %4s %7s %7s %8s %9s %8s  %s\n' variant dir role guest runs frames kicks "NIC irqs" injected exits "exit kinds (share of exits)"
+echo "ethtool -S), NIC irqs of its rx and tx queues (/proc/interrupts), and its VM's KVM counters"
+echo "(outer debugfs): interrupts injected, exits and their kinds:"
+printf '%-18s %-3s %-9s %-5s %4s %7s %7s %13s %9s %8s  %s\n' variant dir role guest runs frames kicks "irqs rx/tx" injected exits "exit kinds (share of exits)"
 rm -f costs-summary.txt
 awk '
     { key = $1 " " $2 " " $3 " " $4; if (!(key in cnt)) order[++nk] = key; c = ++cnt[key]
@@ -406,10 +414,10 @@ awk '
                 for (i = 1; i <= 7; i++) if (!used[i] && m[i] != "-" && (b == 0 || m[i] > m[b])) b = i
                 if (b && ex != "-" && ex > 0) { used[b] = 1; kinds = kinds sprintf("%s%s %.0f%%", r > 1 ? ", " : "", kn[b], 100 * m[b] / ex) }
             }
-            printf "%-18s %-3s %-9s %-5s %4d %7s %7s %8s %9s %8s  %s\n", kp[1], kp[2], kp[3], kp[4], cnt[key],
-                fm(med(key, 22), 1), fm(med(key, 6), 2), fm(med(key, 9), 2), fm(med(key, 10), 2), fm(ex, 1), kinds
-            printf "net-pair-cost: %s %s %s %s frames %s kicks %s nic-irqs %s injected %s exits %s pf %s halt %s irq %s irqwin %s io %s invlpg %s other %s user-mmio %s emulated %s exits/s %s (per MB but exits/s, medians of %d)\n",
-                kp[1], kp[2], kp[3], kp[4], med(key, 22), med(key, 6), med(key, 9), med(key, 10), ex, m[1], m[2], m[3], m[4], m[5], m[6], m[7],
+            printf "%-18s %-3s %-9s %-5s %4d %7s %7s %13s %9s %8s  %s\n", kp[1], kp[2], kp[3], kp[4], cnt[key],
+                fm(med(key, 22), 1), fm(med(key, 6), 2), fm(med(key, 23), 1) "/" fm(med(key, 24), 1), fm(med(key, 10), 2), fm(ex, 1), kinds
+            printf "net-pair-cost: %s %s %s %s frames %s kicks %s nic-irqs %s (rx %s tx %s) injected %s exits %s pf %s halt %s irq %s irqwin %s io %s invlpg %s other %s user-mmio %s emulated %s exits/s %s (per MB but exits/s, medians of %d)\n",
+                kp[1], kp[2], kp[3], kp[4], med(key, 22), med(key, 6), med(key, 9), med(key, 23), med(key, 24), med(key, 10), ex, m[1], m[2], m[3], m[4], m[5], m[6], m[7],
                 med(key, 19), med(key, 20), med(key, 21), cnt[key] > "costs-summary.txt"
         }
     }
