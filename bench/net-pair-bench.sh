@@ -14,7 +14,8 @@
 # ethtool in its initramfs: no kick counts).
 # Environment: NET_IPERF_SECS (5), BENCH_VARIANTS ("vdevkit qemu-vhost"), BENCH_EXTRA (variants
 # run once after the rounds; default "qemu-stream", "" for none; e.g. "vdevkit-swap qemu-tap"),
-# BENCH_QEMU_NETDEV (the plain `qemu` variant's back-end: stream|socket|vhost|tap).
+# BENCH_QEMU_NETDEV (the plain `qemu` variant's back-end: stream|socket|vhost|tap), BENCH_WARMUP
+# (1: a pair of the first variant before the rounds, not counted; 0: none).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 arch=amd64
@@ -27,7 +28,7 @@ payload_tag=netbench
 cp "$top/bench/net-pair-bench-inner.sh" "$payload/"
 variants=${BENCH_VARIANTS:-vdevkit qemu-vhost}
 extra=${BENCH_EXTRA-qemu-stream}
-nvar=$(( $(echo "$variants" | wc -w) * n + $(echo "$extra" | wc -w) ))
+nvar=$(( $(echo "$variants" | wc -w) * n + $(echo "$extra" | wc -w) + 1 ))
 echo "host load before: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(cat /proc/loadavg)"
 t0=$(date +%s)
 status=0
@@ -36,7 +37,7 @@ VDEVKIT_OUTER_SILENCE=${VDEVKIT_OUTER_SILENCE:-300} \
 VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} tun bridge vhost_net" \
 "$top/guest-tests/harness/outer.sh" --arch "$arch" --smp 2 --mem 2048 --timeout $((120 + nvar * 150)) \
     --payload "$payload" -- env BENCH_ARCH="$arch" NET_IPERF_SECS="${NET_IPERF_SECS:-5}" \
-    BENCH_VARIANTS="$variants" BENCH_EXTRA="$extra" \
+    BENCH_VARIANTS="$variants" BENCH_EXTRA="$extra" BENCH_WARMUP="${BENCH_WARMUP:-1}" \
     BENCH_QEMU_NETDEV="${BENCH_QEMU_NETDEV:-stream}" sh ./net-pair-bench-inner.sh "$n" || status=$?
 echo "host load after: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(cat /proc/loadavg) ($(($(date +%s) - t0)) s in all)"
 exit "$status"
