@@ -321,8 +321,10 @@ run_outer() {
             fi
             # A CPU stuck in the outer kernel that long is wedged, not slow (a starved host
             # gives short soft lockups that pass); its repeated reports are not silence.
+            # (|| true: no such line yet is grep's status 1, which under errexit and pipefail
+            # ended this watcher at its first look, leaving wedges and silence to the timeout)
             stuck=$(grep -aoE 'soft lockup - CPU#[0-9]+ stuck for [0-9]+s' "$log" 2>/dev/null |
-                sed 's/.* \([0-9]*\)s$/\1/' | sort -n | tail -n 1)
+                sed 's/.* \([0-9]*\)s$/\1/' | sort -n | tail -n 1) || true
             if [ "${stuck:-0}" -ge "$wedged_after" ] && [ -s "$work/qemu.pid" ]; then
                 echo "$stuck" > "$work/wedged"
                 kill "$(cat "$work/qemu.pid")" 2>/dev/null
