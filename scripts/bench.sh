@@ -1,6 +1,7 @@
 #!/bin/bash
 # Builds (Release) and runs the benchmarks; each prints a table. Figures go to docs/performance.md.
-# --net also runs bench/net-pair-bench.sh (guest-to-guest vs QEMU, nested: ~15 minutes).
+# --net also runs bench/net-pair-bench.sh (guest-to-guest vs QEMU with vhost-net, with the costs per
+# MB; nested: ~6 minutes).
 # --shmem also runs bench/shmem-bench.sh (shared memory between two tiny guests, PCI and MMIO; builds
 # build-bench, Release with the tiny guests; nested: a few minutes).
 set -euo pipefail
