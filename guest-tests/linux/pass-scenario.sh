@@ -6,6 +6,10 @@
 #             PF` shows M on vf 0; after it the MAC is back and VF 0 is on igbvf again
 #   vf0-kill  the same VMM SIGKILLed while the guest runs: the MAC stays and the record is
 #             left; `vdevkit hostdev-cleanup` sets the MAC back and gives VF 0 back to igbvf
+#   pf-intx   the PF itself (its VFs gone), bound to vfio-pci by hand, given to a guest booted
+#             with pci=nomsi: igb drives it on INTx (VFIO's INTx through the KVM irqfd and its
+#             resampler), pings, and reads the ROM's 55 aa when the host shows one; then the PF
+#             goes back to igb
 cd "${VDEVKIT_PAYLOAD:-.}" || exit 1
 export LD_LIBRARY_PATH=$PWD VDEVKIT_MODULE_PATH=$PWD/modules
 IP=$PWD/tools/ip
@@ -94,5 +98,29 @@ why=
 [ "$(vf_mac)/$(vf_driver)" = "$orig_mac/$orig_drv" ] || why="$why after-cleanup:$(vf_mac)/$(vf_driver)"
 report vf0-kill "$why"
 echo "    after SIGKILL: $killed, records: $records; vdevkit hostdev-cleanup: $(tr '\n' ' ' < cleanup.txt); then: $(vf_mac) on $(vf_driver)"
+# pf-intx: INTx and the expansion ROM, on the PF
+echo 0 > "/sys/bus/pci/devices/$PF/sriov_numvfs"
+pf_mac=$(cat "/sys/class/net/$nd/address")
+want_rom=0
+[ -e "/sys/bus/pci/devices/$PF/rom" ] && want_rom=1
+echo "$PF" > "/sys/bus/pci/devices/$PF/driver/unbind"
+echo vfio-pci > "/sys/bus/pci/devices/$PF/driver_override"
+echo "$PF" > /sys/bus/pci/drivers_probe
+pf_driver() { if [ -e "/sys/bus/pci/devices/$PF/driver" ]; then link "/sys/bus/pci/devices/$PF/driver"; else echo none; fi; }
+echo "pass: PF $PF (group $(link "/sys/bus/pci/devices/$PF/iommu_group")) on $(pf_driver), mac $pf_mac, ROM: $want_rom"
+sed -e "s/^cmdline .*/cmdline \"console=ttyS0 panic=-1 loglevel=5 pci=nomsi vdevkit.scenario=pass vdevkit.mac=$pf_mac vdevkit.driver=igb vdevkit.chip=IO-APIC vdevkit.rom=$want_rom\"/" \
+    -e "s/^pass .*/pass loc pci:0:3.0=pci:$PF/" pass.conf > pass-pf.conf
+start=$(date +%s)
+timeout -k 5 200 ./vdevkit run @pass-pf.conf > pass.log 2>&1
+rc=$?
+secs=$(($(date +%s) - start))
+why=
+[ "$rc" = 0 ] || why="$why status=$rc"
+grep -aq 'VDEVKIT-RESULT pass ok' pass.log || why="$why guest:$(grep -a 'VDEVKIT-RESULT' pass.log | tr -d '\r' | head -n 1)"
+echo "$PF" > /sys/bus/pci/drivers/vfio-pci/unbind
+echo > "/sys/bus/pci/devices/$PF/driver_override"
+echo "$PF" > /sys/bus/pci/drivers_probe
+[ "$(pf_driver)" = igb ] || why="$why after:$(pf_driver)(want-igb)"
+report pf-intx "$why"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

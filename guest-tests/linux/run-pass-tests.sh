@@ -18,7 +18,7 @@ cp -P "$build"/core/libvdev.so* "$payload/"
 mkdir -p "$payload/modules" "$payload/tools"
 cp "$build"/modules/vdev-*.so "$payload/modules/"
 cp "$VDEVKIT_VMLINUZ" "$payload/bzImage"
-"$here/build-initramfs.sh" "$payload/initrd-pass.img" igbvf
+"$here/build-initramfs.sh" "$payload/initrd-pass.img" igbvf igb
 cp "$here/pass-scenario.sh" "$payload/"
 cp -L "$(PATH=$PATH:/usr/sbin:/sbin command -v ip)" "$payload/tools/ip"
 
