@@ -6,6 +6,8 @@
 #             PF` shows M on vf 0; after it the MAC is back and VF 0 is on igbvf again
 #   vf0-kill  the same VMM SIGKILLed while the guest runs: the MAC stays and the record is
 #             left; `vdevkit hostdev-cleanup` sets the MAC back and gives VF 0 back to igbvf
+#   vf-pair   two guests, VF 0 and VF 1 (MACs set through the PF), ping each other: the igb
+#             switches frames between its VFs
 #   pf-intx   the PF itself (its VFs gone), bound to vfio-pci by hand, given to a guest booted
 #             with pci=nomsi: igb drives it on INTx (VFIO's INTx through the KVM irqfd and its
 #             resampler), pings, and reads the ROM's 55 aa when the host shows one; then the PF
@@ -98,6 +100,34 @@ why=
 [ "$(vf_mac)/$(vf_driver)" = "$orig_mac/$orig_drv" ] || why="$why after-cleanup:$(vf_mac)/$(vf_driver)"
 report vf0-kill "$why"
 echo "    after SIGKILL: $killed, records: $records; vdevkit hostdev-cleanup: $(tr '\n' ' ' < cleanup.txt); then: $(vf_mac) on $(vf_driver)"
+# vf-pair: two guests, one VF each (VF 0 managed with MAC M, VF 1 already on vfio-pci with
+# MAC M2 set here), ping each other through the igb's switch between its VFs
+MAC2=00:11:22:33:44:66
+VF1=$(link "/sys/bus/pci/devices/$PF/virtfn1")
+$IP link set "$nd" vf 1 mac $MAC2
+echo "$VF1" > "/sys/bus/pci/devices/$VF1/driver/unbind" 2> /dev/null
+echo vfio-pci > "/sys/bus/pci/devices/$VF1/driver_override"
+echo "$VF1" > /sys/bus/pci/drivers_probe
+sed -e "s/vdevkit.mac=$MAC\"/vdevkit.mac=$MAC vdevkit.ip=10.0.3.1 vdevkit.peer=10.0.3.2\"/" pass.conf > pass-a.conf
+sed -e "s/^system alpha/system beta/" \
+    -e "s/vdevkit.mac=$MAC\"/vdevkit.mac=$MAC2 vdevkit.ip=10.0.3.2 vdevkit.peer=10.0.3.1\"/" \
+    -e "s/^pass .*/pass loc pci:0:3.0=pci:$VF1/" pass.conf > pass-b.conf
+start=$(date +%s)
+timeout -k 5 200 ./vdevkit run @pass-a.conf > pass-a.log 2>&1 &
+va=$!
+timeout -k 5 200 ./vdevkit run @pass-b.conf > pass-b.log 2>&1
+rb=$?
+ra=0
+wait "$va" || ra=$?
+secs=$(($(date +%s) - start))
+why=
+[ "$ra/$rb" = 0/0 ] || why="$why status=$ra/$rb"
+for g in a b; do
+    grep -aq 'VDEVKIT-RESULT pass ok' pass-$g.log || why="$why $g:$(grep -a 'VDEVKIT-RESULT' pass-$g.log | tr -d '\r' | head -n 1)"
+done
+cat pass-a.log pass-b.log > pass.log
+report vf-pair "$why"
+
 # pf-intx: INTx and the expansion ROM, on the PF
 echo 0 > "/sys/bus/pci/devices/$PF/sriov_numvfs"
 pf_mac=$(cat "/sys/class/net/$nd/address")
