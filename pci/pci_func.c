@@ -423,7 +423,7 @@ static bool core_owned(const struct vdev_pci_func *f, unsigned reg, unsigned siz
 {
     return touches(reg, size, PCI_BAR0, 4 * PCI_NBARS) || touches(reg, size, PCI_ROM_BAR, 4) ||
            touches(reg, size, PCI_CAP_PTR, 1) || touches(reg, size, 0x3c, 2) ||
-           (f->msix && touches(reg, size, f->msix->cap, 12));
+           (f->msix && touches(reg, size, f->msix->cap, 12)) || pci_msi_owns(f, reg, size);
 }
 
 uint32_t pci_func_cfg_read(struct vdev_pci_func *f, unsigned reg, unsigned size)
@@ -457,6 +457,8 @@ void pci_func_cfg_write(struct vdev_pci_func *f, unsigned reg, unsigned size, ui
         pci_rom_update(f);
     if (f->msix && touches(reg, size, f->msix->cap + 2u, 2))
         pci_msix_control_written(f);
+    if (pci_msi_owns(f, reg, size))
+        pci_msi_written(f);
     if (FUNC_HOOK(f, config_write))
         FUNC_HOOK(f, config_write)(f->opaque, reg, size, value);
 }
@@ -532,6 +534,8 @@ void pci_func_reset(struct vdev_pci_func *f)
         pci_msix_reset(f);
     if (f->rom)
         pci_rom_reset(f);
+    if (f->msi)
+        pci_msi_reset(f);
     /* BARs go back where the build put them, off (update_bars reports the change). */
     for (unsigned i = 0; i < PCI_NBARS; i++) {
         struct pci_bar *b = &f->bars[i];
@@ -554,6 +558,8 @@ void pci_func_free(struct vdev_pci_func *f)
         pci_msix_free(f);
     if (f->rom)
         pci_rom_free(f);
+    if (f->msi)
+        pci_msi_free(f);
     vdev_irqfd_free(f->intx_irqfd);
     free(f);
 }

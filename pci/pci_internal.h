@@ -50,6 +50,7 @@
 #define PCI_BAR_IO_FLAG     0x1u
 #define PCI_BAR_MEM64_FLAG  0x4u
 #define PCI_BAR_PREF_FLAG   0x8u
+#define PCI_CAP_ID_MSI      0x05
 #define PCI_CAP_ID_MSIX     0x11
 #define PCI_MSIX_ENABLE     (1u << 15)
 #define PCI_MSIX_FUNC_MASK  (1u << 14)
@@ -118,6 +119,7 @@ struct vdev_pci_func {
 
     struct pci_msix *msix;
     struct pci_rom *rom; /* vdev_pci_set_rom (pci_rom.c), or NULL */
+    struct pci_msi *msi; /* vdev_pci_msi_init (pci_msi.c), or NULL */
 };
 
 struct vdev_pci_host {
@@ -167,6 +169,11 @@ void pci_rom_update(struct vdev_pci_func *f);
 void pci_rom_disable(struct vdev_pci_func *f);
 void pci_rom_reset(struct vdev_pci_func *f);
 void pci_rom_free(struct vdev_pci_func *f);
+/* pci_msi.c, MSI: a write to the capability (cfg_lock held), the registers it owns, reset. */
+void pci_msi_written(struct vdev_pci_func *f);
+bool pci_msi_owns(const struct vdev_pci_func *f, unsigned reg, unsigned size);
+void pci_msi_reset(struct vdev_pci_func *f);
+void pci_msi_free(struct vdev_pci_func *f);
 /* MSI-X: control register written; table/PBA accesses from the BAR's wrapper. */
 void pci_msix_control_written(struct vdev_pci_func *f);
 bool pci_msix_owns(const struct vdev_pci_func *f, unsigned bar, uint64_t off, unsigned size);

@@ -73,7 +73,8 @@ int vdev_pci_set_rom(struct vdev_pci_func *f, uint64_t size, const struct vdev_r
     r->wrap = (struct vdev_region_ops){
         .size = sizeof(r->wrap), .read = rom_read, .write = rom_write, .sizes = 0xf};
     f->rom = r;
-    put_reg32(f->wmask + PCI_ROM_BAR, ((uint32_t) ~(size - 1) & PCI_ROM_ADDR_MASK) | PCI_ROM_ENABLE);
+    put_reg32(f->wmask + PCI_ROM_BAR,
+              ((uint32_t) ~(size - 1) & PCI_ROM_ADDR_MASK) | PCI_ROM_ENABLE);
     return 0;
 }
 
@@ -83,11 +84,13 @@ int pci_rom_assign(struct vdev_pci_func *f, struct vdev_err *err)
     const struct vdev_pci_host_desc *hd = &f->host->desc;
     struct vdev_bus *bus = vdev_machine_bus(f->host->m);
     uint64_t base = 0, align = r->size >= 4096 ? r->size : 4096;
-    if (!hd->mmio32_size || vdev_bus_find_free(bus, VDEV_SPACE_MEM, hd->mmio32_base,
-                                               hd->mmio32_base + hd->mmio32_size - 1, r->size,
-                                               align, &base))
-        return vdev_err_set(err, "%s (%s): ROM: no room for 0x%" PRIx64 " bytes in the PCI "
-                            "memory window", vdev_label(f->d), f->name, r->size);
+    if (!hd->mmio32_size ||
+        vdev_bus_find_free(bus, VDEV_SPACE_MEM, hd->mmio32_base,
+                           hd->mmio32_base + hd->mmio32_size - 1, r->size, align, &base))
+        return vdev_err_set(err,
+                            "%s (%s): ROM: no room for 0x%" PRIx64 " bytes in the PCI "
+                            "memory window",
+                            vdev_label(f->d), f->name, r->size);
     char owner[128];
     snprintf(owner, sizeof(owner), "%s ROM", vdev_label(f->d));
     struct vdev_region_desc rd = {.owner = owner,

@@ -8,6 +8,8 @@
 #             left; `vdevkit hostdev-cleanup` sets the MAC back and gives VF 0 back to igbvf
 #   vf-pair   two guests, VF 0 and VF 1 (MACs set through the PF), ping each other: the igb
 #             switches frames between its VFs
+#   ahci-msi  an MSI-only device (the outer machine's ich9-ahci) to a guest whose ahci driver
+#             reads the disk's signature on MSI interrupts
 #   pf-intx   the PF itself (its VFs gone), bound to vfio-pci by hand, given to a guest booted
 #             with pci=nomsi: igb drives it on INTx (VFIO's INTx through the KVM irqfd and its
 #             resampler), pings, and reads the ROM's 55 aa when the host shows one; then the PF
@@ -127,6 +129,32 @@ for g in a b; do
 done
 cat pass-a.log pass-b.log > pass.log
 report vf-pair "$why"
+
+# ahci-msi: an MSI-only device (QEMU's ich9-ahci, unbound in the outer machine) to a guest
+# whose ahci driver must read the disk's first bytes on MSI
+AHCI=
+for dev in /sys/bus/pci/devices/*; do
+    [ "$(cat "$dev/class")" = 0x010601 ] && AHCI=${dev##*/}
+done
+if [ -n "$AHCI" ]; then
+    [ ! -e "/sys/bus/pci/devices/$AHCI/driver" ] || echo "$AHCI" > "/sys/bus/pci/devices/$AHCI/driver/unbind"
+    echo vfio-pci > "/sys/bus/pci/devices/$AHCI/driver_override"
+    echo "$AHCI" > /sys/bus/pci/drivers_probe
+    echo "pass: AHCI $AHCI (group $(link "/sys/bus/pci/devices/$AHCI/iommu_group"))"
+    sed -e "s/^cmdline .*/cmdline \"console=ttyS0 panic=-1 loglevel=5 vdevkit.scenario=pass-disk vdevkit.sig=$(cat ahci-sig)\"/" \
+        -e "s/^pass .*/pass loc pci:0:4.0=pci:$AHCI/" pass.conf > pass-ahci.conf
+    start=$(date +%s)
+    timeout -k 5 200 ./vdevkit run @pass-ahci.conf > pass.log 2>&1
+    rc=$?
+    secs=$(($(date +%s) - start))
+    why=
+    [ "$rc" = 0 ] || why="$why status=$rc"
+    grep -aq 'VDEVKIT-RESULT pass ok' pass.log || why="$why guest:$(grep -a 'VDEVKIT-RESULT' pass.log | tr -d '\r' | head -n 1)"
+    report ahci-msi "$why"
+else
+    secs=0
+    report ahci-msi " no-AHCI-controller-in-the-outer-machine"
+fi
 
 # pf-intx: INTx and the expansion ROM, on the PF
 echo 0 > "/sys/bus/pci/devices/$PF/sriov_numvfs"

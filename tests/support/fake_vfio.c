@@ -297,6 +297,16 @@ void fake_vfio_give_intx_rom(struct fake_vfio *f)
             (ssize_t)sizeof(rom));
 }
 
+void fake_vfio_give_msi(struct fake_vfio *f)
+{
+    f->irq_count[VFIO_IRQ_MSI] = 4;
+    const uint8_t msi[] = {0x05, 0x70, 0x84, 0x00};
+    const off_t cfg = (off_t)FAKE_VFIO_REGION_OFF(VFIO_REGION_CFG);
+    uint8_t ptr = 0x50;
+    FAKE_OK(pwrite(f->memfd, msi, sizeof(msi), cfg + 0x50) == (ssize_t)sizeof(msi));
+    FAKE_OK(pwrite(f->memfd, &ptr, 1, cfg + 0x34) == 1);
+}
+
 void fake_vfio_set_cfg(struct fake_vfio *f, const uint8_t cfg[256])
 {
     FAKE_OK((pwrite(f->memfd, cfg, 256, (off_t)FAKE_VFIO_REGION_OFF(VFIO_REGION_CFG))) == 256);

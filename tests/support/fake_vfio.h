@@ -55,6 +55,8 @@ struct fake_vfio {
 void fake_vfio_init(struct fake_vfio *f);
 void fake_vfio_free(struct fake_vfio *f);
 void fake_vfio_give_intx_rom(struct fake_vfio *f);
+/* ... and an MSI capability (64-bit, 4 vectors) at 0x50, first in the list; VFIO lists 4. */
+void fake_vfio_give_msi(struct fake_vfio *f);
 /* Replaces the device's config space (what VFIO's config region reads). */
 void fake_vfio_set_cfg(struct fake_vfio *f, const uint8_t cfg[256]);
 /* The offset of region r in the device fd. */

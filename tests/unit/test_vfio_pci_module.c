@@ -499,6 +499,42 @@ START_TEST(function_intx_refused)
 }
 END_TEST
 
+/* MSI: the core's capability with the device's 4 vectors; the enabled ones' eventfds go
+ * to VFIO (one kind at a time: INTx goes first and comes back after). */
+START_TEST(function_msi)
+{
+    fake_vfio_give_intx_rom(&fv);
+    fake_vfio_give_msi(&fv);
+    line_irqfds = true;
+    build_vf();
+    unsigned msi = 0;
+    for (unsigned c = cfg_rd(0x34, 1); c; c = cfg_rd(c + 1, 1))
+        if (cfg_rd(c, 1) == 0x05)
+            msi = c;
+    ck_assert_uint_ne(msi, 0);
+    ck_assert_uint_eq(cfg_rd(msi + 2, 2), 0x0084);
+    cfg_wr(4, 2, 0x0006);
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_INTX);
+    cfg_wr(msi + 4, 4, 0xfee00000);
+    cfg_wr(msi + 12, 2, 0x4040);
+    cfg_wr(msi + 2, 2, 0x0011); /* 2 vectors */
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_MSI);
+    ck_assert_uint_eq(fv.last_irq_set.index, VFIO_PCI_MSI_IRQ_INDEX);
+    ck_assert_uint_eq(fv.last_irq_set.count, 2);
+    ck_assert_int_ge(fv.last_irq_fds[0], 0);
+    ck_assert_int_ne(fv.last_irq_fds[0], fv.last_irq_fds[1]);
+    cfg_wr(4, 2, 0x0006); /* a command write does not bring INTx back while MSI is on */
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_MSI);
+    cfg_wr(msi + 2, 2, 0);
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_INTX);
+    cfg_wr(msi + 2, 2, 0x0021); /* 4 */
+    ck_assert_uint_eq(fv.last_irq_set.count, 4);
+    vdev_machine_reset(fe.m);
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_INTX);
+    ck_assert_msg(!strstr(fe.log, "MSI off:") && !strstr(fe.log, "MSI on"), "%s", fe.log);
+}
+END_TEST
+
 /* The ROM: placed, off until the guest enables it with memory decoding, then read from
  * VFIO's ROM region; writes change nothing; a reset turns it off again. */
 START_TEST(function_rom)
@@ -554,6 +590,7 @@ int main(void)
     tcase_add_test(tc, function_intx);
     tcase_add_test(tc, function_intx_refused);
     tcase_add_test(tc, function_rom);
+    tcase_add_test(tc, function_msi);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

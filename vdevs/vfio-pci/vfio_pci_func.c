@@ -1,9 +1,9 @@
 /* The guest's PCI function for a passed device: identity, BARs and capabilities from the
  * device's config space; BARs mmapped where VFIO allows, trapped where not (and the BAR of
  * the MSI-X table, which the PCI core emulates: VFIO reads the real one as all ones); MSI-X
- * vectors as the core's per-vector eventfds handed to VFIO (device -> KVM with no VMM hop;
- * the core holds a masked vector's writes as pending); the command register and the copied
- * capabilities passed through. */
+ * and MSI vectors as the core's per-vector eventfds handed to VFIO (device -> KVM with no
+ * VMM hop), INTx as the core's level irqfd and its resampler; VFIO's ROM region behind the
+ * core's ROM BAR; the command register and the copied capabilities passed through. */
 #include <errno.h>
 #include <string.h>
 #include <vdev/bus.h>
@@ -79,7 +79,8 @@ static const struct vdev_region_ops rom_ops = {
  * resampler -> VFIO unmasks, and fires again if the device still asserts. */
 static void intx_arm(struct vfio_pci *p)
 {
-    if (!p->intx || p->intx_on || p->intx_refused || vdev_pci_msix_enabled(p->f))
+    if (!p->intx || p->intx_on || p->intx_refused || vdev_pci_msix_enabled(p->f) ||
+        vdev_pci_msi_enabled(p->f))
         return;
     int trigger, resample;
     struct vdev_err e;
@@ -168,6 +169,24 @@ static void msix_changed(void *opaque, bool enabled)
     intx_arm(p);
 }
 
+/* MSI: the enabled vectors' eventfds to VFIO (a new count replaces the old); 0: off. */
+static void msi_changed(void *opaque, unsigned vectors)
+{
+    struct vfio_pci *p = opaque;
+    if (p->msi_on && vfio_irq_set_eventfds(&p->vf, VFIO_IRQ_MSI, 0, 0, NULL))
+        vdev_log(p->dev, VDEV_LOG_ERROR, "MSI off: %s", strerror(errno));
+    p->msi_on = 0;
+    if (!vectors) {
+        intx_arm(p);
+        return;
+    }
+    intx_disarm(p);
+    if (vfio_irq_set_eventfds(&p->vf, VFIO_IRQ_MSI, 0, vectors, p->msi_fds) == 0)
+        p->msi_on = vectors;
+    else
+        vdev_log(p->dev, VDEV_LOG_ERROR, "MSI on (%u vectors): %s", vectors, strerror(errno));
+}
+
 /* Back to power-on: no MSI-X (the core's reset turned it off already when it was on);
  * INTx stays armed, or is armed again at the next command write. */
 static void func_reset(void *opaque)
@@ -178,6 +197,7 @@ static void func_reset(void *opaque)
 static const struct vdev_pci_func_ops func_ops = {.size = sizeof(struct vdev_pci_func_ops),
                                                   .reset = func_reset,
                                                   .msix_changed = msix_changed,
+                                                  .msi_changed = msi_changed,
                                                   .config_read = cfg_read,
                                                   .config_write = cfg_write};
 
@@ -223,10 +243,11 @@ static int bars(struct vdev *d, struct vfio_pci *p, const uint8_t *cfg, unsigned
     return 0;
 }
 
-/* Copies the capabilities other than MSI and MSI-X; finds MSI-X. */
-static int caps(struct vdev *d, struct vfio_pci *p, const uint8_t *cfg, unsigned *msix)
+/* Copies the capabilities other than MSI and MSI-X; finds those two. */
+static int caps(struct vdev *d, struct vfio_pci *p, const uint8_t *cfg, unsigned *msix,
+                unsigned *msi)
 {
-    *msix = 0;
+    *msix = *msi = 0;
     if (!(cfg16(cfg, 0x06) & 0x10))
         return 0;
     /* the end of each capability is where the next one (by offset) starts, or 0x100 */
@@ -252,8 +273,12 @@ static int caps(struct vdev *d, struct vfio_pci *p, const uint8_t *cfg, unsigned
             *msix = at;
             continue;
         }
-        if (id == CAP_MSI || p->ncaps == VFIO_PCI_MAX_CAPS)
-            continue; /* MSI is not offered (MSI-X is); beyond the table: dropped */
+        if (id == CAP_MSI) {
+            *msi = at;
+            continue;
+        }
+        if (p->ncaps == VFIO_PCI_MAX_CAPS)
+            continue; /* beyond the table: dropped */
         unsigned len = end - at - 2;
         if (len > 64)
             len = 64; /* a capability is small; the rest would be padding */
@@ -291,6 +316,26 @@ static int msix(struct vdev *d, struct vfio_pci *p, const uint8_t *cfg, unsigned
     return 0;
 }
 
+/* MSI as the core's capability, with as many vectors as the device and VFIO offer. */
+static int msi(struct vdev *d, struct vfio_pci *p, const uint8_t *cfg, unsigned at,
+               struct vdev_err *e)
+{
+    unsigned nvec = 1u << ((cfg16(cfg, at + 2) >> 1) & 7);
+    if (nvec > 32)
+        nvec = 32; /* reserved MMC values */
+    while (nvec > p->vf.irq_count[VFIO_IRQ_MSI])
+        nvec >>= 1;
+    if (!nvec)
+        return 0;
+    if (vdev_pci_msi_init(p->f, nvec, e))
+        return vdev_error(d, vdev_pos(d), NULL, "%s", e->msg);
+    for (unsigned v = 0; v < nvec; v++)
+        if ((p->msi_fds[v] = vdev_pci_msi_vector_eventfd(p->f, v, e)) < 0)
+            return vdev_error(d, vdev_pos(d), NULL, "%s", e->msg);
+    p->msi_nvec = nvec;
+    return 0;
+}
+
 /* The device's expansion ROM, when VFIO shows one of a size a ROM BAR can have. */
 static int rom(struct vdev *d, struct vfio_pci *p, struct vdev_err *e)
 {
@@ -323,10 +368,11 @@ int vfio_pci_func_create(struct vdev *d, struct vfio_pci *p)
                                 .subsystem = cfg16(cfg, 0x2e)};
     if (!(p->f = vdev_pci_func_new(d, &id, &func_ops, p, &e)))
         return vdev_error(d, vdev_pos(d), NULL, "%s", e.msg);
-    unsigned msix_at;
-    if (caps(d, p, cfg, &msix_at) ||
+    unsigned msix_at, msi_at;
+    if (caps(d, p, cfg, &msix_at, &msi_at) ||
         bars(d, p, cfg, msix_at ? cfg32(cfg, msix_at + 4) & 7 : 6, &e) ||
-        (msix_at && msix(d, p, cfg, msix_at, &e)) || rom(d, p, &e))
+        (msix_at && msix(d, p, cfg, msix_at, &e)) || (msi_at && msi(d, p, cfg, msi_at, &e)) ||
+        rom(d, p, &e))
         return -1;
     p->intx = p->vf.irq_count[VFIO_IRQ_INTX] > 0 && cfg[CFG_INT_PIN] != 0;
     if (!p->intx && vdev_pci_set_intx_pin(p->f, 0, &e))
