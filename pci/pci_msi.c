@@ -51,8 +51,8 @@ int vdev_pci_msi_init(struct vdev_pci_func *f, unsigned nvec, struct vdev_err *e
     if (f->msi)
         return vdev_err_setc(err, VDEV_E_INVAL, "%s: MSI set up twice", who);
     if (nvec == 0 || nvec > MSI_MAXVEC || (nvec & (nvec - 1)))
-        return vdev_err_setc(err, VDEV_E_INVAL, "%s: MSI takes 1, 2, 4, 8, 16 or 32 vectors, not %u",
-                             who, nvec);
+        return vdev_err_setc(err, VDEV_E_INVAL,
+                             "%s: MSI takes 1, 2, 4, 8, 16 or 32 vectors, not %u", who, nvec);
     unsigned mmc = 0;
     while ((1u << mmc) < nvec)
         mmc++;

@@ -132,6 +132,7 @@ static int set_irqs_rule(struct fake_vfio *f, const struct vfio_irq_set *s)
         f->intx_trigger = fd0;
     return 0;
 inval:
+    f->irq_sets_refused++;
     errno = EINVAL;
     return -1;
 }

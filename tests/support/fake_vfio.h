@@ -46,7 +46,8 @@ struct fake_vfio {
     /* as vfio-pci: one interrupt kind at a time (-1: none); INTx's trigger and unmask fds */
     int irq_kind;
     int32_t intx_trigger, intx_unmask;
-    unsigned seen[64]; /* calls per request (by _IOC_NR - VFIO_BASE) */
+    unsigned irq_sets_refused; /* SET_IRQS that broke those rules (the kernel's EINVAL) */
+    unsigned seen[64];         /* calls per request (by _IOC_NR - VFIO_BASE) */
 };
 
 /* A device like the igb VF: BAR0 and BAR3 16 KiB mmappable, config 256 bytes, 3 MSI-X
