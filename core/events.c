@@ -453,6 +453,27 @@ struct vdev_irqfd *vdev_irqfd_line(struct vdev *d, bool level, struct vdev_err *
     return irqfd_finish(f, err);
 }
 
+struct vdev_irqfd *vdev_irqfd_gsi_resample(struct vdev *d, uint32_t gsi, struct vdev_err *err)
+{
+    struct vdev_machine *m = d->m;
+    if (!EMB_HOOK(m, irqfd_line)) {
+        vdev_err_set(err, "%s: the hypervisor binds no irqfds", d->label);
+        return NULL;
+    }
+    struct vdev_irqfd *f = irqfd_new(d, false, err);
+    if (!f)
+        return NULL;
+    f->line = gsi;
+    f->resample_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (f->resample_fd < 0 || EMB_HOOK(m, irqfd_line)(m->ctx, f->fd, f->resample_fd, gsi, true)) {
+        vdev_err_set(err, "%s: the hypervisor did not bind a level irqfd on GSI %u", d->label, gsi);
+        vdev_irqfd_free(f);
+        return NULL;
+    }
+    f->exitless = true;
+    return f;
+}
+
 struct vdev_irqfd *vdev_irqfd_msi(struct vdev *d, const struct vdev_msi *msi, struct vdev_err *err)
 {
     struct vdev_irqfd *f = irqfd_new(d, true, err);
@@ -550,7 +571,7 @@ void vdev_irqfd_free(struct vdev_irqfd *f)
         if (f->is_msi)
             EMB_HOOK(m, irqfd_msi)(m->ctx, f->fd, NULL, false);
         else
-            EMB_HOOK(m, irqfd_line)(m->ctx, f->fd, f->resample_fd, f->d->gsi, false);
+            EMB_HOOK(m, irqfd_line)(m->ctx, f->fd, f->resample_fd, f->line, false);
     }
     watch_remove(f->watch);
     close(f->fd);

@@ -19,6 +19,11 @@ struct vdev_virtio;
 struct vdev_srcpos vdev_loc_pos(const struct vdev *d);
 /* The GSI of its `intr` line; false when it has none. */
 bool vdev_gsi(const struct vdev *d, uint32_t *gsi);
+/* A level irqfd on GSI `gsi` whose resample fd the hypervisor signals at the guest's EOI
+ * (a PCI function's INTx handed to another producer). Exitless only: NULL with err set when
+ * the embedder cannot bind it, since without the kernel's resampler a level line cannot be
+ * run from an eventfd (the core would not know when to lower it). */
+struct vdev_irqfd *vdev_irqfd_gsi_resample(struct vdev *d, uint32_t gsi, struct vdev_err *err);
 /* Its place in the configuration (0 for the first `vdev` line). */
 size_t vdev_index(const struct vdev *d);
 bool vdev_machine_is_built(const struct vdev_machine *m);

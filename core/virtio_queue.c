@@ -243,13 +243,15 @@ static inline bool need_event(uint16_t event, uint16_t new_idx, uint16_t old)
     return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
 }
 
-void vdev_virtq_notify(struct vdev_virtq *q)
+int vdev_virtq_notify_ext(struct vdev_virtq *q, unsigned flags)
 {
+    if (flags)
+        return -1; /* none defined yet */
     if (!q->size || atomic_load_explicit(&q->broken, memory_order_relaxed))
-        return;
+        return 0;
     uint16_t old = q->notified_used, now = q->used_idx;
     if (old == now)
-        return; /* nothing new for the driver */
+        return 0; /* nothing new for the driver */
     /* The used index store must be visible before we read the driver's suppression (it
      * re-checks the used index after writing them). */
     atomic_thread_fence(memory_order_seq_cst);
@@ -260,8 +262,15 @@ void vdev_virtq_notify(struct vdev_virtq *q)
         need = !(load16(&q->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
     q->notified_used = now;
     q->notified_valid = true;
-    if (need && TRANSPORT_HOOK(q->vio, notify_queue))
-        TRANSPORT_HOOK(q->vio, notify_queue)(q->vio->t, q->index);
+    if (!need || !TRANSPORT_HOOK(q->vio, notify_queue))
+        return 0;
+    TRANSPORT_HOOK(q->vio, notify_queue)(q->vio->t, q->index);
+    return 1;
+}
+
+void vdev_virtq_notify(struct vdev_virtq *q)
+{
+    (void)vdev_virtq_notify_ext(q, 0);
 }
 
 bool vdev_virtq_set_kicks(struct vdev_virtq *q, bool enabled)

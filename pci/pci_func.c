@@ -310,6 +310,8 @@ int pci_func_assign_bars(struct vdev_pci_func *f, struct vdev_err *err)
         b->reported = true;
         set_bar_address(f, i, base);
     }
+    if (f->rom && pci_rom_assign(f, err))
+        return -1;
     f->bars_assigned = true;
     memcpy(f->reset_cfg, f->cfg, sizeof(f->cfg));
     return 0;
@@ -320,6 +322,8 @@ void pci_func_disable_bars(struct vdev_pci_func *f)
     for (unsigned i = 0; i < PCI_NBARS; i++)
         if (f->bars[i].region)
             vdev_region_set_enabled(f->bars[i].region, false, NULL);
+    if (f->rom)
+        pci_rom_disable(f);
 }
 
 /* Maps each BAR where the guest put it, when it decodes there and nothing else is:
@@ -419,7 +423,7 @@ static bool core_owned(const struct vdev_pci_func *f, unsigned reg, unsigned siz
 {
     return touches(reg, size, PCI_BAR0, 4 * PCI_NBARS) || touches(reg, size, PCI_ROM_BAR, 4) ||
            touches(reg, size, PCI_CAP_PTR, 1) || touches(reg, size, 0x3c, 2) ||
-           (f->msix && touches(reg, size, f->msix->cap, 12));
+           (f->msix && touches(reg, size, f->msix->cap, 12)) || pci_msi_owns(f, reg, size);
 }
 
 uint32_t pci_func_cfg_read(struct vdev_pci_func *f, unsigned reg, unsigned size)
@@ -449,8 +453,12 @@ void pci_func_cfg_write(struct vdev_pci_func *f, unsigned reg, unsigned size, ui
     }
     if (touches(reg, size, PCI_COMMAND, 2) || touches(reg, size, PCI_BAR0, 4 * PCI_NBARS))
         update_bars(f);
+    if (f->rom && (touches(reg, size, PCI_COMMAND, 2) || touches(reg, size, PCI_ROM_BAR, 4)))
+        pci_rom_update(f);
     if (f->msix && touches(reg, size, f->msix->cap + 2u, 2))
         pci_msix_control_written(f);
+    if (pci_msi_owns(f, reg, size))
+        pci_msi_written(f);
     if (FUNC_HOOK(f, config_write))
         FUNC_HOOK(f, config_write)(f->opaque, reg, size, value);
 }
@@ -486,6 +494,33 @@ uint32_t vdev_pci_intx_gsi(const struct vdev_pci_func *f)
     return f->intx_gsi;
 }
 
+int vdev_pci_set_intx_pin(struct vdev_pci_func *f, unsigned pin, struct vdev_err *err)
+{
+    if (!f->d || f->bars_assigned)
+        return vdev_err_setc(err, VDEV_E_INVAL, "%s: the interrupt pin is set in the assign hook",
+                             f->name);
+    if (pin > 1)
+        return vdev_err_setc(err, VDEV_E_INVAL, "%s: interrupt pin %u: INTA# (1) or none (0)",
+                             f->name, pin);
+    f->cfg[PCI_INTERRUPT_PIN] = (uint8_t)pin;
+    memcpy(f->reset_cfg, f->cfg, sizeof(f->cfg));
+    return 0;
+}
+
+int vdev_pci_intx_eventfds(struct vdev_pci_func *f, int *trigger, int *resample,
+                           struct vdev_err *err)
+{
+    if (!f->d || !trigger || !resample)
+        return vdev_err_setc(err, VDEV_E_INVAL, "%s: no INTx eventfds for this function", f->name);
+    if (!f->cfg[PCI_INTERRUPT_PIN])
+        return vdev_err_setc(err, VDEV_E_INVAL, "%s: it has no interrupt pin", f->name);
+    if (!f->intx_irqfd && !(f->intx_irqfd = vdev_irqfd_gsi_resample(f->d, f->intx_gsi, err)))
+        return -1;
+    *trigger = vdev_irqfd_fd(f->intx_irqfd);
+    *resample = vdev_irqfd_resample_fd(f->intx_irqfd);
+    return 0;
+}
+
 /* ---- reset and free ---- */
 
 void pci_func_reset(struct vdev_pci_func *f)
@@ -497,6 +532,10 @@ void pci_func_reset(struct vdev_pci_func *f)
     pci_intx_update(f);
     if (f->msix)
         pci_msix_reset(f);
+    if (f->rom)
+        pci_rom_reset(f);
+    if (f->msi)
+        pci_msi_reset(f);
     /* BARs go back where the build put them, off (update_bars reports the change). */
     for (unsigned i = 0; i < PCI_NBARS; i++) {
         struct pci_bar *b = &f->bars[i];
@@ -517,5 +556,10 @@ void pci_func_free(struct vdev_pci_func *f)
 {
     if (f->msix)
         pci_msix_free(f);
+    if (f->rom)
+        pci_rom_free(f);
+    if (f->msi)
+        pci_msi_free(f);
+    vdev_irqfd_free(f->intx_irqfd);
     free(f);
 }

@@ -50,11 +50,14 @@
 #define PCI_BAR_IO_FLAG     0x1u
 #define PCI_BAR_MEM64_FLAG  0x4u
 #define PCI_BAR_PREF_FLAG   0x8u
+#define PCI_CAP_ID_MSI      0x05
 #define PCI_CAP_ID_MSIX     0x11
 #define PCI_MSIX_ENABLE     (1u << 15)
 #define PCI_MSIX_FUNC_MASK  (1u << 14)
 #define PCI_MSIX_ENTRY_SIZE 16
 #define PCI_MSIX_CTRL_MASK  1u
+#define PCI_ROM_ENABLE      1u
+#define PCI_ROM_ADDR_MASK   0xfffff800u
 
 struct pci_bar {
     bool used;  /* declared by the owner (for a 64-bit BAR: the low half) */
@@ -112,8 +115,11 @@ struct vdev_pci_func {
     _Atomic bool intx_level;  /* the device's INTA# as it drives it */
     bool intx_counted;        /* guarded by host->intx_lock: counted on its line */
     uint32_t intx_gsi;
+    struct vdev_irqfd *intx_irqfd; /* vdev_pci_intx_eventfds: INTA# from another producer */
 
     struct pci_msix *msix;
+    struct pci_rom *rom; /* vdev_pci_set_rom (pci_rom.c), or NULL */
+    struct pci_msi *msi; /* vdev_pci_msi_init (pci_msi.c), or NULL */
 };
 
 struct vdev_pci_host {
@@ -156,6 +162,18 @@ void pci_func_reset(struct vdev_pci_func *f);
 void pci_func_free(struct vdev_pci_func *f);
 /* INTx bookkeeping after the level or the command register changed. */
 void pci_intx_update(struct vdev_pci_func *f);
+/* pci_rom.c, the expansion ROM: placed with the BARs, mapped after a write to its register
+ * or the command register (cfg_lock held), off at reset and when BARs are disabled. */
+int pci_rom_assign(struct vdev_pci_func *f, struct vdev_err *err);
+void pci_rom_update(struct vdev_pci_func *f);
+void pci_rom_disable(struct vdev_pci_func *f);
+void pci_rom_reset(struct vdev_pci_func *f);
+void pci_rom_free(struct vdev_pci_func *f);
+/* pci_msi.c, MSI: a write to the capability (cfg_lock held), the registers it owns, reset. */
+void pci_msi_written(struct vdev_pci_func *f);
+bool pci_msi_owns(const struct vdev_pci_func *f, unsigned reg, unsigned size);
+void pci_msi_reset(struct vdev_pci_func *f);
+void pci_msi_free(struct vdev_pci_func *f);
 /* MSI-X: control register written; table/PBA accesses from the BAR's wrapper. */
 void pci_msix_control_written(struct vdev_pci_func *f);
 bool pci_msix_owns(const struct vdev_pci_func *f, unsigned bar, uint64_t off, unsigned size);

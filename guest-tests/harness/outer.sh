@@ -7,10 +7,12 @@
 # --sriov (x86): the passthrough machine of /work/shared/reference/passthrough-harness.md:
 #   QEMU 10 (guest-tests/images/fetch-qemu10.sh; QEMU 7.2 has no SR-IOV NIC) with -M
 #   q35,kernel-irqchip=split, an intel-iommu (intremap, caching-mode) and an igb NIC (SR-IOV
-#   PF, QEMU's user network behind it) on a root port; the kernel gets intel_iommu=on,
+#   PF, QEMU's user network behind it, iPXE's e1000e ROM as its expansion ROM so a passed PF
+#   has one to read) on a root port; the kernel gets intel_iommu=on,
 #   kvm-amd npt=1 (inner guests hang under QEMU 10 with npt=0), and igb, vfio-pci and
 #   vfio_iommu_type1 are loaded. The outer RAM is capped at 2048 MB (QEMU 10.0.2 misplaces
-#   VF BARs above 4 GiB). Direct mode is never used with --sriov.
+#   VF BARs above 4 GiB). Direct mode is never used with --sriov. VDEVKIT_OUTER_AHCI_DISK=FILE
+#   adds an ich9-ahci controller (MSI only) on a second root port with FILE as its disk.
 #
 # --arch arm64 (or VDEVKIT_ARCH=arm64): the outer machine is Debian's arm64 kernel in
 #   `qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max,pauth=off`, with
@@ -280,7 +282,13 @@ run_outer() {
                   "$VDEVKIT_QEMU10" -L "$VDEVKIT_QEMU10_DATA" -M q35,kernel-irqchip=split
                   -device intel-iommu,intremap=on,caching-mode=on
                   -device pcie-root-port,id=rp1,chassis=1,slot=1
-                  -netdev user,id=n0 -device igb,bus=rp1,netdev=n0)
+                  -netdev user,id=n0 -device igb,bus=rp1,netdev=n0,romfile=efi-e1000e.rom)
+            # an MSI-only device to pass as well: an AHCI controller with a small disk
+            [ -z "${VDEVKIT_OUTER_AHCI_DISK:-}" ] ||
+                qemu+=(-device pcie-root-port,id=rp2,chassis=2,slot=2
+                       -device ich9-ahci,id=sata,bus=rp2
+                       -drive "if=none,id=d0,format=raw,file=$VDEVKIT_OUTER_AHCI_DISK"
+                       -device ide-hd,drive=d0,bus=sata.0)
         else
             qemu=(qemu-system-x86_64 -M q35)
         fi

@@ -6,6 +6,14 @@
 #             PF` shows M on vf 0; after it the MAC is back and VF 0 is on igbvf again
 #   vf0-kill  the same VMM SIGKILLed while the guest runs: the MAC stays and the record is
 #             left; `vdevkit hostdev-cleanup` sets the MAC back and gives VF 0 back to igbvf
+#   vf-pair   two guests, VF 0 and VF 1 (MACs set through the PF), ping each other: the igb
+#             switches frames between its VFs
+#   ahci-msi  an MSI-only device (the outer machine's ich9-ahci) to a guest whose ahci driver
+#             reads the disk's signature on MSI interrupts
+#   pf-intx   the PF itself (its VFs gone), bound to vfio-pci by hand, given to a guest booted
+#             with pci=nomsi: igb drives it on INTx (VFIO's INTx through the KVM irqfd and its
+#             resampler), pings, and reads the ROM's 55 aa when the host shows one; then the PF
+#             goes back to igb
 cd "${VDEVKIT_PAYLOAD:-.}" || exit 1
 export LD_LIBRARY_PATH=$PWD VDEVKIT_MODULE_PATH=$PWD/modules
 IP=$PWD/tools/ip
@@ -94,5 +102,83 @@ why=
 [ "$(vf_mac)/$(vf_driver)" = "$orig_mac/$orig_drv" ] || why="$why after-cleanup:$(vf_mac)/$(vf_driver)"
 report vf0-kill "$why"
 echo "    after SIGKILL: $killed, records: $records; vdevkit hostdev-cleanup: $(tr '\n' ' ' < cleanup.txt); then: $(vf_mac) on $(vf_driver)"
+# vf-pair: two guests, one VF each (VF 0 managed with MAC M, VF 1 already on vfio-pci with
+# MAC M2 set here), ping each other through the igb's switch between its VFs
+MAC2=00:11:22:33:44:66
+VF1=$(link "/sys/bus/pci/devices/$PF/virtfn1")
+$IP link set "$nd" vf 1 mac $MAC2
+echo "$VF1" > "/sys/bus/pci/devices/$VF1/driver/unbind" 2> /dev/null
+echo vfio-pci > "/sys/bus/pci/devices/$VF1/driver_override"
+echo "$VF1" > /sys/bus/pci/drivers_probe
+sed -e "s/vdevkit.mac=$MAC\"/vdevkit.mac=$MAC vdevkit.ip=10.0.3.1 vdevkit.peer=10.0.3.2\"/" pass.conf > pass-a.conf
+sed -e "s/^system alpha/system beta/" \
+    -e "s/vdevkit.mac=$MAC\"/vdevkit.mac=$MAC2 vdevkit.ip=10.0.3.2 vdevkit.peer=10.0.3.1\"/" \
+    -e "s/^pass .*/pass loc pci:0:3.0=pci:$VF1/" pass.conf > pass-b.conf
+start=$(date +%s)
+timeout -k 5 200 ./vdevkit run @pass-a.conf > pass-a.log 2>&1 &
+va=$!
+timeout -k 5 200 ./vdevkit run @pass-b.conf > pass-b.log 2>&1
+rb=$?
+ra=0
+wait "$va" || ra=$?
+secs=$(($(date +%s) - start))
+why=
+[ "$ra/$rb" = 0/0 ] || why="$why status=$ra/$rb"
+for g in a b; do
+    grep -aq 'VDEVKIT-RESULT pass ok' pass-$g.log || why="$why $g:$(grep -a 'VDEVKIT-RESULT' pass-$g.log | tr -d '\r' | head -n 1)"
+done
+cat pass-a.log pass-b.log > pass.log
+report vf-pair "$why"
+
+# ahci-msi: an MSI-only device (QEMU's ich9-ahci, unbound in the outer machine) to a guest
+# whose ahci driver must read the disk's first bytes on MSI
+AHCI=
+for dev in /sys/bus/pci/devices/*; do
+    [ "$(cat "$dev/class")" = 0x010601 ] && AHCI=${dev##*/}
+done
+if [ -n "$AHCI" ]; then
+    [ ! -e "/sys/bus/pci/devices/$AHCI/driver" ] || echo "$AHCI" > "/sys/bus/pci/devices/$AHCI/driver/unbind"
+    echo vfio-pci > "/sys/bus/pci/devices/$AHCI/driver_override"
+    echo "$AHCI" > /sys/bus/pci/drivers_probe
+    echo "pass: AHCI $AHCI (group $(link "/sys/bus/pci/devices/$AHCI/iommu_group"))"
+    sed -e "s/^cmdline .*/cmdline \"console=ttyS0 panic=-1 loglevel=5 vdevkit.scenario=pass-disk vdevkit.sig=$(cat ahci-sig)\"/" \
+        -e "s/^pass .*/pass loc pci:0:4.0=pci:$AHCI/" pass.conf > pass-ahci.conf
+    start=$(date +%s)
+    timeout -k 5 200 ./vdevkit run @pass-ahci.conf > pass.log 2>&1
+    rc=$?
+    secs=$(($(date +%s) - start))
+    why=
+    [ "$rc" = 0 ] || why="$why status=$rc"
+    grep -aq 'VDEVKIT-RESULT pass ok' pass.log || why="$why guest:$(grep -a 'VDEVKIT-RESULT' pass.log | tr -d '\r' | head -n 1)"
+    report ahci-msi "$why"
+else
+    secs=0
+    report ahci-msi " no-AHCI-controller-in-the-outer-machine"
+fi
+
+# pf-intx: INTx and the expansion ROM, on the PF
+echo 0 > "/sys/bus/pci/devices/$PF/sriov_numvfs"
+pf_mac=$(cat "/sys/class/net/$nd/address")
+want_rom=0
+[ -e "/sys/bus/pci/devices/$PF/rom" ] && want_rom=1
+echo "$PF" > "/sys/bus/pci/devices/$PF/driver/unbind"
+echo vfio-pci > "/sys/bus/pci/devices/$PF/driver_override"
+echo "$PF" > /sys/bus/pci/drivers_probe
+pf_driver() { if [ -e "/sys/bus/pci/devices/$PF/driver" ]; then link "/sys/bus/pci/devices/$PF/driver"; else echo none; fi; }
+echo "pass: PF $PF (group $(link "/sys/bus/pci/devices/$PF/iommu_group")) on $(pf_driver), mac $pf_mac, ROM: $want_rom"
+sed -e "s/^cmdline .*/cmdline \"console=ttyS0 panic=-1 loglevel=5 pci=nomsi vdevkit.scenario=pass vdevkit.mac=$pf_mac vdevkit.driver=igb vdevkit.chip=IO-APIC vdevkit.rom=$want_rom\"/" \
+    -e "s/^pass .*/pass loc pci:0:3.0=pci:$PF/" pass.conf > pass-pf.conf
+start=$(date +%s)
+timeout -k 5 200 ./vdevkit run @pass-pf.conf > pass.log 2>&1
+rc=$?
+secs=$(($(date +%s) - start))
+why=
+[ "$rc" = 0 ] || why="$why status=$rc"
+grep -aq 'VDEVKIT-RESULT pass ok' pass.log || why="$why guest:$(grep -a 'VDEVKIT-RESULT' pass.log | tr -d '\r' | head -n 1)"
+echo "$PF" > /sys/bus/pci/drivers/vfio-pci/unbind
+echo > "/sys/bus/pci/devices/$PF/driver_override"
+echo "$PF" > /sys/bus/pci/drivers_probe
+[ "$(pf_driver)" = igb ] || why="$why after:$(pf_driver)(want-igb)"
+report pf-intx "$why"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

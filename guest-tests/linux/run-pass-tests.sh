@@ -18,12 +18,18 @@ cp -P "$build"/core/libvdev.so* "$payload/"
 mkdir -p "$payload/modules" "$payload/tools"
 cp "$build"/modules/vdev-*.so "$payload/modules/"
 cp "$VDEVKIT_VMLINUZ" "$payload/bzImage"
-"$here/build-initramfs.sh" "$payload/initrd-pass.img" igbvf
+"$here/build-initramfs.sh" "$payload/initrd-pass.img" igbvf igb ahci sd_mod
+# the disk of the outer machine's AHCI controller (an MSI-only device, pass-scenario's ahci-msi)
+disk=$(mktemp /tmp/vdevkit-pass-disk-XXXXXX)
+trap 'rm -rf "$payload" "$disk"' EXIT
+printf 'VDEVKIT-AHCI-DISK-%s' "$$" > "$disk"
+truncate -s 1M "$disk"
+echo "VDEVKIT-AHCI-DISK-$$" > "$payload/ahci-sig"
 cp "$here/pass-scenario.sh" "$payload/"
 cp -L "$(PATH=$PATH:/usr/sbin:/sbin command -v ip)" "$payload/tools/ip"
 
 status=0
-VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} igbvf" \
+VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} igbvf" VDEVKIT_OUTER_AHCI_DISK="$disk" \
     "$here/../harness/outer.sh" --sriov --smp 2 --mem 2048 --timeout "${VDEVKIT_PASS_TIMEOUT:-600}" \
     --retry-env --payload "$payload" -- sh ./pass-scenario.sh || status=$?
 [ "$status" -ne 125 ] || echo "pass: ENVIRONMENT FAILURE (the outer machine failed, not vdevkit)"

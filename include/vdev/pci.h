@@ -111,6 +111,9 @@ struct vdev_pci_func_ops {
      * lock held: do not access this function's config space from them. May be NULL. */
     bool (*config_read)(void *opaque, unsigned reg, unsigned size, uint32_t *value);
     void (*config_write)(void *opaque, unsigned reg, unsigned size, uint32_t value);
+    /* 0.3: the guest enabled `vectors` MSI vectors (vdev_pci_msi_init), or 0: MSI off (also
+     * by a reset). Runs as msix_changed does. May be NULL. */
+    void (*msi_changed)(void *opaque, unsigned vectors);
 };
 
 /* Creates the function for device d, at its `loc pci:B:D.F` or at the next free slot.
@@ -141,6 +144,15 @@ VDEV_API struct vdev_region *vdev_pci_bar_region(struct vdev_pci_func *f, unsign
 /* "pci 0:3.0": where the function sits, for messages and status. */
 VDEV_API const char *vdev_pci_func_name(const struct vdev_pci_func *f);
 
+/* 0.3: an expansion ROM of `size` bytes (a power of two, 2 KiB to 16 MiB) behind the
+ * expansion-ROM BAR (0x30): the core places it in the 32-bit memory window, and it answers
+ * reads through ops->read (trapped, read-only: writes are dropped) where the guest puts it
+ * while the ROM's enable bit and the command register's memory bit are set. In the assign
+ * hook, like the BARs. */
+VDEV_API int vdev_pci_set_rom(struct vdev_pci_func *f, uint64_t size,
+                              const struct vdev_region_ops *ops, void *opaque,
+                              struct vdev_err *err);
+
 /* ---- interrupts ---- */
 
 /* True when the guest set the MSI-X enable bit (whether or not it masked the function:
@@ -165,6 +177,37 @@ VDEV_API int vdev_pci_msix_vector_eventfd(struct vdev_pci_func *f, unsigned vec,
 VDEV_API void vdev_pci_set_intx(struct vdev_pci_func *f, bool asserted);
 /* The GSI the function's INTA# is wired to (what its interrupt-line register says). */
 VDEV_API uint32_t vdev_pci_intx_gsi(const struct vdev_pci_func *f);
+/* 0.3: an MSI capability (64-bit, no per-vector masking) with `nvec` vectors (1, 2, 4, 8,
+ * 16 or 32); the guest enables a power of two of them (vdev_pci_msi_enabled says how many)
+ * and vector i sends its programmed data with the low bits replaced by i. In the assign
+ * hook. */
+VDEV_API int vdev_pci_msi_init(struct vdev_pci_func *f, unsigned nvec, struct vdev_err *err);
+/* 0.3: how many MSI vectors the guest enabled; 0 while MSI is off. */
+VDEV_API unsigned vdev_pci_msi_enabled(const struct vdev_pci_func *f);
+/* 0.3: raises MSI vector `vec` (any thread); -1 when it is not enabled. */
+VDEV_API int vdev_pci_msi_notify(struct vdev_pci_func *f, unsigned vec);
+/* 0.3: an eventfd that raises MSI vector `vec` when anyone writes it, for another process
+ * (a passed device's VFIO MSI): exitless through the embedder's MSI irqfd, bound only while
+ * the vector is enabled; writes made while it is not are dropped when MSI is turned on.
+ * Owned by the core until the function goes away; -1 with err set when vec is out of
+ * range. */
+VDEV_API int vdev_pci_msi_vector_eventfd(struct vdev_pci_func *f, unsigned vec,
+                                         struct vdev_err *err);
+/* 0.3: the interrupt-pin register: 1 (INTA#, every function's default) or 0 (no INTx, as
+ * a passed SR-IOV VF has none). In the assign hook. -1 with err set for another pin. */
+VDEV_API int vdev_pci_set_intx_pin(struct vdev_pci_func *f, unsigned pin, struct vdev_err *err);
+/* 0.3: INTA# as an eventfd pair for a producer outside the process (a passed host device's
+ * VFIO INTx): a write to *trigger raises the line, the hypervisor lowers it at the guest's
+ * EOI and writes *resample, where the producer re-arms (VFIO's INTx unmask) and fires again
+ * if its line is still up. Both exitless (KVM's irqfd with a resampler): -1 with err set
+ * when the embedder cannot bind that, which includes before its interrupt controller is
+ * ready, so ask at the guest's first use (a command-register write), not in `assign`. Made
+ * once; asking again gives the same pair. The command register's INTx-disable bit is the
+ * producer's to honour (VFIO applies it to the device). The fds are the core's until the
+ * function goes away. Not concurrently with itself (config_write runs under the PCI
+ * configuration lock, which serialises it). */
+VDEV_API int vdev_pci_intx_eventfds(struct vdev_pci_func *f, int *trigger, int *resample,
+                                    struct vdev_err *err);
 
 #ifdef __cplusplus
 }

@@ -137,6 +137,11 @@ static inline void vdev_virtq_push(struct vdev_virtq *q, uint16_t head, uint32_t
 VDEV_API void vdev_virtq_unpop(struct vdev_virtq *q, unsigned n);
 /* After pushing: interrupts the driver if it asked for one (used_event / NO_INTERRUPT). */
 VDEV_API void vdev_virtq_notify(struct vdev_virtq *q);
+/* The same, saying what it did: 1 = the driver was interrupted, 0 = it was not (nothing
+ * pushed since the last notify, the driver suppressed it, the queue is broken or not
+ * mapped), -1 = `flags` is not 0 (none are defined). For a device that counts its
+ * interrupts. 0.3. */
+VDEV_API int vdev_virtq_notify_ext(struct vdev_virtq *q, unsigned flags);
 /* Kick suppression: while disabled the driver is asked not to kick. Enabling returns true
  * when buffers arrived meanwhile (check again before sleeping). Kicks are enabled at
  * DRIVER_OK; with EVENT_IDX "enabled" means "kick for a chain after those popped when it

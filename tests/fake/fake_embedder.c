@@ -64,6 +64,30 @@ static int fake_irqfd_msi(void *ctx, int fd, const struct vdev_msi *msi, bool as
     return 0;
 }
 
+static int fake_irqfd_line(void *ctx, int fd, int resample_fd, uint32_t gsi, bool assign)
+{
+    struct fake_embedder *fe = ctx;
+    if (!fe->exitless_line)
+        return -1;
+    unsigned i = 0;
+    while (i < fe->nline_fds && fe->line_fds[i].fd != fd)
+        i++;
+    if (!assign) {
+        if (i == fe->nline_fds)
+            return -1;
+        fe->line_fds[i] = fe->line_fds[--fe->nline_fds];
+        return 0;
+    }
+    if (i == 8)
+        return -1;
+    fe->line_fds[i].fd = fd;
+    fe->line_fds[i].resample_fd = resample_fd;
+    fe->line_fds[i].gsi = gsi;
+    if (i == fe->nline_fds)
+        fe->nline_fds++;
+    return 0;
+}
+
 unsigned fake_irqfd_msi_deliver(struct fake_embedder *fe)
 {
     unsigned fired = 0;
@@ -118,6 +142,7 @@ struct vdev_machine *fake_machine_new(struct fake_embedder *fe)
     fe->ops.signal_msi = fake_signal_msi;
     fe->ops.ioeventfd = fake_ioeventfd;
     fe->ops.irqfd_msi = fake_irqfd_msi;
+    fe->ops.irqfd_line = fake_irqfd_line;
     fe->ops.log = fake_log;
     fe->ops.request_stop = fake_request_stop;
     fe->ops.vfio_group = fake_vfio_group;

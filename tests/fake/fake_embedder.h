@@ -27,6 +27,13 @@ struct fake_embedder {
         struct vdev_msi msi;
     } msi_fds[FAKE_MAX_MSI];
     unsigned nmsi_fds, msi_assigns, msi_deassigns;
+    /* level irqfds with a resampler (opt-in: exitless_line), as KVM holds them */
+    bool exitless_line;
+    struct {
+        int fd, resample_fd;
+        uint32_t gsi;
+    } line_fds[8];
+    unsigned nline_fds;
     char log[FAKE_LOG_MAX]; /* every log line, "who: msg\n" */
     size_t log_len;
     void *ram[16];

@@ -17,6 +17,10 @@
  *   - a broken driver leaves the device in NEEDS_RESET (errors counted once);
  *   - once the far end drains, every tx chain is used within a few passes without any time
  *     passing (back-pressure never wedges: a frame that can never fit must not block);
+ *   - interrupt moderation (FN_OP_COAL, on a clock of the harness's own): what the
+ *     interrupt counters say is what the transport raised, per queue; nothing stays held
+ *     past its deadline nor beyond NET_COAL_MAX_FRAMES; acknowledged NOTF_COAL commands are
+ *     what the device applies (a model); once the longest hold has passed, nothing is held;
  *   - ASan/UBSan: no out-of-bounds access, no leak.
  */
 #ifndef FUZZ_NET_H
@@ -71,6 +75,12 @@ enum fn_ops {
     FN_OP_FLOW = 1u << 4,  /* far end stops draining, time passes, peerfeats change */
     FN_OP_RESET = 1u << 5, /* driver resets and restarts with other features */
     FN_OP_TAP = 1u << 6,   /* the wire is the TAP stand-in (fuzz_net_tap) */
+    FN_OP_COAL = 1u << 7,  /* NOTF_COAL commands, coalescing defaults, the clock moves */
+};
+
+struct fn_coal { /* what the driver set with an acked NOTF_COAL command, per direction */
+    bool set;
+    uint32_t frames, usecs;
 };
 
 struct fn_chain { /* one chain the driver made available */
@@ -124,6 +134,7 @@ struct fn {
     /* receive-filter model (fuzz_net_ctrl), updated from acked commands */
     struct net_filter model;
     bool model_valid;
+    struct fn_coal coal_model[NET_COAL_DIRS];
 };
 
 /* ---- the wire: a peer link to a sink end, made once ---- */
@@ -216,11 +227,23 @@ static void fn_link_init(void)
 /* ---- fake transport ---- */
 
 static unsigned long fn_notifies, fn_config_notifies;
+static uint64_t fn_notifies_q[NET_NUM_QUEUES]; /* since the input began */
 
 static void fn_notify_queue(void *t, unsigned q)
 {
-    (void)t, (void)q;
+    (void)t;
     fn_notifies++;
+    if (q < NET_NUM_QUEUES)
+        fn_notifies_q[q]++;
+}
+
+/* The clock interrupt moderation reads: it moves only when an input says so (and never
+ * back, also across inputs). */
+static uint64_t fn_clock_ns = 1000000000000ull;
+
+static uint64_t fn_now(void)
+{
+    return fn_clock_ns;
 }
 static void fn_notify_config(void *t)
 {
@@ -322,6 +345,9 @@ static void fn_new(struct fn *f, unsigned ops, const char *extra, void (*setup)(
         vdev_virtio_reset(f->vio);
         memset(&f->n->st, 0, sizeof(f->n->st));
     }
+    f->n->now_ns = fn_now;
+    memset(fn_notifies_q, 0, sizeof(fn_notifies_q));
+    memset(f->coal_model, 0, sizeof(f->coal_model));
     if (!(ops & FN_OP_TAP))
         fn_link_wait_up();
     f->ops = ops;
@@ -398,10 +424,11 @@ static bool fn_driver_start(struct fn *f, uint64_t features, const uint8_t qsize
         return false;
     f->features = vdev_virtio_features(vio);
     f->started = true;
-    /* the model's start: a reset filter */
+    /* the model's start: a reset filter, no coalescing of the driver's */
     memset(&f->model, 0, sizeof(f->model));
     f->model.promisc = true;
     f->model_valid = true;
+    memset(f->coal_model, 0, sizeof(f->coal_model));
     return true;
 }
 
@@ -658,6 +685,29 @@ static void fn_sink_drain(struct fn *f, unsigned max)
         f->pf_changed = false; /* what comes next follows the current peerfeats */
 }
 
+/* Interrupt moderation: the counters match the transport, nothing is held past its
+ * deadline (the pass just ticked) nor beyond the frame limit. */
+static void fn_check_coal(struct fn *f)
+{
+    struct net *n = f->n;
+    for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
+        FN_CHECK(net_read(&n->st.irqs[q]) == fn_notifies_q[q],
+                 "queue %u: %llu interrupts counted, %llu raised", q,
+                 (unsigned long long)net_read(&n->st.irqs[q]),
+                 (unsigned long long)fn_notifies_q[q]);
+    if (!net_live(n))
+        return;
+    for (unsigned q = 0; q < NET_COAL_DIRS; q++) {
+        if (!n->coal.held[q])
+            continue;
+        FN_CHECK(n->coal.held[q] <= NET_COAL_MAX_FRAMES, "queue %u holds %u frames", q,
+                 n->coal.held[q]);
+        FN_CHECK(fn_clock_ns < n->coal.due_ns[q], "queue %u held past its deadline", q);
+        FN_CHECK(n->coal.due_ns[q] <= fn_clock_ns + (uint64_t)NET_COAL_GUEST_MAX_US * 1000u,
+                 "queue %u held for longer than any setting allows", q);
+    }
+}
+
 /* One pass of the data thread's loop (net_thread.c), synchronously; `poll` with no wait
  * reports what the backend's fds really have. */
 static void fn_pass(struct fn *f)
@@ -685,7 +735,10 @@ static void fn_pass(struct fn *f)
             net_tx_process(n);
         if (net_live(n))
             net_rx_process(n);
+        if (net_live(n))
+            net_coal_tick(n);
     }
+    fn_check_coal(f);
     if (net_read(&n->st.errors) != errors || n->broken)
         FN_CHECK(vdev_virtio_get_status(f->vio) & VIRTIO_STATUS_NEEDS_RESET ||
                      !atomic_load(&n->running),
@@ -979,9 +1032,68 @@ static void fn_model_apply(struct fn *f, const uint8_t *c, size_t len)
             off += 4 + 6u * count;
         }
         FN_CHECK(off == len, "MAC_TABLE_SET acked with trailing bytes");
+    } else if (c[0] == VIRTIO_NET_CTRL_NOTF_COAL) {
+        FN_CHECK(f->features >> VIRTIO_NET_F_NOTF_COAL & 1, "NOTF_COAL acked, not negotiated");
+        FN_CHECK(len == 2 + VIRTIO_NET_CTRL_COAL_LEN && c[1] <= VIRTIO_NET_CTRL_NOTF_COAL_RX_SET,
+                 "NOTF_COAL command %u of %zu bytes acked", c[1], len);
+        struct fn_coal cm = {.set = true};
+        memcpy(&cm.frames, c + 2, 4); /* little-endian host */
+        memcpy(&cm.usecs, c + 6, 4);
+        FN_CHECK(cm.usecs <= NET_COAL_GUEST_MAX_US, "max_usecs %u acked", cm.usecs);
+        f->coal_model[c[1] == VIRTIO_NET_CTRL_NOTF_COAL_TX_SET ? NET_Q_TX : NET_Q_RX] = cm;
     } else {
         FN_CHECK(false, "command class %u cmd %u acked", c[0], c[1]);
     }
+}
+
+/* A NOTF_COAL command (the plain encoding of fn_op_ctrl seldom makes class 6): TX_SET,
+ * RX_SET or the per-queue ones (not offered), values near the limits, odd lengths. */
+static void fn_op_coal(struct fn *f, struct fz_in *in)
+{
+    uint8_t mode = fz_u8(in);
+    uint8_t c[2 + 12] = {VIRTIO_NET_CTRL_NOTF_COAL, (uint8_t)(mode & 3)};
+    static const uint32_t frames[] = {0, 1, 2, 3, 8, 64, 255, 256, 257, 0xffffffffu};
+    static const uint32_t usecs[] = {
+        0,           1, 10, 100, 1000, 65535, NET_COAL_GUEST_MAX_US, NET_COAL_GUEST_MAX_US + 1,
+        0xffffffffu, 50};
+    uint32_t fr = frames[fz_u8(in) % 10], us = usecs[fz_u8(in) % 10];
+    if (mode & 4)
+        fr = fz_u32(in);
+    if (mode & 8)
+        us = fz_u32(in);
+    memcpy(c + 2, &fr, 4);
+    memcpy(c + 6, &us, 4);
+    size_t len = 2 + VIRTIO_NET_CTRL_COAL_LEN;
+    if (mode & 0x10)
+        len = 2 + (size_t)(fz_u8(in) % 13); /* 0..12 bytes of data */
+    uint64_t ca = fn_alloc(f, len), aa = fn_alloc(f, 8);
+    if (!ca || !aa)
+        return;
+    memcpy(fn_gpa(f, ca), c, len);
+    memset(fn_gpa(f, aa), 0xee, 8);
+    struct fn_seg s[2] = {{ca, (uint32_t)len, false}, {aa, 1, true}};
+    uint16_t head =
+        (uint16_t)(f->q[NET_Q_CTRL].size ? f->q[NET_Q_CTRL].next_desc % f->q[NET_Q_CTRL].size : 0);
+    if (fn_add(f, NET_Q_CTRL, s, 2, false))
+        fn_ctrl_recs[head] = (struct fn_ctrl_rec){ca, aa, (uint32_t)len};
+}
+
+/* The device's defaults, as the `coalesce-*` options would set them: chosen by bits of the
+ * input's feature word that no feature uses. */
+static void fn_coal_defaults(struct fn *f, unsigned pick)
+{
+    static const struct {
+        uint32_t rx_us, rx_frames, tx_us, tx_frames;
+        bool adaptive;
+    } t[8] = {{0, 256, 0, 256, false},       {50, 8, 0, 256, false},     {0, 256, 100, 256, false},
+              {30, 4, 30, 4, false},         {200, 256, 200, 256, true}, {10, 2, 0, 256, true},
+              {10000, 256, 10000, 2, false}, {0, 256, 0, 256, false}};
+    struct net_coal *c = &f->n->coal;
+    c->def[NET_Q_RX] =
+        (struct net_coal_params){.usecs = t[pick].rx_us, .frames = t[pick].rx_frames};
+    c->def[NET_Q_TX] =
+        (struct net_coal_params){.usecs = t[pick].tx_us, .frames = t[pick].tx_frames};
+    c->adaptive = t[pick].adaptive;
 }
 
 static bool fn_model_accepts(struct fn *f, const uint8_t *d)
@@ -1020,6 +1132,22 @@ static void fn_finish(struct fn *f)
             break;
     }
     bool live = atomic_load(&n->running) && !n->broken && f->features && !f->hostile;
+    if (f->ops & FN_OP_COAL) {
+        /* the longest hold passes: everything held goes out */
+        fn_clock_ns += (uint64_t)NET_COAL_GUEST_MAX_US * 1000u + 1;
+        fn_pass(f);
+        if (net_live(n))
+            for (unsigned q = 0; q < NET_COAL_DIRS; q++)
+                FN_CHECK(!n->coal.held[q], "queue %u still holds %u frames", q, n->coal.held[q]);
+        if (live)
+            for (unsigned q = 0; q < NET_COAL_DIRS; q++) {
+                const struct fn_coal *m = &f->coal_model[q];
+                const struct net_coal *c = &n->coal;
+                FN_CHECK(c->driver_set[q] == m->set && (!m->set || (c->set[q].frames == m->frames &&
+                                                                    c->set[q].usecs == m->usecs)),
+                         "queue %u: the device's coalescing differs from the acked commands", q);
+            }
+    }
     if (live) {
         FN_CHECK(!f->q[NET_Q_TX].outstanding, "%u tx descriptors never used (blocked %d)",
                  f->q[NET_Q_TX].outstanding, n->tx_blocked);
@@ -1067,7 +1195,12 @@ static void (*fn_before_reset)(struct fn *f);
 
 static void fn_start_from(struct fn *f, struct fz_in *in)
 {
-    uint64_t feat = fz_u32(in) & FN_OFFERED;
+    uint32_t raw = fz_u32(in);
+    uint64_t feat = raw & FN_OFFERED;
+    if (f->ops & FN_OP_COAL) { /* bits no offered feature uses: 21, 24..26 */
+        feat |= (uint64_t)(raw >> 21 & 1) << VIRTIO_NET_F_NOTF_COAL;
+        fn_coal_defaults(f, raw >> 24 & 7);
+    }
     uint8_t ql[3] = {fz_u8(in), fz_u8(in), fz_u8(in)};
     fn_driver_start(f, feat, ql);
 }
@@ -1150,6 +1283,18 @@ static int fn_run(const uint8_t *data, size_t size, unsigned ops, const char *ex
                 f->asm_left = 0;
             }
             break;
+        case 14: /* time passes: held notifications come due */
+            if (ops & FN_OP_COAL)
+                fn_clock_ns += (uint64_t)fz_u16(&in) * (op & 0x10 ? 1000u : 1u) * 1000u;
+            else if (wire)
+                wire(f, &in, op);
+            break;
+        case 15:
+            if (ops & FN_OP_COAL)
+                fn_op_coal(f, &in);
+            else if (wire)
+                wire(f, &in, op);
+            break;
         default:
             if (wire)
                 wire(f, &in, op);
@@ -1168,7 +1313,8 @@ static int fn_run(const uint8_t *data, size_t size, unsigned ops, const char *ex
         fprintf(stderr,
                 "features 0x%llx rx %llu tx %llu sw-gso %llu/%llu sw-csum %llu drops: link-down "
                 "%llu ring-full %llu no-buffers %llu too-big %llu filtered %llu bad-header %llu "
-                "errors %llu; sink %llu, sent %u matched %u\n",
+                "errors %llu; sink %llu, sent %u matched %u; interrupts rx %llu tx %llu ctrl "
+                "%llu held rx %llu tx %llu\n",
                 (unsigned long long)f->features, (unsigned long long)net_read(&st->rx_frames),
                 (unsigned long long)net_read(&st->tx_frames),
                 (unsigned long long)net_read(&st->sw_gso_frames),
@@ -1181,7 +1327,11 @@ static int fn_run(const uint8_t *data, size_t size, unsigned ops, const char *ex
                 (unsigned long long)net_read(&st->drop_filtered),
                 (unsigned long long)net_read(&st->drop_bad_header),
                 (unsigned long long)net_read(&st->errors), (unsigned long long)f->sink_records,
-                f->nsent, f->sent_pos);
+                f->nsent, f->sent_pos, (unsigned long long)net_read(&st->irqs[NET_Q_RX]),
+                (unsigned long long)net_read(&st->irqs[NET_Q_TX]),
+                (unsigned long long)net_read(&st->irqs[NET_Q_CTRL]),
+                (unsigned long long)net_read(&st->held[NET_Q_RX]),
+                (unsigned long long)net_read(&st->held[NET_Q_TX]));
     }
     fn_end(f);
     return 0;

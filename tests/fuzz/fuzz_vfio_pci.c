@@ -4,10 +4,14 @@
  * and moves, accesses anywhere in the BARs, MSI-X enable and masking, the device changing its
  * own config space under the guest, machine resets.
  *
+ * The first input byte picks the device: that VF, or (odd) one more like a PF: INTx, a ROM
+ * and an MSI capability besides MSI-X, with the embedder binding level irqfds.
+ *
  * Invariants: the IDs never change; the device's own command register only ever changes in
  * the bits passed through (I/O, memory, bus master, INTx disable); VFIO is handed either
- * all three vectors, each a valid eventfd, or none; config reads at the core's registers
- * (BARs, capability pointer, MSI-X) never come from the device.
+ * all vectors of a kind, each a valid eventfd, or none (MSI: a power of two up to 4); no
+ * VFIO_DEVICE_SET_IRQS breaks vfio-pci's one-interrupt-kind rule; config reads at the
+ * core's registers (BARs, capability pointer, MSI-X) never come from the device.
  */
 /* FUZZ_ARGS: -max_len=4096 */
 #include <linux/vfio.h>
@@ -60,6 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fake_vfio f;
     once();
     fake_vfio_init(&f);
+    const bool pf = fz_u8(&in) & 1;
+    if (pf) {
+        fake_vfio_give_intx_rom(&f);
+        fake_vfio_give_msi(&f);
+    }
     vfio_pci_set_backend(&f.be);
     fzt_build(&t, "ram 64M pass loc pci:0:3.0=pci:0000:01:10.0", true);
     struct vfio_pci *p = vdev_state(vdev_machine_device(t.fm.m, 0));
@@ -79,7 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 2: {
             unsigned reg = fz_u16(&in) & 0xff;
             if (kind % 6 == 2) /* near the interesting registers */
-                reg = (unsigned[]){0x04, 0x10, 0x1c, 0x40, 0x42, 0x44, 0x4a, 0x4c}[fz_u8(&in) % 8];
+                reg = (unsigned[]){0x04, 0x10, 0x1c, 0x30, 0x40, 0x42, 0x44, 0x4a,
+                                   0x4c, 0x52, 0x54, 0x5c, 0x62, 0x64, 0x6c, 0x72}[fz_u8(&in) % 16];
             fzt_io(&t, VDEV_SPACE_MEM, cfg_addr(reg), sz, true, fz_u32(&in), NULL);
             break;
         }
@@ -105,10 +115,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         FZ_ASSERT(((host_cmd(&f) ^ cmd0) & ~0x0407u) == 0);
-        FZ_ASSERT(f.last_irq_set.index == 0 || f.last_irq_set.index == VFIO_PCI_MSIX_IRQ_INDEX);
+        FZ_ASSERT(f.irq_sets_refused == 0);
+        FZ_ASSERT(pf || f.last_irq_set.index == 0 ||
+                  f.last_irq_set.index == VFIO_PCI_MSIX_IRQ_INDEX);
         if (f.irq_sets) {
-            FZ_ASSERT(f.last_irq_set.count == 0 || f.last_irq_set.count == 3);
-            for (unsigned k = 0; k < f.last_irq_set.count; k++)
+            const unsigned n = f.last_irq_set.count;
+            switch (f.last_irq_set.index) {
+            case VFIO_PCI_MSIX_IRQ_INDEX:
+                FZ_ASSERT(n == 0 || n == 3);
+                break;
+            case VFIO_PCI_MSI_IRQ_INDEX:
+                FZ_ASSERT(n == 0 || n == 1 || n == 2 || n == 4);
+                break;
+            default:
+                FZ_ASSERT(n <= 1);
+            }
+            for (unsigned k = 0; k < n && k < 8; k++)
                 FZ_ASSERT(f.last_irq_fds[k] >= 0);
         }
         fzt_kernel(&t);

@@ -98,6 +98,45 @@ static int iommu_info(struct fake_vfio *f, struct vfio_iommu_type1_info *ii)
     return 0;
 }
 
+/* vfio-pci's rules (vfio_pci_set_irqs_ioctl): triggers of one kind while another is on are
+ * refused; INTx's unmask needs INTx on; count 0 with no data turns the kind off. */
+static int set_irqs_rule(struct fake_vfio *f, const struct vfio_irq_set *s)
+{
+    const bool eventfds = s->flags & VFIO_IRQ_SET_DATA_EVENTFD;
+    int32_t fd0 = -1;
+    if (eventfds && s->count)
+        memcpy(&fd0, s->data, 4);
+    if (s->index >= VFIO_NIRQ_KINDS || (s->count && s->start + s->count > f->irq_count[s->index]))
+        goto inval;
+    if (s->flags & VFIO_IRQ_SET_ACTION_UNMASK) {
+        if (s->index != VFIO_IRQ_INTX || f->irq_kind != VFIO_IRQ_INTX)
+            goto inval;
+        if (eventfds)
+            f->intx_unmask = fd0;
+        return 0;
+    }
+    if (!(s->flags & VFIO_IRQ_SET_ACTION_TRIGGER))
+        return 0;
+    if (s->count == 0) { /* turning off a kind that is not on is refused too */
+        if (f->irq_kind != (int)s->index)
+            goto inval;
+        f->irq_kind = -1;
+        if (s->index == VFIO_IRQ_INTX)
+            f->intx_trigger = f->intx_unmask = -1;
+        return 0;
+    }
+    if (f->irq_kind != -1 && f->irq_kind != (int)s->index)
+        goto inval;
+    f->irq_kind = (int)s->index;
+    if (s->index == VFIO_IRQ_INTX)
+        f->intx_trigger = fd0;
+    return 0;
+inval:
+    f->irq_sets_refused++;
+    errno = EINVAL;
+    return -1;
+}
+
 static int f_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 {
     struct fake_vfio *f = ctx;
@@ -150,6 +189,8 @@ static int f_ioctl(void *ctx, int fd, unsigned long req, void *arg)
         return 0;
     case VFIO_DEVICE_SET_IRQS: {
         struct vfio_irq_set *s = arg;
+        if (set_irqs_rule(f, s))
+            return -1;
         f->last_irq_set.flags = s->flags;
         f->last_irq_set.index = s->index;
         f->last_irq_set.start = s->start;
@@ -221,6 +262,8 @@ void fake_vfio_init(struct fake_vfio *f)
     f->region_size[VFIO_REGION_CFG] = 256;
     f->region_flags[VFIO_REGION_CFG] = rw;
     f->irq_count[VFIO_IRQ_MSIX] = 3;
+    f->irq_kind = -1;
+    f->intx_trigger = f->intx_unmask = -1;
     f->iova[0] = (struct vfio_range){0, 0xfedfffff};
     f->iova[1] = (struct vfio_range){0xfef00000, (1ull << 48) - 1};
     f->niova = 2;
@@ -239,6 +282,30 @@ void fake_vfio_init(struct fake_vfio *f)
     const uint8_t pcie[] = {0x10, 0x00, 0x02, 0x00, 0xc2, 0x8c, 0x00, 0x10};
     memcpy(cfg + 0xa0, pcie, sizeof(pcie));
     fake_vfio_set_cfg(f, cfg);
+}
+
+void fake_vfio_give_intx_rom(struct fake_vfio *f)
+{
+    f->irq_count[VFIO_IRQ_INTX] = 1;
+    uint8_t pin = 1;
+    FAKE_OK(pwrite(f->memfd, &pin, 1, (off_t)FAKE_VFIO_REGION_OFF(VFIO_REGION_CFG) + 0x3d) == 1);
+    f->region_size[VFIO_REGION_ROM] = 0x4000;
+    f->region_flags[VFIO_REGION_ROM] = VFIO_REGION_INFO_FLAG_READ;
+    uint8_t rom[0x4000];
+    for (unsigned i = 0; i < sizeof(rom); i++)
+        rom[i] = i & 1 ? 0xaa : 0x55;
+    FAKE_OK(pwrite(f->memfd, rom, sizeof(rom), (off_t)FAKE_VFIO_REGION_OFF(VFIO_REGION_ROM)) ==
+            (ssize_t)sizeof(rom));
+}
+
+void fake_vfio_give_msi(struct fake_vfio *f)
+{
+    f->irq_count[VFIO_IRQ_MSI] = 4;
+    const uint8_t msi[] = {0x05, 0x70, 0x84, 0x00};
+    const off_t cfg = (off_t)FAKE_VFIO_REGION_OFF(VFIO_REGION_CFG);
+    uint8_t ptr = 0x50;
+    FAKE_OK(pwrite(f->memfd, msi, sizeof(msi), cfg + 0x50) == (ssize_t)sizeof(msi));
+    FAKE_OK(pwrite(f->memfd, &ptr, 1, cfg + 0x34) == 1);
 }
 
 void fake_vfio_set_cfg(struct fake_vfio *f, const uint8_t cfg[256])

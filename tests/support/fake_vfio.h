@@ -43,13 +43,21 @@ struct fake_vfio {
     } last_irq_set; /* the last VFIO_DEVICE_SET_IRQS, without its data */
     int32_t last_irq_fds[8];
     unsigned irq_sets;
-    unsigned seen[64]; /* calls per request (by _IOC_NR - VFIO_BASE) */
+    /* as vfio-pci: one interrupt kind at a time (-1: none); INTx's trigger and unmask fds */
+    int irq_kind;
+    int32_t intx_trigger, intx_unmask;
+    unsigned irq_sets_refused; /* SET_IRQS that broke those rules (the kernel's EINVAL) */
+    unsigned seen[64];         /* calls per request (by _IOC_NR - VFIO_BASE) */
 };
 
 /* A device like the igb VF: BAR0 and BAR3 16 KiB mmappable, config 256 bytes, 3 MSI-X
- * vectors, no INTx, the MSI window reserved. */
+ * vectors, no INTx, no ROM, the MSI window reserved. fake_vfio_give_intx_rom makes it more
+ * like a PF: INTA# (pin register 1, one VFIO INTx) and a 16 KiB ROM filled with 0x55aa.. */
 void fake_vfio_init(struct fake_vfio *f);
 void fake_vfio_free(struct fake_vfio *f);
+void fake_vfio_give_intx_rom(struct fake_vfio *f);
+/* ... and an MSI capability (64-bit, 4 vectors) at 0x50, first in the list; VFIO lists 4. */
+void fake_vfio_give_msi(struct fake_vfio *f);
 /* Replaces the device's config space (what VFIO's config region reads). */
 void fake_vfio_set_cfg(struct fake_vfio *f, const uint8_t cfg[256]);
 /* The offset of region r in the device fd. */

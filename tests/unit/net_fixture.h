@@ -108,6 +108,8 @@ struct drv {
     struct fake_transport *ft;
     struct drvq q[NET_NUM_QUEUES];
     uint64_t buf_next;
+    uint64_t features; /* negotiated (drv_start) */
+    bool polite;       /* kick only when the device asks (else after every chain) */
 };
 
 static NET_FIXTURE_UNUSED char rundir[64];
@@ -157,6 +159,7 @@ static NET_FIXTURE_UNUSED void drv_start(struct drv *v, uint64_t features)
         vdev_virtio_set_kick_fd(v->vio, q, v->ft->kick[q]);
     vdev_virtio_set_status(v->vio, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     features |= 1ull << VIRTIO_F_VERSION_1;
+    v->features = features;
     vdev_virtio_set_driver_features(v->vio, 0, (uint32_t)features);
     vdev_virtio_set_driver_features(v->vio, 1, (uint32_t)(features >> 32));
     vdev_virtio_set_status(v->vio, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
@@ -207,9 +210,30 @@ static NET_FIXTURE_UNUSED uint16_t drv_add(struct drv *v, unsigned q, const stru
     ring[dq->avail_idx % QSIZE] = head;
     dq->avail_idx++;
     __atomic_store_n((uint16_t *)gpa(v, dq->avail + 2), dq->avail_idx, __ATOMIC_RELEASE);
+    if (v->polite) {
+        /* As Linux: publish, full barrier, then read what the device asked for. */
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        uint16_t old = (uint16_t)(dq->avail_idx - 1);
+        bool kick;
+        if (v->features >> VIRTIO_F_EVENT_IDX & 1) {
+            uint16_t ev =
+                __atomic_load_n((uint16_t *)gpa(v, dq->used + 4 + 8u * QSIZE), __ATOMIC_RELAXED);
+            kick = (uint16_t)(dq->avail_idx - ev - 1) < (uint16_t)(dq->avail_idx - old);
+        } else {
+            kick = !(__atomic_load_n((uint16_t *)gpa(v, dq->used), __ATOMIC_RELAXED) & 1);
+        }
+        if (!kick)
+            return head;
+    }
     uint64_t one = 1;
     ck_assert_int_eq(write(v->ft->kick[q], &one, 8), 8);
     return head;
+}
+
+/* Writes the driver's used_event (EVENT_IDX): interrupt once the used index passes it. */
+static NET_FIXTURE_UNUSED void drv_used_event(struct drv *v, unsigned q, uint16_t ev)
+{
+    __atomic_store_n((uint16_t *)gpa(v, v->q[q].avail + 4 + 2u * QSIZE), ev, __ATOMIC_RELEASE);
 }
 
 /* Waits for the next used entry of queue q. */

@@ -178,6 +178,7 @@ static const struct vdev_type pp_type = {
 /* A device that probes the API's refusals from its assign hook. */
 static unsigned api_caps;
 
+static struct vdev_pci_func *api_func;
 static int api_assign(struct vdev *d)
 {
     struct vdev_err e;
@@ -225,6 +226,23 @@ static int api_assign(struct vdev *d)
         api_caps++;
     ck_assert_ptr_nonnull(strstr(e.msg, "does not fit"));
     ck_assert_int_eq(vdev_pci_add_cap(f, VEN_CAP, body, 16, &off, &e), -1);
+    /* the expansion ROM and the interrupt pin (0.3) */
+    ck_assert_int_eq(vdev_pci_set_rom(f, 0x400, &pt_bar_ops, NULL, &e), -1); /* < 2 KiB */
+    ck_assert_ptr_nonnull(strstr(e.msg, "from 2 KiB to 16 MiB"));
+    ck_assert_int_eq(vdev_pci_set_rom(f, 0x3000, &pt_bar_ops, NULL, &e), -1);
+    ck_assert_int_eq(vdev_pci_set_rom(f, 0x2000000, &pt_bar_ops, NULL, &e), -1);
+    ck_assert_int_eq(vdev_pci_set_rom(f, 0x1000, NULL, NULL, &e), -1);
+    ck_assert_int_eq(vdev_pci_set_rom(f, 0x1000, &pt_bar_ops, NULL, &e), 0);
+    ck_assert_int_eq(vdev_pci_set_rom(f, 0x1000, &pt_bar_ops, NULL, &e), -1);
+    ck_assert_ptr_nonnull(strstr(e.msg, "twice"));
+    ck_assert_int_eq(vdev_pci_set_intx_pin(f, 2, &e), -1);
+    ck_assert_int_eq(vdev_pci_set_intx_pin(f, 0, &e), 0);
+    int trig, res;
+    ck_assert_int_eq(vdev_pci_intx_eventfds(f, &trig, &res, &e), -1);
+    ck_assert_ptr_nonnull(strstr(e.msg, "no interrupt pin"));
+    ck_assert_int_eq(vdev_pci_set_intx_pin(f, 1, &e), 0);
+    ck_assert_int_eq(vdev_pci_intx_eventfds(f, &trig, &res, &e), -1); /* no level irqfds here */
+    api_func = f;
     return 0;
 }
 
@@ -791,6 +809,13 @@ START_TEST(api_refusals_and_full_capability_space)
     /* BAR0 is 64-bit, 4 KiB */
     cfg_wr(1, 0x10, 4, 0xffffffffu);
     ck_assert_uint_eq(cfg_rd(1, 0x10, 4), 0xfffff004u);
+    /* the ROM: 4 KiB, in the 32-bit window; after the build the API refuses */
+    cfg_wr(1, 0x30, 4, 0xffffffffu);
+    ck_assert_uint_eq(cfg_rd(1, 0x30, 4), 0xfffff001u);
+    ck_assert_uint_eq(cfg_rd(1, 0x3d, 1), 1);
+    struct vdev_err e;
+    ck_assert_int_eq(vdev_pci_set_rom(api_func, 0x1000, &pt_bar_ops, NULL, &e), -1);
+    ck_assert_int_eq(vdev_pci_set_intx_pin(api_func, 0, &e), -1);
 }
 END_TEST
 

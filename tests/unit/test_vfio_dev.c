@@ -255,9 +255,16 @@ START_TEST(irq_eventfds)
     ck_assert_uint_eq(f.last_irq_set.start, 2);
     ck_assert_int_eq(vfio_irq_set_eventfds(&d, VFIO_IRQ_MSIX, 0, 0, NULL), 0); /* disable */
     ck_assert_uint_eq(f.last_irq_set.flags, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER);
+    ck_assert_int_eq(vfio_irq_intx_unmask_fd(&d, 7), -1); /* INTx is off (the kernel's rule) */
+    ck_assert_int_eq(vfio_irq_set_eventfds(&d, VFIO_IRQ_INTX, 0, 1, fds), 0);
     ck_assert_int_eq(vfio_irq_intx_unmask_fd(&d, 7), 0);
     ck_assert_uint_eq(f.last_irq_set.flags, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK);
     ck_assert_int_eq(f.last_irq_fds[0], 7);
+    ck_assert_int_eq(f.intx_trigger, 10);
+    ck_assert_int_eq(f.intx_unmask, 7);
+    ck_assert_int_eq(vfio_irq_set_eventfds(&d, VFIO_IRQ_MSIX, 0, 3, fds), -1); /* one kind */
+    ck_assert_int_eq(vfio_irq_set_eventfds(&d, VFIO_IRQ_INTX, 0, 0, NULL), 0);
+    ck_assert_int_eq(f.intx_trigger, -1);
     unsigned sets = f.irq_sets;
     ck_assert_int_eq(vfio_irq_set_eventfds(&d, VFIO_IRQ_MSIX, 2, 2, fds), -1); /* past the end */
     ck_assert_int_eq(vfio_irq_set_eventfds(&d, VFIO_IRQ_MSIX, 4, 0, fds), -1);
@@ -266,7 +273,7 @@ START_TEST(irq_eventfds)
     ck_assert_int_eq(vfio_irq_set_eventfds(&d, VFIO_IRQ_MSIX, 0, 1, NULL), -1);
     ck_assert_uint_eq(f.irq_sets, sets);
     f.fail_req = VFIO_DEVICE_SET_IRQS;
-    f.fail_nth = sets + 1;
+    f.fail_nth = f.seen[_IOC_NR(VFIO_DEVICE_SET_IRQS) - VFIO_BASE] + 1; /* (refused ones count) */
     ck_assert_int_eq(vfio_irq_set_eventfds(&d, VFIO_IRQ_MSIX, 0, 1, fds), -1);
 }
 END_TEST

@@ -20,6 +20,7 @@ static struct fake_embedder fe;
 static struct fake_sysfs fs;
 static struct vfio_host_root root;
 static struct fake_vfio fv;
+static bool line_irqfds; /* the embedder binds level irqfds with a resampler, as KVM */
 
 static void setup(void)
 {
@@ -38,6 +39,7 @@ static void setup(void)
     fake_sysfs_add(&fs, "0000:01:10.0", 0x8086, 0x10ca, "vfio-pci", 2);
     fake_sysfs_add(&fs, "0000:01:10.2", 0x8086, 0x10ca, "igbvf", 3);
     memset(&fe, 0, sizeof(fe));
+    line_irqfds = false;
 }
 
 static void teardown(void)
@@ -56,6 +58,7 @@ static int build(const char *conf, struct vdev_err *err)
 {
     fake_machine_new(&fe);
     fe.vfio_group_refuse = refuse_group;
+    fe.exitless_line = line_irqfds;
     struct vdev_pci_host_desc h = {.ecam_base = 0xe0000000,
                                    .buses = 1,
                                    .cf8_ports = true,
@@ -433,6 +436,138 @@ START_TEST(function_bar_unmappable)
 }
 END_TEST
 
+/* A VF has no INTx: the guest sees no interrupt pin, and VFIO's INTx is never touched. */
+START_TEST(function_no_intx)
+{
+    line_irqfds = true;
+    build_vf();
+    ck_assert_uint_eq(cfg_rd(0x3d, 1), 0);
+    cfg_wr(4, 2, 0x0006);
+    ck_assert_int_eq(fv.irq_kind, -1);
+    ck_assert_uint_eq(fe.nline_fds, 0);
+    ck_assert_uint_eq(cfg_rd(0x30, 4), 0); /* and no ROM */
+}
+END_TEST
+
+/* INTx: armed at the guest's first command write, VFIO's trigger and unmask the core's
+ * irqfd (on the function's GSI) and its resampler; off while MSI-X is on, back after. */
+START_TEST(function_intx)
+{
+    fake_vfio_give_intx_rom(&fv);
+    line_irqfds = true;
+    build_vf();
+    ck_assert_uint_eq(cfg_rd(0x3d, 1), 1);
+    ck_assert_int_eq(fv.irq_kind, -1); /* nothing before the guest uses the device */
+    cfg_wr(4, 2, 0x0006);
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_INTX);
+    ck_assert_uint_eq(fe.nline_fds, 1);
+    ck_assert_uint_eq(fe.line_fds[0].gsi, cfg_rd(0x3c, 1));
+    ck_assert_int_eq(fv.intx_trigger, fe.line_fds[0].fd);
+    ck_assert_int_eq(fv.intx_unmask, fe.line_fds[0].resample_fd);
+    ck_assert_int_ge(fe.line_fds[0].resample_fd, 0);
+    unsigned sets = fv.irq_sets;
+    cfg_wr(4, 2, 0x0406); /* INTx disable: the device's business (forwarded), no re-arming */
+    ck_assert_uint_eq(host_cfg(4) & 0x0400, 0x0400);
+    ck_assert_uint_eq(fv.irq_sets, sets);
+    unsigned mx = cfg_rd(cfg_rd(0x34, 1) + 1, 1);
+    cfg_wr(mx + 2, 2, 0x8000);
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_MSIX);
+    ck_assert_int_eq(fv.intx_trigger, -1);
+    cfg_wr(mx + 2, 2, 0);
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_INTX);
+    ck_assert_int_eq(fv.intx_trigger, fe.line_fds[0].fd); /* the same pair */
+    ck_assert_int_eq(fv.intx_unmask, fe.line_fds[0].resample_fd);
+    cfg_wr(mx + 2, 2, 0x8000);
+    vdev_machine_reset(fe.m); /* the core's reset turns MSI-X off: INTx comes back */
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_INTX);
+    ck_assert_msg(!strstr(fe.log, "MSI-X off:") && !strstr(fe.log, "INTx:"), "%s", fe.log);
+    fake_machine_free(&fe);
+    ck_assert_uint_eq(fe.nline_fds, 0);
+}
+END_TEST
+
+/* Without a level irqfd in the hypervisor the device runs on MSI-X alone, said once. */
+START_TEST(function_intx_refused)
+{
+    fake_vfio_give_intx_rom(&fv);
+    build_vf();
+    cfg_wr(4, 2, 0x0006);
+    cfg_wr(4, 2, 0x0002);
+    ck_assert_int_eq(fv.irq_kind, -1);
+    const char *w = strstr(fe.log, "INTx not offered");
+    ck_assert_msg(w && !strstr(w + 1, "INTx not offered"), "%s", fe.log);
+}
+END_TEST
+
+/* MSI: the core's capability with the device's 4 vectors; the enabled ones' eventfds go
+ * to VFIO (one kind at a time: INTx goes first and comes back after). */
+START_TEST(function_msi)
+{
+    fake_vfio_give_intx_rom(&fv);
+    fake_vfio_give_msi(&fv);
+    line_irqfds = true;
+    build_vf();
+    unsigned msi = 0;
+    for (unsigned c = cfg_rd(0x34, 1); c; c = cfg_rd(c + 1, 1))
+        if (cfg_rd(c, 1) == 0x05)
+            msi = c;
+    ck_assert_uint_ne(msi, 0);
+    ck_assert_uint_eq(cfg_rd(msi + 2, 2), 0x0084);
+    cfg_wr(4, 2, 0x0006);
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_INTX);
+    cfg_wr(msi + 4, 4, 0xfee00000);
+    cfg_wr(msi + 12, 2, 0x4040);
+    cfg_wr(msi + 2, 2, 0x0011); /* 2 vectors */
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_MSI);
+    ck_assert_uint_eq(fv.last_irq_set.index, VFIO_PCI_MSI_IRQ_INDEX);
+    ck_assert_uint_eq(fv.last_irq_set.count, 2);
+    ck_assert_int_ge(fv.last_irq_fds[0], 0);
+    ck_assert_int_ne(fv.last_irq_fds[0], fv.last_irq_fds[1]);
+    cfg_wr(4, 2, 0x0006); /* a command write does not bring INTx back while MSI is on */
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_MSI);
+    cfg_wr(msi + 2, 2, 0);
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_INTX);
+    cfg_wr(msi + 2, 2, 0x0021); /* 4 */
+    ck_assert_uint_eq(fv.last_irq_set.count, 4);
+    vdev_machine_reset(fe.m);
+    ck_assert_int_eq(fv.irq_kind, VFIO_IRQ_INTX);
+    ck_assert_msg(!strstr(fe.log, "MSI off:") && !strstr(fe.log, "MSI on"), "%s", fe.log);
+}
+END_TEST
+
+/* The ROM: placed, off until the guest enables it with memory decoding, then read from
+ * VFIO's ROM region; writes change nothing; a reset turns it off again. */
+START_TEST(function_rom)
+{
+    fake_vfio_give_intx_rom(&fv);
+    build_vf();
+    uint32_t placed = cfg_rd(0x30, 4);
+    ck_assert_uint_ne(placed, 0);
+    ck_assert_uint_eq(placed & 0x7ff, 0); /* not enabled */
+    cfg_wr(0x30, 4, 0xfffff800);
+    ck_assert_uint_eq(cfg_rd(0x30, 4), 0xffffc000); /* 16 KiB */
+    cfg_wr(0x30, 4, 0xd0000001);
+    uint64_t v = 0;
+    ck_assert_int_ne(vdev_machine_access(fe.m, VDEV_SPACE_MEM, 0xd0000000, 4, false, &v),
+                     VDEV_ACCESS_OK); /* memory decoding is off */
+    cfg_wr(4, 2, 0x0002);
+    ck_assert_uint_eq(mem_rd(0xd0000000, 4), 0xaa55aa55);
+    ck_assert_uint_eq(mem_rd(0xd0003ffe, 2), 0xaa55);
+    uint64_t w = 0;
+    vdev_machine_access(fe.m, VDEV_SPACE_MEM, 0xd0000000, 4, true, &w);
+    ck_assert_uint_eq(mem_rd(0xd0000000, 4), 0xaa55aa55);
+    cfg_wr(0x30, 4, 0xd0000000); /* enable bit off */
+    ck_assert_int_ne(vdev_machine_access(fe.m, VDEV_SPACE_MEM, 0xd0000000, 4, false, &v),
+                     VDEV_ACCESS_OK);
+    cfg_wr(0x30, 4, 0xd0000001);
+    vdev_machine_reset(fe.m);
+    ck_assert_uint_eq(cfg_rd(0x30, 4), placed);
+    cfg_wr(4, 2, 0x0002);
+    ck_assert_int_ne(vdev_machine_access(fe.m, VDEV_SPACE_MEM, 0xd0000000, 4, false, &v),
+                     VDEV_ACCESS_OK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("vfio_pci_module");
@@ -451,6 +586,11 @@ int main(void)
     tcase_add_test(tc, function_msix);
     tcase_add_test(tc, function_refusals);
     tcase_add_test(tc, function_bar_unmappable);
+    tcase_add_test(tc, function_no_intx);
+    tcase_add_test(tc, function_intx);
+    tcase_add_test(tc, function_intx_refused);
+    tcase_add_test(tc, function_rom);
+    tcase_add_test(tc, function_msi);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

@@ -185,6 +185,39 @@ START_TEST(event_idx_interrupts)
 }
 END_TEST
 
+/* notify_ext says whether the driver was interrupted: what a device counts. */
+START_TEST(notify_ext_says_what_it_did)
+{
+    drv_start(F_EVENT_IDX, 8);
+    uint16_t *used_event = (uint16_t *)gpa(VT_AVAIL + 4 + 2 * 8);
+    ck_assert_int_eq(vdev_virtq_notify_ext(q0(), 1), -1); /* no flags defined */
+    ck_assert_int_eq(vdev_virtq_notify_ext(q0(), 0), 0);  /* nothing pushed */
+    *used_event = 0;
+    struct drv_buf b = {VT_BUF, 8, W};
+    for (unsigned i = 0; i < 3; i++) {
+        drv_descs(VT_DESC, 0, &b, 1);
+        drv_publish(0, 8);
+        ck_assert_int_eq(vdev_virtq_pop(q0(), &elem), 1);
+        vdev_virtq_push(q0(), 0, 8);
+        if (i == 1)
+            *used_event = 5; /* the driver waits for more */
+        /* 1: interrupted; 2: used_event 5 not crossed; 3: still not */
+        ck_assert_int_eq(vdev_virtq_notify_ext(q0(), 0), i == 0);
+    }
+    ck_assert_int_eq(vdev_virtq_notify_ext(q0(), 0), 0); /* nothing new */
+    ck_assert_uint_eq(vt->t.notify_queue[0], 1);
+    /* Held pushes notified late still see the crossing: 4, 5, 6 then one notify. */
+    for (unsigned i = 0; i < 3; i++) {
+        drv_descs(VT_DESC, 0, &b, 1);
+        drv_publish(0, 8);
+        ck_assert_int_eq(vdev_virtq_pop(q0(), &elem), 1);
+        vdev_virtq_push(q0(), 0, 8);
+    }
+    ck_assert_int_eq(vdev_virtq_notify_ext(q0(), 0), 1);
+    ck_assert_uint_eq(vt->t.notify_queue[0], 2);
+}
+END_TEST
+
 START_TEST(kick_suppression_flags)
 {
     drv_start(0, 8);
@@ -763,6 +796,7 @@ static Suite *suite(void)
     tcase_add_test(tc, indirect_table);
     tcase_add_test(tc, no_interrupt_flag);
     tcase_add_test(tc, event_idx_interrupts);
+    tcase_add_test(tc, notify_ext_says_what_it_did);
     tcase_add_test(tc, kick_suppression_flags);
     tcase_add_test(tc, kick_suppression_event_idx);
     tcase_add_test(tc, kicks_reach_the_device);

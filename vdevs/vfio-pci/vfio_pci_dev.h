@@ -48,6 +48,13 @@ struct vfio_pci {
     uint64_t bar_size[6];
     unsigned msix_nvec, msix_bar;
     int32_t msix_fds[VFIO_PCI_MAX_VEC]; /* the core's per-vector eventfds, handed to VFIO */
+    /* INTx: the device has it (VFIO lists it and its pin register is set); it is armed in
+     * VFIO (trigger and unmask eventfds, the core's) from the guest's first command write
+     * while MSI-X is off; refused is set when the hypervisor cannot run it exitlessly. */
+    bool intx, intx_on, intx_refused;
+    bool msix_on;              /* VFIO has the MSI-X eventfds */
+    unsigned msi_nvec, msi_on; /* MSI: vectors offered; how many VFIO has (0: off) */
+    int32_t msi_fds[32];       /* the core's per-vector eventfds */
     struct {
         uint8_t guest, host, len; /* a copied capability: guest and host offsets, bytes */
     } caps[VFIO_PCI_MAX_CAPS];

@@ -7,7 +7,9 @@
  * net_tx.c      guest -> backend (header checks)
  * net_rx.c      backend -> guest (receive filter, mergeable buffers)
  * net_be_*.c    the backends (net_backend.h): the peer link, a host TAP (`tap NAME`)
- * net_ctrl.c    the control queue (receive filter, MAC)
+ * net_ctrl.c    the control queue (receive filter, MAC, coalescing commands)
+ * net_coal.c    interrupt moderation (VIRTIO_NET_F_NOTF_COAL, `coalesce-*`)
+ * net_busy_poll.c  polling the rings a while before sleeping (`poll-us`)
  * net_capture*.c pcap capture of the NIC's frames (`capture FILE`, `vdevkit capture`)
  */
 #ifndef VDEV_NET_H
@@ -21,6 +23,7 @@
 #include <vdev/module.h>
 #include <vdev/virtio.h>
 
+#include "net_coal.h"
 #include "net_stats.h"
 #include "netpeer/net_hdr.h"
 
@@ -32,9 +35,10 @@ struct net_tap;
 enum { NET_Q_RX = 0, NET_Q_TX = 1, NET_Q_CTRL = 2, NET_NUM_QUEUES = 3 };
 
 #define NET_QUEUE_SIZE  256u
-#define NET_MAC_TABLE   64u  /* entries per MAC_TABLE_SET list; more means "accept all" */
-#define NET_BATCH       64u  /* chains/frames per pass before looking at the link again */
-#define NET_TX_STALL_MS 200u /* a full peer ring stalls tx this long, then tx drops */
+#define NET_MAC_TABLE   64u   /* entries per MAC_TABLE_SET list; more means "accept all" */
+#define NET_BATCH       64u   /* chains/frames per pass before looking at the link again */
+#define NET_TX_STALL_MS 200u  /* a full peer ring stalls tx this long, then tx drops */
+#define NET_POLL_MAX_US 1000u /* `poll-us` at most: the thread spins this long at most */
 
 /* Receive filter (VIRTIO_NET_CTRL_RX / MAC_TABLE_SET), owned by the data thread. */
 struct net_filter {
@@ -58,6 +62,11 @@ struct net {
     struct vdev_srcpos mac_pos;
     uint64_t peerfeats;
     unsigned mtu;
+    unsigned poll_us; /* `poll-us`: busy-poll window before sleeping, 0 = off */
+    /* options that need another one, for their errors */
+    struct vdev_srcpos coal_frames_pos[NET_COAL_DIRS], coal_adaptive_pos;
+    bool coal_frames_given[NET_COAL_DIRS];
+    struct vdev_virtio_ops ops; /* net_virtio_ops, with NOTF_COAL when `notf-coal` */
 
     char bind_path[PATH_MAX];     /* our endpoint, when linked */
     struct peer_link *link;       /* NULL: no `peer`, or dryrun */
@@ -82,7 +91,9 @@ struct net {
     uint64_t features; /* negotiated, set at start */
 
     struct net_filter filter;
+    struct net_coal coal;
     struct net_stats st;
+    uint64_t (*now_ns)(void); /* net_now_ns; the fuzz targets' clock is their own */
 
     /* data-thread scratch */
     struct vdev_virtq_elem *elem;        /* tx and ctrl */
@@ -137,8 +148,16 @@ void net_set_mac(struct net *n, const uint8_t mac[6]);
 int net_thread_start(struct net *n);
 void net_thread_stop(struct net *n);
 uint64_t net_now_ms(void);
-/* Reads (resets) an eventfd poll reported readable; -1 and EAGAIN are fine. */
-void net_drain_fd(int fd);
+uint64_t net_now_ns(void);
+/* Reads (resets) an eventfd poll reported readable; -1 and EAGAIN are fine. Returns the
+ * count it read (0 when there was none). */
+uint64_t net_drain_fd(int fd);
+/* Kicks off while working, for every queue of a running driver. */
+void net_quiet_kicks(struct net *n);
+
+/* net_busy_poll.c: spins up to `poll-us` for work before the thread asks for kicks and
+ * sleeps; true when work came (or something else needs the loop), false when it ran out. */
+bool net_busy_poll(struct net *n);
 
 /* net_tx.c: pops and sends up to NET_BATCH chains; true if it made progress. */
 bool net_tx_process(struct net *n);

@@ -64,6 +64,7 @@ static int net_features_ok(void *opaque, uint64_t f)
         {VIRTIO_NET_F_CTRL_RX, NET_BIT(VIRTIO_NET_F_CTRL_VQ)},
         {VIRTIO_NET_F_CTRL_RX_EXTRA, NET_BIT(VIRTIO_NET_F_CTRL_RX)},
         {VIRTIO_NET_F_CTRL_MAC_ADDR, NET_BIT(VIRTIO_NET_F_CTRL_VQ)},
+        {VIRTIO_NET_F_NOTF_COAL, NET_BIT(VIRTIO_NET_F_CTRL_VQ)},
     };
     if (!((f >> VIRTIO_F_VERSION_1) & 1)) {
         vdev_warn(n->d, "driver without VIRTIO_F_VERSION_1 refused (legacy is not supported)");
@@ -91,6 +92,7 @@ static void net_start(void *opaque)
     struct net *n = opaque;
     pthread_mutex_lock(&n->run_lock);
     n->features = vdev_virtio_features(n->vio);
+    net_coal_reset(n); /* a driver starts with no coalescing settings of its own */
     atomic_store(&n->fresh_start, true); /* the thread resets its own state */
     atomic_store(&n->features_dirty, true);
     atomic_store(&n->running, true);
@@ -108,6 +110,11 @@ static void net_stop(void *opaque)
     bool on_thread = n->thread_started && pthread_equal(pthread_self(), n->thread);
     if (!on_thread)
         pthread_mutex_lock(&n->run_lock);
+    /* Notifications held back go out before the queues do: no used buffer is left
+     * unannounced (a broken queue ignores this). */
+    if (atomic_load(&n->running))
+        for (unsigned q = 0; q < NET_COAL_DIRS; q++)
+            net_coal_flush(n, q);
     atomic_store(&n->running, false);
     n->features = 0;
     atomic_store(&n->features_dirty, true);
@@ -128,6 +135,7 @@ static void net_stop(void *opaque)
      NET_BIT(VIRTIO_NET_F_CTRL_RX) | NET_BIT(VIRTIO_NET_F_CTRL_RX_EXTRA) |                         \
      NET_BIT(VIRTIO_NET_F_CTRL_MAC_ADDR))
 
+/* Each NIC attaches with its own copy (n->ops), which adds NOTF_COAL under `notf-coal`. */
 const struct vdev_virtio_ops net_virtio_ops = {
     .size = sizeof(struct vdev_virtio_ops),
     .device_id = VIRTIO_ID_NET,

@@ -1,5 +1,6 @@
-/* The control queue (virtio 1.2 §5.1.6.5): receive-filter modes, MAC tables and the MAC
- * address. Each chain is class, command, data (device-readable) then one ack byte. */
+/* The control queue (virtio 1.2 §5.1.6.5): receive-filter modes, MAC tables, the MAC
+ * address and notification coalescing (net_coal.c). Each chain is class, command, data
+ * (device-readable) then one ack byte. */
 #include <string.h>
 
 #include "net.h"
@@ -89,6 +90,8 @@ static uint8_t ctrl_command(struct net *n, const uint8_t *cmd, size_t len)
         return ctrl_rx(n, cmd[1], cmd + 2, len - 2);
     case VIRTIO_NET_CTRL_MAC:
         return ctrl_mac(n, cmd[1], cmd + 2, len - 2);
+    case VIRTIO_NET_CTRL_NOTF_COAL:
+        return net_coal_command(n, cmd[1], cmd + 2, len - 2);
     default:
         return VIRTIO_NET_ERR;
     }
@@ -126,6 +129,6 @@ bool net_ctrl_process(struct net *n)
         vdev_virtq_push(q, e->head, 1);
     }
     if (done && net_live(n))
-        vdev_virtq_notify(q);
+        net_notify(n, NET_Q_CTRL);
     return done > 0;
 }

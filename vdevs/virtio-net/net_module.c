@@ -14,6 +14,12 @@
  *   mtu N                  the MTU offered with VIRTIO_NET_F_MTU (68..65535, default 1500)
  *   capture FILE           record the NIC's frames to a pcap file (relative: to the
  *                          working directory); `vdevkit capture` starts/stops at run time
+ *   poll-us N              busy-poll the rings and the link up to N us (<= 1000) before
+ *                          asking the guest to kick and sleeping (default 0: off)
+ *   notf-coal              offer VIRTIO_NET_F_NOTF_COAL (the guest's `ethtool -C`)
+ *   coalesce-{rx,tx}-us N  hold a queue's interrupt up to N us (<= 10000) for drivers that
+ *   coalesce-{rx,tx}-frames N   set none, or until N frames (default 256) were used
+ *   coalesce-adaptive      ... only while frames keep coming (a quiet queue's is not held)
  *   legacy                 qvm's virtio-mmio version 1: recognized, refused (not supported)
  * See docs/virtio-net.md.
  */
@@ -68,6 +74,41 @@ static const struct vdev_option net_options[] = {
      .arg = "FILE",
      .help = "record the NIC's frames, both directions, to a pcap file (mode 0600; a relative "
              "name is relative to the working directory)"},
+    {.name = "poll-us",
+     .kind = VDEV_OPT_U64,
+     .arg = "N",
+     .def = "0",
+     .help = "busy-poll the rings and the link up to N microseconds (0 to 1000) before asking "
+             "the guest to kick and sleeping; 0 = off"},
+    {.name = "notf-coal",
+     .kind = VDEV_OPT_FLAG,
+     .help = "offer VIRTIO_NET_F_NOTF_COAL: the guest sets interrupt coalescing (ethtool -C)"},
+    {.name = "coalesce-rx-us",
+     .kind = VDEV_OPT_U64,
+     .arg = "N",
+     .def = "0",
+     .help = "hold a receive interrupt up to N microseconds (0 to 10000) while the driver set "
+             "no coalescing of its own; 0 = off"},
+    {.name = "coalesce-rx-frames",
+     .kind = VDEV_OPT_U64,
+     .arg = "N",
+     .def = "256",
+     .help = "... or until N frames (2 to 256) were received"},
+    {.name = "coalesce-tx-us",
+     .kind = VDEV_OPT_U64,
+     .arg = "N",
+     .def = "0",
+     .help = "hold a transmit-completion interrupt up to N microseconds (0 to 10000) while the "
+             "driver set no coalescing of its own; 0 = off"},
+    {.name = "coalesce-tx-frames",
+     .kind = VDEV_OPT_U64,
+     .arg = "N",
+     .def = "256",
+     .help = "... or until N frames (2 to 256) were sent"},
+    {.name = "coalesce-adaptive",
+     .kind = VDEV_OPT_FLAG,
+     .help = "the coalesce-* defaults hold an interrupt only while frames keep coming: one on a "
+             "queue quiet for the coalesce-*-us time goes at once"},
     /* Recognized so that a qvm configuration gets a clear refusal, not "unknown option". */
     {.name = "legacy",
      .kind = VDEV_OPT_FLAG,
@@ -86,6 +127,8 @@ static int net_options_start(struct vdev *d)
     pthread_mutex_init(&n->run_lock, NULL);
     n->peerfeats = PEERFEATS_DEFAULT;
     n->mtu = 1500;
+    n->now_ns = net_now_ns;
+    n->coal.def[NET_Q_RX].frames = n->coal.def[NET_Q_TX].frames = NET_COAL_MAX_FRAMES;
     net_filter_reset(n);
     n->ready = true;
     return 0;
@@ -124,6 +167,43 @@ static char *qvm_peer_path(struct vdev *d, const char *path)
     return out;
 }
 
+/* The levers' numbers: range errors with what the value does, so the hint can say it. */
+static int lever_option(struct vdev *d, struct net *n, const struct vdev_optval *v)
+{
+    const char *o = v->opt->name;
+    if (!strcmp(o, "poll-us")) {
+        if (v->num > NET_POLL_MAX_US)
+            return vdev_error(d, v->pos,
+                              "the data thread spins on a CPU for up to this long whenever it "
+                              "runs out of work; tens to a few hundred microseconds is usual",
+                              "poll-us %s is out of range (0 to %u microseconds)", v->text,
+                              NET_POLL_MAX_US);
+        n->poll_us = (unsigned)v->num;
+        return 0;
+    }
+    unsigned q = strstr(o, "-rx-") ? NET_Q_RX : NET_Q_TX;
+    if (strstr(o, "-us")) {
+        if (v->num > NET_COAL_OPT_MAX_US)
+            return vdev_error(d, v->pos,
+                              "every interrupt may be this late; tens to a few hundred "
+                              "microseconds is usual",
+                              "%s %s is out of range (0 to %u microseconds)", o, v->text,
+                              NET_COAL_OPT_MAX_US);
+        n->coal.def[q].usecs = (uint32_t)v->num;
+    } else {
+        if (v->num < 2 || v->num > NET_COAL_MAX_FRAMES)
+            return vdev_error(d, v->pos,
+                              "1 would notify every frame, and more than the queue holds "
+                              "cannot be waited for: leave it out for 256",
+                              "%s %s is out of range (2 to %u frames)", o, v->text,
+                              NET_COAL_MAX_FRAMES);
+        n->coal.def[q].frames = (uint32_t)v->num;
+        n->coal_frames_pos[q] = v->pos;
+        n->coal_frames_given[q] = true;
+    }
+    return 0;
+}
+
 static int net_option(struct vdev *d, const struct vdev_optval *v)
 {
     struct net *n = vdev_state(d);
@@ -158,6 +238,14 @@ static int net_option(struct vdev *d, const struct vdev_optval *v)
         n->cap_opt = absolute_path(v->text);
         if (!n->cap_opt)
             return vdev_error(d, v->pos, NULL, "capture %s: %s", v->text, strerror(errno));
+    } else if (!strcmp(o, "poll-us") || !strncmp(o, "coalesce-rx-", 12) ||
+               !strncmp(o, "coalesce-tx-", 12)) {
+        return lever_option(d, n, v);
+    } else if (!strcmp(o, "notf-coal")) {
+        n->coal.offer = true;
+    } else if (!strcmp(o, "coalesce-adaptive")) {
+        n->coal.adaptive = true;
+        n->coal_adaptive_pos = v->pos;
     } else if (!strcmp(o, "legacy")) {
         return vdev_error(d, v->pos,
                           "drop it: stock kernels drive virtio-mmio version 2, which vdevkit "
@@ -202,9 +290,34 @@ static int check_unique_mac(struct vdev *d, const struct net *n)
     return 0;
 }
 
+/* Options that do nothing without another one are refused, not silently ignored. */
+static int check_levers(struct vdev *d, const struct net *n)
+{
+    static const char *const dir[] = {"rx", "tx"};
+    for (unsigned q = 0; q < NET_COAL_DIRS; q++)
+        if (n->coal_frames_given[q] && !n->coal.def[q].usecs) {
+            char hint[96];
+            snprintf(hint, sizeof(hint),
+                     "add 'coalesce-%s-us N': frames are held at most that long", dir[q]);
+            return vdev_error(d, n->coal_frames_pos[q], hint,
+                              "option 'coalesce-%s-frames' does nothing without "
+                              "'coalesce-%s-us'",
+                              dir[q], dir[q]);
+        }
+    if (n->coal.adaptive && !n->coal.def[NET_Q_RX].usecs && !n->coal.def[NET_Q_TX].usecs)
+        return vdev_error(d, n->coal_adaptive_pos,
+                          "add 'coalesce-rx-us N' or 'coalesce-tx-us N': the time that makes "
+                          "a queue quiet, and the longest an interrupt is held",
+                          "option 'coalesce-adaptive' needs 'coalesce-rx-us' or "
+                          "'coalesce-tx-us'");
+    return 0;
+}
+
 static int net_options_end(struct vdev *d)
 {
     struct net *n = vdev_state(d);
+    if (check_levers(d, n))
+        return -1;
     if (n->tap_name && n->peer_path)
         return vdev_error(d, n->tap_pos,
                           "keep one: 'tap NAME' joins the NIC to a host interface directly, "
@@ -231,7 +344,10 @@ static int net_assign(struct vdev *d)
 {
     struct net *n = vdev_state(d);
     struct vdev_err err = {0};
-    n->vio = net_virtio_attach(d, &net_virtio_ops, n, &err);
+    n->ops = net_virtio_ops;
+    if (n->coal.offer)
+        n->ops.features |= NET_BIT(VIRTIO_NET_F_NOTF_COAL);
+    n->vio = net_virtio_attach(d, &n->ops, n, &err);
     if (!n->vio)
         return vdev_error(d, vdev_pos(d), NULL, "%s", err.msg);
     return 0;
@@ -324,6 +440,15 @@ static void net_status(struct vdev *d, FILE *out)
             net_read(&s->drop_bad_header), net_read(&s->errors), net_read(&s->sw_gso_frames),
             net_read(&s->sw_gso_segments), net_read(&s->sw_csum), net_read(&s->link_connects),
             net_read(&s->link_disconnects), net_read(&s->link_bad_records));
+    fprintf(out,
+            " kicks rx %" PRIu64 " tx %" PRIu64 " ctrl %" PRIu64 " interrupts rx %" PRIu64
+            " tx %" PRIu64 " ctrl %" PRIu64 " held rx %" PRIu64 " tx %" PRIu64
+            " busy-poll hits %" PRIu64 " misses %" PRIu64,
+            net_read(&s->kicks[NET_Q_RX]), net_read(&s->kicks[NET_Q_TX]),
+            net_read(&s->kicks[NET_Q_CTRL]), net_read(&s->irqs[NET_Q_RX]),
+            net_read(&s->irqs[NET_Q_TX]), net_read(&s->irqs[NET_Q_CTRL]),
+            net_read(&s->held[NET_Q_RX]), net_read(&s->held[NET_Q_TX]), net_read(&s->poll_hits),
+            net_read(&s->poll_misses));
     if (n->tap_name)
         fprintf(out, " tap-errors %" PRIu64, net_read(&s->tap_errors));
     pthread_mutex_lock(&n->cfg_lock);

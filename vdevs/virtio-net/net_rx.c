@@ -262,7 +262,9 @@ bool net_rx_process(struct net *n)
             break;
     }
     if (delivered && net_live(n))
-        vdev_virtq_notify(q);
+        net_coal_used(n, NET_Q_RX, delivered);
+    if (n->rx_wait_buffers && net_live(n))
+        net_coal_flush(n, NET_Q_RX); /* the guest refills only once it sees what was used */
     return frames > 0;
 }
 

@@ -22,6 +22,11 @@ struct net_stats {
     _Atomic uint64_t tap_errors;          /* the TAP refused a write or failed a read */
     /* the link's own counters, copied by the data thread (the link is single-threaded) */
     _Atomic uint64_t link_connects, link_disconnects, link_bad_records;
+    /* guest exits and interrupts, per queue (NET_Q_RX, NET_Q_TX, NET_Q_CTRL) */
+    _Atomic uint64_t kicks[3]; /* doorbell writes the data thread consumed (eventfd counts) */
+    _Atomic uint64_t irqs[3];  /* used-buffer notifications that interrupted the driver */
+    _Atomic uint64_t held[2];  /* notifications held back by interrupt moderation (rx, tx) */
+    _Atomic uint64_t poll_hits, poll_misses; /* busy-poll windows that found work / ran out */
 };
 
 static inline void net_count(_Atomic uint64_t *c, uint64_t v)

@@ -1,7 +1,9 @@
 /* The data thread of one NIC: from `configured` to `terminate` it services the backend
  * (so a peer link comes up whether or not the guest driver runs) and, between virtio start
- * and stop, moves frames. It sleeps in poll() on the queues' kick eventfds, the backend's
- * fds and a wake-up eventfd; kicks are only asked for before sleeping. */
+ * and stop, moves frames. It sleeps in ppoll() on the queues' kick eventfds, the backend's
+ * fds and a wake-up eventfd, no longer than the next held notification may wait
+ * (net_coal.c); kicks are only asked for before sleeping, after `poll-us` of looking for
+ * work without them (net_busy_poll.c). */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -40,12 +42,19 @@ void net_log_limited(struct net *n, const char *fmt, ...)
     vdev_warn(n->d, "%s", msg);
 }
 
-void net_drain_fd(int fd)
+uint64_t net_now_ns(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t net_drain_fd(int fd)
+{
+    /* An error leaves the fd readable: poll reports it again and it is read next time. An
+     * eventfd's read returns the writes since the last one: the kicks it stands for. */
     uint64_t v;
-    if (fd >= 0 && read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
-        /* nothing to do: the fd is level-triggered by poll and read again next time */
-    }
+    return fd >= 0 && read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) ? v : 0;
 }
 
 void net_driver_error(struct net *n)
@@ -77,7 +86,10 @@ static bool run_queues(struct net *n)
         busy |= net_rx_process(n);
     if (!net_live(n))
         return false;
+    net_coal_tick(n);
     if (busy)
+        return true;
+    if (n->poll_us && net_busy_poll(n))
         return true;
 
     /* About to sleep: ask for the kicks we wait for; they report work that arrived meanwhile. */
@@ -98,7 +110,7 @@ static bool run_queues(struct net *n)
 }
 
 /* While working, the guest need not kick. */
-static void quiet_kicks(struct net *n)
+void net_quiet_kicks(struct net *n)
 {
     for (unsigned q = 0; q < NET_NUM_QUEUES; q++) {
         struct vdev_virtq *vq = vdev_virtio_queue(n->vio, q);
@@ -130,34 +142,47 @@ static void *net_thread(void *arg)
         }
         bool running = atomic_load(&n->running);
         if (running && !was_running)
-            quiet_kicks(n);
+            net_quiet_kicks(n);
         was_running = running;
         if (running && n->rx_wait_buffers) {
             n->rx_wait_buffers = false; /* try again: buffers may have come */
         }
         busy = run_queues(n);
         if (busy && net_live(n))
-            quiet_kicks(n);
+            net_quiet_kicks(n);
         if (!busy)
             net_capture_idle(n);
+        uint64_t due = net_live(n) ? net_coal_due(n) : UINT64_MAX;
         pthread_mutex_unlock(&n->run_lock);
 
         int timeout = n->be->poll_prepare(n, fds + FD_BACKEND);
-        if (busy)
-            timeout = 0;
+        struct timespec ts = {0}, *tp = NULL;
+        if (busy) {
+            tp = &ts;
+        } else if (timeout >= 0 || due != UINT64_MAX) {
+            uint64_t now = n->now_ns(), left = due > now ? due - now : 0;
+            if (timeout >= 0 && (uint64_t)timeout * 1000000u < left)
+                left = (uint64_t)timeout * 1000000u;
+            ts = (struct timespec){.tv_sec = (time_t)(left / 1000000000u),
+                                   .tv_nsec = (long)(left % 1000000000u)};
+            tp = &ts;
+        }
         fds[FD_WAKE] = (struct pollfd){.fd = n->wake_fd, .events = POLLIN};
         fds[FD_KICK_RX] = (struct pollfd){.fd = kick[NET_Q_RX], .events = POLLIN};
         fds[FD_KICK_TX] = (struct pollfd){.fd = kick[NET_Q_TX], .events = POLLIN};
         fds[FD_KICK_CTRL] = (struct pollfd){.fd = kick[NET_Q_CTRL], .events = POLLIN};
-        int r = poll(fds, FD_N, timeout);
+        int r = ppoll(fds, FD_N, tp, NULL);
         if (r < 0 && errno != EINTR) {
             vdev_log(n->d, VDEV_LOG_ERROR, "data thread: poll: %s", strerror(errno));
             usleep(1000);
             continue;
         }
         for (unsigned i = 0; i < FD_BACKEND; i++)
-            if (r > 0 && (fds[i].revents & POLLIN))
-                net_drain_fd(fds[i].fd);
+            if (r > 0 && (fds[i].revents & POLLIN)) {
+                uint64_t count = net_drain_fd(fds[i].fd);
+                if (i != FD_WAKE) /* FD_KICK_RX.. are queues 0..2 */
+                    net_count(&n->st.kicks[i - FD_KICK_RX], count);
+            }
         n->be->poll_done(n, fds + FD_BACKEND, r);
     }
     return NULL;

@@ -115,7 +115,7 @@ bool net_tx_process(struct net *n)
         n->be->tx_flush(n);
     if (done && !failed && net_live(n)) {
         vdev_virtq_push_n(q, n->heads, n->lens, done);
-        vdev_virtq_notify(q);
+        net_coal_used(n, NET_Q_TX, done);
     }
     return done > 0;
 }

@@ -95,6 +95,30 @@ write('fuzz_net_ctrl', 'filter_tables', start(feat) + rx_post(0x0f, 2048) +
 write('fuzz_net_ctrl', 'malformed', start(feat) + ctrl(0x10, bytes([3])) + ctrl(0x40) +
       ctrl(0x82, b'\x09\x09', b'\x05' + bytes(5)) + PASS * 3)
 
+# fuzz_net_ctrl, interrupt moderation: bit 21 of the start word asks for NOTF_COAL (feature
+# 53), bits 24..26 pick the device's defaults (fn_coal_defaults); op 15 a NOTF_COAL command
+# (mode, frames index, usecs index), op 14 time passing (us; 0x1e: ms).
+NOTF = 21
+def pick(n):
+    return n << 24
+def coal(mode, fi, ui, extra=b''):
+    return b'\x0f' + bytes([mode, fi, ui]) + extra
+def later(us, ms=False):
+    return (b'\x1e' if ms else b'\x0e') + u16(us)
+feat = bit(MAC, STATUS, CVQ, CRX, MRG, EVIDX)
+write('fuzz_net_ctrl', 'coal_commands', start(feat | bit(NOTF) | pick(3)) + rx_post(0x0f, 2048) +
+      coal(0, 4, 4) + PASS + (tx(0x00, 60, 0) + PASS) * 3 + later(500) + PASS +
+      coal(0, 2, 4) + PASS + (tx(0x00, 60, 0) + PASS) * 2 +
+      coal(1, 3, 3) + PASS + peer_send(0x01, 100) * 4 + PASS + later(200) + PASS +
+      coal(0x10, 0, 0, bytes([7])) + coal(2, 0, 0) + coal(0, 0, 7) + PASS * 2)
+write('fuzz_net_ctrl', 'coal_adaptive_defaults', start(feat | pick(4)) + rx_post(0x0f, 2048) +
+      peer_send(0x01, 100) * 3 + PASS + later(100) + PASS + (tx(0x00, 60, 0) + PASS) * 2 +
+      later(1, ms=True) + PASS + peer_send(0x01, 60) + PASS)
+write('fuzz_net_ctrl', 'coal_held_across_reset', start(feat | bit(NOTF) | pick(6)) +
+      rx_post(0x0f, 2048) + (tx(0x00, 60, 0) + PASS) * 2 + peer_send(0x01, 100) + PASS +
+      b'\x0c' + start(feat | bit(NOTF) | pick(1)) + rx_post(0x03, 2048) +
+      peer_send(0x01, 100) * 3 + PASS + later(60) + PASS)
+
 # fuzz_net_tap: a GSO frame from the "kernel" for a guest without TSO (segmented here),
 # a frame longer than the read buffer, a short read.
 feat = bit(CSUM, GCSUM, MAC, STATUS, MRG, HTSO4)

@@ -27,6 +27,7 @@
 #define VIRTIO_NET_F_CTRL_VLAN     19
 #define VIRTIO_NET_F_CTRL_RX_EXTRA 20
 #define VIRTIO_NET_F_CTRL_MAC_ADDR 23
+#define VIRTIO_NET_F_NOTF_COAL     53 /* notifications coalescing (virtio 1.3 §5.1.6.5.6) */
 
 #define NET_BIT(b) (1ull << (b))
 
@@ -97,6 +98,12 @@ _Static_assert(sizeof(struct net_hdr) == NET_HDR_LEN, "virtio_net_hdr is 12 byte
 #define VIRTIO_NET_CTRL_MAC           1u
 #define VIRTIO_NET_CTRL_MAC_TABLE_SET 0u
 #define VIRTIO_NET_CTRL_MAC_ADDR_SET  1u
+
+/* struct virtio_net_ctrl_coal { le32 max_packets; le32 max_usecs; } for all rx or tx queues */
+#define VIRTIO_NET_CTRL_NOTF_COAL        6u
+#define VIRTIO_NET_CTRL_NOTF_COAL_TX_SET 0u
+#define VIRTIO_NET_CTRL_NOTF_COAL_RX_SET 1u
+#define VIRTIO_NET_CTRL_COAL_LEN         8u
 
 /* Ethernet. */
 #define ETH_HLEN      14u
