@@ -6,6 +6,8 @@
 # stack's host interface. The host pings alpha (5) and runs iperf3 against it: host -> guest
 # and guest -> host (-R), NET_IPERF_SECS each. Variants (BENCH_VARIANTS, N rounds alternating):
 #   vdevkit            vdevkit (virtio-net-pci, `cpu runmask 0`) + `vdevkit net-peer` (TAP vp0)
+#   vdevkit-vcpupin    the same without taskset: only the vCPU is pinned (`cpu runmask 0`),
+#                      the NIC's data thread floats, as vhost's worker does for qemu-vhost
 #   vdevkit-nooffload  the same, the host peer with offload=off
 #   qemu-tap           QEMU -M microvm,acpi=on,pcie=on -accel kvm, virtio-net-pci on
 #                      -netdev tap,ifname=qt0,script=no,downscript=no,vhost=off
@@ -19,7 +21,7 @@ rt=$(mktemp -d /tmp/vdevkit-rt.XXXXXX)
 export VDEVKIT_RUNTIME_DIR="$rt"
 n=${1:-2}
 secs=${NET_IPERF_SECS:-5}
-variants=${BENCH_VARIANTS:-vdevkit qemu-tap qemu-vhost}
+variants=${BENCH_VARIANTS:-vdevkit-vcpupin qemu-tap qemu-vhost}
 boot_timeout=${BENCH_BOOT_TIMEOUT:-240}
 mac=52:54:00:00:00:01
 : > results.txt
@@ -37,7 +39,8 @@ wait_if() {
     [ -e "/sys/class/net/$1" ]
 }
 
-# start_vdevkit OFFLOAD(on|off): the host peer (vp0) and the guest; sets hif, pid_guest, pid_hp
+# start_vdevkit OFFLOAD(on|off) [vcpu]: the host peer (vp0) and the guest (vcpu: no taskset,
+# only the vCPU pinned); sets hif, pid_guest, pid_hp
 start_vdevkit() {
     ./vdevkit net-peer "peer=$rt/alpha/curly,bind=$rt/host/vp0,mac=52:54:00:00:09:01,offload=$1" > net-peer.log 2>&1 &
     pid_hp=$!
@@ -54,7 +57,11 @@ start_vdevkit() {
         echo "vdev ser8250"
         echo "vdev virtio-net name curly peer $rt/host/vp0 mac $mac mtu 1500"
     } > alpha.conf
-    taskset -c 0 ./vdevkit run @alpha.conf > alpha.log 2>&1 < /dev/null &
+    if [ "$2" = vcpu ]; then
+        ./vdevkit run @alpha.conf > alpha.log 2>&1 < /dev/null &
+    else
+        taskset -c 0 ./vdevkit run @alpha.conf > alpha.log 2>&1 < /dev/null &
+    fi
     pid_guest=$!
 }
 
@@ -96,6 +103,7 @@ one() {
     t0=$(date +%s)
     case $v in
         vdevkit) start_vdevkit on ;;
+        vdevkit-vcpupin) start_vdevkit on vcpu ;;
         vdevkit-nooffload) start_vdevkit off ;;
         qemu-tap) start_qemu off ;;
         qemu-vhost)

@@ -6,7 +6,7 @@
 # side (10.0.9.1) pings the guest (10.0.9.2) and runs iperf3 both ways against it. N rounds
 # (default 2) alternating the variants; prints a RUN line per run and a table of medians.
 #   bench/host-net-bench.sh BUILD_DIR [N]
-# Environment: NET_IPERF_SECS (5), BENCH_VARIANTS ("vdevkit qemu-tap qemu-vhost"; also
+# Environment: NET_IPERF_SECS (5), BENCH_VARIANTS ("vdevkit-vcpupin qemu-tap qemu-vhost"; also
 # vdevkit-nooffload: the host peer with offload=off). See host-net-bench-inner.sh.
 # Needs qemu-system-x86 on this host: its binary, libraries (outer.sh stages them, ~50 MB
 # in the outer machine's RAM) and the few ROMs a -kernel boot of microvm needs are copied in.
@@ -20,7 +20,7 @@ payload_tag=hostbench
 cp "$VDEVKIT_IPERF3_ROOT/usr/bin/iperf3" "$payload/"
 for lib in "$VDEVKIT_IPERF3_ROOT"/usr/lib/x86_64-linux-gnu/*.so.[0-9]; do cp -L "$lib" "$payload/"; done
 cp "$top/bench/host-net-bench-inner.sh" "$payload/"
-variants=${BENCH_VARIANTS:-vdevkit qemu-tap qemu-vhost}
+variants=${BENCH_VARIANTS:-vdevkit-vcpupin qemu-tap qemu-vhost}
 nvar=$(( $(echo "$variants" | wc -w) * n ))
 echo "host load before: $(uptime)"
 status=0

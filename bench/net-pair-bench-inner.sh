@@ -23,6 +23,9 @@
 #   *-rxfirst        the client runs `iperf3 -R` first, then the client->server test
 #   vdevkit-noofl    `peerfeats 0`: no offloads across the link (the sending NIC segments TSO
 #                    frames and completes checksums), closer to QEMU's -netdev stream
+#   vdevkit-*poll*   `poll-us $BENCH_POLL_US` (50): the data thread polls before it sleeps
+#   vdevkit-*coal*   interrupt moderation: $BENCH_COAL (`coalesce-rx-us 100 coalesce-tx-us 100
+#                    coalesce-adaptive`)
 # Suffixes combine (vdevkit-vcpupin-swap, qemu-vhost-swap-rxfirst). Before the rounds, a
 # warm-up pair of the first variant whose figures do not count (BENCH_WARMUP=0: none).
 # Costs per megabyte, the same way for every VMM, from outside the device: each guest's KVM
@@ -42,7 +45,7 @@ rt=$(mktemp -d /tmp/vdevkit-rt.XXXXXX)
 export VDEVKIT_RUNTIME_DIR="$rt"
 n=${1:-3}
 secs=${NET_IPERF_SECS:-5}
-variants=${BENCH_VARIANTS:-vdevkit qemu-vhost}
+variants=${BENCH_VARIANTS:-vdevkit-vcpupin qemu-vhost}
 extra=${BENCH_EXTRA:-}
 netdev=${BENCH_QEMU_NETDEV:-stream}
 port=5555
@@ -294,6 +297,9 @@ one() {
     order=
     case $v in *-rxfirst*) order=" vdevkit.order=rx-first" ;; esac
     case $v in *-noofl*) nic_extra="peerfeats 0" ;; esac
+    # the NIC's levers against guest exits and interrupts (docs/virtio-net.md)
+    case $v in *-poll*) nic_extra="$nic_extra poll-us ${BENCH_POLL_US:-50}" ;; esac
+    case $v in *-coal*) nic_extra="$nic_extra ${BENCH_COAL:-coalesce-rx-us 100 coalesce-tx-us 100 coalesce-adaptive}" ;; esac
     be=$netdev
     case $v in qemu-vhost*) be=vhost ;; qemu-tap*) be=tap ;; qemu-stream*) be=stream ;; qemu-socket*) be=socket ;; esac
     if [ "$impl" = qemu ] && { [ "$be" = vhost ] || [ "$be" = tap ]; }; then

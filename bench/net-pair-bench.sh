@@ -12,7 +12,8 @@
 # --arch arm64: BUILD_DIR is an aarch64 build; the arm64 guests in the arm64 outer machine,
 # QEMU being Debian's arm64 7.2 (-M virt,gic-version=3), both guests' consoles a PL011 (no
 # ethtool in its initramfs: no kick counts).
-# Environment: NET_IPERF_SECS (5), BENCH_VARIANTS ("vdevkit qemu-vhost"), BENCH_EXTRA (variants
+# Environment: NET_IPERF_SECS (5), BENCH_VARIANTS ("vdevkit-vcpupin qemu-vhost": the vCPUs
+# pinned, the device threads free, for both), BENCH_EXTRA (variants
 # run once after the rounds; default "qemu-stream", "" for none; e.g. "vdevkit-swap qemu-tap"),
 # BENCH_QEMU_NETDEV (the plain `qemu` variant's back-end: stream|socket|vhost|tap), BENCH_WARMUP
 # (1: a pair of the first variant before the rounds, not counted; 0: none).
@@ -26,7 +27,7 @@ n=${2:-3}
 payload_tag=netbench
 . "$top/bench/net-bench-payload.sh"
 cp "$top/bench/net-pair-bench-inner.sh" "$payload/"
-variants=${BENCH_VARIANTS:-vdevkit qemu-vhost}
+variants=${BENCH_VARIANTS:-vdevkit-vcpupin qemu-vhost}
 extra=${BENCH_EXTRA-qemu-stream}
 nvar=$(( $(echo "$variants" | wc -w) * n + $(echo "$extra" | wc -w) + 1 ))
 echo "host load before: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(cat /proc/loadavg)"
@@ -38,6 +39,8 @@ VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} tun bridge vhost_net" \
 "$top/guest-tests/harness/outer.sh" --arch "$arch" --smp 2 --mem 2048 --timeout $((120 + nvar * 150)) \
     --payload "$payload" -- env BENCH_ARCH="$arch" NET_IPERF_SECS="${NET_IPERF_SECS:-5}" \
     BENCH_VARIANTS="$variants" BENCH_EXTRA="$extra" BENCH_WARMUP="${BENCH_WARMUP:-1}" \
-    BENCH_QEMU_NETDEV="${BENCH_QEMU_NETDEV:-stream}" sh ./net-pair-bench-inner.sh "$n" || status=$?
+    BENCH_QEMU_NETDEV="${BENCH_QEMU_NETDEV:-stream}" BENCH_POLL_US="${BENCH_POLL_US:-50}" \
+    BENCH_COAL="${BENCH_COAL:-coalesce-rx-us 100 coalesce-tx-us 100 coalesce-adaptive}" \
+    sh ./net-pair-bench-inner.sh "$n" || status=$?
 echo "host load after: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(cat /proc/loadavg) ($(($(date +%s) - t0)) s in all)"
 exit "$status"
