@@ -1,0 +1,218 @@
+/* Throughput of the whole virtio-net device path in one process: a synthetic guest's driver
+ * -> virtio-net (the module's own code, with every check it makes: descriptors, headers,
+ * receive filter, mergeable buffers) -> peer link -> a second virtio-net -> the second
+ * guest's driver. The drivers (net_path_driver.h) do what Linux's virtio_net driver does
+ * and negotiate what it negotiates (EVENT_IDX, INDIRECT_DESC, MRG_RXBUF, checksum and TSO
+ * offloads both ways), so a 64 KiB frame crosses as one TSO frame. Each NIC runs its own
+ * data thread; each guest's driver runs on a thread of its own (its "vCPU"), or with -1
+ * both on one. Prints frames/s, Gbit/s, the memcpy rate of the same frames in the same run
+ * (one thread, from an area the size of the sender's buffers into one the size of the
+ * receiver's) and the path's share of it, and per 1000 frames the guests' kicks and
+ * interrupts, for 64 B, 1514 B and 64 KiB frames. A benchmark, not a test: figures for
+ * docs/performance.md. It fails when a frame is lost, reordered, corrupted, dropped by a
+ * NIC or converted in software.
+ *
+ * Usage: bench_net_path [-1] [seconds per size, default 1] [frame sizes..., default 64 1514
+ * 65536] */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "net_path_driver.h"
+
+#define RAM_MB 32u /* the sender's 256 slots of 64 KiB frames fit */
+
+struct sample {
+    double t;
+    uint64_t frames, tx_kicks, rx_kicks, tx_irqs, rx_irqs;
+};
+
+static struct sample take(struct tx_side *tx, struct rx_side *rx, struct drv *a, struct drv *b)
+{
+    return (struct sample){
+        .t = bench_now_s(),
+        .frames = atomic_load(&rx->s.frames),
+        .tx_kicks = atomic_load(&tx->s.kicks),
+        .rx_kicks = atomic_load(&rx->s.kicks),
+        .tx_irqs = atomic_load(&a->ft->notify_queue[NET_Q_TX]),
+        .rx_irqs = atomic_load(&b->ft->notify_queue[NET_Q_RX]),
+    };
+}
+
+static uint64_t offered(struct drv *v)
+{
+    return vdev_virtio_device_features(v->vio, 0) |
+           (uint64_t)vdev_virtio_device_features(v->vio, 1) << 32;
+}
+
+/* What must hold after a run; NULL when it does. */
+static const char *verify(struct drv *a, struct drv *b, uint64_t sent, struct rx_side *rx)
+{
+    const struct net_stats *sa = &a->n->st, *sb = &b->n->st;
+    if (rx->s.error)
+        return rx->s.error;
+    if (sent == 0)
+        return "nothing was sent";
+    if (rx->seq != sent || net_read(&sb->rx_frames) != sent || net_read(&sa->tx_frames) != sent)
+        return "the NICs' counters do not match the frames sent";
+    for (const struct net_stats *s = sa; s; s = s == sa ? sb : NULL) {
+        if (net_read(&s->drop_link_down) || net_read(&s->drop_ring_full) ||
+            net_read(&s->drop_no_buffers) || net_read(&s->drop_too_big) ||
+            net_read(&s->drop_filtered) || net_read(&s->drop_bad_header) || net_read(&s->errors))
+            return "a NIC dropped frames or saw a driver error";
+        if (net_read(&s->sw_gso_frames) || net_read(&s->sw_csum))
+            return "a NIC converted frames in software: the offloads did not pass through";
+    }
+    return NULL;
+}
+
+static int fail(const char *what, struct drv *a, struct drv *b)
+{
+    fprintf(stderr, "bench_net_path: %s\n", what);
+    if (a->fe.log_len || b->fe.log_len)
+        fprintf(stderr, "sender's log:\n%s\nreceiver's log:\n%s\n", a->fe.log, b->fe.log);
+    return 1;
+}
+
+static int run_size(size_t len, double secs, bool one_vcpu)
+{
+    struct drv a, b;
+    machine_up_ram(&a, RAM_MB, "bench-a", "eth0", "bench-b/eth0", NULL);
+    machine_up_ram(&b, RAM_MB, "bench-b", "eth0", "bench-a/eth0", NULL);
+    if (!wait_link(&a, true) || !wait_link(&b, true))
+        return fail("the peer link did not come up", &a, &b);
+    drv_start(&a, offered(&a));
+    drv_start(&b, offered(&b));
+    const uint64_t need = NET_BIT(VIRTIO_F_EVENT_IDX) | NET_BIT(VIRTIO_F_INDIRECT_DESC) |
+                          NET_BIT(VIRTIO_NET_F_MRG_RXBUF) | NET_BIT(VIRTIO_NET_F_CSUM) |
+                          NET_BIT(VIRTIO_NET_F_GUEST_CSUM) | NET_BIT(VIRTIO_NET_F_HOST_TSO4) |
+                          NET_BIT(VIRTIO_NET_F_GUEST_TSO4);
+    if ((vdev_virtio_features(a.vio) & need) != need || (vdev_virtio_features(b.vio) & need) != need)
+        return fail("the NICs do not offer what Linux negotiates", &a, &b);
+
+    uint8_t ma[6], mb[6];
+    mac_of(&a, ma);
+    mac_of(&b, mb);
+    atomic_bool stop = false, stopping = false, quit = false;
+    static struct tx_side tx;
+    static struct rx_side rx;
+    side_init(&tx.s, &a, NET_Q_TX, tx_step);
+    tx.len = len;
+    tx.seq = 0;
+    tx.stop = &stop;
+    tx.stride = (NET_HDR_LEN + len + 63) & ~(uint64_t)63;
+    tx.slots = alloc_buf(&a, QSIZE * tx.stride);
+    tx.ind = alloc_buf(&a, QSIZE * IND_MAX * 16u);
+    for (unsigned i = 0; i < QSIZE; i++)
+        tx_fill_slot(&tx, i, ma, mb);
+    side_init(&rx.s, &b, NET_Q_RX, rx_step);
+    rx.len = len;
+    rx.seq = 0;
+    rx.bytes = 0;
+    /* Linux sizes mergeable buffers by the average frame: 1536 bytes for small frames, a
+     * page for large ones (get_mergeable_buf_len). */
+    rx.buf_len = len > 1514 ? 4096u : 1536u;
+    rx.bufs = alloc_buf(&b, QSIZE * rx.buf_len);
+    rx_refill(&rx);
+    usleep(100000); /* each NIC learns the other guest's features over the link */
+
+    double mc = bench_memcpy_rate(len, QSIZE * tx.stride, QSIZE * rx.buf_len, secs / 2);
+
+    int quit_fd = eventfd(0, EFD_CLOEXEC);
+    struct vcpu cpus[2] = {
+        {.sides = {&tx.s, &rx.s}, .nsides = one_vcpu ? 2 : 1},
+        {.sides = {&rx.s}, .nsides = 1},
+    };
+    unsigned ncpus = one_vcpu ? 1 : 2;
+    pthread_t th[2];
+    for (unsigned i = 0; i < ncpus; i++) {
+        cpus[i].quit_fd = quit_fd;
+        cpus[i].quit = &quit;
+        cpus[i].stopping = &stopping;
+        pthread_create(&th[i], NULL, vcpu_run, &cpus[i]);
+    }
+    usleep(200000); /* warm-up */
+    struct sample s0 = take(&tx, &rx, &a, &b);
+    usleep((useconds_t)(secs * 1e6));
+    struct sample s1 = take(&tx, &rx, &a, &b);
+    atomic_store(&stopping, true);
+    atomic_store(&stop, true);
+    /* Whatever was sent arrives: wait until the count stops moving and matches. */
+    uint64_t sent = 0;
+    for (int i = 0; i < 500; i++) {
+        usleep(10000);
+        uint64_t now = atomic_load(&tx.s.frames);
+        if (now == sent && atomic_load(&rx.s.frames) == sent)
+            break;
+        sent = now;
+    }
+    atomic_store(&quit, true);
+    uint64_t one = 1;
+    if (write(quit_fd, &one, 8) != 8)
+        return fail("cannot wake the drivers", &a, &b);
+    for (unsigned i = 0; i < ncpus; i++)
+        pthread_join(th[i], NULL);
+    close(quit_fd);
+
+    const char *why = tx.s.error ? tx.s.error : verify(&a, &b, sent, &rx);
+    if (why)
+        return fail(why, &a, &b);
+    double dt = s1.t - s0.t, n = (double)(s1.frames - s0.frames);
+    if (n < 1000)
+        return fail("fewer than 1000 frames crossed in the measured time", &a, &b);
+    double bps = n * (double)len / dt;
+    printf("%8zu %12.0f %8.2f %10.2f %7.1f%% %7.1f %7.1f %7.1f %7.1f\n", len, n / dt, bps * 8e-9,
+           mc * 8e-9, 100.0 * bps / mc, 1000.0 * (double)(s1.tx_kicks - s0.tx_kicks) / n,
+           1000.0 * (double)(s1.tx_irqs - s0.tx_irqs) / n,
+           1000.0 * (double)(s1.rx_kicks - s0.rx_kicks) / n,
+           1000.0 * (double)(s1.rx_irqs - s0.rx_irqs) / n);
+    fflush(stdout);
+    machine_down(&a);
+    machine_down(&b);
+    close_transports();
+    use_fake_transport();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bool one_vcpu = argc > 1 && !strcmp(argv[1], "-1");
+    int arg = one_vcpu ? 2 : 1;
+    double secs = argc > arg ? atof(argv[arg]) : 1.0;
+    size_t sizes[16] = {64, 1514, 65536};
+    unsigned nsizes = 3;
+    if (argc > arg + 1)
+        for (nsizes = 0; nsizes < 16 && arg + 1 + (int)nsizes < argc; nsizes++)
+            sizes[nsizes] = strtoul(argv[arg + 1 + nsizes], NULL, 0);
+    for (unsigned i = 0; i < nsizes; i++)
+        if (sizes[i] < HDRS + 8 || sizes[i] > 65536 || !(secs > 0)) {
+            fprintf(stderr, "usage: bench_net_path [-1] [seconds > 0] [frame sizes, %u..65536]\n",
+                    HDRS + 8);
+            return 2;
+        }
+
+    snprintf(rundir, sizeof(rundir), "/tmp/bench-net-path-XXXXXX");
+    if (!mkdtemp(rundir))
+        return 1;
+    setenv("VDEVKIT_RUNTIME_DIR", rundir, 1);
+    use_fake_transport();
+    printf("virtio-net device path: guest driver -> virtio-net -> peer link (4 MiB ring) -> "
+           "virtio-net -> guest driver; %s\n",
+           one_vcpu ? "both drivers on one thread" : "a thread per driver");
+    printf("%8s %12s %8s %10s %8s %7s %7s %7s %7s\n", "", "", "", "memcpy", "", "tx", "tx",
+           "rx", "rx");
+    printf("%8s %12s %8s %10s %8s %7s %7s %7s %7s\n", "frame", "frames/s", "Gbit/s", "Gbit/s",
+           "% memcpy", "kicks", "irqs", "kicks", "irqs");
+    printf("%8s %12s %8s %10s %8s %31s\n", "", "", "", "", "", "(per 1000 frames)");
+    int rc = 0;
+    for (unsigned i = 0; i < nsizes && !rc; i++)
+        rc = run_size(sizes[i], secs, one_vcpu);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rundir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_net_path: could not remove %s\n", rundir);
+    return rc;
+}
