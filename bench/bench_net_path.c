@@ -25,27 +25,54 @@
 
 #define RAM_MB 32u /* the sender's 256 slots of 64 KiB frames fit */
 
+/* The threads whose CPU time is reported: the NICs' data threads, then the drivers'. */
+enum { T_NIC_A, T_NIC_B, T_DRV_A, T_DRV_B, T_N };
+static const char *const thread_names[T_N] = {"nic-a", "nic-b", "guest-a", "guest-b"};
+
 struct sample {
     double t;
     uint64_t frames, tx_kicks, rx_kicks, tx_irqs, rx_irqs;
+    double cpu[T_N]; /* seconds */
 };
 
-static struct sample take(struct tx_side *tx, struct rx_side *rx, struct drv *a, struct drv *b)
+static double thread_cpu(pthread_t t)
 {
-    return (struct sample){
+    clockid_t c;
+    struct timespec ts;
+    if (pthread_getcpuclockid(t, &c) || clock_gettime(c, &ts))
+        return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static struct sample take(struct tx_side *tx, struct rx_side *rx, struct drv *a, struct drv *b,
+                          const pthread_t *th, unsigned nth)
+{
+    struct sample s = {
         .t = bench_now_s(),
         .frames = atomic_load(&rx->s.frames),
         .tx_kicks = atomic_load(&tx->s.kicks),
         .rx_kicks = atomic_load(&rx->s.kicks),
         .tx_irqs = atomic_load(&a->ft->notify_queue[NET_Q_TX]),
         .rx_irqs = atomic_load(&b->ft->notify_queue[NET_Q_RX]),
+        .cpu = {thread_cpu(a->n->thread), thread_cpu(b->n->thread)},
     };
+    for (unsigned i = 0; i < nth; i++)
+        s.cpu[T_DRV_A + i] = thread_cpu(th[i]);
+    return s;
 }
+
+/* One size's figures. */
+struct result {
+    size_t len;
+    double fps, gbps, memcpy_gbps;
+    double per_k[4];        /* per 1000 frames: tx kicks, tx interrupts, rx kicks, rx ones */
+    double cpu_ns[T_N + 1]; /* CPU ns per frame of each thread, and their sum */
+};
 
 static uint64_t offered(struct drv *v)
 {
-    return vdev_virtio_device_features(v->vio, 0) |
-           (uint64_t)vdev_virtio_device_features(v->vio, 1) << 32;
+    return vdev_virtio_device_features(v->vio, 0) | (uint64_t)vdev_virtio_device_features(v->vio, 1)
+                                                        << 32;
 }
 
 /* What must hold after a run; NULL when it does. */
@@ -77,20 +104,23 @@ static int fail(const char *what, struct drv *a, struct drv *b)
     return 1;
 }
 
-static int run_size(size_t len, double secs, bool one_vcpu)
+static int run_size(size_t len, double secs, bool one_vcpu, struct result *res)
 {
     struct drv a, b;
     machine_up_ram(&a, RAM_MB, "bench-a", "eth0", "bench-b/eth0", NULL);
     machine_up_ram(&b, RAM_MB, "bench-b", "eth0", "bench-a/eth0", NULL);
     if (!wait_link(&a, true) || !wait_link(&b, true))
         return fail("the peer link did not come up", &a, &b);
+    pthread_setname_np(a.n->thread, "nic-a"); /* for perf and top */
+    pthread_setname_np(b.n->thread, "nic-b");
     drv_start(&a, offered(&a));
     drv_start(&b, offered(&b));
     const uint64_t need = NET_BIT(VIRTIO_F_EVENT_IDX) | NET_BIT(VIRTIO_F_INDIRECT_DESC) |
                           NET_BIT(VIRTIO_NET_F_MRG_RXBUF) | NET_BIT(VIRTIO_NET_F_CSUM) |
                           NET_BIT(VIRTIO_NET_F_GUEST_CSUM) | NET_BIT(VIRTIO_NET_F_HOST_TSO4) |
                           NET_BIT(VIRTIO_NET_F_GUEST_TSO4);
-    if ((vdev_virtio_features(a.vio) & need) != need || (vdev_virtio_features(b.vio) & need) != need)
+    if ((vdev_virtio_features(a.vio) & need) != need ||
+        (vdev_virtio_features(b.vio) & need) != need)
         return fail("the NICs do not offer what Linux negotiates", &a, &b);
 
     uint8_t ma[6], mb[6];
@@ -133,11 +163,12 @@ static int run_size(size_t len, double secs, bool one_vcpu)
         cpus[i].quit = &quit;
         cpus[i].stopping = &stopping;
         pthread_create(&th[i], NULL, vcpu_run, &cpus[i]);
+        pthread_setname_np(th[i], one_vcpu ? "guests" : thread_names[T_DRV_A + i]);
     }
     usleep(200000); /* warm-up */
-    struct sample s0 = take(&tx, &rx, &a, &b);
+    struct sample s0 = take(&tx, &rx, &a, &b, th, ncpus);
     usleep((useconds_t)(secs * 1e6));
-    struct sample s1 = take(&tx, &rx, &a, &b);
+    struct sample s1 = take(&tx, &rx, &a, &b, th, ncpus);
     atomic_store(&stopping, true);
     atomic_store(&stop, true);
     /* Whatever was sent arrives: wait until the count stops moving and matches. */
@@ -164,12 +195,15 @@ static int run_size(size_t len, double secs, bool one_vcpu)
     if (n < 1000)
         return fail("fewer than 1000 frames crossed in the measured time", &a, &b);
     double bps = n * (double)len / dt;
-    printf("%8zu %12.0f %8.2f %10.2f %7.1f%% %7.1f %7.1f %7.1f %7.1f\n", len, n / dt, bps * 8e-9,
-           mc * 8e-9, 100.0 * bps / mc, 1000.0 * (double)(s1.tx_kicks - s0.tx_kicks) / n,
-           1000.0 * (double)(s1.tx_irqs - s0.tx_irqs) / n,
-           1000.0 * (double)(s1.rx_kicks - s0.rx_kicks) / n,
-           1000.0 * (double)(s1.rx_irqs - s0.rx_irqs) / n);
-    fflush(stdout);
+    *res = (struct result){.len = len, .fps = n / dt, .gbps = bps * 8e-9, .memcpy_gbps = mc * 8e-9};
+    res->per_k[0] = 1000.0 * (double)(s1.tx_kicks - s0.tx_kicks) / n;
+    res->per_k[1] = 1000.0 * (double)(s1.tx_irqs - s0.tx_irqs) / n;
+    res->per_k[2] = 1000.0 * (double)(s1.rx_kicks - s0.rx_kicks) / n;
+    res->per_k[3] = 1000.0 * (double)(s1.rx_irqs - s0.rx_irqs) / n;
+    for (unsigned i = 0; i < T_N; i++) {
+        res->cpu_ns[i] = (s1.cpu[i] - s0.cpu[i]) * 1e9 / n;
+        res->cpu_ns[T_N] += res->cpu_ns[i];
+    }
     machine_down(&a);
     machine_down(&b);
     close_transports();
@@ -199,17 +233,31 @@ int main(int argc, char **argv)
         return 1;
     setenv("VDEVKIT_RUNTIME_DIR", rundir, 1);
     use_fake_transport();
-    printf("virtio-net device path: guest driver -> virtio-net -> peer link (4 MiB ring) -> "
-           "virtio-net -> guest driver; %s\n",
-           one_vcpu ? "both drivers on one thread" : "a thread per driver");
-    printf("%8s %12s %8s %10s %8s %7s %7s %7s %7s\n", "", "", "", "memcpy", "", "tx", "tx",
-           "rx", "rx");
-    printf("%8s %12s %8s %10s %8s %7s %7s %7s %7s\n", "frame", "frames/s", "Gbit/s", "Gbit/s",
-           "% memcpy", "kicks", "irqs", "kicks", "irqs");
-    printf("%8s %12s %8s %10s %8s %31s\n", "", "", "", "", "", "(per 1000 frames)");
+    struct result res[16];
     int rc = 0;
     for (unsigned i = 0; i < nsizes && !rc; i++)
-        rc = run_size(sizes[i], secs, one_vcpu);
+        rc = run_size(sizes[i], secs, one_vcpu, &res[i]);
+    if (!rc) {
+        printf("virtio-net device path: guest driver -> virtio-net -> peer link (4 MiB ring) -> "
+               "virtio-net -> guest driver; %s\n",
+               one_vcpu ? "both drivers on one thread" : "a thread per driver");
+        printf("%8s %12s %8s %14s %9s %9s %9s %9s %9s\n", "frame", "frames/s", "Gbit/s",
+               "memcpy Gbit/s", "% memcpy", "tx kicks", "tx irqs", "rx kicks", "rx irqs");
+        for (unsigned i = 0; i < nsizes; i++)
+            printf("%8zu %12.0f %8.2f %14.2f %8.1f%% %9.1f %9.1f %9.1f %9.1f\n", res[i].len,
+                   res[i].fps, res[i].gbps, res[i].memcpy_gbps,
+                   100.0 * res[i].gbps / res[i].memcpy_gbps, res[i].per_k[0], res[i].per_k[1],
+                   res[i].per_k[2], res[i].per_k[3]);
+        printf("(kicks and irqs per 1000 frames)\nCPU time per frame, ns:\n%8s %9s %9s %9s %9s "
+               "%9s\n",
+               "frame", thread_names[T_NIC_A], thread_names[T_NIC_B],
+               one_vcpu ? "guests" : thread_names[T_DRV_A], one_vcpu ? "" : thread_names[T_DRV_B],
+               "all");
+        for (unsigned i = 0; i < nsizes; i++)
+            printf("%8zu %9.0f %9.0f %9.0f %9.0f %9.0f\n", res[i].len, res[i].cpu_ns[T_NIC_A],
+                   res[i].cpu_ns[T_NIC_B], res[i].cpu_ns[T_DRV_A], res[i].cpu_ns[T_DRV_B],
+                   res[i].cpu_ns[T_N]);
+    }
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rundir);
     if (system(cmd) != 0)

@@ -53,7 +53,7 @@ struct side {
 
 struct tx_side {
     struct side s;
-    size_t len; /* frame length without the virtio-net header */
+    size_t len;                  /* frame length without the virtio-net header */
     uint64_t slots, stride, ind; /* slot i: header + frame at slots + i * stride */
     uint64_t seq;
     atomic_bool *stop; /* stop sending (the frames out still complete) */
@@ -393,8 +393,7 @@ static void *vcpu_run(void *arg)
             continue;
         struct pollfd p[3];
         for (unsigned i = 0; i < c->nsides; i++)
-            p[i] = (struct pollfd){
-                .fd = c->sides[i]->v->ft->irq[c->sides[i]->q], .events = POLLIN};
+            p[i] = (struct pollfd){.fd = c->sides[i]->v->ft->irq[c->sides[i]->q], .events = POLLIN};
         p[c->nsides] = (struct pollfd){.fd = c->quit_fd, .events = POLLIN};
         int r = poll(p, c->nsides + 1, WAIT_MS);
         for (unsigned i = 0; i < c->nsides; i++)
