@@ -14,6 +14,7 @@
  *
  * Usage: bench_net_path [-1] [seconds per size, default 1] [frame sizes..., default 64 1514
  * 65536] */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ struct sample {
     double t;
     uint64_t frames, tx_kicks, rx_kicks, tx_irqs, rx_irqs;
     double cpu[T_N]; /* seconds */
+    long sleeps[T_N];
 };
 
 static double thread_cpu(pthread_t t)
@@ -42,6 +44,32 @@ static double thread_cpu(pthread_t t)
     if (pthread_getcpuclockid(t, &c) || clock_gettime(c, &ts))
         return 0;
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* How often the thread named `name` went to sleep (its voluntary context switches). */
+static long thread_sleeps(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    long n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char path[300], line[64];
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        bool match = f && fgets(line, sizeof(line), f) && !strncmp(line, name, strlen(name)) &&
+                     line[strlen(name)] == '\n';
+        if (f)
+            fclose(f);
+        snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+        if (match && (f = fopen(path, "r"))) {
+            while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+                    break;
+            fclose(f);
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
 }
 
 static struct sample take(struct tx_side *tx, struct rx_side *rx, struct drv *a, struct drv *b,
@@ -58,6 +86,8 @@ static struct sample take(struct tx_side *tx, struct rx_side *rx, struct drv *a,
     };
     for (unsigned i = 0; i < nth; i++)
         s.cpu[T_DRV_A + i] = thread_cpu(th[i]);
+    for (unsigned i = 0; i < T_N; i++)
+        s.sleeps[i] = thread_sleeps(nth == 1 && i >= T_DRV_A ? "guests" : thread_names[i]);
     return s;
 }
 
@@ -67,6 +97,7 @@ struct result {
     double fps, gbps, memcpy_gbps;
     double per_k[4];        /* per 1000 frames: tx kicks, tx interrupts, rx kicks, rx ones */
     double cpu_ns[T_N + 1]; /* CPU ns per frame of each thread, and their sum */
+    double sleeps_k[T_N];   /* each thread's sleeps per 1000 frames */
 };
 
 static uint64_t offered(struct drv *v)
@@ -203,12 +234,39 @@ static int run_size(size_t len, double secs, bool one_vcpu, struct result *res)
     for (unsigned i = 0; i < T_N; i++) {
         res->cpu_ns[i] = (s1.cpu[i] - s0.cpu[i]) * 1e9 / n;
         res->cpu_ns[T_N] += res->cpu_ns[i];
+        res->sleeps_k[i] = 1000.0 * (double)(s1.sleeps[i] - s0.sleeps[i]) / n;
     }
     machine_down(&a);
     machine_down(&b);
     close_transports();
     use_fake_transport();
     return 0;
+}
+
+static void print_results(const struct result *res, unsigned n, bool one_vcpu)
+{
+    printf("virtio-net device path: guest driver -> virtio-net -> peer link (4 MiB ring) -> "
+           "virtio-net -> guest driver; %s\n",
+           one_vcpu ? "both drivers on one thread" : "a thread per driver");
+    printf("%8s %12s %8s %14s %9s %9s %9s %9s %9s\n", "frame", "frames/s", "Gbit/s",
+           "memcpy Gbit/s", "% memcpy", "tx kicks", "tx irqs", "rx kicks", "rx irqs");
+    for (unsigned i = 0; i < n; i++)
+        printf("%8zu %12.0f %8.2f %14.2f %8.1f%% %9.1f %9.1f %9.1f %9.1f\n", res[i].len, res[i].fps,
+               res[i].gbps, res[i].memcpy_gbps, 100.0 * res[i].gbps / res[i].memcpy_gbps,
+               res[i].per_k[0], res[i].per_k[1], res[i].per_k[2], res[i].per_k[3]);
+    printf("(kicks and irqs per 1000 frames)\n");
+    printf("CPU ns per frame (sleeps per 1000 frames) of each thread:\n%8s", "frame");
+    for (unsigned t = 0; t < T_N; t++)
+        if (!one_vcpu || t != T_DRV_B)
+            printf(" %15s", one_vcpu && t == T_DRV_A ? "guests" : thread_names[t]);
+    printf(" %9s\n", "all");
+    for (unsigned i = 0; i < n; i++) {
+        printf("%8zu", res[i].len);
+        for (unsigned t = 0; t < T_N; t++)
+            if (!one_vcpu || t != T_DRV_B)
+                printf(" %7.0f (%5.1f)", res[i].cpu_ns[t], res[i].sleeps_k[t]);
+        printf(" %9.0f\n", res[i].cpu_ns[T_N]);
+    }
 }
 
 int main(int argc, char **argv)
@@ -237,27 +295,8 @@ int main(int argc, char **argv)
     int rc = 0;
     for (unsigned i = 0; i < nsizes && !rc; i++)
         rc = run_size(sizes[i], secs, one_vcpu, &res[i]);
-    if (!rc) {
-        printf("virtio-net device path: guest driver -> virtio-net -> peer link (4 MiB ring) -> "
-               "virtio-net -> guest driver; %s\n",
-               one_vcpu ? "both drivers on one thread" : "a thread per driver");
-        printf("%8s %12s %8s %14s %9s %9s %9s %9s %9s\n", "frame", "frames/s", "Gbit/s",
-               "memcpy Gbit/s", "% memcpy", "tx kicks", "tx irqs", "rx kicks", "rx irqs");
-        for (unsigned i = 0; i < nsizes; i++)
-            printf("%8zu %12.0f %8.2f %14.2f %8.1f%% %9.1f %9.1f %9.1f %9.1f\n", res[i].len,
-                   res[i].fps, res[i].gbps, res[i].memcpy_gbps,
-                   100.0 * res[i].gbps / res[i].memcpy_gbps, res[i].per_k[0], res[i].per_k[1],
-                   res[i].per_k[2], res[i].per_k[3]);
-        printf("(kicks and irqs per 1000 frames)\nCPU time per frame, ns:\n%8s %9s %9s %9s %9s "
-               "%9s\n",
-               "frame", thread_names[T_NIC_A], thread_names[T_NIC_B],
-               one_vcpu ? "guests" : thread_names[T_DRV_A], one_vcpu ? "" : thread_names[T_DRV_B],
-               "all");
-        for (unsigned i = 0; i < nsizes; i++)
-            printf("%8zu %9.0f %9.0f %9.0f %9.0f %9.0f\n", res[i].len, res[i].cpu_ns[T_NIC_A],
-                   res[i].cpu_ns[T_NIC_B], res[i].cpu_ns[T_DRV_A], res[i].cpu_ns[T_DRV_B],
-                   res[i].cpu_ns[T_N]);
-    }
+    if (!rc)
+        print_results(res, nsizes, one_vcpu);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rundir);
     if (system(cmd) != 0)
