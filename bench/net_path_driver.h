@@ -254,21 +254,31 @@ struct rx_frame {
     uint32_t len[QSIZE];
 };
 
-static const uint8_t *rx_at(const struct rx_frame *f, size_t off)
+/* Byte `off` of a received chain set (header + frame), and how many follow it in its buffer. */
+static const uint8_t *rx_at(const struct rx_frame *f, size_t off, size_t *left)
 {
     for (unsigned k = 0; k < f->n; k++) {
-        if (off < f->len[k])
+        if (off < f->len[k]) {
+            *left = f->len[k] - off;
             return f->buf[k] + off;
+        }
         off -= f->len[k];
     }
+    *left = 0;
     return NULL;
 }
 
 static uint64_t rx_u64(const struct rx_frame *f, size_t off)
 {
+    size_t left;
+    const uint8_t *p = rx_at(f, off, &left);
     uint64_t v = 0;
+    if (left >= 8) { /* the usual case: one buffer holds it */
+        memcpy(&v, p, 8);
+        return v;
+    }
     for (unsigned i = 0; i < 8; i++) {
-        const uint8_t *p = rx_at(f, off + i);
+        p = rx_at(f, off + i, &left);
         v |= (uint64_t)(p ? *p : 0) << (8 * i);
     }
     return v;
@@ -291,7 +301,8 @@ static const char *rx_check(struct rx_side *r, const struct rx_frame *f, size_t 
         return "a frame arrived out of order, or one is missing";
     if (pl >= 24) { /* two bytes between the stamps, elsewhere in each frame */
         size_t i = 8 + (r->seq * 7919u) % (pl - 16), j = 8 + (r->seq * 104729u) % (pl - 16);
-        if (*rx_at(f, p + i) != pattern(i) || *rx_at(f, p + j) != pattern(j))
+        size_t left;
+        if (*rx_at(f, p + i, &left) != pattern(i) || *rx_at(f, p + j, &left) != pattern(j))
             return "a frame's payload arrived changed";
     }
     if (r->seq % 1024 == 0) {
