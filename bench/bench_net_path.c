@@ -5,15 +5,16 @@
  * and negotiate what it negotiates (EVENT_IDX, INDIRECT_DESC, MRG_RXBUF, checksum and TSO
  * offloads both ways), so a 64 KiB frame crosses as one TSO frame. Each NIC runs its own
  * data thread; each guest's driver runs on a thread of its own (its "vCPU"), or with -1
- * both on one. Prints frames/s, Gbit/s, the memcpy rate of the same frames in the same run
- * (one thread, from an area the size of the sender's buffers into one the size of the
- * receiver's) and the path's share of it, and per 1000 frames the guests' kicks and
+ * both on one; with -p each guest's threads (its NIC's and its driver's) are pinned to a CPU
+ * of their own, as two VMs pinned apart. Prints frames/s, Gbit/s, the memcpy rate of the same
+ * frames in the same run (one thread, from an area the size of the sender's buffers into one the
+ * size of the receiver's) and the path's share of it, and per 1000 frames the guests' kicks and
  * interrupts, for 64 B, 1514 B and 64 KiB frames. A benchmark, not a test: figures for
  * docs/performance.md. It fails when a frame is lost, reordered, corrupted, dropped by a
  * NIC or converted in software.
  *
- * Usage: bench_net_path [-1] [seconds per size, default 1] [frame sizes..., default 64 1514
- * 65536] */
+ * Usage: bench_net_path [-1] [-p] [seconds per size, default 1] [frame sizes..., default 64
+ * 1514 65536] */
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +26,22 @@
 #include "net_path_driver.h"
 
 #define RAM_MB 32u /* the sender's 256 slots of 64 KiB frames fit */
+
+struct opts {
+    bool one_vcpu; /* -1: both drivers on one thread */
+    bool pin;      /* -p: the sender's threads on CPU 0, the receiver's on CPU 1 */
+    double secs;
+};
+
+static void pin(pthread_t t, unsigned cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    int e = pthread_setaffinity_np(t, sizeof(set), &set);
+    if (e)
+        fprintf(stderr, "bench_net_path: cannot pin a thread to CPU %u: %s\n", cpu, strerror(e));
+}
 
 /* The threads whose CPU time is reported: the NICs' data threads, then the drivers'. */
 enum { T_NIC_A, T_NIC_B, T_DRV_A, T_DRV_B, T_N };
@@ -135,8 +152,10 @@ static int fail(const char *what, struct drv *a, struct drv *b)
     return 1;
 }
 
-static int run_size(size_t len, double secs, bool one_vcpu, struct result *res)
+static int run_size(size_t len, const struct opts *o, struct result *res)
 {
+    bool one_vcpu = o->one_vcpu;
+    double secs = o->secs;
     struct drv a, b;
     machine_up_ram(&a, RAM_MB, "bench-a", "eth0", "bench-b/eth0", NULL);
     machine_up_ram(&b, RAM_MB, "bench-b", "eth0", "bench-a/eth0", NULL);
@@ -144,6 +163,10 @@ static int run_size(size_t len, double secs, bool one_vcpu, struct result *res)
         return fail("the peer link did not come up", &a, &b);
     pthread_setname_np(a.n->thread, "nic-a"); /* for perf and top */
     pthread_setname_np(b.n->thread, "nic-b");
+    if (o->pin) {
+        pin(a.n->thread, 0);
+        pin(b.n->thread, 1);
+    }
     drv_start(&a, offered(&a));
     drv_start(&b, offered(&b));
     const uint64_t need = NET_BIT(VIRTIO_F_EVENT_IDX) | NET_BIT(VIRTIO_F_INDIRECT_DESC) |
@@ -158,11 +181,10 @@ static int run_size(size_t len, double secs, bool one_vcpu, struct result *res)
     mac_of(&a, ma);
     mac_of(&b, mb);
     atomic_bool stop = false, stopping = false, quit = false;
-    static struct tx_side tx;
-    static struct rx_side rx;
+    struct tx_side tx = {0};
+    struct rx_side rx = {0};
     side_init(&tx.s, &a, NET_Q_TX, tx_step);
     tx.len = len;
-    tx.seq = 0;
     tx.stop = &stop;
     tx.stride = (NET_HDR_LEN + len + 63) & ~(uint64_t)63;
     tx.slots = alloc_buf(&a, QSIZE * tx.stride);
@@ -171,8 +193,6 @@ static int run_size(size_t len, double secs, bool one_vcpu, struct result *res)
         tx_fill_slot(&tx, i, ma, mb);
     side_init(&rx.s, &b, NET_Q_RX, rx_step);
     rx.len = len;
-    rx.seq = 0;
-    rx.bytes = 0;
     /* Linux sizes mergeable buffers by the average frame: 1536 bytes for small frames, a
      * page for large ones (get_mergeable_buf_len). */
     rx.buf_len = len > 1514 ? 4096u : 1536u;
@@ -195,6 +215,8 @@ static int run_size(size_t len, double secs, bool one_vcpu, struct result *res)
         cpus[i].stopping = &stopping;
         pthread_create(&th[i], NULL, vcpu_run, &cpus[i]);
         pthread_setname_np(th[i], one_vcpu ? "guests" : thread_names[T_DRV_A + i]);
+        if (o->pin && !one_vcpu)
+            pin(th[i], i);
     }
     usleep(200000); /* warm-up */
     struct sample s0 = take(&tx, &rx, &a, &b, th, ncpus);
@@ -243,11 +265,13 @@ static int run_size(size_t len, double secs, bool one_vcpu, struct result *res)
     return 0;
 }
 
-static void print_results(const struct result *res, unsigned n, bool one_vcpu)
+static void print_results(const struct result *res, unsigned n, const struct opts *o)
 {
+    bool one_vcpu = o->one_vcpu;
     printf("virtio-net device path: guest driver -> virtio-net -> peer link (4 MiB ring) -> "
-           "virtio-net -> guest driver; %s\n",
-           one_vcpu ? "both drivers on one thread" : "a thread per driver");
+           "virtio-net -> guest driver; %s%s\n",
+           one_vcpu ? "both drivers on one thread" : "a thread per driver",
+           o->pin ? "; each guest's threads pinned to a CPU of their own" : "");
     printf("%8s %12s %8s %14s %9s %9s %9s %9s %9s\n", "frame", "frames/s", "Gbit/s",
            "memcpy Gbit/s", "% memcpy", "tx kicks", "tx irqs", "rx kicks", "rx irqs");
     for (unsigned i = 0; i < n; i++)
@@ -271,17 +295,27 @@ static void print_results(const struct result *res, unsigned n, bool one_vcpu)
 
 int main(int argc, char **argv)
 {
-    bool one_vcpu = argc > 1 && !strcmp(argv[1], "-1");
-    int arg = one_vcpu ? 2 : 1;
-    double secs = argc > arg ? atof(argv[arg]) : 1.0;
+    struct opts o = {.secs = 1.0};
+    int arg = 1;
+    for (; arg < argc && argv[arg][0] == '-' && argv[arg][1]; arg++) {
+        if (!strcmp(argv[arg], "-1"))
+            o.one_vcpu = true;
+        else if (!strcmp(argv[arg], "-p"))
+            o.pin = true;
+        else
+            break;
+    }
+    if (argc > arg)
+        o.secs = atof(argv[arg]);
     size_t sizes[16] = {64, 1514, 65536};
     unsigned nsizes = 3;
     if (argc > arg + 1)
         for (nsizes = 0; nsizes < 16 && arg + 1 + (int)nsizes < argc; nsizes++)
             sizes[nsizes] = strtoul(argv[arg + 1 + nsizes], NULL, 0);
     for (unsigned i = 0; i < nsizes; i++)
-        if (sizes[i] < HDRS + 8 || sizes[i] > 65536 || !(secs > 0)) {
-            fprintf(stderr, "usage: bench_net_path [-1] [seconds > 0] [frame sizes, %u..65536]\n",
+        if (sizes[i] < HDRS + 8 || sizes[i] > 65536 || !(o.secs > 0)) {
+            fprintf(stderr,
+                    "usage: bench_net_path [-1] [-p] [seconds > 0] [frame sizes, %u..65536]\n",
                     HDRS + 8);
             return 2;
         }
@@ -294,9 +328,9 @@ int main(int argc, char **argv)
     struct result res[16];
     int rc = 0;
     for (unsigned i = 0; i < nsizes && !rc; i++)
-        rc = run_size(sizes[i], secs, one_vcpu, &res[i]);
+        rc = run_size(sizes[i], &o, &res[i]);
     if (!rc)
-        print_results(res, nsizes, one_vcpu);
+        print_results(res, nsizes, &o);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rundir);
     if (system(cmd) != 0)
