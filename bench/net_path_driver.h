@@ -159,18 +159,8 @@ static void tx_fill_slot(struct tx_side *t, unsigned slot, const uint8_t src[6],
     }
     net_hdr_store(&h, b);
     uint8_t *f = b + NET_HDR_LEN;
-    memcpy(f, dst, 6);
-    memcpy(f + 6, src, 6);
-    net_put_be16(f + 12, ETH_P_IP);
-    uint8_t *ip = f + ETH_HLEN;
-    memset(ip, 0, 40);
-    ip[0] = 0x45;
-    net_put_be16(ip + 2, (uint16_t)(t->len - ETH_HLEN));
-    ip[8] = 64;
-    ip[9] = 6;
-    memcpy(ip + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
-    net_put_be16(ip + 10, net_csum_fold(net_csum_add(0, ip, 20)));
-    uint8_t *tcp = ip + 20;
+    uint8_t *tcp = eth_ipv4(f, dst, src, 6, t->len);
+    memset(tcp, 0, 20);
     net_put_be16(tcp, 5201);
     net_put_be16(tcp + 2, 40000);
     tcp[12] = 5 << 4;

@@ -20,6 +20,7 @@
 
 #include "fake_embedder.h"
 #include "net.h"
+#include "netpeer/net_offload.h"
 
 #define NET_GUEST_UNUSED __attribute__((unused)) /* not every user uses every helper */
 
@@ -324,6 +325,25 @@ static NET_GUEST_UNUSED void mac_of(struct drv *v, uint8_t mac[6])
 {
     for (unsigned i = 0; i < 6; i++)
         mac[i] = (uint8_t)vdev_virtio_config_read(v->vio, NET_CFG_MAC + i, 1);
+}
+
+/* The Ethernet and IPv4 headers (10.0.0.1 -> 10.0.0.2, checksummed) of a `len`-byte frame
+ * carrying IP protocol `proto`; returns where its L4 header goes. */
+static NET_GUEST_UNUSED uint8_t *eth_ipv4(uint8_t *f, const uint8_t dst[6], const uint8_t src[6],
+                                          uint8_t proto, size_t len)
+{
+    memcpy(f, dst, 6);
+    memcpy(f + 6, src, 6);
+    net_put_be16(f + 12, ETH_P_IP);
+    uint8_t *ip = f + ETH_HLEN;
+    memset(ip, 0, 20);
+    ip[0] = 0x45;
+    net_put_be16(ip + 2, (uint16_t)(len - ETH_HLEN));
+    ip[8] = 64;
+    ip[9] = proto;
+    memcpy(ip + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+    net_put_be16(ip + 10, net_csum_fold(net_csum_add(0, ip, 20)));
+    return ip + 20;
 }
 
 #endif

@@ -98,17 +98,7 @@ static NET_FIXTURE_UNUSED size_t udp_frame(uint8_t *f, const uint8_t dst[6], con
                                            size_t payload)
 {
     memset(f, 0, 14 + 28 + payload);
-    memcpy(f, dst, 6);
-    memcpy(f + 6, src, 6);
-    net_put_be16(f + 12, ETH_P_IP);
-    uint8_t *ip = f + 14;
-    ip[0] = 0x45;
-    net_put_be16(ip + 2, (uint16_t)(28 + payload));
-    ip[8] = 64;
-    ip[9] = 17;
-    memcpy(ip + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
-    net_put_be16(ip + 10, net_csum_fold(net_csum_add(0, ip, 20)));
-    uint8_t *udp = ip + 20;
+    uint8_t *udp = eth_ipv4(f, dst, src, 17, 14 + 28 + payload);
     net_put_be16(udp, 1000);
     net_put_be16(udp + 2, 2000);
     net_put_be16(udp + 4, (uint16_t)(8 + payload));
