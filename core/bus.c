@@ -596,8 +596,7 @@ struct vdev_region *vdev_bus_find(struct vdev_bus *bus, enum vdev_space space, u
     return found ? e.r : NULL;
 }
 
-int vdev_bus_translate(struct vdev_bus *bus, uint64_t gpa, bool writable, void **host,
-                       uint64_t *avail)
+int vdev_bus_guest_span(struct vdev_bus *bus, uint64_t gpa, struct vdev_gmem_span *out)
 {
     struct map_entry e;
     vdev_epoch_enter();
@@ -605,10 +604,21 @@ int vdev_bus_translate(struct vdev_bus *bus, uint64_t gpa, bool writable, void *
     vdev_epoch_leave();
     /* Only guest RAM (and ROM, read-only) takes device DMA: it is mapped for as long as the
      * machine exists. Device memory can be unmapped by the guest at any moment. */
-    if (!found || !e.host || !guest_memory(e.kind) || (writable && e.kind == VDEV_REGION_ROM))
+    if (!found || !e.host || !guest_memory(e.kind))
         return -1;
-    *host = (uint8_t *)e.host + (gpa - e.base);
-    *avail = e.size - (gpa - e.base);
+    *out = (struct vdev_gmem_span){
+        .base = e.base, .size = e.size, .host = e.host, .writable = e.kind == VDEV_REGION_RAM};
+    return 0;
+}
+
+int vdev_bus_translate(struct vdev_bus *bus, uint64_t gpa, bool writable, void **host,
+                       uint64_t *avail)
+{
+    struct vdev_gmem_span s;
+    if (vdev_bus_guest_span(bus, gpa, &s) || (writable && !s.writable))
+        return -1;
+    *host = s.host + (gpa - s.base);
+    *avail = s.size - (gpa - s.base);
     return 0;
 }
 

@@ -114,6 +114,16 @@ struct vdev_region {
 int vdev_bus_translate(struct vdev_bus *bus, uint64_t gpa, bool writable, void **host,
                        uint64_t *avail);
 
+/* The guest RAM (or ROM: not writable) region holding gpa. Guest memory stays put and keeps
+ * its host pointer for the machine's life, so a caller may keep the span and translate
+ * within it without looking the map up again. 0, or -1 when gpa is not guest memory. */
+struct vdev_gmem_span {
+    uint64_t base, size;
+    uint8_t *host;
+    bool writable;
+};
+int vdev_bus_guest_span(struct vdev_bus *bus, uint64_t gpa, struct vdev_gmem_span *out);
+
 /* Called when a host-backed region appears (map=true) or goes (map=false). */
 void vdev_bus_set_listener(struct vdev_bus *bus,
                            void (*fn)(void *arg, const struct vdev_region *r, bool map), void *arg);

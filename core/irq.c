@@ -172,7 +172,7 @@ int vdev_irq_claim_line(struct vdev *d, const char *pic, uint32_t line, unsigned
         return vdev_error(d, pos, NULL, "no interrupt controller '%s' in this machine", pic);
     snprintf(intr.pic, sizeof(intr.pic), "%s", pic);
     struct vdev_err e;
-    uint32_t g;
+    uint32_t g = 0; /* set on success; gcc -O3 cannot tell */
     int rc;
     if (flags & VDEV_LINE_BORROW) {
         struct vdev_pic *p;

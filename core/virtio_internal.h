@@ -64,6 +64,7 @@ struct vdev_virtq {
     uint16_t used_idx;      /* next used entry to write */
     uint16_t notified_used; /* used_idx when the driver was last interrupted (or asked not) */
     bool notified_valid;
+    struct vdev_gmem_span span; /* the guest memory the last buffer was in (size 0: none) */
 
     /* Set by vdev_virtio_fail from any thread: pop returns -1 at once. */
     atomic_bool broken;

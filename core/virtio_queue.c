@@ -73,6 +73,7 @@ bool vdev_virtq_map(struct vdev_virtq *q, uint64_t features)
     /* A fresh queue starts at index 0 on both sides (§2.7.13.1 after reset). */
     q->last_avail = q->shadow_avail = q->used_idx = q->notified_used = 0;
     q->notified_valid = false;
+    q->span.size = 0;
     /* Kicks start enabled, whatever the driver left in the device's part of the ring. */
     store16(&q->used->flags, 0);
     if (event_idx)
@@ -95,6 +96,25 @@ unsigned vdev_virtq_size(const struct vdev_virtq *q)
 }
 
 #define violation(q, ...) (vdev_virtio_fail((q)->vio, __VA_ARGS__), -1)
+
+/* vdev_gmem_ptr for a chain's buffers and tables. Guest memory stays put for the machine's
+ * life (docs/security.md), so the region the previous buffer was in answers most of them
+ * without a look-up in the memory map (whose epoch section costs a full fence). */
+static void *buf_ptr(struct vdev_virtq *q, uint64_t gpa, uint64_t len, bool writable)
+{
+    struct vdev_gmem_span *s = &q->span;
+    uint64_t off = gpa - s->base;
+    if (off >= s->size || len > s->size - off || (writable && !s->writable)) {
+        if (vdev_bus_guest_span(q->vio->d->m->bus, gpa, s)) {
+            s->size = 0;
+            return NULL;
+        }
+        off = gpa - s->base;
+        if (len > s->size - off || (writable && !s->writable))
+            return NULL;
+    }
+    return len ? s->host + off : NULL;
+}
 
 /* The driver's avail index, reading guest memory only when everything read before was
  * popped already. Returns how many chains wait, or -1 when the index jumped. */
@@ -136,7 +156,6 @@ int vdev_virtq_pop(struct vdev_virtq *q, struct vdev_virtq_elem *e)
         return violation(q, "queue %u: chain head %u out of range (size %u)", q->index, head,
                          q->size);
 
-    struct vdev_machine *m = q->vio->d->m;
     const struct vring_desc *table = q->desc;
     unsigned table_size = q->size, i = head, seen = 0, nseg = 0, nout = 0;
     bool indirect = false, writing = false;
@@ -156,7 +175,7 @@ int vdev_virtq_pop(struct vdev_virtq *q, struct vdev_virtq_elem *e)
                 return violation(q, "queue %u: descriptor with both INDIRECT and NEXT", q->index);
             if (d.len == 0 || d.len % sizeof(d) || d.len > VDEV_VIRTQ_MAX_SEGS * sizeof(d))
                 return violation(q, "queue %u: indirect table of %u bytes", q->index, d.len);
-            table = vdev_gmem_ptr(m, d.addr, d.len, false);
+            table = buf_ptr(q, d.addr, d.len, false);
             if (!table)
                 return violation(q,
                                  "queue %u: indirect table at 0x%llx (%u bytes) is not in "
@@ -176,7 +195,7 @@ int vdev_virtq_pop(struct vdev_virtq *q, struct vdev_virtq_elem *e)
             if (nseg == VDEV_VIRTQ_MAX_SEGS)
                 return violation(q, "queue %u: chain of more than %u buffers", q->index,
                                  VDEV_VIRTQ_MAX_SEGS);
-            void *p = vdev_gmem_ptr(m, d.addr, d.len, writing);
+            void *p = buf_ptr(q, d.addr, d.len, writing);
             if (!p)
                 return violation(q, "queue %u: buffer at 0x%llx (%u bytes) is not in guest RAM",
                                  q->index, (unsigned long long)d.addr, d.len);

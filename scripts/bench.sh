@@ -10,6 +10,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/build-release/bench/bench_dispatch"
 "$top/build-release/bench/bench_virtq"
 "$top/build-release/bench/bench_peer_link"
+"$top/build-release/bench/bench_net_path"
 [ "${1:-}" != --net ] || "$top/bench/net-pair-bench.sh" "$top/build-release" "${2:-3}"
 if [ "${1:-}" = --shmem ]; then
     "$top/scripts/build.sh" "$top/build-bench" -DCMAKE_BUILD_TYPE=Release -DVDEVKIT_TESTS=ON >/dev/null

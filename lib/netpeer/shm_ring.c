@@ -179,7 +179,10 @@ bool shm_ring_want_space(struct shm_ring_producer *p, uint32_t len)
     uint32_t pos = p->tail & (p->size - 1);
     if (need > p->size - pos)
         need += p->size - pos;
-    atomic_store_explicit(&p->sh->want_space, need, memory_order_relaxed);
+    /* Woken once an eighth of the ring is free, not as soon as one small record fits: a
+     * wakeup per frame (a write, a poll and a context switch) cost more than the frame. */
+    uint32_t want = need > p->size / 8 ? need : p->size / 8;
+    atomic_store_explicit(&p->sh->want_space, want, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
     p->head_seen = atomic_load_explicit(&p->sh->head, memory_order_acquire);
     uint32_t free_bytes;

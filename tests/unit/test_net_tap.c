@@ -134,11 +134,7 @@ static void tap_machine_up(struct drv *v, const char *opts)
     struct vdev_err err = {0};
     if (tap_build(v, opts, &err))
         ck_abort_msg("%s", err.msg);
-    v->d = vdev_machine_device(v->fe.m, 0);
-    v->n = vdev_state(v->d);
-    v->vio = v->n->vio;
-    v->ft = transport_of(v->vio);
-    v->buf_next = BUFBASE;
+    drv_adopt(v, 8);
 }
 
 static const char *status_of(struct drv *v)

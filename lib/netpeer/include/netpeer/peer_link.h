@@ -87,8 +87,9 @@ void peer_link_tx_commit(struct peer_link *l, size_t len);
 void peer_link_tx_flush(struct peer_link *l);
 /* Readable when the peer made room in its ring after we found it full (and asked). */
 int peer_link_tx_space_fd(const struct peer_link *l);
-/* Asks to be woken through peer_link_tx_space_fd() when room appears; true if there is
- * room already (no need to sleep). Reads (resets) tx_space_fd first. */
+/* Asks to be woken through peer_link_tx_space_fd() when room appears (for `len` bytes and at
+ * least an eighth of the ring, so a stream of small frames wakes the sender once per many);
+ * true if there is room already (no need to sleep). Reads (resets) tx_space_fd first. */
 bool peer_link_tx_want_space(struct peer_link *l, size_t len);
 
 /* ---- receiving (from our ring) ---- */

@@ -88,7 +88,8 @@ void *shm_ring_reserve(struct shm_ring_producer *p, uint32_t len);
 void shm_ring_commit(struct shm_ring_producer *p, uint32_t len);
 /* End of a batch: true when the consumer sleeps and must be woken (the flag is consumed). */
 bool shm_ring_flush(struct shm_ring_producer *p);
-/* The ring was full: announce we want len bytes. True if they are free already. */
+/* The ring was full: announce we want len bytes (the wakeup comes once they fit and at least
+ * an eighth of the ring is free). True if len bytes are free already. */
 bool shm_ring_want_space(struct shm_ring_producer *p, uint32_t len);
 
 void shm_ring_consumer_init(struct shm_ring_consumer *c, void *map, uint32_t size,
