@@ -59,6 +59,29 @@
 #define PCI_ROM_ENABLE      1u
 #define PCI_ROM_ADDR_MASK   0xfffff800u
 
+/* Little-endian config-space fields. */
+static inline void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+    for (unsigned i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 struct pci_bar {
     bool used;  /* declared by the owner (for a 64-bit BAR: the low half) */
     bool upper; /* the high half of the 64-bit BAR below it */

@@ -33,16 +33,6 @@ struct pci_msi {
     struct pci_msi_vec vec[MSI_MAXVEC];
 };
 
-static uint16_t cfg16(const struct vdev_pci_func *f, unsigned off)
-{
-    return (uint16_t)(f->cfg[off] | f->cfg[off + 1] << 8);
-}
-
-static uint32_t cfg32(const struct vdev_pci_func *f, unsigned off)
-{
-    return (uint32_t)cfg16(f, off) | (uint32_t)cfg16(f, off + 2) << 16;
-}
-
 int vdev_pci_msi_init(struct vdev_pci_func *f, unsigned nvec, struct vdev_err *err)
 {
     const char *who = f->d ? vdev_label(f->d) : "host bridge";
@@ -87,10 +77,10 @@ unsigned vdev_pci_msi_enabled(const struct vdev_pci_func *f)
 static struct vdev_msi vec_msg(const struct vdev_pci_func *f, unsigned live, unsigned i)
 {
     const unsigned c = f->msi->cap;
-    uint32_t data = cfg16(f, c + 12);
+    uint32_t data = get16(f->cfg + c + 12);
     if (live > 1)
         data = (data & ~(live - 1)) | i;
-    return (struct vdev_msi){.addr = (uint64_t)cfg32(f, c + 8) << 32 | cfg32(f, c + 4),
+    return (struct vdev_msi){.addr = (uint64_t)get32(f->cfg + c + 8) << 32 | get32(f->cfg + c + 4),
                              .data = data,
                              .requester_id = (uint16_t)(f->bus << 8 | f->dev << 3 | f->fn),
                              .flags = VDEV_MSI_REQUESTER_ID};
@@ -133,7 +123,7 @@ static void settle(struct vdev_pci_func *f, unsigned live, unsigned i, bool fres
 void pci_msi_written(struct vdev_pci_func *f)
 {
     struct pci_msi *m = f->msi;
-    const uint16_t ctrl = cfg16(f, m->cap + 2);
+    const uint16_t ctrl = get16(f->cfg + m->cap + 2);
     unsigned live = 0;
     if (ctrl & MSI_ENABLE) {
         live = 1u << ((ctrl >> MSI_MME_SHIFT) & 7);

@@ -21,18 +21,6 @@ struct pci_rom {
     bool enabled;
 };
 
-static uint32_t reg32(const struct vdev_pci_func *f)
-{
-    const uint8_t *p = f->cfg + PCI_ROM_BAR;
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_reg32(uint8_t *p, uint32_t v)
-{
-    for (unsigned i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static uint64_t rom_read(void *opaque, uint64_t off, unsigned size)
 {
     struct pci_rom *r = opaque;
@@ -73,8 +61,7 @@ int vdev_pci_set_rom(struct vdev_pci_func *f, uint64_t size, const struct vdev_r
     r->wrap = (struct vdev_region_ops){
         .size = sizeof(r->wrap), .read = rom_read, .write = rom_write, .sizes = 0xf};
     f->rom = r;
-    put_reg32(f->wmask + PCI_ROM_BAR,
-              ((uint32_t) ~(size - 1) & PCI_ROM_ADDR_MASK) | PCI_ROM_ENABLE);
+    put32(f->wmask + PCI_ROM_BAR, ((uint32_t) ~(size - 1) & PCI_ROM_ADDR_MASK) | PCI_ROM_ENABLE);
     return 0;
 }
 
@@ -105,7 +92,7 @@ int pci_rom_assign(struct vdev_pci_func *f, struct vdev_err *err)
     /* as firmware leaves it: placed, not enabled */
     vdev_region_set_enabled(r->region, false, NULL);
     r->base = r->assigned = base;
-    put_reg32(f->cfg + PCI_ROM_BAR, (uint32_t)base);
+    put32(f->cfg + PCI_ROM_BAR, (uint32_t)base);
     return 0;
 }
 
@@ -114,7 +101,7 @@ void pci_rom_update(struct vdev_pci_func *f)
     struct pci_rom *r = f->rom;
     if (!r->region)
         return;
-    const uint32_t reg = reg32(f);
+    const uint32_t reg = get32(f->cfg + PCI_ROM_BAR);
     const uint64_t addr = reg & PCI_ROM_ADDR_MASK;
     const bool want = (f->cfg[PCI_COMMAND] & PCI_CMD_MEM) && (reg & PCI_ROM_ENABLE) && addr &&
                       addr <= 0xffffffffu - (r->size - 1);
