@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boot-to-init of the same stock Debian kernel and initramfs under vdevkit and under QEMU
 # (-M microvm,acpi=on -accel kvm), in the same machine and run: median of N (default 5),
-# and each VMM's own memory (resident memory without guest RAM, which both keep in a memfd). Runs
+# and each VMM's own memory (resident memory without guest RAM, which both keep in one anonymous mapping). Runs
 # inside the outer QEMU machine where the host has no hardware virtualization.
 #   bench/boot-bench.sh [--arch arm64] BUILD_DIR [N]
 # --arch arm64: BUILD_DIR is an aarch64 build (e.g. build-aarch64); the arm64 guest under the

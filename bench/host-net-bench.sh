@@ -7,7 +7,9 @@
 # (default 2) alternating the variants; prints a RUN line per run and a table of medians.
 #   bench/host-net-bench.sh BUILD_DIR [N]
 # Environment: NET_IPERF_SECS (5), BENCH_VARIANTS ("vdevkit-vcpupin qemu-tap qemu-vhost"; also
-# vdevkit-nooffload: the host peer with offload=off). See host-net-bench-inner.sh.
+# vdevkit-nooffload: the host peer with offload=off; vdevkit-tap: the direct tap). Prints the
+# costs per MiB moved too (VM exits, injected interrupts, CPU time by thread). See
+# host-net-bench-inner.sh.
 # Needs qemu-system-x86 on this host: its binary, libraries (outer.sh stages them, ~50 MB
 # in the outer machine's RAM) and the few ROMs a -kernel boot of microvm needs are copied in.
 set -euo pipefail
@@ -20,6 +22,9 @@ payload_tag=hostbench
 cp "$VDEVKIT_IPERF3_ROOT/usr/bin/iperf3" "$payload/"
 for lib in "$VDEVKIT_IPERF3_ROOT"/usr/lib/x86_64-linux-gnu/*.so.[0-9]; do cp -L "$lib" "$payload/"; done
 cp "$top/bench/host-net-bench-inner.sh" "$payload/"
+# iproute2's ip for vdevkit-tap's `ip tuntap` (busybox ip has none); outer.sh stages its libraries
+mkdir -p "$payload/tools"
+p=$(PATH=$PATH:/usr/sbin:/sbin command -v ip) && cp -L "$p" "$payload/tools/ip"
 variants=${BENCH_VARIANTS:-vdevkit-vcpupin qemu-tap qemu-vhost}
 nvar=$(( $(echo "$variants" | wc -w) * n ))
 echo "host load before: $(uptime)"

@@ -4,6 +4,7 @@
  * cannot tell (and need not care) whether the embedder bound it in the kernel.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,7 @@ int vdev_event_loop_start(struct vdev_event_loop *l)
         return 0;
     if (pthread_create(&l->thread, NULL, loop_thread, l))
         return -1;
+    pthread_setname_np(l->thread, "vdev-events");
     l->running = true;
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -131,6 +132,9 @@ int vcpu_start(struct vcpu *v, struct vdev_err *err)
     int rc = pthread_create(&v->thread, NULL, vcpu_main, v);
     if (rc)
         return vdev_err_set(err, "vcpu thread: %s", strerror(rc));
+    char name[16]; /* shown by top -H and /proc/PID/task/TID/comm, as QEMU's "CPU 0/KVM" */
+    snprintf(name, sizeof(name), "vcpu%u", v->index);
+    pthread_setname_np(v->thread, name);
     v->started = true;
     return 0;
 }

@@ -163,6 +163,7 @@ int shm_watch_start(struct shm_obj *o)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (e)
         return SHM_NO_MEMORY;
+    pthread_setname_np(o->watcher, "shm-watch");
     o->watcher_started = true;
     pthread_mutex_lock(&o->lk);
     while (!o->claim_done)

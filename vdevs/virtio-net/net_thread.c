@@ -201,6 +201,7 @@ int net_thread_start(struct net *n)
         errno = rc;
         return -1;
     }
+    pthread_setname_np(n->thread, "virtio-net"); /* its CPU time apart from the vCPUs' */
     n->thread_started = true;
     return 0;
 }
