@@ -145,6 +145,10 @@ snap() {
             break
         done
         cpu_ticks | awk '{ t[$1] += $2 } END { for (k in t) print "cpu-" k ":" t[k] }'
+        # the frames the host interface saw: its rx are the guest's sends (TSO frames whole)
+        for sn_k in rx_packets tx_packets; do
+            echo "if-$sn_k:$(cat "/sys/class/net/$hif/statistics/$sn_k" 2> /dev/null)"
+        done
     } > "$1"
 }
 
@@ -176,8 +180,9 @@ host_iperf() {
 }
 
 # cost DIR: one line in costs.txt for the test DIR of the run just done: VARIANT DIR MB, then
-# per MB: exits, pf, halt, irq, irqwin, io, other, user-mmio, injected, and CPU ms of the
-# vCPU, the device thread, the VMM's other threads, the host peer, and all of them
+# per MB: exits, pf, halt, irq, irqwin, io, other, user-mmio, injected, CPU ms of the
+# vCPU, the device thread, the VMM's other threads, the host peer, and all of them, and the
+# data frames the host interface counted (its rx for g2h, tx for h2g: their size, TSO or not)
 cost() {
     [ -s "mb.$1" ] || return 0
     awk -v v="$v" -v dir="$1" -v mb="$(cat "mb.$1")" '
@@ -194,15 +199,16 @@ cost() {
             tot = 0
             split("vcpu dev vmm helper", cs, " ")
             for (i = 1; i <= 4; i++) { c = d("cpu-" cs[i]); if (c == "-") c = 0; c *= 10; tot += c; printf " %.2f", c }
-            printf " %.2f\n", tot
+            # frames per MiB on the host interface, in the direction of the data
+            printf " %.2f %s\n", tot, f(d(dir == "g2h" ? "if-rx_packets" : "if-tx_packets"))
         }' "kvm.$1.b" "kvm.$1.e" >> costs.txt
 }
 
 # the costs of this run as text (the costs.txt lines after line FROM)
 costs_text() {
     awk -v from="$1" 'NR > from {
-        printf "    %s %s MiB: per MiB exits %s = pf %s, halt %s, irq %s, irqwin %s, io %s, other %s (to user MMIO %s); injected %s; CPU ms vCPU %s, device %s, VMM other %s, host peer %s, all %s\n",
-            $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 }' costs.txt
+        printf "    %s %s MiB: per MiB frames %s, exits %s = pf %s, halt %s, irq %s, irqwin %s, io %s, other %s (to user MMIO %s); injected %s; CPU ms vCPU %s, device %s, VMM other %s, host peer %s, all %s\n",
+            $2, $3, $18, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 }' costs.txt
 }
 
 one() {
@@ -302,7 +308,7 @@ awk '{ k = $1 " " $2; n[k]++; for (i = 3; i <= NF; i++) c[k, i, n[k]] = $i; if (
     END {
         for (q = 1; q <= nk; q++) {
             k = keys[q]
-            printf "host-net-cost: %s exits %s pf %s halt %s irq %s irqwin %s io %s other %s user-mmio %s injected %s cpu-ms vcpu %s device %s vmm %s host-peer %s all %s (per MiB, medians of %d)\n",
-                k, med(k, 4), med(k, 5), med(k, 6), med(k, 7), med(k, 8), med(k, 9), med(k, 10), med(k, 11), med(k, 12), med(k, 13), med(k, 14), med(k, 15), med(k, 16), med(k, 17), n[k]
+            printf "host-net-cost: %s frames %s exits %s pf %s halt %s irq %s irqwin %s io %s other %s user-mmio %s injected %s cpu-ms vcpu %s device %s vmm %s host-peer %s all %s (per MiB, medians of %d)\n",
+                k, med(k, 18), med(k, 4), med(k, 5), med(k, 6), med(k, 7), med(k, 8), med(k, 9), med(k, 10), med(k, 11), med(k, 12), med(k, 13), med(k, 14), med(k, 15), med(k, 16), med(k, 17), n[k]
         }
     }' costs.txt

@@ -33,7 +33,8 @@
 #include "tool_msg.h"
 
 #define NP_HINT                                                                                    \
-    "hint: peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX|,tap=IFNAME][,netns=NAME][,offload=on|off]"
+    "hint: peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX|,tap=IFNAME][,netns=NAME][,offload=on|off]"  \
+    "[,handoff=on|off]"
 
 /* ---- options ---- */
 
@@ -53,6 +54,7 @@ int net_peer_parse(char *spec, struct net_peer_opts *o, struct vdev_err *err)
 {
     memset(o, 0, sizeof(*o));
     o->offload = true;
+    o->handoff = true;
     snprintf(o->ifname, sizeof(o->ifname), "vp");
     bool name_given = false;
     char *save = NULL;
@@ -96,6 +98,10 @@ int net_peer_parse(char *spec, struct net_peer_opts *o, struct vdev_err *err)
             if (strcmp(val, "on") && strcmp(val, "off"))
                 return vdev_err_set(err, "offload=%s: expected 'on' or 'off'", val);
             o->offload = !strcmp(val, "on");
+        } else if (!strcmp(kv, "handoff")) {
+            if (strcmp(val, "on") && strcmp(val, "off"))
+                return vdev_err_set(err, "handoff=%s: expected 'on' or 'off'", val);
+            o->handoff = !strcmp(val, "on");
         } else {
             return vdev_err_set(err, "unknown option '%s' (%s)", kv, NP_HINT);
         }
@@ -128,7 +134,7 @@ static void print_status(const struct np *np, FILE *out)
                 "%s peer %s bind %s mac %s link %s to-tap %llu frames %llu bytes to-guest %llu "
                 "frames %llu bytes drops link-down %llu ring-full %llu bad-header %llu "
                 "tap-errors %llu sw-gso %llu frames %llu segments sw-csum %llu link connects "
-                "%llu disconnects %llu bad-records %llu\n",
+                "%llu disconnects %llu bad-records %llu tap %s\n",
                 p->o.ifname, p->o.peer, p->o.bind, mac, p->up ? "up" : "down",
                 (unsigned long long)s->tap_frames, (unsigned long long)s->tap_bytes,
                 (unsigned long long)s->guest_frames, (unsigned long long)s->guest_bytes,
@@ -136,7 +142,8 @@ static void print_status(const struct np *np, FILE *out)
                 (unsigned long long)s->bad_header, (unsigned long long)s->tap_errors,
                 (unsigned long long)s->sw_gso_frames, (unsigned long long)s->sw_gso_segments,
                 (unsigned long long)s->sw_csum, (unsigned long long)ls.connects,
-                (unsigned long long)ls.disconnects, (unsigned long long)ls.bad_frames);
+                (unsigned long long)ls.disconnects, (unsigned long long)ls.bad_frames,
+                p->handed ? "handed-over" : "here");
     }
     fflush(out);
 }
@@ -147,11 +154,13 @@ void vmm_net_peer_usage(FILE *out)
 {
     fprintf(out,
             "usage: vdevkit net-peer [-p] peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX|,tap=IFNAME]"
-            "[,netns=NAME][,offload=on|off] ...\n"
+            "[,netns=NAME][,offload=on|off][,handoff=on|off] ...\n"
             "  one argument per guest NIC; each gets a TAP interface PREFIX0, PREFIX1, ...\n"
             "  (default prefix vp) that carries the NIC's frames, or attaches to the existing\n"
             "  TAP IFNAME (tap=: made with 'ip tuntap add IFNAME mode tap'; it and its addresses\n"
-            "  outlive this process). SIGUSR1 prints the counters; SIGTERM or SIGINT removes\n"
+            "  outlive this process). The guest's NIC is handed the TAP's fd and moves its\n"
+            "  frames itself unless handoff=off (or offload=off); the interface stays here.\n"
+            "  SIGUSR1 prints the counters; SIGTERM or SIGINT removes\n"
             "  the interfaces made here and the endpoints, and exits.\n"
             "  See docs/networking.md.\n");
 }
@@ -183,6 +192,9 @@ static int setup(struct np *np, struct vdev_err *err)
             .bind_path = p->o.bind,
             .peer_path = p->o.peer,
             .features = p->o.offload ? NET_GUEST_OFFLOADS : 0, /* what the TAP can take */
+            /* offload=off asks for plain frames on the TAP, which only this end makes */
+            .offer_tap = p->o.handoff && p->o.offload,
+            .tap_fd = p->tap,
             .state_changed = np_state_changed,
             .log = np_link_log,
             .opaque = p,
@@ -233,7 +245,7 @@ static void run(struct np *np)
             } else if (kind == TAG_SPACE) {
                 np_drain_fd(peer_link_tx_space_fd(np->p[i].link));
                 np->p[i].waiting_space = false;
-                np_tap_events(&np->p[i], true);
+                np_tap_events(&np->p[i], !np->p[i].handed);
             } else if (kind == TAG_RX) {
                 np_drain_fd(peer_link_rx_fd(np->p[i].link));
             }

@@ -16,7 +16,7 @@
 #include "netpeer/peer_link.h"
 
 /* One peer's options: `peer=PATH,bind=PATH[,mac=MAC][,name=PREFIX|,tap=IFNAME][,netns=NAME]
- * [,offload=on|off]`. */
+ * [,offload=on|off][,handoff=on|off]`. */
 struct net_peer_opts {
     const char *peer, *bind, *netns; /* point into argv */
     char ifname[16];                 /* PREFIX + number, or the tap= interface */
@@ -24,6 +24,7 @@ struct net_peer_opts {
     bool mac_given;
     uint8_t mac[6];
     bool offload; /* announce offloads to the guest and accept them from the tap */
+    bool handoff; /* offer the TAP to the guest's NIC, which then moves the frames itself */
 };
 
 /* Parses one peer's comma list (modified in place); o->ifname gets the bare prefix (the

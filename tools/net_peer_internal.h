@@ -32,7 +32,8 @@ struct np_peer {
     bool offload_valid; /* offload_applied is what the TAP has */
     uint64_t offload_applied;
     bool waiting_space; /* the ring was full: the TAP is not read until room appears */
-    bool tap_paused;    /* the TAP's EPOLLIN is off (while waiting_space) */
+    bool tap_paused;    /* the TAP's EPOLLIN is off (while waiting_space, or handed) */
+    bool handed;        /* the guest's NIC took the TAP (peer_link_tap_taken): hands off */
     bool carrier_warned;
     uint64_t log_window;
     unsigned log_used;

@@ -248,7 +248,17 @@ static unsigned from_tap(struct np *np, struct np_peer *p)
 bool np_pump(struct np *np, struct np_peer *p)
 {
     peer_link_service(p->link);
-    sync_offload(p);
+    bool handed = peer_link_tap_taken(p->link);
+    if (handed != p->handed) {
+        /* the NIC reads the TAP and sets its offloads now, until the link goes down */
+        p->handed = handed;
+        p->offload_valid = false;
+        np_tap_events(p, !handed && !p->waiting_space);
+        np_log(p, handed ? "the guest's NIC took the TAP: its frames bypass this process"
+                         : "the TAP is back here");
+    }
+    if (!handed)
+        sync_offload(p);
     bool busy = false;
     unsigned k = 0;
     size_t len;
@@ -259,7 +269,7 @@ bool np_pump(struct np *np, struct np_peer *p)
         k++;
     }
     busy |= k == NP_BATCH;
-    if (!p->waiting_space)
+    if (!p->waiting_space && !p->handed) /* handed: what the ring still brings goes out above */
         busy |= from_tap(np, p) == NP_BATCH;
     if (!busy && peer_link_up(p->link) && peer_link_rx_sleep(p->link))
         busy = true;

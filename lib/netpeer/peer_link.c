@@ -31,6 +31,7 @@
 #include "host_owner.h"
 #include "netpeer/peer_link_proto.h"
 #include "netpeer/shm_ring.h"
+#include "netpeer/tap_if.h"
 
 #define PL_RETRY_MS          150  /* peer endpoint absent or refusing: try again */
 #define PL_FEATURES_RETRY_MS 2    /* features the full socket did not take: send them again */
@@ -86,6 +87,14 @@ struct peer_link {
     struct shm_ring_producer tx;
     int peer_rx_efd, peer_space_efd;
     uint64_t peer_features;
+
+    /* TAP hand-over: offer_tap is a host peer's own TAP (not ours to close), tap_taken says
+     * the NIC took it; a NIC keeps the TAP offered on the "in" connection in in_tap */
+    int offer_tap;
+    bool tap_taken;
+    bool accept_tap;
+    int in_tap;
+    char in_tap_name[16];
 
     struct pending_conn pending[PL_MAX_PENDING];
     bool up;
@@ -203,6 +212,7 @@ static void close_in(struct peer_link *l)
     memset(&l->tx, 0, sizeof(l->tx));
     close_fd(&l->peer_rx_efd);
     close_fd(&l->peer_space_efd);
+    close_fd(&l->in_tap); /* offered by the instance that hung up */
     l->peer_features = 0;
 }
 
@@ -481,6 +491,58 @@ static void out_readable(struct peer_link *l)
     }
 }
 
+/* A TAP the peer offers (accept_tap): kept until the owner takes it, if it is one. */
+static void in_tap_offered(struct peer_link *l, int fd)
+{
+    char why[160], name[16];
+    if (!tap_if_check_handed(fd, name, why, sizeof(why))) {
+        note(l, VDEV_LOG_WARNING, NOTE_ALWAYS, "peer link %s: peer %s offered a TAP: refused: %s",
+             l->bind_path, l->peer_path, why);
+        close(fd);
+        return;
+    }
+    close_fd(&l->in_tap);
+    l->in_tap = fd;
+    memcpy(l->in_tap_name, name, sizeof(l->in_tap_name));
+}
+
+int peer_link_take_tap(struct peer_link *l, char *ifname)
+{
+    if (!l->up || l->in_tap < 0 || l->out_fd < 0)
+        return -1;
+    struct pl_tap_taken t;
+    memset(&t, 0, sizeof(t));
+    pl_hdr_init(&t.h, PL_TAP_TAKEN);
+    if (pl_send(l->out_fd, &t, sizeof(t), NULL, 0) < 0) {
+        /* untold, the peer would go on reading the TAP too: keep to the rings */
+        close_fd(&l->in_tap);
+        return -1;
+    }
+    int fd = l->in_tap;
+    l->in_tap = -1;
+    memcpy(ifname, l->in_tap_name, sizeof(l->in_tap_name));
+    note(l, VDEV_LOG_INFO, NOTE_ALWAYS, "peer link %s: frames go through tap %s of peer %s",
+         l->bind_path, l->in_tap_name, l->peer_path);
+    return fd;
+}
+
+bool peer_link_tap_taken(const struct peer_link *l)
+{
+    return l->up && l->tap_taken;
+}
+
+/* A host peer's link came up: offer its TAP on our connection, after the HELLO. */
+static void offer_tap(struct peer_link *l)
+{
+    struct pl_tap t;
+    memset(&t, 0, sizeof(t));
+    pl_hdr_init(&t.h, PL_TAP);
+    int r = pl_send(l->out_fd, &t, sizeof(t), &l->offer_tap, 1);
+    if (r < 0)
+        note(l, VDEV_LOG_WARNING, NOTE_ALWAYS, "peer link %s: cannot offer the TAP to peer %s: %s",
+             l->bind_path, l->peer_path, strerror(-r));
+}
+
 static void in_readable(struct peer_link *l)
 {
     for (unsigned k = 0; k < PL_MSGS_PER_SERVICE && l->in_fd >= 0; k++) {
@@ -489,6 +551,11 @@ static void in_readable(struct peer_link *l)
         long n = pl_recv(l->in_fd, &m, fds, &nfds);
         if (n == -EAGAIN)
             return;
+        if (n > 0 && m.h.type == PL_TAP && msg_ok(&m, n, sizeof(m.tap)) && nfds == 1 &&
+            l->accept_tap) {
+            in_tap_offered(l, fds[0]);
+            continue;
+        }
         pl_close_fds(fds, nfds < 0 ? 0 : nfds);
         if (n <= 0) {
             note(l, VDEV_LOG_DEBUG, NOTE_ALWAYS, "peer link %s: peer %s disconnected", l->bind_path,
@@ -498,6 +565,9 @@ static void in_readable(struct peer_link *l)
         }
         if (m.h.type == PL_FEATURES && msg_ok(&m, n, sizeof(m.features)))
             l->peer_features = m.features.features;
+        else if (m.h.type == PL_TAP_TAKEN && msg_ok(&m, n, sizeof(m.tap_taken)) && l->up &&
+                 l->offer_tap >= 0)
+            l->tap_taken = true;
     }
 }
 
@@ -538,6 +608,9 @@ static void update_state(struct peer_link *l)
     if (up == l->up)
         return;
     l->up = up;
+    l->tap_taken = false;
+    if (up && l->offer_tap >= 0)
+        offer_tap(l);
     if (up) {
         l->stats.connects++;
         memset(l->last_note, 0, sizeof(l->last_note));
@@ -720,6 +793,9 @@ struct peer_link *peer_link_open(const struct peer_link_cfg *cfg, struct vdev_er
     l->opaque = cfg->opaque;
     l->listen_fd = l->out_fd = l->in_fd = l->rx_memfd = -1;
     l->peer_rx_efd = l->peer_space_efd = -1;
+    l->in_tap = -1;
+    l->offer_tap = cfg->offer_tap && cfg->tap_fd >= 0 ? cfg->tap_fd : -1;
+    l->accept_tap = cfg->accept_tap;
     for (unsigned i = 0; i < PL_MAX_PENDING; i++)
         l->pending[i].fd = -1;
     if (getrandom(&l->instance, sizeof(l->instance), GRND_NONBLOCK) != sizeof(l->instance))

@@ -318,7 +318,7 @@ static void send_msg(int s, struct fz_in *in, bool hello_like)
     if (shape & 16) {
         m.h.magic = PL_MAGIC;
         m.h.version = PL_VERSION;
-        m.h.type = fz_u8(in) % 6;
+        m.h.type = fz_u8(in) % 8; /* up to PL_TAP_TAKEN and one past */
     }
     int fds[PL_MAX_FDS + 2];
     int nfds = (shape >> 5) % 6;
@@ -353,11 +353,13 @@ static void drain(int s)
 static void proto_input(struct fz_in *in)
 {
     ups = 0;
+    uint8_t mode = fz_u8(in);
     struct peer_link_cfg cfg = {.bind_path = path_a,
                                 .peer_path = path_b,
                                 .mac = {0x52, 0x54, 0, 0, 0, 1},
                                 .state_changed = on_state,
-                                .log = on_log};
+                                .log = on_log,
+                                .accept_tap = mode & 1}; /* a NIC: checks offered TAPs */
     struct vdev_err err = {0};
     struct peer_link *a = peer_link_open(&cfg, &err);
     if (!a) {
@@ -427,6 +429,10 @@ static void proto_input(struct fz_in *in)
             service(a, 1 + op % 4);
             break;
         }
+        /* A never hands out an fd the peer sent that is not a TAP (no fuzzer input makes one) */
+        char tap_name[16];
+        int tap = peer_link_take_tap(a, tap_name);
+        CHECK(tap < 0, "took fd %d as a TAP", tap);
         /* A never reports a frame from a ring it did not map, or past its end */
         size_t len;
         const void *f = peer_link_rx_peek(a, &len);

@@ -173,11 +173,12 @@ static void teardown(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* The relay (handoff=off): the host peer itself moves the frames between ring and TAP. */
 START_TEST(frames_cross_both_ways)
 {
     if (skipped)
         return;
-    np_start(NULL);
+    np_start(",handoff=off");
     ck_assert(wait_link(&G, true));
     ck_assert(wait_carrier("vp0", true));
     drv_start(&G, BASIC_FEATURES);
@@ -614,6 +615,85 @@ START_TEST(throughput_guest_to_tap)
 }
 END_TEST
 
+static const char *nic_status(struct drv *v)
+{
+    static char buf[2048];
+    FILE *f = fmemopen(buf, sizeof(buf), "w");
+    vdev_module_virtio_net.status(v->d, f);
+    fclose(f);
+    return buf;
+}
+
+/* Until the NIC's status line has `want` (present) or no longer has it (!present). */
+static bool wait_nic_status(struct drv *v, const char *want, bool present)
+{
+    for (int i = 0; i < 5000; i++) {
+        if ((strstr(nic_status(v), want) != NULL) == present)
+            return true;
+        usleep(1000);
+    }
+    return false;
+}
+
+/* The default: the host peer hands its TAP to the guest's NIC, which then moves the frames
+ * itself (the host peer counts none of them); a new guest gets it handed again. */
+START_TEST(tap_is_handed_to_the_nic)
+{
+    if (skipped)
+        return;
+    np_start(NULL);
+    ck_assert(wait_link(&G, true));
+    ck_assert(wait_carrier("vp0", true));
+    ck_assert_msg(wait_nic_status(&G, " via-tap vp0", true), "%s", nic_status(&G));
+    drv_start(&G, BASIC_FEATURES | TSO_FEATURES);
+    ck_assert_msg(wait_tso("vp0", true), "the NIC never set the TAP's offloads");
+    uint64_t rx = drv_post_rx(&G, 16, 2048);
+    uint8_t gmac[6];
+    mac_of(&G, gmac);
+    int s = tap_socket("vp0", false, true);
+    static uint8_t f[2048], got[2048];
+    for (int round = 0; round < 2; round++) {
+        size_t len = udp_frame(f, tap_mac, gmac, 1000 + (size_t)round);
+        struct net_hdr h = {0};
+        drv_send(&G, &h, f, len);
+        ck_assert_int_eq(tap_recv(s, got, sizeof(got)), (ssize_t)len);
+        ck_assert(memcmp(got, f, len) == 0);
+        len = udp_frame(f, gmac, tap_mac, 700 + (size_t)round);
+        tap_send(s, f, len);
+        uint64_t at;
+        ck_assert_uint_eq(guest_recv(&G, rx, 2048, &at), NET_HDR_LEN + len);
+        ck_assert(memcmp(gpa(&G, at) + NET_HDR_LEN, f, len) == 0);
+        const char *st = np_status();
+        ck_assert_msg(strstr(st, " link up to-tap 0 frames 0 bytes to-guest 0 frames 0 bytes ") &&
+                          strstr(st, " tap handed-over"),
+                      "%s", st);
+        ck_assert_msg(strstr(nic_status(&G), round ? " rx 1 frames 743 bytes tx 1 frames 1043 "
+                                                   : " rx 1 frames 742 bytes tx 1 frames 1042 "),
+                      "%s", nic_status(&G));
+        if (round)
+            break;
+        /* the guest's VM goes: the TAP comes back to the host peer; a new VM (its counters
+         * from 0) gets it again */
+        machine_down(&G);
+        ck_assert(wait_carrier("vp0", false));
+        ck_assert_msg(strstr(np_status(), " link down ") && strstr(np_status(), " tap here"), "%s",
+                      np_status());
+        machine_up(&G, "sysg", "eth0", "vp0", "mac 52:54:00:00:00:01");
+        ck_assert(wait_link(&G, true));
+        ck_assert_msg(wait_nic_status(&G, " via-tap vp0", true), "%s", nic_status(&G));
+        drv_start(&G, BASIC_FEATURES);
+        rx = drv_post_rx(&G, 16, 2048);
+        mac_of(&G, gmac);
+    }
+    close(s);
+    /* the host peer still owns the interface: a clean stop removes it */
+    free(np_stop(SIGTERM));
+    ck_assert(wait_ifindex("vp0", false));
+    ck_assert(wait_link(&G, false));
+    ck_assert_msg(wait_nic_status(&G, "via-tap", false), "%s", nic_status(&G));
+}
+END_TEST
+
 /* Several peers in one process: vp0 and vp1, each joined to its own guest. */
 START_TEST(two_peers_in_one_process)
 {
@@ -622,9 +702,10 @@ START_TEST(two_peers_in_one_process)
     static struct drv H;
     machine_up(&H, "sysh", "eth0", "host/vp1", "mac 52:54:00:00:00:02");
     char a[512], b[512];
-    snprintf(a, sizeof(a), "peer=%s/sysg/eth0,bind=%s/vp0,mac=52:54:00:00:00:aa", rundir, rundir);
+    snprintf(a, sizeof(a), "peer=%s/sysg/eth0,bind=%s/vp0,mac=52:54:00:00:00:aa,handoff=off",
+             rundir, rundir);
     /* (the second endpoint's folder does not exist yet: net-peer makes it) */
-    snprintf(b, sizeof(b), "peer=%s/sysh/eth0,bind=%s/host/vp1", rundir, rundir);
+    snprintf(b, sizeof(b), "peer=%s/sysh/eth0,bind=%s/host/vp1,handoff=off", rundir, rundir);
     np_exec(a, b);
     ck_assert(wait_link(&G, true));
     ck_assert(wait_link(&H, true));
@@ -757,6 +838,7 @@ static Suite *net_peer_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, frames_cross_both_ways);
+    tcase_add_test(tc, tap_is_handed_to_the_nic);
     tcase_add_test(tc, tso_crosses_with_its_header);
     tcase_add_test(tc, guest_without_tso_gets_segments);
     tcase_add_test(tc, carrier_follows_the_guest_and_restarts);

@@ -1,15 +1,19 @@
 /* The peer link against a hostile peer: malformed HELLOs from a raw socket are refused with a
- * reason (and their fds closed), and a fake peer that completes the handshake and then
- * corrupts the ring gets its records counted as bad frames, never an out-of-bounds access. */
+ * reason (and their fds closed), a fake peer that completes the handshake and then
+ * corrupts the ring gets its records counted as bad frames, never an out-of-bounds access,
+ * and a TAP it offers is taken only if it really is one (else closed, with a reason). */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -22,6 +26,7 @@
 static char dir[64], path_a[96], path_b[96];
 static char logbuf[16384];
 static unsigned ups, downs;
+static bool accept_tap; /* open_a's NIC takes a TAP its peer offers */
 
 static void on_state(void *opaque, bool up)
 {
@@ -45,6 +50,7 @@ static void setup(void)
     snprintf(path_b, sizeof(path_b), "%s/moe", dir);
     logbuf[0] = 0;
     ups = downs = 0;
+    accept_tap = false;
 }
 
 static void teardown(void)
@@ -60,7 +66,8 @@ static struct peer_link *open_a(void)
                                 .peer_path = path_b,
                                 .mac = {0x52, 0x54, 0, 0, 0, 1},
                                 .state_changed = on_state,
-                                .log = on_log};
+                                .log = on_log,
+                                .accept_tap = accept_tap};
     struct vdev_err err;
     struct peer_link *l = peer_link_open(&cfg, &err);
     ck_assert_msg(l != NULL, "%s", err.msg);
@@ -522,6 +529,151 @@ START_TEST(impostor_cannot_break_a_live_link)
 }
 END_TEST
 
+/* How many fds this process has open (a refused TAP must not stay). */
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* How many of them are TUN/TAP fds. */
+static int tun_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char p[300], l[64];
+        snprintf(p, sizeof(p), "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(p, l, sizeof(l) - 1);
+        n += k == 12 && memcmp(l, "/dev/net/tun", 12) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Offers `fd` (and `extra` when >= 0) as PL_TAP on the fake's connection; A services. */
+static void offer(struct fake *f, struct peer_link *a, int fd, int extra)
+{
+    struct pl_tap t;
+    memset(&t, 0, sizeof(t));
+    pl_hdr_init(&t.h, PL_TAP);
+    snprintf(t.ifname, sizeof(t.ifname), "lies");
+    int fds[2] = {fd, extra};
+    ck_assert_int_eq(pl_send(f->out, &t, sizeof(t), fds, extra >= 0 ? 2 : 1), 0);
+    service_for(a, 10);
+}
+
+/* A TUN/TAP fd made here (persistent interfaces need none): -1 without /dev/net/tun or root. */
+static int tun_fd(const char *name, short flags, int vnet_hdr)
+{
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_flags = flags;
+    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0 || (vnet_hdr && ioctl(fd, TUNSETVNETHDRSZ, &vnet_hdr) < 0)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+START_TEST(offered_tap_is_checked)
+{
+    accept_tap = true;
+    struct peer_link *a = open_a();
+    struct fake f;
+    fake_handshake(&f, a);
+    char name[16];
+    int base = open_fds();
+
+    /* not a TAP: an eventfd, a regular file, two fds at once */
+    int efd = eventfd(0, EFD_CLOEXEC);
+    offer(&f, a, efd, -1);
+    ck_assert_int_eq(peer_link_take_tap(a, name), -1);
+    ck_assert_msg(strstr(logbuf, "offered a TAP: refused: not a TAP: anon_inode:[eventfd]"), "%s",
+                  logbuf);
+    offer(&f, a, efd, efd);
+    ck_assert_int_eq(peer_link_take_tap(a, name), -1);
+    close(efd);
+    ck_assert_int_eq(open_fds(), base); /* what A refused, A closed */
+    ck_assert(peer_link_up(a));
+
+    int tun = tun_fd("vdkhtun0", IFF_TUN | IFF_NO_PI, 12);
+    int plain = tun_fd("vdkhtap0", IFF_TAP | IFF_NO_PI, 0); /* no virtio-net header */
+    int good = tun_fd("vdkhtap1", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, 12);
+    if (tun < 0 || plain < 0 || good < 0) {
+        fprintf(stderr, "offered_tap_is_checked: no /dev/net/tun or not root: the TAP part "
+                        "skipped\n");
+    } else {
+        offer(&f, a, tun, -1);
+        ck_assert_int_eq(peer_link_take_tap(a, name), -1);
+        offer(&f, a, plain, -1);
+        ck_assert_int_eq(peer_link_take_tap(a, name), -1);
+        ck_assert_msg(strstr(logbuf, "want a TAP, no packet info, 12-byte virtio-net headers"),
+                      "%s", logbuf);
+        base = open_fds();
+        offer(&f, a, good, -1);
+        int got = peer_link_take_tap(a, name);
+        ck_assert_int_ge(got, 0);
+        ck_assert_str_eq(name, "vdkhtap1"); /* from the fd, not from the message */
+        ck_assert_int_eq(open_fds(), base + 1);
+        ck_assert(fcntl(got, F_GETFL) & O_NONBLOCK);
+        ck_assert_int_eq(peer_link_take_tap(a, name), -1); /* taken once */
+        /* the peer hears that we took it */
+        union pl_msg m;
+        int rfds[PL_MAX_FDS], rn = 0;
+        struct pollfd p = {.fd = f.in, .events = POLLIN};
+        ck_assert_int_eq(poll(&p, 1, 1000), 1);
+        ck_assert_int_eq(pl_recv(f.in, &m, rfds, &rn), (long)sizeof(m.tap_taken));
+        ck_assert_int_eq(m.h.type, PL_TAP_TAKEN);
+        ck_assert_int_eq(rn, 0);
+        close(got);
+        /* an offer left untaken goes with the connection that made it */
+        offer(&f, a, good, -1);
+        ck_assert_int_eq(tun_fds(), 4); /* ours and the one A keeps */
+        close(f.out);
+        f.out = -1;
+        service_for(a, 20);
+        ck_assert(!peer_link_up(a));
+        ck_assert_int_eq(peer_link_take_tap(a, name), -1);
+        ck_assert_int_eq(tun_fds(), 3);
+    }
+    if (tun >= 0)
+        close(tun);
+    if (plain >= 0)
+        close(plain);
+    if (good >= 0)
+        close(good);
+    fake_close(&f);
+    peer_link_close(a);
+}
+END_TEST
+
+START_TEST(tap_offer_without_accept_is_closed)
+{
+    struct peer_link *a = open_a(); /* accept_tap off, as for two guests' NICs */
+    struct fake f;
+    fake_handshake(&f, a);
+    int efd = eventfd(0, EFD_CLOEXEC);
+    int base = open_fds();
+    offer(&f, a, efd, -1);
+    close(efd);
+    ck_assert_int_eq(open_fds(), base - 1);
+    char name[16];
+    ck_assert_int_eq(peer_link_take_tap(a, name), -1);
+    ck_assert(peer_link_up(a));
+    fake_close(&f);
+    peer_link_close(a);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("peer_link_hostile");
@@ -533,6 +685,8 @@ static Suite *suite(void)
     tcase_add_test(tc, corrupted_ring_is_survived);
     tcase_add_test(tc, stale_incoming_from_old_instance_is_dropped);
     tcase_add_test(tc, impostor_cannot_break_a_live_link);
+    tcase_add_test(tc, offered_tap_is_checked);
+    tcase_add_test(tc, tap_offer_without_accept_is_closed);
     suite_add_tcase(s, tc);
     return s;
 }

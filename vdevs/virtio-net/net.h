@@ -33,6 +33,7 @@ struct net_backend;
 struct net_tap;
 
 enum { NET_Q_RX = 0, NET_Q_TX = 1, NET_Q_CTRL = 2, NET_NUM_QUEUES = 3 };
+enum { NET_RX_SRC_NONE, NET_RX_SRC_RING, NET_RX_SRC_TAP };
 
 #define NET_QUEUE_SIZE  256u
 #define NET_MAC_TABLE   64u   /* entries per MAC_TABLE_SET list; more means "accept all" */
@@ -70,7 +71,9 @@ struct net {
 
     char bind_path[PATH_MAX];     /* our endpoint, when linked */
     struct peer_link *link;       /* NULL: no `peer`, or dryrun */
-    struct net_tap *tap;          /* NULL: no `tap`, or dryrun */
+    struct net_tap *tap;          /* `tap`, or the TAP the host peer handed over; else NULL */
+    char handed_tap[16];          /* that TAP's name while it is used, for status (cfg_lock) */
+    int rx_src;                   /* net_be_peer: where rx_peek's frame is from (NET_RX_SRC_*) */
     const struct net_backend *be; /* net_be_tap with `tap`, else net_be_peer */
     uint64_t link_due;            /* net_be_peer: when the link wants servicing (ms) */
 

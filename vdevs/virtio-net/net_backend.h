@@ -29,7 +29,7 @@ enum net_tx_result {
     NET_TX_FAILED,  /* the driver broke a rule: leave the queue alone */
 };
 
-#define NET_BE_FDS 3 /* pollfds a backend may add to the data thread's poll */
+#define NET_BE_FDS 4 /* pollfds a backend may add to the data thread's poll */
 
 struct net_backend {
     /* One frame from the guest, its header checked against the negotiated features
@@ -59,5 +59,14 @@ extern const struct net_backend net_be_peer, net_be_tap;
 /* net_be_tap.c: attaches n->tap_name (at `configured`); 0, or -1 with err set. */
 int net_tap_open(struct net *n, struct vdev_err *err);
 void net_tap_close(struct net *n);
+/* A TAP the host peer handed over (net_be_peer.c): n->tap moves the frames through `fd`
+ * (ours now, closed by net_tap_close) with net_be_tap's calls; 0, or -1 (fd closed). */
+int net_tap_adopt(struct net *n, int fd, const char *ifname);
+/* n->tap is there and works (a handed TAP that failed is not). */
+bool net_tap_ready(const struct net *n);
+/* The fd to poll for frames, or -1 while the guest cannot take them or the TAP failed. */
+int net_tap_poll_fd(const struct net *n);
+/* What poll said of that fd (an error: the TAP failed). */
+void net_tap_poll_done(struct net *n, short revents);
 
 #endif

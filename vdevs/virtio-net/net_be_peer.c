@@ -7,7 +7,13 @@
  * room (the guest's TCP sees back-pressure, not loss). If the ring stays full for
  * NET_TX_STALL_MS (a stuck peer) frames are dropped and counted until it takes one again,
  * so a dead peer never wedges the guest's transmit queue. A link that is down drops at
- * once. */
+ * once.
+ *
+ * A host peer (`vdevkit net-peer`) hands its TAP over when the link comes up: then frames go
+ * through the TAP with net_be_tap's calls, one hop and one copy fewer, until the link goes
+ * down (what the rings still hold is delivered first). The link's state stays the peer
+ * link's; the host peer keeps the interface and its carrier. */
+#include <stdio.h>
 #include <string.h>
 
 #include "net.h"
@@ -82,8 +88,15 @@ static enum net_tx_result tx_segment(struct net *n, const struct net_hdr *h,
     return NET_TX_SENT;
 }
 
+static bool handed(const struct net *n)
+{
+    return net_tap_ready(n);
+}
+
 static enum net_tx_result peer_tx(struct net *n, struct net_hdr *h, const struct net_src *src)
 {
+    if (handed(n) && peer_link_up(n->link))
+        return net_be_tap.tx(n, h, src);
     if (!n->link || !peer_link_up(n->link)) {
         net_count(&n->st.drop_link_down, 1);
         return NET_TX_DROPPED;
@@ -119,14 +132,29 @@ static void peer_tx_flush(struct net *n)
     peer_link_tx_flush(n->link);
 }
 
+/* The frame peeked stays the next one until released, wherever it came from: the ring's
+ * first (frames the host peer put there before it handed the TAP over), then the TAP's. */
 static const uint8_t *peer_rx_peek(struct net *n, size_t *len)
 {
-    return n->link ? peer_link_rx_peek(n->link, len) : NULL;
+    if (!n->link)
+        return NULL;
+    const uint8_t *f = NULL;
+    if (n->rx_src != NET_RX_SRC_TAP && (f = peer_link_rx_peek(n->link, len))) {
+        n->rx_src = NET_RX_SRC_RING;
+        return f;
+    }
+    if (handed(n) && (f = net_be_tap.rx_peek(n, len)))
+        n->rx_src = NET_RX_SRC_TAP;
+    return f;
 }
 
 static void peer_rx_release(struct net *n)
 {
-    peer_link_rx_release(n->link);
+    if (n->rx_src == NET_RX_SRC_TAP)
+        net_be_tap.rx_release(n);
+    else
+        peer_link_rx_release(n->link);
+    n->rx_src = NET_RX_SRC_NONE;
 }
 
 static bool peer_rx_sleep(struct net *n)
@@ -138,9 +166,35 @@ static void peer_features_changed(struct net *n)
 {
     if (n->link)
         peer_link_set_features(n->link, n->features);
+    if (handed(n))
+        net_be_tap.features_changed(n); /* TUNSETOFFLOAD: we read the TAP */
 }
 
-enum { PFD_LINK, PFD_RX, PFD_SPACE };
+/* After the link's service: take a TAP the host peer offers once the link is up, give it
+ * back (close it) when the link is down or the TAP failed. Data thread, without run_lock:
+ * n->tap is the data thread's alone. */
+static void follow_handover(struct net *n)
+{
+    if (n->tap && (!peer_link_up(n->link) || !net_tap_ready(n))) {
+        net_tap_close(n);
+        if (n->rx_src == NET_RX_SRC_TAP)
+            n->rx_src = NET_RX_SRC_NONE;
+        n->rx_held_stale = true; /* chains held for a TAP frame go back */
+        pthread_mutex_lock(&n->cfg_lock);
+        n->handed_tap[0] = 0;
+        pthread_mutex_unlock(&n->cfg_lock);
+    }
+    char name[16];
+    int fd;
+    if (!n->tap && peer_link_up(n->link) && (fd = peer_link_take_tap(n->link, name)) >= 0 &&
+        net_tap_adopt(n, fd, name) == 0) {
+        pthread_mutex_lock(&n->cfg_lock);
+        snprintf(n->handed_tap, sizeof(n->handed_tap), "%s", name);
+        pthread_mutex_unlock(&n->cfg_lock);
+    }
+}
+
+enum { PFD_LINK, PFD_RX, PFD_SPACE, PFD_TAP };
 
 static int peer_poll_prepare(struct net *n, struct pollfd *fds)
 {
@@ -160,6 +214,7 @@ static int peer_poll_prepare(struct net *n, struct pollfd *fds)
     fds[PFD_RX] = (struct pollfd){.fd = n->link ? peer_link_rx_fd(n->link) : -1, .events = POLLIN};
     fds[PFD_SPACE] = (struct pollfd){
         .fd = n->link && n->tx_blocked ? peer_link_tx_space_fd(n->link) : -1, .events = POLLIN};
+    fds[PFD_TAP] = (struct pollfd){.fd = handed(n) ? net_tap_poll_fd(n) : -1, .events = POLLIN};
     return timeout;
 }
 
@@ -186,6 +241,10 @@ static void peer_poll_done(struct net *n, const struct pollfd *fds, int r)
         atomic_store_explicit(&n->st.link_disconnects, ls.disconnects, memory_order_relaxed);
         atomic_store_explicit(&n->st.link_bad_records, ls.bad_frames, memory_order_relaxed);
     }
+    if (r > 0 && fds[PFD_TAP].fd >= 0)
+        net_tap_poll_done(n, fds[PFD_TAP].revents);
+    if (n->link)
+        follow_handover(n);
 }
 
 const struct net_backend net_be_peer = {

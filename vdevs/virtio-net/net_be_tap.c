@@ -13,10 +13,14 @@
  * The link is up while the TAP is attached (from `configured` to `terminate`); nothing on
  * the host side changes it, except the interface's deletion: the NIC's link goes down and
  * the NIC tries to attach again every second, so an interface made afresh under the same
- * name is taken up again. */
+ * name is taken up again.
+ *
+ * The same I/O serves a TAP the host peer hands over (net_tap_adopt, net_be_peer.c): then
+ * the peer link owns the link state, and a TAP that fails is dropped, not looked for. */
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -33,9 +37,11 @@
 
 struct net_tap {
     int fd;
-    uint8_t *buf; /* the frame read, header first */
-    size_t len;   /* its length; 0 = none */
-    uint8_t *seg; /* a GSO frame the guest cannot take: its segment seg_next */
+    char ifname[16]; /* for messages */
+    bool handed;     /* the host peer's (net_tap_adopt): the link is the peer link's */
+    uint8_t *buf;    /* the frame read, header first */
+    size_t len;      /* its length; 0 = none */
+    uint8_t *seg;    /* a GSO frame the guest cannot take: its segment seg_next */
     struct net_tso tso;
     unsigned seg_count; /* 0: the frame goes as it is */
     unsigned seg_next;
@@ -47,11 +53,11 @@ struct net_tap {
     bool tell_guest;   /* link_up changed: a configuration interrupt is due */
 };
 
-int net_tap_open(struct net *n, struct vdev_err *err)
+static struct net_tap *tap_alloc(void)
 {
     struct net_tap *t = calloc(1, sizeof(*t));
     if (!t)
-        return vdev_err_set(err, "out of memory");
+        return NULL;
     t->buf = malloc(TAP_READ_MAX);
     t->seg = malloc(TAP_SEG_MAX);
     t->fd = -1;
@@ -59,17 +65,53 @@ int net_tap_open(struct net *n, struct vdev_err *err)
         free(t->buf);
         free(t->seg);
         free(t);
-        return vdev_err_set(err, "out of memory");
+        return NULL;
     }
+    return t;
+}
+
+int net_tap_open(struct net *n, struct vdev_err *err)
+{
+    struct net_tap *t = tap_alloc();
+    if (!t)
+        return vdev_err_set(err, "out of memory");
+    snprintf(t->ifname, sizeof(t->ifname), "%s", n->tap_name);
     t->fd = tap_if_attach(n->tap_name, err);
     if (t->fd < 0) {
-        free(t->buf);
-        free(t->seg);
-        free(t);
+        n->tap = t;
+        net_tap_close(n);
         return -1;
     }
     n->tap = t;
     return 0;
+}
+
+int net_tap_adopt(struct net *n, int fd, const char *ifname)
+{
+    struct net_tap *t = tap_alloc();
+    if (!t) {
+        close(fd);
+        return -1;
+    }
+    t->fd = fd;
+    t->handed = true;
+    snprintf(t->ifname, sizeof(t->ifname), "%s", ifname);
+    n->tap = t;
+    atomic_store(&n->features_dirty, true); /* the next pass sets its offloads */
+    return 0;
+}
+
+bool net_tap_ready(const struct net *n)
+{
+    return n->tap && !n->tap->gone;
+}
+
+int net_tap_poll_fd(const struct net *n)
+{
+    /* a guest without buffers: leave the frames in the kernel until an rx kick; a broken
+     * driver: until the device starts again (readable, the fd would keep us spinning) */
+    bool paused = atomic_load(&n->running) && (n->rx_wait_buffers || n->broken);
+    return !net_tap_ready(n) || paused ? -1 : n->tap->fd;
 }
 
 void net_tap_close(struct net *n)
@@ -106,9 +148,21 @@ static void tap_gone(struct net *n, struct net_tap *t)
     t->len = 0;
     t->seg_count = 0;
     n->rx_held_stale = true; /* chains held for that frame go back */
+    if (t->handed) {         /* the host peer's business: frames go through the rings again */
+        vdev_warn(n->d, "tap %s of the host peer failed: frames go through the peer link again",
+                  t->ifname);
+        return;
+    }
     t->retry_ms = net_now_ms() + TAP_RETRY_MS;
     set_link(n, t, false);
-    vdev_warn(n->d, "tap %s was deleted: link down (attaching again when it is back)", n->tap_name);
+    vdev_warn(n->d, "tap %s was deleted: link down (attaching again when it is back)", t->ifname);
+}
+
+void net_tap_poll_done(struct net *n, short revents)
+{
+    /* POLLIN: rx_peek reads. POLLERR: the interface is gone (a read says EBADFD). */
+    if (n->tap && (revents & (POLLERR | POLLHUP | POLLNVAL)))
+        tap_gone(n, n->tap);
 }
 
 static void tap_retry(struct net *n, struct net_tap *t)
@@ -171,7 +225,7 @@ static enum net_tx_result tap_tx(struct net *n, struct net_hdr *h, const struct 
             tap_gone(n, t);
         } else {
             net_count(&n->st.tap_errors, 1); /* EINVAL: the kernel refused the header */
-            net_log_limited(n, "tx: writing a %zu-byte frame to tap %s: %s", src->len, n->tap_name,
+            net_log_limited(n, "tx: writing a %zu-byte frame to tap %s: %s", src->len, t->ifname,
                             strerror(e));
         }
         return NET_TX_DROPPED;
@@ -203,7 +257,7 @@ static bool tap_read(struct net *n, struct net_tap *t)
                 tap_gone(n, t);
             } else if (e != EAGAIN && e != EINTR) {
                 net_count(&n->st.tap_errors, 1);
-                net_log_limited(n, "rx: reading tap %s: %s", n->tap_name, strerror(e));
+                net_log_limited(n, "rx: reading tap %s: %s", t->ifname, strerror(e));
             }
             return false;
         }
@@ -228,7 +282,7 @@ static bool tap_start_segments(struct net *n, struct net_tap *t, const struct ne
     size_t hl = flen < NET_TSO_MAX_HDR ? flen : NET_TSO_MAX_HDR;
     if (net_tso_prepare(&t->tso, t->buf + NET_HDR_LEN, hl, flen, h->gso_type, h->gso_size, &why)) {
         net_count(&n->st.drop_bad_header, 1);
-        net_log_limited(n, "rx: GSO frame from tap %s dropped: %s", n->tap_name, why);
+        net_log_limited(n, "rx: GSO frame from tap %s dropped: %s", t->ifname, why);
         return false;
     }
     t->seg_count = t->tso.nsegs;
@@ -301,7 +355,7 @@ static void tap_features_changed(struct net *n)
     int r = tap_if_set_offload(t->fd, want);
     if (r < 0)
         vdev_warn(n->d, "tap %s: TUNSETOFFLOAD: %s (the kernel keeps its previous offloads)",
-                  n->tap_name, strerror(-r));
+                  t->ifname, strerror(-r));
     t->offload_valid = true;
     t->offload_applied = want;
 }
@@ -309,11 +363,9 @@ static void tap_features_changed(struct net *n)
 static int tap_poll_prepare(struct net *n, struct pollfd *fds)
 {
     struct net_tap *t = n->tap;
-    /* a guest without buffers: leave the frames in the kernel until an rx kick; a broken
-     * driver: until the device starts again (readable, the fd would keep us spinning) */
-    bool paused = atomic_load(&n->running) && (n->rx_wait_buffers || n->broken);
-    fds[0] = (struct pollfd){.fd = paused || t->gone ? -1 : t->fd, .events = POLLIN};
-    fds[1] = fds[2] = (struct pollfd){.fd = -1};
+    fds[0] = (struct pollfd){.fd = net_tap_poll_fd(n), .events = POLLIN};
+    for (unsigned i = 1; i < NET_BE_FDS; i++)
+        fds[i] = (struct pollfd){.fd = -1};
     if (t->tell_guest)
         return 0;
     if (!t->gone)
@@ -326,9 +378,8 @@ static int tap_poll_prepare(struct net *n, struct pollfd *fds)
 static void tap_poll_done(struct net *n, const struct pollfd *fds, int r)
 {
     struct net_tap *t = n->tap;
-    /* POLLIN: rx_peek reads. POLLERR: the interface is gone (a read says EBADFD). */
-    if (r > 0 && (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)))
-        tap_gone(n, t);
+    if (r > 0)
+        net_tap_poll_done(n, fds[0].revents);
     if (t->gone && net_now_ms() >= t->retry_ms)
         tap_retry(n, t);
     if (t->tell_guest) {

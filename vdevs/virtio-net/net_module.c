@@ -396,7 +396,8 @@ static int net_configured(struct vdev *d)
                                     .features = 0,
                                     .state_changed = link_state_changed,
                                     .log = link_log,
-                                    .opaque = n};
+                                    .opaque = n,
+                                    .accept_tap = true};
         memcpy(cfg.mac, n->cfg_mac, 6);
         n->link = peer_link_open(&cfg, &err);
         if (!n->link)
@@ -449,9 +450,11 @@ static void net_status(struct vdev *d, FILE *out)
             net_read(&s->irqs[NET_Q_TX]), net_read(&s->irqs[NET_Q_CTRL]),
             net_read(&s->held[NET_Q_RX]), net_read(&s->held[NET_Q_TX]), net_read(&s->poll_hits),
             net_read(&s->poll_misses));
-    if (n->tap_name)
-        fprintf(out, " tap-errors %" PRIu64, net_read(&s->tap_errors));
     pthread_mutex_lock(&n->cfg_lock);
+    if (n->tap_name || n->handed_tap[0])
+        fprintf(out, " tap-errors %" PRIu64, net_read(&s->tap_errors));
+    if (n->handed_tap[0]) /* the host peer's TAP, handed over: frames bypass the rings */
+        fprintf(out, " via-tap %s", n->handed_tap);
     if (n->cap_shown)
         fprintf(out, " capture %s", n->cap_shown);
     pthread_mutex_unlock(&n->cfg_lock);

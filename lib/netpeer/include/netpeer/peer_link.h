@@ -54,6 +54,12 @@ struct peer_link_cfg {
     void *opaque;
     /* Size of our receive ring in bytes: a power of two, 256 KiB..64 MiB; 0 = 4 MiB. */
     uint32_t ring_size;
+    /* TAP hand-over (docs/peer-link.md): a host peer offers its TAP (offer_tap: tap_fd is
+     * sent with every link-up, and stays the caller's); a NIC that can move frames through
+     * a TAP itself accepts one (accept_tap). */
+    bool offer_tap;
+    int tap_fd;
+    bool accept_tap;
 };
 
 /* Binds the endpoint and starts trying to reach the peer. NULL with err set (path too
@@ -74,6 +80,16 @@ bool peer_link_up(const struct peer_link *l);
 uint64_t peer_link_peer_features(const struct peer_link *l);
 /* Our guest (re)negotiated: tell the peer. */
 void peer_link_set_features(struct peer_link *l, uint64_t features);
+
+/* ---- TAP hand-over ---- */
+
+/* accept_tap: the TAP the peer offered, once the link is up and the fd passed the checks
+ * (tap_if_check_handed): its fd, now the caller's, with the interface's name in `ifname`
+ * (16 bytes); the peer is told that we took it. -1 when there is none (again after the
+ * next link-up). The caller closes it when the link goes down. */
+int peer_link_take_tap(struct peer_link *l, char *ifname);
+/* tap_fd offered: the peer took it (until the link goes down): leave the TAP's frames to it. */
+bool peer_link_tap_taken(const struct peer_link *l);
 
 /* ---- sending (into the peer's ring) ---- */
 

@@ -4,7 +4,9 @@
  * Each end connects to the other's endpoint and sends HELLO on that connection with the
  * ring it receives on; the accepting end maps the ring (it becomes its transmit ring) and
  * answers ACK, or REFUSE with a reason and hangs up. Later FEATURES messages travel on the
- * same connection as the HELLO that carried the earlier value. */
+ * same connection as the HELLO that carried the earlier value, and so does a host peer's
+ * PL_TAP; the NIC answers PL_TAP_TAKEN on its own connection. Older ends ignore (and close
+ * the fds of) message types they do not know. */
 #ifndef VDEV_NET_PEER_LINK_PROTO_H
 #define VDEV_NET_PEER_LINK_PROTO_H
 
@@ -17,10 +19,12 @@
 #define PL_MAX_FDS  3
 
 enum pl_type {
-    PL_HELLO = 1,    /* + 3 fds: ring memfd, rx-wakeup eventfd, tx-space eventfd */
-    PL_ACK = 2,      /* the HELLO's ring is mapped */
-    PL_REFUSE = 3,   /* followed by a hang-up */
-    PL_FEATURES = 4, /* the sender's guest renegotiated */
+    PL_HELLO = 1,     /* + 3 fds: ring memfd, rx-wakeup eventfd, tx-space eventfd */
+    PL_ACK = 2,       /* the HELLO's ring is mapped */
+    PL_REFUSE = 3,    /* followed by a hang-up */
+    PL_FEATURES = 4,  /* the sender's guest renegotiated */
+    PL_TAP = 5,       /* + 1 fd: the sender's (a host peer's) TAP; the receiver may use it */
+    PL_TAP_TAKEN = 6, /* the receiver of PL_TAP moves the frames through that TAP now */
 };
 
 struct pl_hdr {
@@ -56,12 +60,23 @@ struct pl_features {
     uint64_t features;
 };
 
+struct pl_tap {
+    struct pl_hdr h;
+    char ifname[16]; /* the interface's name, for messages (the receiver asks the fd) */
+};
+
+struct pl_tap_taken {
+    struct pl_hdr h;
+};
+
 union pl_msg {
     struct pl_hdr h;
     struct pl_hello hello;
     struct pl_ack ack;
     struct pl_refuse refuse;
     struct pl_features features;
+    struct pl_tap tap;
+    struct pl_tap_taken tap_taken;
     char raw[512]; /* anything longer is truncated and refused */
 };
 

@@ -6,6 +6,7 @@
 #define VDEV_NET_TAP_IF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <vdev/types.h>
@@ -26,6 +27,13 @@ int tap_if_attach(const char *name, struct vdev_err *err);
  * features (GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN; TSO needs the checksum offload, ECN
  * qualifies TSO). 0 or -errno. */
 int tap_if_set_offload(int fd, uint64_t guest_features);
+
+/* A TAP fd another process handed us (the host peer's, over the peer link): true if it is
+ * /dev/net/tun attached to a TAP interface with 12-byte virtio-net headers and no packet
+ * info; then `ifname` (16 bytes) is the interface's name and the fd is made non-blocking.
+ * Else false with the reason in `why`. Nothing but /proc and two read-only ioctls touches
+ * the fd before it passed. */
+bool tap_if_check_handed(int fd, char *ifname, char *why, size_t why_len);
 
 /* Carrier on/off (TUNSETCARRIER, Linux >= 5.0): 0 or -errno. */
 int tap_if_set_carrier(int fd, bool on);
