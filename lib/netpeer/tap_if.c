@@ -65,42 +65,6 @@ int tap_if_attach(const char *name, struct vdev_err *err)
     return fd;
 }
 
-bool tap_if_check_handed(int fd, char *ifname, char *why, size_t why_len)
-{
-    /* what the fd is, from /proc (no call on the file itself: a FUSE file could block) */
-    char link[64], proc[64];
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(proc, link, sizeof(link) - 1);
-    link[n > 0 ? n : 0] = 0;
-    if (strcmp(link, "/dev/net/tun") != 0) {
-        snprintf(why, why_len, "not a TAP: %s", n > 0 ? link : "unknown fd");
-        return false;
-    }
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    int hdr = 0;
-    if (ioctl(fd, TUNGETIFF, &ifr) < 0 || ioctl(fd, TUNGETVNETHDRSZ, &hdr) < 0) {
-        snprintf(why, why_len, "a TUN fd attached to no interface: %s", strerror(errno));
-        return false;
-    }
-    unsigned need = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-    if ((ifr.ifr_flags & (need | IFF_TUN)) != need || hdr != NET_HDR_LEN) {
-        snprintf(why, why_len,
-                 "interface flags 0x%x, header %d bytes (want a TAP, no packet "
-                 "info, 12-byte virtio-net headers)",
-                 (unsigned)ifr.ifr_flags & 0xffffu, hdr);
-        return false;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-        snprintf(why, why_len, "cannot make it non-blocking: %s", strerror(errno));
-        return false;
-    }
-    memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
-    ifname[IFNAMSIZ - 1] = 0;
-    return true;
-}
-
 int tap_if_set_offload(int fd, uint64_t f)
 {
     unsigned off = 0;
