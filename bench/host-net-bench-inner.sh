@@ -8,7 +8,9 @@
 #   vdevkit            vdevkit (virtio-net-pci, `cpu runmask 0`) + `vdevkit net-peer` (TAP vp0)
 #   vdevkit-vcpupin    the same without taskset: only the vCPU is pinned (`cpu runmask 0`),
 #                      the NIC's data thread floats, as vhost's worker does for qemu-vhost
-#   vdevkit-nooffload  the same, the host peer with offload=off
+#                      (the host peer hands its TAP to the NIC: net-peer's handoff=on)
+#   vdevkit-relay      the same with handoff=off: every frame through the host peer's rings
+#   vdevkit-nooffload  the same, the host peer with offload=off (no hand-over either)
 #   vdevkit-tap        vdevkit's direct tap (`vdev virtio-net tap vt0`, made with ip tuntap):
 #                      the NIC's data thread does the TAP I/O, no host peer; vCPU pinned
 #   qemu-tap           QEMU -M microvm,acpi=on,pcie=on -accel kvm, virtio-net-pci on
@@ -27,7 +29,7 @@ rt=$(mktemp -d /tmp/vdevkit-rt.XXXXXX)
 export VDEVKIT_RUNTIME_DIR="$rt"
 n=${1:-2}
 secs=${NET_IPERF_SECS:-5}
-variants=${BENCH_VARIANTS:-vdevkit-vcpupin qemu-tap qemu-vhost}
+variants=${BENCH_VARIANTS:-vdevkit-vcpupin vdevkit-tap qemu-vhost}
 boot_timeout=${BENCH_BOOT_TIMEOUT:-240}
 mac=52:54:00:00:00:01
 : > results.txt
@@ -49,10 +51,10 @@ wait_if() {
     [ -e "/sys/class/net/$1" ]
 }
 
-# start_vdevkit OFFLOAD(on|off) [vcpu]: the host peer (vp0) and the guest (vcpu: no taskset,
-# only the vCPU pinned); sets hif, pid_guest, pid_hp
+# start_vdevkit OFFLOAD(on|off) [vcpu [HANDOFF(on|off)]]: the host peer (vp0) and the guest
+# (vcpu: no taskset, only the vCPU pinned); sets hif, pid_guest, pid_hp
 start_vdevkit() {
-    ./vdevkit net-peer "peer=$rt/alpha/curly,bind=$rt/host/vp0,mac=52:54:00:00:09:01,offload=$1" > net-peer.log 2>&1 &
+    ./vdevkit net-peer "peer=$rt/alpha/curly,bind=$rt/host/vp0,mac=52:54:00:00:09:01,offload=$1,handoff=${3:-on}" > net-peer.log 2>&1 &
     pid_hp=$!
     hif=vp0
     wait_if vp0 || return 1
@@ -218,6 +220,7 @@ one() {
     case $v in
         vdevkit) start_vdevkit on ;;
         vdevkit-vcpupin) start_vdevkit on vcpu ;;
+        vdevkit-relay) start_vdevkit on vcpu off ;;
         vdevkit-nooffload) start_vdevkit off ;;
         vdevkit-tap) start_tap || { echo "RUN $v round $2: SKIP (ip tuntap add vt0 failed)"; return 0; } ;;
         qemu-tap) start_qemu off ;;

@@ -6,10 +6,10 @@
 # side (10.0.9.1) pings the guest (10.0.9.2) and runs iperf3 both ways against it. N rounds
 # (default 2) alternating the variants; prints a RUN line per run and a table of medians.
 #   bench/host-net-bench.sh BUILD_DIR [N]
-# Environment: NET_IPERF_SECS (5), BENCH_VARIANTS ("vdevkit-vcpupin qemu-tap qemu-vhost"; also
-# vdevkit-nooffload: the host peer with offload=off; vdevkit-tap: the direct tap). Prints the
-# costs per MiB moved too (VM exits, injected interrupts, CPU time by thread). See
-# host-net-bench-inner.sh.
+# Environment: NET_IPERF_SECS (5), BENCH_VARIANTS ("vdevkit-vcpupin vdevkit-tap qemu-vhost"; also qemu-tap;
+# vdevkit-relay: net-peer handoff=off; vdevkit-nooffload: offload=off; vdevkit-tap: the direct
+# tap). Prints the costs per MiB moved too (VM exits, injected interrupts, CPU time by thread,
+# frames). See host-net-bench-inner.sh.
 # Needs qemu-system-x86 on this host: its binary, libraries (outer.sh stages them, ~50 MB
 # in the outer machine's RAM) and the few ROMs a -kernel boot of microvm needs are copied in.
 set -euo pipefail
@@ -25,7 +25,7 @@ cp "$top/bench/host-net-bench-inner.sh" "$payload/"
 # iproute2's ip for vdevkit-tap's `ip tuntap` (busybox ip has none); outer.sh stages its libraries
 mkdir -p "$payload/tools"
 p=$(PATH=$PATH:/usr/sbin:/sbin command -v ip) && cp -L "$p" "$payload/tools/ip"
-variants=${BENCH_VARIANTS:-vdevkit-vcpupin qemu-tap qemu-vhost}
+variants=${BENCH_VARIANTS:-vdevkit-vcpupin vdevkit-tap qemu-vhost}
 nvar=$(( $(echo "$variants" | wc -w) * n ))
 echo "host load before: $(uptime)"
 status=0

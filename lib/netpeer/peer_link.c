@@ -89,12 +89,14 @@ struct peer_link {
     uint64_t peer_features;
 
     /* TAP hand-over: offer_tap is a host peer's own TAP (not ours to close), tap_taken says
-     * the NIC took it; a NIC keeps the TAP offered on the "in" connection in in_tap */
+     * the NIC asked for it and we released it; a NIC keeps the TAP offered on the "in"
+     * connection in in_tap, asks for it (take_sent) and may use it once released */
     int offer_tap;
     bool tap_taken;
     bool accept_tap;
     int in_tap;
     char in_tap_name[16];
+    bool take_sent, tap_released;
 
     struct pending_conn pending[PL_MAX_PENDING];
     bool up;
@@ -213,6 +215,7 @@ static void close_in(struct peer_link *l)
     close_fd(&l->peer_rx_efd);
     close_fd(&l->peer_space_efd);
     close_fd(&l->in_tap); /* offered by the instance that hung up */
+    l->take_sent = l->tap_released = false;
     l->peer_features = 0;
 }
 
@@ -503,23 +506,35 @@ static void in_tap_offered(struct peer_link *l, int fd)
     }
     close_fd(&l->in_tap);
     l->in_tap = fd;
+    l->take_sent = l->tap_released = false;
     memcpy(l->in_tap_name, name, sizeof(l->in_tap_name));
+}
+
+static int send_step(int fd, enum pl_type type)
+{
+    struct pl_tap_step t;
+    memset(&t, 0, sizeof(t));
+    pl_hdr_init(&t.h, type);
+    return fd < 0 ? -EBADF : pl_send(fd, &t, sizeof(t), NULL, 0);
 }
 
 int peer_link_take_tap(struct peer_link *l, char *ifname)
 {
-    if (!l->up || l->in_tap < 0 || l->out_fd < 0)
+    if (!l->up || l->in_tap < 0)
         return -1;
-    struct pl_tap_taken t;
-    memset(&t, 0, sizeof(t));
-    pl_hdr_init(&t.h, PL_TAP_TAKEN);
-    if (pl_send(l->out_fd, &t, sizeof(t), NULL, 0) < 0) {
-        /* untold, the peer would go on reading the TAP too: keep to the rings */
-        close_fd(&l->in_tap);
+    if (!l->take_sent) {
+        /* ask; the TAP is ours once the peer says it let go (PL_TAP_RELEASED) */
+        if (send_step(l->out_fd, PL_TAP_TAKE) < 0)
+            close_fd(&l->in_tap); /* untold, the peer keeps it: keep to the rings */
+        else
+            l->take_sent = true;
         return -1;
     }
+    if (!l->tap_released)
+        return -1;
     int fd = l->in_tap;
     l->in_tap = -1;
+    l->take_sent = l->tap_released = false;
     memcpy(ifname, l->in_tap_name, sizeof(l->in_tap_name));
     note(l, VDEV_LOG_INFO, NOTE_ALWAYS, "peer link %s: frames go through tap %s of peer %s",
          l->bind_path, l->in_tap_name, l->peer_path);
@@ -563,11 +578,18 @@ static void in_readable(struct peer_link *l)
             close_in(l);
             return;
         }
-        if (m.h.type == PL_FEATURES && msg_ok(&m, n, sizeof(m.features)))
+        if (m.h.type == PL_FEATURES && msg_ok(&m, n, sizeof(m.features))) {
             l->peer_features = m.features.features;
-        else if (m.h.type == PL_TAP_TAKEN && msg_ok(&m, n, sizeof(m.tap_taken)) && l->up &&
-                 l->offer_tap >= 0)
-            l->tap_taken = true;
+        } else if (m.h.type == PL_TAP_TAKE && msg_ok(&m, n, sizeof(m.tap_step)) && l->up &&
+                   l->offer_tap >= 0 && !l->tap_taken) {
+            /* We are inside the owner's service call: it has not touched the TAP since its
+             * last one and will not before it sees peer_link_tap_taken(). Released only if
+             * the peer hears it; else the frames keep going through us. */
+            l->tap_taken = send_step(l->out_fd, PL_TAP_RELEASED) == 0;
+        } else if (m.h.type == PL_TAP_RELEASED && msg_ok(&m, n, sizeof(m.tap_step)) &&
+                   l->take_sent) {
+            l->tap_released = true;
+        }
     }
 }
 

@@ -318,7 +318,7 @@ static void send_msg(int s, struct fz_in *in, bool hello_like)
     if (shape & 16) {
         m.h.magic = PL_MAGIC;
         m.h.version = PL_VERSION;
-        m.h.type = fz_u8(in) % 8; /* up to PL_TAP_TAKEN and one past */
+        m.h.type = fz_u8(in) % 9; /* up to PL_TAP_RELEASED and one past */
     }
     int fds[PL_MAX_FDS + 2];
     int nfds = (shape >> 5) % 6;

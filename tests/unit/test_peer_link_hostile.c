@@ -567,6 +567,16 @@ static void offer(struct fake *f, struct peer_link *a, int fd, int extra)
     service_for(a, 10);
 }
 
+/* PL_TAP_TAKE or PL_TAP_RELEASED from the fake; A services. */
+static void send_step(struct fake *f, struct peer_link *a, enum pl_type type)
+{
+    struct pl_tap_step t;
+    memset(&t, 0, sizeof(t));
+    pl_hdr_init(&t.h, type);
+    ck_assert_int_eq(pl_send(f->out, &t, sizeof(t), NULL, 0), 0);
+    service_for(a, 10);
+}
+
 /* A TUN/TAP fd made here (persistent interfaces need none): -1 without /dev/net/tun or root. */
 static int tun_fd(const char *name, short flags, int vnet_hdr)
 {
@@ -620,20 +630,26 @@ START_TEST(offered_tap_is_checked)
                       "%s", logbuf);
         base = open_fds();
         offer(&f, a, good, -1);
+        ck_assert_int_eq(open_fds(), base + 1); /* kept */
+        /* a release nobody asked for is ignored */
+        send_step(&f, a, PL_TAP_RELEASED);
+        /* the first call asks the peer (PL_TAP_TAKE); the TAP is ours once it let go */
+        ck_assert_int_eq(peer_link_take_tap(a, name), -1);
+        union pl_msg m;
+        int rfds[PL_MAX_FDS], rn = 0;
+        struct pollfd p = {.fd = f.in, .events = POLLIN};
+        ck_assert_int_eq(poll(&p, 1, 1000), 1);
+        ck_assert_int_eq(pl_recv(f.in, &m, rfds, &rn), (long)sizeof(m.tap_step));
+        ck_assert_int_eq(m.h.type, PL_TAP_TAKE);
+        ck_assert_int_eq(rn, 0);
+        ck_assert_int_eq(peer_link_take_tap(a, name), -1); /* not released yet */
+        send_step(&f, a, PL_TAP_RELEASED);
         int got = peer_link_take_tap(a, name);
         ck_assert_int_ge(got, 0);
         ck_assert_str_eq(name, "vdkhtap1"); /* from the fd, not from the message */
         ck_assert_int_eq(open_fds(), base + 1);
         ck_assert(fcntl(got, F_GETFL) & O_NONBLOCK);
         ck_assert_int_eq(peer_link_take_tap(a, name), -1); /* taken once */
-        /* the peer hears that we took it */
-        union pl_msg m;
-        int rfds[PL_MAX_FDS], rn = 0;
-        struct pollfd p = {.fd = f.in, .events = POLLIN};
-        ck_assert_int_eq(poll(&p, 1, 1000), 1);
-        ck_assert_int_eq(pl_recv(f.in, &m, rfds, &rn), (long)sizeof(m.tap_taken));
-        ck_assert_int_eq(m.h.type, PL_TAP_TAKEN);
-        ck_assert_int_eq(rn, 0);
         close(got);
         /* an offer left untaken goes with the connection that made it */
         offer(&f, a, good, -1);

@@ -74,6 +74,7 @@ struct net {
     struct net_tap *tap;          /* `tap`, or the TAP the host peer handed over; else NULL */
     char handed_tap[16];          /* that TAP's name while it is used, for status (cfg_lock) */
     int rx_src;                   /* net_be_peer: where rx_peek's frame is from (NET_RX_SRC_*) */
+    bool ring_sent;               /* net_be_peer: frames went into the ring since the flush */
     const struct net_backend *be; /* net_be_tap with `tap`, else net_be_peer */
     uint64_t link_due;            /* net_be_peer: when the link wants servicing (ms) */
 

@@ -80,6 +80,7 @@ static enum net_tx_result tx_segment(struct net *n, const struct net_hdr *h,
         size_t sl = net_tso_segment(&t, hdrs, src, i, p + NET_HDR_LEN);
         net_capture(n, p + NET_HDR_LEN, sl);
         peer_link_tx_commit(n->link, NET_HDR_LEN + sl);
+        n->ring_sent = true;
         count_sent(n, sl);
         net_count(&n->st.sw_gso_segments, 1);
     }
@@ -122,14 +123,19 @@ static enum net_tx_result peer_tx(struct net *n, struct net_hdr *h, const struct
     net_hdr_store(h, p);
     net_capture(n, p + NET_HDR_LEN, src->len);
     peer_link_tx_commit(n->link, len);
+    n->ring_sent = true;
     count_sent(n, src->len);
     n->tx_dropping = false;
     return NET_TX_SENT;
 }
 
+/* Only after frames went into the ring: a flush wakes the peer if it sleeps, which for a
+ * host peer that handed its TAP over would be a wake-up per batch for nothing. */
 static void peer_tx_flush(struct net *n)
 {
-    peer_link_tx_flush(n->link);
+    if (n->ring_sent)
+        peer_link_tx_flush(n->link);
+    n->ring_sent = false;
 }
 
 /* The frame peeked stays the next one until released, wherever it came from: the ring's
@@ -157,9 +163,12 @@ static void peer_rx_release(struct net *n)
     n->rx_src = NET_RX_SRC_NONE;
 }
 
+/* With a TAP handed over the host peer puts nothing in the ring any more (what it put there
+ * before it heard we took the TAP is found by the next rx_peek): no sleep announcement, no
+ * system call for it. */
 static bool peer_rx_sleep(struct net *n)
 {
-    return n->link && peer_link_rx_sleep(n->link);
+    return n->link && !handed(n) && peer_link_rx_sleep(n->link);
 }
 
 static void peer_features_changed(struct net *n)
@@ -211,7 +220,8 @@ static int peer_poll_prepare(struct net *n, struct pollfd *fds)
             timeout = left;
     }
     fds[PFD_LINK] = (struct pollfd){.fd = n->link ? peer_link_fd(n->link) : -1, .events = POLLIN};
-    fds[PFD_RX] = (struct pollfd){.fd = n->link ? peer_link_rx_fd(n->link) : -1, .events = POLLIN};
+    fds[PFD_RX] = (struct pollfd){.fd = n->link && !handed(n) ? peer_link_rx_fd(n->link) : -1,
+                                  .events = POLLIN};
     fds[PFD_SPACE] = (struct pollfd){
         .fd = n->link && n->tx_blocked ? peer_link_tx_space_fd(n->link) : -1, .events = POLLIN};
     fds[PFD_TAP] = (struct pollfd){.fd = handed(n) ? net_tap_poll_fd(n) : -1, .events = POLLIN};

@@ -83,12 +83,15 @@ void peer_link_set_features(struct peer_link *l, uint64_t features);
 
 /* ---- TAP hand-over ---- */
 
-/* accept_tap: the TAP the peer offered, once the link is up and the fd passed the checks
- * (tap_if_check_handed): its fd, now the caller's, with the interface's name in `ifname`
- * (16 bytes); the peer is told that we took it. -1 when there is none (again after the
- * next link-up). The caller closes it when the link goes down. */
+/* accept_tap: the TAP the peer offered, once the link is up, the fd passed the checks
+ * (tap_if_check_handed) and the peer confirmed it leaves the TAP alone: its fd, now the
+ * caller's, with the interface's name in `ifname` (16 bytes). -1 until then (the first call
+ * after the offer asks the peer for it; call again after each peer_link_service()), and
+ * again after the next link-up. The caller closes it when the link goes down. */
 int peer_link_take_tap(struct peer_link *l, char *ifname);
-/* tap_fd offered: the peer took it (until the link goes down): leave the TAP's frames to it. */
+/* offer_tap: the peer asked for the TAP and was told it is released (until the link goes
+ * down): from the service call that reported it on, leave the TAP's frames and offloads to
+ * the peer. */
 bool peer_link_tap_taken(const struct peer_link *l);
 
 /* ---- sending (into the peer's ring) ---- */

@@ -5,8 +5,9 @@
  * ring it receives on; the accepting end maps the ring (it becomes its transmit ring) and
  * answers ACK, or REFUSE with a reason and hangs up. Later FEATURES messages travel on the
  * same connection as the HELLO that carried the earlier value, and so does a host peer's
- * PL_TAP; the NIC answers PL_TAP_TAKEN on its own connection. Older ends ignore (and close
- * the fds of) message types they do not know. */
+ * PL_TAP; the NIC answers PL_TAP_TAKE on its own connection, and the host peer, which from
+ * then on leaves the TAP alone, PL_TAP_RELEASED on its own: only then does the NIC use it.
+ * Older ends ignore (and close the fds of) message types they do not know. */
 #ifndef VDEV_NET_PEER_LINK_PROTO_H
 #define VDEV_NET_PEER_LINK_PROTO_H
 
@@ -19,12 +20,13 @@
 #define PL_MAX_FDS  3
 
 enum pl_type {
-    PL_HELLO = 1,     /* + 3 fds: ring memfd, rx-wakeup eventfd, tx-space eventfd */
-    PL_ACK = 2,       /* the HELLO's ring is mapped */
-    PL_REFUSE = 3,    /* followed by a hang-up */
-    PL_FEATURES = 4,  /* the sender's guest renegotiated */
-    PL_TAP = 5,       /* + 1 fd: the sender's (a host peer's) TAP; the receiver may use it */
-    PL_TAP_TAKEN = 6, /* the receiver of PL_TAP moves the frames through that TAP now */
+    PL_HELLO = 1,        /* + 3 fds: ring memfd, rx-wakeup eventfd, tx-space eventfd */
+    PL_ACK = 2,          /* the HELLO's ring is mapped */
+    PL_REFUSE = 3,       /* followed by a hang-up */
+    PL_FEATURES = 4,     /* the sender's guest renegotiated */
+    PL_TAP = 5,          /* + 1 fd: the sender's (a host peer's) TAP; the receiver may use it */
+    PL_TAP_TAKE = 6,     /* the receiver of PL_TAP will move the frames through that TAP */
+    PL_TAP_RELEASED = 7, /* the sender of PL_TAP no longer reads it or sets its offloads */
 };
 
 struct pl_hdr {
@@ -65,7 +67,7 @@ struct pl_tap {
     char ifname[16]; /* the interface's name, for messages (the receiver asks the fd) */
 };
 
-struct pl_tap_taken {
+struct pl_tap_step { /* PL_TAP_TAKE, PL_TAP_RELEASED */
     struct pl_hdr h;
 };
 
@@ -76,7 +78,7 @@ union pl_msg {
     struct pl_refuse refuse;
     struct pl_features features;
     struct pl_tap tap;
-    struct pl_tap_taken tap_taken;
+    struct pl_tap_step tap_step;
     char raw[512]; /* anything longer is truncated and refused */
 };
 
