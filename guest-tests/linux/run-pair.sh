@@ -297,16 +297,20 @@ dual_snap() {
                     }
                     printf "\n"; delete seen }' >> dual-snap.txt
             ds_pid=$(vmm_pid $ds_g)
-            # each VMM thread's CPU time (utime + stime, clock ticks)
+            # each VMM thread's CPU time (user, system, of which guest: clock ticks) and its
+            # voluntary (blocked) and involuntary (preempted) context switches
             for ds_t in /proc/"$ds_pid"/task/*; do
                 sed 's/^.*) //' "$ds_t/stat" 2> /dev/null | awk -v t="${ds_t##*/}" '{ printf " t%s-user=%d t%s-sys=%d t%s-guest=%d", t, $12, t, $13, t, $41 }'
+                awk -v t="${ds_t##*/}" '$1 == "voluntary_ctxt_switches:" { printf " t%s-vcs=%d", t, $2 }
+                    $1 == "nonvoluntary_ctxt_switches:" { printf " t%s-nvcs=%d", t, $2 }' "$ds_t/status" 2> /dev/null
             done | sed "s/^/$ds_p $ds_g:threads/" >> dual-snap.txt
             echo >> dual-snap.txt
             for ds_d in "$kvmdbg/$ds_pid"-*; do
                 [ -d "$ds_d" ] || continue
                 printf '%s %s:kvm' "$ds_p" "$ds_g"
-                for ds_f in "$ds_d"/*; do
-                    [ -f "$ds_f" ] && printf ' %s=%s' "${ds_f##*/}" "$(cat "$ds_f" 2> /dev/null)"
+                for ds_k in exits irq_injections halt_exits halt_wakeup irq_exits irq_window_exits \
+                    pf_taken mmio_exits io_exits insn_emulation host_state_reload fpu_reload; do
+                    [ -r "$ds_d/$ds_k" ] && printf ' %s=%s' "$ds_k" "$(cat "$ds_d/$ds_k")"
                 done
                 echo
                 break
