@@ -266,7 +266,7 @@ dual_conf() {
         echo "cmdline \"console=ttyS0 panic=-1 $quiet vdevkit.scenario=net-dual vdevkit.role=$3" \
             "vdevkit.mac=$4 vdevkit.ip=$5/24 vdevkit.peer=$6" \
             "vdevkit.mac2=$7 vdevkit.ip2=$8/24 vdevkit.peer2=$9 vdevkit.mtu=1500 vdevkit.secs=$secs" \
-            "$allpci\""
+            "$allpci${NET_GUEST_SYSCTL:+ vdevkit.sysctl=$NET_GUEST_SYSCTL}\""
         echo "$uart"
     } > "$1.conf"
 }
