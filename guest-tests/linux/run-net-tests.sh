@@ -60,6 +60,7 @@ VDEVKIT_OUTER_SILENCE=${VDEVKIT_OUTER_SILENCE:-300} \
 VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} tun veth bridge crc32c_generic nf_tables nft_chain_nat nft_masq" \
 "$here/../harness/outer.sh" --smp 2 --mem 2048 --timeout "${VDEVKIT_NET_TIMEOUT:-1300}" --retry-env \
     --payload "$payload" -- env NET_ONLY="${NET_ONLY:-}" NET_NO_NIC="${NET_NO_NIC:-0}" NET_COUNTERS="${NET_COUNTERS:-0}" \
+    NET_MMIO_PLACE="${NET_MMIO_PLACE:-}" NET_GUEST_SYSCTL="${NET_GUEST_SYSCTL:-}" \
     NET_IPERF_SECS="${NET_IPERF_SECS:-5}" NET_HOST_IPERF_SECS="${NET_HOST_IPERF_SECS:-3}" \
     sh ./run-pair.sh 2>&1 | tee "$log" || status=$?
 # `host`: the ping captured on alpha's NIC came back base64 on the console; Debian's tshark

@@ -36,6 +36,9 @@
 # NET_COUNTERS=1: the pairs' guests print their counters around each iperf3 test
 # (vdevkit.counters=1) and the harness prints what changed in both VMMs too (as `dual` always
 # does: dual_snap, dual_counters_report);
+# NET_MMIO_PLACE="loc ADDR intr PIC:LINE": where the x86 MMIO NICs go (default loc
+# 0xd0000000 intr ioapic:10); NET_GUEST_SYSCTL=NAME=VALUE,...: kernel settings for the dual
+# guests (vdevkit.sysctl=, set by /init first);
 # NET_NO_NIC=1 boots the guests without the NIC (a harness check: they fail at no-eth0).
 # NET_ARCH=arm64: arm64 guests (run-arm64-tests.sh): RAM at 0x40000000, the Image, the UART
 # and virtio-mmio at QEMU virt's places on the GIC, NET_VCPUS vCPUs each (default 1), and
@@ -66,7 +69,7 @@ if [ "${NET_ARCH:-amd64}" = arm64 ]; then
     intx_chip=GICv3 msi_chip=ITS-MSI
 else
     ram_line="ram 256M" kernel=bzImage uart="vdev ser8250"
-    mmio_place=${NET_MMIO_PLACE:-"loc 0xd0000000 intr ioapic:10"}
+    mmio_place=${NET_MMIO_PLACE:-loc 0xd0000000 intr ioapic:10}
     intx_chip=IO-APIC msi_chip=PCI-MSI
 fi
 # cpu_lines CPU: one vCPU pinned to CPU (the VMM's own CPU); NET_VCPUS > 1: vCPU i on outer
