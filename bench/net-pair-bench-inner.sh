@@ -26,6 +26,9 @@
 #   vdevkit-*poll*   `poll-us $BENCH_POLL_US` (50): the data thread polls before it sleeps
 #   vdevkit-*coal*   interrupt moderation: $BENCH_COAL (`coalesce-rx-us 100 coalesce-tx-us 100
 #                    coalesce-adaptive`)
+#   *-mmio           the NICs on virtio-mmio: vdevkit's at `loc 0xd0000000 intr ioapic:10` (x86:
+#                    the IO-APIC's level line, found through ACPI), QEMU's a virtio-net-device on
+#                    the microvm's own virtio-mmio transport (ACPI too)
 # Suffixes combine (vdevkit-vcpupin-swap, qemu-vhost-swap-rxfirst). Before the rounds, a
 # warm-up pair of the first variant whose figures do not count (BENCH_WARMUP=0: none).
 # Costs per megabyte, the same way for every VMM, from outside the device: each guest's KVM
@@ -139,10 +142,15 @@ start_qemu() {
             -netdev "$nd" -device "virtio-net-pci,netdev=n0,mac=$6,romfile=" \
             > "$1.log" 2>&1 < /dev/null &
     else
+        qdev="virtio-net-pci,netdev=n0,mac=$6,romfile="
+        qglob=
+        # (version 2 like vdevkit's: QEMU's virtio-mmio is legacy unless told otherwise)
+        [ "$mmio" = 0 ] || qdev="virtio-net-device,netdev=n0,mac=$6" qglob="virtio-mmio.force-legacy=false"
         taskset -c "$2" ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,pcie=on -accel kvm \
+            ${qglob:+-global "$qglob"} \
             -cpu host -smp 1 -m 256M -nodefaults -no-user-config -display none -serial stdio \
             -no-reboot -kernel bzImage -initrd initrd-net.img -append "$(cmdline "$1" "$3" "$4" "$5" "$6")" \
-            -netdev "$nd" -device "virtio-net-pci,netdev=n0,mac=$6,romfile=" \
+            -netdev "$nd" -device "$qdev" \
             > "$1.log" 2>&1 < /dev/null &
     fi
     eval "pid_$1=$!"
@@ -300,6 +308,8 @@ one() {
     # the NIC's levers against guest exits and interrupts (docs/virtio-net.md)
     case $v in *-poll*) nic_extra="$nic_extra poll-us ${BENCH_POLL_US:-50}" ;; esac
     case $v in *-coal*) nic_extra="$nic_extra ${BENCH_COAL:-coalesce-rx-us 100 coalesce-tx-us 100 coalesce-adaptive}" ;; esac
+    mmio=0
+    case $v in *-mmio*) mmio=1 nic_extra="$nic_extra loc 0xd0000000 intr ioapic:10" ;; esac
     be=$netdev
     case $v in qemu-vhost*) be=vhost ;; qemu-tap*) be=tap ;; qemu-stream*) be=stream ;; qemu-socket*) be=socket ;; esac
     if [ "$impl" = qemu ] && { [ "$be" = vhost ] || [ "$be" = tap ]; }; then

@@ -11,9 +11,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=$(cd "${1:?usage: run-net-tests.sh BUILD_DIR}" && pwd)
 eval "$("$here/../images/fetch.sh")"
 
-# (the module's folder may hold only its internals while it is being written)
-if [ "${NET_NO_NIC:-0}" != 1 ] && ! nm -D "$build/modules/vdev-virtio-net.so" 2>/dev/null |
-    grep -q ' vdev_module_virtio_net$'; then
+# (the module's folder may hold only its internals while it is being written; the symbols
+# are read whole first: `nm | grep -q` under pipefail failed with SIGPIPE whenever grep
+# stopped reading before nm ended, and the test was skipped for no reason)
+syms=$(nm -D "$build/modules/vdev-virtio-net.so" 2>/dev/null || true)
+if [ "${NET_NO_NIC:-0}" != 1 ] && ! grep -q ' vdev_module_virtio_net$' <<<"$syms"; then
     echo "net: SKIP: this build has no virtio-net module (vdev-virtio-net.so with vdev_module_virtio_net)"
     exit 77
 fi
@@ -57,7 +59,8 @@ status=0
 VDEVKIT_OUTER_SILENCE=${VDEVKIT_OUTER_SILENCE:-300} \
 VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} tun veth bridge crc32c_generic nf_tables nft_chain_nat nft_masq" \
 "$here/../harness/outer.sh" --smp 2 --mem 2048 --timeout "${VDEVKIT_NET_TIMEOUT:-1300}" --retry-env \
-    --payload "$payload" -- env NET_ONLY="${NET_ONLY:-}" NET_NO_NIC="${NET_NO_NIC:-0}" \
+    --payload "$payload" -- env NET_ONLY="${NET_ONLY:-}" NET_NO_NIC="${NET_NO_NIC:-0}" NET_COUNTERS="${NET_COUNTERS:-0}" \
+    NET_MMIO_PLACE="${NET_MMIO_PLACE:-}" NET_GUEST_SYSCTL="${NET_GUEST_SYSCTL:-}" \
     NET_IPERF_SECS="${NET_IPERF_SECS:-5}" NET_HOST_IPERF_SECS="${NET_HOST_IPERF_SECS:-3}" \
     sh ./run-pair.sh 2>&1 | tee "$log" || status=$?
 # `host`: the ping captured on alpha's NIC came back base64 on the console; Debian's tshark

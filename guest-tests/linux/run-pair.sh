@@ -33,6 +33,12 @@
 # NET_GUEST_QUIET=0 keeps all the guests' boot messages on their consoles (default
 # loglevel=5, warnings and worse only: each console byte is a VM exit, slow when nested; a
 # failing guest prints its virtio/PCI dmesg);
+# NET_COUNTERS=1: the pairs' guests print their counters around each iperf3 test
+# (vdevkit.counters=1) and the harness prints what changed in both VMMs too (as `dual` always
+# does: dual_snap, dual_counters_report);
+# NET_MMIO_PLACE="loc ADDR intr PIC:LINE": where the x86 MMIO NICs go (default loc
+# 0xd0000000 intr ioapic:10); NET_GUEST_SYSCTL=NAME=VALUE,...: kernel settings for the dual
+# guests (vdevkit.sysctl=, set by /init first);
 # NET_NO_NIC=1 boots the guests without the NIC (a harness check: they fail at no-eth0).
 # NET_ARCH=arm64: arm64 guests (run-arm64-tests.sh): RAM at 0x40000000, the Image, the UART
 # and virtio-mmio at QEMU virt's places on the GIC, NET_VCPUS vCPUs each (default 1), and
@@ -53,6 +59,7 @@ ncpu=$(nproc)
 IP=$PWD/tools/ip # iproute2 (busybox ip has neither netns nor tuntap): tap and world
 pass=0
 fail=0
+pair_hook= # a function wait_pair calls every second (dual: dual_snap)
 # What differs between the guests' architectures: the lines of every configuration, the
 # MMIO NIC's place, the interrupt chips /proc/interrupts names.
 vcpus=${NET_VCPUS:-1}
@@ -62,7 +69,7 @@ if [ "${NET_ARCH:-amd64}" = arm64 ]; then
     intx_chip=GICv3 msi_chip=ITS-MSI
 else
     ram_line="ram 256M" kernel=bzImage uart="vdev ser8250"
-    mmio_place="loc 0xd0000000 intr ioapic:10"
+    mmio_place=${NET_MMIO_PLACE:-loc 0xd0000000 intr ioapic:10}
     intx_chip=IO-APIC msi_chip=PCI-MSI
 fi
 # cpu_lines CPU: one vCPU pinned to CPU (the VMM's own CPU); NET_VCPUS > 1: vCPU i on outer
@@ -141,6 +148,7 @@ wait_pair() {
         check beta
         [ "$st_alpha" != running ] && [ "$st_beta" != running ] && break
         [ "$st_alpha" = running ] && poll_stat
+        [ -z "$pair_hook" ] || $pair_hook
         if [ "$2" = ready ] && [ "$killed" = 0 ] &&
             grep -aq 'net-linkdown ready' alpha.log && grep -aq 'net-linkdown ready' beta.log; then
             bpid=$(vmm_pid beta)
@@ -191,12 +199,20 @@ pair() {
     [ "$5" = yes ] && after=vdevkit.after=wait
     conf alpha 0 curly beta moe 52:54:00:00:00:01 10.0.0.1 10.0.0.2 "$4" net server "$2" "${6:-}"
     conf beta 1 moe alpha curly 52:54:00:00:00:02 10.0.0.2 10.0.0.1 "$4" net client "$2 $after" "${7:-}"
+    if [ "${NET_COUNTERS:-0}" = 1 ]; then
+        sed -i 's/vdevkit.scenario=net /vdevkit.scenario=net vdevkit.counters=1 /' alpha.conf beta.conf
+        rm -f dual-snap.txt
+        snaps=0 pair_hook=dual_snap
+        [ -d $kvmdbg ] || mount -t debugfs debugfs /sys/kernel/debug 2> /dev/null
+    fi
     t0=$(date +%s)
     start_vmm alpha 0
     start_vmm beta 1
     if [ "$5" = yes ]; then wait_pair "$name" measured; else wait_pair "$name" no; fi
+    pair_hook=
     secs_used=$(( $(date +%s) - t0 ))
     [ -s stat-alpha.txt ] && sed 's/^/    stat alpha: /' stat-alpha.txt
+    [ "${NET_COUNTERS:-0}" != 1 ] || dual_counters_report
     [ -s stat-alpha.txt ] || [ ! -s stat-alpha.err ] || sed 's/^/    stat alpha failed: /' stat-alpha.err
     why=
     grep -aq 'VDEVKIT-RESULT net ok role=client' beta.log || why="$why beta-no-result($(grep -a 'VDEVKIT-RESULT' beta.log | tr -d '\r' | head -1))"
@@ -253,9 +269,79 @@ dual_conf() {
         echo "cmdline \"console=ttyS0 panic=-1 $quiet vdevkit.scenario=net-dual vdevkit.role=$3" \
             "vdevkit.mac=$4 vdevkit.ip=$5/24 vdevkit.peer=$6" \
             "vdevkit.mac2=$7 vdevkit.ip2=$8/24 vdevkit.peer2=$9 vdevkit.mtu=1500 vdevkit.secs=$secs" \
-            "$allpci\""
+            "$allpci${NET_GUEST_SYSCTL:+ vdevkit.sysctl=$NET_GUEST_SYSCTL}\""
         echo "$uart"
     } > "$1.conf"
+}
+
+# ---- dual: the counters around each of the client's tests ----
+# The client (beta) prints VDEVKIT-COUNTERS POINT@pci|mmio|cpu lines before its first test
+# and after each (init's dual_counters) and rests 1 s; at each new point dual_snap writes
+# what the VMMs saw into dual-snap.txt: `vdevkit stat` of both NICs of both guests and
+# each VM's KVM counters (outer debugfs, summed over its vCPUs) as "POINT WHO k=v ..." lines;
+# dual_counters_report prints both sides' deltas per test.
+kvmdbg=/sys/kernel/debug/kvm
+dual_snap() {
+    ds_c=0
+    for ds_p in $(grep -aE 'VDEVKIT-COUNTERS [^ ]*(@cpu|-begin|-end) ' beta.log | tr -d '\r' | awk '{ sub("@cpu", "", $2); print $2 }'); do
+        ds_c=$((ds_c + 1))
+        [ $ds_c -gt "$snaps" ] || continue
+        snaps=$ds_c
+        for ds_g in alpha beta; do
+            # "virtio-net 'curly': ... rx N frames ... tx N frames ... kicks rx N tx N ctrl N
+            # interrupts rx N tx N ctrl N ..." -> "POINT alpha:curly rx-frames=N ..."
+            ./vdevkit stat $ds_g 2> /dev/null | tr -d "'" | awk -v p="$ds_p" -v g="$ds_g" '
+                $1 == "virtio-net" { sub(":", "", $2); printf "%s %s:%s", p, g, $2
+                    for (i = 3; i < NF; i++) {
+                        if (($i == "rx" || $i == "tx") && $(i + 2) == "frames" && !seen[$i]++) printf " %s-frames=%s", $i, $(i + 1)
+                        if ($i == "kicks" || $i == "interrupts")
+                            printf " %s-rx=%s %s-tx=%s", $i, $(i + 2), $i, $(i + 4)
+                        if ($i == "no-buffers" || $i == "ring-full") printf " %s=%s", $i, $(i + 1)
+                    }
+                    printf "\n"; delete seen }' >> dual-snap.txt
+            ds_pid=$(vmm_pid $ds_g)
+            # each VMM thread's CPU time (user, system, of which guest: clock ticks) and its
+            # voluntary (blocked) and involuntary (preempted) context switches
+            for ds_t in /proc/"$ds_pid"/task/*; do
+                sed 's/^.*) //' "$ds_t/stat" 2> /dev/null | awk -v t="${ds_t##*/}" '{ printf " t%s-user=%d t%s-sys=%d t%s-guest=%d", t, $12, t, $13, t, $41 }'
+                awk -v t="${ds_t##*/}" '$1 == "voluntary_ctxt_switches:" { printf " t%s-vcs=%d", t, $2 }
+                    $1 == "nonvoluntary_ctxt_switches:" { printf " t%s-nvcs=%d", t, $2 }' "$ds_t/status" 2> /dev/null
+            done | sed "s/^/$ds_p $ds_g:threads/" >> dual-snap.txt
+            echo >> dual-snap.txt
+            for ds_d in "$kvmdbg/$ds_pid"-*; do
+                [ -d "$ds_d" ] || continue
+                printf '%s %s:kvm' "$ds_p" "$ds_g"
+                for ds_k in exits irq_injections halt_exits halt_wakeup irq_exits irq_window_exits \
+                    pf_taken mmio_exits io_exits insn_emulation host_state_reload fpu_reload; do
+                    [ -r "$ds_d/$ds_k" ] && printf ' %s=%s' "$ds_k" "$(cat "$ds_d/$ds_k")"
+                done
+                echo
+                break
+            done >> dual-snap.txt
+        done
+    done
+}
+# dual_counters_report: per test (the interval that ends at each point), what changed: the
+# VMMs' (dual-snap.txt) and the guests' (their VDEVKIT-COUNTERS lines).
+dual_counters_report() {
+    {
+        [ -s dual-snap.txt ] && cat dual-snap.txt
+        for g in alpha beta; do
+            grep -a 'VDEVKIT-COUNTERS ' $g.log | tr -d '\r' | awk -v g=$g '{
+                split($2, w, "@"); printf "%s %s:guest-%s", w[1], g, w[2]
+                for (i = 3; i <= NF; i++) printf " %s", $i; printf "\n" }'
+        done
+    } | awk '{
+        out = $1 " " $2
+        for (i = 3; i <= NF; i++) {
+            k = $i; v = k; sub("=.*", "", k); sub("^[^=]*=", "", v)
+            key = $2 SUBSEP k
+            if (v ~ /^[0-9]+$/ && (key in last)) out = out " " k "=+" (v - last[key])
+            else out = out " " k "=" v
+            if (v ~ /^[0-9]+$/) { first = !(key in last); last[key] = v }
+        }
+        if (!first) print "    counters " out
+    }'
 }
 
 # dual [dual-pci|dual-same]: both guests with a PCI and an MMIO NIC, each link joining a PCI
@@ -283,9 +369,14 @@ dual() {
     t0=$(date +%s)
     start_vmm alpha 0
     start_vmm beta 1
+    rm -f dual-snap.txt
+    snaps=0 pair_hook=dual_snap
+    [ -d $kvmdbg ] || mount -t debugfs debugfs /sys/kernel/debug 2> /dev/null
     wait_pair "$name" no
+    pair_hook=
     secs_used=$(( $(date +%s) - t0 ))
     [ -s stat-alpha.txt ] && sed 's/^/    stat alpha: /' stat-alpha.txt
+    dual_counters_report
     why=
     grep -aq 'VDEVKIT-RESULT net-dual ok role=client' beta.log || why="$why beta-no-result($(grep -a 'VDEVKIT-RESULT' beta.log | tr -d '\r' | head -1))"
     grep -aq 'VDEVKIT-RESULT net-dual ok role=server' alpha.log || why="$why alpha-no-result($(grep -a 'VDEVKIT-RESULT' alpha.log | tr -d '\r' | head -1))"
