@@ -9,6 +9,7 @@
 #   vdevkit-vcpupin    the same without taskset: only the vCPU is pinned (`cpu runmask 0`),
 #                      the NIC's data thread floats, as vhost's worker does for qemu-vhost
 #                      (the host peer hands its TAP to the NIC: net-peer's handoff=on)
+#   VARIANT-devpin     (vdevkit-vcpupin, vdevkit-tap) the NIC's data thread pinned to CPU 1
 #   vdevkit-relay      the same with handoff=off: every frame through the host peer's rings
 #   vdevkit-nooffload  the same, the host peer with offload=off (no hand-over either)
 #   vdevkit-tap        vdevkit's direct tap (`vdev virtio-net tap vt0`, made with ip tuntap):
@@ -219,10 +220,10 @@ one() {
     t0=$(date +%s)
     case $v in
         vdevkit) start_vdevkit on ;;
-        vdevkit-vcpupin) start_vdevkit on vcpu ;;
+        vdevkit-vcpupin | vdevkit-vcpupin-devpin) start_vdevkit on vcpu ;;
         vdevkit-relay) start_vdevkit on vcpu off ;;
         vdevkit-nooffload) start_vdevkit off ;;
-        vdevkit-tap) start_tap || { echo "RUN $v round $2: SKIP (ip tuntap add vt0 failed)"; return 0; } ;;
+        vdevkit-tap | vdevkit-tap-devpin) start_tap || { echo "RUN $v round $2: SKIP (ip tuntap add vt0 failed)"; return 0; } ;;
         qemu-tap) start_qemu off ;;
         qemu-vhost)
             if [ ! -c /dev/vhost-net ]; then
@@ -242,6 +243,12 @@ one() {
         waited=$((waited + 1))
     done
     boot=$(( $(date +%s) - t0 ))
+    # -devpin: the NIC's data thread on outer CPU 1, away from the vCPU (libvirt's emulatorpin)
+    case $v in *-devpin)
+        for t in /proc/"$pid_guest"/task/*; do
+            [ "$(cat "$t/comm" 2> /dev/null)" = virtio-net ] && taskset -p -c 1 "${t##*/}" > /dev/null
+        done ;;
+    esac
     ping= tx= rx=
     if grep -aq 'net-host ready' alpha.log; then
         ping=$(ping -c 5 -i 0.2 -W 2 10.0.9.2 2>&1 | sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p')

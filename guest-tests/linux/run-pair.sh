@@ -16,7 +16,8 @@
 #   pair-mmio     (only with NET_ONLY) as `pair`, but alpha's NIC is virtio-mmio and beta's PCI
 #   pair-mmio2    (only with NET_ONLY) as `pair`, both NICs on virtio-mmio
 #   host          alpha alone, its peer the host peer `vdevkit net-peer` here (vp0, 10.0.9.1;
-#                 alpha 10.0.9.2): pings both ways, iperf3 both ways with offloads on and
+#                 alpha 10.0.9.2): pings both ways, iperf3 both ways with offloads on (the
+#                 host peer hands its TAP to alpha's NIC: `via-tap vp0`, `tap handed-over`) and
 #                 off (host peer restarted with offload=off), the host peer SIGKILLed and
 #                 restarted (the link returns), a ping captured on alpha's NIC (checked here,
 #                 then printed base64 between VDEVKIT-PCAP-BEGIN/END for run-net-tests.sh's
@@ -486,9 +487,20 @@ host_scenario() {
         t_ready=$(( $(date +%s) - t0 ))
         host_carrier 25 || why="$why vp0-no-carrier"
         host_measure offload-on
+        # the host peer handed its TAP to alpha's NIC (handoff=on by default): alpha moved the
+        # frames itself, the host peer none
+        ./vdevkit stat alpha 2>&1 | grep -aq ' via-tap vp0' || why="$why no-tap-handoff"
+        kill -USR1 "$hp_pid"
+        sleep 0.5
+        grep -aq ' tap handed-over' "$hp_log" || why="$why host-peer-not-handed-over"
+        echo "    handed over: $(grep -a 'tap handed-over' "$hp_log" | tail -1 | cut -c1-160)"
         # offload=off: the host peer restarted without offloads (alpha relinks)
         kill -TERM "$hp_pid"
         wait "$hp_pid"
+        # vp0 goes once alpha's NIC, which holds the handed-over TAP too, hears the link's
+        # hang-up and closes it (at once, but not before this shell looks)
+        i=0
+        while [ -e /sys/class/net/vp0 ] && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
         [ ! -e /sys/class/net/vp0 ] || why="$why vp0-left-after-SIGTERM"
         host_peer_start ",offload=off" || why="$why no-vp0-offload-off"
         if host_carrier 150 && host_answers 60; then
@@ -499,7 +511,8 @@ host_scenario() {
         # SIGKILL: vp0 goes with the process; a new host peer takes the endpoint over
         kill -KILL "$hp_pid"
         wait "$hp_pid" 2> /dev/null
-        sleep 1
+        i=0
+        while [ -e /sys/class/net/vp0 ] && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
         [ ! -e /sys/class/net/vp0 ] || why="$why vp0-left-after-SIGKILL"
         tk=$(date +%s)
         host_peer_start "" || why="$why no-vp0-after-SIGKILL"
