@@ -10,6 +10,8 @@
 #                      the NIC's data thread floats, as vhost's worker does for qemu-vhost
 #                      (the host peer hands its TAP to the NIC: net-peer's handoff=on)
 #   VARIANT-devpin     (vdevkit-vcpupin, vdevkit-tap) the NIC's data thread pinned to CPU 1
+#   VARIANT-coal, -poll (vdevkit ones) the NIC's interrupt moderation (BENCH_COAL) or busy
+#                      polling (BENCH_POLL_US), as in net-pair-bench
 #   vdevkit-relay      the same with handoff=off: every frame through the host peer's rings
 #   vdevkit-nooffload  the same, the host peer with offload=off (no hand-over either)
 #   vdevkit-tap        vdevkit's direct tap (`vdev virtio-net tap vt0`, made with ip tuntap):
@@ -68,7 +70,7 @@ start_vdevkit() {
         echo "initrd load initrd-net.img"
         echo "cmdline \"$(cmdline)\""
         echo "vdev ser8250"
-        echo "vdev virtio-net name curly peer $rt/host/vp0 mac $mac mtu 1500"
+        echo "vdev virtio-net name curly peer $rt/host/vp0 mac $mac mtu 1500 $nic_extra"
     } > alpha.conf
     if [ "$2" = vcpu ]; then
         ./vdevkit run @alpha.conf > alpha.log 2>&1 < /dev/null &
@@ -94,7 +96,7 @@ start_tap() {
         echo "initrd load initrd-net.img"
         echo "cmdline \"$(cmdline)\""
         echo "vdev ser8250"
-        echo "vdev virtio-net name curly tap vt0 mac $mac mtu 1500"
+        echo "vdev virtio-net name curly tap vt0 mac $mac mtu 1500 $nic_extra"
     } > alpha.conf
     ./vdevkit run @alpha.conf > alpha.log 2>&1 < /dev/null &
     pid_guest=$!
@@ -217,8 +219,14 @@ costs_text() {
 one() {
     v=$1
     rm -f alpha.log iperf.log net-peer.log kvm.* mb.*
+    # -coal, -poll: the NIC's levers (docs/virtio-net.md), as in net-pair-bench
+    nic_extra=
+    case $v in *-poll*) nic_extra="poll-us ${BENCH_POLL_US:-50}" ;; esac
+    case $v in *-coal*) nic_extra="$nic_extra ${BENCH_COAL:-coalesce-rx-us 100 coalesce-tx-us 100 coalesce-adaptive}" ;; esac
+    vv=${v%-coal}
+    vv=${vv%-poll}
     t0=$(date +%s)
-    case $v in
+    case $vv in
         vdevkit) start_vdevkit on ;;
         vdevkit-vcpupin | vdevkit-vcpupin-devpin) start_vdevkit on vcpu ;;
         vdevkit-relay) start_vdevkit on vcpu off ;;
