@@ -24,20 +24,20 @@
 
 struct net;
 
-#define NET_MAX_PAIRS      16u                      /* `queues` at most */
-#define NET_MAX_DATA_VQS   (2u * NET_MAX_PAIRS)     /* rx and tx queues */
-#define NET_MAX_VQS        (NET_MAX_DATA_VQS + 1u)  /* and the control queue */
-#define NET_FLOW_SLOTS     256u /* automatic steering's flows (a power of two; fixed memory) */
-#define NET_RSS_MAX_KEY    40u  /* rss_max_key_size (the spec's minimum) */
-#define NET_RSS_MAX_TABLE  128u /* rss_max_indirection_table_length: Linux 6.1 keeps 128 */
+#define NET_MAX_PAIRS     16u                     /* `queues` at most */
+#define NET_MAX_DATA_VQS  (2u * NET_MAX_PAIRS)    /* rx and tx queues */
+#define NET_MAX_VQS       (NET_MAX_DATA_VQS + 1u) /* and the control queue */
+#define NET_FLOW_SLOTS    256u /* automatic steering's flows (a power of two; fixed memory) */
+#define NET_RSS_MAX_KEY   40u  /* rss_max_key_size (the spec's minimum) */
+#define NET_RSS_MAX_TABLE 128u /* rss_max_indirection_table_length: Linux 6.1 keeps 128 */
 #define NET_RSS_HASH_TYPES                                                                         \
     (VIRTIO_NET_HASH_TYPE_IPv4 | VIRTIO_NET_HASH_TYPE_TCPv4 | VIRTIO_NET_HASH_TYPE_UDPv4 |         \
      VIRTIO_NET_HASH_TYPE_IPv6 | VIRTIO_NET_HASH_TYPE_TCPv6 | VIRTIO_NET_HASH_TYPE_UDPv6)
 
 /* What steering and RSS look at in a frame. */
 struct net_flow {
-    uint8_t family;   /* 4 or 6; 0: not IP (or a malformed IP header) */
-    uint8_t proto;    /* 6 (TCP) or 17 (UDP) when the ports are known, else 0 */
+    uint8_t family;           /* 4 or 6; 0: not IP (or a malformed IP header) */
+    uint8_t proto;            /* 6 (TCP) or 17 (UDP) when the ports are known, else 0 */
     uint8_t src[16], dst[16]; /* addresses (4 bytes for IPv4), network order */
     uint8_t sport[2], dport[2];
 };
@@ -49,8 +49,8 @@ void net_flow_parse(const uint8_t *frame, size_t len, struct net_flow *fl);
 /* The RSS configuration the driver set (VIRTIO_NET_CTRL_MQ_RSS_CONFIG), checked. */
 struct net_rss {
     uint32_t hash_types;
-    uint16_t table_len;    /* a power of two, <= NET_RSS_MAX_TABLE */
-    uint16_t unclassified; /* pair of the frames no hash type applies to */
+    uint16_t table_len;                /* a power of two, <= NET_RSS_MAX_TABLE */
+    uint16_t unclassified;             /* pair of the frames no hash type applies to */
     uint16_t table[NET_RSS_MAX_TABLE]; /* pairs, each < `queues` */
     uint8_t key_len;
     uint8_t key[NET_RSS_MAX_KEY];
