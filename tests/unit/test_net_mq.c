@@ -66,8 +66,8 @@ static void pair_up(const char *b_extra, uint64_t features_b, unsigned rx)
 }
 
 /* An Ethernet + IPv4 + TCP or UDP frame (header lengths complete, no payload). */
-static size_t l4_frame(uint8_t *f, const uint8_t src_ip[4], const uint8_t dst_ip[4],
-                       uint16_t sport, uint16_t dport, uint8_t proto)
+static size_t l4_frame(uint8_t *f, const uint8_t src_ip[4], const uint8_t dst_ip[4], uint16_t sport,
+                       uint16_t dport, uint8_t proto)
 {
     static const uint8_t dst[6] = {0x52, 0x54, 0, 0, 0, 0x22}, src[6] = {0x52, 0x54, 0, 0, 0, 0x11};
     size_t l4 = proto == 6 ? 20 : 8, len = ETH_HLEN + 20 + l4;
@@ -226,9 +226,9 @@ START_TEST(vq_pairs_set_checked)
     ck_assert_uint_eq(B.n->mq.active, 1);
     /* RSS_CONFIG without RSS negotiated, VQ_PAIRS_SET without MQ */
     uint8_t rss[8 + 2 + 3] = {0};
-    ck_assert_uint_eq(drv_ctrl(&B, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, rss,
-                               sizeof(rss)),
-                      VIRTIO_NET_ERR);
+    ck_assert_uint_eq(
+        drv_ctrl(&B, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, rss, sizeof(rss)),
+        VIRTIO_NET_ERR);
     drv_start(&B, BASIC_FEATURES | F_RSS);
     ck_assert_uint_eq(pairs_set(&B, 2), VIRTIO_NET_ERR);
 }
@@ -324,10 +324,10 @@ END_TEST
 
 /* ---- RSS ---- */
 
-static const uint8_t ms_key[40] = {
-    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
-    0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
-    0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+static const uint8_t ms_key[40] = {0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
+                                   0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
+                                   0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+                                   0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
 
 /* Microsoft's RSS verification suite ("Verifying the RSS Hash Calculation"). */
 static const struct {
@@ -423,8 +423,8 @@ START_TEST(rss_hash_of_frames)
         r.hash_types = VIRTIO_NET_HASH_TYPE_TCPv4; /* ... or nothing: unclassified */
         ck_assert(!net_rss_hash(&r, &fl, &h));
         /* a fragment has no ports */
-        l4_frame(f, v4_vectors[i].src, v4_vectors[i].dst, v4_vectors[i].sport,
-                 v4_vectors[i].dport, 6);
+        l4_frame(f, v4_vectors[i].src, v4_vectors[i].dst, v4_vectors[i].sport, v4_vectors[i].dport,
+                 6);
         net_put_be16(f + ETH_HLEN + 6, 0x2000); /* MF */
         r.hash_types = NET_RSS_HASH_TYPES;
         net_flow_parse(f, len, &fl);
@@ -507,7 +507,7 @@ START_TEST(rss_config_checked)
 #define BAD(expr, what)                                                                            \
     do {                                                                                           \
         len = (expr);                                                                              \
-        ck_assert_msg(rss_send(&B, c, len) == VIRTIO_NET_ERR, "accepted: %s", what);              \
+        ck_assert_msg(rss_send(&B, c, len) == VIRTIO_NET_ERR, "accepted: %s", what);               \
         nc++;                                                                                      \
     } while (0)
     BAD(rss_cmd(c, t, 3, ident, 4, 0, 4, 40), "a table of 3 entries");
