@@ -446,13 +446,13 @@ static uint64_t sum_dir(const struct net *n, const _Atomic uint64_t *c, unsigned
 }
 
 /* With several pairs: what each pair did (the totals are in the line before). `active` is
- * what the data thread last set, read without its lock (a snapshot, like the counters). */
+ * what the data thread last set (a snapshot, like the counters). */
 static void print_pairs(const struct net *n, FILE *out)
 {
     const struct net_stats *s = &n->st;
     fprintf(out, " queue-pairs %u active %u steering %s", n->pairs,
-            __atomic_load_n(&n->mq.active, __ATOMIC_RELAXED),
-            __atomic_load_n(&n->mq.rss, __ATOMIC_RELAXED) ? "rss" : "auto");
+            atomic_load_explicit(&n->mq.active, memory_order_relaxed),
+            atomic_load_explicit(&n->mq.rss, memory_order_relaxed) ? "rss" : "auto");
     for (unsigned p = 0; p < n->pairs; p++) {
         unsigned rx = 2 * p, tx = 2 * p + 1;
         fprintf(out,

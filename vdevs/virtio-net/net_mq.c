@@ -9,8 +9,10 @@
 
 void net_mq_reset(struct net *n)
 {
-    memset(&n->mq, 0, sizeof(n->mq));
-    n->mq.active = 1; /* "after reset, the device MUST queue packets only on receiveq1" */
+    memset(&n->mq.cfg, 0, sizeof(n->mq.cfg));
+    memset(n->mq.flows, 0, sizeof(n->mq.flows));
+    atomic_store(&n->mq.rss, false);
+    atomic_store(&n->mq.active, 1); /* "after reset, ... only on receiveq1" (§5.1.6.5.5) */
 }
 
 bool net_mq_on(const struct net *n)
@@ -83,19 +85,20 @@ unsigned net_mq_rx_pair(struct net *n, const uint8_t *frame, size_t len)
         return 0;
     if (m->rss)
         return net_rss_pair(&m->cfg, frame, len);
-    if (m->active <= 1)
+    unsigned active = m->active;
+    if (active <= 1)
         return 0;
     struct net_flow fl;
     uint32_t key;
     net_flow_parse(frame, len, &fl);
     if (flow_key(&fl, &key)) {
         const struct net_flow_slot *s = &m->flows[key & (NET_FLOW_SLOTS - 1u)];
-        if (s->used && s->key == key && s->pair < m->active)
+        if (s->used && s->key == key && s->pair < active)
             return s->pair;
     } else {
         key = l2_key(frame, len);
     }
-    return key % m->active;
+    return key % active;
 }
 
 #define NET_MQ_PEEK 128u /* header bytes of a transmitted frame read to find its flow */

@@ -15,6 +15,7 @@
 #ifndef VDEV_NET_MQ_H
 #define VDEV_NET_MQ_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,10 +63,11 @@ struct net_flow_slot {
     bool used;
 };
 
-/* Data thread only (run_lock held); net_mq_reset at every driver start. */
+/* Written by the data thread (run_lock held; net_mq_reset at every driver start); `active`
+ * and `rss` are read by `status` too, hence atomic. */
 struct net_mq {
-    unsigned active; /* pairs in use: 1 after a reset, VQ_PAIRS_SET, RSS max_tx_vq */
-    bool rss;        /* the last MQ command was RSS_CONFIG (the spec: the last one decides) */
+    _Atomic unsigned active; /* pairs in use: 1 after a reset, VQ_PAIRS_SET, RSS max_tx_vq */
+    atomic_bool rss; /* the last MQ command was RSS_CONFIG (the spec: the last one decides) */
     struct net_rss cfg;
     struct net_flow_slot flows[NET_FLOW_SLOTS];
 };
