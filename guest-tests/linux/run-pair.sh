@@ -7,8 +7,11 @@
 #   pair-nomsi    pci=nomsi (INTx), MTU 4000: the same, but beta is killed (SIGKILL) after
 #                 its measurements and alpha must see carrier 0
 #   pair-mq       as `pair`, with 2 vCPUs per guest and `queues 2` (MQ, RSS): each guest must
-#                 use 2 channels (ethtool -l), iperf3 runs with -P 2, and both rx queues of
-#                 each guest must have taken interrupts (virtioN-input.0 and .1)
+#                 use 2 channels (ethtool -l); alpha turns RSS on (ethtool -X: `vdevkit stat
+#                 alpha` must say `steering rss`), beta keeps automatic steering; iperf3 runs
+#                 with -P 4 (with the control connection, 10 flows: all on one queue by
+#                 chance about once in 2^9), and both rx queues of each guest must have
+#                 taken interrupts (virtioN-input.0 and .1)
 #   linkdown      (only with NET_ONLY) no traffic: beta is killed once both links are up
 #   dual          two NICs each, one on PCI and one on virtio-mmio (`loc 0xd0000000
 #                 intr ioapic:10`, found through ACPI), two links: alpha's PCI `curly` with
@@ -239,7 +242,11 @@ pair() {
             mq_irqs_ok $g "$nq" || why="$why $g-rx-queue-without-interrupts($mq_irqs_seen)"
             mq="$mq $g:$mq_irqs_seen;"
         done
-        mq=" rx queue interrupts:$mq $(grep -ao 'queue-pairs [0-9]* active [0-9]* steering [a-z]*' stat-alpha.txt 2>/dev/null | head -1)"
+        steering=$(grep -ao 'queue-pairs [0-9]* active [0-9]* steering [a-z]*' stat-alpha.txt 2>/dev/null | head -1)
+        case $2 in *vdevkit.rss=1*)
+            case $steering in *"steering rss"*) ;; *) why="$why alpha-not-rss($steering)" ;; esac ;;
+        esac
+        mq=" rx queue interrupts:$mq alpha's NIC: $steering"
         ;;
     esac
     vcpus=$saved_vcpus
@@ -684,7 +691,7 @@ world_scenario() {
 pair pair "" MSI 1500 no
 pair pair-nomsi "pci=nomsi" "$intx_chip" 4000 yes
 PAIR_VCPUS=2
-pair pair-mq "vdevkit.queues=2 vdevkit.streams=2" MSI 1500 no "queues 2" "queues 2"
+pair pair-mq "vdevkit.queues=2 vdevkit.streams=4 vdevkit.rss=1" MSI 1500 no "queues 2" "queues 2"
 PAIR_VCPUS=
 dual
 dual dual-pci

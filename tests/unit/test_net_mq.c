@@ -310,6 +310,16 @@ START_TEST(a_flow_comes_back_on_the_pair_that_sent_it)
     len = l4_frame(f, a, b, 5201, 6003, 6);
     send_from(&A, NET_Q_TX, f, len);
     ck_assert_int_eq(arrives_on(&B), 0);
+    /* Per-queue counters: rx1's interrupts are the ones the transport raised on queue 2,
+     * tx1's kicks the 8 chains sent on queue 3; the control queue's at index 2 * pairs. */
+    for (int i = 0;
+         i < 2000 && (net_read(&B.n->st.kicks[3]) < 8 || net_read(&B.n->st.kicks[4]) < 2); i++)
+        usleep(1000); /* a kick is counted when the thread next polls its eventfd */
+    ck_assert_uint_eq(net_read(&B.n->st.kicks[3]), 8);
+    ck_assert_uint_ge(net_read(&B.n->st.irqs[2]), 1);
+    ck_assert_uint_eq(net_read(&B.n->st.irqs[2]), atomic_load(&B.ft->notify_queue[2]));
+    ck_assert_uint_eq(net_read(&B.n->st.irqs[4]), atomic_load(&B.ft->notify_queue[4]));
+    ck_assert_uint_eq(net_read(&B.n->st.kicks[4]), 2); /* the two VQ_PAIRS_SET */
     /* The status line's per-pair detail */
     char *line = status_of(&B);
     ck_assert_msg(strstr(line, " queue-pairs 2 active 1 steering auto pair 0 frames rx "), "%s",
