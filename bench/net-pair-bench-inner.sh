@@ -29,6 +29,12 @@
 #   *-mmio           the NICs on virtio-mmio: vdevkit's at `loc 0xd0000000 intr ioapic:10` (x86:
 #                    the IO-APIC's level line, found through ACPI), QEMU's a virtio-net-device on
 #                    the microvm's own virtio-mmio transport (ACPI too)
+#   *-mq             multiqueue, $BENCH_QUEUES (2) pairs: vdevkit `queues N`; QEMU
+#                    -netdev tap,...,queues=N and virtio-net-pci,mq=on,vectors=2N+2
+# BENCH_VCPUS (1): vCPUs per guest. With more, vCPU i runs on outer CPU i mod CPUs, for every
+# VMM: vdevkit's `cpu runmask` (the VMM itself unpinned, as run-pair.sh does), QEMU's vCPU
+# threads pinned with taskset once they exist (QEMU itself unpinned).
+# BENCH_STREAMS (1): iperf3 -P N (the guests' vdevkit.streams).
 # Suffixes combine (vdevkit-vcpupin-swap, qemu-vhost-swap-rxfirst). Before the rounds, a
 # warm-up pair of the first variant whose figures do not count (BENCH_WARMUP=0: none).
 # Costs per megabyte, the same way for every VMM, from outside the device: each guest's KVM
@@ -54,9 +60,13 @@ netdev=${BENCH_QEMU_NETDEV:-stream}
 port=5555
 pair_timeout=${BENCH_PAIR_TIMEOUT:-240}
 warmup=${BENCH_WARMUP:-1}
+vcpus=${BENCH_VCPUS:-1}
+streams=${BENCH_STREAMS:-1}
+queues=${BENCH_QUEUES:-2}
+ncpu=$(nproc)
 : > results.txt
 : > costs.txt
-echo "net-pair-bench: $(nproc) CPUs, iperf3 ${secs}s per direction, $n rounds of: $variants; once: ${extra:-nothing}"
+echo "net-pair-bench: $(nproc) CPUs, iperf3 ${secs}s per direction, $n rounds of: $variants; once: ${extra:-nothing}; $vcpus vCPU(s) per guest, $streams iperf3 stream(s)"
 echo "net-pair-bench: outer machine $(uname -r), $(date -u '+%Y-%m-%d %H:%M:%S UTC') at its start"
 
 # BENCH_ARCH=arm64: arm64 guests, QEMU -M virt,gic-version=3 (its PL011 the console) and
@@ -90,7 +100,46 @@ need_bridge() {
 cmdline() {
     echo "console=$console panic=-1 loglevel=5 vdevkit.scenario=net vdevkit.role=$2" \
         "vdevkit.ip=$3/24 vdevkit.peer=$4 vdevkit.mac=$5 vdevkit.mtu=1500 vdevkit.secs=$secs" \
-        "vdevkit.after=wait vdevkit.counters=1$order"
+        "vdevkit.after=wait vdevkit.counters=1$order vdevkit.streams=$streams"
+}
+
+# cpu_lines CPU: vdevkit's vCPU lines (PIN none: unpinned; BENCH_VCPUS > 1: vCPU i on CPU i)
+cpu_lines() {
+    i=0
+    while [ $i -lt "$vcpus" ]; do
+        if [ "$2" = none ]; then
+            echo "cpu"
+        elif [ "$vcpus" = 1 ]; then
+            echo "cpu runmask $1"
+        else
+            echo "cpu runmask $((i % ncpu))"
+        fi
+        i=$((i + 1))
+    done
+}
+
+# pin_qemu_vcpus PID: with BENCH_VCPUS > 1, QEMU's "CPU i/KVM" threads to outer CPU i mod
+# CPUs (in the background: they appear once QEMU has set up the machine)
+pin_qemu_vcpus() {
+    [ "$vcpus" -gt 1 ] || return 0
+    (
+        t=0
+        while [ $t -lt 50 ]; do
+            pinned=0
+            for task in /proc/"$1"/task/*; do
+                c=$(cat "$task/comm" 2> /dev/null) || continue
+                case $c in "CPU "*/KVM)
+                    i=${c#CPU }
+                    i=${i%%/*}
+                    taskset -pc $((i % ncpu)) "${task##*/}" > /dev/null 2>&1 && pinned=$((pinned + 1))
+                    ;;
+                esac
+            done
+            [ $pinned -ge "$vcpus" ] && exit 0
+            sleep 0.1
+            t=$((t + 1))
+        done
+    ) &
 }
 
 # start_vdevkit NAME CPU NIC PEER_NAME PEER_NIC ROLE IP PEER_IP MAC PIN(full|vcpu|none)
@@ -99,14 +148,14 @@ start_vdevkit() {
     {
         echo "system $1"
         echo "$ram_line"
-        if [ "${10}" = none ]; then echo "cpu"; else echo "cpu runmask $2"; fi
+        cpu_lines "$2" "${10}"
         echo "load $kernel"
         echo "initrd load initrd-net.img"
         echo "cmdline \"$(cmdline "$1" "$6" "$7" "$8" "$9")\""
         echo "$uart"
         echo "vdev virtio-net name $3 peer $rt/$4/$5 mac $9 mtu 1500 $nic_extra"
     } > "$1.conf"
-    if [ "${10}" = full ]; then
+    if [ "${10}" = full ] && [ "$vcpus" = 1 ]; then
         taskset -c "$2" ./vdevkit run @"$1.conf" > "$1.log" 2>&1 < /dev/null &
     else
         ./vdevkit run @"$1.conf" > "$1.log" 2>&1 < /dev/null &
@@ -135,25 +184,32 @@ start_qemu() {
             ;;
         *) nd="stream,id=n0,server=$7,addr.type=inet,addr.host=127.0.0.1,addr.port=$port" ;;
     esac
+    dev_mq= qcpus=$2
+    if [ -n "$mq" ]; then
+        nd="$nd,queues=$queues"
+        dev_mq=",mq=on,vectors=$((2 * queues + 2))"
+    fi
+    [ "$vcpus" = 1 ] || qcpus=0-$((ncpu - 1)) # its vCPU threads are pinned below
     if [ "${BENCH_ARCH:-amd64}" = arm64 ]; then
-        taskset -c "$2" ./qemu-system-aarch64 -M virt,gic-version=3 -accel kvm \
-            -cpu host -smp 1 -m 256M -nodefaults -no-user-config -display none -serial stdio \
+        taskset -c "$qcpus" ./qemu-system-aarch64 -M virt,gic-version=3 -accel kvm \
+            -cpu host -smp "$vcpus" -m 256M -nodefaults -no-user-config -display none -serial stdio \
             -no-reboot -kernel Image -initrd initrd-net.img -append "$(cmdline "$1" "$3" "$4" "$5" "$6")" \
-            -netdev "$nd" -device "virtio-net-pci,netdev=n0,mac=$6,romfile=" \
+            -netdev "$nd" -device "virtio-net-pci,netdev=n0,mac=$6,romfile=$dev_mq" \
             > "$1.log" 2>&1 < /dev/null &
     else
-        qdev="virtio-net-pci,netdev=n0,mac=$6,romfile="
+        qdev="virtio-net-pci,netdev=n0,mac=$6,romfile=$dev_mq"
         qglob=
         # (version 2 like vdevkit's: QEMU's virtio-mmio is legacy unless told otherwise)
         [ "$mmio" = 0 ] || qdev="virtio-net-device,netdev=n0,mac=$6" qglob="virtio-mmio.force-legacy=false"
-        taskset -c "$2" ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,pcie=on -accel kvm \
+        taskset -c "$qcpus" ./qemu-system-x86_64 -L qemu-share -M microvm,acpi=on,pcie=on -accel kvm \
             ${qglob:+-global "$qglob"} \
-            -cpu host -smp 1 -m 256M -nodefaults -no-user-config -display none -serial stdio \
+            -cpu host -smp "$vcpus" -m 256M -nodefaults -no-user-config -display none -serial stdio \
             -no-reboot -kernel bzImage -initrd initrd-net.img -append "$(cmdline "$1" "$3" "$4" "$5" "$6")" \
             -netdev "$nd" -device "$qdev" \
             > "$1.log" 2>&1 < /dev/null &
     fi
     eval "pid_$1=$!"
+    pin_qemu_vcpus $!
     case $8 in
         vhost | tap)
             # QEMU made the tap; it joins the bridge
@@ -310,6 +366,8 @@ one() {
     case $v in *-coal*) nic_extra="$nic_extra ${BENCH_COAL:-coalesce-rx-us 100 coalesce-tx-us 100 coalesce-adaptive}" ;; esac
     mmio=0
     case $v in *-mmio*) mmio=1 nic_extra="$nic_extra loc 0xd0000000 intr ioapic:10" ;; esac
+    mq=
+    case $v in *-mq*) mq=1 nic_extra="$nic_extra queues $queues" ;; esac
     be=$netdev
     case $v in qemu-vhost*) be=vhost ;; qemu-tap*) be=tap ;; qemu-stream*) be=stream ;; qemu-socket*) be=socket ;; esac
     if [ "$impl" = qemu ] && { [ "$be" = vhost ] || [ "$be" = tap ]; }; then

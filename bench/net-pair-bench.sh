@@ -16,7 +16,9 @@
 # pinned, the device threads free, for both), BENCH_EXTRA (variants
 # run once after the rounds; default "qemu-stream", "" for none; e.g. "vdevkit-swap qemu-tap"),
 # BENCH_QEMU_NETDEV (the plain `qemu` variant's back-end: stream|socket|vhost|tap), BENCH_WARMUP
-# (1: a pair of the first variant before the rounds, not counted; 0: none).
+# (1: a pair of the first variant before the rounds, not counted; 0: none), BENCH_VCPUS (1:
+# vCPUs per guest; more: vCPU i on outer CPU i for both VMMs), BENCH_STREAMS (1: iperf3 -P),
+# BENCH_QUEUES (2: the pairs of the `-mq` variants, e.g. "vdevkit-vcpupin-mq qemu-vhost-mq").
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 arch=amd64
@@ -40,6 +42,7 @@ VDEVKIT_OUTER_MODULES="${VDEVKIT_OUTER_MODULES:-} tun bridge vhost_net" \
     --payload "$payload" -- env BENCH_ARCH="$arch" NET_IPERF_SECS="${NET_IPERF_SECS:-5}" \
     BENCH_VARIANTS="$variants" BENCH_EXTRA="$extra" BENCH_WARMUP="${BENCH_WARMUP:-1}" \
     BENCH_QEMU_NETDEV="${BENCH_QEMU_NETDEV:-stream}" BENCH_POLL_US="${BENCH_POLL_US:-50}" \
+    BENCH_VCPUS="${BENCH_VCPUS:-1}" BENCH_STREAMS="${BENCH_STREAMS:-1}" BENCH_QUEUES="${BENCH_QUEUES:-2}" \
     BENCH_COAL="${BENCH_COAL:-coalesce-rx-us 100 coalesce-tx-us 100 coalesce-adaptive}" \
     sh ./net-pair-bench-inner.sh "$n" || status=$?
 echo "host load after: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(cat /proc/loadavg) ($(($(date +%s) - t0)) s in all)"

@@ -6,6 +6,12 @@
 #                 while they run; beta powers off and alpha must see its link go down
 #   pair-nomsi    pci=nomsi (INTx), MTU 4000: the same, but beta is killed (SIGKILL) after
 #                 its measurements and alpha must see carrier 0
+#   pair-mq       as `pair`, with 2 vCPUs per guest and `queues 2` (MQ, RSS): each guest must
+#                 use 2 channels (ethtool -l); alpha turns RSS on (ethtool -X: `vdevkit stat
+#                 alpha` must say `steering rss`), beta keeps automatic steering; iperf3 runs
+#                 with -P 4 (with the control connection, 10 flows: all on one queue by
+#                 chance about once in 2^9), and both rx queues of each guest must have
+#                 taken interrupts (virtioN-input.0 and .1)
 #   linkdown      (only with NET_ONLY) no traffic: beta is killed once both links are up
 #   dual          two NICs each, one on PCI and one on virtio-mmio (`loc 0xd0000000
 #                 intr ioapic:10`, found through ACPI), two links: alpha's PCI `curly` with
@@ -29,7 +35,7 @@
 #   world         alpha alone behind the host peer in a namespace "gw": bridged to a veth
 #                 into namespace "world" (ping, iperf3 both ways), routed and masqueraded
 #                 (nftables) to a second subnet in namespace "world2" (below)
-# NET_ONLY="pair linkdown" picks scenarios (default: pair pair-nomsi dual host tap world);
+# NET_ONLY="pair linkdown" picks scenarios (default: pair pair-nomsi pair-mq dual host tap world);
 # NET_IPERF_SECS (5) per iperf3 direction;
 # NET_GUEST_QUIET=0 keeps all the guests' boot messages on their consoles (default
 # loglevel=5, warnings and worse only: each console byte is a VM exit, slow when nested; a
@@ -55,7 +61,7 @@ host_secs=${NET_HOST_IPERF_SECS:-3}
 quiet=loglevel=5
 [ "${NET_GUEST_QUIET:-1}" = 1 ] || quiet=
 pair_timeout=${NET_PAIR_TIMEOUT:-300}
-default_scenarios="pair pair-nomsi dual host tap world"
+default_scenarios="pair pair-nomsi pair-mq dual host tap world"
 ncpu=$(nproc)
 IP=$PWD/tools/ip # iproute2 (busybox ip has neither netns nor tuntap): tap and world
 pass=0
@@ -192,10 +198,26 @@ wait_pair() {
     done
 }
 
+# "VDEVKIT-GUEST mq irqs input.0=A input.1=B" of guest $1 has $2 rx queues, each with
+# interrupts; sets mq_irqs_seen
+mq_irqs_ok() {
+    mq_irqs_seen=$(grep -a 'VDEVKIT-GUEST mq irqs' "$1.log" | tr -d '\r' | sed 's/.*mq irqs //' | head -1)
+    q=0
+    while [ $q -lt "$2" ]; do
+        v=$(printf '%s\n' "$mq_irqs_seen" | tr ' ' '\n' | sed -n "s/^input\.$q=//p")
+        [ -n "$v" ] && [ "$v" -gt 0 ] || return 1
+        q=$((q + 1))
+    done
+}
+
 # pair NAME EXTRA_CMDLINE EXPECT_IRQ MTU KILL_BETA(yes|no) [ALPHA_NIC_PLACE [BETA_NIC_PLACE]]
+# PAIR_VCPUS=N: N vCPUs per guest for this pair; vdevkit.queues=N in EXTRA_CMDLINE: both
+# guests' multiqueue checks (init's mq_channels, mq_irqs)
 pair() {
     name=$1
     case " ${NET_ONLY:-$default_scenarios} " in *" $name "*) ;; *) return 0 ;; esac
+    saved_vcpus=$vcpus
+    vcpus=${PAIR_VCPUS:-$vcpus}
     after=
     [ "$5" = yes ] && after=vdevkit.after=wait
     conf alpha 0 curly beta moe 52:54:00:00:00:01 10.0.0.1 10.0.0.2 "$4" net server "$2" "${6:-}"
@@ -229,9 +251,25 @@ pair() {
     irq=$(grep -a 'VDEVKIT-GUEST eth0' alpha.log | tr -d '\r' | sed -n 's/.*irq=//p' | head -1)
     case $irq in *"$3"*) ;; *) why="$why irq=$irq(expected-$3)" ;; esac
     stat_ok || why="$why no-nonzero-counters-in-'vdevkit stat alpha'"
+    mq=
+    case $2 in *vdevkit.queues=*)
+        nq=$(printf '%s\n' "$2" | sed 's/.*vdevkit\.queues=\([0-9]*\).*/\1/')
+        for g in alpha beta; do
+            grep -aq "VDEVKIT-GUEST mq channels=$nq " $g.log || why="$why $g-channels($(grep -a 'VDEVKIT-GUEST mq channels' $g.log | tr -d '\r' | head -1))"
+            mq_irqs_ok $g "$nq" || why="$why $g-rx-queue-without-interrupts($mq_irqs_seen)"
+            mq="$mq $g:$mq_irqs_seen;"
+        done
+        steering=$(grep -ao 'queue-pairs [0-9]* active [0-9]* steering [a-z]*' stat-alpha.txt 2>/dev/null | head -1)
+        case $2 in *vdevkit.rss=1*)
+            case $steering in *"steering rss"*) ;; *) why="$why alpha-not-rss($steering)" ;; esac ;;
+        esac
+        mq=" rx queue interrupts:$mq alpha's NIC: $steering"
+        ;;
+    esac
+    vcpus=$saved_vcpus
     if [ -z "$why" ]; then
         pass=$((pass + 1))
-        echo "net: $name: PASS (${secs_used}s, irq $irq, mtu $4, alpha saw link down, alpha's NIC rx/tx frames $frames) beta: $(metrics beta) alpha: $(metrics alpha)"
+        echo "net: $name: PASS (${secs_used}s, irq $irq, mtu $4, alpha saw link down, alpha's NIC rx/tx frames $frames$mq) beta: $(metrics beta) alpha: $(metrics alpha)"
     else
         report_fail "$name" "$why (${secs_used}s)"
     fi
@@ -756,6 +794,9 @@ world_scenario() {
 
 pair pair "" MSI 1500 no
 pair pair-nomsi "pci=nomsi" "$intx_chip" 4000 yes
+PAIR_VCPUS=2
+pair pair-mq "vdevkit.queues=2 vdevkit.streams=4 vdevkit.rss=1" MSI 1500 no "queues 2" "queues 2"
+PAIR_VCPUS=
 dual
 dual dual-pci
 dual dual-same

@@ -21,6 +21,11 @@
  *     interrupt counters say is what the transport raised, per queue; nothing stays held
  *     past its deadline nor beyond NET_COAL_MAX_FRAMES; acknowledged NOTF_COAL commands are
  *     what the device applies (a model); once the longest hold has passed, nothing is held;
+ *   - multiqueue (fuzz_net_ctrl's NIC has `queues 4`): an acknowledged VQ_PAIRS_SET or
+ *     RSS_CONFIG is one the spec allows (a model checks every field); a frame is delivered
+ *     only on an rx queue in use (automatic steering: below the pairs set; RSS: any pair);
+ *     with several rx queues, deliveries are matched in any order (each queue is reaped
+ *     apart); tx chains on every pair's queue are used;
  *   - ASan/UBSan: no out-of-bounds access, no leak.
  */
 #ifndef FUZZ_NET_H
@@ -63,6 +68,8 @@ extern const struct vdev_type vdev_module_virtio_net;
 #define FN_QBASE  0x10000ull
 #define FN_BUF    0x40000ull
 #define FN_QMAX   256u
+#define FN_MAX_VQ 9u /* `queues 4` at most: the queues end below FN_BUF */
+_Static_assert(FN_QBASE + FN_MAX_VQ * 0x4000ull <= FN_BUF, "queues below the buffers");
 #define FN_F_NEXT 1u
 #define FN_F_WRT  2u
 #define FN_F_IND  4u
@@ -123,7 +130,9 @@ struct fn {
     bool pf_changed;   /* peerfeats changed with records in the sink's ring (made before) */
     bool started;
     uint64_t buf_next;
-    struct fn_q q[NET_NUM_QUEUES];
+    struct fn_q q[FN_MAX_VQ];
+    unsigned nq;    /* queues the driver set up: the layout its features give */
+    unsigned ctrlq; /* the control queue among them */
     struct fn_sent sent[FN_MAX_SENT];
     unsigned nsent, sent_pos;
     uint64_t sink_records;
@@ -135,6 +144,9 @@ struct fn {
     struct net_filter model;
     bool model_valid;
     struct fn_coal coal_model[NET_COAL_DIRS];
+    /* multiqueue model: from acked VQ_PAIRS_SET / RSS_CONFIG since the driver started */
+    unsigned mq_active;
+    bool mq_rss;
 };
 
 /* ---- the wire: a peer link to a sink end, made once ---- */
@@ -227,14 +239,16 @@ static void fn_link_init(void)
 /* ---- fake transport ---- */
 
 static unsigned long fn_notifies, fn_config_notifies;
-static uint64_t fn_notifies_q[NET_NUM_QUEUES]; /* since the input began */
+static uint64_t fn_notifies_q[NET_MAX_VQS]; /* since the input began, by net_stat_index */
+static struct net *fn_nic;                  /* the NIC of the current input */
 
 static void fn_notify_queue(void *t, unsigned q)
 {
     (void)t;
     fn_notifies++;
-    if (q < NET_NUM_QUEUES)
-        fn_notifies_q[q]++;
+    unsigned i = fn_nic ? net_stat_index(fn_nic, q) : NET_MAX_VQS;
+    if (i < NET_MAX_VQS)
+        fn_notifies_q[i]++;
 }
 
 /* The clock interrupt moderation reads: it moves only when an input says so (and never
@@ -346,6 +360,7 @@ static void fn_new(struct fn *f, unsigned ops, const char *extra, void (*setup)(
         memset(&f->n->st, 0, sizeof(f->n->st));
     }
     f->n->now_ns = fn_now;
+    fn_nic = f->n;
     memset(fn_notifies_q, 0, sizeof(fn_notifies_q));
     memset(f->coal_model, 0, sizeof(f->coal_model));
     if (!(ops & FN_OP_TAP))
@@ -355,6 +370,7 @@ static void fn_new(struct fn *f, unsigned ops, const char *extra, void (*setup)(
     f->hostile = f->nomatch = f->started = f->pf_changed = false;
     f->buf_next = FN_BUF;
     memset(f->q, 0, sizeof(f->q));
+    f->nq = NET_NUM_QUEUES, f->ctrlq = NET_Q_CTRL;
     f->nsent = f->sent_pos = 0;
     f->sink_records = 0;
     f->asm_left = 0;
@@ -389,6 +405,7 @@ static uint64_t fn_alloc(struct fn *f, size_t len)
     return a;
 }
 
+/* qsize_log: the sizes of the rx, tx and control queues (every pair's alike) */
 static bool fn_driver_start(struct fn *f, uint64_t features, const uint8_t qsize_log[3])
 {
     if (getenv("FUZZ_NET_TRACE"))
@@ -403,11 +420,17 @@ static bool fn_driver_start(struct fn *f, uint64_t features, const uint8_t qsize
                                     VIRTIO_STATUS_FEATURES_OK);
     f->features = 0;
     memset(f->q, 0, sizeof(f->q));
+    f->nq = NET_NUM_QUEUES, f->ctrlq = NET_Q_CTRL;
     f->asm_left = 0;
     if (!(vdev_virtio_get_status(vio) & VIRTIO_STATUS_FEATURES_OK))
         return false; /* refused (a dependency missing): the driver gives up */
-    for (unsigned q = 0; q < NET_NUM_QUEUES; q++) {
-        uint16_t size = (uint16_t)(1u << (qsize_log[q] % 9)); /* 1..256 */
+    bool mq = features & (NET_BIT(VIRTIO_NET_F_MQ) | NET_BIT(VIRTIO_NET_F_RSS));
+    f->nq = mq ? vdev_virtio_num_queues(vio) : NET_NUM_QUEUES;
+    f->ctrlq = f->nq - 1;
+    FN_CHECK(f->nq <= FN_MAX_VQ, "%u queues", f->nq);
+    for (unsigned q = 0; q < f->nq; q++) {
+        unsigned kind = q == f->ctrlq ? 2 : q & 1;
+        uint16_t size = (uint16_t)(1u << (qsize_log[kind] % 9)); /* 1..256 */
         uint64_t desc = fn_qdesc(q);
         memset(fn_gpa(f, desc), 0, 0x4000);
         if (!vdev_virtio_set_queue_size(vio, q, size))
@@ -429,6 +452,7 @@ static bool fn_driver_start(struct fn *f, uint64_t features, const uint8_t qsize
     f->model.promisc = true;
     f->model_valid = true;
     memset(f->coal_model, 0, sizeof(f->coal_model));
+    f->mq_active = 1, f->mq_rss = false;
     return true;
 }
 
@@ -544,8 +568,11 @@ static const struct fn_sent *fn_delivered(struct fn *f, const uint8_t *frame, si
                                           bool converted)
 {
     uint32_t h = fn_hash(frame, len);
-    while (f->sent_pos < f->nsent) {
-        const struct fn_sent *s = &f->sent[f->sent_pos++];
+    /* several rx queues are reaped one after the other: any frame sent may come */
+    bool any_order = f->nq > NET_NUM_QUEUES;
+    unsigned any_pos = 0;
+    while (any_order ? any_pos < f->nsent : f->sent_pos < f->nsent) {
+        const struct fn_sent *s = &f->sent[any_order ? any_pos++ : f->sent_pos++];
         if (s->len != len)
             continue;
         if (s->hash == h)
@@ -595,12 +622,12 @@ static void fn_reap(struct fn *f, unsigned q)
         struct fn_chain *c = &fq->chain[id];
         c->live = false;
         fq->outstanding -= c->ndesc;
-        if (q == NET_Q_TX) {
+        if (q & 1) { /* a tx queue (the control queue's index is even) */
             FN_CHECK(len == 0, "tx used length %u", len);
             continue;
         }
         FN_CHECK(len <= c->in_len, "queue %u: used length %u > writable %u", q, len, c->in_len);
-        if (q == NET_Q_CTRL) {
+        if (q == f->ctrlq) {
             const struct fn_ctrl_rec *r = &fn_ctrl_recs[id];
             FN_CHECK(len == 1, "control answer of %u bytes", len);
             if (*fn_gpa(f, r->ack) == VIRTIO_NET_OK)
@@ -609,8 +636,10 @@ static void fn_reap(struct fn *f, unsigned q)
                 FN_CHECK(*fn_gpa(f, r->ack) == VIRTIO_NET_ERR, "ack %u", *fn_gpa(f, r->ack));
             continue;
         }
-        if (q != NET_Q_RX)
-            continue;
+        /* an rx queue: in use (automatic steering: the pairs set; RSS: its table's) */
+        const struct net_mq *m = &f->n->mq;
+        FN_CHECK(q / 2 < (m->rss ? f->n->pairs : m->active), "frame on rx%u, %u pairs in use%s",
+                 q / 2, m->active, m->rss ? " (rss)" : "");
         bool mrg = f->features >> VIRTIO_NET_F_MRG_RXBUF & 1;
         if (!f->asm_left) {
             FN_CHECK(len >= NET_HDR_LEN, "rx used length %u below the header", len);
@@ -690,14 +719,14 @@ static void fn_sink_drain(struct fn *f, unsigned max)
 static void fn_check_coal(struct fn *f)
 {
     struct net *n = f->n;
-    for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
+    for (unsigned q = 0; q < NET_MAX_VQS; q++)
         FN_CHECK(net_read(&n->st.irqs[q]) == fn_notifies_q[q],
                  "queue %u: %llu interrupts counted, %llu raised", q,
                  (unsigned long long)net_read(&n->st.irqs[q]),
                  (unsigned long long)fn_notifies_q[q]);
     if (!net_live(n))
         return;
-    for (unsigned q = 0; q < NET_COAL_DIRS; q++) {
+    for (unsigned q = 0; q < 2 * n->pairs; q++) {
         if (!n->coal.held[q])
             continue;
         FN_CHECK(n->coal.held[q] <= NET_COAL_MAX_FRAMES, "queue %u holds %u frames", q,
@@ -719,6 +748,8 @@ static void fn_pass(struct fn *f)
     if (atomic_exchange(&n->fresh_start, false)) {
         n->tx_blocked = n->tx_dropping = n->rx_wait_buffers = false;
         n->rx_held = 0;
+        n->rx_wait_vq = n->rx_held_vq = 0;
+        n->tx_next = 0;
         n->broken = false;
     }
     bool running = atomic_load(&n->running);
@@ -751,7 +782,7 @@ static void fn_pass(struct fn *f)
     n->be->poll_done(n, fds, r);
     if (!(f->ops & FN_OP_TAP))
         peer_link_service(fn_sink);
-    for (unsigned q = NET_NUM_QUEUES; q-- > 0;) /* control first: the filter it set applies */
+    for (unsigned q = f->nq; q-- > 0;) /* control first: the filter it set applies */
         fn_reap(f, q);
 }
 
@@ -859,7 +890,9 @@ static void fn_op_tx(struct fn *f, struct fz_in *in)
         if (w && n < 17)
             s[n++] = (struct fn_seg){w, 64, true};
     }
-    fn_add(f, NET_Q_TX, s, n, mode & 0x20);
+    /* 0x40: on another pair's tx queue (with MQ or RSS) */
+    unsigned txq = mode & 0x40 && f->nq > NET_NUM_QUEUES ? 2 * (fz_u8(in) % (f->nq / 2)) + 1 : 1;
+    fn_add(f, txq, s, n, mode & 0x20);
 }
 
 static void fn_op_rx_post(struct fn *f, struct fz_in *in)
@@ -868,6 +901,7 @@ static void fn_op_rx_post(struct fn *f, struct fz_in *in)
     uint8_t mode = fz_u8(in);
     unsigned count = 1 + (mode & 15);
     uint32_t size = fz_u16(in);
+    unsigned rxq = f->nq > NET_NUM_QUEUES ? 2 * (fz_u8(in) % (f->nq / 2)) : 0;
     if (mode & 0x80)
         size += 65536u - 1024u;
     for (unsigned i = 0; i < count; i++) {
@@ -880,7 +914,7 @@ static void fn_op_rx_post(struct fn *f, struct fz_in *in)
                 return;
             s[j] = (struct fn_seg){a, l, true};
         }
-        if (!fn_add(f, NET_Q_RX, s, nseg, mode & 0x40))
+        if (!fn_add(f, rxq, s, nseg, mode & 0x40))
             return;
     }
 }
@@ -936,7 +970,7 @@ static void fn_op_peer_send(struct fn *f, struct fz_in *in)
 static void fn_op_raw(struct fn *f, struct fz_in *in)
 {
     /* a hostile driver: scribble on a queue's descriptors or rings, then kick */
-    unsigned q = fz_u8(in) % NET_NUM_QUEUES;
+    unsigned q = fz_u8(in) % (f->nq ? f->nq : NET_NUM_QUEUES);
     uint16_t off = fz_u16(in) % 0x3000;
     uint8_t bytes[16];
     size_t k = fz_take(in, bytes, sizeof(bytes));
@@ -946,9 +980,16 @@ static void fn_op_raw(struct fn *f, struct fz_in *in)
 
 /* ---- the control queue, and a model of the receive filter it sets ---- */
 
+static void fn_model_mq(struct fn *f, const uint8_t *d, size_t len, uint8_t cmd);
+static void fn_op_mq(struct fn *f, struct fz_in *in);
+
 static void fn_op_ctrl(struct fn *f, struct fz_in *in)
 {
     uint8_t mode = fz_u8(in);
+    if ((mode & 0x86) == 0x06 && f->n->pairs > 1) { /* with several pairs: a multiqueue one */
+        fn_op_mq(f, in);
+        return;
+    }
     uint8_t buf[2 + 2 * (4 + 6 * 80)];
     size_t len = 2;
     buf[0] = mode & 0x80 ? fz_u8(in) : (mode & 1);
@@ -993,8 +1034,90 @@ static void fn_op_ctrl(struct fn *f, struct fz_in *in)
     if (mode & 0x40 && n) /* or no command at all */
         n = 1, s[0] = (struct fn_seg){aa, 1, true};
     uint16_t head =
-        (uint16_t)(f->q[NET_Q_CTRL].size ? f->q[NET_Q_CTRL].next_desc % f->q[NET_Q_CTRL].size : 0);
-    if (fn_add(f, NET_Q_CTRL, s, n, false))
+        (uint16_t)(f->q[f->ctrlq].size ? f->q[f->ctrlq].next_desc % f->q[f->ctrlq].size : 0);
+    if (fn_add(f, f->ctrlq, s, n, false))
+        fn_ctrl_recs[head] = (struct fn_ctrl_rec){ca, aa, (uint32_t)len};
+}
+
+/* An acked VIRTIO_NET_CTRL_MQ command must be one the spec allows: every field within what
+ * the device offered (virtio 1.2 §5.1.6.5.5, §5.1.6.5.7.1), read here on its own. */
+static void fn_model_mq(struct fn *f, const uint8_t *d, size_t len, uint8_t cmd)
+{
+    unsigned pairs = f->n->pairs;
+    if (cmd == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET) {
+        FN_CHECK(f->features >> VIRTIO_NET_F_MQ & 1, "VQ_PAIRS_SET acked without MQ");
+        FN_CHECK(len == 2, "VQ_PAIRS_SET of %zu bytes acked", len);
+        uint16_t v = net_get16(d);
+        FN_CHECK(v >= 1 && v <= pairs, "VQ_PAIRS_SET %u acked (%u pairs)", v, pairs);
+        f->mq_active = v, f->mq_rss = false;
+        return;
+    }
+    FN_CHECK(cmd == VIRTIO_NET_CTRL_MQ_RSS_CONFIG, "MQ command %u acked", cmd);
+    FN_CHECK(f->features >> VIRTIO_NET_F_RSS & 1, "RSS_CONFIG acked without RSS");
+    FN_CHECK(len >= 11, "RSS_CONFIG of %zu bytes acked", len);
+    uint32_t types;
+    memcpy(&types, d, 4); /* little-endian host */
+    size_t tl = (size_t)net_get16(d + 4) + 1;
+    FN_CHECK(tl <= 128 && !(tl & (tl - 1)), "indirection table of %zu entries acked", tl);
+    FN_CHECK(len >= 8 + 2 * tl + 3, "RSS_CONFIG cut short acked");
+    FN_CHECK(net_get16(d + 6) < pairs, "unclassified queue %u acked", net_get16(d + 6));
+    for (size_t i = 0; i < tl; i++)
+        FN_CHECK(net_get16(d + 8 + 2 * i) < pairs, "table entry %u acked",
+                 net_get16(d + 8 + 2 * i));
+    uint16_t max_tx = net_get16(d + 8 + 2 * tl);
+    uint8_t klen = d[8 + 2 * tl + 2];
+    FN_CHECK(max_tx >= 1 && max_tx <= pairs, "max_tx_vq %u acked", max_tx);
+    FN_CHECK(klen <= 40 && len == 8 + 2 * tl + 3 + klen, "key of %u bytes in %zu acked", klen, len);
+    FN_CHECK(!(types & ~0x3fu) && (!types || klen), "hash types 0x%x (key %u) acked", types, klen);
+    f->mq_active = max_tx, f->mq_rss = true;
+}
+
+/* A VIRTIO_NET_CTRL_MQ command: VQ_PAIRS_SET around the valid range, RSS_CONFIG with tables
+ * of any length (powers of two or not), entries and queues up to one past the last pair,
+ * keys up to 63 bytes, lengths off by one; now and then HASH_CONFIG (not offered). */
+static void fn_op_mq(struct fn *f, struct fz_in *in)
+{
+    static uint8_t c[2 + 8 + 2 * 256 + 3 + 64 + 1];
+    uint8_t sel = fz_u8(in);
+    unsigned pairs = f->n->pairs;
+    size_t len;
+    c[0] = VIRTIO_NET_CTRL_MQ;
+    if (!(sel & 1)) {
+        c[1] = VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET;
+        net_put16(c + 2, sel & 2 ? fz_u16(in) : (uint16_t)(fz_u8(in) % (pairs + 2)));
+        len = sel & 4 ? 2 + (size_t)(fz_u8(in) % 5) : 4;
+    } else {
+        c[1] = sel & 0x80 ? VIRTIO_NET_CTRL_MQ_HASH_CONFIG : VIRTIO_NET_CTRL_MQ_RSS_CONFIG;
+        uint32_t types = sel & 2 ? fz_u32(in) : fz_u8(in) & 0x3fu;
+        memcpy(c + 2, &types, 4);
+        size_t tl = sel & 4 ? (size_t)fz_u8(in) + 1 : (size_t)1 << (fz_u8(in) % 9);
+        net_put16(c + 6, (uint16_t)(tl - 1));
+        net_put16(c + 8, (uint16_t)(fz_u8(in) % (pairs + 1)));
+        uint8_t spread = fz_u8(in);
+        for (size_t i = 0; i < tl; i++)
+            net_put16(c + 10 + 2 * i,
+                      (uint16_t)(sel & 8 ? (i * spread) % (pairs + 1) : (i + spread) % pairs));
+        uint8_t *tail = c + 10 + 2 * tl;
+        net_put16(tail, (uint16_t)(fz_u8(in) % (pairs + 2)));
+        tail[2] = sel & 0x10 ? fz_u8(in) % 64 : 40;
+        memset(tail + 3, 0x6d, tail[2]);
+        fz_take(in, tail + 3, tail[2]);
+        len = (size_t)(tail + 3 + tail[2] - c);
+        if (sel & 0x20)
+            len = len - 1 + fz_u8(in) % 3; /* one byte short, exact, one too many */
+    }
+    uint64_t ca = fn_alloc(f, len), aa = fn_alloc(f, 8);
+    if (!ca || !aa)
+        return;
+    memcpy(fn_gpa(f, ca), c, len);
+    memset(fn_gpa(f, aa), 0xee, 8);
+    struct fn_seg s[3] = {{ca, 2, false}, {ca + 2, (uint32_t)(len - 2), false}, {aa, 1, true}};
+    unsigned n = 3;
+    if (sel & 0x40 || len == 2) /* class and data in one buffer */
+        s[0].len = (uint32_t)len, s[1] = s[2], n = 2;
+    uint16_t head =
+        (uint16_t)(f->q[f->ctrlq].size ? f->q[f->ctrlq].next_desc % f->q[f->ctrlq].size : 0);
+    if (fn_add(f, f->ctrlq, s, n, false))
         fn_ctrl_recs[head] = (struct fn_ctrl_rec){ca, aa, (uint32_t)len};
 }
 
@@ -1041,6 +1164,8 @@ static void fn_model_apply(struct fn *f, const uint8_t *c, size_t len)
         memcpy(&cm.usecs, c + 6, 4);
         FN_CHECK(cm.usecs <= NET_COAL_GUEST_MAX_US, "max_usecs %u acked", cm.usecs);
         f->coal_model[c[1] == VIRTIO_NET_CTRL_NOTF_COAL_TX_SET ? NET_Q_TX : NET_Q_RX] = cm;
+    } else if (c[0] == VIRTIO_NET_CTRL_MQ) {
+        fn_model_mq(f, c + 2, len - 2, c[1]);
     } else {
         FN_CHECK(false, "command class %u cmd %u acked", c[0], c[1]);
     }
@@ -1073,8 +1198,8 @@ static void fn_op_coal(struct fn *f, struct fz_in *in)
     memset(fn_gpa(f, aa), 0xee, 8);
     struct fn_seg s[2] = {{ca, (uint32_t)len, false}, {aa, 1, true}};
     uint16_t head =
-        (uint16_t)(f->q[NET_Q_CTRL].size ? f->q[NET_Q_CTRL].next_desc % f->q[NET_Q_CTRL].size : 0);
-    if (fn_add(f, NET_Q_CTRL, s, 2, false))
+        (uint16_t)(f->q[f->ctrlq].size ? f->q[f->ctrlq].next_desc % f->q[f->ctrlq].size : 0);
+    if (fn_add(f, f->ctrlq, s, 2, false))
         fn_ctrl_recs[head] = (struct fn_ctrl_rec){ca, aa, (uint32_t)len};
 }
 
@@ -1119,6 +1244,14 @@ static bool fn_model_accepts(struct fn *f, const uint8_t *d)
 
 static struct fn fn_state;
 
+static unsigned fn_tx_outstanding(const struct fn *f)
+{
+    unsigned sum = 0;
+    for (unsigned q = 1; q < f->nq; q += 2)
+        sum += f->q[q].outstanding;
+    return sum;
+}
+
 /* Every chain made available is used once the far end drains and a few passes run, unless
  * the driver broke a rule. */
 static void fn_finish(struct fn *f)
@@ -1128,7 +1261,7 @@ static void fn_finish(struct fn *f)
         if (!(f->ops & FN_OP_TAP))
             fn_sink_drain(f, ~0u);
         fn_pass(f);
-        if (!f->q[NET_Q_TX].outstanding && !f->q[NET_Q_CTRL].outstanding && !n->tx_blocked)
+        if (!fn_tx_outstanding(f) && !f->q[f->ctrlq].outstanding && !n->tx_blocked)
             break;
     }
     bool live = atomic_load(&n->running) && !n->broken && f->features && !f->hostile;
@@ -1137,7 +1270,7 @@ static void fn_finish(struct fn *f)
         fn_clock_ns += (uint64_t)NET_COAL_GUEST_MAX_US * 1000u + 1;
         fn_pass(f);
         if (net_live(n))
-            for (unsigned q = 0; q < NET_COAL_DIRS; q++)
+            for (unsigned q = 0; q < 2 * n->pairs; q++)
                 FN_CHECK(!n->coal.held[q], "queue %u still holds %u frames", q, n->coal.held[q]);
         if (live)
             for (unsigned q = 0; q < NET_COAL_DIRS; q++) {
@@ -1149,10 +1282,13 @@ static void fn_finish(struct fn *f)
             }
     }
     if (live) {
-        FN_CHECK(!f->q[NET_Q_TX].outstanding, "%u tx descriptors never used (blocked %d)",
-                 f->q[NET_Q_TX].outstanding, n->tx_blocked);
+        FN_CHECK(!fn_tx_outstanding(f), "%u tx descriptors never used (blocked %d)",
+                 fn_tx_outstanding(f), n->tx_blocked);
+        FN_CHECK(n->mq.active == f->mq_active && n->mq.rss == f->mq_rss,
+                 "the device uses %u pairs (rss %d), the acked commands say %u (rss %d)",
+                 n->mq.active, n->mq.rss, f->mq_active, f->mq_rss);
         if (f->features >> VIRTIO_NET_F_CTRL_VQ & 1) /* else the queue is not the NIC's */
-            FN_CHECK(!f->q[NET_Q_CTRL].outstanding, "control commands never answered");
+            FN_CHECK(!f->q[f->ctrlq].outstanding, "control commands never answered");
     }
     if (!(f->ops & FN_OP_TAP)) {
         fn_sink_drain(f, ~0u);
@@ -1186,7 +1322,7 @@ static void fn_end(struct fn *f)
      NET_BIT(VIRTIO_NET_F_STATUS) | NET_BIT(VIRTIO_NET_F_CTRL_VQ) |                                \
      NET_BIT(VIRTIO_NET_F_CTRL_RX) | NET_BIT(VIRTIO_NET_F_CTRL_RX_EXTRA) |                         \
      NET_BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) | NET_BIT(VIRTIO_F_INDIRECT_DESC) |                       \
-     NET_BIT(VIRTIO_F_EVENT_IDX))
+     NET_BIT(VIRTIO_F_EVENT_IDX) | NET_BIT(VIRTIO_NET_F_MQ))
 
 /* Hooks of a target: the TAP target adds its own wire operations, and checks at the end. */
 typedef void (*fn_hook)(struct fn *f, struct fz_in *in, uint8_t op);
@@ -1197,7 +1333,11 @@ static void fn_start_from(struct fn *f, struct fz_in *in)
 {
     uint32_t raw = fz_u32(in);
     uint64_t feat = raw & FN_OFFERED;
-    if (f->ops & FN_OP_COAL) { /* bits no offered feature uses: 21, 24..26 */
+    if (f->n->pairs > 1) /* bit 27, which no offered feature uses: RSS */
+        feat |= (uint64_t)(raw >> 27 & 1) << VIRTIO_NET_F_RSS;
+    else
+        feat &= ~NET_BIT(VIRTIO_NET_F_MQ); /* not offered: the core would refuse it */
+    if (f->ops & FN_OP_COAL) {             /* bits no offered feature uses: 21, 24..26 */
         feat |= (uint64_t)(raw >> 21 & 1) << VIRTIO_NET_F_NOTF_COAL;
         fn_coal_defaults(f, raw >> 24 & 7);
     }
@@ -1329,7 +1469,7 @@ static int fn_run(const uint8_t *data, size_t size, unsigned ops, const char *ex
                 (unsigned long long)net_read(&st->errors), (unsigned long long)f->sink_records,
                 f->nsent, f->sent_pos, (unsigned long long)net_read(&st->irqs[NET_Q_RX]),
                 (unsigned long long)net_read(&st->irqs[NET_Q_TX]),
-                (unsigned long long)net_read(&st->irqs[NET_Q_CTRL]),
+                (unsigned long long)net_read(&st->irqs[2 * f->n->pairs]),
                 (unsigned long long)net_read(&st->held[NET_Q_RX]),
                 (unsigned long long)net_read(&st->held[NET_Q_TX]));
     }

@@ -44,11 +44,13 @@ extern const struct vdev_type vdev_module_virtio_net;
 
 #define NET_GUEST_TRANSPORTS 4
 
+/* Queues are indexed as the device has them: rx0 tx0 (rx1 tx1 ... with `queues N`) ctrl. */
 struct fake_transport {
-    atomic_uint notify_queue[NET_NUM_QUEUES];
+    atomic_uint notify_queue[NET_MAX_VQS];
     atomic_uint notify_config;
-    int kick[NET_NUM_QUEUES];
-    int irq[NET_NUM_QUEUES]; /* signalled with each queue interrupt, as an irqfd */
+    int kick[NET_MAX_VQS];
+    int irq[NET_MAX_VQS]; /* signalled with each queue interrupt, as an irqfd */
+    unsigned nq;
     struct vdev_virtio *vio;
 };
 static NET_GUEST_UNUSED struct fake_transport transports[NET_GUEST_TRANSPORTS];
@@ -57,7 +59,7 @@ static NET_GUEST_UNUSED unsigned ntransports;
 static NET_GUEST_UNUSED void ft_notify_queue(void *t, unsigned q)
 {
     struct fake_transport *ft = t;
-    if (q >= NET_NUM_QUEUES)
+    if (q >= ft->nq)
         return;
     atomic_fetch_add(&ft->notify_queue[q], 1);
     uint64_t one = 1;
@@ -94,7 +96,8 @@ fake_attach(struct vdev *d, const struct vdev_virtio_ops *ops, void *opaque, str
     vdev_virtio_bind_transport(vio, &ft_ops, ft, "fake 0");
     /* Like virtio-pci, the doorbells (kick fds) appear only when the driver gets going
      * (drv_start), after the device's thread started. */
-    for (unsigned q = 0; q < NET_NUM_QUEUES; q++) {
+    ft->nq = vdev_virtio_num_queues(vio);
+    for (unsigned q = 0; q < ft->nq; q++) {
         ft->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         ft->irq[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     }
@@ -104,7 +107,7 @@ fake_attach(struct vdev *d, const struct vdev_virtio_ops *ops, void *opaque, str
 static NET_GUEST_UNUSED void close_transports(void)
 {
     for (unsigned i = 0; i < ntransports; i++)
-        for (unsigned q = 0; q < NET_NUM_QUEUES; q++) {
+        for (unsigned q = 0; q < transports[i].nq; q++) {
             if (transports[i].kick[q] > 0)
                 close(transports[i].kick[q]);
             if (transports[i].irq[q] > 0)
@@ -142,7 +145,8 @@ static NET_GUEST_UNUSED void use_fake_transport(void)
 
 /* ---- the driver's machine and rings ---- */
 
-#define QBASE   0x10000ull /* queue q: desc at QBASE + q * 0x4000, avail +0x1000, used +0x2000 */
+#define QBASE 0x10000ull /* queue q: desc at QBASE + q * 0x4000, avail +0x1000, used +0x2000 */
+_Static_assert(QBASE + NET_MAX_VQS * 0x4000ull <= 0x100000ull, "queues below BUFBASE");
 #define BUFBASE 0x100000ull
 #define QSIZE   256u
 #define F_NEXT  1u
@@ -160,7 +164,9 @@ struct drv {
     struct net *n;
     struct vdev_virtio *vio;
     struct fake_transport *ft;
-    struct drvq q[NET_NUM_QUEUES];
+    struct drvq q[NET_MAX_VQS];
+    unsigned nq;    /* the device's queues (2 * `queues` + 1) */
+    unsigned ctrlq; /* the control queue in the layout the features give (drv_start) */
     uint64_t buf_next, ram_size;
     uint64_t features; /* negotiated (drv_start) */
     bool polite;       /* drv_add kicks only when the device asks (else after every chain) */
@@ -221,10 +227,14 @@ static NET_GUEST_UNUSED void machine_down(struct drv *v)
     v->fe.m = NULL;
 }
 
-/* Negotiates `features` (+VERSION_1), sets up the three queues, DRIVER_OK. */
+/* Negotiates `features` (+VERSION_1), sets up every queue the device has (with MQ or RSS
+ * rx0 tx0 rx1 tx1 ... ctrl; without them rx0 tx0 ctrl, the others enabled all the same, as
+ * a hostile driver could), DRIVER_OK. */
 static NET_GUEST_UNUSED void drv_start(struct drv *v, uint64_t features)
 {
-    for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
+    v->nq = v->ft->nq;
+    vdev_virtio_set_status(v->vio, 0); /* a reset: drv_start may come again */
+    for (unsigned q = 0; q < v->nq; q++)
         vdev_virtio_set_kick_fd(v->vio, q, v->ft->kick[q]);
     vdev_virtio_set_status(v->vio, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     features |= 1ull << VIRTIO_F_VERSION_1;
@@ -235,7 +245,9 @@ static NET_GUEST_UNUSED void drv_start(struct drv *v, uint64_t features)
                                        VIRTIO_STATUS_FEATURES_OK);
     NET_GUEST_CHECK(vdev_virtio_get_status(v->vio) & VIRTIO_STATUS_FEATURES_OK,
                     "features 0x%llx refused", (unsigned long long)features);
-    for (unsigned q = 0; q < NET_NUM_QUEUES; q++) {
+    bool mq = features & (NET_BIT(VIRTIO_NET_F_MQ) | NET_BIT(VIRTIO_NET_F_RSS));
+    v->ctrlq = mq ? v->nq - 1 : NET_Q_CTRL;
+    for (unsigned q = 0; q < v->nq; q++) {
         struct drvq *dq = &v->q[q];
         memset(dq, 0, sizeof(*dq));
         dq->desc = QBASE + q * 0x4000ull;

@@ -42,32 +42,45 @@ static NET_FIXTURE_UNUSED bool drv_used(struct drv *v, unsigned q, uint32_t *id,
     return false;
 }
 
-/* Posts `count` receive buffers of `size` bytes; returns the address of the first. */
-static NET_FIXTURE_UNUSED uint64_t drv_post_rx(struct drv *v, unsigned count, uint32_t size)
+/* Posts `count` receive buffers of `size` bytes on rx queue `q`; returns the first's address. */
+static NET_FIXTURE_UNUSED uint64_t drv_post_rx_q(struct drv *v, unsigned q, unsigned count,
+                                                 uint32_t size)
 {
     uint64_t first = 0;
     for (unsigned i = 0; i < count; i++) {
         struct dbuf b = {alloc_buf(v, size), size, F_WRITE};
         if (!i)
             first = b.addr;
-        drv_add(v, NET_Q_RX, &b, 1);
+        drv_add(v, q, &b, 1);
     }
     return first;
 }
 
-/* Sends header + frame (copied to guest addresses ha, fa) as a two-descriptor chain and
- * waits for it to be used. */
-static NET_FIXTURE_UNUSED void drv_send_at(struct drv *v, uint64_t ha, uint64_t fa,
-                                           const struct net_hdr *h, const uint8_t *frame,
-                                           size_t len)
+static NET_FIXTURE_UNUSED uint64_t drv_post_rx(struct drv *v, unsigned count, uint32_t size)
+{
+    return drv_post_rx_q(v, NET_Q_RX, count, size);
+}
+
+/* Sends header + frame (copied to guest addresses ha, fa) as a two-descriptor chain on tx
+ * queue `q` and waits for it to be used. */
+static NET_FIXTURE_UNUSED void drv_send_at_q(struct drv *v, unsigned q, uint64_t ha, uint64_t fa,
+                                             const struct net_hdr *h, const uint8_t *frame,
+                                             size_t len)
 {
     net_hdr_store(h, gpa(v, ha));
     memcpy(gpa(v, fa), frame, len);
     struct dbuf b[2] = {{ha, NET_HDR_LEN, 0}, {fa, (uint32_t)len, 0}};
-    uint16_t head = drv_add(v, NET_Q_TX, b, 2);
+    uint16_t head = drv_add(v, q, b, 2);
     uint32_t id, ulen;
-    ck_assert_msg(drv_used(v, NET_Q_TX, &id, &ulen, 5000), "tx chain never used");
+    ck_assert_msg(drv_used(v, q, &id, &ulen, 5000), "tx chain never used");
     ck_assert_uint_eq(id, head);
+}
+
+static NET_FIXTURE_UNUSED void drv_send_at(struct drv *v, uint64_t ha, uint64_t fa,
+                                           const struct net_hdr *h, const uint8_t *frame,
+                                           size_t len)
+{
+    drv_send_at_q(v, NET_Q_TX, ha, fa, h, frame, len);
 }
 
 static NET_FIXTURE_UNUSED void drv_send(struct drv *v, const struct net_hdr *h,
@@ -87,9 +100,9 @@ static NET_FIXTURE_UNUSED uint8_t drv_ctrl(struct drv *v, uint8_t cls, uint8_t c
     memcpy(c + 2, data, len);
     *gpa(v, aa) = 0xee;
     struct dbuf b[2] = {{ca, (uint32_t)(2 + len), 0}, {aa, 1, F_WRITE}};
-    drv_add(v, NET_Q_CTRL, b, 2);
+    drv_add(v, v->ctrlq, b, 2);
     uint32_t id, ulen;
-    ck_assert(drv_used(v, NET_Q_CTRL, &id, &ulen, 5000));
+    ck_assert(drv_used(v, v->ctrlq, &id, &ulen, 5000));
     ck_assert_uint_eq(ulen, 1);
     return *gpa(v, aa);
 }

@@ -11,6 +11,7 @@
  * net_coal.c    interrupt moderation (VIRTIO_NET_F_NOTF_COAL, `coalesce-*`)
  * net_busy_poll.c  polling the rings a while before sleeping (`poll-us`)
  * net_capture*.c pcap capture of the NIC's frames (`capture FILE`, `vdevkit capture`)
+ * net_mq.c, net_rss.c, net_flow.c  queue pairs, receive steering, RSS (net_mq.h)
  */
 #ifndef VDEV_NET_H
 #define VDEV_NET_H
@@ -24,6 +25,7 @@
 #include <vdev/virtio.h>
 
 #include "net_coal.h"
+#include "net_mq.h"
 #include "net_stats.h"
 #include "netpeer/net_hdr.h"
 
@@ -32,6 +34,7 @@ struct net_capture;
 struct net_backend;
 struct net_tap;
 
+/* The queues of one pair (`queues 1`, or a driver without MQ/RSS); more: net_mq.h */
 enum { NET_Q_RX = 0, NET_Q_TX = 1, NET_Q_CTRL = 2, NET_NUM_QUEUES = 3 };
 enum { NET_RX_SRC_NONE, NET_RX_SRC_RING, NET_RX_SRC_TAP };
 
@@ -64,6 +67,7 @@ struct net {
     uint64_t peerfeats;
     unsigned mtu;
     unsigned poll_us; /* `poll-us`: busy-poll window before sleeping, 0 = off */
+    unsigned pairs;   /* `queues`: queue pairs offered (1..NET_MAX_PAIRS); 2 * pairs + 1 vqs */
     /* options that need another one, for their errors */
     struct vdev_srcpos coal_frames_pos[NET_COAL_DIRS], coal_adaptive_pos;
     bool coal_frames_given[NET_COAL_DIRS];
@@ -95,6 +99,7 @@ struct net {
     uint64_t features; /* negotiated, set at start */
 
     struct net_filter filter;
+    struct net_mq mq;
     struct net_coal coal;
     struct net_stats st;
     uint64_t (*now_ns)(void); /* net_now_ns; the fuzz targets' clock is their own */
@@ -112,8 +117,11 @@ struct net {
     bool tx_blocked;        /* waiting for room in the peer's ring (net_be_peer) */
     bool tx_dropping;       /* the ring stayed full: drop until it takes a frame again */
     uint64_t tx_blocked_ms; /* when tx_blocked began (monotonic) */
-    bool rx_wait_buffers;   /* a frame waits for the guest to post receive buffers */
+    unsigned tx_next;       /* the pair whose tx queue goes first in the next pass */
+    bool rx_wait_buffers;   /* a frame waits for the guest to post receive buffers ... */
+    unsigned rx_wait_vq;    /* ... on this rx queue */
     unsigned rx_held;       /* chains popped and filled for that frame (mergeable buffers) */
+    unsigned rx_held_vq;    /* the rx queue they were popped from */
     size_t rx_held_off;     /* bytes of header + frame already in them */
     size_t rx_held_len;     /* the frame's length */
     bool rx_held_stale;     /* the link went down meanwhile: the frame is another one */

@@ -19,13 +19,15 @@ static inline void cpu_relax(void)
 /* Would a pass find work? Reads only what the driver and the peer publish. */
 static bool work_waiting(struct net *n)
 {
-    struct vdev_virtq *cq = vdev_virtio_queue(n->vio, NET_Q_CTRL);
-    struct vdev_virtq *txq = vdev_virtio_queue(n->vio, NET_Q_TX);
-    struct vdev_virtq *rxq = vdev_virtio_queue(n->vio, NET_Q_RX);
+    struct vdev_virtq *cq = vdev_virtio_queue(n->vio, net_ctrl_vq(n));
+    struct vdev_virtq *rxq = vdev_virtio_queue(n->vio, n->rx_wait_vq);
     if (cq && net_has(n, VIRTIO_NET_F_CTRL_VQ) && vdev_virtq_has_avail(cq))
         return true;
-    if (txq && !n->tx_blocked && vdev_virtq_has_avail(txq))
-        return true;
+    for (unsigned p = 0; !n->tx_blocked && p < net_mq_pairs(n); p++) {
+        struct vdev_virtq *txq = vdev_virtio_queue(n->vio, 2 * p + 1);
+        if (txq && vdev_virtq_has_avail(txq))
+            return true;
+    }
     if (n->rx_wait_buffers) /* a frame waits: what matters is buffers for it */
         return rxq && vdev_virtq_has_avail(rxq);
     size_t len;

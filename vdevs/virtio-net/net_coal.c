@@ -20,15 +20,18 @@
 void net_notify(struct net *n, unsigned q)
 {
     struct vdev_virtq *vq = vdev_virtio_queue(n->vio, q);
-    if (vq && vdev_virtq_notify_ext(vq, 0) == 1)
-        net_count(&n->st.irqs[q], 1);
+    unsigned i = net_stat_index(n, q);
+    if (vq && vdev_virtq_notify_ext(vq, 0) == 1 && i < NET_MAX_VQS)
+        net_count(&n->st.irqs[i], 1);
 }
 
+/* Parameters are per direction (TX_SET, RX_SET): a data queue's direction is vq & 1. */
 static struct net_coal_params params(const struct net *n, unsigned q, bool *adaptive)
 {
     const struct net_coal *c = &n->coal;
-    *adaptive = !c->driver_set[q] && c->adaptive;
-    return c->driver_set[q] ? c->set[q] : c->def[q];
+    unsigned dir = q & 1u;
+    *adaptive = !c->driver_set[dir] && c->adaptive;
+    return c->driver_set[dir] ? c->set[dir] : c->def[dir];
 }
 
 static bool active(struct net_coal_params p)
@@ -108,7 +111,7 @@ void net_coal_flush(struct net *n, unsigned q)
 uint64_t net_coal_due(const struct net *n)
 {
     uint64_t due = UINT64_MAX;
-    for (unsigned q = 0; q < NET_COAL_DIRS; q++)
+    for (unsigned q = 0; q < 2u * n->pairs; q++)
         if (n->coal.held[q] && n->coal.due_ns[q] < due)
             due = n->coal.due_ns[q];
     return due;
@@ -119,7 +122,7 @@ uint64_t net_coal_tick(struct net *n)
     if (net_coal_due(n) == UINT64_MAX)
         return UINT64_MAX;
     uint64_t now = n->now_ns();
-    for (unsigned q = 0; q < NET_COAL_DIRS; q++)
+    for (unsigned q = 0; q < 2u * n->pairs; q++)
         if (n->coal.held[q] && now >= n->coal.due_ns[q])
             fire(n, q, now);
     return net_coal_due(n);
@@ -134,18 +137,20 @@ uint8_t net_coal_command(struct net *n, uint8_t cmd, const uint8_t *data, size_t
 {
     if (!net_has(n, VIRTIO_NET_F_NOTF_COAL) || len != VIRTIO_NET_CTRL_COAL_LEN)
         return VIRTIO_NET_ERR;
-    unsigned q;
+    unsigned dir;
     if (cmd == VIRTIO_NET_CTRL_NOTF_COAL_TX_SET)
-        q = NET_Q_TX;
+        dir = NET_Q_TX;
     else if (cmd == VIRTIO_NET_CTRL_NOTF_COAL_RX_SET)
-        q = NET_Q_RX;
+        dir = NET_Q_RX;
     else
         return VIRTIO_NET_ERR; /* VQ_SET/VQ_GET need VIRTIO_NET_F_VQ_NOTF_COAL, not offered */
     struct net_coal_params p = {.frames = le32(data), .usecs = le32(data + 4)};
     if (p.usecs > NET_COAL_GUEST_MAX_US)
         return VIRTIO_NET_ERR;
-    n->coal.set[q] = p;
-    n->coal.driver_set[q] = true;
-    check(n, q, n->now_ns()); /* new conditions may be met already (§5.1.6.5.6.4) */
+    n->coal.set[dir] = p;
+    n->coal.driver_set[dir] = true;
+    uint64_t now = n->now_ns();
+    for (unsigned q = dir; q < 2u * n->pairs; q += 2)
+        check(n, q, now); /* new conditions may be met already (§5.1.6.5.6.4) */
     return VIRTIO_NET_OK;
 }

@@ -29,12 +29,16 @@ void net_filter_reset(struct net *n)
 static void net_config_read(void *opaque, uint32_t off, void *buf, uint32_t len)
 {
     struct net *n = opaque;
-    uint8_t cfg[NET_CFG_SIZE] = {0};
+    uint8_t cfg[NET_CFG_SIZE_RSS] = {0};
     net_get_mac(n, cfg + NET_CFG_MAC);
     net_put16(cfg + NET_CFG_STATUS, atomic_load(&n->link_up) ? VIRTIO_NET_S_LINK_UP : 0);
-    net_put16(cfg + NET_CFG_MAX_PAIRS, 1);
+    net_put16(cfg + NET_CFG_MAX_PAIRS, (uint16_t)n->pairs);
     net_put16(cfg + NET_CFG_MTU, (uint16_t)n->mtu);
-    if (off < NET_CFG_SIZE && len <= NET_CFG_SIZE - off)
+    cfg[NET_CFG_RSS_MAX_KEY] = NET_RSS_MAX_KEY;
+    net_put16(cfg + NET_CFG_RSS_MAX_TABLE, NET_RSS_MAX_TABLE);
+    net_put16(cfg + NET_CFG_HASH_TYPES, NET_RSS_HASH_TYPES & 0xffff);
+    net_put16(cfg + NET_CFG_HASH_TYPES + 2, NET_RSS_HASH_TYPES >> 16);
+    if (off < sizeof(cfg) && len <= sizeof(cfg) - off) /* the core keeps it in config_size */
         memcpy(buf, cfg + off, len);
 }
 
@@ -65,6 +69,8 @@ static int net_features_ok(void *opaque, uint64_t f)
         {VIRTIO_NET_F_CTRL_RX_EXTRA, NET_BIT(VIRTIO_NET_F_CTRL_RX)},
         {VIRTIO_NET_F_CTRL_MAC_ADDR, NET_BIT(VIRTIO_NET_F_CTRL_VQ)},
         {VIRTIO_NET_F_NOTF_COAL, NET_BIT(VIRTIO_NET_F_CTRL_VQ)},
+        {VIRTIO_NET_F_MQ, NET_BIT(VIRTIO_NET_F_CTRL_VQ)},
+        {VIRTIO_NET_F_RSS, NET_BIT(VIRTIO_NET_F_CTRL_VQ)},
     };
     if (!((f >> VIRTIO_F_VERSION_1) & 1)) {
         vdev_warn(n->d, "driver without VIRTIO_F_VERSION_1 refused (legacy is not supported)");
@@ -93,6 +99,7 @@ static void net_start(void *opaque)
     pthread_mutex_lock(&n->run_lock);
     n->features = vdev_virtio_features(n->vio);
     net_coal_reset(n); /* a driver starts with no coalescing settings of its own */
+    net_mq_reset(n);   /* one pair in use, automatic steering, no flows */
     atomic_store(&n->fresh_start, true); /* the thread resets its own state */
     atomic_store(&n->features_dirty, true);
     atomic_store(&n->running, true);
@@ -113,7 +120,7 @@ static void net_stop(void *opaque)
     /* Notifications held back go out before the queues do: no used buffer is left
      * unannounced (a broken queue ignores this). */
     if (atomic_load(&n->running))
-        for (unsigned q = 0; q < NET_COAL_DIRS; q++)
+        for (unsigned q = 0; q < 2u * n->pairs; q++)
             net_coal_flush(n, q);
     atomic_store(&n->running, false);
     n->features = 0;
@@ -135,7 +142,8 @@ static void net_stop(void *opaque)
      NET_BIT(VIRTIO_NET_F_CTRL_RX) | NET_BIT(VIRTIO_NET_F_CTRL_RX_EXTRA) |                         \
      NET_BIT(VIRTIO_NET_F_CTRL_MAC_ADDR))
 
-/* Each NIC attaches with its own copy (n->ops), which adds NOTF_COAL under `notf-coal`. */
+/* Each NIC attaches with its own copy (n->ops), which adds NOTF_COAL under `notf-coal` and,
+ * with `queues` > 1, MQ and RSS, the queues and the RSS fields of the configuration space. */
 const struct vdev_virtio_ops net_virtio_ops = {
     .size = sizeof(struct vdev_virtio_ops),
     .device_id = VIRTIO_ID_NET,

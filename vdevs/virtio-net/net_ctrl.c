@@ -1,6 +1,6 @@
 /* The control queue (virtio 1.2 §5.1.6.5): receive-filter modes, MAC tables, the MAC
- * address and notification coalescing (net_coal.c). Each chain is class, command, data
- * (device-readable) then one ack byte. */
+ * address, notification coalescing (net_coal.c) and multiqueue (net_mq.c, net_rss.c). Each chain is
+ * class, command, data (device-readable) then one ack byte. */
 #include <string.h>
 
 #include "net.h"
@@ -92,6 +92,8 @@ static uint8_t ctrl_command(struct net *n, const uint8_t *cmd, size_t len)
         return ctrl_mac(n, cmd[1], cmd + 2, len - 2);
     case VIRTIO_NET_CTRL_NOTF_COAL:
         return net_coal_command(n, cmd[1], cmd + 2, len - 2);
+    case VIRTIO_NET_CTRL_MQ:
+        return net_mq_command(n, cmd[1], cmd + 2, len - 2);
     default:
         return VIRTIO_NET_ERR;
     }
@@ -99,7 +101,8 @@ static uint8_t ctrl_command(struct net *n, const uint8_t *cmd, size_t len)
 
 bool net_ctrl_process(struct net *n)
 {
-    struct vdev_virtq *q = vdev_virtio_queue(n->vio, NET_Q_CTRL);
+    unsigned vq = net_ctrl_vq(n);
+    struct vdev_virtq *q = vdev_virtio_queue(n->vio, vq);
     if (!q || !net_has(n, VIRTIO_NET_F_CTRL_VQ))
         return false;
     unsigned done = 0;
@@ -129,6 +132,6 @@ bool net_ctrl_process(struct net *n)
         vdev_virtq_push(q, e->head, 1);
     }
     if (done && net_live(n))
-        net_notify(n, NET_Q_CTRL);
+        net_notify(n, vq);
     return done > 0;
 }

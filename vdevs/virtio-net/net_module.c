@@ -20,6 +20,7 @@
  *   coalesce-{rx,tx}-us N  hold a queue's interrupt up to N us (<= 10000) for drivers that
  *   coalesce-{rx,tx}-frames N   set none, or until N frames (default 256) were used
  *   coalesce-adaptive      ... only while frames keep coming (a quiet queue's is not held)
+ *   queues N               queue pairs (1..16, default 1); more than 1 offers MQ and RSS
  *   legacy                 qvm's virtio-mmio version 1: recognized, refused (not supported)
  * See docs/virtio-net.md.
  */
@@ -109,6 +110,12 @@ static const struct vdev_option net_options[] = {
      .kind = VDEV_OPT_FLAG,
      .help = "the coalesce-* defaults hold an interrupt only while frames keep coming: one on a "
              "queue quiet for the coalesce-*-us time goes at once"},
+    {.name = "queues",
+     .kind = VDEV_OPT_U64,
+     .arg = "N",
+     .def = "1",
+     .help = "queue pairs (1 to 16): more than 1 offers VIRTIO_NET_F_MQ and VIRTIO_NET_F_RSS, "
+             "so a guest with several vCPUs spreads its traffic over them"},
     /* Recognized so that a qvm configuration gets a clear refusal, not "unknown option". */
     {.name = "legacy",
      .kind = VDEV_OPT_FLAG,
@@ -127,6 +134,7 @@ static int net_options_start(struct vdev *d)
     pthread_mutex_init(&n->run_lock, NULL);
     n->peerfeats = PEERFEATS_DEFAULT;
     n->mtu = 1500;
+    n->pairs = 1;
     n->now_ns = net_now_ns;
     n->coal.def[NET_Q_RX].frames = n->coal.def[NET_Q_TX].frames = NET_COAL_MAX_FRAMES;
     net_filter_reset(n);
@@ -241,6 +249,14 @@ static int net_option(struct vdev *d, const struct vdev_optval *v)
     } else if (!strcmp(o, "poll-us") || !strncmp(o, "coalesce-rx-", 12) ||
                !strncmp(o, "coalesce-tx-", 12)) {
         return lever_option(d, n, v);
+    } else if (!strcmp(o, "queues")) {
+        if (v->num < 1 || v->num > NET_MAX_PAIRS)
+            return vdev_error(d, v->pos,
+                              "one pair per guest vCPU that handles network traffic is usual; "
+                              "1 (the default) offers no multiqueue",
+                              "queues %s is out of range (1 to %u queue pairs)", v->text,
+                              NET_MAX_PAIRS);
+        n->pairs = (unsigned)v->num;
     } else if (!strcmp(o, "notf-coal")) {
         n->coal.offer = true;
     } else if (!strcmp(o, "coalesce-adaptive")) {
@@ -347,6 +363,11 @@ static int net_assign(struct vdev *d)
     n->ops = net_virtio_ops;
     if (n->coal.offer)
         n->ops.features |= NET_BIT(VIRTIO_NET_F_NOTF_COAL);
+    if (n->pairs > 1) {
+        n->ops.features |= NET_BIT(VIRTIO_NET_F_MQ) | NET_BIT(VIRTIO_NET_F_RSS);
+        n->ops.config_size = NET_CFG_SIZE_RSS;
+    }
+    n->ops.num_queues = 2 * n->pairs + 1;
     n->vio = net_virtio_attach(d, &n->ops, n, &err);
     if (!n->vio)
         return vdev_error(d, vdev_pos(d), NULL, "%s", err.msg);
@@ -416,6 +437,34 @@ static int net_configured(struct vdev *d)
     return 0;
 }
 
+/* Sum of a per-queue counter over the rx (dir 0) or tx (dir 1) queues. */
+static uint64_t sum_dir(const struct net *n, const _Atomic uint64_t *c, unsigned dir)
+{
+    uint64_t sum = 0;
+    for (unsigned p = 0; p < n->pairs; p++)
+        sum += net_read(&c[2 * p + dir]);
+    return sum;
+}
+
+/* With several pairs: what each pair did (the totals are in the line before). `active` is
+ * what the data thread last set (a snapshot, like the counters). */
+static void print_pairs(const struct net *n, FILE *out)
+{
+    const struct net_stats *s = &n->st;
+    fprintf(out, " queue-pairs %u active %u steering %s", n->pairs,
+            atomic_load_explicit(&n->mq.active, memory_order_relaxed),
+            atomic_load_explicit(&n->mq.rss, memory_order_relaxed) ? "rss" : "auto");
+    for (unsigned p = 0; p < n->pairs; p++) {
+        unsigned rx = 2 * p, tx = 2 * p + 1;
+        fprintf(out,
+                " pair %u frames rx %" PRIu64 " tx %" PRIu64 " kicks rx %" PRIu64 " tx %" PRIu64
+                " interrupts rx %" PRIu64 " tx %" PRIu64 " held rx %" PRIu64 " tx %" PRIu64,
+                p, net_read(&s->q_frames[rx]), net_read(&s->q_frames[tx]), net_read(&s->kicks[rx]),
+                net_read(&s->kicks[tx]), net_read(&s->irqs[rx]), net_read(&s->irqs[tx]),
+                net_read(&s->held[rx]), net_read(&s->held[tx]));
+    }
+}
+
 static void net_status(struct vdev *d, FILE *out)
 {
     struct net *n = vdev_state(d);
@@ -445,11 +494,12 @@ static void net_status(struct vdev *d, FILE *out)
             " kicks rx %" PRIu64 " tx %" PRIu64 " ctrl %" PRIu64 " interrupts rx %" PRIu64
             " tx %" PRIu64 " ctrl %" PRIu64 " held rx %" PRIu64 " tx %" PRIu64
             " busy-poll hits %" PRIu64 " misses %" PRIu64,
-            net_read(&s->kicks[NET_Q_RX]), net_read(&s->kicks[NET_Q_TX]),
-            net_read(&s->kicks[NET_Q_CTRL]), net_read(&s->irqs[NET_Q_RX]),
-            net_read(&s->irqs[NET_Q_TX]), net_read(&s->irqs[NET_Q_CTRL]),
-            net_read(&s->held[NET_Q_RX]), net_read(&s->held[NET_Q_TX]), net_read(&s->poll_hits),
+            sum_dir(n, s->kicks, 0), sum_dir(n, s->kicks, 1), net_read(&s->kicks[2 * n->pairs]),
+            sum_dir(n, s->irqs, 0), sum_dir(n, s->irqs, 1), net_read(&s->irqs[2 * n->pairs]),
+            sum_dir(n, s->held, 0), sum_dir(n, s->held, 1), net_read(&s->poll_hits),
             net_read(&s->poll_misses));
+    if (n->pairs > 1)
+        print_pairs(n, out);
     pthread_mutex_lock(&n->cfg_lock);
     if (n->tap_name || n->handed_tap[0])
         fprintf(out, " tap-errors %" PRIu64, net_read(&s->tap_errors));

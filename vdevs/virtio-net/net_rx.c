@@ -10,6 +10,10 @@
  * num_buffers says how many; without it, one chain per frame. When the guest has not
  * posted enough buffers the chains go back, the frame stays in the ring and the thread
  * waits for an rx kick.
+ *
+ * With several queue pairs each frame goes to the rx queue net_mq_rx_pair picks (automatic
+ * steering or RSS); the backend is one queue, so a frame whose queue has no buffers holds up
+ * the ones behind it, as on a single queue.
  */
 #include <string.h>
 
@@ -117,17 +121,18 @@ static enum rx_result rx_single(struct net *n, struct vdev_virtq *q, const uint8
  * asked to kick for chains after them, and the next attempt continues where this one
  * stopped. Putting them back instead would leave the kick request behind chains that
  * already exist, and an event-index driver would never kick. */
-static enum rx_result rx_merge(struct net *n, struct vdev_virtq *q, const uint8_t *frame,
-                               size_t flen, struct net_hdr *h)
+static enum rx_result rx_merge(struct net *n, struct vdev_virtq *q, unsigned vq,
+                               const uint8_t *frame, size_t flen, struct net_hdr *h)
 {
     size_t total = NET_HDR_LEN + flen, off = 0;
     unsigned count = 0, qsize = vdev_virtq_size(q);
     if (n->rx_held) {
-        if (!n->rx_held_stale && n->rx_held_len == flen) {
+        struct vdev_virtq *hq = vdev_virtio_queue(n->vio, n->rx_held_vq);
+        if (!n->rx_held_stale && n->rx_held_len == flen && hq == q) {
             count = n->rx_held;
             off = n->rx_held_off;
-        } else {
-            vdev_virtq_unpop(q, n->rx_held);
+        } else if (hq) {
+            vdev_virtq_unpop(hq, n->rx_held); /* another frame, or steered elsewhere now */
         }
         n->rx_held = 0;
     }
@@ -146,6 +151,7 @@ static enum rx_result rx_merge(struct net *n, struct vdev_virtq *q, const uint8_
         }
         if (r == 0) {
             n->rx_held = count;
+            n->rx_held_vq = vq;
             n->rx_held_off = off;
             n->rx_held_len = flen;
             n->rx_held_stale = false;
@@ -174,16 +180,17 @@ static enum rx_result rx_merge(struct net *n, struct vdev_virtq *q, const uint8_
     return RX_DONE;
 }
 
-/* Chains held for a frame that is not delivered after all go back to the queue. */
-static void rx_unhold(struct net *n, struct vdev_virtq *q)
+/* Chains held for a frame that is not delivered after all go back to their queue. */
+static void rx_unhold(struct net *n)
 {
-    if (n->rx_held)
+    struct vdev_virtq *q = vdev_virtio_queue(n->vio, n->rx_held_vq);
+    if (n->rx_held && q)
         vdev_virtq_unpop(q, n->rx_held);
     n->rx_held = 0;
 }
 
-static enum rx_result rx_convert_deliver(struct net *n, struct vdev_virtq *q, const uint8_t *p,
-                                         size_t len)
+/* Checks, filters and delivers one record; *vq is the rx queue it went to (or waits for). */
+static enum rx_result rx_convert_deliver(struct net *n, const uint8_t *p, size_t len, unsigned *vq)
 {
     if (len < NET_HDR_LEN + ETH_HLEN || len > PEER_LINK_MAX_FRAME) {
         net_count(&n->st.drop_bad_header, 1);
@@ -215,7 +222,11 @@ static enum rx_result rx_convert_deliver(struct net *n, struct vdev_virtq *q, co
         h.flags = 0;
         h.csum_start = h.csum_offset = 0;
     }
-    enum rx_result r = net_has(n, VIRTIO_NET_F_MRG_RXBUF) ? rx_merge(n, q, frame, flen, &h)
+    *vq = 2 * net_mq_rx_pair(n, frame, flen);
+    struct vdev_virtq *q = vdev_virtio_queue(n->vio, *vq);
+    if (!q)
+        return RX_NO_BUFFERS; /* not reached: pairs are checked where they are set */
+    enum rx_result r = net_has(n, VIRTIO_NET_F_MRG_RXBUF) ? rx_merge(n, q, *vq, frame, flen, &h)
                                                           : rx_single(n, q, frame, flen, &h);
     if (r == RX_DONE) {
         net_capture(n, frame, flen);
@@ -227,44 +238,48 @@ static enum rx_result rx_convert_deliver(struct net *n, struct vdev_virtq *q, co
     return r;
 }
 
-static enum rx_result rx_one(struct net *n, struct vdev_virtq *q, const uint8_t *p, size_t len)
+static enum rx_result rx_one(struct net *n, const uint8_t *p, size_t len, unsigned *vq)
 {
-    enum rx_result r = rx_convert_deliver(n, q, p, len);
+    enum rx_result r = rx_convert_deliver(n, p, len, vq);
     if (r != RX_NO_BUFFERS)
-        rx_unhold(n, q); /* dropped before reaching rx_merge: nothing held any more */
+        rx_unhold(n); /* dropped before reaching rx_merge: nothing held any more */
     return r;
 }
 
 bool net_rx_process(struct net *n)
 {
-    struct vdev_virtq *q = vdev_virtio_queue(n->vio, NET_Q_RX);
-    if (!q)
-        return false;
-    unsigned frames = 0, delivered = 0;
+    unsigned frames = 0;
+    unsigned delivered[NET_MAX_PAIRS] = {0};
     while (frames < NET_BATCH) {
         size_t len;
         const uint8_t *p = n->be->rx_peek(n, &len);
         if (!p) {
-            rx_unhold(n, q); /* the link went down under a held frame */
+            rx_unhold(n); /* the link went down under a held frame */
             break;
         }
-        enum rx_result r = rx_one(n, q, p, len);
+        unsigned vq = 0;
+        enum rx_result r = rx_one(n, p, len, &vq);
         if (r == RX_NO_BUFFERS) {
             n->rx_wait_buffers = true; /* the frame stays in the ring */
+            n->rx_wait_vq = vq;
             break;
         }
         n->be->rx_release(n);
         if (r == RX_FAILED)
             break;
         frames++;
-        delivered += r == RX_DONE;
+        if (r == RX_DONE)
+            delivered[vq / 2]++;
         if (!net_live(n))
             break;
     }
-    if (delivered && net_live(n))
-        net_coal_used(n, NET_Q_RX, delivered);
+    for (unsigned pair = 0; pair < n->pairs && net_live(n); pair++)
+        if (delivered[pair]) {
+            net_count(&n->st.q_frames[2 * pair], delivered[pair]);
+            net_coal_used(n, 2 * pair, delivered[pair]);
+        }
     if (n->rx_wait_buffers && net_live(n))
-        net_coal_flush(n, NET_Q_RX); /* the guest refills only once it sees what was used */
+        net_coal_flush(n, n->rx_wait_vq); /* the guest refills only once it sees what was used */
     return frames > 0;
 }
 

@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "net_mq.h"
+
 struct net_stats {
     _Atomic uint64_t rx_frames, rx_bytes; /* delivered to our guest */
     _Atomic uint64_t tx_frames, tx_bytes; /* put on the link (segments count one each) */
@@ -22,11 +24,13 @@ struct net_stats {
     _Atomic uint64_t tap_errors;          /* the TAP refused a write or failed a read */
     /* the link's own counters, copied by the data thread (the link is single-threaded) */
     _Atomic uint64_t link_connects, link_disconnects, link_bad_records;
-    /* guest exits and interrupts, per queue (NET_Q_RX, NET_Q_TX, NET_Q_CTRL) */
-    _Atomic uint64_t kicks[3]; /* doorbell writes the data thread consumed (eventfd counts) */
-    _Atomic uint64_t irqs[3];  /* used-buffer notifications that interrupted the driver */
-    _Atomic uint64_t held[2];  /* notifications held back by interrupt moderation (rx, tx) */
-    _Atomic uint64_t poll_hits, poll_misses; /* busy-poll windows that found work / ran out */
+    /* Guest exits and interrupts per queue, indexed by net_stat_index: rx0 tx0 rx1 tx1 ...,
+     * the control queue at 2 * `queues` (with one pair: NET_Q_RX, NET_Q_TX, NET_Q_CTRL). */
+    _Atomic uint64_t kicks[NET_MAX_VQS];         /* doorbell writes the data thread consumed */
+    _Atomic uint64_t irqs[NET_MAX_VQS];          /* used-buffer notifications that interrupted */
+    _Atomic uint64_t held[NET_MAX_DATA_VQS];     /* notifications interrupt moderation held back */
+    _Atomic uint64_t q_frames[NET_MAX_DATA_VQS]; /* frames delivered (rx) or taken (tx) */
+    _Atomic uint64_t poll_hits, poll_misses;     /* busy-poll windows that found work / ran out */
 };
 
 static inline void net_count(_Atomic uint64_t *c, uint64_t v)

@@ -93,13 +93,15 @@ static bool run_queues(struct net *n)
         return true;
 
     /* About to sleep: ask for the kicks we wait for; they report work that arrived meanwhile. */
-    struct vdev_virtq *rxq = vdev_virtio_queue(n->vio, NET_Q_RX);
-    struct vdev_virtq *txq = vdev_virtio_queue(n->vio, NET_Q_TX);
-    struct vdev_virtq *cq = vdev_virtio_queue(n->vio, NET_Q_CTRL);
+    struct vdev_virtq *rxq = vdev_virtio_queue(n->vio, n->rx_wait_vq);
+    struct vdev_virtq *cq = vdev_virtio_queue(n->vio, net_ctrl_vq(n));
     if (cq && net_has(n, VIRTIO_NET_F_CTRL_VQ) && vdev_virtq_set_kicks(cq, true))
         busy = true;
-    if (txq && !n->tx_blocked && vdev_virtq_set_kicks(txq, true))
-        busy = true;
+    for (unsigned p = 0; !n->tx_blocked && p < net_mq_pairs(n); p++) {
+        struct vdev_virtq *txq = vdev_virtio_queue(n->vio, 2 * p + 1);
+        if (txq && vdev_virtq_set_kicks(txq, true))
+            busy = true;
+    }
     if (rxq && n->rx_wait_buffers) {
         if (vdev_virtq_set_kicks(rxq, true))
             busy = true;
@@ -112,23 +114,25 @@ static bool run_queues(struct net *n)
 /* While working, the guest need not kick. */
 void net_quiet_kicks(struct net *n)
 {
-    for (unsigned q = 0; q < NET_NUM_QUEUES; q++) {
+    for (unsigned q = 0; q < 2 * n->pairs + 1; q++) {
         struct vdev_virtq *vq = vdev_virtio_queue(n->vio, q);
         if (vq)
             vdev_virtq_set_kicks(vq, false);
     }
 }
 
-enum { FD_WAKE, FD_KICK_RX, FD_KICK_TX, FD_KICK_CTRL, FD_BACKEND, FD_N = FD_BACKEND + NET_BE_FDS };
+/* The poll set: the wake-up eventfd, each queue's kick eventfd, the backend's fds. */
+enum { FD_WAKE, FD_KICK0, FD_MAX = FD_KICK0 + NET_MAX_VQS + NET_BE_FDS };
 
 static void *net_thread(void *arg)
 {
     struct net *n = arg;
-    struct pollfd fds[FD_N];
+    struct pollfd fds[FD_MAX];
     /* The core's kick fds exist from attach and never change (a transport's doorbells,
      * made later, are dup'ed onto them). */
-    int kick[NET_NUM_QUEUES];
-    for (unsigned q = 0; q < NET_NUM_QUEUES; q++)
+    const unsigned nvq = 2 * n->pairs + 1, fd_backend = FD_KICK0 + nvq;
+    int kick[NET_MAX_VQS];
+    for (unsigned q = 0; q < nvq; q++)
         kick[q] = vdev_virtio_kick_fd(n->vio, q);
     bool was_running = false;
 
@@ -138,6 +142,8 @@ static void *net_thread(void *arg)
         if (atomic_exchange(&n->fresh_start, false)) {
             n->tx_blocked = n->tx_dropping = n->rx_wait_buffers = false;
             n->rx_held = 0;
+            n->rx_wait_vq = n->rx_held_vq = 0;
+            n->tx_next = 0;
             n->broken = false;
         }
         bool running = atomic_load(&n->running);
@@ -153,9 +159,12 @@ static void *net_thread(void *arg)
         if (!busy)
             net_capture_idle(n);
         uint64_t due = net_live(n) ? net_coal_due(n) : UINT64_MAX;
+        unsigned stat[NET_MAX_VQS]; /* the layout may change at the next driver start */
+        for (unsigned q = 0; q < nvq; q++)
+            stat[q] = net_stat_index(n, q);
         pthread_mutex_unlock(&n->run_lock);
 
-        int timeout = n->be->poll_prepare(n, fds + FD_BACKEND);
+        int timeout = n->be->poll_prepare(n, fds + fd_backend);
         struct timespec ts = {0}, *tp = NULL;
         if (busy) {
             tp = &ts;
@@ -168,22 +177,21 @@ static void *net_thread(void *arg)
             tp = &ts;
         }
         fds[FD_WAKE] = (struct pollfd){.fd = n->wake_fd, .events = POLLIN};
-        fds[FD_KICK_RX] = (struct pollfd){.fd = kick[NET_Q_RX], .events = POLLIN};
-        fds[FD_KICK_TX] = (struct pollfd){.fd = kick[NET_Q_TX], .events = POLLIN};
-        fds[FD_KICK_CTRL] = (struct pollfd){.fd = kick[NET_Q_CTRL], .events = POLLIN};
-        int r = ppoll(fds, FD_N, tp, NULL);
+        for (unsigned q = 0; q < nvq; q++)
+            fds[FD_KICK0 + q] = (struct pollfd){.fd = kick[q], .events = POLLIN};
+        int r = ppoll(fds, fd_backend + NET_BE_FDS, tp, NULL);
         if (r < 0 && errno != EINTR) {
             vdev_log(n->d, VDEV_LOG_ERROR, "data thread: poll: %s", strerror(errno));
             usleep(1000);
             continue;
         }
-        for (unsigned i = 0; i < FD_BACKEND; i++)
+        for (unsigned i = 0; i < fd_backend; i++)
             if (r > 0 && (fds[i].revents & POLLIN)) {
                 uint64_t count = net_drain_fd(fds[i].fd);
-                if (i != FD_WAKE) /* FD_KICK_RX.. are queues 0..2 */
-                    net_count(&n->st.kicks[i - FD_KICK_RX], count);
+                if (i != FD_WAKE && stat[i - FD_KICK0] < NET_MAX_VQS)
+                    net_count(&n->st.kicks[stat[i - FD_KICK0]], count);
             }
-        n->be->poll_done(n, fds + FD_BACKEND, r);
+        n->be->poll_done(n, fds + fd_backend, r);
     }
     return NULL;
 }

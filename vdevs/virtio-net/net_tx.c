@@ -48,7 +48,7 @@ static const char *tx_check_hdr(const struct net *n, const struct net_hdr *h, si
     return NULL;
 }
 
-static enum net_tx_result tx_one(struct net *n, struct vdev_virtq_elem *e)
+static enum net_tx_result tx_one(struct net *n, struct vdev_virtq_elem *e, unsigned pair)
 {
     if (e->out_len < NET_HDR_LEN) {
         net_driver_error(n);
@@ -78,13 +78,17 @@ static enum net_tx_result tx_one(struct net *n, struct vdev_virtq_elem *e)
         net_log_limited(n, "tx: frame dropped: %s", why);
         return NET_TX_DROPPED;
     }
+    if (n->mq.active > 1) /* automatic steering learns the flow's queue */
+        net_mq_note_tx(n, pair, &src);
     return n->be->tx(n, &h, &src);
 }
 
-bool net_tx_process(struct net *n)
+/* Up to NET_BATCH chains of one pair's tx queue. */
+static bool tx_queue(struct net *n, unsigned pair)
 {
-    struct vdev_virtq *q = vdev_virtio_queue(n->vio, NET_Q_TX);
-    if (!q || n->tx_blocked)
+    unsigned vq = 2 * pair + 1;
+    struct vdev_virtq *q = vdev_virtio_queue(n->vio, vq);
+    if (!q)
         return false;
     unsigned done = 0, sent = 0;
     bool failed = false;
@@ -97,7 +101,7 @@ bool net_tx_process(struct net *n)
         }
         if (r == 0)
             break;
-        enum net_tx_result res = tx_one(n, n->elem);
+        enum net_tx_result res = tx_one(n, n->elem, pair);
         if (res == NET_TX_BLOCKED) {
             vdev_virtq_unpop(q, 1);
             break;
@@ -115,7 +119,21 @@ bool net_tx_process(struct net *n)
         n->be->tx_flush(n);
     if (done && !failed && net_live(n)) {
         vdev_virtq_push_n(q, n->heads, n->lens, done);
-        net_coal_used(n, NET_Q_TX, done);
+        net_count(&n->st.q_frames[vq], done);
+        net_coal_used(n, vq, done);
     }
     return done > 0;
+}
+
+/* Every pair's tx queue, not only those in use: the spec lets the device take what a
+ * driver queued anywhere. The first queue rotates, so none waits behind the others when
+ * the backend blocks. */
+bool net_tx_process(struct net *n)
+{
+    unsigned pairs = net_mq_pairs(n);
+    bool progress = false;
+    for (unsigned i = 0; i < pairs && !n->tx_blocked && net_live(n); i++)
+        progress |= tx_queue(n, (n->tx_next + i) % pairs);
+    n->tx_next = (n->tx_next + 1) % pairs;
+    return progress;
 }

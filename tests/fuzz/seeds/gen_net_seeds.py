@@ -119,6 +119,29 @@ write('fuzz_net_ctrl', 'coal_held_across_reset', start(feat | bit(NOTF) | pick(6
       b'\x0c' + start(feat | bit(NOTF) | pick(1)) + rx_post(0x03, 2048) +
       peer_send(0x01, 100) * 3 + PASS + later(60) + PASS)
 
+# fuzz_net_ctrl, multiqueue (its NIC has `queues 4`): feature 22 is MQ, bit 27 of the start
+# word asks for RSS (feature 60). With either, op 4 takes one more byte (the pair whose rx
+# queue gets the buffers), op 2 with mode 0x40 one at its end (the pair that sends), and op 7
+# with mode 0x06 is a multiqueue command (fn_op_mq): VQ_PAIRS_SET (sel even: the value) or
+# RSS_CONFIG (sel odd: types, log2 of the table length, unclassified, spread, max_tx_vq, key).
+MQ, RSS_BIT = 22, 27
+def rx_post_q(mode, size, pair):
+    return rx_post(mode, size) + bytes([pair])
+def pairs_set(v):
+    return ctrl(0x06) + bytes([0x00, v])
+def rss(types, log2_len, unclassified, spread, max_tx):
+    return ctrl(0x06) + bytes([0x01, types, log2_len, unclassified, spread, max_tx]) + \
+        bytes(range(0x40, 0x68))
+feat = bit(MAC, STATUS, CVQ, CRX, MRG, EVIDX, MQ)
+posts = b''.join(rx_post_q(0x0f, 2048, p) for p in range(4))
+flows = b''.join(peer_send(0x00, 120, shape=s) for s in (0x01, 0x03, 0x05, 0x07, 0x09, 0x11))
+write('fuzz_net_ctrl', 'mq_steering', start(feat) + posts + pairs_set(4) + PASS +
+      tx(0x40, 120, 0x01) + bytes([2]) + PASS + flows + PASS * 2 + pairs_set(1) + PASS +
+      flows + PASS * 2 + pairs_set(5) + PASS)
+write('fuzz_net_ctrl', 'mq_rss', start(feat | bit(RSS_BIT)) + posts +
+      rss(0x3f, 7, 1, 0, 4) + PASS + flows + PASS * 2 + rss(0x02, 2, 3, 1, 2) + PASS + flows +
+      PASS * 2 + pairs_set(2) + PASS + flows + PASS * 2)
+
 # fuzz_net_tap: a GSO frame from the "kernel" for a guest without TSO (segmented here),
 # a frame longer than the read buffer, a short read.
 feat = bit(CSUM, GCSUM, MAC, STATUS, MRG, HTSO4)

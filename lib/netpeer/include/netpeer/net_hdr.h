@@ -26,8 +26,10 @@
 #define VIRTIO_NET_F_CTRL_RX       18
 #define VIRTIO_NET_F_CTRL_VLAN     19
 #define VIRTIO_NET_F_CTRL_RX_EXTRA 20
+#define VIRTIO_NET_F_MQ            22 /* queue pairs with automatic receive steering */
 #define VIRTIO_NET_F_CTRL_MAC_ADDR 23
 #define VIRTIO_NET_F_NOTF_COAL     53 /* notifications coalescing (virtio 1.3 §5.1.6.5.6) */
+#define VIRTIO_NET_F_RSS           60 /* receive-side scaling, Toeplitz (virtio 1.2 §5.1.6.5.7) */
 
 #define NET_BIT(b) (1ull << (b))
 
@@ -80,6 +82,11 @@ _Static_assert(sizeof(struct net_hdr) == NET_HDR_LEN, "virtio_net_hdr is 12 byte
 #define NET_CFG_MAX_PAIRS 8u
 #define NET_CFG_MTU       10u
 #define NET_CFG_SIZE      12u
+/* ... and with VIRTIO_NET_F_RSS (speed and duplex at 12..16 stay 0: SPEED_DUPLEX is not offered) */
+#define NET_CFG_RSS_MAX_KEY   17u /* u8 rss_max_key_size */
+#define NET_CFG_RSS_MAX_TABLE 18u /* le16 rss_max_indirection_table_length */
+#define NET_CFG_HASH_TYPES    20u /* le32 supported_hash_types */
+#define NET_CFG_SIZE_RSS      24u
 
 #define VIRTIO_NET_S_LINK_UP 1u
 
@@ -98,6 +105,20 @@ _Static_assert(sizeof(struct net_hdr) == NET_HDR_LEN, "virtio_net_hdr is 12 byte
 #define VIRTIO_NET_CTRL_MAC           1u
 #define VIRTIO_NET_CTRL_MAC_TABLE_SET 0u
 #define VIRTIO_NET_CTRL_MAC_ADDR_SET  1u
+
+/* Multiqueue (virtio 1.2 §5.1.6.5.5 and .7): le16 virtqueue_pairs; struct virtio_net_rss_config */
+#define VIRTIO_NET_CTRL_MQ              4u
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0u
+#define VIRTIO_NET_CTRL_MQ_RSS_CONFIG   1u
+#define VIRTIO_NET_CTRL_MQ_HASH_CONFIG  2u
+
+/* Hash types (supported_hash_types, virtio_net_rss_config.hash_types) */
+#define VIRTIO_NET_HASH_TYPE_IPv4  (1u << 0)
+#define VIRTIO_NET_HASH_TYPE_TCPv4 (1u << 1)
+#define VIRTIO_NET_HASH_TYPE_UDPv4 (1u << 2)
+#define VIRTIO_NET_HASH_TYPE_IPv6  (1u << 3)
+#define VIRTIO_NET_HASH_TYPE_TCPv6 (1u << 4)
+#define VIRTIO_NET_HASH_TYPE_UDPv6 (1u << 5)
 
 /* struct virtio_net_ctrl_coal { le32 max_packets; le32 max_usecs; } for all rx or tx queues */
 #define VIRTIO_NET_CTRL_NOTF_COAL        6u
