@@ -159,9 +159,6 @@ static void *net_thread(void *arg)
         if (!busy)
             net_capture_idle(n);
         uint64_t due = net_live(n) ? net_coal_due(n) : UINT64_MAX;
-        unsigned stat[NET_MAX_VQS]; /* the layout may change at the next driver start */
-        for (unsigned q = 0; q < nvq; q++)
-            stat[q] = net_stat_index(n, q);
         pthread_mutex_unlock(&n->run_lock);
 
         int timeout = n->be->poll_prepare(n, fds + fd_backend);
@@ -185,6 +182,14 @@ static void *net_thread(void *arg)
             usleep(1000);
             continue;
         }
+        /* Which counter a queue's kicks go to depends on the layout the driver negotiated
+         * (the control queue is 2 without MQ): taken after the sleep, so kicks made after a
+         * driver start that came while we slept count where they belong. */
+        unsigned stat[NET_MAX_VQS];
+        pthread_mutex_lock(&n->run_lock);
+        for (unsigned q = 0; q < nvq; q++)
+            stat[q] = net_stat_index(n, q);
+        pthread_mutex_unlock(&n->run_lock);
         for (unsigned i = 0; i < fd_backend; i++)
             if (r > 0 && (fds[i].revents & POLLIN)) {
                 uint64_t count = net_drain_fd(fds[i].fd);
