@@ -54,14 +54,8 @@ wait_if() {
     [ -e "/sys/class/net/$1" ]
 }
 
-# start_vdevkit OFFLOAD(on|off) [vcpu [HANDOFF(on|off)]]: the host peer (vp0) and the guest
-# (vcpu: no taskset, only the vCPU pinned); sets hif, pid_guest, pid_hp
-start_vdevkit() {
-    ./vdevkit net-peer "peer=$rt/alpha/curly,bind=$rt/host/vp0,mac=52:54:00:00:09:01,offload=$1,handoff=${3:-on}" > net-peer.log 2>&1 &
-    pid_hp=$!
-    hif=vp0
-    wait_if vp0 || return 1
-    ip addr add 10.0.9.1/24 dev vp0
+# write_conf WIRE: alpha.conf, its vCPU pinned to CPU 0, its NIC on WIRE (`peer PATH`, `tap IF`)
+write_conf() {
     {
         echo "system alpha"
         echo "ram 256M"
@@ -70,8 +64,19 @@ start_vdevkit() {
         echo "initrd load initrd-net.img"
         echo "cmdline \"$(cmdline)\""
         echo "vdev ser8250"
-        echo "vdev virtio-net name curly peer $rt/host/vp0 mac $mac mtu 1500 $nic_extra"
+        echo "vdev virtio-net name curly $1 mac $mac mtu 1500 $nic_extra"
     } > alpha.conf
+}
+
+# start_vdevkit OFFLOAD(on|off) [vcpu [HANDOFF(on|off)]]: the host peer (vp0) and the guest
+# (vcpu: no taskset, only the vCPU pinned); sets hif, pid_guest, pid_hp
+start_vdevkit() {
+    ./vdevkit net-peer "peer=$rt/alpha/curly,bind=$rt/host/vp0,mac=52:54:00:00:09:01,offload=$1,handoff=${3:-on}" > net-peer.log 2>&1 &
+    pid_hp=$!
+    hif=vp0
+    wait_if vp0 || return 1
+    ip addr add 10.0.9.1/24 dev vp0
+    write_conf "peer $rt/host/vp0"
     if [ "$2" = vcpu ]; then
         ./vdevkit run @alpha.conf > alpha.log 2>&1 < /dev/null &
     else
@@ -88,16 +93,7 @@ start_tap() {
     tools/ip tuntap add vt0 mode tap || return 1
     tools/ip link set vt0 up
     tools/ip addr add 10.0.9.1/24 dev vt0
-    {
-        echo "system alpha"
-        echo "ram 256M"
-        echo "cpu runmask 0"
-        echo "load bzImage"
-        echo "initrd load initrd-net.img"
-        echo "cmdline \"$(cmdline)\""
-        echo "vdev ser8250"
-        echo "vdev virtio-net name curly tap vt0 mac $mac mtu 1500 $nic_extra"
-    } > alpha.conf
+    write_conf "tap vt0"
     ./vdevkit run @alpha.conf > alpha.log 2>&1 < /dev/null &
     pid_guest=$!
 }
